@@ -1,0 +1,18 @@
+//! `tokoctl migrate`
+
+use anyhow::Context;
+use toko::{config, db};
+
+pub async fn run() -> anyhow::Result<()> {
+    let reader = config::Reader(&config::ProcessEnv);
+    let database = config::DatabaseConfig::from_reader(&reader)?;
+    let pool = db::connect(&database).await.context("connecting to Postgres")?;
+    let applied_before = db::applied_migrations(&pool).await?;
+    db::migrate(&pool).await.context("applying migrations")?;
+    let applied_after = db::applied_migrations(&pool).await?;
+    println!(
+        "migrations up to date: {applied_after} applied ({} new)",
+        applied_after - applied_before
+    );
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! `tokoctl`: operations on a toko deployment (migrations, the OpenAPI document, admins).
+
+mod commands;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let cli = commands::Cli::parse();
+    toko::telemetry::init(toko::config::LogFormat::Text);
+    commands::run(cli).await
+}

@@ -1,0 +1,354 @@
+//! User accounts: registration, login, refresh-token rotation with reuse detection, profile
+//! and password changes, roles.
+//!
+//! [`AuthService`] holds the use cases; `store` the SQL; `tokens` JWT and refresh tokens;
+//! `password` the policy and hashing; `throttle` the failed-login limits.
+
+pub mod password;
+pub mod store;
+pub mod throttle;
+pub mod tokens;
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use self::{
+    throttle::ThrottleKey,
+    tokens::{AccessTokens, IssuedAccessToken},
+};
+use crate::{config::AuthConfig, db, validation::ValidationErrors};
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The column has a check constraint, so anything else is a bug; treat it as least privilege.
+    pub fn from_db(value: &str) -> Self {
+        if value == "admin" {
+            Role::Admin
+        } else {
+            Role::Customer
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A user as the rest of the system sees it (never with the password hash).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An access token plus the refresh token that renews it.
+pub struct TokenPair {
+    pub access_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    #[error("too many failed logins")]
+    TooManyAttempts { retry_after: Duration },
+    #[error("the refresh token is invalid, expired or already used")]
+    InvalidRefreshToken,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Hashing(#[from] password::HashError),
+}
+
+pub struct RegisterInput {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Lowercased and trimmed: the unique constraint then makes `A@x.com` and `a@x.com` one account.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn validate_email(errors: &mut ValidationErrors, email: &str) {
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !domain.contains('@')
+        });
+    errors.check(valid, "email", "must be a valid email address");
+}
+
+fn validate_name(errors: &mut ValidationErrors, name: &str) {
+    errors.length("name", name.trim(), 1, 100);
+}
+
+/// The use cases of accounts and sessions.
+#[derive(Clone)]
+pub struct AuthService {
+    db: PgPool,
+    config: Arc<AuthConfig>,
+    access: AccessTokens,
+    /// A real hash verified when the email is unknown, so both failures take the same time.
+    dummy_hash: Arc<str>,
+}
+
+impl AuthService {
+    pub async fn new(db: PgPool, config: AuthConfig) -> Result<Self, AuthError> {
+        let dummy_hash = password::hash("toko-timing-equaliser".into()).await?;
+        Ok(Self {
+            db,
+            access: AccessTokens::new(&config),
+            config: Arc::new(config),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    /// Verifies an access token; `None` when it is not valid.
+    pub fn authenticate(&self, token: &str) -> Option<Principal> {
+        self.access.verify(token)
+    }
+
+    pub async fn register(&self, input: RegisterInput) -> Result<(User, TokenPair), AuthError> {
+        let email = normalise_email(&input.email);
+        let name = input.name.trim().to_owned();
+        let mut errors = ValidationErrors::new();
+        validate_email(&mut errors, &email);
+        validate_name(&mut errors, &name);
+        if let Err(policy) = password::check_policy(&input.password, &email) {
+            errors.0.extend(policy.0);
+        }
+        errors.finish()?;
+
+        let hash = password::hash(input.password).await?;
+        let mut tx = self.db.begin().await?;
+        let user = match store::insert_user(&mut *tx, &email, &name, &hash, Role::Customer).await {
+            Ok(row) => row.into_user(),
+            Err(e) if db::violated_constraint(&e) == Some("users_email_key") => {
+                return Err(AuthError::EmailTaken)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let pair = self.start_family(&mut tx, &user).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = %user.id, "user registered");
+        Ok((user, pair))
+    }
+
+    pub async fn login(&self, input: LoginInput) -> Result<(User, TokenPair), AuthError> {
+        let email = normalise_email(&input.email);
+        let account_key = ThrottleKey::account(&email, self.config.max_failed_logins);
+        let mut keys = vec![account_key];
+        if let Some(ip) = input.client_ip {
+            keys.push(ThrottleKey::ip(&ip.to_string(), self.config.max_failed_logins_per_ip));
+        }
+        if let Some(retry_after) = throttle::blocked_for(&self.db, &keys, self.config.login_window).await? {
+            return Err(AuthError::TooManyAttempts { retry_after });
+        }
+
+        let row = store::find_user_by_email(&self.db, &email).await?;
+        let stored_hash = row
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.to_string(), |r| r.password_hash.clone());
+        let valid = password::verify(input.password, stored_hash).await;
+        let Some(row) = row.filter(|_| valid) else {
+            throttle::record_failure(&self.db, &keys, self.config.login_window).await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        throttle::clear(&self.db, &keys[0]).await?;
+
+        let user = row.into_user();
+        let mut tx = self.db.begin().await?;
+        let pair = self.start_family(&mut tx, &user).await?;
+        tx.commit().await?;
+        Ok((user, pair))
+    }
+
+    /// Rotates a refresh token. A token that was already used revokes its whole family: either
+    /// the client raced itself or the token was stolen, and we cannot tell which.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let hash = tokens::hash_refresh_token(refresh_token);
+        let mut tx = self.db.begin().await?;
+        let Some((family_id, user_id)) = store::consume_refresh_token(&mut *tx, &hash).await? else {
+            if let Some((family_id, was_used)) = store::family_of(&mut *tx, &hash).await? {
+                if was_used {
+                    let revoked = store::revoke_family(&mut *tx, family_id).await?;
+                    tx.commit().await?;
+                    tracing::warn!(refresh.family_id = %family_id, revoked, "refresh token reuse detected; family revoked");
+                }
+            }
+            return Err(AuthError::InvalidRefreshToken);
+        };
+        let user = store::find_user(&mut *tx, user_id)
+            .await?
+            .ok_or(AuthError::InvalidRefreshToken)?
+            .into_user();
+        let pair = self.issue_in_family(&mut tx, &user, family_id).await?;
+        tx.commit().await?;
+        Ok(pair)
+    }
+
+    /// Revokes the session (family) of a refresh token. Unknown tokens are ignored so logout
+    /// never reveals whether a token existed.
+    pub async fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
+        let hash = tokens::hash_refresh_token(refresh_token);
+        if let Some((family_id, _)) = store::family_of(&self.db, &hash).await? {
+            store::revoke_family(&self.db, family_id).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn me(&self, user_id: Uuid) -> Result<User, AuthError> {
+        store::find_user(&self.db, user_id)
+            .await?
+            .map(store::UserRow::into_user)
+            .ok_or(AuthError::UserNotFound)
+    }
+
+    pub async fn update_name(&self, user_id: Uuid, name: &str) -> Result<User, AuthError> {
+        let name = name.trim();
+        let mut errors = ValidationErrors::new();
+        validate_name(&mut errors, name);
+        errors.finish()?;
+        store::update_name(&self.db, user_id, name)
+            .await?
+            .map(store::UserRow::into_user)
+            .ok_or(AuthError::UserNotFound)
+    }
+
+    /// Changes the password after checking the current one, and signs out every other session.
+    /// `keep_refresh_token` names the caller's own session, which stays alive.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        current: String,
+        new: String,
+        keep_refresh_token: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let row = store::find_user(&self.db, user_id).await?.ok_or(AuthError::UserNotFound)?;
+        password::check_policy(&new, &row.email)?;
+        if !password::verify(current, row.password_hash).await {
+            return Err(AuthError::WrongCurrentPassword);
+        }
+        let hash = password::hash(new).await?;
+        let mut tx = self.db.begin().await?;
+        let keep = match keep_refresh_token {
+            Some(token) => store::family_of(&mut *tx, &tokens::hash_refresh_token(token))
+                .await?
+                .map(|(family, _)| family),
+            None => None,
+        };
+        store::update_password_hash(&mut *tx, user_id, &hash).await?;
+        let revoked = store::revoke_other_families(&mut *tx, user_id, keep).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = %user_id, revoked, "password changed; other sessions revoked");
+        Ok(())
+    }
+
+    /// Users for the admin list, newest first; `before` is the last id of the previous page.
+    pub async fn list_users(
+        &self,
+        email_contains: Option<&str>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<User>, AuthError> {
+        let email = email_contains.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty());
+        let rows = store::list_users(&self.db, email.as_deref(), before, limit).await?;
+        Ok(rows.into_iter().map(store::UserRow::into_user).collect())
+    }
+
+    /// Creates or promotes an admin (used by `tokoctl create-admin`).
+    pub async fn create_admin(&self, email: &str, name: &str, password: String) -> Result<User, AuthError> {
+        let email = normalise_email(email);
+        let mut errors = ValidationErrors::new();
+        validate_email(&mut errors, &email);
+        validate_name(&mut errors, name);
+        if let Err(policy) = password::check_policy(&password, &email) {
+            errors.0.extend(policy.0);
+        }
+        errors.finish()?;
+        let hash = password::hash(password).await?;
+        Ok(store::upsert_admin(&self.db, &email, name.trim(), &hash).await?.into_user())
+    }
+
+    async fn start_family(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: &User,
+    ) -> Result<TokenPair, AuthError> {
+        self.issue_in_family(tx, user, Uuid::now_v7()).await
+    }
+
+    async fn issue_in_family(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: &User,
+        family_id: Uuid,
+    ) -> Result<TokenPair, AuthError> {
+        let refresh = tokens::new_refresh_token();
+        let refresh_expires_at =
+            Utc::now() + chrono::Duration::from_std(self.config.refresh_token_ttl).unwrap_or_default();
+        store::insert_refresh_token(&mut *tx, family_id, user.id, &refresh.hash, refresh_expires_at).await?;
+        let IssuedAccessToken { token, expires_at } = self.access.issue(user.id, user.role);
+        Ok(TokenPair {
+            access_token: token,
+            access_expires_at: expires_at,
+            refresh_token: refresh.value,
+            refresh_expires_at,
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! SQL for the `users` and `refresh_tokens` tables.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use super::{Role, User};
+
+#[derive(sqlx::FromRow)]
+pub struct UserRow {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn into_user(self) -> User {
+        User {
+            id: self.user_id,
+            email: self.email,
+            name: self.name,
+            role: Role::from_db(&self.role),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "user_id, email, name, password_hash, role, created_at, updated_at";
+
+pub async fn insert_user(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<UserRow, sqlx::Error> {
+    sqlx::query_as(
+        "insert into users (user_id, email, name, password_hash, role)
+         values ($1, $2, $3, $4, $5)
+         returning user_id, email, name, password_hash, role, created_at, updated_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(role.as_db())
+    .fetch_one(db)
+    .await
+}
+
+pub async fn find_user_by_email(db: &PgPool, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from users where email = $1"
+    )))
+    .bind(email)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from users where user_id = $1"
+    )))
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn update_name(db: &PgPool, user_id: Uuid, name: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "update users set name = $2 where user_id = $1
+         returning user_id, email, name, password_hash, role, created_at, updated_at",
+    )
+    .bind(user_id)
+    .bind(name)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn update_password_hash(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set password_hash = $2 where user_id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Creates the user as an admin, or promotes (and re-passwords) an existing account.
+pub async fn upsert_admin(db: &PgPool, email: &str, name: &str, password_hash: &str) -> Result<UserRow, sqlx::Error> {
+    sqlx::query_as(
+        "insert into users (user_id, email, name, password_hash, role)
+         values ($1, $2, $3, $4, 'admin')
+         on conflict on constraint users_email_key
+         do update set role = 'admin', password_hash = excluded.password_hash
+         returning user_id, email, name, password_hash, role, created_at, updated_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn insert_refresh_token(
+    db: impl PgExecutor<'_>,
+    family_id: Uuid,
+    user_id: Uuid,
+    token_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into refresh_tokens (refresh_token_id, family_id, user_id, token_hash, expires_at)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(family_id)
+    .bind(user_id)
+    .bind(token_hash)
+    .bind(expires_at)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Marks a live token used, atomically: of two concurrent refreshes with one token, exactly one
+/// gets the row back. Returns (family, user) when the token was live.
+pub async fn consume_refresh_token(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
+    sqlx::query_as(
+        "update refresh_tokens set used_at = now()
+         where token_hash = $1 and used_at is null and revoked_at is null and expires_at > now()
+         returning family_id, user_id",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await
+}
+
+/// What a token that could not be consumed was: unknown, or a known family (reuse).
+pub async fn family_of(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
+    sqlx::query_as("select family_id, used_at is not null from refresh_tokens where token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn revoke_family(db: impl PgExecutor<'_>, family_id: Uuid) -> Result<u64, sqlx::Error> {
+    sqlx::query("update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null")
+        .bind(family_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Revokes every family of a user except `keep` (the session changing the password, if known).
+pub async fn revoke_other_families(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "update refresh_tokens set revoked_at = now()
+         where user_id = $1 and revoked_at is null and ($2::uuid is null or family_id <> $2)",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// A page of users, newest first (UUIDv7 ids sort by creation), optionally filtered by an
+/// email substring.
+pub async fn list_users(
+    db: &PgPool,
+    email_contains: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {USER_COLUMNS} from users
+         where ($1::text is null or email like '%' || $1 || '%')
+           and ($2::uuid is null or user_id < $2)
+         order by user_id desc
+         limit $3"
+    )))
+    .bind(email_contains)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

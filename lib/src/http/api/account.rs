@@ -1,0 +1,77 @@
+//! `/api/v1/me`: the signed-in user's own account.
+
+use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
+
+use super::{dto::UserOut, ApiTags};
+use crate::{
+    error_set,
+    http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+};
+
+error_set!(MeErrors: 401, 404);
+error_set!(MeWriteErrors: 401, 404, 413, 415, 422);
+
+/// Fields of the account the user may change.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct MePatch {
+    pub name: String,
+}
+
+/// A password change.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct PasswordChangeIn {
+    pub current_password: String,
+    pub new_password: String,
+    /// The caller's refresh token, to keep this session signed in; every other session is
+    /// revoked.
+    pub refresh_token: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum PasswordChanged {
+    /// The password was changed and other sessions revoked.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub struct AccountApi;
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Account")]
+impl AccountApi {
+    /// Get my account
+    #[oai(path = "/me", method = "get", operation_id = "get_me")]
+    async fn get(&self, state: poem::web::Data<&AppState>, auth: BearerAuth) -> ApiResult<Json<UserOut>, MeErrors> {
+        let user = state.auth.me(auth.principal().user_id).await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Update my account
+    #[oai(path = "/me", method = "patch", operation_id = "update_me")]
+    async fn update(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        body: JsonBody<MePatch>,
+    ) -> ApiResult<Json<UserOut>, MeWriteErrors> {
+        let user = state.auth.update_name(auth.principal().user_id, &body.0.name).await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Change my password
+    ///
+    /// Requires the current password; signs out every other session.
+    #[oai(path = "/me/password", method = "post", operation_id = "change_password")]
+    async fn change_password(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        body: JsonBody<PasswordChangeIn>,
+    ) -> ApiResult<PasswordChanged, MeWriteErrors> {
+        let PasswordChangeIn { current_password, new_password, refresh_token } = body.0;
+        state
+            .auth
+            .change_password(auth.principal().user_id, current_password, new_password, refresh_token.as_deref())
+            .await?;
+        Ok(PasswordChanged::NoContent)
+    }
+}

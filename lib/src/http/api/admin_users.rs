@@ -1,0 +1,56 @@
+//! `/api/v1/admin/users`: the user list for admins.
+
+use poem_openapi::{param::Query, payload::Json, Object, OpenApi};
+use uuid::Uuid;
+
+use super::{dto::UserOut, ApiTags};
+use crate::{
+    error_set,
+    http::{problem::ApiResult, AppState, BearerAuth},
+};
+
+error_set!(AdminReadErrors: 401, 403);
+
+/// A page of users.
+#[derive(Debug, Object)]
+pub struct UserPage {
+    pub items: Vec<UserOut>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub struct AdminUsersApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
+impl AdminUsersApi {
+    /// List users
+    ///
+    /// Newest first, optionally filtered by part of the email.
+    #[oai(path = "/users", method = "get", operation_id = "list_users")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        /// Part of the email address.
+        email: Query<Option<String>>,
+        /// Page size, 1 to 100.
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<i64>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<UserPage>, AdminReadErrors> {
+        auth.admin()?;
+        let users = state.auth.list_users(email.0.as_deref(), cursor.0, limit.0).await?;
+        let next_cursor = (users.len() as i64 == limit.0)
+            .then(|| users.last().map(|u| u.id.to_string()))
+            .flatten();
+        Ok(Json(UserPage {
+            items: users.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+}
+
+fn default_limit() -> i64 {
+    20
+}

@@ -1,0 +1,123 @@
+//! `/api/v1/auth`: register, login, refresh, logout.
+
+use poem::Request;
+use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
+
+use super::{
+    dto::{SessionOut, TokenPairOut},
+    ApiTags,
+};
+use crate::{
+    auth::{LoginInput, RegisterInput},
+    error_set,
+    http::{client_ip, problem::ApiResult, AppState, JsonBody},
+};
+
+error_set!(RegisterErrors: 409, 413, 415, 422);
+error_set!(LoginErrors: 401, 413, 415, 422);
+
+/// A new account.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct RegisterIn {
+    /// Normalised to lowercase; must be unique.
+    pub email: String,
+    /// At least 10 characters, not your email, not a common password.
+    pub password: String,
+    pub name: String,
+}
+
+/// Credentials.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct LoginIn {
+    pub email: String,
+    pub password: String,
+}
+
+/// A refresh token to rotate or revoke.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct RefreshIn {
+    pub refresh_token: String,
+}
+
+#[derive(ApiResponse)]
+pub enum RegisterResponse {
+    /// The account was created; the user is signed in.
+    #[oai(status = 201)]
+    Created(Json<SessionOut>),
+}
+
+#[derive(ApiResponse)]
+pub enum LogoutResponse {
+    /// The session is revoked.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub struct AuthApi;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Register a customer account
+    ///
+    /// Creates the account and signs it in with a new token pair.
+    #[oai(path = "/register", method = "post", operation_id = "register_user")]
+    async fn register(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<RegisterIn>,
+    ) -> ApiResult<RegisterResponse, RegisterErrors> {
+        let RegisterIn { email, password, name } = body.0;
+        let (user, tokens) = state.auth.register(RegisterInput { email, password, name }).await?;
+        Ok(RegisterResponse::Created(Json(SessionOut {
+            user: user.into(),
+            tokens: tokens.into(),
+        })))
+    }
+
+    /// Log in
+    ///
+    /// Unknown emails and wrong passwords get the same 401. Repeated failures per account and
+    /// per client IP are refused with 429 and `Retry-After`.
+    #[oai(path = "/login", method = "post", operation_id = "login_user")]
+    async fn login(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &Request,
+        body: JsonBody<LoginIn>,
+    ) -> ApiResult<Json<SessionOut>, LoginErrors> {
+        let LoginIn { email, password } = body.0;
+        let client_ip = client_ip(req, state.config.http.trust_forwarded_for);
+        let (user, tokens) = state.auth.login(LoginInput { email, password, client_ip }).await?;
+        Ok(Json(SessionOut {
+            user: user.into(),
+            tokens: tokens.into(),
+        }))
+    }
+
+    /// Rotate a refresh token
+    ///
+    /// Returns a new pair; the presented token is spent. Presenting a spent token again revokes
+    /// the whole session (every token derived from the same login) and returns 401.
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh_token")]
+    async fn refresh(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<RefreshIn>,
+    ) -> ApiResult<Json<TokenPairOut>, LoginErrors> {
+        let tokens = state.auth.refresh(&body.0.refresh_token).await?;
+        Ok(Json(tokens.into()))
+    }
+
+    /// Log out
+    ///
+    /// Revokes the session the refresh token belongs to.
+    #[oai(path = "/logout", method = "post", operation_id = "logout_user")]
+    async fn logout(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<RefreshIn>,
+    ) -> ApiResult<LogoutResponse, LoginErrors> {
+        state.auth.logout(&body.0.refresh_token).await?;
+        Ok(LogoutResponse::NoContent)
+    }
+}

@@ -1,0 +1,84 @@
+//! Request and response bodies shared by several APIs (`XxxIn` / `XxxOut`).
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use crate::auth::{Role, TokenPair, User};
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, Enum, serde::Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RoleOut {
+    Customer,
+    Admin,
+}
+
+impl From<Role> for RoleOut {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Customer => RoleOut::Customer,
+            Role::Admin => RoleOut::Admin,
+        }
+    }
+}
+
+/// A user account.
+#[derive(Debug, Clone, Object)]
+pub struct UserOut {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: RoleOut,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role.into(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Clone, Object)]
+pub struct TokenPairOut {
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub access_token_expires_at: DateTime<Utc>,
+    /// Opaque; exchange it at `POST /api/v1/auth/refresh`. Single use.
+    pub refresh_token: String,
+    pub refresh_token_expires_at: DateTime<Utc>,
+}
+
+impl From<TokenPair> for TokenPairOut {
+    fn from(p: TokenPair) -> Self {
+        Self {
+            expires_in: (p.access_expires_at - Utc::now()).num_seconds().max(0),
+            access_token: p.access_token,
+            token_type: "Bearer".into(),
+            access_token_expires_at: p.access_expires_at,
+            refresh_token: p.refresh_token,
+            refresh_token_expires_at: p.refresh_expires_at,
+        }
+    }
+}
+
+/// A user with a fresh token pair.
+#[derive(Debug, Clone, Object)]
+pub struct SessionOut {
+    pub user: UserOut,
+    pub tokens: TokenPairOut,
+}

@@ -1,0 +1,29 @@
+//! The versioned API (`/api/v1`): one `#[OpenApi]` impl per resource, merged here, so the whole
+//! surface reads in one place. Handlers parse, authorize, call one service function, and map
+//! the result; domain rules live in the domain modules.
+
+mod account;
+mod admin_users;
+mod auth;
+mod dto;
+
+use poem_openapi::Tags;
+
+/// Spec tags, one per area.
+#[derive(Tags)]
+#[allow(clippy::enum_variant_names)]
+pub enum ApiTags {
+    /// Registration, login and token refresh.
+    Auth,
+    /// The signed-in user's own account.
+    Account,
+    /// Administration (role admin).
+    Admin,
+}
+
+/// Every API of the service, merged.
+pub type Api = (auth::AuthApi, account::AccountApi, admin_users::AdminUsersApi);
+
+pub fn all() -> Api {
+    (auth::AuthApi, account::AccountApi, admin_users::AdminUsersApi)
+}

@@ -1,0 +1,71 @@
+//! The one place where domain errors become HTTP problems.
+//!
+//! Each module's error type maps to a [`Problem`] here; unexpected failures are logged with
+//! their cause and answered with an opaque 500.
+
+use poem::http::StatusCode;
+
+use super::problem::Problem;
+use crate::auth::AuthError;
+
+/// Implements `From<E> for ApiError<S>` for every error set, through `From<E> for Problem`.
+macro_rules! into_api_error {
+    ($($error:ty),* $(,)?) => {
+        $(impl<S: super::problem::ErrorSet> From<$error> for super::problem::ApiError<S> {
+            fn from(error: $error) -> Self {
+                Problem::from(error).into()
+            }
+        })*
+    };
+}
+
+into_api_error!(AuthError, crate::validation::ValidationErrors);
+
+/// Logs an unexpected error once, where it is turned into a response, and hides it.
+pub fn internal(error: &dyn std::error::Error) -> Problem {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "unexpected error");
+    Problem::internal()
+}
+
+impl From<crate::validation::ValidationErrors> for Problem {
+    fn from(errors: crate::validation::ValidationErrors) -> Self {
+        Problem::validation(errors)
+    }
+}
+
+impl From<AuthError> for Problem {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Validation(errors) => Problem::validation(errors),
+            AuthError::EmailTaken => Problem::conflict("email_taken", error.to_string()),
+            AuthError::InvalidCredentials => {
+                Problem::new(StatusCode::UNAUTHORIZED, "invalid_credentials", error.to_string())
+            }
+            AuthError::WrongCurrentPassword => {
+                let mut p = Problem::validation(crate::validation::ValidationErrors::single(
+                    "current_password",
+                    "is not your current password",
+                ));
+                p.code = "wrong_current_password".into();
+                p.problem_type = "/problems/wrong_current_password".into();
+                p
+            }
+            AuthError::TooManyAttempts { retry_after } => {
+                Problem::too_many_requests("too_many_login_attempts", retry_after)
+            }
+            AuthError::InvalidRefreshToken => {
+                Problem::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", error.to_string())
+            }
+            AuthError::UserNotFound => Problem::not_found("user not found"),
+            AuthError::Database(ref e) => internal(e),
+            AuthError::Hashing(ref e) => internal(e),
+        }
+    }
+}

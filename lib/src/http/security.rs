@@ -1,0 +1,43 @@
+//! Bearer-token authentication for API operations.
+//!
+//! As an operation parameter, [`BearerAuth`] both enforces authentication (401 before the
+//! handler runs) and documents the `bearerAuth` security scheme in the spec. Role checks happen
+//! in the handler with [`BearerAuth::admin`], so a customer gets 403, never the data.
+
+use poem::Request;
+use poem_openapi::{auth::Bearer, SecurityScheme};
+
+use super::{
+    problem::{ApiError, ErrorSet, Problem},
+    AppState,
+};
+use crate::auth::Principal;
+
+/// A valid access token in `Authorization: Bearer <jwt>`.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "bearerAuth",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "authenticate"
+)]
+pub struct BearerAuth(pub Principal);
+
+async fn authenticate(req: &Request, bearer: Bearer) -> Option<Principal> {
+    req.data::<AppState>()?.auth.authenticate(&bearer.token)
+}
+
+impl BearerAuth {
+    pub fn principal(&self) -> Principal {
+        self.0
+    }
+
+    /// The principal if it is an admin; 403 otherwise.
+    pub fn admin<S: ErrorSet>(&self) -> Result<Principal, ApiError<S>> {
+        if self.0.is_admin() {
+            Ok(self.0)
+        } else {
+            Err(Problem::forbidden("this operation requires the admin role").into())
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The shared state of the API process, handed to every handler.
+
+use std::{sync::Arc, time::Duration};
+
+use prometheus::Registry;
+use sqlx::PgPool;
+
+use crate::{auth::AuthService, config::ApiConfig, db, metrics::HttpMetrics};
+
+/// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ApiConfig>,
+    pub db: PgPool,
+    pub auth: AuthService,
+    pub registry: Registry,
+    pub http_metrics: HttpMetrics,
+}
+
+/// One dependency's readiness.
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: Option<String>,
+}
+
+impl AppState {
+    pub async fn new(config: ApiConfig, db: PgPool) -> Result<Self, StartupError> {
+        let registry = Registry::new_custom(Some("toko".into()), None)?;
+        let http_metrics = HttpMetrics::register(&registry)?;
+        let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            auth,
+            registry,
+            http_metrics,
+        })
+    }
+
+    /// Checks each dependency with a short timeout, concurrently.
+    pub async fn readiness(&self) -> Vec<Check> {
+        let database = tokio::time::timeout(Duration::from_secs(2), db::ping(&self.db)).await;
+        vec![Check {
+            name: "database",
+            ok: matches!(database, Ok(Ok(()))),
+            detail: match database {
+                Ok(Ok(())) => None,
+                Ok(Err(_)) => Some("query failed".into()),
+                Err(_) => Some("timed out".into()),
+            },
+        }]
+    }
+}
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("metrics registry: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("auth service: {0}")]
+    Auth(#[from] crate::auth::AuthError),
+}

@@ -1,0 +1,144 @@
+//! What every request gets: problem+json errors, request ids, security headers, health,
+//! metrics.
+
+use serde_json::{json, Value};
+use toko_testkit::{assert_problem, TestApp};
+
+#[tokio::test]
+async fn malformed_json_is_a_400_problem() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 400, "malformed_json").await;
+}
+
+#[tokio::test]
+async fn wrong_json_types_are_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let resp = app.post("/api/v1/auth/login", &json!({"email": 42, "password": "x"})).send().await.unwrap();
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "email");
+
+    let resp = app.post("/api/v1/auth/login", &json!({"email": "a@b.co"})).send().await.unwrap();
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "password");
+}
+
+#[tokio::test]
+async fn the_wrong_content_type_is_a_415_problem() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "text/plain")
+        .body("email=a")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = TestApp::spawn().await;
+    assert_problem(app.get("/api/v1/nope").send().await.unwrap(), 404, "not_found").await;
+    assert_problem(app.get("/nope").send().await.unwrap(), 404, "not_found").await;
+    assert_problem(app.client.put(app.url("/api/v1/auth/login")).send().await.unwrap(), 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_problems() {
+    let app = TestApp::builder().setting("REQUEST_BODY_LIMIT", "1024").spawn().await;
+    let big = "x".repeat(4096);
+    let resp = app.post("/api/v1/auth/login", &json!({"email": big, "password": "x"})).send().await.unwrap();
+    assert_problem(resp, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    let admin = app.register_admin().await;
+    let resp = app.get("/api/v1/admin/users?limit=1000").bearer_auth(&admin.access_token).send().await.unwrap();
+    let body = assert_problem(resp, 400, "invalid_parameter").await;
+    assert_eq!(body["errors"][0]["field"], "limit");
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated_and_appear_in_problems() {
+    let app = TestApp::spawn().await;
+    let resp = app.get("/api/v1/me").header("x-request-id", "trace-abc-123").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "trace-abc-123");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["request_id"], "trace-abc-123");
+
+    let resp = app.get("/health/live").send().await.unwrap();
+    let generated = resp.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let resp = app.get("/health/live").send().await.unwrap();
+    let h = resp.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert_eq!(h["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = TestApp::builder().setting("CORS_ALLOWED_ORIGINS", "https://shop.example").spawn().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://shop.example").await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://shop.example");
+    let denied = preflight("https://evil.example").await.unwrap();
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn health_endpoints_report_liveness_and_readiness() {
+    let app = TestApp::spawn().await;
+    let live: Value = app.get("/health/live").send().await.unwrap().json().await.unwrap();
+    assert_eq!(live["status"], "ok");
+    let resp = app.get("/health/ready").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let ready: Value = resp.json().await.unwrap();
+    assert_eq!(ready["checks"]["database"]["ok"], true);
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.db.close().await;
+    let resp = app.get("/health/ready").send().await.unwrap();
+    let body = assert_problem(resp, 503, "not_ready").await;
+    assert!(body["detail"].as_str().unwrap().starts_with("database:"), "{body}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_operation_and_status() {
+    let app = TestApp::spawn().await;
+    app.get("/api/v1/me").send().await.unwrap();
+    app.get("/api/v1/me").send().await.unwrap();
+    let text = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(r#"toko_http_requests_total{method="GET",route="get_me",status="401"} 2"#),
+        "{text}"
+    );
+    assert!(text.contains("toko_http_request_duration_seconds_bucket"));
+}

@@ -1,0 +1,19 @@
+# Shared build environment for the project's scripts (sourced, not run).
+
+# Link with mold when it is installed: linking dominates incremental builds of the many
+# test and worker binaries.
+if command -v mold >/dev/null 2>&1 && [[ "${RUSTFLAGS:-}" != *fuse-ld* ]]; then
+    export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"
+fi
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Python tools live in virtualenvs under .venv/ (git-ignored), created on first use.
+ensure_venv() {
+    local venv="$1"; shift
+    if [[ ! -x "$venv/bin/python" ]]; then
+        python3 -m venv "$venv"
+    fi
+    if ! "$venv/bin/python" -m pip show "$@" >/dev/null 2>&1; then
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+    fi
+}

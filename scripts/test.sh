@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README "Tests"; CI runs exactly this through .ci/run).
+#
+#   bash scripts/test.sh
+#
+# Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres) and RabbitMQ on
+# 127.0.0.1:5672 (guest/guest); .ci/run starts them when they are down.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib/env.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "build (workspace, all targets)"
+cargo build --locked --workspace --all-targets
+
+step "Rust tests (unit + HTTP specifications against real Postgres/RabbitMQ)"
+cargo nextest run --locked --workspace --no-fail-fast
+
+step "OpenAPI document is valid OpenAPI 3"
+bash scripts/check-openapi.sh
+
+step "deployment files (Helm chart, k8s manifests, docker-compose)"
+bash scripts/check-deploy.sh
+
+echo
+echo "all checks passed"
