@@ -272,6 +272,26 @@ impl LogFormat {
     }
 }
 
+/// Settings of the shop itself.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// ISO 4217 code of every price; amounts are integers in its minor units.
+    pub currency: String,
+}
+
+impl StoreConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let currency = r.string("STORE_CURRENCY", "IDR").to_ascii_uppercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(ConfigError::Invalid {
+                name: "STORE_CURRENCY",
+                reason: "expected a three-letter ISO 4217 code such as IDR".into(),
+            });
+        }
+        Ok(Self { currency })
+    }
+}
+
 /// Everything the API server needs.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -279,6 +299,7 @@ pub struct ApiConfig {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub store: StoreConfig,
 }
 
 impl ApiConfig {
@@ -294,6 +315,7 @@ impl ApiConfig {
             http: HttpConfig::from_reader(&r)?,
             database: DatabaseConfig::from_reader(&r)?,
             auth: AuthConfig::from_reader(&r, environment)?,
+            store: StoreConfig::from_reader(&r)?,
         })
     }
 }

@@ -6,9 +6,11 @@
 //! these together.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod outbox;
 pub mod telemetry;
 pub mod validation;

@@ -209,3 +209,62 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     assert_eq!(body["status"], status, "status field; body: {body}");
     body
 }
+
+/// Catalog fixtures created through the admin API.
+impl TestApp {
+    /// Creates a category (optionally under a parent) and returns its JSON.
+    pub async fn create_category(&self, admin: &TestUser, name: &str, parent_id: Option<&str>) -> Value {
+        let resp = self
+            .post("/api/v1/admin/categories", &json!({ "name": name, "parent_id": parent_id }))
+            .bearer_auth(&admin.access_token)
+            .send()
+            .await
+            .expect("create category");
+        assert_eq!(resp.status(), 201, "create category: {}", resp.text().await.unwrap_or_default());
+        resp.json().await.expect("category body")
+    }
+
+    /// Creates a product from a full admin body and returns its JSON.
+    pub async fn create_product(&self, admin: &TestUser, body: &Value) -> Value {
+        let resp = self
+            .post("/api/v1/admin/products", body)
+            .bearer_auth(&admin.access_token)
+            .send()
+            .await
+            .expect("create product");
+        assert_eq!(resp.status(), 201, "create product: {}", resp.text().await.unwrap_or_default());
+        resp.json().await.expect("product body")
+    }
+
+    /// An active single-variant product with the given price and stock.
+    pub async fn create_simple_product(
+        &self,
+        admin: &TestUser,
+        category_id: &str,
+        name: &str,
+        sku: &str,
+        price: i64,
+        stock: i64,
+    ) -> Value {
+        self.create_product(
+            admin,
+            &json!({
+                "name": name,
+                "category_id": category_id,
+                "status": "active",
+                "variants": [{ "sku": sku, "price": price, "stock_on_hand": stock }]
+            }),
+        )
+        .await
+    }
+
+    /// The outbox events of one aggregate, oldest first: (event_type, payload).
+    pub async fn outbox_events(&self, aggregate_id: &str) -> Vec<(String, Value)> {
+        let id: uuid::Uuid = aggregate_id.parse().expect("aggregate id");
+        sqlx::query_as("select event_type, payload from outbox_events where aggregate_id = $1 order by event_id")
+            .bind(id)
+            .fetch_all(&self.db)
+            .await
+            .expect("outbox events")
+    }
+}

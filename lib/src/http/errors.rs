@@ -69,3 +69,33 @@ impl From<AuthError> for Problem {
         }
     }
 }
+
+into_api_error!(crate::catalog::CatalogError);
+
+impl From<crate::catalog::CatalogError> for Problem {
+    fn from(error: crate::catalog::CatalogError) -> Self {
+        use crate::catalog::CatalogError as E;
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::NotFound(_) => Problem::not_found(error.to_string()),
+            E::SlugTaken(_) => Problem::conflict("slug_taken", error.to_string()),
+            E::SkuTaken(_) => Problem::conflict("sku_taken", error.to_string()),
+            E::CategoryInUse(_) => Problem::conflict("category_in_use", error.to_string()),
+            E::OrderedProduct => Problem::conflict("product_has_orders", error.to_string()),
+            E::LastVariant => Problem::conflict("last_variant", error.to_string()),
+            E::BelowReserved { .. } => Problem::conflict("below_reserved", error.to_string()),
+            E::InvalidCursor => invalid_parameter("cursor", "is not a cursor of this listing and sort"),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
+/// A 400 naming a bad query parameter (the shape of poem-openapi's own parameter errors).
+pub fn invalid_parameter(name: &str, message: &str) -> Problem {
+    let mut problem = Problem::validation(crate::validation::ValidationErrors::single(name, message));
+    problem.status = 400;
+    problem.title = "Bad Request".into();
+    problem.code = "invalid_parameter".into();
+    problem.problem_type = "/problems/invalid_parameter".into();
+    problem
+}

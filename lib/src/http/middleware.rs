@@ -135,9 +135,7 @@ fn problem_from_error(error: poem::Error) -> Response {
 }
 
 fn field_problem(name: &str, reason: &str, code: &str) -> Problem {
-    let mut problem = Problem::validation(crate::validation::ValidationErrors::single(name, reason));
-    problem.status = 400;
-    problem.title = "Bad Request".into();
+    let mut problem = super::errors::invalid_parameter(name, reason);
     problem.code = code.into();
     problem.problem_type = format!("/problems/{code}");
     problem

@@ -4,6 +4,7 @@
 //! turn domain errors into problem+json; `middleware` wraps every request.
 
 pub mod api;
+pub mod caching;
 pub mod errors;
 mod health;
 pub mod json_body;

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use prometheus::Registry;
 use sqlx::PgPool;
 
-use crate::{auth::AuthService, config::ApiConfig, db, metrics::HttpMetrics};
+use crate::{auth::AuthService, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics};
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
 #[derive(Clone)]
@@ -13,6 +13,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub db: PgPool,
     pub auth: AuthService,
+    pub catalog: Catalog,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
 }
@@ -29,10 +30,12 @@ impl AppState {
         let registry = Registry::new_custom(Some("toko".into()), None)?;
         let http_metrics = HttpMetrics::register(&registry)?;
         let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
+        let catalog = Catalog::new(db.clone(), config.store.currency.clone());
         Ok(Self {
             config: Arc::new(config),
             db,
             auth,
+            catalog,
             registry,
             http_metrics,
         })

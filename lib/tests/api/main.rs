@@ -2,5 +2,6 @@
 //! One test binary (modules below) keeps link time down.
 
 mod auth;
+mod catalog;
 mod openapi;
 mod platform;

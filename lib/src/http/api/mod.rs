@@ -3,8 +3,11 @@
 //! the result; domain rules live in the domain modules.
 
 mod account;
+mod admin_catalog;
 mod admin_users;
 mod auth;
+mod catalog;
+mod catalog_dto;
 mod dto;
 
 use poem_openapi::Tags;
@@ -17,13 +20,27 @@ pub enum ApiTags {
     Auth,
     /// The signed-in user's own account.
     Account,
+    /// Categories and products.
+    Catalog,
     /// Administration (role admin).
     Admin,
 }
 
 /// Every API of the service, merged.
-pub type Api = (auth::AuthApi, account::AccountApi, admin_users::AdminUsersApi);
+pub type Api = (
+    auth::AuthApi,
+    account::AccountApi,
+    catalog::CatalogApi,
+    admin_users::AdminUsersApi,
+    admin_catalog::AdminCatalogApi,
+);
 
 pub fn all() -> Api {
-    (auth::AuthApi, account::AccountApi, admin_users::AdminUsersApi)
+    (
+        auth::AuthApi,
+        account::AccountApi,
+        catalog::CatalogApi,
+        admin_users::AdminUsersApi,
+        admin_catalog::AdminCatalogApi,
+    )
 }

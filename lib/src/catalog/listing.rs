@@ -1,0 +1,193 @@
+//! The public product list: active products, filtered, in one of four whitelisted orders,
+//! with keyset (cursor) pagination that stays stable when sort keys tie (the product id breaks
+//! ties). Each order has its own index; the ORDER BY and cursor predicates are fixed strings
+//! chosen by the enum, never built from input.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{types::Json, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::{Catalog, CatalogError, Image, ProductStatus, ProductSummary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductSort {
+    #[default]
+    Newest,
+    PriceAsc,
+    PriceDesc,
+    Name,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ProductFilter {
+    /// The category and its descendants (resolved by the caller).
+    pub category_ids: Option<Vec<Uuid>>,
+    pub brand: Option<String>,
+    /// Bounds on the product's lowest variant price ("from" price), inclusive.
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub in_stock: Option<bool>,
+}
+
+/// Where a page starts: the sort it belongs to and the last row's keys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Cursor {
+    s: ProductSort,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
+    id: Uuid,
+}
+
+impl Cursor {
+    fn after(sort: ProductSort, last: &ProductSummary) -> Self {
+        Self {
+            s: sort,
+            t: (sort == ProductSort::Newest).then_some(last.created_at),
+            p: matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc).then_some(last.min_price),
+            n: (sort == ProductSort::Name).then(|| last.name.clone()),
+            id: last.id,
+        }
+    }
+
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serializes"))
+    }
+
+    fn decode(value: &str, sort: ProductSort) -> Result<Self, CatalogError> {
+        let invalid = || CatalogError::InvalidCursor;
+        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
+        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        let complete = match sort {
+            ProductSort::Newest => cursor.t.is_some(),
+            ProductSort::PriceAsc | ProductSort::PriceDesc => cursor.p.is_some(),
+            ProductSort::Name => cursor.n.is_some(),
+        };
+        if cursor.s != sort || !complete {
+            return Err(invalid());
+        }
+        Ok(cursor)
+    }
+}
+
+pub struct ProductPage {
+    pub items: Vec<ProductSummary>,
+    pub next_cursor: Option<String>,
+}
+
+pub(crate) const SUMMARY_COLUMNS: &str = "p.product_id, p.slug, p.name, p.brand, p.category_id, p.status, \
+     p.min_price, p.max_price, p.in_stock, p.images -> 0 as image, p.created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SummaryRow {
+    product_id: Uuid,
+    slug: String,
+    name: String,
+    brand: Option<String>,
+    category_id: Uuid,
+    status: String,
+    min_price: i64,
+    max_price: i64,
+    in_stock: bool,
+    image: Option<Json<Image>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<SummaryRow> for ProductSummary {
+    fn from(r: SummaryRow) -> Self {
+        Self {
+            id: r.product_id,
+            slug: r.slug,
+            name: r.name,
+            brand: r.brand,
+            category_id: r.category_id,
+            status: ProductStatus::from_db(&r.status),
+            min_price: r.min_price,
+            max_price: r.max_price,
+            in_stock: r.in_stock,
+            image: r.image.map(|j| j.0),
+            created_at: r.created_at,
+        }
+    }
+}
+
+impl Catalog {
+    pub async fn list_products(
+        &self,
+        filter: &ProductFilter,
+        sort: ProductSort,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<ProductPage, CatalogError> {
+        let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
+        let mut q: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("select {SUMMARY_COLUMNS} from products p where p.status = 'active'"));
+        if let Some(ids) = &filter.category_ids {
+            q.push(" and p.category_id = any(").push_bind(ids.clone()).push(")");
+        }
+        if let Some(brand) = &filter.brand {
+            q.push(" and lower(p.brand) = lower(").push_bind(brand.clone()).push(")");
+        }
+        if let Some(min) = filter.min_price {
+            q.push(" and p.min_price >= ").push_bind(min);
+        }
+        if let Some(max) = filter.max_price {
+            q.push(" and p.min_price <= ").push_bind(max);
+        }
+        if let Some(in_stock) = filter.in_stock {
+            q.push(" and p.in_stock = ").push_bind(in_stock);
+        }
+        if let Some(c) = cursor {
+            match sort {
+                ProductSort::Newest => q.push(" and (p.created_at, p.product_id) < (").push_bind(c.t),
+                ProductSort::PriceAsc => q.push(" and (p.min_price, p.product_id) > (").push_bind(c.p),
+                ProductSort::PriceDesc => q.push(" and (p.min_price, p.product_id) < (").push_bind(c.p),
+                ProductSort::Name => q.push(" and (p.name, p.product_id) > (").push_bind(c.n),
+            };
+            q.push(", ").push_bind(c.id).push(")");
+        }
+        q.push(match sort {
+            ProductSort::Newest => " order by p.created_at desc, p.product_id desc",
+            ProductSort::PriceAsc => " order by p.min_price asc, p.product_id asc",
+            ProductSort::PriceDesc => " order by p.min_price desc, p.product_id desc",
+            ProductSort::Name => " order by p.name asc, p.product_id asc",
+        });
+        q.push(" limit ").push_bind(limit + 1);
+
+        let rows: Vec<SummaryRow> = q.build_query_as().fetch_all(&self.db).await?;
+        let mut items: Vec<ProductSummary> = rows.into_iter().map(Into::into).collect();
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|last| Cursor::after(sort, last).encode())
+        } else {
+            None
+        };
+        Ok(ProductPage { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_belong_to_their_sort() {
+        let c = Cursor {
+            s: ProductSort::PriceAsc,
+            t: None,
+            p: Some(1000),
+            n: None,
+            id: Uuid::nil(),
+        };
+        let encoded = c.encode();
+        assert_eq!(Cursor::decode(&encoded, ProductSort::PriceAsc).unwrap(), c);
+        assert!(Cursor::decode(&encoded, ProductSort::Name).is_err());
+        assert!(Cursor::decode("garbage!", ProductSort::Newest).is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! The catalog: categories (a tree), products with variants, stock levels and the stock
+//! movement ledger, bulk import and the demo seed.
+//!
+//! [`Catalog`] is the service; each file owns one table family and its SQL:
+//! `categories`, `products`, `variants`, `inventory` (ledger and adjustments), `listing` (the
+//! public, keyset-paginated product list), `import` and `seed` (bulk data), `events` (the
+//! outbox payloads every change writes).
+
+pub mod categories;
+pub mod events;
+pub mod inventory;
+pub mod listing;
+pub mod products;
+pub mod variants;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::validation::ValidationErrors;
+
+/// The catalog service.
+#[derive(Clone)]
+pub struct Catalog {
+    pub(crate) db: PgPool,
+    /// ISO 4217 code of every price (`STORE_CURRENCY`).
+    pub currency: String,
+}
+
+impl Catalog {
+    pub fn new(db: PgPool, currency: impl Into<String>) -> Self {
+        Self {
+            db,
+            currency: currency.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the slug {0:?} is already used")]
+    SlugTaken(String),
+    #[error("the SKU {0:?} is already used")]
+    SkuTaken(String),
+    #[error("the category still has {0}")]
+    CategoryInUse(&'static str),
+    #[error("the cursor does not belong to this listing")]
+    InvalidCursor,
+    #[error("the product has been ordered; archive it instead")]
+    OrderedProduct,
+    #[error("a product must keep at least one variant")]
+    LastVariant,
+    #[error("stock on hand would drop below the {reserved} units reserved (on hand {on_hand})")]
+    BelowReserved { on_hand: i32, reserved: i32 },
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl CatalogError {
+    /// Maps a violated unique constraint to its domain error, given the values involved.
+    pub(crate) fn from_constraint(error: sqlx::Error, slug: &str, sku: Option<&str>) -> Self {
+        match crate::db::violated_constraint(&error) {
+            Some("products_slug_key") | Some("categories_slug_key") => Self::SlugTaken(slug.to_owned()),
+            Some("variants_sku_key") => Self::SkuTaken(sku.unwrap_or_default().to_owned()),
+            _ => Self::Database(error),
+        }
+    }
+}
+
+/// Lifecycle of a product; only `active` products are visible to shoppers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
+impl ProductStatus {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Active => "active",
+            Self::Archived => "archived",
+        }
+    }
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "active" => Self::Active,
+            "archived" => Self::Archived,
+            _ => Self::Draft,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A product image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub url: String,
+    #[serde(default)]
+    pub alt_text: String,
+    #[serde(default)]
+    pub position: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    pub sku: String,
+    pub options: BTreeMap<String, String>,
+    pub price: i64,
+    pub compare_at_price: Option<i64>,
+    pub weight_grams: i32,
+    pub stock_on_hand: i32,
+    pub stock_reserved: i32,
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Variant {
+    /// Units that can still be sold.
+    pub fn available(&self) -> i32 {
+        self.stock_on_hand - self.stock_reserved
+    }
+}
+
+/// The category a product belongs to, as shown with it.
+#[derive(Debug, Clone)]
+pub struct CategoryRef {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub brand: Option<String>,
+    pub category: CategoryRef,
+    pub status: ProductStatus,
+    pub attributes: BTreeMap<String, String>,
+    pub images: Vec<Image>,
+    pub option_names: Vec<String>,
+    pub min_price: i64,
+    pub max_price: i64,
+    pub in_stock: bool,
+    pub variants: Vec<Variant>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A product in a list: enough for a product card.
+#[derive(Debug, Clone)]
+pub struct ProductSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub brand: Option<String>,
+    pub category_id: Uuid,
+    pub status: ProductStatus,
+    pub min_price: i64,
+    pub max_price: i64,
+    pub in_stock: bool,
+    pub image: Option<Image>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An id or a slug, as accepted by the `{id-or-slug}` routes.
+pub enum Locator<'a> {
+    Id(Uuid),
+    Slug(&'a str),
+}
+
+impl<'a> Locator<'a> {
+    pub fn parse(value: &'a str) -> Self {
+        match Uuid::parse_str(value) {
+            Ok(id) => Self::Id(id),
+            Err(_) => Self::Slug(value),
+        }
+    }
+}
+
+/// SKUs: letters, digits, dash, underscore and dot, 1 to 64 characters, starting with a
+/// letter or digit (they end up in URLs, CSV files and Midtrans item ids).
+pub fn is_valid_sku(sku: &str) -> bool {
+    let bytes = sku.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sku_pattern() {
+        assert!(is_valid_sku("TSHIRT-BLK-M"));
+        assert!(is_valid_sku("a.b_c-1"));
+        assert!(!is_valid_sku(""));
+        assert!(!is_valid_sku("-lead"));
+        assert!(!is_valid_sku("has space"));
+        assert!(!is_valid_sku(&"x".repeat(65)));
+    }
+}

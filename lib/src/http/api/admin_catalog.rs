@@ -1,0 +1,324 @@
+//! `/api/v1/admin/{categories,products,variants,inventory}`: catalog management (role admin).
+
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, OpenApi,
+};
+use uuid::Uuid;
+
+use super::{
+    catalog::default_limit,
+    catalog_dto::{
+        AdjustmentIn, AdjustmentOut, CategoryIn, CategoryOut, CategoryPatchIn, MovementOut, MovementPageOut,
+        ProductIn, ProductOut, ProductPageOut, ProductPatchIn, ProductStatusDto, ProductSummaryOut, VariantIn,
+        VariantOut, VariantPatchIn,
+    },
+    ApiTags,
+};
+use crate::{
+    catalog::{
+        categories::{CategoryPatch, NewCategory},
+        inventory::Adjustment,
+        products::{AdminProductFilter, NewProduct, ProductPatch},
+        variants::VariantPatch,
+        Locator,
+    },
+    error_set,
+    http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+};
+
+error_set!(AdminRead: 401, 403, 404);
+error_set!(AdminList: 401, 403);
+error_set!(AdminWrite: 401, 403, 404, 409, 413, 415, 422);
+error_set!(AdminDelete: 401, 403, 404, 409);
+
+#[derive(ApiResponse)]
+pub enum CreatedCategory {
+    #[oai(status = 201)]
+    Created(Json<CategoryOut>),
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedProduct {
+    #[oai(status = 201)]
+    Created(Json<ProductOut>),
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedVariant {
+    #[oai(status = 201)]
+    Created(Json<VariantOut>),
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedAdjustment {
+    #[oai(status = 201)]
+    Created(Json<AdjustmentOut>),
+}
+
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub struct AdminCatalogApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
+impl AdminCatalogApi {
+    /// Create a category
+    #[oai(path = "/categories", method = "post", operation_id = "create_category")]
+    async fn create_category(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        body: JsonBody<CategoryIn>,
+    ) -> ApiResult<CreatedCategory, AdminWrite> {
+        auth.admin()?;
+        let CategoryIn { name, slug, parent_id, description, position } = body.0;
+        let category = state
+            .catalog
+            .create_category(NewCategory { name, slug, parent_id, description, position })
+            .await?;
+        Ok(CreatedCategory::Created(Json(category.into())))
+    }
+
+    /// Update a category
+    #[oai(path = "/categories/:category_id", method = "patch", operation_id = "update_category")]
+    async fn update_category(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        category_id: Path<Uuid>,
+        body: JsonBody<CategoryPatchIn>,
+    ) -> ApiResult<Json<CategoryOut>, AdminWrite> {
+        auth.admin()?;
+        let p = body.0;
+        let patch = CategoryPatch {
+            name: p.name,
+            slug: p.slug,
+            parent_id: if p.parent_id.is_undefined() { None } else { Some(p.parent_id.take()) },
+            description: p.description,
+            position: p.position,
+        };
+        let category = state.catalog.update_category(category_id.0, patch).await?;
+        Ok(Json(category.into()))
+    }
+
+    /// Delete a category
+    ///
+    /// Only empty leaves: a category with products or child categories is a 409.
+    #[oai(path = "/categories/:category_id", method = "delete", operation_id = "delete_category")]
+    async fn delete_category(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        category_id: Path<Uuid>,
+    ) -> ApiResult<Deleted, AdminDelete> {
+        auth.admin()?;
+        state.catalog.delete_category(category_id.0).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// Create a product with its variants
+    #[oai(path = "/products", method = "post", operation_id = "create_product")]
+    async fn create_product(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        body: JsonBody<ProductIn>,
+    ) -> ApiResult<CreatedProduct, AdminWrite> {
+        let admin = auth.admin()?;
+        let p = body.0;
+        let input = NewProduct {
+            name: p.name,
+            slug: p.slug,
+            description: p.description,
+            brand: p.brand,
+            category_id: p.category_id,
+            status: p.status.map(Into::into),
+            attributes: p.attributes.unwrap_or_default(),
+            images: p.images.unwrap_or_default().into_iter().map(Into::into).collect(),
+            option_names: p.options.unwrap_or_default(),
+            variants: p.variants.into_iter().map(VariantIn::into).collect(),
+        };
+        let product = state.catalog.create_product(input, Some(admin.user_id)).await?;
+        Ok(CreatedProduct::Created(Json(ProductOut::new(product, &state.catalog.currency, true))))
+    }
+
+    /// List products (all statuses)
+    ///
+    /// Newest first; `q` matches part of the name or slug, or a whole SKU.
+    #[oai(path = "/products", method = "get", operation_id = "list_admin_products")]
+    async fn list_products(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        status: Query<Option<ProductStatusDto>>,
+        q: Query<Option<String>>,
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<i64>,
+        cursor: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<ProductPageOut>, AdminList> {
+        auth.admin()?;
+        let filter = AdminProductFilter { status: status.0.map(Into::into), query: q.0 };
+        let items = state.catalog.admin_products(filter, cursor.0, limit.0).await?;
+        let next_cursor = (items.len() as i64 == limit.0).then(|| items.last().map(|p| p.id.to_string())).flatten();
+        let currency = &state.catalog.currency;
+        Ok(Json(ProductPageOut {
+            items: items.into_iter().map(|p| ProductSummaryOut::new(p, currency)).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Get a product (any status), with stock levels
+    #[oai(path = "/products/:product_id", method = "get", operation_id = "get_admin_product")]
+    async fn get_product(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        product_id: Path<Uuid>,
+    ) -> ApiResult<Json<ProductOut>, AdminRead> {
+        auth.admin()?;
+        let product = state.catalog.product(Locator::Id(product_id.0)).await?;
+        Ok(Json(ProductOut::new(product, &state.catalog.currency, true)))
+    }
+
+    /// Update a product
+    #[oai(path = "/products/:product_id", method = "patch", operation_id = "update_product")]
+    async fn update_product(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        product_id: Path<Uuid>,
+        body: JsonBody<ProductPatchIn>,
+    ) -> ApiResult<Json<ProductOut>, AdminWrite> {
+        auth.admin()?;
+        let p = body.0;
+        let patch = ProductPatch {
+            name: p.name,
+            slug: p.slug,
+            description: p.description,
+            brand: if p.brand.is_undefined() { None } else { Some(p.brand.take()) },
+            category_id: p.category_id,
+            status: p.status.map(Into::into),
+            attributes: p.attributes,
+            images: p.images.map(|images| images.into_iter().map(Into::into).collect()),
+            option_names: p.options,
+        };
+        let product = state.catalog.update_product(product_id.0, patch).await?;
+        Ok(Json(ProductOut::new(product, &state.catalog.currency, true)))
+    }
+
+    /// Delete a product
+    ///
+    /// Refused with 409 once any of its variants was ordered: archive it instead.
+    #[oai(path = "/products/:product_id", method = "delete", operation_id = "delete_product")]
+    async fn delete_product(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        product_id: Path<Uuid>,
+    ) -> ApiResult<Deleted, AdminDelete> {
+        auth.admin()?;
+        state.catalog.delete_product(product_id.0).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// Add a variant to a product
+    #[oai(path = "/products/:product_id/variants", method = "post", operation_id = "create_variant")]
+    async fn create_variant(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        product_id: Path<Uuid>,
+        body: JsonBody<VariantIn>,
+    ) -> ApiResult<CreatedVariant, AdminWrite> {
+        let admin = auth.admin()?;
+        let variant = state.catalog.add_variant(product_id.0, body.0.into(), Some(admin.user_id)).await?;
+        Ok(CreatedVariant::Created(Json(VariantOut::admin(variant, &state.catalog.currency))))
+    }
+
+    /// Update a variant
+    #[oai(path = "/variants/:variant_id", method = "patch", operation_id = "update_variant")]
+    async fn update_variant(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        variant_id: Path<Uuid>,
+        body: JsonBody<VariantPatchIn>,
+    ) -> ApiResult<Json<VariantOut>, AdminWrite> {
+        auth.admin()?;
+        let p = body.0;
+        let patch = VariantPatch {
+            sku: p.sku,
+            price: p.price,
+            compare_at_price: if p.compare_at_price.is_undefined() { None } else { Some(p.compare_at_price.take()) },
+            weight_grams: p.weight_grams,
+            options: p.options,
+            position: p.position,
+        };
+        let variant = state.catalog.update_variant(variant_id.0, patch).await?;
+        Ok(Json(VariantOut::admin(variant, &state.catalog.currency)))
+    }
+
+    /// Delete a variant
+    ///
+    /// Refused with 409 for a product's last variant or a variant that was ordered.
+    #[oai(path = "/variants/:variant_id", method = "delete", operation_id = "delete_variant")]
+    async fn delete_variant(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        variant_id: Path<Uuid>,
+    ) -> ApiResult<Deleted, AdminDelete> {
+        auth.admin()?;
+        state.catalog.delete_variant(variant_id.0).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// Adjust stock
+    ///
+    /// Adds `delta` to the SKU's stock on hand atomically and appends a ledger entry; on hand
+    /// may never drop below what unpaid orders reserve (409).
+    #[oai(path = "/inventory/adjustments", method = "post", operation_id = "create_inventory_adjustment")]
+    async fn adjust(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        body: JsonBody<AdjustmentIn>,
+    ) -> ApiResult<CreatedAdjustment, AdminWrite> {
+        let admin = auth.admin()?;
+        let AdjustmentIn { sku, delta, reason } = body.0;
+        let (variant, movement) = state
+            .catalog
+            .adjust_stock(Adjustment { sku, delta, reason }, Some(admin.user_id))
+            .await?;
+        Ok(CreatedAdjustment::Created(Json(AdjustmentOut {
+            variant: VariantOut::admin(variant, &state.catalog.currency),
+            movement: movement.into(),
+        })))
+    }
+
+    /// List stock movements of a SKU
+    ///
+    /// The append-only ledger, newest first.
+    #[oai(path = "/inventory/:sku/movements", method = "get", operation_id = "list_inventory_movements")]
+    async fn movements(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        sku: Path<String>,
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<i64>,
+        cursor: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<MovementPageOut>, AdminRead> {
+        auth.admin()?;
+        let items = state.catalog.movements(&sku.0, cursor.0, limit.0).await?;
+        let next_cursor = (items.len() as i64 == limit.0).then(|| items.last().map(|m| m.movement_id.to_string())).flatten();
+        Ok(Json(MovementPageOut {
+            items: items.into_iter().map(MovementOut::from).collect(),
+            next_cursor,
+        }))
+    }
+}
