@@ -3,5 +3,6 @@
 
 mod auth;
 mod catalog;
+mod catalog_bulk;
 mod openapi;
 mod platform;
