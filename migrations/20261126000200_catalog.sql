@@ -142,7 +142,7 @@ create table stock_movements (
     actor_id       uuid,
     created_at     timestamptz not null default now(),
     constraint stock_movements_kind_check
-        check (kind in ('adjustment', 'import', 'initial', 'reservation', 'release', 'commit', 'repair'))
+        check (kind in ('adjustment', 'import', 'initial', 'reservation', 'release', 'commit', 'restock', 'repair'))
 );
 create index stock_movements_variant_idx on stock_movements (variant_id, movement_id desc);
 

@@ -6,11 +6,14 @@
 //! these together.
 
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
+pub mod orders;
 pub mod outbox;
 pub mod telemetry;
 pub mod validation;

@@ -268,3 +268,53 @@ impl TestApp {
             .expect("outbox events")
     }
 }
+
+/// A valid Indonesian shipping address.
+pub fn address() -> Value {
+    json!({
+        "recipient_name": "Budi Santoso",
+        "phone": "+6281234567890",
+        "line1": "Jl. Merdeka No. 10",
+        "city": "Jakarta Pusat",
+        "province": "DKI Jakarta",
+        "postal_code": "10110",
+        "country_code": "ID"
+    })
+}
+
+/// Shopping fixtures driven through the API.
+impl TestApp {
+    /// Adds a variant to the customer's cart; asserts success.
+    pub async fn add_to_cart(&self, user: &TestUser, variant_id: &str, quantity: i64) -> Value {
+        let resp = self
+            .post("/api/v1/cart/items", &json!({ "variant_id": variant_id, "quantity": quantity }))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .expect("add to cart");
+        assert_eq!(resp.status(), 200, "add to cart: {}", resp.text().await.unwrap_or_default());
+        resp.json().await.expect("cart body")
+    }
+
+    /// Sends a checkout with the standard body and the given key.
+    pub async fn checkout(&self, user: &TestUser, key: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/checkout",
+            &json!({ "shipping_address": address(), "shipping_method": "standard" }),
+        )
+        .header("idempotency-key", key)
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .expect("checkout request")
+    }
+
+    /// Stock levels of a SKU: (on hand, reserved).
+    pub async fn stock_of(&self, sku: &str) -> (i32, i32) {
+        sqlx::query_as("select stock_on_hand, stock_reserved from variants where sku = $1")
+            .bind(sku)
+            .fetch_one(&self.db)
+            .await
+            .expect("stock levels")
+    }
+}

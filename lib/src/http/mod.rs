@@ -24,7 +24,7 @@ use poem_openapi::OpenApiService;
 
 pub use self::{
     json_body::JsonBody,
-    security::BearerAuth,
+    security::{BearerAuth, CartAuth},
     state::{AppState, Check, StartupError},
 };
 

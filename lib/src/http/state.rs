@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use prometheus::Registry;
 use sqlx::PgPool;
 
-use crate::{auth::AuthService, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics};
+use crate::{auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, orders::Orders};
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
 #[derive(Clone)]
@@ -14,6 +14,8 @@ pub struct AppState {
     pub db: PgPool,
     pub auth: AuthService,
     pub catalog: Catalog,
+    pub carts: Carts,
+    pub orders: Orders,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
 }
@@ -31,11 +33,15 @@ impl AppState {
         let http_metrics = HttpMetrics::register(&registry)?;
         let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
         let catalog = Catalog::new(db.clone(), config.store.currency.clone());
+        let carts = Carts::new(db.clone(), config.cart.clone());
+        let orders = Orders::new(db.clone(), config.orders.clone(), config.store.currency.clone());
         Ok(Self {
             config: Arc::new(config),
             db,
             auth,
             catalog,
+            carts,
+            orders,
             registry,
             http_metrics,
         })

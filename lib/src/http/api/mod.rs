@@ -4,11 +4,15 @@
 
 mod account;
 mod admin_catalog;
+mod admin_orders;
 mod admin_users;
 mod auth;
+mod cart;
 mod catalog;
 mod catalog_dto;
 mod dto;
+mod order_dto;
+mod orders;
 
 use poem_openapi::Tags;
 
@@ -22,6 +26,10 @@ pub enum ApiTags {
     Account,
     /// Categories and products.
     Catalog,
+    /// Carts of customers and guests.
+    Cart,
+    /// Checkout and the customer's orders.
+    Orders,
     /// Administration (role admin).
     Admin,
 }
@@ -31,8 +39,11 @@ pub type Api = (
     auth::AuthApi,
     account::AccountApi,
     catalog::CatalogApi,
+    cart::CartApi,
+    orders::OrdersApi,
     admin_users::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
+    admin_orders::AdminOrdersApi,
 );
 
 pub fn all() -> Api {
@@ -40,7 +51,10 @@ pub fn all() -> Api {
         auth::AuthApi,
         account::AccountApi,
         catalog::CatalogApi,
+        cart::CartApi,
+        orders::OrdersApi,
         admin_users::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
+        admin_orders::AdminOrdersApi,
     )
 }
