@@ -15,5 +15,6 @@ pub mod idempotency;
 pub mod metrics;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 pub mod telemetry;
 pub mod validation;

@@ -170,3 +170,31 @@ impl From<crate::orders::OrderError> for Problem {
         }
     }
 }
+
+into_api_error!(crate::payments::PaymentError);
+
+impl From<crate::payments::PaymentError> for Problem {
+    fn from(error: crate::payments::PaymentError) -> Self {
+        use crate::payments::PaymentError as E;
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::OrderNotFound => Problem::not_found(detail),
+            E::NoPayment => Problem::new(StatusCode::NOT_FOUND, "no_payment", detail),
+            E::NotPayable(_) => Problem::conflict("order_not_payable", detail),
+            E::NotRefundable(_) => Problem::conflict("order_not_refundable", detail),
+            E::NotConfigured => Problem::unavailable("payments_not_configured", detail),
+            E::InvalidSignature => Problem::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail),
+            E::MalformedNotification(_) => Problem::bad_request("malformed_notification", detail),
+            E::UnknownOrder => Problem::new(StatusCode::NOT_FOUND, "unknown_order", detail),
+            E::Provider(_) => Problem::new(StatusCode::BAD_GATEWAY, "payment_provider_error", detail),
+            E::ProviderUnavailable => {
+                let mut p = Problem::unavailable("payment_provider_unavailable", detail);
+                p.retry_after = Some(5);
+                p
+            }
+            E::Order(e) => Problem::from(e),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}

@@ -23,7 +23,7 @@ use poem::{
 use poem_openapi::OpenApiService;
 
 pub use self::{
-    json_body::JsonBody,
+    json_body::{JsonBody, RawJson},
     security::{BearerAuth, CartAuth},
     state::{AppState, Check, StartupError},
 };

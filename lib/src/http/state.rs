@@ -5,7 +5,10 @@ use std::{sync::Arc, time::Duration};
 use prometheus::Registry;
 use sqlx::PgPool;
 
-use crate::{auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, orders::Orders};
+use crate::{
+    auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, orders::Orders,
+    payments::Payments,
+};
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
 #[derive(Clone)]
@@ -16,6 +19,7 @@ pub struct AppState {
     pub catalog: Catalog,
     pub carts: Carts,
     pub orders: Orders,
+    pub payments: Payments,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
 }
@@ -35,6 +39,8 @@ impl AppState {
         let catalog = Catalog::new(db.clone(), config.store.currency.clone());
         let carts = Carts::new(db.clone(), config.cart.clone());
         let orders = Orders::new(db.clone(), config.orders.clone(), config.store.currency.clone());
+        let payments = Payments::new(db.clone(), config.midtrans.clone(), orders.clone());
+        let orders = orders.with_payments(Arc::new(payments.clone()));
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -42,6 +48,7 @@ impl AppState {
             catalog,
             carts,
             orders,
+            payments,
             registry,
             http_metrics,
         })

@@ -23,8 +23,9 @@ pub struct Transition {
     pub reason: String,
     /// Required when shipping.
     pub tracking_number: Option<String>,
-    /// For refunds: the amount refunded by this transition (minor units).
-    pub refund_amount: Option<i64>,
+    /// For refunds: the total refunded so far, as the payment provider reports it (absolute, so
+    /// a refund seen twice — by its API answer and by its notification — counts once).
+    pub refunded_total: Option<i64>,
 }
 
 impl Transition {
@@ -34,7 +35,7 @@ impl Transition {
             actor,
             reason: reason.into(),
             tracking_number: None,
-            refund_amount: None,
+            refunded_total: None,
         }
     }
 }
@@ -79,8 +80,12 @@ fn validate(t: &Transition) -> Result<(), ValidationErrors> {
 /// concurrent transitions of one order serialise and each sees the other's result.
 pub(crate) async fn apply(tx: &mut PgConnection, order_id: Uuid, t: &Transition) -> Result<Order, OrderError> {
     validate(t)?;
-    let from = store::lock_status(tx, order_id).await?.ok_or(OrderError::NotFound)?;
+    let (from, refunded) = store::lock_status(tx, order_id).await?.ok_or(OrderError::NotFound)?;
     if !from.can_become(t.to) {
+        return Err(OrderError::IllegalTransition { from, to: t.to });
+    }
+    // Another partial refund must refund more than before; the same total again is a replay.
+    if from == t.to && t.refunded_total.is_none_or(|total| total <= refunded) {
         return Err(OrderError::IllegalTransition { from, to: t.to });
     }
     if let Some(op) = stock_effect(from, t.to) {
@@ -97,13 +102,13 @@ pub(crate) async fn apply(tx: &mut PgConnection, order_id: Uuid, t: &Transition)
         "update orders set status = $2,
              paid_at = case when $2 = 'paid' then now() else paid_at end,
              tracking_number = coalesce($3, tracking_number),
-             refunded_amount = least(grand_total, refunded_amount + coalesce($4, 0))
+             refunded_amount = greatest(refunded_amount, least(grand_total, coalesce($4, refunded_amount)))
          where order_id = $1",
     )
     .bind(order_id)
     .bind(t.to.as_str())
     .bind(t.tracking_number.as_deref().map(str::trim))
-    .bind(t.refund_amount)
+    .bind(t.refunded_total)
     .execute(&mut *tx)
     .await?;
     store::insert_history(tx, order_id, Some(from), t.to, &t.actor.to_string(), t.reason.trim()).await?;
@@ -133,7 +138,7 @@ impl Orders {
             return Err(OrderError::NotFound);
         }
         // Customers may only cancel before paying; after that, the shop decides (refunds).
-        let from = store::lock_status(&mut tx, order_id).await?.ok_or(OrderError::NotFound)?;
+        let (from, _) = store::lock_status(&mut tx, order_id).await?.ok_or(OrderError::NotFound)?;
         if from != OrderStatus::PendingPayment {
             return Err(OrderError::IllegalTransition { from, to: OrderStatus::Cancelled });
         }

@@ -107,13 +107,14 @@ pub(super) async fn id_by_number(conn: &mut PgConnection, number: &str) -> Resul
         .await
 }
 
-/// Locks an order for a transition and returns its status.
-pub(super) async fn lock_status(tx: &mut PgConnection, order_id: Uuid) -> Result<Option<OrderStatus>, sqlx::Error> {
-    let status: Option<String> = sqlx::query_scalar("select status from orders where order_id = $1 for update")
-        .bind(order_id)
-        .fetch_optional(tx)
-        .await?;
-    Ok(status.and_then(|s| OrderStatus::parse(&s)))
+/// Locks an order for a transition and returns its status and refunded amount.
+pub(super) async fn lock_status(tx: &mut PgConnection, order_id: Uuid) -> Result<Option<(OrderStatus, i64)>, sqlx::Error> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("select status, refunded_amount from orders where order_id = $1 for update")
+            .bind(order_id)
+            .fetch_optional(tx)
+            .await?;
+    Ok(row.and_then(|(s, refunded)| Some((OrderStatus::parse(&s)?, refunded))))
 }
 
 #[derive(Default)]

@@ -8,4 +8,5 @@ mod catalog_bulk;
 mod checkout;
 mod openapi;
 mod orders;
+mod payments;
 mod platform;

@@ -126,16 +126,17 @@ async fn refund_transitions_follow_the_state_machine() {
     let s = shop_with(&[]).await;
     let orders = &s.app.state.orders;
     let admin = Actor::Admin(Uuid::nil());
-    let refund = |to: OrderStatus, amount: i64| Transition { refund_amount: Some(amount), ..Transition::new(to, admin, "refund") };
+    let refund = |to: OrderStatus, total: i64| Transition { refunded_total: Some(total), ..Transition::new(to, admin, "refund") };
 
     let (_, a) = s.order(1).await;
     let a = Uuid::parse_str(&a).unwrap();
     orders.transition(a, Transition::new(OrderStatus::Paid, admin, "")).await.unwrap();
     let partial = orders.transition(a, refund(OrderStatus::PartiallyRefunded, 20_000)).await.unwrap();
     assert_eq!(partial.refunded_amount, 20_000);
-    let partial = orders.transition(a, refund(OrderStatus::PartiallyRefunded, 10_000)).await.unwrap();
+    let partial = orders.transition(a, refund(OrderStatus::PartiallyRefunded, 30_000)).await.unwrap();
     assert_eq!(partial.refunded_amount, 30_000);
-    let full = orders.transition(a, refund(OrderStatus::Refunded, 65_000)).await.unwrap();
+    assert!(orders.transition(a, refund(OrderStatus::PartiallyRefunded, 30_000)).await.is_err(), "the same total again is a replay");
+    let full = orders.transition(a, refund(OrderStatus::Refunded, 95_000)).await.unwrap();
     assert_eq!((full.status, full.refunded_amount), (OrderStatus::Refunded, full.grand_total));
     assert!(orders.transition(a, refund(OrderStatus::Refunded, 1)).await.is_err(), "refunded is final");
 

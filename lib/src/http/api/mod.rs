@@ -13,6 +13,7 @@ mod catalog_dto;
 mod dto;
 mod order_dto;
 mod orders;
+mod payments;
 
 use poem_openapi::Tags;
 
@@ -30,6 +31,8 @@ pub enum ApiTags {
     Cart,
     /// Checkout and the customer's orders.
     Orders,
+    /// Payment provider callbacks.
+    Payments,
     /// Administration (role admin).
     Admin,
 }
@@ -41,6 +44,7 @@ pub type Api = (
     catalog::CatalogApi,
     cart::CartApi,
     orders::OrdersApi,
+    payments::PaymentsApi,
     admin_users::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
     admin_orders::AdminOrdersApi,
@@ -53,6 +57,7 @@ pub fn all() -> Api {
         catalog::CatalogApi,
         cart::CartApi,
         orders::OrdersApi,
+        payments::PaymentsApi,
         admin_users::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
         admin_orders::AdminOrdersApi,

@@ -377,3 +377,11 @@ pub struct ShippingMethodOut {
 pub struct ShippingMethodsOut {
     pub items: Vec<ShippingMethodOut>,
 }
+
+/// A refund.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct RefundIn {
+    /// Minor units; the whole unrefunded amount when absent.
+    pub amount: Option<i64>,
+    pub reason: String,
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     catalog::default_limit,
-    order_dto::{CheckoutIn, CheckoutOut, OrderOut, OrderPageOut, ShippingMethodOut, ShippingMethodsOut},
+    order_dto::{CheckoutIn, CheckoutOut, OrderOut, OrderPageOut, PaymentOut, ShippingMethodOut, ShippingMethodsOut},
     ApiTags,
 };
 use crate::{
@@ -25,6 +25,8 @@ error_set!(OrderRead: 401, 404);
 error_set!(OrderList: 401);
 error_set!(OrderCancel: 401, 404, 409);
 error_set!(NoErrors: );
+error_set!(PaymentRead: 401, 404);
+error_set!(PaymentStart: 401, 404, 409);
 
 #[derive(ApiResponse)]
 pub enum OrderPlaced {
@@ -115,5 +117,24 @@ impl OrdersApi {
     async fn cancel(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<OrderOut>, OrderCancel> {
         let order = state.orders.cancel_by_customer(auth.principal().user_id, order_id.0).await?;
         Ok(Json(order.into()))
+    }
+
+    /// Get my order's payment
+    ///
+    /// The Snap token and redirect URL of the order's current payment and its status.
+    #[oai(path = "/orders/:order_id/payment", method = "get", operation_id = "get_order_payment")]
+    async fn payment(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<PaymentOut>, PaymentRead> {
+        let payment = state.payments.payment_of(auth.principal().user_id, order_id.0).await?;
+        Ok(Json(payment.into()))
+    }
+
+    /// Start or resume paying my order
+    ///
+    /// Idempotent: reuses the live Snap session while it is valid, otherwise opens a new one.
+    /// Use it when checkout reported the payment `unavailable`. Only unpaid orders (409).
+    #[oai(path = "/orders/:order_id/payment", method = "post", operation_id = "create_order_payment")]
+    async fn pay(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<PaymentOut>, PaymentStart> {
+        let payment = state.payments.pay(auth.principal().user_id, order_id.0).await?;
+        Ok(Json(payment.into()))
     }
 }
