@@ -16,5 +16,6 @@ pub mod metrics;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod ratelimit;
 pub mod telemetry;
 pub mod validation;

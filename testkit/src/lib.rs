@@ -48,6 +48,8 @@ pub fn default_settings(database_url: &str) -> HashMap<String, String> {
         ("JWT_SECRET", "test-secret-that-is-long-enough-0123456789"),
         ("APP_ENV", "development"),
         ("DATABASE_MAX_CONNECTIONS", "10"),
+        // Tests send hundreds of requests from one address; the rate-limit tests turn it on.
+        ("RATE_LIMIT_ENABLED", "false"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use crate::{
     auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, orders::Orders,
     payments::Payments,
+    ratelimit::RateLimiter,
 };
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
@@ -20,6 +21,7 @@ pub struct AppState {
     pub carts: Carts,
     pub orders: Orders,
     pub payments: Payments,
+    pub rate_limiter: super::rate_limit::SharedLimiter,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
 }
@@ -41,6 +43,13 @@ impl AppState {
         let orders = Orders::new(db.clone(), config.orders.clone(), config.store.currency.clone());
         let payments = Payments::new(db.clone(), config.midtrans.clone(), orders.clone());
         let orders = orders.with_payments(Arc::new(payments.clone()));
+        let limits = &config.rate_limit;
+        let rate_limiter = Arc::new(match &limits.redis_url {
+            Some(url) => RateLimiter::redis(url.expose(), limits.key_prefix.clone())
+                .await
+                .map_err(StartupError::Redis)?,
+            None => RateLimiter::in_memory(limits.key_prefix.clone()),
+        });
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -49,6 +58,7 @@ impl AppState {
             carts,
             orders,
             payments,
+            rate_limiter,
             registry,
             http_metrics,
         })
@@ -76,4 +86,6 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("auth service: {0}")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("cannot reach Redis at REDIS_URL (rate limits): {0}")]
+    Redis(redis::RedisError),
 }
