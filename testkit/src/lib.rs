@@ -6,6 +6,7 @@
 //! migration run.
 
 pub mod database;
+pub mod smtp;
 
 use std::collections::HashMap;
 
@@ -14,6 +15,7 @@ use sqlx::PgPool;
 use toko::{config::ApiConfig, http};
 
 pub use database::TestDatabase;
+pub use smtp::SmtpCatcher;
 
 /// A running app with its own database.
 pub struct TestApp {
