@@ -1,8 +1,10 @@
 //! The subcommands of `tokoctl`, one module each.
 
 mod admin;
+mod dlq;
 mod migrate;
 mod openapi;
+mod outbox;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +23,12 @@ enum Command {
     Openapi(openapi::Args),
     /// Create an admin, or promote an existing account (password from stdin or TOKO_ADMIN_PASSWORD).
     CreateAdmin(admin::Args),
+    /// Inspect, replay and purge the workers' dead-letter queues (RABBITMQ_URL).
+    #[command(subcommand)]
+    Dlq(dlq::Command),
+    /// The outbox relay's backlog (DATABASE_URL).
+    #[command(subcommand)]
+    Outbox(outbox::Command),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -28,5 +36,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate::run().await,
         Command::Openapi(args) => openapi::run(args),
         Command::CreateAdmin(args) => admin::run(args).await,
+        Command::Dlq(command) => dlq::run(command).await,
+        Command::Outbox(command) => outbox::run(command).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn replay_needs_ids_or_all_but_not_both() {
+        assert!(Cli::try_parse_from(["tokoctl", "dlq", "replay", "notifier"]).is_err());
+        assert!(Cli::try_parse_from(["tokoctl", "dlq", "replay", "notifier", "--all", "--id", "x"]).is_err());
+        assert!(Cli::try_parse_from(["tokoctl", "dlq", "replay", "notifier", "--id", "a", "--id", "b", "--dry-run"]).is_ok());
+        assert!(Cli::try_parse_from(["tokoctl", "dlq", "replay", "toko.notifier", "--all"]).is_ok());
+    }
+
+    #[test]
+    fn operations_commands_parse() {
+        for args in [
+            &["tokoctl", "dlq", "list"][..],
+            &["tokoctl", "dlq", "show", "notifier", "--limit", "5"],
+            &["tokoctl", "dlq", "purge", "notifier", "--yes"],
+            &["tokoctl", "outbox", "status"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
+        }
     }
 }
