@@ -309,7 +309,10 @@ impl MessagingConfig {
                 reason: "expected an amqp:// or amqps:// URL".into(),
             });
         }
-        let management_url = r.string("RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672");
+        let management_url = r.string(
+            "RABBITMQ_MANAGEMENT_URL",
+            "http://guest:guest@127.0.0.1:15672",
+        );
         if url::Url::parse(&management_url).is_err() {
             return Err(ConfigError::Invalid {
                 name: "RABBITMQ_MANAGEMENT_URL",
@@ -346,13 +349,24 @@ impl ConsumerConfig {
         let prefetch: u16 = r.parse("PREFETCH", 16)?;
         let concurrency: usize = r.parse("CONCURRENCY", 4)?;
         let max_attempts: u32 = r.parse("MAX_ATTEMPTS", 5)?;
-        for (name, value) in [("PREFETCH", prefetch as usize), ("CONCURRENCY", concurrency), ("MAX_ATTEMPTS", max_attempts as usize)] {
+        for (name, value) in [
+            ("PREFETCH", prefetch as usize),
+            ("CONCURRENCY", concurrency),
+            ("MAX_ATTEMPTS", max_attempts as usize),
+        ] {
             if value == 0 {
-                return Err(ConfigError::Invalid { name, reason: "must be at least 1".into() });
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
             }
         }
         let retry_delays = match r.optional("RETRY_DELAYS") {
-            None => vec![Duration::from_secs(1), Duration::from_secs(10), Duration::from_secs(60)],
+            None => vec![
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            ],
             Some(raw) => raw
                 .split(',')
                 .map(|d| match parse_duration(d) {
@@ -361,7 +375,10 @@ impl ConsumerConfig {
                     Err(e) => Err(e),
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|reason| ConfigError::Invalid { name: "RETRY_DELAYS", reason })?,
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "RETRY_DELAYS",
+                    reason,
+                })?,
         };
         Ok(Self {
             prefetch,
@@ -400,7 +417,10 @@ impl RelayConfig {
             poll_interval: r.duration("OUTBOX_POLL_INTERVAL", Duration::from_millis(200))?,
             batch_size,
             retention: r.duration("OUTBOX_RETENTION", Duration::from_secs(7 * 86_400))?,
-            processed_retention: r.duration("PROCESSED_MESSAGES_RETENTION", Duration::from_secs(30 * 86_400))?,
+            processed_retention: r.duration(
+                "PROCESSED_MESSAGES_RETENTION",
+                Duration::from_secs(30 * 86_400),
+            )?,
         })
     }
 }
@@ -516,10 +536,22 @@ mod tests {
 
     #[test]
     fn worker_settings_have_the_documented_defaults() {
-        let config = WorkerConfig::from_source(&source(&[("DATABASE_URL", "postgres://localhost/toko")])).unwrap();
-        assert_eq!(config.messaging.url.expose(), "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let config =
+            WorkerConfig::from_source(&source(&[("DATABASE_URL", "postgres://localhost/toko")]))
+                .unwrap();
+        assert_eq!(
+            config.messaging.url.expose(),
+            "amqp://guest:guest@127.0.0.1:5672/%2f"
+        );
         assert_eq!(config.metrics_port, 9100);
-        assert_eq!((config.consumer.prefetch, config.consumer.concurrency, config.consumer.max_attempts), (16, 4, 5));
+        assert_eq!(
+            (
+                config.consumer.prefetch,
+                config.consumer.concurrency,
+                config.consumer.max_attempts
+            ),
+            (16, 4, 5)
+        );
         assert_eq!(
             config.consumer.retry_delays,
             [1, 10, 60].map(Duration::from_secs).to_vec()
@@ -539,8 +571,11 @@ mod tests {
             ("OUTBOX_BATCH_SIZE", "0"),
             ("RABBITMQ_URL", "http://localhost"),
         ] {
-            let err = WorkerConfig::from_source(&source(&[("DATABASE_URL", "postgres://localhost/toko"), (name, value)]))
-                .unwrap_err();
+            let err = WorkerConfig::from_source(&source(&[
+                ("DATABASE_URL", "postgres://localhost/toko"),
+                (name, value),
+            ]))
+            .unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
         }
         let config = WorkerConfig::from_source(&source(&[
@@ -548,7 +583,10 @@ mod tests {
             ("RETRY_DELAYS", "100ms, 2s"),
         ]))
         .unwrap();
-        assert_eq!(config.consumer.retry_delays, vec![Duration::from_millis(100), Duration::from_secs(2)]);
+        assert_eq!(
+            config.consumer.retry_delays,
+            vec![Duration::from_millis(100), Duration::from_secs(2)]
+        );
     }
 
     #[test]

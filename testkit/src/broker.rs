@@ -10,8 +10,14 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use lapin::{
+    message::Delivery,
+    options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions},
+    types::FieldTable,
+    Channel, Connection,
+};
 use tokio::{net::TcpListener, task::JoinHandle};
-use toko::messaging::management::Management;
+use toko::messaging::{management::Management, topology};
 
 /// The broker tests run against; override with `TEST_RABBITMQ_ADDR` and
 /// `TEST_RABBITMQ_MANAGEMENT_URL`.
@@ -20,7 +26,8 @@ fn amqp_addr() -> String {
 }
 
 fn management_url() -> String {
-    std::env::var("TEST_RABBITMQ_MANAGEMENT_URL").unwrap_or_else(|_| "http://guest:guest@127.0.0.1:15672".to_owned())
+    std::env::var("TEST_RABBITMQ_MANAGEMENT_URL")
+        .unwrap_or_else(|_| "http://guest:guest@127.0.0.1:15672".to_owned())
 }
 
 /// Test vhosts are named `toko_test_<unix seconds>_<random>` so stale ones can be swept.
@@ -40,13 +47,22 @@ impl TestBroker {
     pub async fn create() -> Self {
         let management = Management::new(&management_url()).expect("management URL");
         sweep_stale(&management).await;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let vhost = format!("{PREFIX}{now}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        management
-            .create_vhost(&vhost)
-            .await
-            .expect("create a test vhost (is the rabbitmq_management plugin enabled? .ci/run enables it)");
-        Self { url: format!("amqp://guest:guest@{}/{vhost}", amqp_addr()), vhost, management }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let vhost = format!(
+            "{PREFIX}{now}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        management.create_vhost(&vhost).await.expect(
+            "create a test vhost (is the rabbitmq_management plugin enabled? .ci/run enables it)",
+        );
+        Self {
+            url: format!("amqp://guest:guest@{}/{vhost}", amqp_addr()),
+            vhost,
+            management,
+        }
     }
 
     /// The URL of this vhost through another address (a [`TcpProxy`]).
@@ -55,13 +71,50 @@ impl TestBroker {
     }
 
     pub async fn connect(&self) -> lapin::Connection {
-        toko::messaging::connect(&self.url, "toko-test").await.expect("connect to the test vhost")
+        toko::messaging::connect(&self.url, "toko-test")
+            .await
+            .expect("connect to the test vhost")
+    }
+
+    /// A queue bound to `toko.events` with `pattern`, to observe what is published.
+    pub async fn capture(&self, pattern: &str) -> Capture {
+        let connection = self.connect().await;
+        let channel = connection.create_channel().await.expect("channel");
+        topology::declare_exchange(&channel)
+            .await
+            .expect("declare toko.events");
+        let queue = format!("test.capture.{}", uuid::Uuid::new_v4().simple());
+        let options = QueueDeclareOptions::default();
+        channel
+            .queue_declare(queue.as_str().into(), options, FieldTable::default())
+            .await
+            .expect("declare the capture queue");
+        let (exchange, options) = (topology::EXCHANGE.into(), QueueBindOptions::default());
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                exchange,
+                pattern.into(),
+                options,
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind the capture queue");
+        Capture {
+            _connection: connection,
+            channel,
+            queue,
+        }
     }
 
     /// Force-closes every connection to this vhost whose client name is `name`; returns how
     /// many it closed.
     pub async fn close_connections(&self, name: &str) -> usize {
-        let connections = self.management.connections(&self.vhost).await.expect("list connections");
+        let connections = self
+            .management
+            .connections(&self.vhost)
+            .await
+            .expect("list connections");
         let mut closed = 0;
         for c in connections.iter().filter(|c| c.client_name() == Some(name)) {
             if self.management.close_connection(&c.name).await.is_ok() {
@@ -72,8 +125,51 @@ impl TestBroker {
     }
 }
 
+/// Messages published to `toko.events` that matched a capture's pattern.
+pub struct Capture {
+    _connection: Connection,
+    pub channel: Channel,
+    pub queue: String,
+}
+
+impl Capture {
+    /// Takes every message waiting now.
+    pub async fn take(&self) -> Vec<Delivery> {
+        let mut got = Vec::new();
+        let options = BasicGetOptions { no_ack: true };
+        while let Some(m) = self
+            .channel
+            .basic_get(self.queue.as_str().into(), options)
+            .await
+            .expect("basic.get")
+        {
+            got.push(m.delivery);
+        }
+        got
+    }
+
+    /// Takes messages until `n` arrived (or panics after 10 s).
+    pub async fn take_n(&self, n: usize) -> Vec<Delivery> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut got = Vec::new();
+        while got.len() < n {
+            got.extend(self.take().await);
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} messages, got {}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        got
+    }
+}
+
 async fn sweep_stale(management: &Management) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     for vhost in management.vhosts().await.unwrap_or_default() {
         let created = vhost
             .strip_prefix(PREFIX)
@@ -91,10 +187,15 @@ impl Drop for TestBroker {
             eprintln!("kept test vhost {}", self.vhost);
             return;
         }
-        let (management, vhost) = (self.management.clone(), self.vhost.clone());
-        // Drop cannot await, and the test's runtime may be shutting down: use a thread.
+        let vhost = self.vhost.clone();
+        // Drop cannot await, and the test's runtime may be shutting down: use a thread, with
+        // a client of its own (an HTTP client's connections belong to the runtime that made them).
         let deleted = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            let management = Management::new(&management_url()).ok()?;
             rt.block_on(management.delete_vhost(&vhost)).ok()
         })
         .join();
@@ -116,15 +217,24 @@ pub struct TcpProxy {
 impl TcpProxy {
     /// Reserves a free local port; nothing listens on it yet (connections are refused).
     pub async fn reserve() -> Self {
-        let probe = TcpListener::bind("127.0.0.1:0").await.expect("reserve a port");
+        let probe = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("reserve a port");
         let addr = probe.local_addr().expect("local address");
         drop(probe);
-        Self { addr, target: amqp_addr(), accept: None, links: Arc::default() }
+        Self {
+            addr,
+            target: amqp_addr(),
+            accept: None,
+            links: Arc::default(),
+        }
     }
 
     /// Starts accepting and forwarding to the broker.
     pub async fn open(&mut self) {
-        let listener = TcpListener::bind(self.addr).await.expect("bind the reserved port");
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("bind the reserved port");
         let (target, links) = (self.target.clone(), self.links.clone());
         self.accept = Some(tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
@@ -190,7 +300,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

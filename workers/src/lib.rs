@@ -6,7 +6,10 @@ use toko::{config::WorkerConfig, messaging::Worker};
 
 /// Runs worker `name`: `setup` starts its components; returns after SIGTERM or Ctrl-C once
 /// every component has drained.
-pub async fn run(name: &str, setup: impl FnOnce(&mut Worker) -> anyhow::Result<()>) -> anyhow::Result<()> {
+pub async fn run(
+    name: &str,
+    setup: impl FnOnce(&mut Worker) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let config = WorkerConfig::from_env()?;
     toko::telemetry::init(config.log_format);

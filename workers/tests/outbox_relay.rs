@@ -6,14 +6,7 @@ use std::{
     time::Duration,
 };
 
-use lapin::{
-    options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions},
-    types::FieldTable,
-};
-use toko::{
-    messaging::topology,
-    outbox::{self, NewEvent},
-};
+use toko::outbox::{self, NewEvent};
 use toko_testkit::{eventually, TestBroker, TestDatabase};
 
 struct Running(Child);
@@ -25,7 +18,11 @@ impl Drop for Running {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
@@ -54,42 +51,65 @@ async fn the_relay_binary_publishes_serves_health_and_metrics_and_stops_on_sigte
         (http.get(url("/health/ready")).send().await.ok()?.status() == 200).then_some(())
     })
     .await;
-    assert_eq!(http.get(url("/health/live")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(url("/health/live")).send().await.unwrap().status(),
+        200
+    );
 
     // A queue bound to the exchange the relay declared, then an event in the outbox.
-    let connection = broker.connect().await;
-    let channel = connection.create_channel().await.unwrap();
-    channel.queue_declare("capture".into(), QueueDeclareOptions::default(), FieldTable::default()).await.unwrap();
-    channel
-        .queue_bind("capture".into(), topology::EXCHANGE.into(), "product.#".into(), QueueBindOptions::default(), FieldTable::default())
-        .await
-        .unwrap();
+    let capture = broker.capture("product.#").await;
     let mut tx = pool.begin().await.unwrap();
-    let event_id = outbox::enqueue(&mut tx, NewEvent::new("product.updated", "product", uuid::Uuid::new_v4(), serde_json::json!({})))
-        .await
-        .unwrap();
+    let event_id = outbox::enqueue(
+        &mut tx,
+        NewEvent::new(
+            "product.updated",
+            "product",
+            uuid::Uuid::new_v4(),
+            serde_json::json!({}),
+        ),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
-    let delivery = eventually("the event on the exchange", Duration::from_secs(10), || async {
-        channel.basic_get("capture".into(), BasicGetOptions { no_ack: true }).await.ok().flatten()
-    })
-    .await;
-    assert_eq!(delivery.delivery.properties.message_id().as_ref().unwrap().as_str(), event_id.to_string());
+    let delivery = &capture.take_n(1).await[0];
+    assert_eq!(
+        delivery.properties.message_id().as_ref().unwrap().as_str(),
+        event_id.to_string()
+    );
     let metrics = eventually("the publish counted", Duration::from_secs(5), || async {
-        let body = http.get(url("/metrics")).send().await.ok()?.text().await.ok()?;
-        body.contains("toko_outbox_published_total 1").then_some(body)
+        let body = http
+            .get(url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        body.contains("toko_outbox_published_total 1")
+            .then_some(body)
     })
     .await;
-    assert!(metrics.contains("toko_outbox_batch_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("toko_outbox_batch_duration_seconds_bucket"),
+        "{metrics}"
+    );
 
     let pid = relay.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = relay.0.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "still running 10 s after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");

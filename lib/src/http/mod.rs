@@ -127,7 +127,11 @@ impl BoundServer {
     }
 
     /// Serves another endpoint the same way (the workers' health and metrics server).
-    pub async fn serve<E>(self, endpoint: E, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()>
+    pub async fn serve<E>(
+        self,
+        endpoint: E,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()>
     where
         E: IntoEndpoint,
         E::Endpoint: 'static,

@@ -30,7 +30,10 @@ use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
 use lapin::{
     message::Delivery,
-    options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions},
+    options::{
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+        BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    },
     types::FieldTable,
     Channel, Confirmation, Connection,
 };
@@ -116,7 +119,12 @@ pub enum Disposition {
 }
 
 /// The next step for a message whose `attempt`-th delivery failed.
-pub fn disposition(topology: &WorkerTopology, attempt: u32, permanent: bool, max_attempts: u32) -> Disposition {
+pub fn disposition(
+    topology: &WorkerTopology,
+    attempt: u32,
+    permanent: bool,
+    max_attempts: u32,
+) -> Disposition {
     if permanent || attempt >= max_attempts {
         return Disposition::DeadLetter;
     }
@@ -153,7 +161,8 @@ impl Consumer {
         metrics: ConsumerMetrics,
         broker: BrokerStatus,
     ) -> Self {
-        let topology = WorkerTopology::new(handler.name(), handler.routing_keys(), &config.retry_delays);
+        let topology =
+            WorkerTopology::new(handler.name(), handler.routing_keys(), &config.retry_delays);
         metrics.init_queue(&topology.queue.name, &topology.dlq.name);
         Self {
             connection_name: super::connection_name(handler.name()),
@@ -210,7 +219,10 @@ impl Consumer {
                 this.metrics.clone(),
                 this.config.queue_metrics_interval,
             ));
-            let end = this.clone().session(&consume, &publish, &permits, &mut in_flight, &shutdown).await;
+            let end = this
+                .clone()
+                .session(&consume, &publish, &permits, &mut in_flight, &shutdown)
+                .await;
             depths.abort();
             this.broker.set(None);
             match end {
@@ -252,9 +264,13 @@ impl Consumer {
         let consume = connection.create_channel().await?;
         topology::declare(&consume, &self.topology).await?;
         // Per-consumer prefetch window (global = false): see the module docs.
-        consume.basic_qos(self.config.prefetch, BasicQosOptions { global: false }).await?;
+        consume
+            .basic_qos(self.config.prefetch, BasicQosOptions { global: false })
+            .await?;
         let publish = connection.create_channel().await?;
-        publish.confirm_select(ConfirmSelectOptions::default()).await?;
+        publish
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         Ok((connection, consume, publish))
     }
 
@@ -304,7 +320,9 @@ impl Consumer {
             }
         }
         // Stop deliveries first; unacked prefetched messages are requeued when the channel closes.
-        let _ = consume.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+        let _ = consume
+            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+            .await;
         SessionEnd::Shutdown
     }
 
@@ -312,13 +330,27 @@ impl Consumer {
     async fn process(&self, delivery: Delivery, publish: &Channel) {
         let queue = self.topology.queue.name.as_str();
         let worker = self.handler.name();
-        let msg = match Delivered::parse(&delivery.properties, delivery.routing_key.as_str(), delivery.redelivered, &delivery.data) {
+        let msg = match Delivered::parse(
+            &delivery.properties,
+            delivery.routing_key.as_str(),
+            delivery.redelivered,
+            &delivery.data,
+        ) {
             Ok(msg) => msg,
             Err(e) => {
                 tracing::warn!(queue, error = %e, "undeliverable message");
-                self.metrics.failed.with_label_values(&[queue, "permanent"]).inc();
-                let failure = Failure { attempts: 1, error: &e.to_string(), permanent: true, routing_key: delivery.routing_key.as_str() };
-                self.forward(&delivery, publish, &self.topology.dlq.name, &failure).await;
+                self.metrics
+                    .failed
+                    .with_label_values(&[queue, "permanent"])
+                    .inc();
+                let failure = Failure {
+                    attempts: 1,
+                    error: &e.to_string(),
+                    permanent: true,
+                    routing_key: delivery.routing_key.as_str(),
+                };
+                self.forward(&delivery, publish, &self.topology.dlq.name, &failure)
+                    .await;
                 return;
             }
         };
@@ -375,14 +407,23 @@ impl Consumer {
 
     /// Publishes a failure copy to `queue`, waits for the confirm, then acks the original;
     /// requeues the original when the copy could not be published.
-    async fn forward(&self, delivery: &Delivery, publish: &Channel, queue: &str, failure: &Failure<'_>) {
+    async fn forward(
+        &self,
+        delivery: &Delivery,
+        publish: &Channel,
+        queue: &str,
+        failure: &Failure<'_>,
+    ) {
         let properties = failure_properties(&delivery.properties, failure);
         let confirmed = async {
             publish
                 .basic_publish(
                     "".into(), // the default exchange routes to the queue of that name
                     queue.into(),
-                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     &delivery.data,
                     properties,
                 )
@@ -394,7 +435,10 @@ impl Consumer {
             Ok(Confirmation::Ack(None)) => {
                 let work_queue = self.topology.queue.name.as_str();
                 if queue == self.topology.dlq.name {
-                    self.metrics.dead_lettered.with_label_values(&[work_queue]).inc();
+                    self.metrics
+                        .dead_lettered
+                        .with_label_values(&[work_queue])
+                        .inc();
                 } else {
                     self.metrics.retried.with_label_values(&[work_queue]).inc();
                 }
@@ -402,7 +446,13 @@ impl Consumer {
             }
             other => {
                 tracing::error!(queue, outcome = ?other.map(|c| c.is_ack()), "could not publish the failure copy; requeueing the original");
-                let _ = delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
             }
         }
     }
@@ -417,14 +467,22 @@ async fn ack(delivery: &Delivery) {
 
 /// Refreshes `toko_queue_messages` for the work queue and its DLQ every `interval` (passive
 /// declares on a channel of their own: a failed passive declare closes its channel).
-async fn poll_queue_depths(channel: Option<Channel>, topology: WorkerTopology, metrics: ConsumerMetrics, interval: std::time::Duration) {
+async fn poll_queue_depths(
+    channel: Option<Channel>,
+    topology: WorkerTopology,
+    metrics: ConsumerMetrics,
+    interval: std::time::Duration,
+) {
     let Some(channel) = channel else { return };
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
         for queue in [topology.queue.name.as_str(), topology.dlq.name.as_str()] {
             match topology::message_count(&channel, queue).await {
-                Ok(count) => metrics.queue_messages.with_label_values(&[queue]).set(count.into()),
+                Ok(count) => metrics
+                    .queue_messages
+                    .with_label_values(&[queue])
+                    .set(count.into()),
                 Err(e) => {
                     tracing::debug!(queue, error = %e, "queue depth unavailable");
                     return;
@@ -442,8 +500,14 @@ mod tests {
 
     #[test]
     fn failures_retry_with_growing_delays_then_dead_letter() {
-        let t = WorkerTopology::new("notifier", &["order.paid"], &[Duration::from_secs(1), Duration::from_secs(10)]);
-        let steps: Vec<_> = (1..=4).map(|attempt| disposition(&t, attempt, false, 4)).collect();
+        let t = WorkerTopology::new(
+            "notifier",
+            &["order.paid"],
+            &[Duration::from_secs(1), Duration::from_secs(10)],
+        );
+        let steps: Vec<_> = (1..=4)
+            .map(|attempt| disposition(&t, attempt, false, 4))
+            .collect();
         assert_eq!(
             steps,
             [
@@ -453,7 +517,11 @@ mod tests {
                 Disposition::DeadLetter,
             ]
         );
-        assert_eq!(disposition(&t, 1, true, 4), Disposition::DeadLetter, "permanent errors skip retries");
+        assert_eq!(
+            disposition(&t, 1, true, 4),
+            Disposition::DeadLetter,
+            "permanent errors skip retries"
+        );
     }
 
     #[test]

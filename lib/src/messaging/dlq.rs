@@ -6,7 +6,10 @@
 //! Replaying acks a dead letter only after the broker confirmed its republished copy.
 
 use lapin::{
-    options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueuePurgeOptions},
+    options::{
+        BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
+        QueuePurgeOptions,
+    },
     Channel, Confirmation, Connection,
 };
 
@@ -50,11 +53,19 @@ pub struct Listing {
 /// Every worker queue with its counts. With the management API the queues are discovered
 /// (`toko.<worker>` that has a `.dlq`); without it, the known workers' queues that exist are
 /// read with passive declares, and unacked counts are unknown.
-pub async fn list(connection: &Connection, management: Option<(&Management, &str)>) -> Result<Listing, DlqError> {
+pub async fn list(
+    connection: &Connection,
+    management: Option<(&Management, &str)>,
+) -> Result<Listing, DlqError> {
     let reason = match management {
         None => "no management API configured".to_owned(),
         Some((api, vhost)) => match api.queues(vhost).await {
-            Ok(queues) => return Ok(Listing { rows: rows_from_management(&queues), unacked_unavailable: None }),
+            Ok(queues) => {
+                return Ok(Listing {
+                    rows: rows_from_management(&queues),
+                    unacked_unavailable: None,
+                })
+            }
             Err(e) => e.to_string(),
         },
     };
@@ -62,12 +73,25 @@ pub async fn list(connection: &Connection, management: Option<(&Management, &str
     for worker in KNOWN_WORKERS {
         // A failed passive declare closes its channel: one channel per probe.
         let channel = connection.create_channel().await?;
-        let Ok(ready) = topology::message_count(&channel, &queue_name(worker)).await else { continue };
+        let Ok(ready) = topology::message_count(&channel, &queue_name(worker)).await else {
+            continue;
+        };
         let channel = connection.create_channel().await?;
-        let dead = topology::message_count(&channel, &dlq_name(worker)).await.unwrap_or(0);
-        rows.push(QueueRow { worker: worker.to_owned(), ready: ready.into(), unacked: None, retrying: None, dead: dead.into() });
+        let dead = topology::message_count(&channel, &dlq_name(worker))
+            .await
+            .unwrap_or(0);
+        rows.push(QueueRow {
+            worker: worker.to_owned(),
+            ready: ready.into(),
+            unacked: None,
+            retrying: None,
+            dead: dead.into(),
+        });
     }
-    Ok(Listing { rows, unacked_unavailable: Some(reason) })
+    Ok(Listing {
+        rows,
+        unacked_unavailable: Some(reason),
+    })
 }
 
 fn rows_from_management(queues: &[super::management::QueueInfo]) -> Vec<QueueRow> {
@@ -87,7 +111,10 @@ fn rows_from_management(queues: &[super::management::QueueInfo]) -> Vec<QueueRow
                         .map(|r| r.messages_ready + r.messages_unacknowledged)
                         .sum(),
                 ),
-                dead: queues.iter().find(|d| d.name == dlq_name(worker)).map_or(0, |d| d.messages_ready + d.messages_unacknowledged),
+                dead: queues
+                    .iter()
+                    .find(|d| d.name == dlq_name(worker))
+                    .map_or(0, |d| d.messages_ready + d.messages_unacknowledged),
             })
         })
         .collect();
@@ -112,7 +139,11 @@ impl DeadLetter {
     fn of(delivery: &lapin::message::Delivery) -> Self {
         let headers = delivery.properties.headers().clone().unwrap_or_default();
         Self {
-            message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
+            message_id: delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.to_string()),
             event_type: delivery.properties.kind().as_ref().map(|k| k.to_string()),
             routing_key: original_routing_key(delivery),
             attempts: envelope::failed_attempts(&headers),
@@ -140,17 +171,28 @@ pub fn resolve(queue: &str) -> String {
 /// Opens a channel on `queue` after checking it exists; returns its message count.
 async fn open(connection: &Connection, queue: &str) -> Result<(Channel, u32), DlqError> {
     let probe = connection.create_channel().await?;
-    let count = topology::message_count(&probe, queue).await.map_err(|_| DlqError::NoSuchQueue(queue.to_owned()))?;
+    let count = topology::message_count(&probe, queue)
+        .await
+        .map_err(|_| DlqError::NoSuchQueue(queue.to_owned()))?;
     Ok((connection.create_channel().await?, count))
 }
 
 /// Up to `limit` dead messages of `queue`, oldest first, left in the queue.
-pub async fn show(connection: &Connection, queue: &str, limit: usize) -> Result<Vec<DeadLetter>, DlqError> {
+pub async fn show(
+    connection: &Connection,
+    queue: &str,
+    limit: usize,
+) -> Result<Vec<DeadLetter>, DlqError> {
     let (channel, _) = open(connection, queue).await?;
     let mut letters = Vec::new();
     while letters.len() < limit {
         // no_ack = false: the message stays the broker's until acked, which never happens.
-        let Some(message) = channel.basic_get(queue.into(), BasicGetOptions { no_ack: false }).await? else { break };
+        let Some(message) = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: false })
+            .await?
+        else {
+            break;
+        };
         letters.push(DeadLetter::of(&message.delivery));
     }
     // Closing returns every fetched message to the queue.
@@ -190,17 +232,29 @@ pub async fn replay(
 ) -> Result<ReplaySummary, DlqError> {
     let (channel, total) = open(connection, queue).await?;
     let publish = connection.create_channel().await?;
-    publish.confirm_select(ConfirmSelectOptions::default()).await?;
+    publish
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     let mut summary = ReplaySummary::default();
     let mut seen = 0u64;
     // Bounded by the count at the start: unselected messages stay unacked on this channel
     // (so basic.get does not return them again), and new dead letters arriving meanwhile
     // are left for the next replay.
     while seen < u64::from(total) {
-        let Some(message) = channel.basic_get(queue.into(), BasicGetOptions { no_ack: false }).await? else { break };
+        let Some(message) = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: false })
+            .await?
+        else {
+            break;
+        };
         seen += 1;
         let delivery = message.delivery;
-        let id = delivery.properties.message_id().as_ref().map(|m| m.to_string()).unwrap_or_default();
+        let id = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
         let selected = match selection {
             Selection::All => true,
             Selection::Ids(ids) => ids.contains(&id),
@@ -216,7 +270,10 @@ pub async fn replay(
                     topology::EXCHANGE.into(),
                     routing_key.as_str().into(),
                     // mandatory: if nothing is bound any more, keep the dead letter.
-                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     &delivery.data,
                     replay_properties(&delivery.properties),
                 )
@@ -232,7 +289,11 @@ pub async fn replay(
         progress(seen, u64::from(total));
     }
     if let Selection::Ids(ids) = selection {
-        summary.missing = ids.iter().filter(|id| !summary.replayed.contains(id)).cloned().collect();
+        summary.missing = ids
+            .iter()
+            .filter(|id| !summary.replayed.contains(id))
+            .cloned()
+            .collect();
     }
     channel.close(200, "dlq replay done".into()).await?;
     Ok(summary)
@@ -241,7 +302,9 @@ pub async fn replay(
 /// Drops every message of `queue`; returns how many.
 pub async fn purge(connection: &Connection, queue: &str) -> Result<u32, DlqError> {
     let (channel, _) = open(connection, queue).await?;
-    Ok(channel.queue_purge(queue.into(), QueuePurgeOptions::default()).await?)
+    Ok(channel
+        .queue_purge(queue.into(), QueuePurgeOptions::default())
+        .await?)
 }
 
 #[cfg(test)]
@@ -249,7 +312,12 @@ mod tests {
     use super::{super::management::QueueInfo, *};
 
     fn q(name: &str, ready: u64, unacked: u64) -> QueueInfo {
-        QueueInfo { name: name.into(), messages_ready: ready, messages_unacknowledged: unacked, consumers: 0 }
+        QueueInfo {
+            name: name.into(),
+            messages_ready: ready,
+            messages_unacknowledged: unacked,
+            consumers: 0,
+        }
     }
 
     #[test]
@@ -264,7 +332,13 @@ mod tests {
         ]);
         assert_eq!(
             rows,
-            vec![QueueRow { worker: "notifier".into(), ready: 3, unacked: Some(2), retrying: Some(5), dead: 7 }]
+            vec![QueueRow {
+                worker: "notifier".into(),
+                ready: 3,
+                unacked: Some(2),
+                retrying: Some(5),
+                dead: 7
+            }]
         );
     }
 

@@ -59,7 +59,12 @@ pub enum EnvelopeError {
 
 impl Delivered {
     /// Reads a delivery's properties and body.
-    pub fn parse(properties: &BasicProperties, routing_key: &str, redelivered: bool, body: &[u8]) -> Result<Self, EnvelopeError> {
+    pub fn parse(
+        properties: &BasicProperties,
+        routing_key: &str,
+        redelivered: bool,
+        body: &[u8],
+    ) -> Result<Self, EnvelopeError> {
         let headers = properties.headers().clone().unwrap_or_default();
         let message_id = properties
             .message_id()
@@ -67,20 +72,25 @@ impl Delivered {
             .map(|id| id.as_str().to_owned())
             .filter(|id| !id.is_empty())
             .ok_or(EnvelopeError::MissingMessageId)?;
-        let routing_key = header_str(&headers, ORIGINAL_ROUTING_KEY).unwrap_or_else(|| routing_key.to_owned());
+        let routing_key =
+            header_str(&headers, ORIGINAL_ROUTING_KEY).unwrap_or_else(|| routing_key.to_owned());
         let event_type = properties
             .kind()
             .as_ref()
             .map(|k| k.as_str().to_owned())
             .unwrap_or_else(|| routing_key.clone());
-        let payload = serde_json::from_slice(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
+        let payload =
+            serde_json::from_slice(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
         Ok(Self {
             message_id,
             event_type,
             routing_key,
             payload,
             attempt: failed_attempts(&headers).saturating_add(1),
-            correlation_id: properties.correlation_id().as_ref().map(|c| c.as_str().to_owned()),
+            correlation_id: properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.as_str().to_owned()),
             headers,
             redelivered,
         })
@@ -146,11 +156,27 @@ pub fn failure_properties(original: &BasicProperties, failure: &Failure<'_>) -> 
         headers.insert(FIRST_SEEN.into(), long_string(&now));
     }
     if !headers.contains_key(ORIGINAL_ROUTING_KEY) {
-        headers.insert(ORIGINAL_ROUTING_KEY.into(), long_string(failure.routing_key));
+        headers.insert(
+            ORIGINAL_ROUTING_KEY.into(),
+            long_string(failure.routing_key),
+        );
     }
-    headers.insert(ATTEMPTS.into(), AMQPValue::LongInt(i32::try_from(failure.attempts).unwrap_or(i32::MAX)));
-    headers.insert(LAST_ERROR.into(), long_string(truncate(failure.error, MAX_ERROR_BYTES)));
-    headers.insert(FAILURE.into(), long_string(if failure.permanent { "permanent" } else { "retryable" }));
+    headers.insert(
+        ATTEMPTS.into(),
+        AMQPValue::LongInt(i32::try_from(failure.attempts).unwrap_or(i32::MAX)),
+    );
+    headers.insert(
+        LAST_ERROR.into(),
+        long_string(truncate(failure.error, MAX_ERROR_BYTES)),
+    );
+    headers.insert(
+        FAILURE.into(),
+        long_string(if failure.permanent {
+            "permanent"
+        } else {
+            "retryable"
+        }),
+    );
     headers.insert(FAILED_AT.into(), long_string(&now));
     original.clone().with_headers(headers).with_delivery_mode(2)
 }
@@ -178,7 +204,9 @@ fn without_broker_headers(headers: Option<&FieldTable>) -> FieldTable {
                 .iter()
                 .filter(|(k, _)| {
                     let k = k.as_str();
-                    k != "x-death" && !k.starts_with("x-first-death-") && !k.starts_with("x-last-death-")
+                    k != "x-death"
+                        && !k.starts_with("x-first-death-")
+                        && !k.starts_with("x-last-death-")
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect::<std::collections::BTreeMap<ShortString, AMQPValue>>()
@@ -219,7 +247,8 @@ mod tests {
 
     #[test]
     fn a_first_delivery_is_attempt_one() {
-        let msg = Delivered::parse(&published(), "order.paid", false, br#"{"order_id":"o-1"}"#).unwrap();
+        let msg =
+            Delivered::parse(&published(), "order.paid", false, br#"{"order_id":"o-1"}"#).unwrap();
         assert_eq!(msg.message_id, "m-1");
         assert_eq!(msg.event_type, "order.paid");
         assert_eq!(msg.routing_key, "order.paid");
@@ -231,22 +260,46 @@ mod tests {
 
     #[test]
     fn a_retry_copy_counts_attempts_and_keeps_the_original_routing_key() {
-        let failure = Failure { attempts: 1, error: "smtp: connection refused", permanent: false, routing_key: "order.paid" };
+        let failure = Failure {
+            attempts: 1,
+            error: "smtp: connection refused",
+            permanent: false,
+            routing_key: "order.paid",
+        };
         let copy = failure_properties(&published(), &failure);
         // Dead-lettered back from toko.notifier.retry.1, the routing key is the queue name.
         let msg = Delivered::parse(&copy, "toko.notifier", false, b"{}").unwrap();
         assert_eq!(msg.attempt, 2);
         assert_eq!(msg.routing_key, "order.paid");
-        assert_eq!(msg.header(LAST_ERROR).as_deref(), Some("smtp: connection refused"));
+        assert_eq!(
+            msg.header(LAST_ERROR).as_deref(),
+            Some("smtp: connection refused")
+        );
         assert_eq!(msg.header(FAILURE).as_deref(), Some("retryable"));
-        assert_eq!(msg.header("aggregate_type").as_deref(), Some("order"), "original headers stay");
+        assert_eq!(
+            msg.header("aggregate_type").as_deref(),
+            Some("order"),
+            "original headers stay"
+        );
         assert_eq!(copy.message_id(), published().message_id());
 
         let first_seen = msg.header(FIRST_SEEN).unwrap();
-        let again = failure_properties(&copy, &Failure { attempts: 2, error: "still down", permanent: true, routing_key: "toko.notifier" });
+        let again = failure_properties(
+            &copy,
+            &Failure {
+                attempts: 2,
+                error: "still down",
+                permanent: true,
+                routing_key: "toko.notifier",
+            },
+        );
         let msg = Delivered::parse(&again, "toko.notifier", false, b"{}").unwrap();
         assert_eq!((msg.attempt, msg.routing_key.as_str()), (3, "order.paid"));
-        assert_eq!(msg.header(FIRST_SEEN), Some(first_seen), "first-seen is kept");
+        assert_eq!(
+            msg.header(FIRST_SEEN),
+            Some(first_seen),
+            "first-seen is kept"
+        );
         assert_eq!(msg.header(FAILURE).as_deref(), Some("permanent"));
     }
 
@@ -255,9 +308,20 @@ mod tests {
         let mut props = published();
         let mut headers = props.headers().clone().unwrap();
         headers.insert("x-death".into(), AMQPValue::FieldArray(vec![].into()));
-        headers.insert("x-first-death-queue".into(), long_string("toko.notifier.retry.1"));
+        headers.insert(
+            "x-first-death-queue".into(),
+            long_string("toko.notifier.retry.1"),
+        );
         props = props.with_headers(headers);
-        let copy = failure_properties(&props, &Failure { attempts: 5, error: "boom", permanent: false, routing_key: "order.paid" });
+        let copy = failure_properties(
+            &props,
+            &Failure {
+                attempts: 5,
+                error: "boom",
+                permanent: false,
+                routing_key: "order.paid",
+            },
+        );
         let h = copy.headers().clone().unwrap();
         assert!(!h.contains_key("x-death") && !h.contains_key("x-first-death-queue"));
 
@@ -272,8 +336,14 @@ mod tests {
     #[test]
     fn undeliverable_envelopes_are_named() {
         let no_id = BasicProperties::default();
-        assert_eq!(Delivered::parse(&no_id, "x", false, b"{}").unwrap_err(), EnvelopeError::MissingMessageId);
-        assert!(matches!(Delivered::parse(&published(), "x", false, b"not json"), Err(EnvelopeError::NotJson(_))));
+        assert_eq!(
+            Delivered::parse(&no_id, "x", false, b"{}").unwrap_err(),
+            EnvelopeError::MissingMessageId
+        );
+        assert!(matches!(
+            Delivered::parse(&published(), "x", false, b"not json"),
+            Err(EnvelopeError::NotJson(_))
+        ));
     }
 
     #[test]

@@ -52,7 +52,11 @@ impl Idempotency {
     }
 
     /// Whether `consumer` has processed `message_id` (committed).
-    pub async fn is_processed(pool: &PgPool, consumer: &str, message_id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn is_processed(
+        pool: &PgPool,
+        consumer: &str,
+        message_id: &str,
+    ) -> Result<bool, sqlx::Error> {
         sqlx::query_scalar(
             "select exists(select 1 from processed_messages where consumer = $1 and message_id = $2)",
         )
@@ -63,7 +67,11 @@ impl Idempotency {
     }
 
     /// Records `message_id` as processed outside any transaction (idempotent).
-    pub async fn record(pool: &PgPool, consumer: &str, message_id: &str) -> Result<(), sqlx::Error> {
+    pub async fn record(
+        pool: &PgPool,
+        consumer: &str,
+        message_id: &str,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "insert into processed_messages (consumer, message_id) values ($1, $2)
              on conflict (consumer, message_id) do nothing",

@@ -64,17 +64,29 @@ impl Management {
             "" => "guest".to_owned(),
             u => percent_decode(u),
         };
-        let password = base.password().map_or_else(|| "guest".to_owned(), percent_decode);
+        let password = base
+            .password()
+            .map_or_else(|| "guest".to_owned(), percent_decode);
         let _ = base.set_username("");
         let _ = base.set_password(None);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(ManagementError::Unreachable)?;
-        Ok(Self { base, user, password, client })
+        Ok(Self {
+            base,
+            user,
+            password,
+            client,
+        })
     }
 
-    async fn call(&self, method: Method, path: &[&str], body: Option<serde_json::Value>) -> Result<reqwest::Response, ManagementError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &[&str],
+        body: Option<serde_json::Value>,
+    ) -> Result<reqwest::Response, ManagementError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| ManagementError::Url("the URL cannot be a base".into()))?
@@ -82,34 +94,53 @@ impl Management {
             .push("api")
             .extend(path);
         let what = format!("{method} {}", url.path());
-        let mut request = self.client.request(method, url).basic_auth(&self.user, Some(&self.password));
+        let mut request = self
+            .client
+            .request(method, url)
+            .basic_auth(&self.user, Some(&self.password));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await?;
         if !response.status().is_success() {
-            return Err(ManagementError::Status { status: response.status(), what });
+            return Err(ManagementError::Status {
+                status: response.status(),
+                what,
+            });
         }
         Ok(response)
     }
 
     /// Every queue of `vhost`.
     pub async fn queues(&self, vhost: &str) -> Result<Vec<QueueInfo>, ManagementError> {
-        Ok(self.call(Method::GET, &["queues", vhost], None).await?.json().await?)
+        Ok(self
+            .call(Method::GET, &["queues", vhost], None)
+            .await?
+            .json()
+            .await?)
     }
 
     /// Creates `vhost` and gives the API's user full permissions on it.
     pub async fn create_vhost(&self, vhost: &str) -> Result<(), ManagementError> {
-        self.call(Method::PUT, &["vhosts", vhost], Some(serde_json::json!({}))).await?;
+        self.call(Method::PUT, &["vhosts", vhost], Some(serde_json::json!({})))
+            .await?;
         let permissions = serde_json::json!({ "configure": ".*", "write": ".*", "read": ".*" });
-        self.call(Method::PUT, &["permissions", vhost, &self.user], Some(permissions)).await?;
+        self.call(
+            Method::PUT,
+            &["permissions", vhost, &self.user],
+            Some(permissions),
+        )
+        .await?;
         Ok(())
     }
 
     /// Deletes `vhost` with everything in it.
     pub async fn delete_vhost(&self, vhost: &str) -> Result<(), ManagementError> {
         match self.call(Method::DELETE, &["vhosts", vhost], None).await {
-            Err(ManagementError::Status { status: StatusCode::NOT_FOUND, .. }) => Ok(()),
+            Err(ManagementError::Status {
+                status: StatusCode::NOT_FOUND,
+                ..
+            }) => Ok(()),
             other => other.map(|_| ()),
         }
     }
@@ -120,18 +151,28 @@ impl Management {
         struct Vhost {
             name: String,
         }
-        let vhosts: Vec<Vhost> = self.call(Method::GET, &["vhosts"], None).await?.json().await?;
+        let vhosts: Vec<Vhost> = self
+            .call(Method::GET, &["vhosts"], None)
+            .await?
+            .json()
+            .await?;
         Ok(vhosts.into_iter().map(|v| v.name).collect())
     }
 
     /// The AMQP connections to `vhost`.
     pub async fn connections(&self, vhost: &str) -> Result<Vec<ConnectionInfo>, ManagementError> {
-        Ok(self.call(Method::GET, &["vhosts", vhost, "connections"], None).await?.json().await?)
+        Ok(self
+            .call(Method::GET, &["vhosts", vhost, "connections"], None)
+            .await?
+            .json()
+            .await?)
     }
 
     /// Force-closes a connection (by its management name).
     pub async fn close_connection(&self, name: &str) -> Result<(), ManagementError> {
-        self.call(Method::DELETE, &["connections", name], None).await.map(|_| ())
+        self.call(Method::DELETE, &["connections", name], None)
+            .await
+            .map(|_| ())
     }
 }
 

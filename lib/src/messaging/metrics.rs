@@ -2,15 +2,28 @@
 //! `METRICS_PORT`. Registered in a registry whose prefix is `toko_`.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    core::Collector, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGaugeVec, Opts, Registry,
 };
 
 /// The registry every worker process renders (metric names get the `toko_` prefix).
 pub fn registry() -> Registry {
-    Registry::new_custom(Some("toko".into()), None).expect("the prefix `toko` is a valid metric name")
+    Registry::new_custom(Some("toko".into()), None)
+        .expect("the prefix `toko` is a valid metric name")
 }
 
-const LATENCY_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Registers `metric` and hands it back.
+fn registered<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> Result<M, prometheus::Error> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// The relay's counters.
 #[derive(Clone)]
@@ -27,18 +40,33 @@ pub struct RelayMetrics {
 
 impl RelayMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let published = IntCounter::new("outbox_published_total", "Outbox events published and confirmed")?;
-        let rejected = IntCounter::new("outbox_rejected_total", "Outbox events the broker returned or nacked")?;
-        let pruned = IntCounter::new("outbox_pruned_total", "Published outbox events deleted after the retention")?;
-        let batch_duration = Histogram::with_opts(
-            HistogramOpts::new("outbox_batch_duration_seconds", "Time to claim, publish, confirm and mark one batch")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+        let counter = |name: &str, help: &str| registered(registry, IntCounter::new(name, help)?);
+        let published = counter(
+            "outbox_published_total",
+            "Outbox events published and confirmed",
         )?;
-        registry.register(Box::new(published.clone()))?;
-        registry.register(Box::new(rejected.clone()))?;
-        registry.register(Box::new(pruned.clone()))?;
-        registry.register(Box::new(batch_duration.clone()))?;
-        Ok(Self { published, rejected, pruned, batch_duration })
+        let rejected = counter(
+            "outbox_rejected_total",
+            "Outbox events the broker returned or nacked",
+        )?;
+        let pruned = counter(
+            "outbox_pruned_total",
+            "Published outbox events deleted after the retention",
+        )?;
+        let opts = HistogramOpts::new(
+            "outbox_batch_duration_seconds",
+            "Time to claim, publish, confirm and mark one batch",
+        );
+        let batch_duration = registered(
+            registry,
+            Histogram::with_opts(opts.buckets(LATENCY_BUCKETS.to_vec()))?,
+        )?;
+        Ok(Self {
+            published,
+            rejected,
+            pruned,
+            batch_duration,
+        })
     }
 }
 
@@ -64,28 +92,56 @@ pub struct ConsumerMetrics {
 
 impl ConsumerMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok(c)
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
         };
-        let processed = counter("messages_processed_total", "Messages handled successfully", &["queue"])?;
-        let duplicates = counter("messages_duplicate_total", "Messages skipped as already processed", &["queue"])?;
-        let failed = counter("messages_failed_total", "Handler failures", &["queue", "kind"])?;
-        let retried = counter("messages_retried_total", "Messages sent to a retry queue", &["queue"])?;
-        let dead_lettered = counter("messages_dead_lettered_total", "Messages sent to the dead-letter queue", &["queue"])?;
-        let handler_duration = HistogramVec::new(
-            HistogramOpts::new("message_handler_duration_seconds", "Time spent in the message handler")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+        let processed = counter(
+            "messages_processed_total",
+            "Messages handled successfully",
             &["queue"],
         )?;
-        registry.register(Box::new(handler_duration.clone()))?;
-        let queue_messages = IntGaugeVec::new(
-            Opts::new("queue_messages", "Ready messages in a queue (passive declare)"),
+        let duplicates = counter(
+            "messages_duplicate_total",
+            "Messages skipped as already processed",
             &["queue"],
         )?;
-        registry.register(Box::new(queue_messages.clone()))?;
-        Ok(Self { processed, duplicates, failed, retried, dead_lettered, handler_duration, queue_messages })
+        let failed = counter(
+            "messages_failed_total",
+            "Handler failures",
+            &["queue", "kind"],
+        )?;
+        let retried = counter(
+            "messages_retried_total",
+            "Messages sent to a retry queue",
+            &["queue"],
+        )?;
+        let dead_lettered = counter(
+            "messages_dead_lettered_total",
+            "Messages sent to the dead-letter queue",
+            &["queue"],
+        )?;
+        let opts = HistogramOpts::new(
+            "message_handler_duration_seconds",
+            "Time spent in the message handler",
+        );
+        let handler_duration = registered(
+            registry,
+            HistogramVec::new(opts.buckets(LATENCY_BUCKETS.to_vec()), &["queue"])?,
+        )?;
+        let opts = Opts::new(
+            "queue_messages",
+            "Ready messages in a queue (passive declare)",
+        );
+        let queue_messages = registered(registry, IntGaugeVec::new(opts, &["queue"])?)?;
+        Ok(Self {
+            processed,
+            duplicates,
+            failed,
+            retried,
+            dead_lettered,
+            handler_duration,
+            queue_messages,
+        })
     }
 
     /// Creates every series of `queue` at zero, so dashboards and alerts see them before the

@@ -106,7 +106,10 @@ mod tests {
     fn backoff_doubles_up_to_a_ceiling_and_resets() {
         let mut b = Backoff::new();
         let delays: Vec<_> = (0..9).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+        assert_eq!(
+            delays,
+            [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]
+        );
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(100));
     }

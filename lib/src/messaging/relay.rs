@@ -68,11 +68,19 @@ impl OutboxRow {
     pub fn properties(&self) -> BasicProperties {
         let mut headers = FieldTable::default();
         headers.insert("aggregate_type".into(), long_string(&self.aggregate_type));
-        headers.insert("aggregate_id".into(), long_string(&self.aggregate_id.to_string()));
-        headers.insert("schema_version".into(), AMQPValue::LongInt(self.schema_version));
+        headers.insert(
+            "aggregate_id".into(),
+            long_string(&self.aggregate_id.to_string()),
+        );
+        headers.insert(
+            "schema_version".into(),
+            AMQPValue::LongInt(self.schema_version),
+        );
         BasicProperties::default()
             .with_message_id(short(&self.event_id.to_string()))
-            .with_correlation_id(short(&self.correlation_id.unwrap_or(self.event_id).to_string()))
+            .with_correlation_id(short(
+                &self.correlation_id.unwrap_or(self.event_id).to_string(),
+            ))
             .with_type(short(&self.event_type))
             .with_content_type(short("application/json"))
             .with_timestamp(u64::try_from(self.created_at.timestamp()).unwrap_or(0))
@@ -117,7 +125,13 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(pool: PgPool, config: RelayConfig, url: &str, metrics: RelayMetrics, broker: BrokerStatus) -> Self {
+    pub fn new(
+        pool: PgPool,
+        config: RelayConfig,
+        url: &str,
+        metrics: RelayMetrics,
+        broker: BrokerStatus,
+    ) -> Self {
         Self {
             pool,
             config,
@@ -138,7 +152,11 @@ impl Relay {
     /// batch in progress when the signal arrives is finished first.
     pub async fn run(&self, shutdown: CancellationToken) {
         let wake = Arc::new(Notify::new());
-        let listener = tokio::spawn(listen_for_inserts(self.pool.clone(), wake.clone(), shutdown.clone()));
+        let listener = tokio::spawn(listen_for_inserts(
+            self.pool.clone(),
+            wake.clone(),
+            shutdown.clone(),
+        ));
         let mut backoff = Backoff::new();
         let mut last_prune: Option<tokio::time::Instant> = None;
 
@@ -201,7 +219,9 @@ impl Relay {
         let channel = connection.create_channel().await?;
         // Publisher confirms: the broker acks each message once it has taken responsibility
         // for it (persisted to every queue it was routed to).
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         topology::declare_exchange(&channel).await?;
         Ok((connection, channel))
     }
@@ -236,9 +256,18 @@ impl Relay {
             };
             let body = serde_json::to_vec(&row.payload).unwrap_or_default();
             // mandatory: an event no queue is bound to comes back instead of vanishing.
-            let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+            let options = BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            };
             match channel
-                .basic_publish(topology::EXCHANGE.into(), routing_key, options, &body, row.properties())
+                .basic_publish(
+                    topology::EXCHANGE.into(),
+                    routing_key,
+                    options,
+                    &body,
+                    row.properties(),
+                )
                 .await
             {
                 Ok(confirm) => pending.push((row.event_id, confirm)),
@@ -257,9 +286,17 @@ impl Relay {
             match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
                 Ok(Ok(Confirmation::Ack(None))) => published.push(event_id),
                 Ok(Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)))) => {
-                    rejected.push((event_id, format!("returned by the broker: {} {}", returned.reply_code, returned.reply_text)));
+                    rejected.push((
+                        event_id,
+                        format!(
+                            "returned by the broker: {} {}",
+                            returned.reply_code, returned.reply_text
+                        ),
+                    ));
                 }
-                Ok(Ok(Confirmation::Nack(None))) => rejected.push((event_id, "nacked by the broker".into())),
+                Ok(Ok(Confirmation::Nack(None))) => {
+                    rejected.push((event_id, "nacked by the broker".into()))
+                }
                 Ok(Ok(Confirmation::NotRequested)) => {
                     rejected.push((event_id, "channel is not in confirm mode".into()));
                 }
@@ -290,11 +327,17 @@ impl Relay {
 
         self.metrics.published.inc_by(published.len() as u64);
         self.metrics.rejected.inc_by(rejected.len() as u64);
-        self.metrics.batch_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .batch_duration
+            .observe(started.elapsed().as_secs_f64());
         if let Some(e) = broker_error {
             return Err(e);
         }
-        Ok(BatchOutcome { claimed: rows.len(), published: published.len(), rejected: rejected.len() })
+        Ok(BatchOutcome {
+            claimed: rows.len(),
+            published: published.len(),
+            rejected: rejected.len(),
+        })
     }
 }
 
@@ -345,50 +388,66 @@ pub struct Pruned {
 
 /// Deletes published rows older than the retention, and idempotency records older than
 /// theirs, in short chunks.
-pub async fn prune(pool: &PgPool, config: &RelayConfig, metrics: &RelayMetrics) -> Result<Pruned, sqlx::Error> {
+pub async fn prune(
+    pool: &PgPool,
+    config: &RelayConfig,
+    metrics: &RelayMetrics,
+) -> Result<Pruned, sqlx::Error> {
     let outbox_cutoff = cutoff(config.retention);
     let processed_cutoff = cutoff(config.processed_retention);
-    let mut pruned = Pruned::default();
-    loop {
-        let deleted = sqlx::query(
+    let pruned = Pruned {
+        outbox_events: delete_in_chunks(
+            pool,
             "delete from outbox_events where event_id in (
                  select event_id from outbox_events where published_at < $1 limit $2)",
+            outbox_cutoff,
         )
-        .bind(outbox_cutoff)
-        .bind(PRUNE_CHUNK)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        pruned.outbox_events += deleted;
-        if deleted < PRUNE_CHUNK as u64 {
-            break;
-        }
-    }
-    loop {
-        let deleted = sqlx::query(
+        .await?,
+        processed_messages: delete_in_chunks(
+            pool,
             "delete from processed_messages where (consumer, message_id) in (
                  select consumer, message_id from processed_messages where processed_at < $1 limit $2)",
+            processed_cutoff,
         )
-        .bind(processed_cutoff)
-        .bind(PRUNE_CHUNK)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        pruned.processed_messages += deleted;
-        if deleted < PRUNE_CHUNK as u64 {
-            break;
-        }
-    }
+        .await?,
+    };
     metrics.pruned.inc_by(pruned.outbox_events);
     if pruned != Pruned::default() {
-        tracing::info!(outbox_events = pruned.outbox_events, processed_messages = pruned.processed_messages, "pruned");
+        tracing::info!(
+            outbox_events = pruned.outbox_events,
+            processed_messages = pruned.processed_messages,
+            "pruned"
+        );
     }
     Ok(pruned)
 }
 
+/// Runs a `delete ... where ... < $1 limit $2` statement until it deletes less than a chunk.
+async fn delete_in_chunks(
+    pool: &PgPool,
+    statement: &'static str,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(statement)
+            .bind(cutoff)
+            .bind(PRUNE_CHUNK)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        total += deleted;
+        if deleted < PRUNE_CHUNK as u64 {
+            return Ok(total);
+        }
+    }
+}
+
 fn cutoff(retention: Duration) -> DateTime<Utc> {
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-    Utc::now().checked_sub_signed(retention).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    Utc::now()
+        .checked_sub_signed(retention)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// The relay's backlog, as `tokoctl outbox status` shows it.
@@ -458,19 +517,44 @@ mod tests {
             created_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         };
         let p = row.properties();
-        assert_eq!(p.message_id().as_ref().map(|s| s.as_str()), Some(event_id.to_string().as_str()));
-        assert_eq!(p.correlation_id().as_ref().map(|s| s.as_str()), Some(event_id.to_string().as_str()));
+        assert_eq!(
+            p.message_id().as_ref().map(|s| s.as_str()),
+            Some(event_id.to_string().as_str())
+        );
+        assert_eq!(
+            p.correlation_id().as_ref().map(|s| s.as_str()),
+            Some(event_id.to_string().as_str())
+        );
         assert_eq!(p.kind().as_ref().map(|s| s.as_str()), Some("order.paid"));
-        assert_eq!(p.content_type().as_ref().map(|s| s.as_str()), Some("application/json"));
+        assert_eq!(
+            p.content_type().as_ref().map(|s| s.as_str()),
+            Some("application/json")
+        );
         assert_eq!(*p.delivery_mode(), Some(2));
         assert_eq!(*p.timestamp(), Some(1_800_000_000));
         let headers = p.headers().clone().unwrap();
-        assert_eq!(headers.inner().get("aggregate_type"), Some(&long_string("order")));
-        assert_eq!(headers.inner().get("aggregate_id"), Some(&long_string(&aggregate_id.to_string())));
-        assert_eq!(headers.inner().get("schema_version"), Some(&AMQPValue::LongInt(1)));
+        assert_eq!(
+            headers.inner().get("aggregate_type"),
+            Some(&long_string("order"))
+        );
+        assert_eq!(
+            headers.inner().get("aggregate_id"),
+            Some(&long_string(&aggregate_id.to_string()))
+        );
+        assert_eq!(
+            headers.inner().get("schema_version"),
+            Some(&AMQPValue::LongInt(1))
+        );
 
         let correlation = Uuid::new_v4();
-        let p = OutboxRow { correlation_id: Some(correlation), ..row }.properties();
-        assert_eq!(p.correlation_id().as_ref().map(|s| s.as_str()), Some(correlation.to_string().as_str()));
+        let p = OutboxRow {
+            correlation_id: Some(correlation),
+            ..row
+        }
+        .properties();
+        assert_eq!(
+            p.correlation_id().as_ref().map(|s| s.as_str()),
+            Some(correlation.to_string().as_str())
+        );
     }
 }

@@ -63,7 +63,9 @@ impl Schedule<Utc> for Ticks {
             Cadence::Every(every) => {
                 let step = every.as_secs_f64().ceil().max(1.0) as u64;
                 let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
-                let next = self.last.map_or(now + step, |last| (last + step).max(now + 1));
+                let next = self
+                    .last
+                    .map_or(now + step, |last| (last + step).max(now + 1));
                 self.last = Some(next);
                 Some(Tick::new(next))
             }
@@ -78,7 +80,10 @@ pub struct PeriodicMetrics(IntCounterVec);
 
 impl PeriodicMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let runs = IntCounterVec::new(Opts::new("periodic_runs_total", "Periodic job runs"), &["job", "outcome"])?;
+        let runs = IntCounterVec::new(
+            Opts::new("periodic_runs_total", "Periodic job runs"),
+            &["job", "outcome"],
+        )?;
         registry.register(Box::new(runs.clone()))?;
         Ok(Self(runs))
     }
@@ -99,9 +104,19 @@ pub async fn run_periodic<F, Fut>(
     let job = Arc::new(job);
     let running = Arc::new(Mutex::new(()));
     while !shutdown.is_cancelled() {
-        let (job, running, metrics, job_name) = (job.clone(), running.clone(), metrics.clone(), name.to_owned());
+        let (job, running, metrics, job_name) = (
+            job.clone(),
+            running.clone(),
+            metrics.clone(),
+            name.to_owned(),
+        );
         let run_one = move |tick: Tick| {
-            let (job, running, metrics, job_name) = (job.clone(), running.clone(), metrics.clone(), job_name.clone());
+            let (job, running, metrics, job_name) = (
+                job.clone(),
+                running.clone(),
+                metrics.clone(),
+                job_name.clone(),
+            );
             async move {
                 let count = |outcome: &str| {
                     if let Some(m) = &metrics {
@@ -126,8 +141,13 @@ pub async fn run_periodic<F, Fut>(
                 }
             }
         };
-        let schedule = Ticks { cadence: cadence.clone(), last: None };
-        let worker = WorkerBuilder::new(name).backend(CronScheduler::new(schedule)).build(run_one);
+        let schedule = Ticks {
+            cadence: cadence.clone(),
+            last: None,
+        };
+        let worker = WorkerBuilder::new(name)
+            .backend(CronScheduler::new(schedule))
+            .build(run_one);
         let stop = shutdown.clone();
         let result = worker
             .run_until(async move {
@@ -153,7 +173,10 @@ mod tests {
 
     #[test]
     fn intervals_tick_in_whole_seconds_from_the_previous_tick() {
-        let mut ticks = Ticks { cadence: Cadence::Every(Duration::from_millis(1500)), last: None };
+        let mut ticks = Ticks {
+            cadence: Cadence::Every(Duration::from_millis(1500)),
+            last: None,
+        };
         let now = u64::try_from(Utc::now().timestamp()).unwrap();
         let first = ticks.next_tick(&Utc).unwrap().get_timestamp();
         let second = ticks.next_tick(&Utc).unwrap().get_timestamp();

@@ -36,7 +36,12 @@ pub const EXCHANGE: &str = "toko.events";
 
 /// The workers of docs/CONVENTIONS.md, for operations that list queues without the
 /// management API.
-pub const KNOWN_WORKERS: [&str; 4] = ["search-indexer", "inventory-reconciler", "payment-poller", "notifier"];
+pub const KNOWN_WORKERS: [&str; 4] = [
+    "search-indexer",
+    "inventory-reconciler",
+    "payment-poller",
+    "notifier",
+];
 
 /// The kind of a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +140,9 @@ impl WorkerTopology {
 
     /// Every queue, work queue first.
     pub fn queues(&self) -> impl Iterator<Item = &QueueSpec> {
-        std::iter::once(&self.queue).chain(&self.retry).chain(std::iter::once(&self.dlq))
+        std::iter::once(&self.queue)
+            .chain(&self.retry)
+            .chain(std::iter::once(&self.dlq))
     }
 
     /// The retry queue for a message whose `failed_attempts`-th attempt just failed: the
@@ -174,7 +181,10 @@ pub async fn declare_exchange(channel: &Channel) -> lapin::Result<()> {
             EXCHANGE.into(),
             ExchangeKind::Topic,
             // durable: survives broker restarts; not auto-delete: it outlives its bindings.
-            ExchangeDeclareOptions { durable: true, ..Default::default() },
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await
@@ -191,7 +201,10 @@ pub async fn declare(channel: &Channel, topology: &WorkerTopology) -> lapin::Res
                 queue.name.as_str().into(),
                 // durable: the queue survives broker restarts (quorum queues require it);
                 // not exclusive or auto-delete: replicas share it and it outlives consumers.
-                QueueDeclareOptions { durable: true, ..Default::default() },
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 queue.arguments(),
             )
             .await?;
@@ -216,7 +229,10 @@ pub async fn message_count(channel: &Channel, queue: &str) -> lapin::Result<u32>
     let queue = channel
         .queue_declare(
             queue.into(),
-            QueueDeclareOptions { passive: true, ..Default::default() },
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await?;
@@ -239,7 +255,11 @@ mod tests {
         WorkerTopology::new(
             "notifier",
             &["order.paid", "order.cancelled"],
-            &[Duration::from_secs(1), Duration::from_secs(10), Duration::from_secs(60)],
+            &[
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            ],
         )
     }
 
@@ -249,13 +269,25 @@ mod tests {
         let names: Vec<_> = t.queues().map(|q| q.name.as_str()).collect();
         assert_eq!(
             names,
-            ["toko.notifier", "toko.notifier.retry.1", "toko.notifier.retry.2", "toko.notifier.retry.3", "toko.notifier.dlq"]
+            [
+                "toko.notifier",
+                "toko.notifier.retry.1",
+                "toko.notifier.retry.2",
+                "toko.notifier.retry.3",
+                "toko.notifier.dlq"
+            ]
         );
         assert_eq!(
             t.bindings,
             vec![
-                Binding { queue: "toko.notifier".into(), routing_key: "order.paid".into() },
-                Binding { queue: "toko.notifier".into(), routing_key: "order.cancelled".into() },
+                Binding {
+                    queue: "toko.notifier".into(),
+                    routing_key: "order.paid".into()
+                },
+                Binding {
+                    queue: "toko.notifier".into(),
+                    routing_key: "order.cancelled".into()
+                },
             ]
         );
     }
@@ -264,27 +296,53 @@ mod tests {
     fn work_queue_is_quorum_and_retry_queues_expire_back_into_it() {
         let t = notifier();
         let args = t.queue.arguments();
-        assert_eq!(args.inner().get("x-queue-type"), Some(&long_string("quorum")));
+        assert_eq!(
+            args.inner().get("x-queue-type"),
+            Some(&long_string("quorum"))
+        );
         assert!(!args.contains_key("x-message-ttl"));
 
         let retry2 = t.retry[1].arguments();
-        assert_eq!(retry2.inner().get("x-message-ttl"), Some(&AMQPValue::LongLongInt(10_000)));
-        assert_eq!(retry2.inner().get("x-dead-letter-exchange"), Some(&long_string("")));
-        assert_eq!(retry2.inner().get("x-dead-letter-routing-key"), Some(&long_string("toko.notifier")));
-        assert!(!retry2.contains_key("x-queue-type"), "retry queues are classic");
+        assert_eq!(
+            retry2.inner().get("x-message-ttl"),
+            Some(&AMQPValue::LongLongInt(10_000))
+        );
+        assert_eq!(
+            retry2.inner().get("x-dead-letter-exchange"),
+            Some(&long_string(""))
+        );
+        assert_eq!(
+            retry2.inner().get("x-dead-letter-routing-key"),
+            Some(&long_string("toko.notifier"))
+        );
+        assert!(
+            !retry2.contains_key("x-queue-type"),
+            "retry queues are classic"
+        );
 
         let dlq = t.dlq.arguments();
-        assert!(dlq.inner().is_empty(), "the DLQ keeps messages until someone acts: {dlq:?}");
+        assert!(
+            dlq.inner().is_empty(),
+            "the DLQ keeps messages until someone acts: {dlq:?}"
+        );
     }
 
     #[test]
     fn delays_grow_and_the_last_one_repeats() {
         let t = notifier();
         let delays: Vec<_> = (1..=5)
-            .map(|failed| t.retry_queue_for(failed).unwrap().message_ttl.unwrap().as_secs())
+            .map(|failed| {
+                t.retry_queue_for(failed)
+                    .unwrap()
+                    .message_ttl
+                    .unwrap()
+                    .as_secs()
+            })
             .collect();
         assert_eq!(delays, [1, 10, 60, 60, 60]);
-        assert!(WorkerTopology::new("x", &[], &[]).retry_queue_for(1).is_none());
+        assert!(WorkerTopology::new("x", &[], &[])
+            .retry_queue_for(1)
+            .is_none());
     }
 
     #[test]
@@ -292,6 +350,9 @@ mod tests {
         assert_eq!(worker_of("notifier"), "notifier");
         assert_eq!(worker_of("toko.notifier"), "notifier");
         assert_eq!(worker_of("toko.notifier.dlq"), "notifier");
-        assert_eq!(dlq_name(worker_of("toko.payment-poller")), "toko.payment-poller.dlq");
+        assert_eq!(
+            dlq_name(worker_of("toko.payment-poller")),
+            "toko.payment-poller.dlq"
+        );
     }
 }

@@ -62,16 +62,28 @@ impl Worker {
     }
 
     /// Like [`Worker::start`] with a given pool and listen address (tests use port 0).
-    pub async fn with_pool(name: &str, config: WorkerConfig, pool: PgPool, addr: SocketAddr) -> Result<Self, WorkerError> {
+    pub async fn with_pool(
+        name: &str,
+        config: WorkerConfig,
+        pool: PgPool,
+        addr: SocketAddr,
+    ) -> Result<Self, WorkerError> {
         let registry = metrics::registry();
         let broker = BrokerStatus::default();
         let server = BoundServer::bind(addr.ip(), addr.port()).await?;
         let http_addr = server.local_addr;
         let http_stop = CancellationToken::new();
-        let state = HealthState { pool: pool.clone(), broker: broker.clone(), registry: registry.clone() };
+        let state = HealthState {
+            pool: pool.clone(),
+            broker: broker.clone(),
+            registry: registry.clone(),
+        };
         let stop = http_stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = server.serve(worker_http::app(state), stop.cancelled_owned()).await {
+            if let Err(e) = server
+                .serve(worker_http::app(state), stop.cancelled_owned())
+                .await
+            {
                 tracing::error!(error = %e, "health server failed");
             }
         });
@@ -101,7 +113,11 @@ impl Worker {
     }
 
     /// [`Worker::consume`] with a chance to adjust the consumer (tests name its connection).
-    pub fn consume_with(&mut self, handler: impl Handler, adjust: impl FnOnce(Consumer) -> Consumer) -> Result<(), WorkerError> {
+    pub fn consume_with(
+        &mut self,
+        handler: impl Handler,
+        adjust: impl FnOnce(Consumer) -> Consumer,
+    ) -> Result<(), WorkerError> {
         let metrics = ConsumerMetrics::register(&self.registry)?;
         self.broker.require();
         let consumer = adjust(Consumer::new(
@@ -128,7 +144,8 @@ impl Worker {
             self.broker.clone(),
         );
         let (running, shutdown) = (relay.clone(), self.shutdown.clone());
-        self.components.spawn(async move { running.run(shutdown).await });
+        self.components
+            .spawn(async move { running.run(shutdown).await });
         Ok(relay)
     }
 
@@ -141,8 +158,14 @@ impl Worker {
         if self.periodic_metrics.is_none() {
             self.periodic_metrics = Some(PeriodicMetrics::register(&self.registry)?);
         }
-        let (name, metrics, shutdown) = (name.to_owned(), self.periodic_metrics.clone(), self.shutdown.clone());
-        self.components.spawn(async move { schedule::run_periodic(&name, cadence, job, metrics, shutdown).await });
+        let (name, metrics, shutdown) = (
+            name.to_owned(),
+            self.periodic_metrics.clone(),
+            self.shutdown.clone(),
+        );
+        self.components.spawn(async move {
+            schedule::run_periodic(&name, cadence, job, metrics, shutdown).await
+        });
         Ok(())
     }
 

@@ -76,11 +76,12 @@ fn live() -> Json<serde_json::Value> {
 
 #[handler]
 async fn ready(Data(state): Data<&HealthState>) -> Response {
-    let database = match tokio::time::timeout(Duration::from_secs(2), crate::db::ping(&state.pool)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err("query failed"),
-        Err(_) => Err("timed out"),
-    };
+    let database =
+        match tokio::time::timeout(Duration::from_secs(2), crate::db::ping(&state.pool)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err("query failed"),
+            Err(_) => Err("timed out"),
+        };
     let rabbitmq = state.broker.check();
     let failing: Vec<String> = [("database", database), ("rabbitmq", rabbitmq)]
         .into_iter()

@@ -12,8 +12,7 @@ use std::{
 use async_trait::async_trait;
 use lapin::{
     message::Delivery,
-    options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions},
-    types::FieldTable,
+    options::{BasicPublishOptions, ConfirmSelectOptions},
     BasicProperties, Channel, Connection,
 };
 use serde_json::{json, Value};
@@ -24,7 +23,10 @@ use toko::{
     messaging::{topology, Delivered, Handler, HandlerError, Idempotency},
     outbox::{self, NewEvent},
 };
-use toko_testkit::{broker::worker_settings, TestBroker, TestDatabase};
+use toko_testkit::{
+    broker::{worker_settings, Capture},
+    TestBroker, TestDatabase,
+};
 use uuid::Uuid;
 
 /// A database and a vhost of the test's own.
@@ -37,12 +39,20 @@ pub struct Env {
 impl Env {
     pub async fn new() -> Self {
         let database = TestDatabase::create().await;
-        let pool = PgPool::connect(&database.url).await.expect("connect to the test database");
-        sqlx::query("create table test_effects (effect_id bigserial primary key, message_id text not null)")
-            .execute(&pool)
+        let pool = PgPool::connect(&database.url)
             .await
-            .expect("create test_effects");
-        Self { pool, broker: TestBroker::create().await, database }
+            .expect("connect to the test database");
+        sqlx::query(
+            "create table test_effects (effect_id bigserial primary key, message_id text not null)",
+        )
+        .execute(&pool)
+        .await
+        .expect("create test_effects");
+        Self {
+            pool,
+            broker: TestBroker::create().await,
+            database,
+        }
     }
 
     pub fn config(&self) -> WorkerConfig {
@@ -51,7 +61,8 @@ impl Env {
 
     /// Worker settings pointing at another RabbitMQ URL (a proxy).
     pub fn config_for(&self, rabbitmq_url: &str) -> WorkerConfig {
-        WorkerConfig::from_source(&worker_settings(&self.database.url, rabbitmq_url)).expect("test settings")
+        WorkerConfig::from_source(&worker_settings(&self.database.url, rabbitmq_url))
+            .expect("test settings")
     }
 
     /// Effects the test handler wrote for `message_id`.
@@ -63,71 +74,51 @@ impl Env {
             .unwrap()
     }
 
-    /// A classic queue bound to `toko.events` with `pattern`, to observe what is published.
+    /// A queue bound to `toko.events` with `pattern`, to observe what is published.
     pub async fn capture(&self, pattern: &str) -> Capture {
+        self.broker.capture(pattern).await
+    }
+
+    /// A connection and a channel in confirm mode, as the relay publishes on.
+    pub async fn confirm_channel(&self) -> (Connection, Channel) {
         let connection = self.broker.connect().await;
         let channel = connection.create_channel().await.unwrap();
-        topology::declare_exchange(&channel).await.unwrap();
-        let queue = format!("test.capture.{}", Uuid::new_v4().simple());
-        channel
-            .queue_declare(queue.as_str().into(), QueueDeclareOptions::default(), FieldTable::default())
-            .await
-            .unwrap();
-        channel
-            .queue_bind(queue.as_str().into(), topology::EXCHANGE.into(), pattern.into(), QueueBindOptions::default(), FieldTable::default())
-            .await
-            .unwrap();
-        Capture { _connection: connection, channel, queue }
-    }
-}
-
-/// Messages published to `toko.events` that matched the capture's pattern.
-pub struct Capture {
-    _connection: Connection,
-    pub channel: Channel,
-    pub queue: String,
-}
-
-impl Capture {
-    /// Takes every message waiting now.
-    pub async fn take(&self) -> Vec<Delivery> {
-        take_all(&self.channel, &self.queue).await
+        let options = ConfirmSelectOptions::default();
+        channel.confirm_select(options).await.unwrap();
+        (connection, channel)
     }
 
-    /// Takes messages until `n` arrived (or panics after 10 s).
-    pub async fn take_n(&self, n: usize) -> Vec<Delivery> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut got = Vec::new();
-        while got.len() < n {
-            got.extend(self.take().await);
-            assert!(Instant::now() < deadline, "expected {n} messages, got {}", got.len());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        got
+    /// Runs `sql` with `id` as `$1` (test fixtures: ages and states of outbox rows).
+    pub async fn exec(&self, sql: &'static str, id: Uuid) {
+        sqlx::query(sql).bind(id).execute(&self.pool).await.unwrap();
     }
-}
-
-/// Removes and returns every message of `queue`.
-pub async fn take_all(channel: &Channel, queue: &str) -> Vec<Delivery> {
-    let mut got = Vec::new();
-    while let Some(m) = channel.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap() {
-        got.push(m.delivery);
-    }
-    got
 }
 
 /// Writes an outbox event as a domain module would; returns its id.
 pub async fn insert_event(pool: &PgPool, event_type: &'static str, payload: Value) -> Uuid {
     let mut tx = pool.begin().await.unwrap();
-    let id = outbox::enqueue(&mut tx, NewEvent::new(event_type, "order", Uuid::new_v4(), payload)).await.unwrap();
+    let id = outbox::enqueue(
+        &mut tx,
+        NewEvent::new(event_type, "order", Uuid::new_v4(), payload),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     id
 }
 
 /// Publishes an event straight to `toko.events` (as the relay would), waiting for the confirm.
-pub async fn publish(connection: &Connection, routing_key: &str, message_id: &str, payload: &Value) {
+pub async fn publish(
+    connection: &Connection,
+    routing_key: &str,
+    message_id: &str,
+    payload: &Value,
+) {
     let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
     topology::declare_exchange(&channel).await.unwrap();
     let properties = BasicProperties::default()
         .with_message_id(message_id.into())
@@ -138,7 +129,10 @@ pub async fn publish(connection: &Connection, routing_key: &str, message_id: &st
         .basic_publish(
             topology::EXCHANGE.into(),
             routing_key.into(),
-            BasicPublishOptions { mandatory: true, ..Default::default() },
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
             &serde_json::to_vec(payload).unwrap(),
             properties,
         )
@@ -146,12 +140,19 @@ pub async fn publish(connection: &Connection, routing_key: &str, message_id: &st
         .unwrap()
         .await
         .unwrap();
-    assert_eq!(confirm, lapin::Confirmation::Ack(None), "publish of {message_id} not confirmed");
+    assert_eq!(
+        confirm,
+        lapin::Confirmation::Ack(None),
+        "publish of {message_id} not confirmed"
+    );
 }
 
 /// A string header of a delivery.
 pub fn header(delivery: &Delivery, name: &str) -> Option<String> {
-    toko::messaging::envelope::header_str(&delivery.properties.headers().clone().unwrap_or_default(), name)
+    toko::messaging::envelope::header_str(
+        &delivery.properties.headers().clone().unwrap_or_default(),
+        name,
+    )
 }
 
 /// What the test handler does with its next message.
@@ -227,7 +228,10 @@ impl Handler for TestHandler {
 
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.log.lock().unwrap().push((msg.attempt, msg.redelivered, Instant::now()));
+        self.log
+            .lock()
+            .unwrap()
+            .push((msg.attempt, msg.redelivered, Instant::now()));
         let mode = self.mode.lock().unwrap().clone();
         match mode {
             Mode::Succeed => self.effect(msg).await,

@@ -9,12 +9,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tokio_util::sync::CancellationToken;
 use toko::messaging::{
     metrics::registry,
     schedule::{run_periodic, Cadence, PeriodicMetrics},
 };
 use toko_testkit::eventually;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_periodic_job_runs_every_tick_until_shutdown() {
@@ -34,16 +34,25 @@ async fn a_periodic_job_runs_every_tick_until_shutdown() {
         None,
         shutdown.clone(),
     ));
-    eventually("two runs", Duration::from_secs(6), || async { (runs.load(Ordering::SeqCst) >= 2).then_some(()) }).await;
+    eventually("two runs", Duration::from_secs(6), || async {
+        (runs.load(Ordering::SeqCst) >= 2).then_some(())
+    })
+    .await;
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(2), task).await.expect("stops promptly").unwrap();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("stops promptly")
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_slow_run_is_not_overlapped_and_shutdown_waits_for_it() {
     let registry = registry();
     let metrics = PeriodicMetrics::register(&registry).unwrap();
-    let (started, finished) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicBool::new(false)));
+    let (started, finished) = (
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let shutdown = CancellationToken::new();
     let (s, f) = (started.clone(), finished.clone());
     let task = tokio::spawn(run_periodic(
@@ -67,11 +76,21 @@ async fn a_slow_run_is_not_overlapped_and_shutdown_waits_for_it() {
             .then_some(())
     })
     .await;
-    assert_eq!(started.load(Ordering::SeqCst), 1, "the first run is still going; ticks meanwhile are skipped");
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        1,
+        "the first run is still going; ticks meanwhile are skipped"
+    );
 
     let stopping = Instant::now();
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops").unwrap();
-    assert!(finished.load(Ordering::SeqCst), "shutdown waited for the run in progress");
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops")
+        .unwrap();
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "shutdown waited for the run in progress"
+    );
     assert!(stopping.elapsed() < Duration::from_secs(3));
 }

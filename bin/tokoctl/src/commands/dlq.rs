@@ -56,8 +56,17 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     let result = match command {
         Command::List => list(&connection, &settings).await,
         Command::Show { queue, limit } => show(&connection, &dlq::resolve(&queue), limit).await,
-        Command::Replay { queue, ids, all, dry_run } => {
-            let selection = if all { Selection::All } else { Selection::Ids(ids) };
+        Command::Replay {
+            queue,
+            ids,
+            all,
+            dry_run,
+        } => {
+            let selection = if all {
+                Selection::All
+            } else {
+                Selection::Ids(ids)
+            };
             replay(&connection, &dlq::resolve(&queue), &selection, dry_run).await
         }
         Command::Purge { queue, yes } => {
@@ -78,7 +87,10 @@ async fn list(connection: &lapin::Connection, settings: &MessagingConfig) -> any
     let management = Management::new(settings.management_url.expose()).ok();
     let vhost = vhost_of(settings.url.expose());
     let listing = dlq::list(connection, management.as_ref().map(|m| (m, vhost.as_str()))).await?;
-    println!("{:<24} {:>8} {:>8} {:>9} {:>8}", "worker", "ready", "unacked", "retrying", "dead");
+    println!(
+        "{:<24} {:>8} {:>8} {:>9} {:>8}",
+        "worker", "ready", "unacked", "retrying", "dead"
+    );
     let dash = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
     for row in &listing.rows {
         println!(
@@ -109,7 +121,10 @@ async fn show(connection: &lapin::Connection, queue: &str, limit: usize) -> anyh
         println!("{queue} is empty");
         return Ok(());
     }
-    println!("{queue}: {} message(s) shown, oldest first (left in the queue)\n", letters.len());
+    println!(
+        "{queue}: {} message(s) shown, oldest first (left in the queue)\n",
+        letters.len()
+    );
     for letter in &letters {
         print_letter(letter);
     }
@@ -123,7 +138,11 @@ fn print_letter(letter: &DeadLetter) {
         or_dash(&letter.message_id),
         letter.event_type.as_deref().unwrap_or(&letter.routing_key),
         letter.attempts,
-        letter.failure.as_ref().map(|f| format!(" ({f})")).unwrap_or_default()
+        letter
+            .failure
+            .as_ref()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default()
     );
     println!("  first seen  {}", or_dash(&letter.first_seen));
     println!("  failed at   {}", or_dash(&letter.failed_at));

@@ -20,12 +20,21 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn status() -> anyhow::Result<()> {
     let database = config::DatabaseConfig::from_reader(&config::Reader(&config::ProcessEnv))?;
-    let pool = db::connect(&database).await.context("connecting to Postgres")?;
-    let s = OutboxStatus::load(&pool).await.context("reading the outbox")?;
+    let pool = db::connect(&database)
+        .await
+        .context("connecting to Postgres")?;
+    let s = OutboxStatus::load(&pool)
+        .await
+        .context("reading the outbox")?;
     println!("pending            {}", s.pending);
-    println!("oldest pending     {}", s.oldest_pending_age.map_or_else(|| "-".to_owned(), human));
+    println!(
+        "oldest pending     {}",
+        s.oldest_pending_age.map_or_else(|| "-".to_owned(), human)
+    );
     match &s.last_error {
-        Some(error) if s.refused > 0 => println!("refused by broker  {} (last: {error})", s.refused),
+        Some(error) if s.refused > 0 => {
+            println!("refused by broker  {} (last: {error})", s.refused)
+        }
         _ => println!("refused by broker  {}", s.refused),
     }
     println!(
