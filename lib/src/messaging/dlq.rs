@@ -138,7 +138,7 @@ pub struct DeadLetter {
 impl DeadLetter {
     fn of(delivery: &lapin::message::Delivery) -> Self {
         let headers = delivery.properties.headers().clone().unwrap_or_default();
-        Self {
+        let mut letter = Self {
             message_id: delivery
                 .properties
                 .message_id()
@@ -151,7 +151,20 @@ impl DeadLetter {
             failure: header_str(&headers, envelope::FAILURE),
             first_seen: header_str(&headers, envelope::FIRST_SEEN),
             failed_at: header_str(&headers, envelope::FAILED_AT),
+        };
+        // Moved here by the broker, not by a consumer: it never got an ack.
+        if letter.last_error.is_none()
+            && header_str(&headers, "x-first-death-reason").as_deref() == Some("delivery_limit")
+        {
+            letter.attempts = topology::DELIVERY_LIMIT;
+            letter.failure = Some("crashed".into());
+            letter.last_error = Some(format!(
+                "delivered {} times without an ack: the consumer crashed or lost its \
+                 connection while handling it each time",
+                topology::DELIVERY_LIMIT
+            ));
         }
+        letter
     }
 }
 
@@ -340,6 +353,28 @@ mod tests {
                 dead: 7
             }]
         );
+    }
+
+    #[test]
+    fn messages_the_broker_dead_lettered_say_why() {
+        let mut headers = lapin::types::FieldTable::default();
+        headers.insert(
+            "x-first-death-reason".into(),
+            topology::long_string("delivery_limit"),
+        );
+        let mut delivery =
+            lapin::message::Delivery::mock(1, "".into(), "toko.notifier".into(), false, vec![]);
+        delivery.properties = lapin::BasicProperties::default()
+            .with_message_id("m".into())
+            .with_type("order.paid".into())
+            .with_headers(headers);
+        let letter = DeadLetter::of(&delivery);
+        assert_eq!(
+            (letter.attempts, letter.failure.as_deref()),
+            (20, Some("crashed"))
+        );
+        assert!(letter.last_error.unwrap().contains("without an ack"));
+        assert_eq!(letter.routing_key, "order.paid");
     }
 
     #[test]

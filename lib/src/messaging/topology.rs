@@ -11,7 +11,9 @@
 //!                                                        toko.<worker>.dlq
 //! ```
 //!
-//! - The work queue is a quorum queue: replicated, durable, and it tracks redeliveries.
+//! - The work queue is a quorum queue: replicated, durable, and it tracks redeliveries: a
+//!   message delivered [`DELIVERY_LIMIT`] times without an ack (it crashes its consumer) is
+//!   dead-lettered by the broker to the DLQ, where `tokoctl dlq show` names the reason.
 //! - Retry queues are classic durable queues with a per-queue TTL (`x-message-ttl`) that
 //!   dead-letter expired messages back to the work queue through the default exchange. One
 //!   queue per delay, not a per-message TTL: RabbitMQ only expires messages at the head of a
@@ -33,6 +35,13 @@ use lapin::{
 
 /// The exchange every event is published to; routing key = event type.
 pub const EXCHANGE: &str = "toko.events";
+
+/// Deliveries of one message without an ack (the consumer crashed or lost its connection
+/// each time) before the broker moves it to the DLQ itself: a message that kills its
+/// consumer must not loop forever (RabbitMQ 3.x has no limit by default) nor be dropped
+/// (4.x drops at 20 unless the queue dead-letters). Handler failures never count: the
+/// runtime acks them after publishing the retry copy.
+pub const DELIVERY_LIMIT: u32 = 20;
 
 /// The workers of docs/CONVENTIONS.md, for operations that list queues without the
 /// management API.
@@ -57,8 +66,12 @@ pub struct QueueSpec {
     pub kind: QueueKind,
     /// `x-message-ttl`: retry queues only.
     pub message_ttl: Option<Duration>,
-    /// `x-dead-letter-routing-key` through the default exchange: where expired messages go.
+    /// `x-dead-letter-routing-key` through the default exchange: where the broker moves
+    /// expired messages (retry queues) or messages past the delivery limit (work queue).
     pub dead_letter_to: Option<String>,
+    /// `x-delivery-limit` (quorum queues): deliveries without an ack before the broker
+    /// dead-letters the message.
+    pub delivery_limit: Option<u32>,
 }
 
 impl QueueSpec {
@@ -71,6 +84,12 @@ impl QueueSpec {
         if let Some(ttl) = self.message_ttl {
             let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
             args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(millis));
+        }
+        if let Some(limit) = self.delivery_limit {
+            args.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongLongInt(limit.into()),
+            );
         }
         if let Some(target) = &self.dead_letter_to {
             // The default exchange ("") routes by queue name.
@@ -110,7 +129,8 @@ impl WorkerTopology {
                 name: queue.clone(),
                 kind: QueueKind::Quorum,
                 message_ttl: None,
-                dead_letter_to: None,
+                dead_letter_to: Some(dlq_name(worker)),
+                delivery_limit: Some(DELIVERY_LIMIT),
             },
             retry: retry_delays
                 .iter()
@@ -120,6 +140,7 @@ impl WorkerTopology {
                     kind: QueueKind::Classic,
                     message_ttl: Some(*delay),
                     dead_letter_to: Some(queue.clone()),
+                    delivery_limit: None,
                 })
                 .collect(),
             dlq: QueueSpec {
@@ -127,6 +148,7 @@ impl WorkerTopology {
                 kind: QueueKind::Classic,
                 message_ttl: None,
                 dead_letter_to: None,
+                delivery_limit: None,
             },
             bindings: routing_keys
                 .iter()

@@ -3,7 +3,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use lapin::{options::BasicPublishOptions, BasicProperties, Connection};
+use lapin::{
+    options::{BasicGetOptions, BasicNackOptions, BasicPublishOptions},
+    BasicProperties, Connection,
+};
 use serde_json::json;
 use toko::messaging::{
     dlq::{self, QueueRow, Selection},
@@ -295,4 +298,41 @@ async fn a_worker_serves_health_and_metrics_with_counters_and_queue_depths() {
         assert!(body.contains(line), "missing {line} in\n{body}");
     }
     worker.run_until(async {}).await;
+}
+
+#[tokio::test]
+async fn a_message_that_never_gets_acked_lands_in_the_dlq_after_the_delivery_limit() {
+    let env = Env::new().await;
+    let connection = env.broker.connect().await;
+    dead_letters(&connection, &[]).await; // declares the notifier's queues
+    publish(&connection, "order.paid", "poison", &order_payload()).await;
+
+    // Each requeue without an ack counts as a delivery, as a consumer crash would.
+    let channel = connection.create_channel().await.unwrap();
+    let requeue = BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    };
+    for _ in 0..=topology::DELIVERY_LIMIT {
+        let Some(m) = channel
+            .basic_get("toko.notifier".into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+        else {
+            break;
+        };
+        m.delivery.acker.nack(requeue).await.unwrap();
+    }
+    let letters = eventually(
+        "the poison message in the DLQ",
+        Duration::from_secs(10),
+        || async {
+            let letters = dlq::show(&connection, "toko.notifier.dlq", 10).await.ok()?;
+            (letters.len() == 1).then_some(letters)
+        },
+    )
+    .await;
+    assert_eq!(letters[0].message_id.as_deref(), Some("poison"));
+    assert_eq!(letters[0].failure.as_deref(), Some("crashed"));
+    assert_eq!(letters[0].routing_key, "order.paid");
 }
