@@ -12,7 +12,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let config = WorkerConfig::from_env()?;
-    toko::telemetry::init(config.log_format);
+    // lapin logs every returned message at warn level with its whole body (payloads may hold
+    // personal data); the relay logs refusals itself, by event id.
+    toko::telemetry::init_with_default(config.log_format, "info,sqlx=warn,lapin=error");
     let mut worker = Worker::start(name, config).await?;
     setup(&mut worker)?;
     worker.run_until(toko::telemetry::shutdown_signal()).await;
