@@ -1,4 +1,5 @@
-//! `tokoctl`: operations on a toko deployment (migrations, the OpenAPI document, admins).
+//! `tokoctl`: operations on a toko deployment (migrations, the OpenAPI document, admins,
+//! dead letters, the outbox).
 
 mod commands;
 
@@ -8,6 +9,7 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = commands::Cli::parse();
-    toko::telemetry::init_with_default(toko::config::LogFormat::Text, "warn,sqlx=error");
+    // lapin logs a passive declare of a missing queue (how `dlq` probes queues) as an error.
+    toko::telemetry::init_with_default(toko::config::LogFormat::Text, "warn,sqlx=error,lapin=off");
     commands::run(cli).await
 }
