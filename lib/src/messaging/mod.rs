@@ -32,6 +32,7 @@
 pub mod consumer;
 pub mod dlq;
 pub mod envelope;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod management;
 pub mod metrics;

@@ -11,8 +11,8 @@ use serde_json::json;
 use toko::messaging::{
     dlq::{self, QueueRow, Selection},
     envelope::{self, failure_properties, Failure},
+    housekeeping::OutboxStatus,
     management::Management,
-    relay::OutboxStatus,
     topology::{self, WorkerTopology},
     Worker,
 };
@@ -277,25 +277,29 @@ async fn a_worker_serves_health_and_metrics_with_counters_and_queue_depths() {
     handler.set_mode(Mode::Permanent("bad order"));
     publish(&connection, "order.paid", "m-bad", &order_payload()).await;
 
-    let body = eventually(
-        "metrics with the dead letter counted and the DLQ depth polled",
-        Duration::from_secs(10),
-        || async {
-            let body = get("/metrics").await.ok()?.text().await.ok()?;
-            body.contains(r#"toko_queue_messages{queue="toko.notifier.dlq"} 1"#)
-                .then_some(body)
-        },
-    )
-    .await;
-    for line in [
+    let expected = [
         r#"toko_messages_processed_total{queue="toko.notifier"} 1"#,
         r#"toko_messages_dead_lettered_total{queue="toko.notifier"} 1"#,
         r#"toko_messages_failed_total{kind="permanent",queue="toko.notifier"} 1"#,
         r#"toko_messages_retried_total{queue="toko.notifier"} 0"#,
         r#"toko_queue_messages{queue="toko.notifier"} 0"#,
+        r#"toko_queue_messages{queue="toko.notifier.dlq"} 1"#,
         r#"toko_message_handler_duration_seconds_count{queue="toko.notifier"} 2"#,
-    ] {
-        assert!(body.contains(line), "missing {line} in\n{body}");
+    ];
+    // Counters move right after the broker's confirm and depths on the next poll: wait
+    // until the page shows all of them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = get("/metrics").await.unwrap().text().await.unwrap();
+        let missing: Vec<_> = expected.iter().filter(|l| !body.contains(*l)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "missing {missing:?} in\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     worker.run_until(async {}).await;
 }

@@ -8,8 +8,9 @@ use lapin::types::AMQPValue;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use toko::messaging::{
+    housekeeping::{prune, OutboxStatus},
     metrics::{registry, RelayMetrics},
-    relay::{prune, BatchOutcome, OutboxStatus, Relay},
+    relay::{BatchOutcome, Relay},
     topology,
     worker_http::BrokerStatus,
 };
