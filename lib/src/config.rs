@@ -650,6 +650,31 @@ impl WorkerConfig {
     }
 }
 
+/// Settings of the periodic sweeps of the inventory-reconciler and the payment-poller.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// How often unpaid orders past their deadline are expired.
+    pub expiry_interval: Duration,
+    /// How often every variant's stock is audited against orders and the ledger.
+    pub stock_audit_interval: Duration,
+    /// When the first payment check of an order runs (after its creation); later checks
+    /// double the interval.
+    pub payment_poll_after: Duration,
+    /// How often due payment checks are looked for.
+    pub payment_poll_interval: Duration,
+}
+
+impl SweepConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        Ok(Self {
+            expiry_interval: r.duration("EXPIRY_SWEEP_INTERVAL", Duration::from_secs(30))?,
+            stock_audit_interval: r.duration("STOCK_AUDIT_INTERVAL", Duration::from_secs(300))?,
+            payment_poll_after: r.duration("PAYMENT_POLL_AFTER", Duration::from_secs(120))?,
+            payment_poll_interval: r.duration("PAYMENT_POLL_INTERVAL", Duration::from_secs(15))?,
+        })
+    }
+}
+
 /// Everything the API server needs.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {

@@ -14,6 +14,7 @@ pub mod http;
 pub mod idempotency;
 pub mod messaging;
 pub mod metrics;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
