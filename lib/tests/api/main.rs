@@ -2,6 +2,7 @@
 //! One test binary (modules below) keeps link time down.
 
 mod auth;
+mod authorization;
 mod cart;
 mod catalog;
 mod catalog_bulk;

@@ -1,0 +1,292 @@
+//! The authorization matrix: every operation of the OpenAPI document, called as anonymous,
+//! customer A, customer B and an admin, gets the status its access rule promises (401 without
+//! a token, 403 for customers on admin routes, 404 for someone else's resources, 2xx when
+//! allowed). An operation without a rule here fails the test.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use toko_testkit::{address, TestApp, TestUser};
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Anyone.
+    Public,
+    /// Any signed-in user, on their own data (`/me`, `/cart`, checkout, their order list).
+    Signed,
+    /// Customer A's order or cart item: others get 404, never the data.
+    Owned,
+    /// Admins only.
+    Admin,
+    /// Midtrans: no token, the notification's signature is the credential.
+    Signature,
+}
+
+const RULES: &[(&str, Access)] = &[
+    ("register_user", Access::Public),
+    ("login_user", Access::Public),
+    ("refresh_token", Access::Public),
+    ("logout_user", Access::Public),
+    ("get_me", Access::Signed),
+    ("update_me", Access::Signed),
+    ("change_password", Access::Signed),
+    ("list_categories", Access::Public),
+    ("get_category", Access::Public),
+    ("list_products", Access::Public),
+    ("get_product", Access::Public),
+    ("search_products", Access::Public),
+    ("create_guest_cart", Access::Public),
+    ("get_cart", Access::Signed),
+    ("clear_cart", Access::Signed),
+    ("add_cart_item", Access::Signed),
+    ("update_cart_item", Access::Owned),
+    ("delete_cart_item", Access::Owned),
+    ("list_shipping_methods", Access::Public),
+    ("create_checkout", Access::Signed),
+    ("list_orders", Access::Signed),
+    ("get_order", Access::Owned),
+    ("cancel_order", Access::Owned),
+    ("get_order_payment", Access::Owned),
+    ("create_order_payment", Access::Owned),
+    ("receive_midtrans_notification", Access::Signature),
+    ("list_users", Access::Admin),
+    ("create_category", Access::Admin),
+    ("update_category", Access::Admin),
+    ("delete_category", Access::Admin),
+    ("create_product", Access::Admin),
+    ("list_admin_products", Access::Admin),
+    ("get_admin_product", Access::Admin),
+    ("update_product", Access::Admin),
+    ("delete_product", Access::Admin),
+    ("create_variant", Access::Admin),
+    ("update_variant", Access::Admin),
+    ("delete_variant", Access::Admin),
+    ("create_inventory_adjustment", Access::Admin),
+    ("list_inventory_movements", Access::Admin),
+    ("list_admin_orders", Access::Admin),
+    ("get_admin_order", Access::Admin),
+    ("create_order_transition", Access::Admin),
+    ("create_order_refund", Access::Admin),
+    ("cancel_order_payment", Access::Admin),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Anonymous,
+    CustomerA,
+    CustomerB,
+    Admin,
+}
+
+const ROLES: [Role; 4] = [Role::Anonymous, Role::CustomerA, Role::CustomerB, Role::Admin];
+
+/// `None` means "allowed": any 2xx.
+fn expected(access: Access, role: Role) -> Option<u16> {
+    match (access, role) {
+        (Access::Public, _) => None,
+        // A forged signature is refused whoever sends it.
+        (Access::Signature, _) => Some(401),
+        (_, Role::Anonymous) => Some(401),
+        (Access::Signed, _) => None,
+        (Access::Owned, Role::CustomerA) => None,
+        (Access::Owned, _) => Some(404),
+        (Access::Admin, Role::Admin) => None,
+        (Access::Admin, _) => Some(403),
+    }
+}
+
+struct World {
+    app: TestApp,
+    a: TestUser,
+    b: TestUser,
+    admin: TestUser,
+    category: String,
+    variant: String,
+}
+
+impl World {
+    fn user(&self, role: Role) -> Option<&TestUser> {
+        match role {
+            Role::Anonymous => None,
+            Role::CustomerA => Some(&self.a),
+            Role::CustomerB => Some(&self.b),
+            Role::Admin => Some(&self.admin),
+        }
+    }
+
+    fn admin_post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
+        self.app.post(path, &body).bearer_auth(&self.admin.access_token)
+    }
+
+    /// A fresh pending order of customer A.
+    async fn order_of_a(&self) -> String {
+        self.app.add_to_cart(&self.a, &self.variant, 1).await;
+        let body: Value = self.app.checkout(&self.a, &uuid::Uuid::new_v4().to_string()).await.json().await.unwrap();
+        body["order"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A fresh paid order of customer A.
+    async fn paid_order_of_a(&self) -> String {
+        let id = self.order_of_a().await;
+        let number: String = sqlx::query_scalar("select order_number from orders where order_id = $1")
+            .bind(uuid::Uuid::parse_str(&id).unwrap())
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap();
+        self.app.sim_action(&number, "pay", json!({"outcome": "settlement"})).await;
+        assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
+        id
+    }
+
+    async fn cart_item_of_a(&self) -> String {
+        let cart = self.app.add_to_cart(&self.a, &self.variant, 1).await;
+        cart["items"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn product(&self) -> Value {
+        let sku = format!("AZ-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]).to_uppercase();
+        self.app.create_simple_product(&self.admin, &self.category, &format!("Matrix {sku}"), &sku, 1_000, 50).await
+    }
+
+    async fn session(&self) -> String {
+        self.app.login(&self.a.email, &self.a.password).await.refresh_token
+    }
+
+    /// The request for `operation` as `role`, with whatever fresh fixtures it needs.
+    async fn request(&self, operation: &str, role: Role) -> reqwest::RequestBuilder {
+        let app = &self.app;
+        let c = &app.client;
+        let url = |path: &str| app.url(path);
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let request = match operation {
+            "register_user" => app.post("/api/v1/auth/register", &json!({"email": format!("m{unique}@example.com"), "password": "correct horse battery", "name": "M"})),
+            "login_user" => app.post("/api/v1/auth/login", &json!({"email": self.a.email, "password": self.a.password})),
+            "refresh_token" => app.post("/api/v1/auth/refresh", &json!({"refresh_token": self.session().await})),
+            "logout_user" => app.post("/api/v1/auth/logout", &json!({"refresh_token": self.session().await})),
+            "get_me" => c.get(url("/api/v1/me")),
+            "update_me" => c.patch(url("/api/v1/me")).json(&json!({"name": "Renamed"})),
+            "change_password" => {
+                let user = self.user(role).unwrap_or(&self.a);
+                c.post(url("/api/v1/me/password")).json(&json!({"current_password": user.password, "new_password": user.password}))
+            }
+            "list_categories" => c.get(url("/api/v1/categories")),
+            "get_category" => c.get(url(&format!("/api/v1/categories/{}", self.category))),
+            "list_products" => c.get(url("/api/v1/products")),
+            "get_product" => c.get(url(&format!("/api/v1/products/{}", self.product().await["id"].as_str().unwrap()))),
+            "search_products" => c.get(url("/api/v1/search?q=matrix")),
+            "create_guest_cart" => c.post(url("/api/v1/carts")),
+            "get_cart" => c.get(url("/api/v1/cart")),
+            "clear_cart" => c.delete(url("/api/v1/cart")),
+            "add_cart_item" => c.post(url("/api/v1/cart/items")).json(&json!({"variant_id": self.variant, "quantity": 1})),
+            "update_cart_item" => c.patch(url(&format!("/api/v1/cart/items/{}", self.cart_item_of_a().await))).json(&json!({"quantity": 2})),
+            "delete_cart_item" => c.delete(url(&format!("/api/v1/cart/items/{}", self.cart_item_of_a().await))),
+            "list_shipping_methods" => c.get(url("/api/v1/shipping-methods")),
+            "create_checkout" => {
+                if let Some(user) = self.user(role) {
+                    app.add_to_cart(user, &self.variant, 1).await;
+                }
+                c.post(url("/api/v1/checkout"))
+                    .header("idempotency-key", unique)
+                    .json(&json!({"shipping_address": address(), "shipping_method": "standard"}))
+            }
+            "list_orders" => c.get(url("/api/v1/orders")),
+            "get_order" => c.get(url(&format!("/api/v1/orders/{}", self.order_of_a().await))),
+            "cancel_order" => c.post(url(&format!("/api/v1/orders/{}/cancel", self.order_of_a().await))),
+            "get_order_payment" => c.get(url(&format!("/api/v1/orders/{}/payment", self.order_of_a().await))),
+            "create_order_payment" => c.post(url(&format!("/api/v1/orders/{}/payment", self.order_of_a().await))),
+            "receive_midtrans_notification" => c.post(url("/api/v1/payments/midtrans/notification")).json(&json!({
+                "order_id": "X", "status_code": "200", "gross_amount": "1.00", "signature_key": "forged", "transaction_status": "settlement"
+            })),
+            "list_users" => c.get(url("/api/v1/admin/users")),
+            "create_category" => c.post(url("/api/v1/admin/categories")).json(&json!({"name": format!("Cat {unique}")})),
+            "update_category" => c.patch(url(&format!("/api/v1/admin/categories/{}", self.category))).json(&json!({"description": "x"})),
+            "delete_category" => {
+                let fresh: Value = self.admin_post("/api/v1/admin/categories", json!({"name": format!("Del {unique}")})).send().await.unwrap().json().await.unwrap();
+                c.delete(url(&format!("/api/v1/admin/categories/{}", fresh["id"].as_str().unwrap())))
+            }
+            "create_product" => c.post(url("/api/v1/admin/products")).json(&json!({
+                "name": format!("New {unique}"), "category_id": self.category,
+                "variants": [{"sku": format!("NEW-{unique}"), "price": 100, "stock_on_hand": 1}]
+            })),
+            "list_admin_products" => c.get(url("/api/v1/admin/products")),
+            "get_admin_product" => c.get(url(&format!("/api/v1/admin/products/{}", self.product().await["id"].as_str().unwrap()))),
+            "update_product" => c.patch(url(&format!("/api/v1/admin/products/{}", self.product().await["id"].as_str().unwrap()))).json(&json!({"description": "d"})),
+            "delete_product" => c.delete(url(&format!("/api/v1/admin/products/{}", self.product().await["id"].as_str().unwrap()))),
+            "create_variant" => {
+                let product = self.product().await;
+                c.post(url(&format!("/api/v1/admin/products/{}/variants", product["id"].as_str().unwrap())))
+                    .json(&json!({"sku": format!("V-{unique}"), "price": 5, "stock_on_hand": 0}))
+            }
+            "update_variant" => c.patch(url(&format!("/api/v1/admin/variants/{}", self.product().await["variants"][0]["id"].as_str().unwrap()))).json(&json!({"price": 7})),
+            "delete_variant" => c.delete(url(&format!("/api/v1/admin/variants/{}", two_variant_product(self).await))),
+            "create_inventory_adjustment" => c.post(url("/api/v1/admin/inventory/adjustments"))
+                .json(&json!({"sku": self.product().await["variants"][0]["sku"], "delta": 1, "reason": "count"})),
+            "list_inventory_movements" => c.get(url(&format!("/api/v1/admin/inventory/{}/movements", self.product().await["variants"][0]["sku"].as_str().unwrap()))),
+            "list_admin_orders" => c.get(url("/api/v1/admin/orders")),
+            "get_admin_order" => c.get(url(&format!("/api/v1/admin/orders/{}", self.order_of_a().await))),
+            "create_order_transition" => c.post(url(&format!("/api/v1/admin/orders/{}/transitions", self.order_of_a().await))).json(&json!({"to": "paid"})),
+            "create_order_refund" => c.post(url(&format!("/api/v1/admin/orders/{}/refund", self.paid_order_of_a().await))).json(&json!({"amount": 100, "reason": "goodwill"})),
+            "cancel_order_payment" => c.post(url(&format!("/api/v1/admin/orders/{}/cancel-payment", self.order_of_a().await))),
+            other => panic!("no request for {other}: add one"),
+        };
+        match self.user(role) {
+            Some(user) => request.bearer_auth(&user.access_token),
+            None => request,
+        }
+    }
+}
+
+/// A product with two variants, so one of them may be deleted; returns the first's id.
+async fn two_variant_product(w: &World) -> String {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let product = w.app.create_product(&w.admin, &json!({
+        "name": format!("Two {unique}"), "category_id": w.category, "status": "active", "options": ["size"],
+        "variants": [
+            {"sku": format!("TWO-S-{unique}"), "price": 1, "stock_on_hand": 1, "options": {"size": "S"}},
+            {"sku": format!("TWO-M-{unique}"), "price": 1, "stock_on_hand": 1, "options": {"size": "M"}}
+        ]
+    })).await;
+    product["variants"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_operation_enforces_its_access_rule_for_every_role() {
+    let app = TestApp::builder().with_midtrans().spawn().await;
+    let admin = app.register_admin().await;
+    let a = app.register_customer().await;
+    let b = app.register_customer().await;
+    let category = app.create_category(&admin, "Matrix", None).await["id"].as_str().unwrap().to_owned();
+    let product = app.create_simple_product(&admin, &category, "Matrix Base", "MATRIX-BASE", 1_000, 1_000).await;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
+    let world = World { app, a, b, admin, category, variant };
+
+    let spec: Value = serde_json::from_str(&toko::http::spec_json()).unwrap();
+    let mut in_spec = BTreeSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            in_spec.insert(op["operationId"].as_str().unwrap().to_owned());
+        }
+    }
+    let ruled: BTreeSet<String> = RULES.iter().map(|(id, _)| id.to_string()).collect();
+    let missing: Vec<_> = in_spec.difference(&ruled).collect();
+    assert!(missing.is_empty(), "operations without an access rule: {missing:?}");
+    let stale: Vec<_> = ruled.difference(&in_spec).collect();
+    assert!(stale.is_empty(), "rules for operations that no longer exist: {stale:?}");
+
+    let mut failures = Vec::new();
+    for (operation, access) in RULES {
+        for role in ROLES {
+            let request = world.request(operation, role).await;
+            let status = request.send().await.unwrap().status().as_u16();
+            let ok = match expected(*access, role) {
+                None => (200..300).contains(&status),
+                Some(code) => status == code,
+            };
+            if !ok {
+                failures.push(format!("{operation} as {role:?}: got {status}, expected {:?}", expected(*access, role).map_or("2xx".into(), |c| c.to_string())));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "authorization matrix failures:\n{}", failures.join("\n"));
+}
