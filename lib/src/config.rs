@@ -6,6 +6,9 @@
 
 use std::{collections::HashMap, fmt, net::IpAddr, str::FromStr, time::Duration};
 
+mod search;
+pub use self::search::{ElasticsearchConfig, SearchBackendConfig, SearchConfig};
+
 /// Why the settings could not be built. Always names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -300,6 +303,7 @@ pub struct ApiConfig {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub store: StoreConfig,
+    pub search: SearchConfig,
 }
 
 impl ApiConfig {
@@ -316,6 +320,7 @@ impl ApiConfig {
             database: DatabaseConfig::from_reader(&r)?,
             auth: AuthConfig::from_reader(&r, environment)?,
             store: StoreConfig::from_reader(&r)?,
+            search: SearchConfig::from_reader(&r)?,
         })
     }
 }

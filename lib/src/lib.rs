@@ -12,5 +12,6 @@ pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod search;
 pub mod telemetry;
 pub mod validation;

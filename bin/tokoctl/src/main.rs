@@ -1,4 +1,5 @@
-//! `tokoctl`: operations on a toko deployment (migrations, the OpenAPI document, admins).
+//! `tokoctl`: operations on a toko deployment (migrations, the OpenAPI document, admins,
+//! the search index).
 
 mod commands;
 

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use prometheus::Registry;
 use sqlx::PgPool;
 
-use crate::{auth::AuthService, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics};
+use crate::{auth::AuthService, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, search::Search};
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
 #[derive(Clone)]
@@ -14,6 +14,7 @@ pub struct AppState {
     pub db: PgPool,
     pub auth: AuthService,
     pub catalog: Catalog,
+    pub search: Search,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
 }
@@ -31,11 +32,13 @@ impl AppState {
         let http_metrics = HttpMetrics::register(&registry)?;
         let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
         let catalog = Catalog::new(db.clone(), config.store.currency.clone());
+        let search = Search::from_config(&config.search, db.clone())?;
         Ok(Self {
             config: Arc::new(config),
             db,
             auth,
             catalog,
+            search,
             registry,
             http_metrics,
         })
@@ -43,17 +46,27 @@ impl AppState {
 
     /// Checks each dependency with a short timeout, concurrently.
     pub async fn readiness(&self) -> Vec<Check> {
-        let database = tokio::time::timeout(Duration::from_secs(2), db::ping(&self.db)).await;
-        vec![Check {
-            name: "database",
-            ok: matches!(database, Ok(Ok(()))),
-            detail: match database {
-                Ok(Ok(())) => None,
-                Ok(Err(_)) => Some("query failed".into()),
-                Err(_) => Some("timed out".into()),
-            },
-        }]
+        let (database, search) = tokio::join!(
+            tokio::time::timeout(READINESS_TIMEOUT, db::ping(&self.db)),
+            tokio::time::timeout(READINESS_TIMEOUT, self.search.backend().health()),
+        );
+        // A database error's text may carry connection details; search errors name their
+        // cause (cluster status, missing alias) and nothing secret.
+        let database = database.map(|r| r.map_err(|_| "query failed".to_owned()));
+        let search = search.map(|r| r.map_err(|e| e.to_string()));
+        vec![check("database", database), check("search", search)]
     }
+}
+
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn check(name: &'static str, outcome: Result<Result<(), String>, tokio::time::error::Elapsed>) -> Check {
+    let detail = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(reason)) => Some(reason),
+        Err(_) => Some("timed out".into()),
+    };
+    Check { name, ok: detail.is_none(), detail }
 }
 
 /// Why the state could not be built.
@@ -63,4 +76,6 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("auth service: {0}")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("search: {0}")]
+    Search(#[from] crate::search::SearchError),
 }

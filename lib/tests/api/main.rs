@@ -5,3 +5,4 @@ mod auth;
 mod catalog;
 mod openapi;
 mod platform;
+mod search;

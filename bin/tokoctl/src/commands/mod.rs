@@ -3,6 +3,7 @@
 mod admin;
 mod migrate;
 mod openapi;
+mod search;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,9 @@ enum Command {
     Openapi(openapi::Args),
     /// Create an admin, or promote an existing account (password from stdin or TOKO_ADMIN_PASSWORD).
     CreateAdmin(admin::Args),
+    /// Search index operations.
+    #[command(subcommand)]
+    Search(search::Command),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -28,5 +32,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate::run().await,
         Command::Openapi(args) => openapi::run(args),
         Command::CreateAdmin(args) => admin::run(args).await,
+        Command::Search(command) => search::run(command).await,
     }
 }

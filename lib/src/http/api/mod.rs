@@ -9,6 +9,8 @@ mod auth;
 mod catalog;
 mod catalog_dto;
 mod dto;
+mod search;
+mod search_dto;
 
 use poem_openapi::Tags;
 
@@ -22,6 +24,8 @@ pub enum ApiTags {
     Account,
     /// Categories and products.
     Catalog,
+    /// Full-text product search with filters and facets.
+    Search,
     /// Administration (role admin).
     Admin,
 }
@@ -31,6 +35,7 @@ pub type Api = (
     auth::AuthApi,
     account::AccountApi,
     catalog::CatalogApi,
+    search::SearchApi,
     admin_users::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
 );
@@ -40,6 +45,7 @@ pub fn all() -> Api {
         auth::AuthApi,
         account::AccountApi,
         catalog::CatalogApi,
+        search::SearchApi,
         admin_users::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
     )

@@ -1,0 +1,247 @@
+//! The search statement: one round trip for hits, total and facets.
+//!
+//! `matched` is the filtered, matching set with just the columns the rest needs. One
+//! `GROUPING SETS` aggregation over it yields every facet and the total in a single pass; the
+//! page is sorted from it, and only the page's rows are joined back for summaries and
+//! `ts_headline` (the expensive part of highlighting). Hits and facets come back as JSON so
+//! the one row carries them all.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::{types::Json, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::{
+    catalog::{listing, Image, ProductStatus, ProductSummary},
+    search::{CategoryValue, FacetCount, Facets, Highlight, PriceRange, SearchHit, SearchQuery, SearchSort, FACET_SIZE},
+};
+
+/// ts_rank_cd weights for D, C, B, A: description (C) counts a fifth of the name (A).
+const RANK_WEIGHTS: &str = "'{0.1, 0.2, 0.4, 1.0}'::float4[]";
+
+/// Relevance: 1 when every required clause matches in the name alone, plus the cover-density
+/// rank scaled into [0, 1) (normalization 32), so a name match always outranks matches found
+/// only in the brand, category or description.
+fn score(q: &mut QueryBuilder<Postgres>, tsquery: &str) {
+    q.push("(ts_filter(p.search_vector, '{a}') @@ ")
+        .push_bind(tsquery.to_owned())
+        .push("::tsquery)::int + ts_rank_cd(")
+        .push(RANK_WEIGHTS)
+        .push(", p.search_vector, ")
+        .push_bind(tsquery.to_owned())
+        .push("::tsquery, 32)");
+}
+
+/// The page order; relevance without a text query is newest first.
+fn order_by(sort: SearchSort, has_text: bool) -> &'static str {
+    match sort {
+        SearchSort::Relevance if has_text => "score desc, in_stock desc, created_at desc, product_id desc",
+        SearchSort::Relevance | SearchSort::Newest => "created_at desc, product_id desc",
+        SearchSort::PriceAsc => "min_price asc, product_id asc",
+        SearchSort::PriceDesc => "min_price desc, product_id desc",
+    }
+}
+
+/// Highlighting options: HTML-escaped input (see `search_html_escape`), `<mark>` around
+/// matches, a short fragment of the description.
+const NAME_HEADLINE: &str = "'HighlightAll=true, StartSel=<mark>, StopSel=</mark>'";
+const SNIPPET_HEADLINE: &str = "'StartSel=<mark>, StopSel=</mark>, MinWords=15, MaxWords=35, MaxFragments=1'";
+/// Without a text query the snippet is the description's first words (as a headline that
+/// matched nothing would show).
+const SNIPPET_WORDS: &str = "substring(search_html_escape(nullif(p.description, '')) from '^\\s*((?:\\S+\\s+){0,34}\\S+)')";
+
+/// The statement for `query`; `tsquery` is the composed text query, `None` to list all.
+///
+/// With a text query `matched` is materialized: it is a bitmap scan of the text index that
+/// both the facets and the page read. Without one it is inlined instead, so the facets come
+/// from an index-only scan of `products_search_facets_idx` and the page from an index in the
+/// requested order, neither touching the wide product rows.
+pub fn build(query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::new(match tsquery {
+        Some(_) => "with matched as materialized (",
+        None => "with matched as not materialized (",
+    });
+    q.push(
+        "select p.product_id, p.category_id, p.brand, p.min_price, p.in_stock, p.created_at,
+                width_bucket(p.min_price, ",
+    );
+    q.push_bind(price_bounds.to_vec()).push("::int8[]) as price_bucket, ");
+    // Scores are only needed to sort by relevance; other sorts score the page alone.
+    match tsquery {
+        Some(tsquery) if query.sort == SearchSort::Relevance => score(&mut q, tsquery),
+        _ => {
+            q.push("0::float4");
+        }
+    };
+    q.push(" as score from products p where p.status = 'active'");
+    listing::push_filter(&mut q, &query.filter);
+    if let Some(tsquery) = tsquery {
+        q.push(" and p.search_vector @@ ").push_bind(tsquery.to_owned()).push("::tsquery");
+    }
+    q.push(
+        "),
+         counts as (
+             select case grouping(category_id, brand, price_bucket)
+                        when 3 then 'category' when 5 then 'brand' when 6 then 'price' else 'total' end as facet,
+                    category_id, brand, price_bucket, count(*) as n
+             from matched
+             group by grouping sets ((category_id), (brand), (price_bucket), ())
+         ),
+         facet_values as (
+             select 'category' as facet, c.category_id::text as value, cat.slug, cat.name, c.n
+             from counts c join categories cat on cat.category_id = c.category_id
+             where c.facet = 'category'
+             union all
+             -- Brands count case-insensitively, as the brand filter matches; lower() runs once
+             -- per distinct spelling rather than once per product.
+             select 'brand', min(brand), null, null, sum(n)::int8
+             from counts where facet = 'brand' and brand is not null group by lower(brand)
+             union all
+             select 'price', price_bucket::text, null, null, n from counts where facet = 'price'
+         ),
+         facets as (
+             select *, row_number() over (partition by facet order by n desc, coalesce(name, value)) as rank
+             from facet_values
+         ),
+         page as (
+             select product_id, score, row_number() over (order by ",
+    );
+    let order = order_by(query.sort, tsquery.is_some());
+    q.push(order).push(") as position from matched order by ").push(order);
+    q.push(" limit ").push_bind(query.size).push(" offset ").push_bind(query.offset());
+    q.push(
+        ")
+         select coalesce((select n from counts where facet = 'total'), 0) as total,
+                coalesce((select json_agg(json_build_object('facet', facet, 'value', value, 'slug', slug,
+                                                            'name', name, 'count', n)
+                                          order by facet, case when facet = 'price' then value::int end, rank)
+                          from facets where facet = 'price' or rank <= ",
+    );
+    q.push_bind(FACET_SIZE as i64).push(
+        "), '[]') as facets,
+                coalesce((select json_agg(json_build_object(
+                              'product_id', p.product_id, 'slug', p.slug, 'name', p.name, 'brand', p.brand,
+                              'category_id', p.category_id, 'status', p.status, 'min_price', p.min_price,
+                              'max_price', p.max_price, 'in_stock', p.in_stock, 'image', p.images -> 0,
+                              'created_at', p.created_at, 'score', ",
+    );
+    match tsquery {
+        Some(tsquery) if query.sort != SearchSort::Relevance => score(&mut q, tsquery),
+        _ => {
+            q.push("g.score");
+        }
+    };
+    q.push(", 'name_html', ");
+    match tsquery {
+        Some(tsquery) => {
+            headline(&mut q, tsquery, "p.name", NAME_HEADLINE);
+            q.push(", 'snippet_html', ");
+            headline(&mut q, tsquery, "nullif(p.description, '')", SNIPPET_HEADLINE);
+        }
+        None => {
+            q.push("search_html_escape(p.name), 'snippet_html', ").push(SNIPPET_WORDS);
+        }
+    }
+    q.push(") order by g.position) from page g join products p on p.product_id = g.product_id), '[]') as hits");
+    q
+}
+
+/// `ts_headline` of an HTML-escaped column.
+fn headline(q: &mut QueryBuilder<Postgres>, tsquery: &str, column: &str, options: &str) {
+    q.push(format!("ts_headline('toko_search', search_html_escape({column}), "))
+        .push_bind(tsquery.to_owned())
+        .push(format!("::tsquery, {options})"));
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ResultRow {
+    pub total: i64,
+    pub facets: Json<Vec<FacetRow>>,
+    pub hits: Json<Vec<HitRow>>,
+}
+
+#[derive(Deserialize)]
+pub struct FacetRow {
+    facet: String,
+    value: String,
+    slug: Option<String>,
+    name: Option<String>,
+    count: i64,
+}
+
+#[derive(Deserialize)]
+pub struct HitRow {
+    product_id: Uuid,
+    slug: String,
+    name: String,
+    brand: Option<String>,
+    category_id: Uuid,
+    status: String,
+    min_price: i64,
+    max_price: i64,
+    in_stock: bool,
+    image: Option<Image>,
+    created_at: DateTime<Utc>,
+    score: f64,
+    name_html: String,
+    snippet_html: Option<String>,
+}
+
+impl From<HitRow> for SearchHit {
+    fn from(r: HitRow) -> Self {
+        Self {
+            product: ProductSummary {
+                id: r.product_id,
+                slug: r.slug,
+                name: r.name,
+                brand: r.brand,
+                category_id: r.category_id,
+                status: ProductStatus::from_db(&r.status),
+                min_price: r.min_price,
+                max_price: r.max_price,
+                in_stock: r.in_stock,
+                image: r.image,
+                created_at: r.created_at,
+            },
+            score: r.score,
+            highlight: Highlight {
+                name: r.name_html,
+                snippet: r.snippet_html,
+            },
+        }
+    }
+}
+
+/// Facet rows into facets; price buckets are `width_bucket` numbers (0 below the first bound).
+pub fn facets(rows: Vec<FacetRow>, price_bounds: &[i64]) -> Facets {
+    let ranges = PriceRange::all(price_bounds);
+    let mut facets = Facets::default();
+    for row in rows {
+        match row.facet.as_str() {
+            "category" => {
+                if let Ok(id) = row.value.parse() {
+                    facets.categories.push(FacetCount {
+                        value: CategoryValue {
+                            id,
+                            slug: row.slug.unwrap_or_default(),
+                            name: row.name.unwrap_or_default(),
+                        },
+                        count: row.count,
+                    });
+                }
+            }
+            "brand" => facets.brands.push(FacetCount { value: row.value, count: row.count }),
+            "price" => {
+                if let Some(range) = row.value.parse::<usize>().ok().and_then(|b| ranges.get(b)) {
+                    facets.price_ranges.push(FacetCount { value: *range, count: row.count });
+                }
+            }
+            _ => {}
+        }
+    }
+    facets
+}
+
+pub async fn run(db: &PgPool, query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -> Result<ResultRow, sqlx::Error> {
+    build(query, tsquery, price_bounds).build_query_as::<ResultRow>().fetch_one(db).await
+}
