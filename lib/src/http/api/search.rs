@@ -33,7 +33,7 @@ impl SearchApi {
     async fn search_products(
         &self,
         state: poem::web::Data<&AppState>,
-        /// What to look for (at most 200 characters; `search::MAX_QUERY_CHARS`).
+        /// What to look for (at most 200 characters).
         #[oai(default, validator(max_length = 200))]
         q: Query<String>,
         /// A category id or slug; its descendants are included.

@@ -93,7 +93,7 @@ impl Shop {
             }
         };
         let admin = app.register_admin().await;
-        let mut categories = HashMap::new();
+        let mut categories: HashMap<&str, String> = HashMap::new();
         for (slug, name, parent) in [
             ("elektronik", "Elektronik", None),
             ("handphone", "Handphone", Some("elektronik")),
