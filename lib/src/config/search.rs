@@ -29,9 +29,15 @@ pub struct SearchConfig {
 
 impl SearchConfig {
     pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
-        let backend = match r.string("SEARCH_BACKEND", "postgres").to_ascii_lowercase().as_str() {
+        let backend = match r
+            .string("SEARCH_BACKEND", "postgres")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "postgres" | "postgresql" => SearchBackendConfig::Postgres,
-            "elasticsearch" => SearchBackendConfig::Elasticsearch(ElasticsearchConfig::from_reader(r)?),
+            "elasticsearch" => {
+                SearchBackendConfig::Elasticsearch(ElasticsearchConfig::from_reader(r)?)
+            }
             other => {
                 return Err(ConfigError::Invalid {
                     name: "SEARCH_BACKEND",
@@ -44,18 +50,29 @@ impl SearchConfig {
             reason: reason.to_owned(),
         };
         let price_ranges = r
-            .string("SEARCH_PRICE_RANGES", "50000,100000,250000,500000,1000000,5000000")
+            .string(
+                "SEARCH_PRICE_RANGES",
+                "50000,100000,250000,500000,1000000,5000000",
+            )
             .split(',')
             .map(|v| v.trim().parse::<i64>())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| invalid_ranges("expected comma-separated whole amounts, e.g. 50000,100000"))?;
-        if price_ranges.is_empty() || price_ranges.len() > 20 || price_ranges.iter().any(|&p| p <= 0) {
+            .map_err(|_| {
+                invalid_ranges("expected comma-separated whole amounts, e.g. 50000,100000")
+            })?;
+        if price_ranges.is_empty()
+            || price_ranges.len() > 20
+            || price_ranges.iter().any(|&p| p <= 0)
+        {
             return Err(invalid_ranges("expected 1 to 20 positive amounts"));
         }
         if !price_ranges.windows(2).all(|w| w[0] < w[1]) {
             return Err(invalid_ranges("amounts must be strictly ascending"));
         }
-        Ok(Self { backend, price_ranges })
+        Ok(Self {
+            backend,
+            price_ranges,
+        })
     }
 }
 
@@ -82,7 +99,9 @@ impl ElasticsearchConfig {
         let valid_index = !index.is_empty()
             && index.len() <= 200
             && !index.starts_with(['-', '_', '+', '.'])
-            && index.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
+            && index.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+            });
         if !valid_index {
             return Err(ConfigError::Invalid {
                 name: "ELASTICSEARCH_INDEX",
@@ -103,14 +122,23 @@ mod tests {
     use super::*;
 
     fn source(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn search_defaults_to_postgres_and_elasticsearch_needs_its_url() {
-        let base = [("DATABASE_URL", "postgres://localhost/toko"), ("JWT_SECRET", "x")];
+        let base = [
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("JWT_SECRET", "x"),
+        ];
         let config = super::super::ApiConfig::from_source(&source(&base)).unwrap();
-        assert!(matches!(config.search.backend, SearchBackendConfig::Postgres));
+        assert!(matches!(
+            config.search.backend,
+            SearchBackendConfig::Postgres
+        ));
         assert_eq!(config.search.price_ranges[0], 50_000);
 
         let with = |extra: &[(&'static str, &'static str)]| {
@@ -119,16 +147,34 @@ mod tests {
             super::super::ApiConfig::from_source(&source(&pairs))
         };
         let err = with(&[("SEARCH_BACKEND", "elasticsearch")]).unwrap_err();
-        assert_eq!(err.to_string(), "missing environment variable ELASTICSEARCH_URL");
+        assert_eq!(
+            err.to_string(),
+            "missing environment variable ELASTICSEARCH_URL"
+        );
         let err = with(&[("SEARCH_BACKEND", "solr")]).unwrap_err();
         assert!(err.to_string().contains("SEARCH_BACKEND"), "{err}");
-        let err = with(&[("SEARCH_BACKEND", "elasticsearch"), ("ELASTICSEARCH_URL", "localhost:9200")]).unwrap_err();
+        let err = with(&[
+            ("SEARCH_BACKEND", "elasticsearch"),
+            ("ELASTICSEARCH_URL", "localhost:9200"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("ELASTICSEARCH_URL"), "{err}");
-        let err = with(&[("SEARCH_BACKEND", "elasticsearch"), ("ELASTICSEARCH_URL", "http://es:9200"), ("ELASTICSEARCH_USERNAME", "elastic")])
-            .unwrap_err();
-        assert_eq!(err.to_string(), "missing environment variable ELASTICSEARCH_PASSWORD");
-        let err = with(&[("SEARCH_BACKEND", "elasticsearch"), ("ELASTICSEARCH_URL", "http://es:9200"), ("ELASTICSEARCH_INDEX", "Products")])
-            .unwrap_err();
+        let err = with(&[
+            ("SEARCH_BACKEND", "elasticsearch"),
+            ("ELASTICSEARCH_URL", "http://es:9200"),
+            ("ELASTICSEARCH_USERNAME", "elastic"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing environment variable ELASTICSEARCH_PASSWORD"
+        );
+        let err = with(&[
+            ("SEARCH_BACKEND", "elasticsearch"),
+            ("ELASTICSEARCH_URL", "http://es:9200"),
+            ("ELASTICSEARCH_INDEX", "Products"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("ELASTICSEARCH_INDEX"), "{err}");
         let err = with(&[("SEARCH_PRICE_RANGES", "100,50")]).unwrap_err();
         assert!(err.to_string().contains("SEARCH_PRICE_RANGES"), "{err}");
@@ -140,8 +186,16 @@ mod tests {
             ("ELASTICSEARCH_PASSWORD", "s3cret-value"),
         ])
         .unwrap();
-        let SearchBackendConfig::Elasticsearch(es) = &config.search.backend else { panic!("elasticsearch expected") };
-        assert_eq!((es.url.as_str(), es.index.as_str()), ("https://es.internal:9200/", "toko-products"));
-        assert!(!format!("{config:?}").contains("s3cret-value"), "the password never prints");
+        let SearchBackendConfig::Elasticsearch(es) = &config.search.backend else {
+            panic!("elasticsearch expected")
+        };
+        assert_eq!(
+            (es.url.as_str(), es.index.as_str()),
+            ("https://es.internal:9200/", "toko-products")
+        );
+        assert!(
+            !format!("{config:?}").contains("s3cret-value"),
+            "the password never prints"
+        );
     }
 }

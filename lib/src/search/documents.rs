@@ -58,16 +58,25 @@ const SELECT_DOCUMENT: &str = "
     from products p join categories c on c.category_id = p.category_id";
 
 /// The documents of these products, whatever their status (missing ids are simply absent).
-pub async fn load(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<Vec<SearchDocument>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_DOCUMENT} where p.product_id = any($1)")))
-        .bind(ids)
-        .fetch_all(db)
-        .await
+pub async fn load(
+    db: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<SearchDocument>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_DOCUMENT} where p.product_id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await
 }
 
 /// The next batch of active products after `after` in id order (keyset: stable while
 /// products change during a reindex).
-pub async fn active_batch(db: &PgPool, after: Option<Uuid>, limit: usize) -> Result<Vec<SearchDocument>, sqlx::Error> {
+pub async fn active_batch(
+    db: &PgPool,
+    after: Option<Uuid>,
+    limit: usize,
+) -> Result<Vec<SearchDocument>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_DOCUMENT} where p.status = 'active' and ($1::uuid is null or p.product_id > $1)
          order by p.product_id limit $2"
@@ -79,10 +88,15 @@ pub async fn active_batch(db: &PgPool, after: Option<Uuid>, limit: usize) -> Res
 }
 
 pub async fn count_active(db: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from products where status = 'active'").fetch_one(db).await
+    sqlx::query_scalar("select count(*) from products where status = 'active'")
+        .fetch_one(db)
+        .await
 }
 
-pub async fn product_ids_in_category(db: &PgPool, category_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn product_ids_in_category(
+    db: &PgPool,
+    category_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar("select product_id from products where category_id = $1 order by product_id")
         .bind(category_id)
         .fetch_all(db)

@@ -35,11 +35,22 @@ pub enum SearchError {
     #[error("could not reach Elasticsearch")]
     Transport(#[from] ::elasticsearch::Error),
     #[error("Elasticsearch answered {status} to {operation}: {reason}")]
-    Status { operation: &'static str, status: u16, reason: String },
+    Status {
+        operation: &'static str,
+        status: u16,
+        reason: String,
+    },
     #[error("Elasticsearch rejected {failed} of {total} bulk operations; first: {first}")]
-    Bulk { failed: usize, total: usize, first: String },
+    Bulk {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
     #[error("unexpected Elasticsearch response to {operation}: {reason}")]
-    UnexpectedResponse { operation: &'static str, reason: String },
+    UnexpectedResponse {
+        operation: &'static str,
+        reason: String,
+    },
 }
 
 impl SearchError {
@@ -77,7 +88,10 @@ pub trait SearchBackend: Send + Sync {
     async fn delete_products(&self, ids: &[Uuid]) -> Result<(), SearchError>;
 
     /// Rebuilds every search document from the database, reporting progress after each batch.
-    async fn reindex(&self, progress: &(dyn Fn(ReindexProgress) + Send + Sync)) -> Result<ReindexSummary, SearchError>;
+    async fn reindex(
+        &self,
+        progress: &(dyn Fn(ReindexProgress) + Send + Sync),
+    ) -> Result<ReindexSummary, SearchError>;
 
     /// Whether the engine can answer queries now.
     async fn health(&self) -> Result<(), SearchError>;
@@ -98,12 +112,17 @@ impl Search {
     /// Builds the configured backend. Nothing is contacted yet (see [`SearchBackend::health`]).
     pub fn from_config(config: &SearchConfig, db: PgPool) -> Result<Self, SearchError> {
         let backend: Arc<dyn SearchBackend> = match &config.backend {
-            SearchBackendConfig::Postgres => Arc::new(postgres::PostgresSearch::new(db.clone(), config.price_ranges.clone())),
-            SearchBackendConfig::Elasticsearch(es) => Arc::new(elasticsearch::ElasticsearchSearch::new(
-                es,
+            SearchBackendConfig::Postgres => Arc::new(postgres::PostgresSearch::new(
                 db.clone(),
                 config.price_ranges.clone(),
-            )?),
+            )),
+            SearchBackendConfig::Elasticsearch(es) => {
+                Arc::new(elasticsearch::ElasticsearchSearch::new(
+                    es,
+                    db.clone(),
+                    config.price_ranges.clone(),
+                )?)
+            }
         };
         Ok(Self { backend, db })
     }

@@ -42,7 +42,13 @@ pub struct SearchQuery {
 
 impl SearchQuery {
     /// Checks the bounds the HTTP layer cannot express on its own (the result window).
-    pub fn new(text: &str, filter: ProductFilter, sort: SearchSort, page: i64, size: i64) -> Result<Self, SearchError> {
+    pub fn new(
+        text: &str,
+        filter: ProductFilter,
+        sort: SearchSort,
+        page: i64,
+        size: i64,
+    ) -> Result<Self, SearchError> {
         let invalid = |name, message: String| Err(SearchError::InvalidParameter { name, message });
         if text.chars().count() > MAX_QUERY_CHARS {
             return invalid("q", format!("must be at most {MAX_QUERY_CHARS} characters"));
@@ -117,7 +123,13 @@ impl PriceRange {
         let mut edges: Vec<Option<i64>> = vec![None];
         edges.extend(bounds.iter().copied().map(Some));
         edges.push(None);
-        edges.windows(2).map(|w| Self { from: w[0], to: w[1] }).collect()
+        edges
+            .windows(2)
+            .map(|w| Self {
+                from: w[0],
+                to: w[1],
+            })
+            .collect()
     }
 
     /// A stable name, `*-50000`, `50000-100000`, `5000000-*`.
@@ -177,14 +189,38 @@ mod tests {
 
     #[test]
     fn the_result_window_is_bounded() {
-        let query = |page, size| SearchQuery::new("", ProductFilter::default(), SearchSort::Relevance, page, size);
+        let query = |page, size| {
+            SearchQuery::new(
+                "",
+                ProductFilter::default(),
+                SearchSort::Relevance,
+                page,
+                size,
+            )
+        };
         assert!(query(1, 20).is_ok());
         assert_eq!(query(3, 20).unwrap().offset(), 40);
         assert!(query(500, 20).is_ok());
-        assert!(matches!(query(501, 20), Err(SearchError::InvalidParameter { name: "page", .. })));
-        assert!(matches!(query(0, 20), Err(SearchError::InvalidParameter { name: "page", .. })));
-        assert!(matches!(query(1, 101), Err(SearchError::InvalidParameter { name: "size", .. })));
+        assert!(matches!(
+            query(501, 20),
+            Err(SearchError::InvalidParameter { name: "page", .. })
+        ));
+        assert!(matches!(
+            query(0, 20),
+            Err(SearchError::InvalidParameter { name: "page", .. })
+        ));
+        assert!(matches!(
+            query(1, 101),
+            Err(SearchError::InvalidParameter { name: "size", .. })
+        ));
         let long = "a".repeat(MAX_QUERY_CHARS + 1);
-        assert!(SearchQuery::new(&long, ProductFilter::default(), SearchSort::Relevance, 1, 20).is_err());
+        assert!(SearchQuery::new(
+            &long,
+            ProductFilter::default(),
+            SearchSort::Relevance,
+            1,
+            20
+        )
+        .is_err());
     }
 }

@@ -53,7 +53,12 @@ impl ParsedQuery {
 
     /// Whether `clause` is the prefix word (compared by address: the same word may repeat).
     pub fn is_prefix(&self, clause: &Clause) -> bool {
-        self.prefix_last && self.required.last().and_then(|g| g.last()).is_some_and(|last| std::ptr::eq(last, clause))
+        self.prefix_last
+            && self
+                .required
+                .last()
+                .and_then(|g| g.last())
+                .is_some_and(|last| std::ptr::eq(last, clause))
     }
 }
 
@@ -117,11 +122,17 @@ pub fn parse(q: &str) -> ParsedQuery {
                 or_pending = after_required;
                 last_was_word = false;
             }
-            Token::Clause { clause, negated: true } => {
+            Token::Clause {
+                clause,
+                negated: true,
+            } => {
                 parsed.excluded.push(clause);
                 (or_pending, after_required, last_was_word) = (false, false, false);
             }
-            Token::Clause { clause, negated: false } => {
+            Token::Clause {
+                clause,
+                negated: false,
+            } => {
                 last_was_word = matches!(clause, Clause::Word(_));
                 match parsed.required.last_mut() {
                     Some(group) if or_pending => group.push(clause),
@@ -132,7 +143,10 @@ pub fn parse(q: &str) -> ParsedQuery {
         }
     }
     // Typed to the very end: no space, and no dropped punctuation, after the word.
-    parsed.prefix_last = last_was_word && parsed.prefix_candidate().is_some_and(|word| q.ends_with(word));
+    parsed.prefix_last = last_was_word
+        && parsed
+            .prefix_candidate()
+            .is_some_and(|word| q.ends_with(word));
     parsed
 }
 
@@ -150,7 +164,10 @@ mod tests {
     #[test]
     fn words_are_all_required_and_the_last_one_is_a_prefix() {
         let q = parse("kaos polos hit");
-        assert_eq!(q.required, vec![vec![word("kaos")], vec![word("polos")], vec![word("hit")]]);
+        assert_eq!(
+            q.required,
+            vec![vec![word("kaos")], vec![word("polos")], vec![word("hit")]]
+        );
         assert_eq!(q.prefix(), Some("hit"));
         assert_eq!(parse("kaos polos ").prefix(), None, "a space ends the word");
     }
@@ -160,7 +177,11 @@ mod tests {
         let q = parse(r#"kaos "polos  hitam" -merah -"lengan panjang" uniqlo or erigo"#);
         assert_eq!(
             q.required,
-            vec![vec![word("kaos")], vec![phrase("polos hitam")], vec![word("uniqlo"), word("erigo")]]
+            vec![
+                vec![word("kaos")],
+                vec![phrase("polos hitam")],
+                vec![word("uniqlo"), word("erigo")]
+            ]
         );
         assert_eq!(q.excluded, vec![word("merah"), phrase("lengan panjang")]);
         assert_eq!(q.prefix(), Some("erigo"));
@@ -170,14 +191,32 @@ mod tests {
     fn odd_input_degrades_gracefully() {
         assert!(parse("").is_empty());
         assert!(parse("  ?! - ").is_empty());
-        assert_eq!(parse(r#""unterminated phrase"#).required, vec![vec![phrase("unterminated phrase")]]);
-        assert_eq!(parse(r#""unterminated phrase"#).prefix(), None, "phrases are never prefixes");
-        assert_eq!(parse("or kaos or").required, vec![vec![word("kaos")]], "a dangling or is ignored");
-        assert_eq!(parse("-merah or kaos").required, vec![vec![word("kaos")]], "or needs a required clause before it");
+        assert_eq!(
+            parse(r#""unterminated phrase"#).required,
+            vec![vec![phrase("unterminated phrase")]]
+        );
+        assert_eq!(
+            parse(r#""unterminated phrase"#).prefix(),
+            None,
+            "phrases are never prefixes"
+        );
+        assert_eq!(
+            parse("or kaos or").required,
+            vec![vec![word("kaos")]],
+            "a dangling or is ignored"
+        );
+        assert_eq!(
+            parse("-merah or kaos").required,
+            vec![vec![word("kaos")]],
+            "or needs a required clause before it"
+        );
         assert_eq!(parse("-merah").excluded, vec![word("merah")]);
         assert_eq!(parse("-merah").prefix(), None);
         assert_eq!(parse("kaos ?").prefix(), None, "the word was finished");
-        assert_eq!(parse("usb-c 2.0").required, vec![vec![word("usb-c")], vec![word("2.0")]]);
+        assert_eq!(
+            parse("usb-c 2.0").required,
+            vec![vec![word("usb-c")], vec![word("2.0")]]
+        );
     }
 
     #[test]

@@ -24,14 +24,18 @@ async fn reindex() -> anyhow::Result<()> {
     let reader = config::Reader(&config::ProcessEnv);
     let database = config::DatabaseConfig::from_reader(&reader)?;
     let settings = config::SearchConfig::from_reader(&reader)?;
-    let pool = db::connect(&database).await.context("connecting to Postgres")?;
+    let pool = db::connect(&database)
+        .await
+        .context("connecting to Postgres")?;
     let search = Search::from_config(&settings, pool)?;
     let backend = search.backend();
 
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} products ({per_sec}, {eta} left)")
-            .expect("valid progress template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} products ({per_sec}, {eta} left)",
+        )
+        .expect("valid progress template"),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let started = Instant::now();

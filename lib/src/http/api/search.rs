@@ -53,7 +53,10 @@ impl SearchApi {
         #[oai(default = "first_page", validator(minimum(value = "1")))]
         page: Query<i64>,
         /// Hits per page, 1 to 100.
-        #[oai(default = "default_size", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(
+            default = "default_size",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
         size: Query<i64>,
     ) -> ApiResult<Json<SearchResultOut>, SearchErrors> {
         let filter = ProductFilter {
@@ -65,7 +68,12 @@ impl SearchApi {
         };
         let query = SearchQuery::new(&q.0, filter, sort.0.into(), page.0, size.0)?;
         let result = state.search.search(&query).await?;
-        Ok(Json(SearchResultOut::new(result, query.page, query.size, &state.catalog.currency)))
+        Ok(Json(SearchResultOut::new(
+            result,
+            query.page,
+            query.size,
+            &state.catalog.currency,
+        )))
     }
 }
 

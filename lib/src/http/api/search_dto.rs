@@ -4,7 +4,9 @@ use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
 use super::catalog_dto::ProductSummaryOut;
-use crate::search::{FacetCount, Facets, Highlight, PriceRange, SearchHit, SearchResult, SearchSort};
+use crate::search::{
+    FacetCount, Facets, Highlight, PriceRange, SearchHit, SearchResult, SearchSort,
+};
 
 /// Order of the hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Default)]
@@ -130,7 +132,14 @@ impl From<Facets> for FacetsOut {
                     count: c.count,
                 })
                 .collect(),
-            brands: f.brands.into_iter().map(|b| BrandFacetOut { value: b.value, count: b.count }).collect(),
+            brands: f
+                .brands
+                .into_iter()
+                .map(|b| BrandFacetOut {
+                    value: b.value,
+                    count: b.count,
+                })
+                .collect(),
             price_ranges: f.price_ranges.into_iter().map(price_range).collect(),
         }
     }

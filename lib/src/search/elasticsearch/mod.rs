@@ -32,8 +32,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    documents, CategoryValue, FacetCount, Facets, ReindexProgress, ReindexSummary, SearchBackend, SearchError,
-    SearchQuery, SearchResult,
+    documents, CategoryValue, FacetCount, Facets, ReindexProgress, ReindexSummary, SearchBackend,
+    SearchError, SearchQuery, SearchResult,
 };
 use crate::config::ElasticsearchConfig;
 
@@ -57,7 +57,10 @@ async fn ok(operation: &'static str, response: Response) -> Result<Value, Search
     if status.is_success() {
         return Ok(body);
     }
-    let reason = body["error"]["reason"].as_str().map(str::to_owned).unwrap_or_else(|| body.to_string());
+    let reason = body["error"]["reason"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| body.to_string());
     Err(SearchError::Status {
         operation,
         status: status.as_u16(),
@@ -66,10 +69,19 @@ async fn ok(operation: &'static str, response: Response) -> Result<Value, Search
 }
 
 impl ElasticsearchSearch {
-    pub fn new(config: &ElasticsearchConfig, db: PgPool, price_bounds: Vec<i64>) -> Result<Self, SearchError> {
-        let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(config.url.clone())).timeout(REQUEST_TIMEOUT);
+    pub fn new(
+        config: &ElasticsearchConfig,
+        db: PgPool,
+        price_bounds: Vec<i64>,
+    ) -> Result<Self, SearchError> {
+        let mut transport =
+            TransportBuilder::new(SingleNodeConnectionPool::new(config.url.clone()))
+                .timeout(REQUEST_TIMEOUT);
         if let (Some(username), Some(password)) = (&config.username, &config.password) {
-            transport = transport.auth(Credentials::Basic(username.clone(), password.expose().to_owned()));
+            transport = transport.auth(Credentials::Basic(
+                username.clone(),
+                password.expose().to_owned(),
+            ));
         }
         let transport = transport.build().map_err(elasticsearch::Error::from)?;
         Ok(Self {
@@ -82,7 +94,12 @@ impl ElasticsearchSearch {
 
     /// The indices the alias points at now (none before the first reindex).
     async fn alias_targets(&self) -> Result<Vec<String>, SearchError> {
-        let response = self.client.indices().get_alias(IndicesGetAliasParts::Name(&[&self.alias])).send().await?;
+        let response = self
+            .client
+            .indices()
+            .get_alias(IndicesGetAliasParts::Name(&[&self.alias]))
+            .send()
+            .await?;
         if response.status_code().as_u16() == 404 {
             return Ok(Vec::new());
         }
@@ -90,12 +107,23 @@ impl ElasticsearchSearch {
     }
 
     /// Sends bulk lines to `target`, failing when any operation failed.
-    async fn bulk(&self, target: &str, lines: Vec<Value>, require_alias: bool) -> Result<(), SearchError> {
+    async fn bulk(
+        &self,
+        target: &str,
+        lines: Vec<Value>,
+        require_alias: bool,
+    ) -> Result<(), SearchError> {
         if lines.is_empty() {
             return Ok(());
         }
         let body: Vec<JsonBody<Value>> = lines.into_iter().map(JsonBody::new).collect();
-        let response = self.client.bulk(BulkParts::Index(target)).require_alias(require_alias).body(body).send().await?;
+        let response = self
+            .client
+            .bulk(BulkParts::Index(target))
+            .require_alias(require_alias)
+            .body(body)
+            .send()
+            .await?;
         let result = ok("bulk", response).await?;
         match response::bulk_failures(&result) {
             (0, _, _) => Ok(()),
@@ -109,40 +137,66 @@ impl ElasticsearchSearch {
 
     /// Indexes the current state of `ids` into `target`: active products are written, the
     /// others (drafts, archived, deleted) removed.
-    async fn sync(&self, target: &str, ids: &[Uuid], require_alias: bool) -> Result<(), SearchError> {
+    async fn sync(
+        &self,
+        target: &str,
+        ids: &[Uuid],
+        require_alias: bool,
+    ) -> Result<(), SearchError> {
         let mut searchable = documents::load(&self.db, ids).await?;
         searchable.retain(|d| d.is_searchable());
-        let gone: Vec<Uuid> = ids.iter().copied().filter(|id| !searchable.iter().any(|d| d.product_id == *id)).collect();
+        let gone: Vec<Uuid> = ids
+            .iter()
+            .copied()
+            .filter(|id| !searchable.iter().any(|d| d.product_id == *id))
+            .collect();
         let mut lines = requests::bulk_index_lines(&searchable);
         lines.extend(requests::bulk_delete_lines(&gone));
         self.bulk(target, lines, require_alias).await
     }
 
     async fn put_settings(&self, index: &str, settings: Value) -> Result<(), SearchError> {
-        let response = self.client.indices().put_settings(IndicesPutSettingsParts::Index(&[index])).body(settings).send().await?;
+        let response = self
+            .client
+            .indices()
+            .put_settings(IndicesPutSettingsParts::Index(&[index]))
+            .body(settings)
+            .send()
+            .await?;
         ok("put settings", response).await.map(|_| ())
     }
 
     /// Category names for the category facet (the index stores ids).
-    async fn category_values(&self, counts: Vec<FacetCount<Uuid>>) -> Result<Vec<FacetCount<CategoryValue>>, SearchError> {
+    async fn category_values(
+        &self,
+        counts: Vec<FacetCount<Uuid>>,
+    ) -> Result<Vec<FacetCount<CategoryValue>>, SearchError> {
         let ids: Vec<Uuid> = counts.iter().map(|c| c.value).collect();
-        let rows: Vec<(Uuid, String, String)> =
-            sqlx::query_as("select category_id, slug, name from categories where category_id = any($1)")
-                .bind(&ids)
-                .fetch_all(&self.db)
-                .await?;
+        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "select category_id, slug, name from categories where category_id = any($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&self.db)
+        .await?;
         Ok(counts
             .into_iter()
             .filter_map(|c| {
                 // A category deleted since the document was indexed has nothing to show.
                 let (id, slug, name) = rows.iter().find(|r| r.0 == c.value)?.clone();
-                Some(FacetCount { value: CategoryValue { id, slug, name }, count: c.count })
+                Some(FacetCount {
+                    value: CategoryValue { id, slug, name },
+                    count: c.count,
+                })
             })
             .collect())
     }
 
     /// Creates a new versioned index from the template and bulk-loads every active product.
-    async fn build_index(&self, index: &str, progress: &(dyn Fn(ReindexProgress) + Send + Sync)) -> Result<u64, SearchError> {
+    async fn build_index(
+        &self,
+        index: &str,
+        progress: &(dyn Fn(ReindexProgress) + Send + Sync),
+    ) -> Result<u64, SearchError> {
         let template = self
             .client
             .indices()
@@ -151,9 +205,15 @@ impl ElasticsearchSearch {
             .send()
             .await?;
         ok("put index template", template).await?;
-        let created = self.client.indices().create(IndicesCreateParts::Index(index)).send().await?;
+        let created = self
+            .client
+            .indices()
+            .create(IndicesCreateParts::Index(index))
+            .send()
+            .await?;
         ok("create index", created).await?;
-        self.put_settings(index, requests::loading_settings()).await?;
+        self.put_settings(index, requests::loading_settings())
+            .await?;
 
         let total = documents::count_active(&self.db).await? as u64;
         let mut done = 0;
@@ -163,11 +223,21 @@ impl ElasticsearchSearch {
             let Some(last) = batch.last() else { break };
             after = Some(last.product_id);
             done += batch.len() as u64;
-            self.bulk(index, requests::bulk_index_lines(&batch), false).await?;
-            progress(ReindexProgress { done, total: total.max(done) });
+            self.bulk(index, requests::bulk_index_lines(&batch), false)
+                .await?;
+            progress(ReindexProgress {
+                done,
+                total: total.max(done),
+            });
         }
-        self.put_settings(index, requests::serving_settings()).await?;
-        let refreshed = self.client.indices().refresh(IndicesRefreshParts::Index(&[index])).send().await?;
+        self.put_settings(index, requests::serving_settings())
+            .await?;
+        let refreshed = self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[index]))
+            .send()
+            .await?;
         ok("refresh", refreshed).await?;
         Ok(done)
     }
@@ -208,7 +278,8 @@ impl SearchBackend for ElasticsearchSearch {
 
     async fn delete_products(&self, ids: &[Uuid]) -> Result<(), SearchError> {
         for chunk in ids.chunks(documents::BATCH_SIZE) {
-            self.bulk(&self.alias, requests::bulk_delete_lines(chunk), true).await?;
+            self.bulk(&self.alias, requests::bulk_delete_lines(chunk), true)
+                .await?;
         }
         Ok(())
     }
@@ -216,7 +287,10 @@ impl SearchBackend for ElasticsearchSearch {
     /// Builds `<alias>-<timestamp>`, swaps the alias to it in one `_aliases` call, re-indexes
     /// what changed during the load (from the outbox), then deletes the old indices. Queries
     /// and the indexer's writes are served by the old index until the swap.
-    async fn reindex(&self, progress: &(dyn Fn(ReindexProgress) + Send + Sync)) -> Result<ReindexSummary, SearchError> {
+    async fn reindex(
+        &self,
+        progress: &(dyn Fn(ReindexProgress) + Send + Sync),
+    ) -> Result<ReindexSummary, SearchError> {
         let started = documents::database_now(&self.db).await?;
         let index = format!("{}-{}", self.alias, started.format("%Y%m%d%H%M%S%3f"));
         let old = self.alias_targets().await?;
@@ -224,21 +298,40 @@ impl SearchBackend for ElasticsearchSearch {
             Ok(loaded) => loaded,
             Err(e) => {
                 // Leave nothing half-built behind; the alias still points at the old index.
-                let _ = self.client.indices().delete(IndicesDeleteParts::Index(&[&index])).send().await;
+                let _ = self
+                    .client
+                    .indices()
+                    .delete(IndicesDeleteParts::Index(&[&index]))
+                    .send()
+                    .await;
                 return Err(e);
             }
         };
-        let swapped = self.client.indices().update_aliases().body(requests::alias_swap(&self.alias, &index, &old)).send().await?;
+        let swapped = self
+            .client
+            .indices()
+            .update_aliases()
+            .body(requests::alias_swap(&self.alias, &index, &old))
+            .send()
+            .await?;
         ok("swap alias", swapped).await?;
 
         let changed = documents::changed_since(&self.db, started - CATCH_UP_MARGIN).await?;
         self.index_products(&changed).await?;
 
         let mut notes = vec![format!("alias {} now points at {index}", self.alias)];
-        notes.push(format!("caught up {} products changed during the load", changed.len()));
+        notes.push(format!(
+            "caught up {} products changed during the load",
+            changed.len()
+        ));
         if !old.is_empty() {
             let names: Vec<&str> = old.iter().map(String::as_str).collect();
-            let deleted = self.client.indices().delete(IndicesDeleteParts::Index(&names)).send().await?;
+            let deleted = self
+                .client
+                .indices()
+                .delete(IndicesDeleteParts::Index(&names))
+                .send()
+                .await?;
             ok("delete old indices", deleted).await?;
             notes.push(format!("deleted {}", old.join(", ")));
         }
@@ -257,19 +350,32 @@ impl SearchBackend for ElasticsearchSearch {
             status: 503,
             reason,
         };
-        let response = self.client.cluster().health(ClusterHealthParts::None).send().await?;
+        let response = self
+            .client
+            .cluster()
+            .health(ClusterHealthParts::None)
+            .send()
+            .await?;
         let body = ok("cluster health", response).await?;
         if !matches!(body["status"].as_str(), Some("green" | "yellow")) {
             return Err(unhealthy(format!("cluster status is {}", body["status"])));
         }
         if self.alias_targets().await?.is_empty() {
-            return Err(unhealthy(format!("alias {} is missing; run `tokoctl search reindex`", self.alias)));
+            return Err(unhealthy(format!(
+                "alias {} is missing; run `tokoctl search reindex`",
+                self.alias
+            )));
         }
         Ok(())
     }
 
     async fn refresh(&self) -> Result<(), SearchError> {
-        let response = self.client.indices().refresh(IndicesRefreshParts::Index(&[&self.alias])).send().await?;
+        let response = self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[&self.alias]))
+            .send()
+            .await?;
         ok("refresh", response).await.map(|_| ())
     }
 }

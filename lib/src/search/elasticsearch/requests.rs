@@ -17,7 +17,13 @@ use super::super::{
 const TEXT_FIELDS: [&str; 4] = ["name^3", "brand^2", "category_name^2", "description"];
 /// Fields the word being typed is matched against as a prefix (not the description, where
 /// prefixes mostly find noise; PostgreSQL restricts `:*` the same way).
-const PREFIX_FIELDS: [&str; 5] = ["name", "name._2gram", "name._3gram", "brand", "category_name"];
+const PREFIX_FIELDS: [&str; 5] = [
+    "name",
+    "name._2gram",
+    "name._3gram",
+    "brand",
+    "category_name",
+];
 const NAME_FIELDS: [&str; 1] = ["name"];
 const NAME_PREFIX_FIELDS: [&str; 3] = ["name", "name._2gram", "name._3gram"];
 /// A product matching every required clause in its name alone gets this much on top, so a
@@ -27,7 +33,16 @@ const NAME_MATCH_BOOST: f64 = 10.0;
 const MIN_PREFIX_CHARS: usize = 2;
 
 const SOURCE_FIELDS: [&str; 11] = [
-    "product_id", "slug", "name", "brand", "category_id", "status", "min_price", "max_price", "in_stock", "image",
+    "product_id",
+    "slug",
+    "name",
+    "brand",
+    "category_id",
+    "status",
+    "min_price",
+    "max_price",
+    "in_stock",
+    "image",
     "created_at",
 ];
 
@@ -125,26 +140,32 @@ pub fn bulk_index_lines(docs: &[SearchDocument]) -> Vec<Value> {
 
 /// Bulk lines deleting these product ids.
 pub fn bulk_delete_lines(ids: &[uuid::Uuid]) -> Vec<Value> {
-    ids.iter().map(|id| json!({ "delete": { "_id": id } })).collect()
+    ids.iter()
+        .map(|id| json!({ "delete": { "_id": id } }))
+        .collect()
 }
 
 /// One clause as a query on `fields` (or, for the word being typed, also as a prefix on
 /// `prefix_fields`). Words tolerate typos (`fuzziness: AUTO`); phrases match exactly.
 fn clause_query(clause: &Clause, fields: &[&str], prefix_fields: Option<&[&str]>) -> Value {
     match clause {
-        Clause::Phrase(text) => json!({ "multi_match": { "query": text, "type": "phrase", "fields": fields } }),
+        Clause::Phrase(text) => {
+            json!({ "multi_match": { "query": text, "type": "phrase", "fields": fields } })
+        }
         Clause::Word(text) => {
             let word = json!({ "multi_match": {
                 "query": text, "fields": fields, "operator": "and", "fuzziness": "AUTO"
             } });
             match prefix_fields {
-                Some(prefix_fields) if text.chars().count() >= MIN_PREFIX_CHARS => json!({ "bool": {
+                Some(prefix_fields) if text.chars().count() >= MIN_PREFIX_CHARS => {
+                    json!({ "bool": {
                     "should": [
                         word,
                         { "multi_match": { "query": text, "type": "bool_prefix", "fields": prefix_fields } }
                     ],
                     "minimum_should_match": 1
-                } }),
+                } })
+                }
                 _ => word,
             }
         }
@@ -159,7 +180,13 @@ fn required_queries(parsed: &ParsedQuery, fields: &[&str], prefix_fields: &[&str
         .map(|group| {
             let mut alternatives: Vec<Value> = group
                 .iter()
-                .map(|clause| clause_query(clause, fields, parsed.is_prefix(clause).then_some(prefix_fields)))
+                .map(|clause| {
+                    clause_query(
+                        clause,
+                        fields,
+                        parsed.is_prefix(clause).then_some(prefix_fields),
+                    )
+                })
                 .collect();
             match alternatives.len() {
                 1 => alternatives.remove(0),
@@ -201,7 +228,9 @@ fn sort(sort: SearchSort, has_text: bool) -> Value {
         SearchSort::Relevance if has_text => {
             json!([{ "_score": "desc" }, { "in_stock": "desc" }, { "created_at": "desc" }, { "product_id": "desc" }])
         }
-        SearchSort::Relevance | SearchSort::Newest => json!([{ "created_at": "desc" }, { "product_id": "desc" }]),
+        SearchSort::Relevance | SearchSort::Newest => {
+            json!([{ "created_at": "desc" }, { "product_id": "desc" }])
+        }
         SearchSort::PriceAsc => json!([{ "min_price": "asc" }, { "product_id": "asc" }]),
         SearchSort::PriceDesc => json!([{ "min_price": "desc" }, { "product_id": "desc" }]),
     }
@@ -239,7 +268,11 @@ fn aggregations(price_bounds: &[i64]) -> Value {
 pub fn search_body(query: &SearchQuery, price_bounds: &[i64]) -> Value {
     let parsed = &query.parsed;
     let must = required_queries(parsed, &TEXT_FIELDS, &PREFIX_FIELDS);
-    let must_not: Vec<Value> = parsed.excluded.iter().map(|c| clause_query(c, &TEXT_FIELDS, None)).collect();
+    let must_not: Vec<Value> = parsed
+        .excluded
+        .iter()
+        .map(|c| clause_query(c, &TEXT_FIELDS, None))
+        .collect();
     let mut boolean = json!({ "filter": filters(query) });
     if !must.is_empty() {
         boolean["must"] = must.into();

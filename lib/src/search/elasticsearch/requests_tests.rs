@@ -53,7 +53,10 @@ fn the_template_maps_every_document_field() {
     );
     let mappings = &template["template"]["mappings"];
     assert_eq!(mappings["dynamic"], "strict");
-    assert_eq!(mappings["properties"]["name"], json!({ "type": "search_as_you_type", "analyzer": "toko_text" }));
+    assert_eq!(
+        mappings["properties"]["name"],
+        json!({ "type": "search_as_you_type", "analyzer": "toko_text" })
+    );
     assert_eq!(
         mappings["properties"]["brand"]["fields"]["normalized"],
         json!({ "type": "keyword", "normalizer": "toko_keyword" })
@@ -63,7 +66,10 @@ fn the_template_maps_every_document_field() {
     for field in document(&doc()).as_object().unwrap().keys() {
         assert!(properties.contains_key(field), "{field} is not mapped");
     }
-    assert_eq!(properties.len(), document(&doc()).as_object().unwrap().len());
+    assert_eq!(
+        properties.len(),
+        document(&doc()).as_object().unwrap().len()
+    );
 }
 
 #[test]
@@ -101,7 +107,11 @@ fn documents_and_bulk_lines() {
 #[test]
 fn the_alias_moves_in_one_atomic_request() {
     assert_eq!(
-        alias_swap("toko-products", "toko-products-20261126083000000", &["toko-products-20261001000000000".into()]),
+        alias_swap(
+            "toko-products",
+            "toko-products-20261126083000000",
+            &["toko-products-20261001000000000".into()]
+        ),
         json!({ "actions": [
             { "remove": { "index": "toko-products-20261001000000000", "alias": "toko-products" } },
             { "add": { "index": "toko-products-20261126083000000", "alias": "toko-products" } }
@@ -111,8 +121,14 @@ fn the_alias_moves_in_one_atomic_request() {
         alias_swap("toko-products", "toko-products-1", &[]),
         json!({ "actions": [{ "add": { "index": "toko-products-1", "alias": "toko-products" } }] })
     );
-    assert_eq!(loading_settings(), json!({ "index": { "refresh_interval": "-1" } }));
-    assert_eq!(serving_settings(), json!({ "index": { "refresh_interval": null } }));
+    assert_eq!(
+        loading_settings(),
+        json!({ "index": { "refresh_interval": "-1" } })
+    );
+    assert_eq!(
+        serving_settings(),
+        json!({ "index": { "refresh_interval": null } })
+    );
 }
 
 #[test]
@@ -124,11 +140,16 @@ fn a_full_query_becomes_a_bool_query_with_filters_facets_and_highlights() {
         max_price: None,
         in_stock: Some(true),
     };
-    let body = search_body(&query(r#"kaos "polos hitam" -merah uniqlo or erig"#, filter, SearchSort::Relevance), &BOUNDS);
+    let body = search_body(
+        &query(
+            r#"kaos "polos hitam" -merah uniqlo or erig"#,
+            filter,
+            SearchSort::Relevance,
+        ),
+        &BOUNDS,
+    );
     let fields = json!(["name^3", "brand^2", "category_name^2", "description"]);
-    let fuzzy = |q: &str, fields: &serde_json::Value| {
-        json!({ "multi_match": { "query": q, "fields": fields, "operator": "and", "fuzziness": "AUTO" } })
-    };
+    let fuzzy = |q: &str, fields: &serde_json::Value| json!({ "multi_match": { "query": q, "fields": fields, "operator": "and", "fuzziness": "AUTO" } });
     let prefixed = |q: &str, fields: &serde_json::Value, prefix_fields: serde_json::Value| {
         json!({ "bool": { "should": [
             fuzzy(q, fields),
@@ -199,23 +220,63 @@ fn a_full_query_becomes_a_bool_query_with_filters_facets_and_highlights() {
 
 #[test]
 fn an_empty_query_lists_everything_newest_first() {
-    let body = search_body(&query("", ProductFilter::default(), SearchSort::Relevance), &BOUNDS);
-    assert_eq!(body["query"], json!({ "bool": { "filter": [{ "term": { "status": "active" } }] } }));
-    assert_eq!(body["sort"], json!([{ "created_at": "desc" }, { "product_id": "desc" }]));
+    let body = search_body(
+        &query("", ProductFilter::default(), SearchSort::Relevance),
+        &BOUNDS,
+    );
+    assert_eq!(
+        body["query"],
+        json!({ "bool": { "filter": [{ "term": { "status": "active" } }] } })
+    );
+    assert_eq!(
+        body["sort"],
+        json!([{ "created_at": "desc" }, { "product_id": "desc" }])
+    );
 }
 
 #[test]
 fn exclusions_alone_keep_everything_else_and_sorts_are_explicit() {
-    let body = search_body(&query("-merah", ProductFilter::default(), SearchSort::PriceAsc), &BOUNDS);
+    let body = search_body(
+        &query("-merah", ProductFilter::default(), SearchSort::PriceAsc),
+        &BOUNDS,
+    );
     let bool_query = body["query"]["bool"].as_object().unwrap();
     assert!(!bool_query.contains_key("must") && !bool_query.contains_key("should"));
     assert_eq!(bool_query["must_not"][0]["multi_match"]["query"], "merah");
-    assert_eq!(body["sort"], json!([{ "min_price": "asc" }, { "product_id": "asc" }]));
-    let body = search_body(&query("x", ProductFilter::default(), SearchSort::PriceDesc), &BOUNDS);
-    assert_eq!(body["sort"], json!([{ "min_price": "desc" }, { "product_id": "desc" }]));
+    assert_eq!(
+        body["sort"],
+        json!([{ "min_price": "asc" }, { "product_id": "asc" }])
+    );
+    let body = search_body(
+        &query("x", ProductFilter::default(), SearchSort::PriceDesc),
+        &BOUNDS,
+    );
+    assert_eq!(
+        body["sort"],
+        json!([{ "min_price": "desc" }, { "product_id": "desc" }])
+    );
     // One letter is too short to expand as a prefix.
-    assert_eq!(body["query"]["bool"]["must"][0]["multi_match"]["query"], "x");
-    let body = search_body(&query("kaos", ProductFilter { max_price: Some(5), ..Default::default() }, SearchSort::Newest), &BOUNDS);
-    assert_eq!(body["query"]["bool"]["filter"][1], json!({ "range": { "min_price": { "lte": 5 } } }));
-    assert_eq!(body["sort"], json!([{ "created_at": "desc" }, { "product_id": "desc" }]));
+    assert_eq!(
+        body["query"]["bool"]["must"][0]["multi_match"]["query"],
+        "x"
+    );
+    let body = search_body(
+        &query(
+            "kaos",
+            ProductFilter {
+                max_price: Some(5),
+                ..Default::default()
+            },
+            SearchSort::Newest,
+        ),
+        &BOUNDS,
+    );
+    assert_eq!(
+        body["query"]["bool"]["filter"][1],
+        json!({ "range": { "min_price": { "lte": 5 } } })
+    );
+    assert_eq!(
+        body["sort"],
+        json!([{ "created_at": "desc" }, { "product_id": "desc" }])
+    );
 }

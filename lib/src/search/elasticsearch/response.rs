@@ -58,7 +58,8 @@ pub fn escape_html(text: &str) -> String {
 }
 
 fn hit(raw: &Value) -> Result<SearchHit, SearchError> {
-    let source: Source = serde_json::from_value(raw["_source"].clone()).map_err(|e| unexpected(format!("hit _source: {e}")))?;
+    let source: Source = serde_json::from_value(raw["_source"].clone())
+        .map_err(|e| unexpected(format!("hit _source: {e}")))?;
     let first = |field: &str| raw["highlight"][field][0].as_str().map(str::to_owned);
     let highlight = Highlight {
         // No name fragment means the name did not match: show it whole, escaped alike.
@@ -106,13 +107,23 @@ pub fn search(body: &Value, price_bounds: &[i64]) -> Result<ParsedSearch, Search
         .collect::<Result<_, _>>()?;
     let categories = buckets(body, "categories")?
         .iter()
-        .filter_map(|b| Some(FacetCount { value: b["key"].as_str()?.parse().ok()?, count: count(b) }))
+        .filter_map(|b| {
+            Some(FacetCount {
+                value: b["key"].as_str()?.parse().ok()?,
+                count: count(b),
+            })
+        })
         .collect();
     let brands = buckets(body, "brands")?
         .iter()
         .filter_map(|b| {
-            let display = b["display"]["buckets"][0]["key"].as_str().or(b["key"].as_str())?;
-            Some(FacetCount { value: display.to_owned(), count: count(b) })
+            let display = b["display"]["buckets"][0]["key"]
+                .as_str()
+                .or(b["key"].as_str())?;
+            Some(FacetCount {
+                value: display.to_owned(),
+                count: count(b),
+            })
         })
         .collect();
     let ranges = PriceRange::all(price_bounds);
@@ -121,8 +132,13 @@ pub fn search(body: &Value, price_bounds: &[i64]) -> Result<ParsedSearch, Search
         .iter()
         .filter(|b| count(b) > 0)
         .filter_map(|b| {
-            let range = ranges.iter().find(|r| b["key"].as_str() == Some(r.key().as_str()))?;
-            Some(FacetCount { value: *range, count: count(b) })
+            let range = ranges
+                .iter()
+                .find(|r| b["key"].as_str() == Some(r.key().as_str()))?;
+            Some(FacetCount {
+                value: *range,
+                count: count(b),
+            })
         })
         .collect();
     Ok(ParsedSearch {
@@ -137,24 +153,34 @@ pub fn search(body: &Value, price_bounds: &[i64]) -> Result<ParsedSearch, Search
 /// The failed items of a bulk response: `(count, operations, first reason)`. Deleting a
 /// document that is not there is no failure.
 pub fn bulk_failures(body: &Value) -> (usize, usize, Option<String>) {
-    let items = body["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let items = body["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mut failed = 0;
     let mut first = None;
     for item in items {
-        let Some((action, result)) = item.as_object().and_then(|o| o.iter().next()) else { continue };
+        let Some((action, result)) = item.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
         let status = result["status"].as_u64().unwrap_or(0);
         if (200..300).contains(&status) || (action == "delete" && status == 404) {
             continue;
         }
         failed += 1;
-        first.get_or_insert_with(|| format!("{action} {}: {status} {}", result["_id"], result["error"]));
+        first.get_or_insert_with(|| {
+            format!("{action} {}: {status} {}", result["_id"], result["error"])
+        });
     }
     (failed, items.len(), first)
 }
 
 /// The indices an alias points at, from `GET _alias/<alias>`.
 pub fn alias_targets(body: &Value) -> Vec<String> {
-    let mut targets: Vec<String> = body.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let mut targets: Vec<String> = body
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     targets.sort();
     targets
 }

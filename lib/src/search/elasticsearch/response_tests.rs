@@ -69,26 +69,55 @@ fn hits_totals_and_facets_are_read() {
     assert_eq!(parsed.total, 2);
     assert_eq!(parsed.hits.len(), 2);
     let first = &parsed.hits[0];
-    assert_eq!((first.product.slug.as_str(), first.score), ("kaos-polos-hitam", 13.5));
+    assert_eq!(
+        (first.product.slug.as_str(), first.score),
+        ("kaos-polos-hitam", 13.5)
+    );
     assert_eq!(first.highlight.name, "<mark>Kaos</mark> Polos Hitam");
-    assert_eq!(first.highlight.snippet.as_deref(), Some("<mark>Kaos</mark> katun &lt;premium&gt;"));
-    assert_eq!(first.product.image.as_ref().unwrap().url, "https://cdn.example.com/kaos.jpg");
+    assert_eq!(
+        first.highlight.snippet.as_deref(),
+        Some("<mark>Kaos</mark> katun &lt;premium&gt;")
+    );
+    assert_eq!(
+        first.product.image.as_ref().unwrap().url,
+        "https://cdn.example.com/kaos.jpg"
+    );
     // Without a name highlight the name is escaped like highlighted text would be.
     assert_eq!(parsed.hits[1].highlight.name, "Mug &lt;Kaos&gt; &amp; Co");
     assert_eq!(parsed.hits[1].highlight.snippet, None);
 
     assert_eq!(parsed.categories.len(), 2);
     assert_eq!(parsed.categories[0].value, Uuid::from_u128(9));
-    assert_eq!(parsed.brands, vec![FacetCount { value: "Uniqlo".to_owned(), count: 1 }]);
-    let ranges: Vec<(String, i64)> = parsed.price_ranges.iter().map(|r| (r.value.key(), r.count)).collect();
-    assert_eq!(ranges, vec![("50000-100000".to_owned(), 1), ("100000-*".to_owned(), 1)], "empty ranges are left out");
+    assert_eq!(
+        parsed.brands,
+        vec![FacetCount {
+            value: "Uniqlo".to_owned(),
+            count: 1
+        }]
+    );
+    let ranges: Vec<(String, i64)> = parsed
+        .price_ranges
+        .iter()
+        .map(|r| (r.value.key(), r.count))
+        .collect();
+    assert_eq!(
+        ranges,
+        vec![("50000-100000".to_owned(), 1), ("100000-*".to_owned(), 1)],
+        "empty ranges are left out"
+    );
 }
 
 #[test]
 fn a_malformed_response_is_an_error_not_an_empty_result() {
     let mut body = search_response();
-    body["aggregations"].as_object_mut().unwrap().remove("brands");
-    assert!(matches!(search(&body, &BOUNDS), Err(SearchError::UnexpectedResponse { .. })));
+    body["aggregations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("brands");
+    assert!(matches!(
+        search(&body, &BOUNDS),
+        Err(SearchError::UnexpectedResponse { .. })
+    ));
     assert!(search(&json!({ "hits": {} }), &BOUNDS).is_err());
 }
 
@@ -105,7 +134,10 @@ fn bulk_failures_ignore_deletes_of_missing_documents() {
     let (failed, total, first) = bulk_failures(&body);
     assert_eq!((failed, total), (1, 3));
     assert!(first.unwrap().contains("strict_dynamic_mapping_exception"));
-    assert_eq!(bulk_failures(&json!({ "errors": false, "items": [] })), (0, 0, None));
+    assert_eq!(
+        bulk_failures(&json!({ "errors": false, "items": [] })),
+        (0, 0, None)
+    );
 }
 
 #[test]
@@ -114,5 +146,8 @@ fn alias_targets_are_the_index_names() {
         "toko-products-2": { "aliases": { "toko-products": {} } },
         "toko-products-1": { "aliases": { "toko-products": {} } }
     });
-    assert_eq!(alias_targets(&body), vec!["toko-products-1", "toko-products-2"]);
+    assert_eq!(
+        alias_targets(&body),
+        vec!["toko-products-1", "toko-products-2"]
+    );
 }

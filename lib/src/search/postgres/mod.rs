@@ -17,7 +17,9 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{ReindexProgress, ReindexSummary, SearchBackend, SearchError, SearchQuery, SearchResult};
+use super::{
+    ReindexProgress, ReindexSummary, SearchBackend, SearchError, SearchQuery, SearchResult,
+};
 
 /// Products whose documents one reindex statement recomputes.
 const REINDEX_BATCH: i64 = 1000;
@@ -35,7 +37,10 @@ impl PostgresSearch {
 
     /// Recomputes the documents of the products after `after` (id order), one batch; returns
     /// the last id done, `None` at the end.
-    async fn recompute_batch(&self, after: Option<Uuid>) -> Result<(Option<Uuid>, u64), sqlx::Error> {
+    async fn recompute_batch(
+        &self,
+        after: Option<Uuid>,
+    ) -> Result<(Option<Uuid>, u64), sqlx::Error> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "with batch as (
                  select product_id from products where ($1::uuid is null or product_id > $1)
@@ -58,7 +63,9 @@ impl PostgresSearch {
     /// (readers keep the old one until it commits). Returns its size.
     async fn rebuild_vocabulary(&self) -> Result<i64, sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        sqlx::query("delete from search_terms").execute(&mut *tx).await?;
+        sqlx::query("delete from search_terms")
+            .execute(&mut *tx)
+            .await?;
         let words = sqlx::query(
             "insert into search_terms (term)
              select word from ts_stat('select ts_filter(search_vector, ''{a,b}'') from products where status = ''active''')
@@ -119,8 +126,13 @@ impl SearchBackend for PostgresSearch {
 
     /// Recomputes every product's document in batches (each its own short transaction, so
     /// writers are never blocked for long), then rebuilds the vocabulary.
-    async fn reindex(&self, progress: &(dyn Fn(ReindexProgress) + Send + Sync)) -> Result<ReindexSummary, SearchError> {
-        let total: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&self.db).await?;
+    async fn reindex(
+        &self,
+        progress: &(dyn Fn(ReindexProgress) + Send + Sync),
+    ) -> Result<ReindexSummary, SearchError> {
+        let total: i64 = sqlx::query_scalar("select count(*) from products")
+            .fetch_one(&self.db)
+            .await?;
         let mut done = 0;
         let mut after = None;
         loop {
@@ -145,7 +157,9 @@ impl SearchBackend for PostgresSearch {
 
     async fn health(&self) -> Result<(), SearchError> {
         // Also proves the search migration is applied.
-        sqlx::query("select 1 from search_terms limit 1").execute(&self.db).await?;
+        sqlx::query("select 1 from search_terms limit 1")
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 

@@ -13,7 +13,10 @@ use uuid::Uuid;
 
 use crate::{
     catalog::{listing, Image, ProductStatus, ProductSummary},
-    search::{CategoryValue, FacetCount, Facets, Highlight, PriceRange, SearchHit, SearchQuery, SearchSort, FACET_SIZE},
+    search::{
+        CategoryValue, FacetCount, Facets, Highlight, PriceRange, SearchHit, SearchQuery,
+        SearchSort, FACET_SIZE,
+    },
 };
 
 /// ts_rank_cd weights for D, C, B, A: description (C) counts a fifth of the name (A).
@@ -35,7 +38,9 @@ fn score(q: &mut QueryBuilder<Postgres>, tsquery: &str) {
 /// The page order; relevance without a text query is newest first.
 fn order_by(sort: SearchSort, has_text: bool) -> &'static str {
     match sort {
-        SearchSort::Relevance if has_text => "score desc, in_stock desc, created_at desc, product_id desc",
+        SearchSort::Relevance if has_text => {
+            "score desc, in_stock desc, created_at desc, product_id desc"
+        }
         SearchSort::Relevance | SearchSort::Newest => "created_at desc, product_id desc",
         SearchSort::PriceAsc => "min_price asc, product_id asc",
         SearchSort::PriceDesc => "min_price desc, product_id desc",
@@ -45,10 +50,12 @@ fn order_by(sort: SearchSort, has_text: bool) -> &'static str {
 /// Highlighting options: HTML-escaped input (see `search_html_escape`), `<mark>` around
 /// matches, a short fragment of the description.
 const NAME_HEADLINE: &str = "'HighlightAll=true, StartSel=<mark>, StopSel=</mark>'";
-const SNIPPET_HEADLINE: &str = "'StartSel=<mark>, StopSel=</mark>, MinWords=15, MaxWords=35, MaxFragments=1'";
+const SNIPPET_HEADLINE: &str =
+    "'StartSel=<mark>, StopSel=</mark>, MinWords=15, MaxWords=35, MaxFragments=1'";
 /// Without a text query the snippet is the description's first words (as a headline that
 /// matched nothing would show).
-const SNIPPET_WORDS: &str = "substring(search_html_escape(nullif(p.description, '')) from '^\\s*((?:\\S+\\s+){0,34}\\S+)')";
+const SNIPPET_WORDS: &str =
+    "substring(search_html_escape(nullif(p.description, '')) from '^\\s*((?:\\S+\\s+){0,34}\\S+)')";
 
 /// The statement for `query`; `tsquery` is the composed text query, `None` to list all.
 ///
@@ -56,7 +63,11 @@ const SNIPPET_WORDS: &str = "substring(search_html_escape(nullif(p.description, 
 /// both the facets and the page read. Without one it is inlined instead, so the facets come
 /// from an index-only scan of `products_search_facets_idx` and the page from an index in the
 /// requested order, neither touching the wide product rows.
-pub fn build(query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -> QueryBuilder<Postgres> {
+pub fn build(
+    query: &SearchQuery,
+    tsquery: Option<&str>,
+    price_bounds: &[i64],
+) -> QueryBuilder<Postgres> {
     let mut q = QueryBuilder::new(match tsquery {
         Some(_) => "with matched as materialized (",
         None => "with matched as not materialized (",
@@ -65,7 +76,8 @@ pub fn build(query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -
         "select p.product_id, p.category_id, p.brand, p.min_price, p.in_stock, p.created_at,
                 width_bucket(p.min_price, ",
     );
-    q.push_bind(price_bounds.to_vec()).push("::int8[]) as price_bucket, ");
+    q.push_bind(price_bounds.to_vec())
+        .push("::int8[]) as price_bucket, ");
     // Scores are only needed to sort by relevance; other sorts score the page alone.
     match tsquery {
         Some(tsquery) if query.sort == SearchSort::Relevance => score(&mut q, tsquery),
@@ -76,7 +88,9 @@ pub fn build(query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -
     q.push(" as score from products p where p.status = 'active'");
     listing::push_filter(&mut q, &query.filter);
     if let Some(tsquery) = tsquery {
-        q.push(" and p.search_vector @@ ").push_bind(tsquery.to_owned()).push("::tsquery");
+        q.push(" and p.search_vector @@ ")
+            .push_bind(tsquery.to_owned())
+            .push("::tsquery");
     }
     q.push(
         "),
@@ -107,8 +121,13 @@ pub fn build(query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -
              select product_id, score, row_number() over (order by ",
     );
     let order = order_by(query.sort, tsquery.is_some());
-    q.push(order).push(") as position from matched order by ").push(order);
-    q.push(" limit ").push_bind(query.size).push(" offset ").push_bind(query.offset());
+    q.push(order)
+        .push(") as position from matched order by ")
+        .push(order);
+    q.push(" limit ")
+        .push_bind(query.size)
+        .push(" offset ")
+        .push_bind(query.offset());
     q.push(
         ")
          select coalesce((select n from counts where facet = 'total'), 0) as total,
@@ -136,10 +155,16 @@ pub fn build(query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -
         Some(tsquery) => {
             headline(&mut q, tsquery, "p.name", NAME_HEADLINE);
             q.push(", 'snippet_html', ");
-            headline(&mut q, tsquery, "nullif(p.description, '')", SNIPPET_HEADLINE);
+            headline(
+                &mut q,
+                tsquery,
+                "nullif(p.description, '')",
+                SNIPPET_HEADLINE,
+            );
         }
         None => {
-            q.push("search_html_escape(p.name), 'snippet_html', ").push(SNIPPET_WORDS);
+            q.push("search_html_escape(p.name), 'snippet_html', ")
+                .push(SNIPPET_WORDS);
         }
     }
     q.push(") order by g.position) from page g join products p on p.product_id = g.product_id), '[]') as hits");
@@ -148,9 +173,11 @@ pub fn build(query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -
 
 /// `ts_headline` of an HTML-escaped column.
 fn headline(q: &mut QueryBuilder<Postgres>, tsquery: &str, column: &str, options: &str) {
-    q.push(format!("ts_headline('toko_search', search_html_escape({column}), "))
-        .push_bind(tsquery.to_owned())
-        .push(format!("::tsquery, {options})"));
+    q.push(format!(
+        "ts_headline('toko_search', search_html_escape({column}), "
+    ))
+    .push_bind(tsquery.to_owned())
+    .push(format!("::tsquery, {options})"));
 }
 
 #[derive(sqlx::FromRow)]
@@ -230,10 +257,16 @@ pub fn facets(rows: Vec<FacetRow>, price_bounds: &[i64]) -> Facets {
                     });
                 }
             }
-            "brand" => facets.brands.push(FacetCount { value: row.value, count: row.count }),
+            "brand" => facets.brands.push(FacetCount {
+                value: row.value,
+                count: row.count,
+            }),
             "price" => {
                 if let Some(range) = row.value.parse::<usize>().ok().and_then(|b| ranges.get(b)) {
-                    facets.price_ranges.push(FacetCount { value: *range, count: row.count });
+                    facets.price_ranges.push(FacetCount {
+                        value: *range,
+                        count: row.count,
+                    });
                 }
             }
             _ => {}
@@ -242,6 +275,14 @@ pub fn facets(rows: Vec<FacetRow>, price_bounds: &[i64]) -> Facets {
     facets
 }
 
-pub async fn run(db: &PgPool, query: &SearchQuery, tsquery: Option<&str>, price_bounds: &[i64]) -> Result<ResultRow, sqlx::Error> {
-    build(query, tsquery, price_bounds).build_query_as::<ResultRow>().fetch_one(db).await
+pub async fn run(
+    db: &PgPool,
+    query: &SearchQuery,
+    tsquery: Option<&str>,
+    price_bounds: &[i64],
+) -> Result<ResultRow, sqlx::Error> {
+    build(query, tsquery, price_bounds)
+        .build_query_as::<ResultRow>()
+        .fetch_one(db)
+        .await
 }

@@ -181,7 +181,10 @@ mod tests {
     }
 
     fn multi(query: &str) -> Analysis {
-        Analysis { query: query.into(), ..Analysis::default() }
+        Analysis {
+            query: query.into(),
+            ..Analysis::default()
+        }
     }
 
     #[test]
@@ -196,24 +199,46 @@ mod tests {
     #[test]
     fn corrections_follow_fuzziness_auto() {
         let candidates = ["iphone", "ipad", "telephone"].map(String::from);
-        assert_eq!(corrections("iphnoe", &candidates).collect::<Vec<_>>(), vec!["iphone"]);
+        assert_eq!(
+            corrections("iphnoe", &candidates).collect::<Vec<_>>(),
+            vec!["iphone"]
+        );
         let short = ["ab", "ac"].map(String::from);
-        assert_eq!(corrections("ab", &short).count(), 0, "two letters allow no edit");
+        assert_eq!(
+            corrections("ab", &short).count(),
+            0,
+            "two letters allow no edit"
+        );
         let five = ["polos", "palsu"].map(String::from);
-        assert_eq!(corrections("polso", &five).collect::<Vec<_>>(), vec!["polos"]);
+        assert_eq!(
+            corrections("polso", &five).collect::<Vec<_>>(),
+            vec!["polos"]
+        );
     }
 
     #[test]
     fn words_get_corrections_and_the_last_a_prefix() {
         let parsed = parse("kaos iphnoe");
-        let tsquery = compose(&parsed, &[word("kaos", &[]), word("iphnoe", &["iphone", "iphones"])]).unwrap();
-        assert_eq!(tsquery, "'kaos' & ( 'iphnoe' | 'iphone' | 'iphones' | 'iphnoe':*AB )");
+        let tsquery = compose(
+            &parsed,
+            &[word("kaos", &[]), word("iphnoe", &["iphone", "iphones"])],
+        )
+        .unwrap();
+        assert_eq!(
+            tsquery,
+            "'kaos' & ( 'iphnoe' | 'iphone' | 'iphones' | 'iphnoe':*AB )"
+        );
     }
 
     #[test]
     fn phrases_or_groups_and_exclusions_compose() {
         let parsed = parse(r#""polos hitam" uniqlo or erigo -merah "#);
-        let analyses = [multi("'polos' <-> 'hitam'"), word("uniqlo", &[]), word("erigo", &[]), word("merah", &[])];
+        let analyses = [
+            multi("'polos' <-> 'hitam'"),
+            word("uniqlo", &[]),
+            word("erigo", &[]),
+            word("merah", &[]),
+        ];
         assert_eq!(
             compose(&parsed, &analyses).unwrap(),
             "( 'polos' <-> 'hitam' ) & ( 'uniqlo' | 'erigo' ) & !'merah'"
@@ -224,7 +249,10 @@ mod tests {
     fn clauses_without_lexemes_drop_out() {
         // (Whatever the tokenizer found nothing in, shown here as "zz".)
         let parsed = parse("kaos zz");
-        assert_eq!(compose(&parsed, &[word("kaos", &[]), multi("")]).unwrap(), "'kaos'");
+        assert_eq!(
+            compose(&parsed, &[word("kaos", &[]), multi("")]).unwrap(),
+            "'kaos'"
+        );
         assert_eq!(compose(&parse("zz"), &[multi("")]), None);
     }
 
@@ -232,6 +260,10 @@ mod tests {
     fn lexemes_are_quoted() {
         assert_eq!(quote("it's"), "'it''s'");
         assert_eq!(quote(r"a\b"), r"'a\\b'");
-        assert_eq!(compose(&parse("x"), &[word("x", &[])]).unwrap(), "'x'", "one letter is no prefix");
+        assert_eq!(
+            compose(&parse("x"), &[word("x", &[])]).unwrap(),
+            "'x'",
+            "one letter is no prefix"
+        );
     }
 }

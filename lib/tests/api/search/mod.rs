@@ -1,6 +1,7 @@
 //! Search: one contract, run against every backend. PostgreSQL always; Elasticsearch when
 //! `ELASTICSEARCH_URL` is set (each test then builds its own index behind a unique alias and
-//! removes it afterwards). `postgres` holds what only the PostgreSQL backend promises.
+//! removes it afterwards). `contract` (matching) and `browsing` (filters, facets, pages) are
+//! the shared contract; `postgres` holds what only the PostgreSQL backend promises.
 
 /// Declares each contract case once per engine: `on_postgres::case` and
 /// `on_elasticsearch::case`.
@@ -25,6 +26,7 @@ macro_rules! search_contract {
     };
 }
 
+mod browsing;
 mod contract;
 mod postgres;
 
@@ -53,20 +55,116 @@ pub struct Shop {
 }
 
 /// name, category slug, brand, price, stock, description, status
-type Fixture = (&'static str, &'static str, Option<&'static str>, i64, i64, &'static str, &'static str);
+type Fixture = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    i64,
+    i64,
+    &'static str,
+    &'static str,
+);
 
 pub const PRODUCTS: [Fixture; 11] = [
-    ("Apple iPhone 15 Pro", "handphone", Some("Apple"), 20_000_000, 5, "Smartphone flagship dengan kamera 48MP dan chip A17 Pro.", "active"),
-    ("Samsung Galaxy S24", "handphone", Some("Samsung"), 15_000_000, 0, "Android flagship, pilihan terbaik bagi pengguna iPhone yang ingin pindah.", "active"),
-    ("Casing iPhone 15 Silikon", "aksesoris", Some("Spigen"), 150_000, 10, "Pelindung ringan, pas untuk semua seri.", "active"),
-    ("Kaos Polos Hitam", "kaos", Some("Uniqlo"), 99_000, 10, "Kaos katun combed 30s, adem dipakai seharian.", "active"),
-    ("Kaos Polos Putih", "kaos", Some("UNIQLO"), 99_000, 0, "Kaos katun putih bersih.", "active"),
-    ("Kaos Grafis Hitam Putih", "kaos", Some("Erigo"), 149_000, 3, "Sablon grafis tebal.", "active"),
-    ("Sepatu Lari Ultraboost", "sepatu", Some("Adidas"), 2_500_000, 2, "Sepatu running ringan dan empuk.", "active"),
-    ("Sepatu Sneakers Kanvas", "sepatu", Some("Ventela"), 350_000, 8, "Sneakers kanvas klasik buatan Bandung.", "active"),
-    ("Mug Café Keramik", "dapur", None, 45_000, 20, "Mug <b>350 ml</b> & tahan panas.", "active"),
-    ("iPhone Draft Rahasia", "handphone", Some("Apple"), 1_000_000, 1, "Belum dirilis.", "draft"),
-    ("Kaos Polos Arsip", "kaos", Some("Uniqlo"), 50_000, 1, "Sudah tidak dijual.", "archived"),
+    (
+        "Apple iPhone 15 Pro",
+        "handphone",
+        Some("Apple"),
+        20_000_000,
+        5,
+        "Smartphone flagship dengan kamera 48MP dan chip A17 Pro.",
+        "active",
+    ),
+    (
+        "Samsung Galaxy S24",
+        "handphone",
+        Some("Samsung"),
+        15_000_000,
+        0,
+        "Android flagship, pilihan terbaik bagi pengguna iPhone yang ingin pindah.",
+        "active",
+    ),
+    (
+        "Casing iPhone 15 Silikon",
+        "aksesoris",
+        Some("Spigen"),
+        150_000,
+        10,
+        "Pelindung ringan, pas untuk semua seri.",
+        "active",
+    ),
+    (
+        "Kaos Polos Hitam",
+        "kaos",
+        Some("Uniqlo"),
+        99_000,
+        10,
+        "Kaos katun combed 30s, adem dipakai seharian.",
+        "active",
+    ),
+    (
+        "Kaos Polos Putih",
+        "kaos",
+        Some("UNIQLO"),
+        99_000,
+        0,
+        "Kaos katun putih bersih.",
+        "active",
+    ),
+    (
+        "Kaos Grafis Hitam Putih",
+        "kaos",
+        Some("Erigo"),
+        149_000,
+        3,
+        "Sablon grafis tebal.",
+        "active",
+    ),
+    (
+        "Sepatu Lari Ultraboost",
+        "sepatu",
+        Some("Adidas"),
+        2_500_000,
+        2,
+        "Sepatu running ringan dan empuk.",
+        "active",
+    ),
+    (
+        "Sepatu Sneakers Kanvas",
+        "sepatu",
+        Some("Ventela"),
+        350_000,
+        8,
+        "Sneakers kanvas klasik buatan Bandung.",
+        "active",
+    ),
+    (
+        "Mug Café Keramik",
+        "dapur",
+        None,
+        45_000,
+        20,
+        "Mug <b>350 ml</b> & tahan panas.",
+        "active",
+    ),
+    (
+        "iPhone Draft Rahasia",
+        "handphone",
+        Some("Apple"),
+        1_000_000,
+        1,
+        "Belum dirilis.",
+        "draft",
+    ),
+    (
+        "Kaos Polos Arsip",
+        "kaos",
+        Some("Uniqlo"),
+        50_000,
+        1,
+        "Sudah tidak dijual.",
+        "archived",
+    ),
 ];
 
 impl Shop {
@@ -104,11 +202,15 @@ impl Shop {
             ("dapur", "Dapur", None),
         ] {
             let parent_id = parent.map(|p| categories[p].clone());
-            let created = app.create_category(&admin, name, parent_id.as_deref()).await;
+            let created = app
+                .create_category(&admin, name, parent_id.as_deref())
+                .await;
             categories.insert(slug, created["id"].as_str().unwrap().to_owned());
         }
         let mut products = HashMap::new();
-        for (i, (name, category, brand, price, stock, description, status)) in PRODUCTS.into_iter().enumerate() {
+        for (i, (name, category, brand, price, stock, description, status)) in
+            PRODUCTS.into_iter().enumerate()
+        {
             let created = app
                 .create_product(
                     &admin,
@@ -120,7 +222,13 @@ impl Shop {
                 .await;
             products.insert(name, created["id"].as_str().unwrap().to_owned());
         }
-        let shop = Self { app, admin, categories, products, _cleanup: cleanup };
+        let shop = Self {
+            app,
+            admin,
+            categories,
+            products,
+            _cleanup: cleanup,
+        };
         shop.reindex().await;
         Some(shop)
     }
@@ -137,26 +245,48 @@ impl Shop {
 
     /// What the search-indexer worker does for a product event.
     pub async fn index(&self, names: &[&str]) {
-        let ids: Vec<uuid::Uuid> = names.iter().map(|n| self.products[n].parse().unwrap()).collect();
-        self.backend().index_products(&ids).await.expect("index products");
+        let ids: Vec<uuid::Uuid> = names
+            .iter()
+            .map(|n| self.products[n].parse().unwrap())
+            .collect();
+        self.backend()
+            .index_products(&ids)
+            .await
+            .expect("index products");
         self.backend().refresh().await.expect("refresh");
     }
 
     pub async fn get(&self, query: &[(&str, &str)]) -> reqwest::Response {
-        self.app.client.get(self.app.url("/api/v1/search")).query(query).send().await.unwrap()
+        self.app
+            .client
+            .get(self.app.url("/api/v1/search"))
+            .query(query)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A successful search's body.
     pub async fn search(&self, query: &[(&str, &str)]) -> Value {
         let resp = self.get(query).await;
-        assert_eq!(resp.status(), 200, "{query:?}: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            200,
+            "{query:?}: {}",
+            resp.text().await.unwrap_or_default()
+        );
         resp.json().await.unwrap()
     }
 }
 
 /// The product names of a result, in order.
 pub fn names(result: &Value) -> Vec<String> {
-    result["hits"].as_array().unwrap().iter().map(|h| h["product"]["name"].as_str().unwrap().to_owned()).collect()
+    result["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["product"]["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The product names of a result, sorted (for assertions that do not depend on order).
@@ -180,10 +310,16 @@ struct EsCleanup {
 
 impl Drop for EsCleanup {
     fn drop(&mut self) {
-        let (url, alias) = (self.url.trim_end_matches('/').to_owned(), self.alias.clone());
+        let (url, alias) = (
+            self.url.trim_end_matches('/').to_owned(),
+            self.alias.clone(),
+        );
         // Drop cannot await and the test's runtime may be shutting down: use a thread.
         let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let client = reqwest::Client::new();
                 let auth = |r: reqwest::RequestBuilder| match (
@@ -193,16 +329,35 @@ impl Drop for EsCleanup {
                     (Ok(u), Ok(p)) => r.basic_auth(u, Some(p)),
                     _ => r,
                 };
-                let targets: Value = auth(client.get(format!("{url}/_alias/{alias}"))).send().await.ok()?.json().await.ok()?;
-                for index in targets.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-                    auth(client.delete(format!("{url}/{index}"))).send().await.ok()?;
+                let targets: Value = auth(client.get(format!("{url}/_alias/{alias}")))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                for index in targets
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
+                    auth(client.delete(format!("{url}/{index}")))
+                        .send()
+                        .await
+                        .ok()?;
                 }
-                auth(client.delete(format!("{url}/_index_template/{alias}"))).send().await.ok()
+                auth(client.delete(format!("{url}/_index_template/{alias}")))
+                    .send()
+                    .await
+                    .ok()
             })
         })
         .join();
         if !matches!(done, Ok(Some(_))) {
-            eprintln!("could not remove Elasticsearch index {} (delete {}-* by hand)", self.alias, self.alias);
+            eprintln!(
+                "could not remove Elasticsearch index {} (delete {}-* by hand)",
+                self.alias, self.alias
+            );
         }
     }
 }

@@ -8,7 +8,9 @@ use toko::search::{postgres::tsquery, syntax};
 use super::{name_set, sorted, Engine, Shop};
 
 async fn shop() -> Shop {
-    Shop::open(Engine::Postgres).await.expect("PostgreSQL is always available")
+    Shop::open(Engine::Postgres)
+        .await
+        .expect("PostgreSQL is always available")
 }
 
 #[tokio::test]
@@ -17,18 +19,46 @@ async fn changes_are_searchable_as_soon_as_they_commit() {
     let auth = &s.admin.access_token;
     // A renamed category renames its products' documents in the same transaction.
     let kaos = &s.categories["kaos"];
-    let resp = s.app.patch(&format!("/api/v1/admin/categories/{kaos}"), &json!({"name": "Atasan Pria"})).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/categories/{kaos}"),
+            &json!({"name": "Atasan Pria"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
         name_set(&s.search(&[("q", "atasan")]).await),
-        sorted(&["Kaos Grafis Hitam Putih", "Kaos Polos Hitam", "Kaos Polos Putih"])
+        sorted(&[
+            "Kaos Grafis Hitam Putih",
+            "Kaos Polos Hitam",
+            "Kaos Polos Putih"
+        ])
     );
     // A renamed product too, new words included in typo correction.
     let mug = &s.products["Mug Café Keramik"];
-    let resp = s.app.patch(&format!("/api/v1/admin/products/{mug}"), &json!({"name": "Gelas Tumbler Stainless"})).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/products/{mug}"),
+            &json!({"name": "Gelas Tumbler Stainless"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(name_set(&s.search(&[("q", "tumbler")]).await), sorted(&["Gelas Tumbler Stainless"]));
-    assert_eq!(name_set(&s.search(&[("q", "tumbelr")]).await), sorted(&["Gelas Tumbler Stainless"]));
+    assert_eq!(
+        name_set(&s.search(&[("q", "tumbler")]).await),
+        sorted(&["Gelas Tumbler Stainless"])
+    );
+    assert_eq!(
+        name_set(&s.search(&[("q", "tumbelr")]).await),
+        sorted(&["Gelas Tumbler Stainless"])
+    );
     assert_eq!(s.search(&[("q", "cafe")]).await["total"], 0);
 }
 
@@ -36,18 +66,42 @@ async fn changes_are_searchable_as_soon_as_they_commit() {
 async fn reindex_rebuilds_documents_and_the_typo_vocabulary() {
     let s = shop().await;
     // As if rows had been bulk-loaded with the triggers off.
-    sqlx::query("update products set search_vector = ''").execute(&s.app.db).await.unwrap();
-    sqlx::query("delete from search_terms").execute(&s.app.db).await.unwrap();
+    sqlx::query("update products set search_vector = ''")
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+    sqlx::query("delete from search_terms")
+        .execute(&s.app.db)
+        .await
+        .unwrap();
     assert_eq!(s.search(&[("q", "kaos")]).await["total"], 0);
 
     let progress = std::sync::Mutex::new(Vec::new());
-    let summary = s.backend().reindex(&|p| progress.lock().unwrap().push((p.done, p.total))).await.unwrap();
-    assert_eq!(summary.documents, 11, "every product, drafts and archived included");
+    let summary = s
+        .backend()
+        .reindex(&|p| progress.lock().unwrap().push((p.done, p.total)))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.documents, 11,
+        "every product, drafts and archived included"
+    );
     assert_eq!(progress.into_inner().unwrap().last(), Some(&(11, 11)));
     assert_eq!(s.search(&[("q", "kaos")]).await["total"], 3);
-    assert_eq!(s.search(&[("q", "iphnoe")]).await["total"], 3, "typos are corrected again");
-    let vocabulary: i64 = sqlx::query_scalar("select count(*) from search_terms where term = 'rahasia'").fetch_one(&s.app.db).await.unwrap();
-    assert_eq!(vocabulary, 0, "the vocabulary holds words of active products only");
+    assert_eq!(
+        s.search(&[("q", "iphnoe")]).await["total"],
+        3,
+        "typos are corrected again"
+    );
+    let vocabulary: i64 =
+        sqlx::query_scalar("select count(*) from search_terms where term = 'rahasia'")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        vocabulary, 0,
+        "the vocabulary holds words of active products only"
+    );
 }
 
 /// Without typos or a word being typed, the composed query is what `websearch_to_tsquery`
@@ -77,13 +131,24 @@ async fn the_syntax_is_websearch_to_tsquery() {
         .fetch_one(&s.app.db)
         .await
         .unwrap();
-        assert!(same, "{q:?}: ours {composed:?}, websearch_to_tsquery {theirs:?}");
+        assert!(
+            same,
+            "{q:?}: ours {composed:?}, websearch_to_tsquery {theirs:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn readiness_includes_search() {
     let s = shop().await;
-    let ready: Value = s.app.get("/health/ready").send().await.unwrap().json().await.unwrap();
+    let ready: Value = s
+        .app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["checks"]["search"]["ok"], true, "{ready}");
 }
