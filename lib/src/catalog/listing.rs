@@ -84,7 +84,9 @@ pub struct ProductPage {
 pub(crate) const SUMMARY_COLUMNS: &str = "p.product_id, p.slug, p.name, p.brand, p.category_id, p.status, \
      p.min_price, p.max_price, p.in_stock, p.images -> 0 as image, p.created_at";
 
-#[derive(sqlx::FromRow)]
+/// A product summary as read from the database, or from JSON with the same field names (a
+/// search engine's stored document).
+#[derive(sqlx::FromRow, Deserialize)]
 pub(crate) struct SummaryRow {
     product_id: Uuid,
     slug: String,

@@ -1,13 +1,11 @@
 //! Reading Elasticsearch's answers: search hits and aggregations, bulk item failures, alias
 //! targets. Pure functions over the JSON, tested against recorded response shapes.
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::super::{FacetCount, Highlight, PriceRange, SearchError, SearchHit};
-use crate::catalog::{Image, ProductStatus, ProductSummary};
+use crate::catalog::{listing::SummaryRow, ProductSummary};
 
 /// A search response, before category facet values get their names from the database.
 #[derive(Debug)]
@@ -17,21 +15,6 @@ pub struct ParsedSearch {
     pub categories: Vec<FacetCount<Uuid>>,
     pub brands: Vec<FacetCount<String>>,
     pub price_ranges: Vec<FacetCount<PriceRange>>,
-}
-
-#[derive(Deserialize)]
-struct Source {
-    product_id: Uuid,
-    slug: String,
-    name: String,
-    brand: Option<String>,
-    category_id: Uuid,
-    status: String,
-    min_price: i64,
-    max_price: i64,
-    in_stock: bool,
-    image: Option<Image>,
-    created_at: DateTime<Utc>,
 }
 
 fn unexpected(reason: impl Into<String>) -> SearchError {
@@ -58,30 +41,19 @@ pub fn escape_html(text: &str) -> String {
 }
 
 fn hit(raw: &Value) -> Result<SearchHit, SearchError> {
-    let source: Source = serde_json::from_value(raw["_source"].clone())
+    let source: SummaryRow = serde_json::from_value(raw["_source"].clone())
         .map_err(|e| unexpected(format!("hit _source: {e}")))?;
+    let product: ProductSummary = source.into();
     let first = |field: &str| raw["highlight"][field][0].as_str().map(str::to_owned);
     let highlight = Highlight {
         // No name fragment means the name did not match: show it whole, escaped alike.
-        name: first("name").unwrap_or_else(|| escape_html(&source.name)),
+        name: first("name").unwrap_or_else(|| escape_html(&product.name)),
         snippet: first("description").filter(|s| !s.is_empty()),
     };
     Ok(SearchHit {
         score: raw["_score"].as_f64().unwrap_or(0.0),
         highlight,
-        product: ProductSummary {
-            id: source.product_id,
-            slug: source.slug,
-            name: source.name,
-            brand: source.brand,
-            category_id: source.category_id,
-            status: ProductStatus::from_db(&source.status),
-            min_price: source.min_price,
-            max_price: source.max_price,
-            in_stock: source.in_stock,
-            image: source.image,
-            created_at: source.created_at,
-        },
+        product,
     })
 }
 

@@ -6,13 +6,11 @@
 //! `ts_headline` (the expensive part of highlighting). Hits and facets come back as JSON so
 //! the one row carries them all.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::{types::Json, PgPool, Postgres, QueryBuilder};
-use uuid::Uuid;
 
 use crate::{
-    catalog::{listing, Image, ProductStatus, ProductSummary},
+    catalog::listing,
     search::{
         CategoryValue, FacetCount, Facets, Highlight, PriceRange, SearchHit, SearchQuery,
         SearchSort, FACET_SIZE,
@@ -138,23 +136,21 @@ pub fn build(
     );
     q.push_bind(FACET_SIZE as i64).push(
         "), '[]') as facets,
-                coalesce((select json_agg(json_build_object(
-                              'product_id', p.product_id, 'slug', p.slug, 'name', p.name, 'brand', p.brand,
-                              'category_id', p.category_id, 'status', p.status, 'min_price', p.min_price,
-                              'max_price', p.max_price, 'in_stock', p.in_stock, 'image', p.images -> 0,
-                              'created_at', p.created_at, 'score', ",
+                coalesce((select json_agg(h order by h.position) from (
+                    select g.position, ",
     );
+    q.push(listing::SUMMARY_COLUMNS).push(", ");
     match tsquery {
         Some(tsquery) if query.sort != SearchSort::Relevance => score(&mut q, tsquery),
         _ => {
             q.push("g.score");
         }
     };
-    q.push(", 'name_html', ");
+    q.push(" as score, ");
     match tsquery {
         Some(tsquery) => {
             headline(&mut q, tsquery, "p.name", NAME_HEADLINE);
-            q.push(", 'snippet_html', ");
+            q.push(" as name_html, ");
             headline(
                 &mut q,
                 tsquery,
@@ -163,11 +159,15 @@ pub fn build(
             );
         }
         None => {
-            q.push("search_html_escape(p.name), 'snippet_html', ")
+            q.push("search_html_escape(p.name) as name_html, ")
                 .push(SNIPPET_WORDS);
         }
     }
-    q.push(") order by g.position) from page g join products p on p.product_id = g.product_id), '[]') as hits");
+    q.push(
+        " as snippet_html
+                    from page g join products p on p.product_id = g.product_id
+                ) h), '[]') as hits",
+    );
     q
 }
 
@@ -196,19 +196,11 @@ pub struct FacetRow {
     count: i64,
 }
 
+/// A hit: the summary columns plus score and highlights.
 #[derive(Deserialize)]
 pub struct HitRow {
-    product_id: Uuid,
-    slug: String,
-    name: String,
-    brand: Option<String>,
-    category_id: Uuid,
-    status: String,
-    min_price: i64,
-    max_price: i64,
-    in_stock: bool,
-    image: Option<Image>,
-    created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    summary: listing::SummaryRow,
     score: f64,
     name_html: String,
     snippet_html: Option<String>,
@@ -217,19 +209,7 @@ pub struct HitRow {
 impl From<HitRow> for SearchHit {
     fn from(r: HitRow) -> Self {
         Self {
-            product: ProductSummary {
-                id: r.product_id,
-                slug: r.slug,
-                name: r.name,
-                brand: r.brand,
-                category_id: r.category_id,
-                status: ProductStatus::from_db(&r.status),
-                min_price: r.min_price,
-                max_price: r.max_price,
-                in_stock: r.in_stock,
-                image: r.image,
-                created_at: r.created_at,
-            },
+            product: r.summary.into(),
             score: r.score,
             highlight: Highlight {
                 name: r.name_html,

@@ -132,17 +132,11 @@ async fn drafts_and_archived_products_never_appear(s: Shop) {
 
     // Archiving and deleting through the API, then the indexer's call for each event.
     let hitam = &s.products["Kaos Polos Hitam"];
-    let resp = s
-        .app
-        .patch(
-            &format!("/api/v1/admin/products/{hitam}"),
-            &serde_json::json!({"status": "archived"}),
-        )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    s.admin_patch(
+        &format!("/api/v1/admin/products/{hitam}"),
+        &serde_json::json!({"status": "archived"}),
+    )
+    .await;
     let kanvas = s.products["Sepatu Sneakers Kanvas"].clone();
     let resp = s
         .app

@@ -16,20 +16,13 @@ async fn shop() -> Shop {
 #[tokio::test]
 async fn changes_are_searchable_as_soon_as_they_commit() {
     let s = shop().await;
-    let auth = &s.admin.access_token;
     // A renamed category renames its products' documents in the same transaction.
     let kaos = &s.categories["kaos"];
-    let resp = s
-        .app
-        .patch(
-            &format!("/api/v1/admin/categories/{kaos}"),
-            &json!({"name": "Atasan Pria"}),
-        )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    s.admin_patch(
+        &format!("/api/v1/admin/categories/{kaos}"),
+        &json!({"name": "Atasan Pria"}),
+    )
+    .await;
     assert_eq!(
         name_set(&s.search(&[("q", "atasan")]).await),
         sorted(&[
@@ -40,17 +33,11 @@ async fn changes_are_searchable_as_soon_as_they_commit() {
     );
     // A renamed product too, new words included in typo correction.
     let mug = &s.products["Mug Café Keramik"];
-    let resp = s
-        .app
-        .patch(
-            &format!("/api/v1/admin/products/{mug}"),
-            &json!({"name": "Gelas Tumbler Stainless"}),
-        )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    s.admin_patch(
+        &format!("/api/v1/admin/products/{mug}"),
+        &json!({"name": "Gelas Tumbler Stainless"}),
+    )
+    .await;
     assert_eq!(
         name_set(&s.search(&[("q", "tumbler")]).await),
         sorted(&["Gelas Tumbler Stainless"])
