@@ -1,6 +1,7 @@
--- A realistic catalog for measuring search: a two-level category tree, ~150 brands, and
--- :products products (default 100000) with Indonesian + English names, 40-90 word
--- descriptions, 1-3 variants each, 90% active, 5% draft, 5% archived. Deterministic
+-- A realistic catalog for measuring search: a two-level category tree, 150 brands, and
+-- :products products (default 100000) with Indonesian + English names, descriptions of
+-- 35-85 words (the product's own words, then a long-tailed vocabulary), 1-3 variants each,
+-- 90% active, 5% draft, 5% archived. The content is deterministic
 -- (setseed), inserted through the normal triggers so search documents are built as in
 -- production. Run on an empty, migrated database:
 --   psql -v products=100000 -f scripts/bench/search-dataset.sql "$DATABASE_URL"
@@ -30,6 +31,16 @@ insert into words select 'desc', unnest(array[
   'mudah','dibersihkan','ukuran','lengkap','warna','sesuai','foto','dijamin','100%','asli',
   'the','best','choice','for','your','family','free','gift','limited','edition']);
 
+-- The long tail of description words: 400 made-up words from Indonesian-like syllables,
+-- drawn log-uniformly below so a few are common and most are rare, as in real text.
+insert into words
+select 'filler', s1 || s2 || s3
+from (select unnest(array['ba','ka','ma','sa','ta','la','pe','ri','su','to','ne','gu','ju','de','wi','ho']) s1) a
+cross join (select unnest(array['ran','lin','tam','sek','bur','das','mo','ni','pu','ke']) s2) b
+cross join (select unnest(array['','an','kan','nya','i']) s3) c
+order by md5(s1 || s2 || s3)
+limit 400;
+
 create temporary table brands as
 select b as brand from unnest(array[
   'Uniqlo','Zara','H&M','Erigo','Eiger','Consina','Adidas','Nike','Puma','Compass','Ventela','Brodo',
@@ -56,7 +67,7 @@ create temporary table pools as
 select (select array_agg(word) from words where kind = 'type') as types,
        (select array_agg(word) from words where kind = 'adj') as adjs,
        (select array_agg(word) from words where kind = 'color') as colors,
-       (select array_agg(word) from words where kind = 'desc') as descs,
+       (select array_agg(word) from words where kind in ('desc', 'filler')) as descs,
        (select array_agg(brand) from brands) as brands,
        (select count(*) from leafs) as leaf_count;
 
@@ -64,8 +75,9 @@ insert into products (product_id, slug, name, description, brand, category_id, s
 select gen_random_uuid(),
        'p-' || g.i,
        concat_ws(' ', t.brand, t.type, t.adj, t.color, case when random() < 0.3 then (random() * 900 + 100)::int::text end),
-       (select string_agg(pl.descs[1 + floor(random() * array_length(pl.descs, 1))::int + w * 0], ' ')
-        from generate_series(1, 40 + (g.i % 50)) w),
+       concat_ws(' ', t.type, t.adj, t.color, 'dari', t.brand, '.',
+                 (select string_agg(pl.descs[floor(exp(random() * ln(array_length(pl.descs, 1))))::int + w * 0], ' ')
+                  from generate_series(1, 30 + (g.i % 50)) w)),
        case when random() < 0.95 then t.brand end,
        l.category_id,
        case when g.i % 20 = 0 then 'draft' when g.i % 20 = 1 then 'archived' else 'active' end,

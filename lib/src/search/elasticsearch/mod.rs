@@ -191,6 +191,24 @@ impl ElasticsearchSearch {
             .collect())
     }
 
+    /// Deletes an unfinished index; failing that, says which one to delete by hand (the
+    /// reindex error itself is what the caller reports).
+    async fn discard(&self, index: &str) {
+        let deleted = match self
+            .client
+            .indices()
+            .delete(IndicesDeleteParts::Index(&[index]))
+            .send()
+            .await
+        {
+            Ok(response) => ok("delete unfinished index", response).await.map(|_| ()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = deleted {
+            tracing::warn!(index, error = %e, "could not delete the unfinished index; delete it by hand");
+        }
+    }
+
     /// Creates a new versioned index from the template and bulk-loads every active product.
     async fn build_index(
         &self,
@@ -294,27 +312,27 @@ impl SearchBackend for ElasticsearchSearch {
         let started = documents::database_now(&self.db).await?;
         let index = format!("{}-{}", self.alias, started.format("%Y%m%d%H%M%S%3f"));
         let old = self.alias_targets().await?;
-        let loaded = match self.build_index(&index, progress).await {
+        let built = async {
+            let loaded = self.build_index(&index, progress).await?;
+            let swap = requests::alias_swap(&self.alias, &index, &old);
+            let swapped = self
+                .client
+                .indices()
+                .update_aliases()
+                .body(swap)
+                .send()
+                .await?;
+            ok("swap alias", swapped).await?;
+            Ok::<_, SearchError>(loaded)
+        };
+        let loaded = match built.await {
             Ok(loaded) => loaded,
             Err(e) => {
-                // Leave nothing half-built behind; the alias still points at the old index.
-                let _ = self
-                    .client
-                    .indices()
-                    .delete(IndicesDeleteParts::Index(&[&index]))
-                    .send()
-                    .await;
+                // The alias still points at the old index: leave nothing half-built behind.
+                self.discard(&index).await;
                 return Err(e);
             }
         };
-        let swapped = self
-            .client
-            .indices()
-            .update_aliases()
-            .body(requests::alias_swap(&self.alias, &index, &old))
-            .send()
-            .await?;
-        ok("swap alias", swapped).await?;
 
         let changed = documents::changed_since(&self.db, started - CATCH_UP_MARGIN).await?;
         self.index_products(&changed).await?;

@@ -11,6 +11,7 @@ search_contract!(
     phrases_exclusions_and_alternatives,
     drafts_and_archived_products_never_appear,
     highlights_are_html_safe_and_accents_fold,
+    any_text_is_a_valid_query,
 );
 
 async fn name_matches_outrank_description_matches(s: Shop) {
@@ -186,4 +187,17 @@ async fn highlights_are_html_safe_and_accents_fold(s: Shop) {
         snippet.starts_with("Mug &lt;b&gt;350"),
         "without a query the snippet is the description's start: {snippet}"
     );
+}
+
+async fn any_text_is_a_valid_query(s: Shop) {
+    // Query-syntax characters of either engine, quoting, SQL, markup, odd Unicode.
+    for q in [
+        "'", "''", "\\", "\"", "-", "--", "- -", "\"\"", "or", "OR or", "a:*", "kaos:*AB", "!kaos", "(((", ")",
+        "&|!<->", "kaos & sepatu", "kaos | sepatu", "x <-> y", "1:A", "'; drop table products; --", "<script>",
+        "*", "?", "~2", "kaos^5", "name:kaos", "ÄÖÜ ß", "🙂 kaos", "\u{0}", "a\tb\nc", "  ", "iphone-15-pro",
+        "\"kaos -polos\"", "-\"\"", "kaos \"unterminated",
+    ] {
+        let resp = s.get(&[("q", q)]).await;
+        assert_eq!(resp.status(), 200, "{q:?}: {}", resp.text().await.unwrap_or_default());
+    }
 }
