@@ -112,7 +112,10 @@ fn tokenize(q: &str) -> Vec<Token> {
 
 pub fn parse(q: &str) -> ParsedQuery {
     // Control characters separate words; none reaches an engine (PostgreSQL refuses NUL).
-    let q: String = q.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let q: String = q
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let q = q.as_str();
     let mut parsed = ParsedQuery::default();
     let mut or_pending = false;
@@ -216,7 +219,10 @@ mod tests {
         assert_eq!(parse("-merah").excluded, vec![word("merah")]);
         assert_eq!(parse("-merah").prefix(), None);
         assert_eq!(parse("kaos ?").prefix(), None, "the word was finished");
-        assert_eq!(parse("ka\u{0}os\t").required, vec![vec![word("ka")], vec![word("os")]]);
+        assert_eq!(
+            parse("ka\u{0}os\t").required,
+            vec![vec![word("ka")], vec![word("os")]]
+        );
         assert_eq!(
             parse("usb-c 2.0").required,
             vec![vec![word("usb-c")], vec![word("2.0")]]

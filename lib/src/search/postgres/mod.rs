@@ -87,13 +87,13 @@ impl SearchBackend for PostgresSearch {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<SearchResult, SearchError> {
-        let tsquery = if query.parsed.is_empty() {
+        let text = if query.parsed.is_empty() {
             None
         } else {
             let analyses = tsquery::analyze(&self.db, &query.parsed).await?;
             tsquery::compose(&query.parsed, &analyses)
         };
-        let row = query::run(&self.db, query, tsquery.as_deref(), &self.price_bounds).await?;
+        let row = query::run(&self.db, query, text.as_ref(), &self.price_bounds).await?;
         Ok(SearchResult {
             hits: row.hits.0.into_iter().map(Into::into).collect(),
             total: row.total,

@@ -12,8 +12,8 @@ use sqlx::{types::Json, PgPool, Postgres, QueryBuilder};
 use crate::{
     catalog::listing,
     search::{
-        CategoryValue, FacetCount, Facets, Highlight, PriceRange, SearchHit, SearchQuery,
-        SearchSort, FACET_SIZE,
+        postgres::tsquery::Composed, CategoryValue, FacetCount, Facets, Highlight, PriceRange,
+        SearchHit, SearchQuery, SearchSort, FACET_SIZE,
     },
 };
 
@@ -23,13 +23,16 @@ const RANK_WEIGHTS: &str = "'{0.1, 0.2, 0.4, 1.0}'::float4[]";
 /// Relevance: 1 when every required clause matches in the name alone, plus the cover-density
 /// rank scaled into [0, 1) (normalization 32), so a name match always outranks matches found
 /// only in the brand, category or description.
-fn score(q: &mut QueryBuilder<Postgres>, tsquery: &str) {
-    q.push("(ts_filter(p.search_vector, '{a}') @@ ")
-        .push_bind(tsquery.to_owned())
-        .push("::tsquery)::int + ts_rank_cd(")
+fn score(q: &mut QueryBuilder<Postgres>, text: &Composed) {
+    if let Some(in_name) = &text.in_name {
+        q.push("(p.search_vector @@ ")
+            .push_bind(in_name.clone())
+            .push("::tsquery)::int + ");
+    }
+    q.push("ts_rank_cd(")
         .push(RANK_WEIGHTS)
         .push(", p.search_vector, ")
-        .push_bind(tsquery.to_owned())
+        .push_bind(text.matches.clone())
         .push("::tsquery, 32)");
 }
 
@@ -55,7 +58,7 @@ const SNIPPET_HEADLINE: &str =
 const SNIPPET_WORDS: &str =
     "substring(search_html_escape(nullif(p.description, '')) from '^\\s*((?:\\S+\\s+){0,34}\\S+)')";
 
-/// The statement for `query`; `tsquery` is the composed text query, `None` to list all.
+/// The statement for `query`; `text` is the composed text query, `None` to list all.
 ///
 /// With a text query `matched` is materialized: it is a bitmap scan of the text index that
 /// both the facets and the page read. Without one it is inlined instead, so the facets come
@@ -63,10 +66,10 @@ const SNIPPET_WORDS: &str =
 /// requested order, neither touching the wide product rows.
 pub fn build(
     query: &SearchQuery,
-    tsquery: Option<&str>,
+    text: Option<&Composed>,
     price_bounds: &[i64],
 ) -> QueryBuilder<Postgres> {
-    let mut q = QueryBuilder::new(match tsquery {
+    let mut q = QueryBuilder::new(match text {
         Some(_) => "with matched as materialized (",
         None => "with matched as not materialized (",
     });
@@ -77,17 +80,17 @@ pub fn build(
     q.push_bind(price_bounds.to_vec())
         .push("::int8[]) as price_bucket, ");
     // Scores are only needed to sort by relevance; other sorts score the page alone.
-    match tsquery {
-        Some(tsquery) if query.sort == SearchSort::Relevance => score(&mut q, tsquery),
+    match text {
+        Some(text) if query.sort == SearchSort::Relevance => score(&mut q, text),
         _ => {
             q.push("0::float4");
         }
     };
     q.push(" as score from products p where p.status = 'active'");
     listing::push_filter(&mut q, &query.filter);
-    if let Some(tsquery) = tsquery {
+    if let Some(text) = text {
         q.push(" and p.search_vector @@ ")
-            .push_bind(tsquery.to_owned())
+            .push_bind(text.matches.clone())
             .push("::tsquery");
     }
     q.push(
@@ -118,7 +121,7 @@ pub fn build(
          page as (
              select product_id, score, row_number() over (order by ",
     );
-    let order = order_by(query.sort, tsquery.is_some());
+    let order = order_by(query.sort, text.is_some());
     q.push(order)
         .push(") as position from matched order by ")
         .push(order);
@@ -140,20 +143,20 @@ pub fn build(
                     select g.position, ",
     );
     q.push(listing::SUMMARY_COLUMNS).push(", ");
-    match tsquery {
-        Some(tsquery) if query.sort != SearchSort::Relevance => score(&mut q, tsquery),
+    match text {
+        Some(text) if query.sort != SearchSort::Relevance => score(&mut q, text),
         _ => {
             q.push("g.score");
         }
     };
     q.push(" as score, ");
-    match tsquery {
-        Some(tsquery) => {
-            headline(&mut q, tsquery, "p.name", NAME_HEADLINE);
+    match text {
+        Some(text) => {
+            headline(&mut q, &text.matches, "p.name", NAME_HEADLINE);
             q.push(" as name_html, ");
             headline(
                 &mut q,
-                tsquery,
+                &text.matches,
                 "nullif(p.description, '')",
                 SNIPPET_HEADLINE,
             );
@@ -258,10 +261,10 @@ pub fn facets(rows: Vec<FacetRow>, price_bounds: &[i64]) -> Facets {
 pub async fn run(
     db: &PgPool,
     query: &SearchQuery,
-    tsquery: Option<&str>,
+    text: Option<&Composed>,
     price_bounds: &[i64],
 ) -> Result<ResultRow, sqlx::Error> {
-    build(query, tsquery, price_bounds)
+    build(query, text, price_bounds)
         .build_query_as::<ResultRow>()
         .fetch_one(db)
         .await

@@ -77,47 +77,125 @@ pub async fn analyze(db: &PgPool, parsed: &ParsedQuery) -> Result<Vec<Analysis>,
         .await
 }
 
-/// The `tsquery` text for `parsed`, or `None` when nothing in it is searchable.
-pub fn compose(parsed: &ParsedQuery, analyses: &[Analysis]) -> Option<String> {
+/// A composed text query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    /// What a product must match.
+    pub matches: String,
+    /// The required clauses restricted to names (weight A), for the name boost; `None` when
+    /// only exclusions were given.
+    pub in_name: Option<String>,
+}
+
+/// Where a clause is looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Anywhere,
+    Name,
+}
+
+impl Scope {
+    fn operand(self, lexeme: &str) -> String {
+        match self {
+            Self::Anywhere => quote(lexeme),
+            Self::Name => format!("{}:A", quote(lexeme)),
+        }
+    }
+
+    /// The word being typed: a prefix in names, brands and categories (never descriptions,
+    /// where prefixes mostly find noise).
+    fn prefix(self, lexeme: &str) -> String {
+        match self {
+            Self::Anywhere => format!("{}:*AB", quote(lexeme)),
+            Self::Name => format!("{}:*A", quote(lexeme)),
+        }
+    }
+
+    fn phrase(self, query: &str) -> String {
+        match self {
+            Self::Anywhere => format!("( {query} )"),
+            Self::Name => format!("( {} )", in_name(query)),
+        }
+    }
+}
+
+/// The query for `parsed`, or `None` when nothing in it is searchable.
+pub fn compose(parsed: &ParsedQuery, analyses: &[Analysis]) -> Option<Composed> {
+    let required_clauses = parsed
+        .required
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>()
+        .min(analyses.len());
+    let (required, excluded) = analyses.split_at(required_clauses);
+    let mut parts = required_parts(parsed, required, Scope::Anywhere);
+    for analysis in excluded {
+        if let Some(clause) = expand(analysis, false, Scope::Anywhere) {
+            parts.push(format!("!{clause}"));
+        }
+    }
+    let in_name = required_parts(parsed, required, Scope::Name);
+    (!parts.is_empty()).then(|| Composed {
+        matches: parts.join(" & "),
+        in_name: (!in_name.is_empty()).then(|| in_name.join(" & ")),
+    })
+}
+
+/// One operand per required group (`a or b` as an alternative).
+fn required_parts(parsed: &ParsedQuery, analyses: &[Analysis], scope: Scope) -> Vec<String> {
     let mut analyses = analyses.iter();
     let mut parts = Vec::new();
     for group in &parsed.required {
-        let alternatives: Vec<String> = group
+        let mut alternatives: Vec<String> = group
             .iter()
             .zip(analyses.by_ref())
-            .filter_map(|(clause, analysis)| expand(analysis, parsed.is_prefix(clause)))
+            .filter_map(|(clause, analysis)| expand(analysis, parsed.is_prefix(clause), scope))
             .collect();
         match alternatives.len() {
             0 => {}
-            1 => parts.extend(alternatives),
+            1 => parts.append(&mut alternatives),
             _ => parts.push(format!("( {} )", alternatives.join(" | "))),
         }
     }
-    for analysis in analyses {
-        if let Some(excluded) = expand(analysis, false) {
-            parts.push(format!("!{excluded}"));
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join(" & "))
+    parts
 }
 
 /// One clause with its corrections and prefix; parenthesized unless a single operand.
-fn expand(analysis: &Analysis, prefix: bool) -> Option<String> {
+fn expand(analysis: &Analysis, prefix: bool, scope: Scope) -> Option<String> {
     let Some(lexeme) = &analysis.lexeme else {
-        return match analysis.query.as_str() {
-            "" => None,
-            query => Some(format!("( {query} )")),
-        };
+        return (!analysis.query.is_empty()).then(|| scope.phrase(&analysis.query));
     };
-    let mut alternatives = vec![quote(lexeme)];
-    alternatives.extend(corrections(lexeme, &analysis.candidates).map(quote));
+    let mut alternatives = vec![scope.operand(lexeme)];
+    alternatives.extend(corrections(lexeme, &analysis.candidates).map(|c| scope.operand(c)));
     if prefix && lexeme.chars().count() >= MIN_PREFIX_CHARS {
-        alternatives.push(format!("{}:*AB", quote(lexeme)));
+        alternatives.push(scope.prefix(lexeme));
     }
     Some(match alternatives.len() {
         1 => alternatives.remove(0),
         _ => format!("( {} )", alternatives.join(" | ")),
     })
+}
+
+/// Restricts every operand of a `tsquery` as PostgreSQL prints it (`'lexeme'`, with quotes
+/// doubled and backslashes escaped, no weights) to weight A.
+fn in_name(query: &str) -> String {
+    let mut out = String::with_capacity(query.len() + 16);
+    let mut chars = query.chars().peekable();
+    let mut in_lexeme = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' if in_lexeme => out.extend(chars.next()),
+            '\'' if in_lexeme && chars.peek() == Some(&'\'') => out.extend(chars.next()),
+            '\'' if in_lexeme => {
+                out.push_str(":A");
+                in_lexeme = false;
+            }
+            '\'' => in_lexeme = true,
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The candidates within `fuzziness: AUTO` of `word`: no edit up to 2 characters, one up to 5,
@@ -219,14 +297,18 @@ mod tests {
     #[test]
     fn words_get_corrections_and_the_last_a_prefix() {
         let parsed = parse("kaos iphnoe");
-        let tsquery = compose(
+        let composed = compose(
             &parsed,
             &[word("kaos", &[]), word("iphnoe", &["iphone", "iphones"])],
         )
         .unwrap();
         assert_eq!(
-            tsquery,
+            composed.matches,
             "'kaos' & ( 'iphnoe' | 'iphone' | 'iphones' | 'iphnoe':*AB )"
+        );
+        assert_eq!(
+            composed.in_name.unwrap(),
+            "'kaos':A & ( 'iphnoe':A | 'iphone':A | 'iphones':A | 'iphnoe':*A )"
         );
     }
 
@@ -239,9 +321,31 @@ mod tests {
             word("erigo", &[]),
             word("merah", &[]),
         ];
+        let composed = compose(&parsed, &analyses).unwrap();
         assert_eq!(
-            compose(&parsed, &analyses).unwrap(),
+            composed.matches,
             "( 'polos' <-> 'hitam' ) & ( 'uniqlo' | 'erigo' ) & !'merah'"
+        );
+        assert_eq!(
+            composed.in_name.unwrap(),
+            "( 'polos':A <-> 'hitam':A ) & ( 'uniqlo':A | 'erigo':A )"
+        );
+        let only_excluded = compose(&parse("-merah"), &[word("merah", &[])]).unwrap();
+        assert_eq!(
+            (only_excluded.matches.as_str(), only_excluded.in_name),
+            ("!'merah'", None)
+        );
+    }
+
+    #[test]
+    fn names_restrict_quoted_operands_only() {
+        assert_eq!(
+            in_name(r"'it''s' <-> 'a\'b' & 'c'"),
+            r"'it''s':A <-> 'a\'b':A & 'c':A"
+        );
+        assert_eq!(
+            in_name("'usb-c' <-> 'usb' <-> 'c'"),
+            "'usb-c':A <-> 'usb':A <-> 'c':A"
         );
     }
 
@@ -250,7 +354,9 @@ mod tests {
         // (Whatever the tokenizer found nothing in, shown here as "zz".)
         let parsed = parse("kaos zz");
         assert_eq!(
-            compose(&parsed, &[word("kaos", &[]), multi("")]).unwrap(),
+            compose(&parsed, &[word("kaos", &[]), multi("")])
+                .unwrap()
+                .matches,
             "'kaos'"
         );
         assert_eq!(compose(&parse("zz"), &[multi("")]), None);
@@ -261,7 +367,7 @@ mod tests {
         assert_eq!(quote("it's"), "'it''s'");
         assert_eq!(quote(r"a\b"), r"'a\\b'");
         assert_eq!(
-            compose(&parse("x"), &[word("x", &[])]).unwrap(),
+            compose(&parse("x"), &[word("x", &[])]).unwrap().matches,
             "'x'",
             "one letter is no prefix"
         );

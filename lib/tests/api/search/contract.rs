@@ -192,12 +192,49 @@ async fn highlights_are_html_safe_and_accents_fold(s: Shop) {
 async fn any_text_is_a_valid_query(s: Shop) {
     // Query-syntax characters of either engine, quoting, SQL, markup, odd Unicode.
     for q in [
-        "'", "''", "\\", "\"", "-", "--", "- -", "\"\"", "or", "OR or", "a:*", "kaos:*AB", "!kaos", "(((", ")",
-        "&|!<->", "kaos & sepatu", "kaos | sepatu", "x <-> y", "1:A", "'; drop table products; --", "<script>",
-        "*", "?", "~2", "kaos^5", "name:kaos", "ÄÖÜ ß", "🙂 kaos", "\u{0}", "a\tb\nc", "  ", "iphone-15-pro",
-        "\"kaos -polos\"", "-\"\"", "kaos \"unterminated",
+        "'",
+        "''",
+        "\\",
+        "\"",
+        "-",
+        "--",
+        "- -",
+        "\"\"",
+        "or",
+        "OR or",
+        "a:*",
+        "kaos:*AB",
+        "!kaos",
+        "(((",
+        ")",
+        "&|!<->",
+        "kaos & sepatu",
+        "kaos | sepatu",
+        "x <-> y",
+        "1:A",
+        "'; drop table products; --",
+        "<script>",
+        "*",
+        "?",
+        "~2",
+        "kaos^5",
+        "name:kaos",
+        "ÄÖÜ ß",
+        "🙂 kaos",
+        "\u{0}",
+        "a\tb\nc",
+        "  ",
+        "iphone-15-pro",
+        "\"kaos -polos\"",
+        "-\"\"",
+        "kaos \"unterminated",
     ] {
         let resp = s.get(&[("q", q)]).await;
-        assert_eq!(resp.status(), 200, "{q:?}: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            200,
+            "{q:?}: {}",
+            resp.text().await.unwrap_or_default()
+        );
     }
 }

@@ -109,7 +109,7 @@ async fn the_syntax_is_websearch_to_tsquery() {
     ] {
         let parsed = syntax::parse(q);
         let analyses = tsquery::analyze(&s.app.db, &parsed).await.unwrap();
-        let composed = tsquery::compose(&parsed, &analyses).unwrap();
+        let composed = tsquery::compose(&parsed, &analyses).unwrap().matches;
         let (same, theirs): (bool, String) = sqlx::query_as(
             "select $1::tsquery = websearch_to_tsquery('toko_search', $2), websearch_to_tsquery('toko_search', $2)::text",
         )
