@@ -222,10 +222,11 @@ fn filters(query: &SearchQuery) -> Vec<Value> {
     filters
 }
 
-/// The hit order (as PostgreSQL's): relevance without a text query is newest first.
-fn sort(sort: SearchSort, has_text: bool) -> Value {
+/// The hit order (as PostgreSQL's): relevance without anything to rank by (no text, or
+/// exclusions only) is newest first.
+fn sort(sort: SearchSort, ranked: bool) -> Value {
     match sort {
-        SearchSort::Relevance if has_text => {
+        SearchSort::Relevance if ranked => {
             json!([{ "_score": "desc" }, { "in_stock": "desc" }, { "created_at": "desc" }, { "product_id": "desc" }])
         }
         SearchSort::Relevance | SearchSort::Newest => {
@@ -289,7 +290,7 @@ pub fn search_body(query: &SearchQuery, price_bounds: &[i64]) -> Value {
         // Scores are reported with every sort, not only relevance.
         "track_scores": true,
         "query": { "bool": boolean },
-        "sort": sort(query.sort, !parsed.is_empty()),
+        "sort": sort(query.sort, !parsed.required.is_empty()),
         "_source": SOURCE_FIELDS,
         "aggs": aggregations(price_bounds),
         "highlight": {

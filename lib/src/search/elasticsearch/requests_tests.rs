@@ -248,6 +248,15 @@ fn exclusions_alone_keep_everything_else_and_sorts_are_explicit() {
         json!([{ "min_price": "asc" }, { "product_id": "asc" }])
     );
     let body = search_body(
+        &query("-merah", ProductFilter::default(), SearchSort::Relevance),
+        &BOUNDS,
+    );
+    assert_eq!(
+        body["sort"],
+        json!([{ "created_at": "desc" }, { "product_id": "desc" }]),
+        "nothing to rank by"
+    );
+    let body = search_body(
         &query("x", ProductFilter::default(), SearchSort::PriceDesc),
         &BOUNDS,
     );

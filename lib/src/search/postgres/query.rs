@@ -13,22 +13,17 @@ use crate::{
     catalog::listing,
     search::{
         postgres::tsquery::Composed, CategoryValue, FacetCount, Facets, Highlight, PriceRange,
-        SearchHit, SearchQuery, SearchSort, FACET_SIZE,
+        SearchHit, SearchQuery, SearchSort, FACET_SIZE, MAX_RESULT_WINDOW,
     },
 };
 
 /// ts_rank_cd weights for D, C, B, A: description (C) counts a fifth of the name (A).
 const RANK_WEIGHTS: &str = "'{0.1, 0.2, 0.4, 1.0}'::float4[]";
 
-/// Relevance: 1 when every required clause matches in the name alone, plus the cover-density
-/// rank scaled into [0, 1) (normalization 32), so a name match always outranks matches found
-/// only in the brand, category or description.
-fn score(q: &mut QueryBuilder<Postgres>, text: &Composed) {
-    if let Some(in_name) = &text.in_name {
-        q.push("(p.search_vector @@ ")
-            .push_bind(in_name.clone())
-            .push("::tsquery)::int + ");
-    }
+/// Relevance: 1 when every required clause matches in the name alone (`name_match`), plus
+/// the cover-density rank scaled into [0, 1) (normalization 32), so a name match always
+/// outranks matches found only in the brand, category or description.
+fn rank(q: &mut QueryBuilder<Postgres>, text: &Composed) {
     q.push("ts_rank_cd(")
         .push(RANK_WEIGHTS)
         .push(", p.search_vector, ")
@@ -36,10 +31,23 @@ fn score(q: &mut QueryBuilder<Postgres>, text: &Composed) {
         .push("::tsquery, 32)");
 }
 
-/// The page order; relevance without a text query is newest first.
-fn order_by(sort: SearchSort, has_text: bool) -> &'static str {
+fn name_match(q: &mut QueryBuilder<Postgres>, in_name: &str) {
+    q.push("(p.search_vector @@ ")
+        .push_bind(in_name.to_owned())
+        .push("::tsquery)::int");
+}
+
+/// Ranking every match of a broad query ("dari", in every description) would dominate its
+/// cost, so relevance ranks the best candidates by cheap keys (name match, in stock,
+/// newest), as many as can be paged through: exact for up to this many matches, and stable
+/// across pages.
+const RANK_WINDOW: i64 = MAX_RESULT_WINDOW;
+
+/// The page order; relevance without anything to rank by is newest first. Column names only,
+/// so the same order applies to `matched`, `page` and the final hits.
+fn order_by(sort: SearchSort, ranked: bool) -> &'static str {
     match sort {
-        SearchSort::Relevance if has_text => {
+        SearchSort::Relevance if ranked => {
             "score desc, in_stock desc, created_at desc, product_id desc"
         }
         SearchSort::Relevance | SearchSort::Newest => "created_at desc, product_id desc",
@@ -58,6 +66,32 @@ const SNIPPET_HEADLINE: &str =
 const SNIPPET_WORDS: &str =
     "substring(search_html_escape(nullif(p.description, '')) from '^\\s*((?:\\S+\\s+){0,34}\\S+)')";
 
+/// Every facet and the total in one `GROUPING SETS` pass over `matched`, then the top values.
+const FACETS: &str = "
+     counts as (
+         select case grouping(category_id, brand, price_bucket)
+                    when 3 then 'category' when 5 then 'brand' when 6 then 'price' else 'total' end as facet,
+                category_id, brand, price_bucket, count(*) as n
+         from matched
+         group by grouping sets ((category_id), (brand), (price_bucket), ())
+     ),
+     facet_values as (
+         select 'category' as facet, c.category_id::text as value, cat.slug, cat.name, c.n
+         from counts c join categories cat on cat.category_id = c.category_id
+         where c.facet = 'category'
+         union all
+         -- Brands count case-insensitively, as the brand filter matches; lower() runs once
+         -- per distinct spelling rather than once per product.
+         select 'brand', min(brand), null, null, sum(n)::int8
+         from counts where facet = 'brand' and brand is not null group by lower(brand)
+         union all
+         select 'price', price_bucket::text, null, null, n from counts where facet = 'price'
+     ),
+     facets as (
+         select *, row_number() over (partition by facet order by n desc, coalesce(name, value)) as rank
+         from facet_values
+     )";
+
 /// The statement for `query`; `text` is the composed text query, `None` to list all.
 ///
 /// With a text query `matched` is materialized: it is a bitmap scan of the text index that
@@ -69,86 +103,79 @@ pub fn build(
     text: Option<&Composed>,
     price_bounds: &[i64],
 ) -> QueryBuilder<Postgres> {
+    // What relevance ranks by: the text query and its name part, when it has required clauses.
+    let ranked = text.and_then(|t| Some((t, t.in_name.as_deref()?)));
+    let order = order_by(query.sort, ranked.is_some());
     let mut q = QueryBuilder::new(match text {
         Some(_) => "with matched as materialized (",
         None => "with matched as not materialized (",
     });
-    q.push(
-        "select p.product_id, p.category_id, p.brand, p.min_price, p.in_stock, p.created_at,
-                width_bucket(p.min_price, ",
-    );
-    q.push_bind(price_bounds.to_vec())
+    q.push("select p.product_id, p.category_id, p.brand, p.min_price, p.in_stock, p.created_at, width_bucket(p.min_price, ")
+        .push_bind(price_bounds.to_vec())
         .push("::int8[]) as price_bucket, ");
-    // Scores are only needed to sort by relevance; other sorts score the page alone.
-    match text {
-        Some(text) if query.sort == SearchSort::Relevance => score(&mut q, text),
+    match ranked {
+        Some((_, in_name)) if query.sort == SearchSort::Relevance => name_match(&mut q, in_name),
         _ => {
-            q.push("0::float4");
+            q.push("0");
         }
-    };
-    q.push(" as score from products p where p.status = 'active'");
+    }
+    q.push(" as name_match from products p where p.status = 'active'");
     listing::push_filter(&mut q, &query.filter);
     if let Some(text) = text {
         q.push(" and p.search_vector @@ ")
             .push_bind(text.matches.clone())
             .push("::tsquery");
     }
+    q.push("),").push(FACETS).push(",");
+    match ranked {
+        Some((text, _)) if query.sort == SearchSort::Relevance => {
+            q.push(
+                " candidates as (
+                     select product_id, name_match from matched
+                     order by name_match desc, in_stock desc, created_at desc, product_id desc limit ",
+            )
+            .push_bind(RANK_WINDOW)
+            .push(
+                "),
+                 page as (
+                     select c.product_id, p.in_stock, p.created_at, p.min_price, c.name_match + ",
+            );
+            rank(&mut q, text);
+            q.push(" as score from candidates c join products p on p.product_id = c.product_id");
+        }
+        _ => {
+            q.push(" page as (select product_id, in_stock, created_at, min_price, 0::float8 as score from matched");
+        }
+    }
+    q.push(" order by ")
+        .push(order)
+        .push(" limit ")
+        .push_bind(query.size);
+    q.push(" offset ").push_bind(query.offset()).push(")");
     q.push(
-        "),
-         counts as (
-             select case grouping(category_id, brand, price_bucket)
-                        when 3 then 'category' when 5 then 'brand' when 6 then 'price' else 'total' end as facet,
-                    category_id, brand, price_bucket, count(*) as n
-             from matched
-             group by grouping sets ((category_id), (brand), (price_bucket), ())
-         ),
-         facet_values as (
-             select 'category' as facet, c.category_id::text as value, cat.slug, cat.name, c.n
-             from counts c join categories cat on cat.category_id = c.category_id
-             where c.facet = 'category'
-             union all
-             -- Brands count case-insensitively, as the brand filter matches; lower() runs once
-             -- per distinct spelling rather than once per product.
-             select 'brand', min(brand), null, null, sum(n)::int8
-             from counts where facet = 'brand' and brand is not null group by lower(brand)
-             union all
-             select 'price', price_bucket::text, null, null, n from counts where facet = 'price'
-         ),
-         facets as (
-             select *, row_number() over (partition by facet order by n desc, coalesce(name, value)) as rank
-             from facet_values
-         ),
-         page as (
-             select product_id, score, row_number() over (order by ",
-    );
-    let order = order_by(query.sort, text.is_some());
-    q.push(order)
-        .push(") as position from matched order by ")
-        .push(order);
-    q.push(" limit ")
-        .push_bind(query.size)
-        .push(" offset ")
-        .push_bind(query.offset());
-    q.push(
-        ")
-         select coalesce((select n from counts where facet = 'total'), 0) as total,
+        "select coalesce((select n from counts where facet = 'total'), 0) as total,
                 coalesce((select json_agg(json_build_object('facet', facet, 'value', value, 'slug', slug,
                                                             'name', name, 'count', n)
                                           order by facet, case when facet = 'price' then value::int end, rank)
                           from facets where facet = 'price' or rank <= ",
-    );
-    q.push_bind(FACET_SIZE as i64).push(
-        "), '[]') as facets,
-                coalesce((select json_agg(h order by h.position) from (
-                    select g.position, ",
-    );
-    q.push(listing::SUMMARY_COLUMNS).push(", ");
-    match text {
-        Some(text) if query.sort != SearchSort::Relevance => score(&mut q, text),
+    )
+    .push_bind(FACET_SIZE as i64)
+    .push("), '[]') as facets, coalesce((select json_agg(h order by ")
+    .push(order)
+    .push(") from (select ")
+    .push(listing::SUMMARY_COLUMNS)
+    .push(", ");
+    // The page of another sort is scored here, for its hits only.
+    match ranked {
+        Some((text, in_name)) if query.sort != SearchSort::Relevance => {
+            name_match(&mut q, in_name);
+            q.push(" + ");
+            rank(&mut q, text);
+        }
         _ => {
             q.push("g.score");
         }
-    };
+    }
     q.push(" as score, ");
     match text {
         Some(text) => {
@@ -166,11 +193,7 @@ pub fn build(
                 .push(SNIPPET_WORDS);
         }
     }
-    q.push(
-        " as snippet_html
-                    from page g join products p on p.product_id = g.product_id
-                ) h), '[]') as hits",
-    );
+    q.push(" as snippet_html from page g join products p on p.product_id = g.product_id) h), '[]') as hits");
     q
 }
 
