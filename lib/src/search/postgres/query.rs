@@ -13,35 +13,25 @@ use crate::{
     catalog::listing,
     search::{
         postgres::tsquery::Composed, CategoryValue, FacetCount, Facets, Highlight, PriceRange,
-        SearchHit, SearchQuery, SearchSort, FACET_SIZE, MAX_RESULT_WINDOW,
+        SearchHit, SearchQuery, SearchSort, FACET_SIZE,
     },
 };
 
 /// ts_rank_cd weights for D, C, B, A: description (C) counts a fifth of the name (A).
 const RANK_WEIGHTS: &str = "'{0.1, 0.2, 0.4, 1.0}'::float4[]";
 
-/// Relevance: 1 when every required clause matches in the name alone (`name_match`), plus
-/// the cover-density rank scaled into [0, 1) (normalization 32), so a name match always
-/// outranks matches found only in the brand, category or description.
-fn rank(q: &mut QueryBuilder<Postgres>, text: &Composed) {
-    q.push("ts_rank_cd(")
+/// Relevance: 1 when every required clause matches in the name alone (`in_name`), plus the
+/// cover-density rank scaled into [0, 1) (normalization 32), so a name match always outranks
+/// matches found only in the brand, category or description.
+fn score(q: &mut QueryBuilder<Postgres>, text: &Composed, in_name: &str) {
+    q.push("(p.search_vector @@ ")
+        .push_bind(in_name.to_owned())
+        .push("::tsquery)::int + ts_rank_cd(")
         .push(RANK_WEIGHTS)
         .push(", p.search_vector, ")
         .push_bind(text.matches.clone())
         .push("::tsquery, 32)");
 }
-
-fn name_match(q: &mut QueryBuilder<Postgres>, in_name: &str) {
-    q.push("(p.search_vector @@ ")
-        .push_bind(in_name.to_owned())
-        .push("::tsquery)::int");
-}
-
-/// Ranking every match of a broad query ("dari", in every description) would dominate its
-/// cost, so relevance ranks the best candidates by cheap keys (name match, in stock,
-/// newest), as many as can be paged through: exact for up to this many matches, and stable
-/// across pages.
-const RANK_WINDOW: i64 = MAX_RESULT_WINDOW;
 
 /// The page order; relevance without anything to rank by is newest first. Column names only,
 /// so the same order applies to `matched`, `page` and the final hits.
@@ -110,48 +100,37 @@ pub fn build(
         Some(_) => "with matched as materialized (",
         None => "with matched as not materialized (",
     });
-    q.push("select p.product_id, p.category_id, p.brand, p.min_price, p.in_stock, p.created_at, width_bucket(p.min_price, ")
+    // `row_id` (the row's ctid) joins the page back to its rows without index lookups; it is
+    // stable within the statement's snapshot.
+    q.push("select p.ctid as row_id, p.product_id, p.category_id, p.brand, p.min_price, p.in_stock, p.created_at, ")
+        .push("width_bucket(p.min_price, ")
         .push_bind(price_bounds.to_vec())
         .push("::int8[]) as price_bucket, ");
+    // Scores are only needed to sort by relevance; other sorts score the page alone.
     match ranked {
-        Some((_, in_name)) if query.sort == SearchSort::Relevance => name_match(&mut q, in_name),
+        Some((text, in_name)) if query.sort == SearchSort::Relevance => {
+            score(&mut q, text, in_name)
+        }
         _ => {
-            q.push("0");
+            q.push("0::float4");
         }
     }
-    q.push(" as name_match from products p where p.status = 'active'");
+    q.push(" as score from products p where p.status = 'active'");
     listing::push_filter(&mut q, &query.filter);
     if let Some(text) = text {
         q.push(" and p.search_vector @@ ")
             .push_bind(text.matches.clone())
             .push("::tsquery");
     }
-    q.push("),").push(FACETS).push(",");
-    match ranked {
-        Some((text, _)) if query.sort == SearchSort::Relevance => {
-            q.push(
-                " candidates as (
-                     select product_id, name_match from matched
-                     order by name_match desc, in_stock desc, created_at desc, product_id desc limit ",
-            )
-            .push_bind(RANK_WINDOW)
-            .push(
-                "),
-                 page as (
-                     select c.product_id, p.in_stock, p.created_at, p.min_price, c.name_match + ",
-            );
-            rank(&mut q, text);
-            q.push(" as score from candidates c join products p on p.product_id = c.product_id");
-        }
-        _ => {
-            q.push(" page as (select product_id, in_stock, created_at, min_price, 0::float8 as score from matched");
-        }
-    }
-    q.push(" order by ")
+    q.push("),").push(FACETS);
+    // A plain ORDER BY with LIMIT, so the planner keeps only the page (top-N heapsort).
+    q.push(", page as (select row_id, product_id, in_stock, created_at, min_price, score from matched order by ")
         .push(order)
         .push(" limit ")
-        .push_bind(query.size);
-    q.push(" offset ").push_bind(query.offset()).push(")");
+        .push_bind(query.size)
+        .push(" offset ")
+        .push_bind(query.offset())
+        .push(")");
     q.push(
         "select coalesce((select n from counts where facet = 'total'), 0) as total,
                 coalesce((select json_agg(json_build_object('facet', facet, 'value', value, 'slug', slug,
@@ -165,12 +144,9 @@ pub fn build(
     .push(") from (select ")
     .push(listing::SUMMARY_COLUMNS)
     .push(", ");
-    // The page of another sort is scored here, for its hits only.
     match ranked {
         Some((text, in_name)) if query.sort != SearchSort::Relevance => {
-            name_match(&mut q, in_name);
-            q.push(" + ");
-            rank(&mut q, text);
+            score(&mut q, text, in_name)
         }
         _ => {
             q.push("g.score");
@@ -193,7 +169,7 @@ pub fn build(
                 .push(SNIPPET_WORDS);
         }
     }
-    q.push(" as snippet_html from page g join products p on p.product_id = g.product_id) h), '[]') as hits");
+    q.push(" as snippet_html from page g join products p on p.ctid = g.row_id) h), '[]') as hits");
     q
 }
 
