@@ -50,7 +50,7 @@ create index products_active_newest_idx on products (created_at desc, product_id
 create index products_active_price_idx on products (min_price, product_id) where status = 'active';
 create index products_active_name_idx on products (name, product_id) where status = 'active';
 create index products_active_category_idx on products (category_id, created_at desc, product_id desc) where status = 'active';
-create index products_brand_idx on products (lower(brand)) where status = 'active';
+create index products_brand_idx on products (lower(brand), min_price, product_id) where status = 'active';
 
 create table variants (
     variant_id       uuid primary key,
@@ -79,40 +79,53 @@ create trigger variants_updated_at before update on variants
     for each row execute function set_updated_at();
 
 -- Product price range and stock flag follow their variants in the same transaction.
-create or replace function refresh_product_aggregates() returns trigger
-language plpgsql as $$
-declare
-    target uuid := coalesce(new.product_id, old.product_id);
-begin
-    if tg_op = 'UPDATE' and old.price = new.price
-       and (old.stock_on_hand - old.stock_reserved > 0) = (new.stock_on_hand - new.stock_reserved > 0)
-       and old.product_id = new.product_id then
-        return null;
-    end if;
+-- Statement-level triggers with transition tables: a bulk insert or a checkout that reserves
+-- many lines recomputes each affected product once, not once per variant row.
+create or replace function refresh_products_of(ids uuid[]) returns void
+language sql as $$
     update products p set
-        min_price = coalesce(agg.min_price, 0),
-        max_price = coalesce(agg.max_price, 0),
-        in_stock  = coalesce(agg.in_stock, false)
-    from (
+        min_price = coalesce(a.min_price, 0),
+        max_price = coalesce(a.max_price, 0),
+        in_stock  = coalesce(a.in_stock, false)
+    from unnest(ids) as t(pid)
+    left join lateral (
         select min(price) as min_price, max(price) as max_price,
                bool_or(stock_on_hand > stock_reserved) as in_stock
-        from variants where product_id = target
-    ) agg
-    where p.product_id = target
+        from variants v where v.product_id = t.pid
+    ) a on true
+    where p.product_id = t.pid
       and (p.min_price, p.max_price, p.in_stock)
-          is distinct from (coalesce(agg.min_price, 0), coalesce(agg.max_price, 0), coalesce(agg.in_stock, false));
-    if tg_op = 'UPDATE' and old.product_id <> new.product_id then
-        update products p set
-            min_price = coalesce((select min(price) from variants where product_id = old.product_id), 0),
-            max_price = coalesce((select max(price) from variants where product_id = old.product_id), 0),
-            in_stock  = coalesce((select bool_or(stock_on_hand > stock_reserved) from variants where product_id = old.product_id), false)
-        where p.product_id = old.product_id;
+          is distinct from (coalesce(a.min_price, 0), coalesce(a.max_price, 0), coalesce(a.in_stock, false));
+$$;
+
+create or replace function refresh_product_aggregates() returns trigger
+language plpgsql as $$
+begin
+    if tg_op = 'INSERT' then
+        perform refresh_products_of(array(select distinct product_id from new_rows));
+    elsif tg_op = 'DELETE' then
+        perform refresh_products_of(array(select distinct product_id from old_rows));
+    else
+        perform refresh_products_of(array(
+            select n.product_id from new_rows n join old_rows o using (variant_id)
+            where n.price <> o.price or n.product_id <> o.product_id
+               or (n.stock_on_hand > n.stock_reserved) <> (o.stock_on_hand > o.stock_reserved)
+            union
+            select o.product_id from new_rows n join old_rows o using (variant_id)
+            where n.product_id <> o.product_id));
     end if;
     return null;
 end;
 $$;
-create trigger variants_refresh_product after insert or update or delete on variants
-    for each row execute function refresh_product_aggregates();
+create trigger variants_aggregates_insert after insert on variants
+    referencing new table as new_rows
+    for each statement execute function refresh_product_aggregates();
+create trigger variants_aggregates_update after update on variants
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function refresh_product_aggregates();
+create trigger variants_aggregates_delete after delete on variants
+    referencing old table as old_rows
+    for each statement execute function refresh_product_aggregates();
 
 -- Append-only: every change of stock_on_hand or stock_reserved, with the resulting levels.
 create table stock_movements (
@@ -129,7 +142,7 @@ create table stock_movements (
     actor_id       uuid,
     created_at     timestamptz not null default now(),
     constraint stock_movements_kind_check
-        check (kind in ('adjustment', 'import', 'initial', 'reservation', 'release', 'commit', 'repair'))
+        check (kind in ('adjustment', 'import', 'initial', 'reservation', 'release', 'commit', 'restock', 'repair'))
 );
 create index stock_movements_variant_idx on stock_movements (variant_id, movement_id desc);
 

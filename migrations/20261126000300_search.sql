@@ -3,6 +3,7 @@
 -- words shoppers search for (names, brands, categories) that typo correction looks up by
 -- trigram similarity. lib/src/search/postgres/ holds the queries that read them.
 
+-- Both are trusted extensions (PostgreSQL 13+): the database owner may create them.
 create extension if not exists pg_trgm;
 create extension if not exists unaccent;
 
@@ -36,25 +37,25 @@ create table search_terms (
 create index search_terms_trgm_idx on search_terms using gist (term gist_trgm_ops);
 create index search_terms_term_idx on search_terms (term text_pattern_ops);
 
--- Adds a product's new name/brand/category words. Words shorter than 3 letters are never
--- corrected (fuzziness AUTO allows no edit there) and words with digits are sizes, models and
--- years, where "one edit away" is a different product ("2023" vs "2024").
-create function search_learn_terms(vector tsvector) returns void
+-- Adds new vocabulary words. Words shorter than 3 letters are never corrected (fuzziness
+-- AUTO allows no edit there) and words with digits are sizes, models and years, where "one
+-- edit away" is a different product ("2023" vs "2024").
+create function search_learn_terms(lexemes text[]) returns void
 language plpgsql volatile as $$
 begin
-    -- plpgsql rather than sql: its plan is cached per session, and this runs per product write.
     insert into search_terms (term)
-    select t.lexeme
-    from unnest(ts_filter(vector, '{a,b}')) t
-    where length(t.lexeme) >= 3
-      and t.lexeme !~ '[0-9]'
-      and not exists (select 1 from search_terms s where s.term = t.lexeme)
-    order by t.lexeme;
+    select distinct t
+    from unnest(lexemes) t
+    where length(t) >= 3
+      and t !~ '[0-9]'
+      and not exists (select 1 from search_terms s where s.term = t)
+    order by t;
 end;
 $$;
 
 alter table products add column search_vector tsvector not null default '';
 
+-- The document, computed before the row is written (no second row version).
 create function products_search_document() returns trigger
 language plpgsql as $$
 declare
@@ -70,20 +71,50 @@ begin
     -- leave a product indexed under a stale category name.
     select c.name into category_name from categories c where c.category_id = new.category_id for share;
     new.search_vector := search_product_vector(new.name, new.brand, category_name, new.description);
-    perform search_learn_terms(new.search_vector);
     return new;
 end;
 $$;
 create trigger products_search_document before insert or update of name, brand, description, category_id
     on products for each row execute function products_search_document();
 
+-- The vocabulary learns once per statement from the rows it wrote, so a bulk import of
+-- thousands of rows per statement pays one lookup per distinct word, not one per row.
+create function products_learn_inserted_terms() returns trigger
+language plpgsql as $$
+begin
+    perform search_learn_terms(array(
+        select t.lexeme from new_rows p cross join unnest(ts_filter(p.search_vector, '{a,b}')) t));
+    return null;
+end;
+$$;
+create trigger products_learn_inserted_terms after insert on products
+    referencing new table as new_rows
+    for each statement execute function products_learn_inserted_terms();
+
+-- (Updates of other columns, such as the price aggregates, leave the document alone: only
+-- changed documents are read.)
+create function products_learn_updated_terms() returns trigger
+language plpgsql as $$
+begin
+    perform search_learn_terms(array(
+        select t.lexeme
+        from new_rows p
+        join old_rows o on o.product_id = p.product_id and o.search_vector is distinct from p.search_vector
+        cross join unnest(ts_filter(p.search_vector, '{a,b}')) t));
+    return null;
+end;
+$$;
+create trigger products_learn_updated_terms after update on products
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function products_learn_updated_terms();
+
+-- A renamed category renames its products' documents in the same transaction.
 create function categories_refresh_search() returns trigger
 language plpgsql as $$
 begin
     update products p
     set search_vector = search_product_vector(p.name, p.brand, new.name, p.description)
     where p.category_id = new.category_id;
-    perform search_learn_terms(setweight(to_tsvector('toko_search', new.name), 'B'));
     return null;
 end;
 $$;
@@ -105,9 +136,8 @@ create index products_search_idx on products using gin (search_vector) where sta
 create index products_search_facets_idx on products (category_id) include (brand, min_price, in_stock)
     where status = 'active';
 
--- Existing products (a no-op on a fresh database).
+-- Existing products (a no-op on a fresh database; the update trigger learns their words).
 update products p
 set search_vector = search_product_vector(p.name, p.brand, c.name, p.description)
 from categories c
 where c.category_id = p.category_id;
-select search_learn_terms(search_vector) from products where status = 'active';

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/env.sh
-ensure_venv .venv/tools openapi-spec-validator
+ensure_venv .venv/tools aiosmtpd openapi-spec-validator
 .venv/tools/bin/openapi-spec-validator openapi.json

@@ -14,6 +14,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "build (workspace, all targets)"
 cargo build --locked --workspace --all-targets
 
+step "test tools (aiosmtpd as the tests' SMTP server, openapi-spec-validator)"
+ensure_venv .venv/tools aiosmtpd openapi-spec-validator
+
 step "Rust tests (unit + HTTP specifications against real Postgres/RabbitMQ)"
 cargo nextest run --locked --workspace --no-fail-fast
 

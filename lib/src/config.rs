@@ -295,6 +295,199 @@ impl StoreConfig {
     }
 }
 
+/// Limits of a cart.
+#[derive(Debug, Clone)]
+pub struct CartConfig {
+    pub max_line_quantity: i32,
+    pub max_lines: i64,
+}
+
+impl CartConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        Ok(Self {
+            max_line_quantity: r.parse("CART_MAX_LINE_QUANTITY", 20)?,
+            max_lines: r.parse("CART_MAX_LINES", 50)?,
+        })
+    }
+}
+
+/// A way to ship an order and its flat fee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingMethod {
+    pub code: String,
+    pub name: String,
+    /// Minor units of the store currency.
+    pub fee: i64,
+}
+
+/// Settings of checkout and orders.
+#[derive(Debug, Clone)]
+pub struct OrderConfig {
+    /// How long an order waits for payment before it expires and releases its stock.
+    pub payment_ttl: Duration,
+    pub shipping_methods: Vec<ShippingMethod>,
+}
+
+const DEFAULT_SHIPPING_METHODS: &str = "standard:Standard (3-5 days):15000;express:Express (1-2 days):35000";
+
+impl OrderConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let raw = r.string("SHIPPING_METHODS", DEFAULT_SHIPPING_METHODS);
+        let shipping_methods = parse_shipping_methods(&raw).map_err(|reason| ConfigError::Invalid {
+            name: "SHIPPING_METHODS",
+            reason,
+        })?;
+        let payment_ttl = r.duration("ORDER_PAYMENT_TTL", Duration::from_secs(30 * 60))?;
+        if payment_ttl < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid {
+                name: "ORDER_PAYMENT_TTL",
+                reason: "must be at least 1s".into(),
+            });
+        }
+        Ok(Self {
+            payment_ttl,
+            shipping_methods,
+        })
+    }
+}
+
+/// `code:Name:fee;code:Name:fee`
+fn parse_shipping_methods(raw: &str) -> Result<Vec<ShippingMethod>, String> {
+    let methods: Vec<ShippingMethod> = raw
+        .split(';')
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| {
+            let parts: Vec<&str> = m.split(':').map(str::trim).collect();
+            match parts.as_slice() {
+                [code, name, fee] if !code.is_empty() && !name.is_empty() => Ok(ShippingMethod {
+                    code: code.to_string(),
+                    name: name.to_string(),
+                    fee: fee
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|f| *f >= 0)
+                        .ok_or_else(|| format!("fee of {code:?} must be a non-negative integer"))?,
+                }),
+                _ => Err(format!("expected code:Name:fee, got {m:?}")),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    if methods.is_empty() {
+        return Err("at least one shipping method is required".into());
+    }
+    Ok(methods)
+}
+
+/// Which Midtrans hosts to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MidtransEnv {
+    Sandbox,
+    Production,
+}
+
+/// Settings of the Midtrans client. Absent when `MIDTRANS_SERVER_KEY` is unset: checkout then
+/// reports payments as unavailable.
+#[derive(Debug, Clone)]
+pub struct MidtransConfig {
+    pub server_key: Secret,
+    pub client_key: Option<String>,
+    pub env: MidtransEnv,
+    /// Snap base, e.g. `https://app.sandbox.midtrans.com/snap/v1` (or the simulator).
+    pub snap_url: String,
+    /// Core API base, e.g. `https://api.sandbox.midtrans.com` (or the simulator).
+    pub api_url: String,
+    /// Where Snap sends the customer after paying.
+    pub finish_url: Option<String>,
+    pub timeout: Duration,
+}
+
+impl MidtransConfig {
+    pub fn from_reader(r: &Reader) -> Result<Option<Self>, ConfigError> {
+        let Some(server_key) = r.optional("MIDTRANS_SERVER_KEY") else {
+            return Ok(None);
+        };
+        if server_key.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                name: "MIDTRANS_SERVER_KEY",
+                reason: "must not contain whitespace".into(),
+            });
+        }
+        let env = match r.string("MIDTRANS_ENV", "sandbox").as_str() {
+            "sandbox" => MidtransEnv::Sandbox,
+            "production" => MidtransEnv::Production,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "MIDTRANS_ENV",
+                    reason: format!("expected sandbox or production, got {other:?}"),
+                })
+            }
+        };
+        // Midtrans answers 401 to a sandbox key in production; say so at start instead.
+        if env == MidtransEnv::Production && server_key.starts_with("SB-") {
+            return Err(ConfigError::Invalid {
+                name: "MIDTRANS_SERVER_KEY",
+                reason: "a sandbox key (SB-...) cannot be used with MIDTRANS_ENV=production".into(),
+            });
+        }
+        let (snap, api) = match env {
+            MidtransEnv::Sandbox => ("https://app.sandbox.midtrans.com/snap/v1", "https://api.sandbox.midtrans.com"),
+            MidtransEnv::Production => ("https://app.midtrans.com/snap/v1", "https://api.midtrans.com"),
+        };
+        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = r.string(name, default);
+            url::Url::parse(&value).map_err(|e| ConfigError::Invalid { name, reason: e.to_string() })?;
+            Ok(value.trim_end_matches('/').to_owned())
+        };
+        Ok(Some(Self {
+            server_key: Secret::new(server_key),
+            client_key: r.optional("MIDTRANS_CLIENT_KEY"),
+            env,
+            snap_url: url("MIDTRANS_SNAP_URL", snap)?,
+            api_url: url("MIDTRANS_API_URL", api)?,
+            finish_url: r.optional("MIDTRANS_FINISH_URL"),
+            timeout: r.duration("MIDTRANS_TIMEOUT", Duration::from_secs(10))?,
+        }))
+    }
+}
+
+/// Request rate limits. Shared across API replicas through Redis when `REDIS_URL` is set;
+/// without it each process counts on its own (fine for one replica).
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Requests per minute per client IP without a token.
+    pub anonymous_per_minute: u32,
+    /// Requests per minute per signed-in user.
+    pub authenticated_per_minute: u32,
+    /// Requests per minute per client IP to `/api/v1/auth/*` (login, register, refresh).
+    pub auth_per_minute: u32,
+    /// The counting window (the limits are per this window; `60s` makes them per minute).
+    pub window: Duration,
+    pub redis_url: Option<Secret>,
+    /// Prefix of the Redis keys (several deployments may share one Redis).
+    pub key_prefix: String,
+}
+
+impl RateLimitConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let redis_url = r.optional("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError::Invalid { name: "REDIS_URL", reason: "expected a redis:// URL".into() });
+            }
+        }
+        Ok(Self {
+            enabled: r.bool("RATE_LIMIT_ENABLED", true)?,
+            anonymous_per_minute: r.parse("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 300)?,
+            authenticated_per_minute: r.parse("RATE_LIMIT_AUTHENTICATED_PER_MINUTE", 600)?,
+            auth_per_minute: r.parse("RATE_LIMIT_AUTH_PER_MINUTE", 30)?,
+            window: r.duration("RATE_LIMIT_WINDOW", Duration::from_secs(60))?,
+            redis_url: redis_url.map(Secret::new),
+            key_prefix: r.string("RATE_LIMIT_KEY_PREFIX", "toko:rl"),
+        })
+    }
+}
+
 /// Everything the API server needs.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -303,6 +496,10 @@ pub struct ApiConfig {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub store: StoreConfig,
+    pub cart: CartConfig,
+    pub orders: OrderConfig,
+    pub midtrans: Option<MidtransConfig>,
+    pub rate_limit: RateLimitConfig,
     pub search: SearchConfig,
 }
 
@@ -320,6 +517,10 @@ impl ApiConfig {
             database: DatabaseConfig::from_reader(&r)?,
             auth: AuthConfig::from_reader(&r, environment)?,
             store: StoreConfig::from_reader(&r)?,
+            cart: CartConfig::from_reader(&r)?,
+            orders: OrderConfig::from_reader(&r)?,
+            midtrans: MidtransConfig::from_reader(&r)?,
+            rate_limit: RateLimitConfig::from_reader(&r)?,
             search: SearchConfig::from_reader(&r)?,
         })
     }
@@ -372,6 +573,16 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("JWT_SECRET") && !text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn shipping_methods_parse_and_reject_nonsense() {
+        let methods = parse_shipping_methods(DEFAULT_SHIPPING_METHODS).unwrap();
+        assert_eq!(methods[1].code, "express");
+        assert_eq!(methods[1].fee, 35_000);
+        assert!(parse_shipping_methods("standard:Std:-1").is_err());
+        assert!(parse_shipping_methods("standard").is_err());
+        assert!(parse_shipping_methods("").is_err());
     }
 
     #[test]

@@ -5,8 +5,10 @@ use std::{str::FromStr, time::Duration};
 use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
-    ConnectOptions, Connection, PgConnection, PgPool,
+    ConnectOptions, Connection, PgConnection,
 };
+
+pub use sqlx::PgPool;
 
 use crate::config::DatabaseConfig;
 

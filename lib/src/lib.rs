@@ -6,12 +6,17 @@
 //! these together.
 
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
+pub mod orders;
 pub mod outbox;
+pub mod payments;
+pub mod ratelimit;
 pub mod search;
 pub mod telemetry;
 pub mod validation;

@@ -54,3 +54,29 @@ pub async fn enqueue(tx: &mut PgConnection, event: NewEvent) -> Result<Uuid, sql
     .await?;
     Ok(event_id)
 }
+
+/// Writes several events in one statement (checkout announces every variant it reserved).
+pub async fn enqueue_many(tx: &mut PgConnection, events: Vec<NewEvent>) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
+    let aggregate_types: Vec<&str> = events.iter().map(|e| e.aggregate_type).collect();
+    let aggregate_ids: Vec<Uuid> = events.iter().map(|e| e.aggregate_id).collect();
+    let payloads: Vec<serde_json::Value> = events.into_iter().map(|e| e.payload).collect();
+    sqlx::query(
+        "insert into outbox_events (event_id, event_type, aggregate_type, aggregate_id, payload, schema_version)
+         select id, t, a, aid, p, $6 from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[])
+              as e(id, t, a, aid, p)",
+    )
+    .bind(&ids)
+    .bind(&types)
+    .bind(&aggregate_types)
+    .bind(&aggregate_ids)
+    .bind(&payloads)
+    .bind(SCHEMA_VERSION)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}

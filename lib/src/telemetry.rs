@@ -8,8 +8,13 @@ use crate::config::LogFormat;
 /// Installs the global subscriber. Safe to call twice (the second call is ignored), which
 /// matters in tests that start several apps in one process.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn"));
+    init_with_default(format, "info,sqlx=warn,lapin=warn");
+}
+
+/// Like [`init`], with another filter when `RUST_LOG` is unset (the CLI keeps quiet: bulk
+/// statements are slow by design).
+pub fn init_with_default(format: LogFormat, default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry

@@ -13,7 +13,11 @@ ensure_venv() {
     if [[ ! -x "$venv/bin/python" ]]; then
         python3 -m venv "$venv"
     fi
-    if ! "$venv/bin/python" -m pip show "$@" >/dev/null 2>&1; then
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+    local missing=()
+    for package in "$@"; do
+        "$venv/bin/python" -m pip show "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"
     fi
 }

@@ -6,6 +6,7 @@
 //! migration run.
 
 pub mod database;
+pub mod smtp;
 
 use std::collections::HashMap;
 
@@ -14,6 +15,7 @@ use sqlx::PgPool;
 use toko::{config::ApiConfig, http};
 
 pub use database::TestDatabase;
+pub use smtp::SmtpCatcher;
 
 /// A running app with its own database.
 pub struct TestApp {
@@ -23,8 +25,13 @@ pub struct TestApp {
     pub database: TestDatabase,
     pub client: reqwest::Client,
     pub state: http::AppState,
+    /// The Midtrans simulator, when the app was built `with_midtrans`.
+    pub sim: Option<midtrans_sim::SimHandle>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
+
+/// The server key the test simulator and app share.
+pub const MIDTRANS_KEY: &str = "SB-Mid-server-toko-tests";
 
 /// A signed-in user created through the API.
 #[derive(Debug, Clone)]
@@ -43,6 +50,8 @@ pub fn default_settings(database_url: &str) -> HashMap<String, String> {
         ("JWT_SECRET", "test-secret-that-is-long-enough-0123456789"),
         ("APP_ENV", "development"),
         ("DATABASE_MAX_CONNECTIONS", "10"),
+        // Tests send hundreds of requests from one address; the rate-limit tests turn it on.
+        ("RATE_LIMIT_ENABLED", "false"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -53,6 +62,8 @@ pub fn default_settings(database_url: &str) -> HashMap<String, String> {
 #[derive(Default)]
 pub struct TestAppBuilder {
     overrides: Vec<(String, String)>,
+    midtrans: bool,
+    midtrans_port: Option<u16>,
 }
 
 impl TestAppBuilder {
@@ -61,10 +72,35 @@ impl TestAppBuilder {
         self
     }
 
+    /// Starts a Midtrans simulator and points the app at it (notifications included).
+    pub fn with_midtrans(mut self) -> Self {
+        self.midtrans = true;
+        self
+    }
+
+    /// Points the app at a simulator that will listen on `port` (started later by the test),
+    /// to see how the app copes while Midtrans is unreachable.
+    pub fn with_midtrans_at(mut self, port: u16) -> Self {
+        self.midtrans_port = Some(port);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         init_test_logging();
         let database = TestDatabase::create().await;
         let mut settings = default_settings(&database.url);
+        let sim = if self.midtrans {
+            Some(midtrans_sim::spawn(midtrans_sim::SimConfig::new(MIDTRANS_KEY)).await.expect("start the Midtrans simulator"))
+        } else {
+            None
+        };
+        let sim_url = sim.as_ref().map(|s| s.base_url().to_owned()).or(self.midtrans_port.map(|p| format!("http://127.0.0.1:{p}")));
+        if let Some(url) = sim_url {
+            settings.insert("MIDTRANS_SERVER_KEY".into(), MIDTRANS_KEY.into());
+            settings.insert("MIDTRANS_SNAP_URL".into(), format!("{url}/snap/v1"));
+            settings.insert("MIDTRANS_API_URL".into(), url);
+            settings.insert("MIDTRANS_TIMEOUT".into(), "3s".into());
+        }
         settings.extend(self.overrides);
         let config = ApiConfig::from_source(&settings).expect("valid test settings");
         let db = toko::db::connect(&config.database).await.expect("connect to test database");
@@ -80,7 +116,11 @@ impl TestAppBuilder {
                 })
                 .await;
         });
+        if let Some(sim) = &sim {
+            sim.set_notification_url(format!("{base_url}/api/v1/payments/midtrans/notification"));
+        }
         TestApp {
+            sim,
             base_url,
             db,
             database,
@@ -266,5 +306,105 @@ impl TestApp {
             .fetch_all(&self.db)
             .await
             .expect("outbox events")
+    }
+}
+
+/// A valid Indonesian shipping address.
+pub fn address() -> Value {
+    json!({
+        "recipient_name": "Budi Santoso",
+        "phone": "+6281234567890",
+        "line1": "Jl. Merdeka No. 10",
+        "city": "Jakarta Pusat",
+        "province": "DKI Jakarta",
+        "postal_code": "10110",
+        "country_code": "ID"
+    })
+}
+
+/// Shopping fixtures driven through the API.
+impl TestApp {
+    /// Adds a variant to the customer's cart; asserts success.
+    pub async fn add_to_cart(&self, user: &TestUser, variant_id: &str, quantity: i64) -> Value {
+        let resp = self
+            .post("/api/v1/cart/items", &json!({ "variant_id": variant_id, "quantity": quantity }))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .expect("add to cart");
+        assert_eq!(resp.status(), 200, "add to cart: {}", resp.text().await.unwrap_or_default());
+        resp.json().await.expect("cart body")
+    }
+
+    /// Sends a checkout with the standard body and the given key.
+    pub async fn checkout(&self, user: &TestUser, key: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/checkout",
+            &json!({ "shipping_address": address(), "shipping_method": "standard" }),
+        )
+        .header("idempotency-key", key)
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .expect("checkout request")
+    }
+
+    /// Stock levels of a SKU: (on hand, reserved).
+    pub async fn stock_of(&self, sku: &str) -> (i32, i32) {
+        sqlx::query_as("select stock_on_hand, stock_reserved from variants where sku = $1")
+            .bind(sku)
+            .fetch_one(&self.db)
+            .await
+            .expect("stock levels")
+    }
+}
+
+/// Driving the Midtrans simulator's control API.
+impl TestApp {
+    fn sim_url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.as_ref().expect("built with_midtrans").base_url())
+    }
+
+    /// `POST /_sim/transactions/{order_id}/{action}`; asserts success, returns the sim's view.
+    pub async fn sim_action(&self, provider_order_id: &str, action: &str, body: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.sim_url(&format!("/_sim/transactions/{provider_order_id}/{action}")))
+            .json(&body)
+            .send()
+            .await
+            .expect("simulator control call");
+        assert!(resp.status().is_success(), "sim {action}: {}", resp.text().await.unwrap_or_default());
+        resp.json().await.expect("simulator body")
+    }
+
+    pub async fn sim_call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.client.request(method, self.sim_url(path)).send().await.expect("simulator call")
+    }
+
+    /// Waits (up to 10 s) until the order has `status`; returns the final status either way.
+    pub async fn wait_for_order_status(&self, order_id: &str, status: &str) -> String {
+        let id: uuid::Uuid = order_id.parse().expect("order id");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let current: String = sqlx::query_scalar("select status from orders where order_id = $1")
+                .bind(id)
+                .fetch_one(&self.db)
+                .await
+                .expect("order status");
+            if current == status || tokio::time::Instant::now() > deadline {
+                return current;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A customer with one unit of `variant_id` checked out; returns (customer, checkout body).
+    pub async fn checked_out(&self, variant_id: &str, quantity: i64) -> (TestUser, Value) {
+        let user = self.register_customer().await;
+        self.add_to_cart(&user, variant_id, quantity).await;
+        let resp = self.checkout(&user, &uuid::Uuid::new_v4().to_string()).await;
+        assert_eq!(resp.status(), 201);
+        (user, resp.json().await.expect("checkout body"))
     }
 }

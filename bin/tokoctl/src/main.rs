@@ -9,6 +9,6 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = commands::Cli::parse();
-    toko::telemetry::init(toko::config::LogFormat::Text);
+    toko::telemetry::init_with_default(toko::config::LogFormat::Text, "warn,sqlx=error");
     commands::run(cli).await
 }

@@ -22,6 +22,9 @@ use self::{
 };
 use crate::{config::AuthConfig, db, validation::ValidationErrors};
 
+/// The outbox event of a new account (the notifier sends the welcome email).
+pub const USER_REGISTERED: &str = "user.registered";
+
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +187,8 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         let pair = self.start_family(&mut tx, &user).await?;
+        let payload = serde_json::json!({ "user_id": user.id, "email": user.email, "name": user.name });
+        crate::outbox::enqueue(&mut tx, crate::outbox::NewEvent::new(USER_REGISTERED, "user", user.id, payload)).await?;
         tx.commit().await?;
         tracing::info!(user.id = %user.id, "user registered");
         Ok((user, pair))

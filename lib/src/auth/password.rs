@@ -95,8 +95,19 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// At most one hash per core at a time: a burst of registrations queues here instead of
+/// oversubscribing the CPU with dozens of 19 MiB argon2 runs that starve the request threads.
+fn permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
 /// Hashes a password into a PHC string, on the blocking pool.
 pub async fn hash(password: String) -> Result<String, HashError> {
+    let _permit = permits().acquire().await.map_err(|e| HashError(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         hasher()
             .hash_password(password.as_bytes())
@@ -110,6 +121,7 @@ pub async fn hash(password: String) -> Result<String, HashError> {
 /// Verifies a password against a PHC string, on the blocking pool. A malformed stored hash
 /// verifies as false (and is logged), never as an error the caller could leak.
 pub async fn verify(password: String, phc: String) -> bool {
+    let Ok(_permit) = permits().acquire().await else { return false };
     tokio::task::spawn_blocking(move || match PasswordHash::new(&phc) {
         Ok(parsed) => hasher()
             .verify_password(password.as_bytes(), &parsed)

@@ -8,9 +8,11 @@
 
 pub mod categories;
 pub mod events;
+pub mod import;
 pub mod inventory;
 pub mod listing;
 pub mod products;
+pub mod seed;
 pub mod variants;
 
 use std::collections::BTreeMap;

@@ -228,101 +228,15 @@ impl Catalog {
 
     /// Creates a product with its variants in one transaction.
     pub async fn create_product(&self, input: NewProduct, actor: Option<Uuid>) -> Result<Product, CatalogError> {
-        let explicit_slug = input.slug.is_some();
-        let slug = input.slug.clone().unwrap_or_else(|| slugify(&input.name));
-        validate_new(&input, &slug)?;
-
         let mut tx = self.db.begin().await?;
-        let slug = if explicit_slug { slug } else { free_slug(&mut tx, &slug).await? };
-        let product_id = Uuid::now_v7();
-        sqlx::query(
-            "insert into products (product_id, slug, name, description, brand, category_id, status,
-                                   attributes, images, option_names)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(product_id)
-        .bind(&slug)
-        .bind(input.name.trim())
-        .bind(input.description.as_deref().unwrap_or_default())
-        .bind(input.brand.as_deref().map(str::trim))
-        .bind(input.category_id)
-        .bind(input.status.unwrap_or(ProductStatus::Draft).as_db())
-        .bind(Json(&input.attributes))
-        .bind(Json(&input.images))
-        .bind(&input.option_names)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| category_error(e, &slug))?;
-        for (position, v) in input.variants.iter().enumerate() {
-            variants::insert(&mut tx, product_id, v, position as i32, actor).await?;
-        }
-        let product = load(&mut tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
-        events::product(&mut tx, events::PRODUCT_CREATED, &product).await?;
+        let product = create_in(&mut tx, input, actor).await?;
         tx.commit().await?;
         Ok(product)
     }
 
     pub async fn update_product(&self, product_id: Uuid, patch: ProductPatch) -> Result<Product, CatalogError> {
-        let mut errors = ValidationErrors::new();
-        validate_product_fields(
-            &mut errors,
-            patch.name.as_deref(),
-            patch.slug.as_deref(),
-            patch.description.as_deref(),
-            patch.brand.as_ref().and_then(|b| b.as_deref()),
-            patch.attributes.as_ref(),
-            patch.images.as_deref(),
-            patch.option_names.as_deref(),
-        );
-        errors.finish()?;
-
         let mut tx = self.db.begin().await?;
-        let before = load(&mut tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
-        if let Some(names) = &patch.option_names {
-            // Renaming options must keep every variant consistent with the new names.
-            let mut errors = ValidationErrors::new();
-            for (i, v) in before.variants.iter().enumerate() {
-                variants::validate_options(&mut errors, &format!("variants[{i}].options"), &v.options, names);
-            }
-            if !errors.is_empty() {
-                return Err(ValidationErrors::single("options", "every variant must have a value for exactly these option names; update the variants first").into());
-            }
-        }
-        let slug = patch.slug.clone().unwrap_or_default();
-        sqlx::query(
-            "update products set
-                 name = coalesce($2, name),
-                 slug = coalesce($3, slug),
-                 description = coalesce($4, description),
-                 brand = case when $5 then $6 else brand end,
-                 category_id = coalesce($7, category_id),
-                 status = coalesce($8, status),
-                 attributes = coalesce($9, attributes),
-                 images = coalesce($10, images),
-                 option_names = coalesce($11, option_names)
-             where product_id = $1",
-        )
-        .bind(product_id)
-        .bind(patch.name.as_deref().map(str::trim))
-        .bind(patch.slug.as_deref())
-        .bind(patch.description.as_deref())
-        .bind(patch.brand.is_some())
-        .bind(patch.brand.flatten().map(|b| b.trim().to_owned()))
-        .bind(patch.category_id)
-        .bind(patch.status.map(ProductStatus::as_db))
-        .bind(patch.attributes.map(Json))
-        .bind(patch.images.map(Json))
-        .bind(patch.option_names)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| category_error(e, &slug))?;
-        let product = load(&mut tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
-        let event = if product.status == ProductStatus::Archived && before.status != ProductStatus::Archived {
-            events::PRODUCT_ARCHIVED
-        } else {
-            events::PRODUCT_UPDATED
-        };
-        events::product(&mut tx, event, &product).await?;
+        let product = update_in(&mut tx, product_id, patch).await?;
         tx.commit().await?;
         Ok(product)
     }
@@ -367,6 +281,104 @@ impl Catalog {
         .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
+}
+
+/// Updates a product inside the caller's transaction.
+pub(crate) async fn update_in(tx: &mut PgConnection, product_id: Uuid, patch: ProductPatch) -> Result<Product, CatalogError> {
+    let mut errors = ValidationErrors::new();
+    validate_product_fields(
+        &mut errors,
+        patch.name.as_deref(),
+        patch.slug.as_deref(),
+        patch.description.as_deref(),
+        patch.brand.as_ref().and_then(|b| b.as_deref()),
+        patch.attributes.as_ref(),
+        patch.images.as_deref(),
+        patch.option_names.as_deref(),
+    );
+    errors.finish()?;
+
+    let before = load(tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
+    if let Some(names) = &patch.option_names {
+        // Renaming options must keep every variant consistent with the new names.
+        let mut errors = ValidationErrors::new();
+        for (i, v) in before.variants.iter().enumerate() {
+            variants::validate_options(&mut errors, &format!("variants[{i}].options"), &v.options, names);
+        }
+        if !errors.is_empty() {
+            return Err(ValidationErrors::single("options", "every variant must have a value for exactly these option names; update the variants first").into());
+        }
+    }
+    let slug = patch.slug.clone().unwrap_or_default();
+    sqlx::query(
+        "update products set
+             name = coalesce($2, name),
+             slug = coalesce($3, slug),
+             description = coalesce($4, description),
+             brand = case when $5 then $6 else brand end,
+             category_id = coalesce($7, category_id),
+             status = coalesce($8, status),
+             attributes = coalesce($9, attributes),
+             images = coalesce($10, images),
+             option_names = coalesce($11, option_names)
+         where product_id = $1",
+    )
+    .bind(product_id)
+    .bind(patch.name.as_deref().map(str::trim))
+    .bind(patch.slug.as_deref())
+    .bind(patch.description.as_deref())
+    .bind(patch.brand.is_some())
+    .bind(patch.brand.flatten().map(|b| b.trim().to_owned()))
+    .bind(patch.category_id)
+    .bind(patch.status.map(ProductStatus::as_db))
+    .bind(patch.attributes.map(Json))
+    .bind(patch.images.map(Json))
+    .bind(patch.option_names)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| category_error(e, &slug))?;
+    let product = load(tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
+    let event = if product.status == ProductStatus::Archived && before.status != ProductStatus::Archived {
+        events::PRODUCT_ARCHIVED
+    } else {
+        events::PRODUCT_UPDATED
+    };
+    events::product(tx, event, &product).await?;
+    Ok(product)
+}
+
+
+/// Creates a product inside the caller's transaction (the API and the bulk import share it).
+pub(crate) async fn create_in(tx: &mut PgConnection, input: NewProduct, actor: Option<Uuid>) -> Result<Product, CatalogError> {
+    let explicit_slug = input.slug.is_some();
+    let slug = input.slug.clone().unwrap_or_else(|| slugify(&input.name));
+    validate_new(&input, &slug)?;
+    let slug = if explicit_slug { slug } else { free_slug(tx, &slug).await? };
+    let product_id = Uuid::now_v7();
+    sqlx::query(
+        "insert into products (product_id, slug, name, description, brand, category_id, status,
+                               attributes, images, option_names)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(product_id)
+    .bind(&slug)
+    .bind(input.name.trim())
+    .bind(input.description.as_deref().unwrap_or_default())
+    .bind(input.brand.as_deref().map(str::trim))
+    .bind(input.category_id)
+    .bind(input.status.unwrap_or(ProductStatus::Draft).as_db())
+    .bind(Json(&input.attributes))
+    .bind(Json(&input.images))
+    .bind(&input.option_names)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| category_error(e, &slug))?;
+    for (position, v) in input.variants.iter().enumerate() {
+        variants::insert(tx, product_id, v, position as i32, actor).await?;
+    }
+    let product = load(tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
+    events::product(tx, events::PRODUCT_CREATED, &product).await?;
+    Ok(product)
 }
 
 /// `base`, or `base-<random>` when a product already uses it (auto-generated slugs only; an

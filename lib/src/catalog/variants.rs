@@ -199,55 +199,7 @@ impl Catalog {
 
     pub async fn update_variant(&self, variant_id: Uuid, patch: VariantPatch) -> Result<Variant, CatalogError> {
         let mut tx = self.db.begin().await?;
-        let product_id: Uuid = sqlx::query_scalar("select product_id from variants where variant_id = $1")
-            .bind(variant_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(CatalogError::NotFound("variant"))?;
-        let option_names = option_names_of(&mut tx, product_id).await?.unwrap_or_default();
-        let mut errors = ValidationErrors::new();
-        if let Some(sku) = &patch.sku {
-            errors.check(is_valid_sku(sku), "sku", "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit");
-        }
-        validate_money(&mut errors, "price", patch.price);
-        validate_money(&mut errors, "compare_at_price", patch.compare_at_price.flatten());
-        errors.check(patch.weight_grams.unwrap_or(0) >= 0, "weight_grams", "must be at least 0");
-        if let Some(options) = &patch.options {
-            validate_options(&mut errors, "options", options, &option_names);
-        }
-        errors.finish()?;
-
-        let sku = patch.sku.clone();
-        let row: VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "update variants set
-                 sku = coalesce($2, sku),
-                 price = coalesce($3, price),
-                 compare_at_price = case when $4 then $5 else compare_at_price end,
-                 weight_grams = coalesce($6, weight_grams),
-                 options = coalesce($7, options),
-                 position = coalesce($8, position)
-             where variant_id = $1
-             returning {COLUMNS}"
-        )))
-        .bind(variant_id)
-        .bind(patch.sku)
-        .bind(patch.price)
-        .bind(patch.compare_at_price.is_some())
-        .bind(patch.compare_at_price.flatten())
-        .bind(patch.weight_grams)
-        .bind(patch.options.map(Json))
-        .bind(patch.position)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| {
-            if duplicate_options(&e) {
-                CatalogError::Validation(ValidationErrors::single("options", "another variant has the same options"))
-            } else {
-                CatalogError::from_constraint(e, "", sku.as_deref())
-            }
-        })?;
-        let variant: Variant = row.into();
-        events::variant(&mut tx, events::VARIANT_UPDATED, &variant).await?;
+        let variant = update_in(&mut tx, variant_id, patch).await?;
         tx.commit().await?;
         Ok(variant)
     }
@@ -281,6 +233,61 @@ impl Catalog {
         Ok(())
     }
 }
+
+/// Updates a variant inside the caller's transaction.
+pub(crate) async fn update_in(tx: &mut PgConnection, variant_id: Uuid, patch: VariantPatch) -> Result<Variant, CatalogError> {
+    let product_id: Uuid = sqlx::query_scalar("select product_id from variants where variant_id = $1")
+        .bind(variant_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(CatalogError::NotFound("variant"))?;
+    let option_names = option_names_of(tx, product_id).await?.unwrap_or_default();
+    let mut errors = ValidationErrors::new();
+    if let Some(sku) = &patch.sku {
+        errors.check(is_valid_sku(sku), "sku", "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit");
+    }
+    validate_money(&mut errors, "price", patch.price);
+    validate_money(&mut errors, "compare_at_price", patch.compare_at_price.flatten());
+    errors.check(patch.weight_grams.unwrap_or(0) >= 0, "weight_grams", "must be at least 0");
+    if let Some(options) = &patch.options {
+        validate_options(&mut errors, "options", options, &option_names);
+    }
+    errors.finish()?;
+
+    let sku = patch.sku.clone();
+    let row: VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update variants set
+             sku = coalesce($2, sku),
+             price = coalesce($3, price),
+             compare_at_price = case when $4 then $5 else compare_at_price end,
+             weight_grams = coalesce($6, weight_grams),
+             options = coalesce($7, options),
+             position = coalesce($8, position)
+         where variant_id = $1
+         returning {COLUMNS}"
+    )))
+    .bind(variant_id)
+    .bind(patch.sku)
+    .bind(patch.price)
+    .bind(patch.compare_at_price.is_some())
+    .bind(patch.compare_at_price.flatten())
+    .bind(patch.weight_grams)
+    .bind(patch.options.map(Json))
+    .bind(patch.position)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| {
+        if duplicate_options(&e) {
+            CatalogError::Validation(ValidationErrors::single("options", "another variant has the same options"))
+        } else {
+            CatalogError::from_constraint(e, "", sku.as_deref())
+        }
+    })?;
+    let variant: Variant = row.into();
+    events::variant(tx, events::VARIANT_UPDATED, &variant).await?;
+    Ok(variant)
+}
+
 
 /// A delete blocked by an order line's foreign key means "this was sold: archive instead".
 pub(crate) fn ordered_conflict(error: sqlx::Error) -> CatalogError {

@@ -120,3 +120,102 @@ pub fn invalid_parameter(name: &str, message: &str) -> Problem {
     problem.problem_type = "/problems/invalid_parameter".into();
     problem
 }
+
+into_api_error!(crate::cart::CartError, crate::orders::OrderError);
+
+impl From<crate::cart::CartError> for Problem {
+    fn from(error: crate::cart::CartError) -> Self {
+        use crate::cart::CartError as E;
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::CartNotFound => Problem::new(StatusCode::NOT_FOUND, "cart_not_found", "no open cart for this token"),
+            E::ItemNotFound => Problem::not_found(error.to_string()),
+            E::VariantUnavailable => Problem::conflict("variant_unavailable", error.to_string()),
+            E::InsufficientStock { available } => {
+                let mut p = Problem::conflict("insufficient_stock", error.to_string());
+                p.available_quantity = Some(i64::from(available));
+                p
+            }
+            E::TooManyLines(_) => Problem::conflict("cart_full", error.to_string()),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
+fn line_problems(lines: Vec<crate::orders::LineProblem>) -> Vec<super::problem::ProblemLine> {
+    lines
+        .into_iter()
+        .map(|l| super::problem::ProblemLine {
+            variant_id: l.variant_id,
+            sku: l.sku,
+            requested_quantity: i64::from(l.requested),
+            available_quantity: i64::from(l.available),
+            previous_unit_price: l.previous_unit_price,
+            unit_price: l.unit_price,
+            reason: l.issue.as_str().to_owned(),
+        })
+        .collect()
+}
+
+impl From<crate::orders::OrderError> for Problem {
+    fn from(error: crate::orders::OrderError) -> Self {
+        use crate::{idempotency::IdempotencyError as I, orders::OrderError as E};
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::NotFound => Problem::not_found(detail),
+            E::CartEmpty => Problem::conflict("cart_empty", detail),
+            E::CartChanged(lines) => {
+                let mut p = Problem::conflict("cart_changed", detail);
+                p.lines = Some(line_problems(lines));
+                p
+            }
+            E::InsufficientStock(lines) => {
+                let mut p = Problem::conflict("insufficient_stock", detail);
+                p.lines = Some(line_problems(lines));
+                p
+            }
+            E::IllegalTransition { .. } => Problem::conflict("illegal_transition", detail),
+            E::Idempotency(I::InvalidKey) => Problem::bad_request("invalid_idempotency_key", detail),
+            E::Idempotency(I::KeyReused) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", detail)
+            }
+            E::Idempotency(I::StillInProgress) => {
+                let mut p = Problem::conflict("idempotency_key_in_progress", detail);
+                p.retry_after = Some(1);
+                p
+            }
+            E::Idempotency(I::UnreadableResult(ref e)) => internal(e),
+            E::Idempotency(I::Database(ref e)) => internal(e),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
+into_api_error!(crate::payments::PaymentError);
+
+impl From<crate::payments::PaymentError> for Problem {
+    fn from(error: crate::payments::PaymentError) -> Self {
+        use crate::payments::PaymentError as E;
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::OrderNotFound => Problem::not_found(detail),
+            E::NoPayment => Problem::new(StatusCode::NOT_FOUND, "no_payment", detail),
+            E::NotPayable(_) => Problem::conflict("order_not_payable", detail),
+            E::NotRefundable(_) => Problem::conflict("order_not_refundable", detail),
+            E::NotConfigured => Problem::unavailable("payments_not_configured", detail),
+            E::InvalidSignature => Problem::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail),
+            E::MalformedNotification(_) => Problem::bad_request("malformed_notification", detail),
+            E::UnknownOrder => Problem::new(StatusCode::NOT_FOUND, "unknown_order", detail),
+            E::Provider(_) => Problem::new(StatusCode::BAD_GATEWAY, "payment_provider_error", detail),
+            E::ProviderUnavailable => {
+                let mut p = Problem::unavailable("payment_provider_unavailable", detail);
+                p.retry_after = Some(5);
+                p
+            }
+            E::Order(e) => Problem::from(e),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}

@@ -158,3 +158,37 @@ mod tests {
         assert_eq!(p.code, "missing_body");
     }
 }
+
+/// A JSON request body kept as the exact text received, for handlers that must see the
+/// original bytes (payment notifications are verified and audited as sent).
+pub struct RawJson(pub String);
+
+impl Payload for RawJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn check_content_type(content_type: &str) -> bool {
+        JsonBody::<serde_json::Value>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        <poem_openapi::types::Any<serde_json::Value> as Type>::schema_ref()
+    }
+}
+
+impl ParsePayload for RawJson {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let limit = request.data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
+        let bytes = body
+            .take()?
+            .into_bytes_limit(limit)
+            .await
+            .map_err(|_| problem_error(Problem::bad_request("unreadable_body", "the request body could not be read")))?;
+        String::from_utf8(bytes.to_vec())
+            .map(Self)
+            .map_err(|_| problem_error(Problem::bad_request("malformed_json", "the request body is not UTF-8")))
+    }
+}
+
+impl_apirequest_for_payload!(RawJson);

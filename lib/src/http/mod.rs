@@ -10,6 +10,7 @@ mod health;
 pub mod json_body;
 pub mod middleware;
 pub mod problem;
+mod rate_limit;
 mod security;
 mod state;
 
@@ -23,8 +24,8 @@ use poem::{
 use poem_openapi::OpenApiService;
 
 pub use self::{
-    json_body::JsonBody,
-    security::BearerAuth,
+    json_body::{JsonBody, RawJson},
+    security::{BearerAuth, CartAuth},
     state::{AppState, Check, StartupError},
 };
 
@@ -71,8 +72,9 @@ pub fn app(state: AppState) -> impl poem::Endpoint<Output = Response> {
         .at("/metrics", poem::get(health::metrics));
 
     let cors = cors(&state.config.http.cors_allowed_origins);
-    let app = routes.with(cors).data(state);
-    middleware::Observed::new(app.map_to_response(), metrics, http_config)
+    let app = routes.with(cors).data(state.clone()).map_to_response();
+    let limited = rate_limit::RateLimited::new(app, state);
+    middleware::Observed::new(limited, metrics, http_config)
 }
 
 /// Cross-origin access only for the configured origins (none by default).

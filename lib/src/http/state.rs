@@ -5,7 +5,10 @@ use std::{sync::Arc, time::Duration};
 use prometheus::Registry;
 use sqlx::PgPool;
 
-use crate::{auth::AuthService, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, search::Search};
+use crate::{
+    auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, orders::Orders,
+    payments::Payments, ratelimit::RateLimiter, search::Search,
+};
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
 #[derive(Clone)]
@@ -14,6 +17,10 @@ pub struct AppState {
     pub db: PgPool,
     pub auth: AuthService,
     pub catalog: Catalog,
+    pub carts: Carts,
+    pub orders: Orders,
+    pub payments: Payments,
+    pub rate_limiter: super::rate_limit::SharedLimiter,
     pub search: Search,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
@@ -32,12 +39,27 @@ impl AppState {
         let http_metrics = HttpMetrics::register(&registry)?;
         let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
         let catalog = Catalog::new(db.clone(), config.store.currency.clone());
+        let carts = Carts::new(db.clone(), config.cart.clone());
+        let orders = Orders::new(db.clone(), config.orders.clone(), config.store.currency.clone());
+        let payments = Payments::new(db.clone(), config.midtrans.clone(), orders.clone());
+        let orders = orders.with_payments(Arc::new(payments.clone()));
+        let limits = &config.rate_limit;
+        let rate_limiter = Arc::new(match &limits.redis_url {
+            Some(url) => RateLimiter::redis(url.expose(), limits.key_prefix.clone())
+                .await
+                .map_err(StartupError::Redis)?,
+            None => RateLimiter::in_memory(limits.key_prefix.clone()),
+        });
         let search = Search::from_config(&config.search, db.clone())?;
         Ok(Self {
             config: Arc::new(config),
             db,
             auth,
             catalog,
+            carts,
+            orders,
+            payments,
+            rate_limiter,
             search,
             registry,
             http_metrics,
@@ -76,6 +98,8 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("auth service: {0}")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("cannot reach Redis at REDIS_URL (rate limits): {0}")]
+    Redis(redis::RedisError),
     #[error("search: {0}")]
     Search(#[from] crate::search::SearchError),
 }

@@ -27,6 +27,10 @@ async fn register_returns_the_user_and_a_working_token_pair() {
     assert_eq!(body["tokens"]["token_type"], "Bearer");
     assert!(body["user"].get("password_hash").is_none());
 
+    let events = app.outbox_events(body["user"]["id"].as_str().unwrap()).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].0.as_str(), events[0].1["email"].as_str()), ("user.registered", Some("budi@example.com")));
+
     let token = body["tokens"]["access_token"].as_str().unwrap();
     let me: Value = app.get("/api/v1/me").bearer_auth(token).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["email"], "budi@example.com");

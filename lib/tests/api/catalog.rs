@@ -458,3 +458,30 @@ async fn every_catalog_change_writes_an_outbox_event_in_its_transaction() {
     assert_eq!((stock["sku"].as_str(), stock["available"].as_i64()), (Some("EV-M"), Some(5)));
     assert_eq!(events[0].1["product_id"], pid);
 }
+
+#[tokio::test]
+async fn an_ordered_product_cannot_be_deleted_only_archived() {
+    let s = shop().await;
+    let product = s.app.create_product(&s.admin, &json!({
+        "name": "Bestseller", "category_id": s.shirts, "status": "active", "options": ["size"],
+        "variants": [
+            {"sku": "BEST-S", "price": 10_000, "stock_on_hand": 5, "options": {"size": "S"}},
+            {"sku": "BEST-M", "price": 10_000, "stock_on_hand": 5, "options": {"size": "M"}}
+        ]
+    })).await;
+    let pid = product["id"].as_str().unwrap();
+    let sold = product["variants"][0]["id"].as_str().unwrap();
+    let buyer = s.app.register_customer().await;
+    s.app.add_to_cart(&buyer, sold, 1).await;
+    assert_eq!(s.app.checkout(&buyer, "bestseller-1").await.status(), 201);
+
+    let auth = &s.admin.access_token;
+    let resp = s.app.delete(&format!("/api/v1/admin/variants/{sold}")).bearer_auth(auth).send().await.unwrap();
+    assert_problem(resp, 409, "product_has_orders").await;
+    let resp = s.app.delete(&format!("/api/v1/admin/products/{pid}")).bearer_auth(auth).send().await.unwrap();
+    assert_problem(resp, 409, "product_has_orders").await;
+    let archived = s.app.patch(&format!("/api/v1/admin/products/{pid}"), &json!({"status": "archived"})).bearer_auth(auth).send().await.unwrap();
+    assert_eq!(archived.status(), 200);
+    let variants: i64 = sqlx::query_scalar("select count(*) from variants").fetch_one(&s.app.db).await.unwrap();
+    assert_eq!(variants, 2, "nothing was deleted");
+}

@@ -2,7 +2,13 @@
 //! One test binary (modules below) keeps link time down.
 
 mod auth;
+mod cart;
 mod catalog;
+mod catalog_bulk;
+mod checkout;
 mod openapi;
+mod orders;
+mod payments;
 mod platform;
+mod rate_limits;
 mod search;

@@ -2,8 +2,8 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use anyhow::{bail, Context};
-use toko::{auth::AuthService, config, db};
+use anyhow::bail;
+use toko::{auth::AuthService, config};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,9 +17,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let password = read_password()?;
     let reader = config::Reader(&config::ProcessEnv);
     let environment = reader.environment()?;
-    let database = config::DatabaseConfig::from_reader(&reader)?;
     let auth_config = config::AuthConfig::from_reader(&reader, environment)?;
-    let pool = db::connect(&database).await.context("connecting to Postgres")?;
+    let pool = super::database().await?;
     let auth = AuthService::new(pool, auth_config).await?;
     let user = auth.create_admin(&args.email, &args.name, password).await?;
     println!("admin ready: {} ({})", user.email, user.id);

@@ -1,12 +1,10 @@
 //! `tokoctl migrate`
 
 use anyhow::Context;
-use toko::{config, db};
+use toko::db;
 
 pub async fn run() -> anyhow::Result<()> {
-    let reader = config::Reader(&config::ProcessEnv);
-    let database = config::DatabaseConfig::from_reader(&reader)?;
-    let pool = db::connect(&database).await.context("connecting to Postgres")?;
+    let pool = super::database().await?;
     let applied_before = db::applied_migrations(&pool).await?;
     db::migrate(&pool).await.context("applying migrations")?;
     let applied_after = db::applied_migrations(&pool).await?;

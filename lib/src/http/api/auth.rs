@@ -1,7 +1,7 @@
 //! `/api/v1/auth`: register, login, refresh, logout.
 
 use poem::Request;
-use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
+use poem_openapi::{param::Header, payload::Json, ApiResponse, Object, OpenApi};
 
 use super::{
     dto::{SessionOut, TokenPairOut},
@@ -59,15 +59,20 @@ pub struct AuthApi;
 impl AuthApi {
     /// Register a customer account
     ///
-    /// Creates the account and signs it in with a new token pair.
+    /// Creates the account and signs it in with a new token pair. With `X-Cart-Token`, the
+    /// guest cart is merged into the new customer's cart.
     #[oai(path = "/register", method = "post", operation_id = "register_user")]
     async fn register(
         &self,
         state: poem::web::Data<&AppState>,
+        /// A guest cart to merge into the account's cart.
+        #[oai(name = "X-Cart-Token")]
+        cart_token: Header<Option<String>>,
         body: JsonBody<RegisterIn>,
     ) -> ApiResult<RegisterResponse, RegisterErrors> {
         let RegisterIn { email, password, name } = body.0;
         let (user, tokens) = state.auth.register(RegisterInput { email, password, name }).await?;
+        super::cart::merge_guest_cart(&state, cart_token.0.as_deref(), user.id).await;
         Ok(RegisterResponse::Created(Json(SessionOut {
             user: user.into(),
             tokens: tokens.into(),
@@ -77,17 +82,22 @@ impl AuthApi {
     /// Log in
     ///
     /// Unknown emails and wrong passwords get the same 401. Repeated failures per account and
-    /// per client IP are refused with 429 and `Retry-After`.
+    /// per client IP are refused with 429 and `Retry-After`. With `X-Cart-Token`, the guest
+    /// cart is merged into the customer's cart (quantities summed, capped by availability).
     #[oai(path = "/login", method = "post", operation_id = "login_user")]
     async fn login(
         &self,
         state: poem::web::Data<&AppState>,
         req: &Request,
+        /// A guest cart to merge into the customer's cart.
+        #[oai(name = "X-Cart-Token")]
+        cart_token: Header<Option<String>>,
         body: JsonBody<LoginIn>,
     ) -> ApiResult<Json<SessionOut>, LoginErrors> {
         let LoginIn { email, password } = body.0;
         let client_ip = client_ip(req, state.config.http.trust_forwarded_for);
         let (user, tokens) = state.auth.login(LoginInput { email, password, client_ip }).await?;
+        super::cart::merge_guest_cart(&state, cart_token.0.as_deref(), user.id).await;
         Ok(Json(SessionOut {
             user: user.into(),
             tokens: tokens.into(),

@@ -4,11 +4,16 @@
 
 mod account;
 mod admin_catalog;
+mod admin_orders;
 mod admin_users;
 mod auth;
+mod cart;
 mod catalog;
 mod catalog_dto;
 mod dto;
+mod order_dto;
+mod orders;
+mod payments;
 mod search;
 mod search_dto;
 
@@ -24,6 +29,12 @@ pub enum ApiTags {
     Account,
     /// Categories and products.
     Catalog,
+    /// Carts of customers and guests.
+    Cart,
+    /// Checkout and the customer's orders.
+    Orders,
+    /// Payment provider callbacks.
+    Payments,
     /// Full-text product search with filters and facets.
     Search,
     /// Administration (role admin).
@@ -35,9 +46,13 @@ pub type Api = (
     auth::AuthApi,
     account::AccountApi,
     catalog::CatalogApi,
+    cart::CartApi,
+    orders::OrdersApi,
+    payments::PaymentsApi,
     search::SearchApi,
     admin_users::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
+    admin_orders::AdminOrdersApi,
 );
 
 pub fn all() -> Api {
@@ -45,8 +60,12 @@ pub fn all() -> Api {
         auth::AuthApi,
         account::AccountApi,
         catalog::CatalogApi,
+        cart::CartApi,
+        orders::OrdersApi,
+        payments::PaymentsApi,
         search::SearchApi,
         admin_users::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
+        admin_orders::AdminOrdersApi,
     )
 }

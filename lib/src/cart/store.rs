@@ -1,0 +1,309 @@
+//! SQL for the `carts` and `cart_items` tables.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{types::Json, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{Cart, CartLine};
+
+pub(super) async fn insert_guest(db: &PgPool, token_hash: &[u8]) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar("insert into carts (cart_id, token_hash) values ($1, $2) returning cart_id")
+        .bind(Uuid::now_v7())
+        .bind(token_hash)
+        .fetch_one(db)
+        .await
+}
+
+/// The customer's open cart, created if missing. The partial unique index makes concurrent
+/// first calls converge on one cart.
+pub(super) async fn open_cart_of(db: &PgPool, user_id: Uuid) -> Result<Uuid, sqlx::Error> {
+    loop {
+        let existing: Option<Uuid> =
+            sqlx::query_scalar("select cart_id from carts where user_id = $1 and status = 'open'")
+                .bind(user_id)
+                .fetch_optional(db)
+                .await?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let created: Option<Uuid> = sqlx::query_scalar(
+            "insert into carts (cart_id, user_id) values ($1, $2)
+             on conflict (user_id) where status = 'open' and user_id is not null do nothing
+             returning cart_id",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+        if let Some(id) = created {
+            return Ok(id);
+        }
+        // Lost the race to a concurrent creation: read the winner's cart.
+    }
+}
+
+pub(super) async fn find_guest(db: &PgPool, token_hash: &[u8]) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select cart_id from carts where token_hash = $1 and status = 'open'")
+        .bind(token_hash)
+        .fetch_optional(db)
+        .await
+}
+
+/// Serialises changes to one cart (two tabs adding the same item must not both insert).
+pub(super) async fn lock_cart(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("select 1 from carts where cart_id = $1 for update")
+        .bind(cart_id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+pub(super) struct VariantForSale {
+    pub price: i64,
+    pub available: i32,
+    pub active: bool,
+}
+
+pub(super) async fn variant_for_sale(tx: &mut PgConnection, variant_id: Uuid) -> Result<Option<VariantForSale>, sqlx::Error> {
+    let row: Option<(i64, i32, bool)> = sqlx::query_as(
+        "select v.price, v.stock_on_hand - v.stock_reserved, p.status = 'active'
+         from variants v join products p on p.product_id = v.product_id where v.variant_id = $1",
+    )
+    .bind(variant_id)
+    .fetch_optional(tx)
+    .await?;
+    Ok(row.map(|(price, available, active)| VariantForSale { price, available, active }))
+}
+
+pub(super) async fn line_quantity(tx: &mut PgConnection, cart_id: Uuid, variant_id: Uuid) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar("select quantity from cart_items where cart_id = $1 and variant_id = $2")
+        .bind(cart_id)
+        .bind(variant_id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub(super) async fn line_count(tx: &mut PgConnection, cart_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from cart_items where cart_id = $1")
+        .bind(cart_id)
+        .fetch_one(tx)
+        .await
+}
+
+pub(super) async fn upsert_line(
+    tx: &mut PgConnection,
+    cart_id: Uuid,
+    variant_id: Uuid,
+    quantity: i32,
+    unit_price: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into cart_items (cart_item_id, cart_id, variant_id, quantity, unit_price) values ($1, $2, $3, $4, $5)
+         on conflict on constraint cart_items_cart_variant_key
+         do update set quantity = excluded.quantity, unit_price = excluded.unit_price",
+    )
+    .bind(Uuid::now_v7())
+    .bind(cart_id)
+    .bind(variant_id)
+    .bind(quantity)
+    .bind(unit_price)
+    .execute(&mut *tx)
+    .await?;
+    touch(tx, cart_id).await
+}
+
+async fn touch(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update carts set updated_at = now() where cart_id = $1")
+        .bind(cart_id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+pub(super) async fn line_variant(tx: &mut PgConnection, cart_id: Uuid, item_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select variant_id from cart_items where cart_item_id = $1 and cart_id = $2 for update")
+        .bind(item_id)
+        .bind(cart_id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub(super) async fn update_quantity(tx: &mut PgConnection, item_id: Uuid, quantity: i32, unit_price: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("update cart_items set quantity = $2, unit_price = $3 where cart_item_id = $1")
+        .bind(item_id)
+        .bind(quantity)
+        .bind(unit_price)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+pub(super) async fn delete_line(db: &PgPool, cart_id: Uuid, item_id: Uuid) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("delete from cart_items where cart_item_id = $1 and cart_id = $2")
+        .bind(item_id)
+        .bind(cart_id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(super) async fn delete_lines(db: &PgPool, cart_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from cart_items where cart_id = $1")
+        .bind(cart_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+pub(super) async fn lines_of(tx: &mut PgConnection, cart_id: Uuid) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as("select variant_id, quantity from cart_items where cart_id = $1 order by cart_item_id")
+        .bind(cart_id)
+        .fetch_all(tx)
+        .await
+}
+
+pub(super) async fn mark_merged(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update carts set status = 'merged' where cart_id = $1")
+        .bind(cart_id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    cart_item_id: Uuid,
+    variant_id: Uuid,
+    product_id: Uuid,
+    product_name: String,
+    product_slug: String,
+    sku: String,
+    options: Json<BTreeMap<String, String>>,
+    image_url: Option<String>,
+    quantity: i32,
+    seen_price: i64,
+    price: i64,
+    available: i32,
+    active: bool,
+}
+
+const LINES_SQL: &str = "
+    select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name, p.slug as product_slug, v.sku,
+           v.options, p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price, v.price,
+           v.stock_on_hand - v.stock_reserved as available, p.status = 'active' as active
+    from cart_items ci
+    join variants v on v.variant_id = ci.variant_id
+    join products p on p.product_id = v.product_id
+    where ci.cart_id = $1
+    order by ci.cart_item_id";
+
+pub(super) async fn load(conn: &mut PgConnection, cart_id: Uuid) -> Result<Option<Cart>, sqlx::Error> {
+    let header: Option<(Option<Uuid>, DateTime<Utc>)> =
+        sqlx::query_as("select user_id, updated_at from carts where cart_id = $1")
+            .bind(cart_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((user_id, updated_at)) = header else { return Ok(None) };
+    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL).bind(cart_id).fetch_all(&mut *conn).await?;
+    let lines: Vec<CartLine> = rows
+        .into_iter()
+        .map(|r| CartLine {
+            id: r.cart_item_id,
+            variant_id: r.variant_id,
+            product_id: r.product_id,
+            product_name: r.product_name,
+            product_slug: r.product_slug,
+            sku: r.sku,
+            options: r.options.0,
+            image_url: r.image_url,
+            quantity: r.quantity,
+            unit_price: r.price,
+            previous_unit_price: (r.seen_price != r.price).then_some(r.seen_price),
+            line_total: r.price * i64::from(r.quantity),
+            available: r.available.max(0),
+            purchasable: r.active,
+        })
+        .collect();
+    Ok(Some(Cart {
+        id: cart_id,
+        user_id,
+        item_count: lines.iter().map(|l| i64::from(l.quantity)).sum(),
+        subtotal: lines.iter().map(|l| l.line_total).sum(),
+        lines,
+        updated_at,
+    }))
+}
+
+/// A cart line as checkout sees it, with the variant row locked.
+#[derive(Debug, Clone)]
+pub struct CheckoutLine {
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub sku: String,
+    pub options: BTreeMap<String, String>,
+    pub quantity: i32,
+    pub seen_price: i64,
+    pub price: i64,
+    pub available: i32,
+    pub active: bool,
+}
+
+/// The customer's open cart and its lines, locking the cart and then the variants in id
+/// order (one global order, so concurrent checkouts cannot deadlock).
+pub async fn checkout_lines(tx: &mut PgConnection, user_id: Uuid) -> Result<Option<(Uuid, Vec<CheckoutLine>)>, sqlx::Error> {
+    let cart_id: Option<Uuid> =
+        sqlx::query_scalar("select cart_id from carts where user_id = $1 and status = 'open' for update")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(cart_id) = cart_id else { return Ok(None) };
+    sqlx::query(
+        "select 1 from variants where variant_id in (select variant_id from cart_items where cart_id = $1)
+         order by variant_id for update",
+    )
+    .bind(cart_id)
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL).bind(cart_id).fetch_all(&mut *tx).await?;
+    let lines = rows
+        .into_iter()
+        .map(|r| CheckoutLine {
+            variant_id: r.variant_id,
+            product_id: r.product_id,
+            product_name: r.product_name,
+            sku: r.sku,
+            options: r.options.0,
+            quantity: r.quantity,
+            seen_price: r.seen_price,
+            price: r.price,
+            available: r.available,
+            active: r.active,
+        })
+        .collect();
+    Ok(Some((cart_id, lines)))
+}
+
+pub async fn empty_cart_in(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from cart_items where cart_id = $1")
+        .bind(cart_id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+/// Records that the customer has now seen the current prices (after a price-change refusal).
+pub async fn acknowledge_prices(db: &PgPool, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update cart_items ci set unit_price = v.price
+         from variants v, carts c
+         where v.variant_id = ci.variant_id and c.cart_id = ci.cart_id
+           and c.user_id = $1 and c.status = 'open' and ci.unit_price <> v.price",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await
+    .map(|_| ())
+}

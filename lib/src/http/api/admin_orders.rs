@@ -1,0 +1,152 @@
+//! `/api/v1/admin/orders`: order management (role admin).
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{
+    param::{Header, Path, Query},
+    payload::Json,
+    OpenApi,
+};
+use uuid::Uuid;
+
+use super::{
+    catalog::default_limit,
+    order_dto::{OrderDetailOut, OrderOut, OrderPageOut, OrderStatusDto, RefundIn, TransitionIn},
+    ApiTags,
+};
+use crate::{
+    error_set,
+    http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+    orders::{lifecycle::Transition, Actor, OrderFilter, OrderStatus},
+    payments::refunds::RefundRequest,
+    validation::ValidationErrors,
+};
+
+error_set!(AdminOrderRead: 401, 403, 404);
+error_set!(AdminOrderList: 401, 403);
+error_set!(AdminOrderWrite: 401, 403, 404, 409, 413, 415, 422, 502);
+error_set!(AdminPaymentCancel: 401, 403, 404, 409, 502);
+
+pub struct AdminOrdersApi;
+
+#[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
+impl AdminOrdersApi {
+    /// List orders
+    ///
+    /// Newest first; filter by status, customer email and creation time (`created_from`
+    /// inclusive, `created_to` exclusive).
+    #[oai(path = "/orders", method = "get", operation_id = "list_admin_orders")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        status: Query<Option<OrderStatusDto>>,
+        customer_email: Query<Option<String>>,
+        created_from: Query<Option<DateTime<Utc>>>,
+        created_to: Query<Option<DateTime<Utc>>>,
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<i64>,
+        cursor: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<OrderPageOut>, AdminOrderList> {
+        auth.admin()?;
+        let filter = OrderFilter {
+            status: status.0.map(Into::into),
+            customer_email: customer_email.0,
+            created_from: created_from.0,
+            created_to: created_to.0,
+        };
+        let orders = state.orders.admin_orders(&filter, cursor.0, limit.0).await?;
+        Ok(Json(OrderPageOut::new(orders, limit.0)))
+    }
+
+    /// Get an order with its history
+    #[oai(path = "/orders/:order_id", method = "get", operation_id = "get_admin_order")]
+    async fn get(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<OrderDetailOut>, AdminOrderRead> {
+        auth.admin()?;
+        let (order, history) = state.orders.admin_order(order_id.0).await?;
+        Ok(Json(OrderDetailOut {
+            order: order.into(),
+            history: history.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Move an order to another status
+    ///
+    /// Any transition the state machine does not allow is a 409. `shipped` needs a
+    /// `tracking_number`. Cancelling a paid order refunds it in full through Midtrans and
+    /// restocks; cancelling an unpaid one voids its Midtrans transaction. Partial and full
+    /// refunds go through `POST /api/v1/admin/orders/{id}/refund`.
+    #[oai(path = "/orders/:order_id/transitions", method = "post", operation_id = "create_order_transition")]
+    async fn transition(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+        /// Makes a retried cancellation of a paid order the same refund.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+        body: JsonBody<TransitionIn>,
+    ) -> ApiResult<Json<OrderOut>, AdminOrderWrite> {
+        let admin = auth.admin()?;
+        let TransitionIn { to, reason, tracking_number } = body.0;
+        let to: OrderStatus = to.into();
+        if matches!(to, OrderStatus::Refunded | OrderStatus::PartiallyRefunded) {
+            return Err(ValidationErrors::single("to", "refunds go through POST /api/v1/admin/orders/{id}/refund").into());
+        }
+        if to == OrderStatus::Cancelled && state.payments.is_configured() {
+            let seed = idempotency_key.0.unwrap_or_else(|| Uuid::new_v4().to_string());
+            let reason = reason.unwrap_or_else(|| "cancelled by the shop".into());
+            let order = state.payments.cancel_order(order_id.0, reason, Actor::Admin(admin.user_id), seed).await?;
+            return Ok(Json(order.into()));
+        }
+        let transition = Transition {
+            to,
+            actor: Actor::Admin(admin.user_id),
+            reason: reason.unwrap_or_default(),
+            tracking_number,
+            refunded_total: None,
+        };
+        let order = state.orders.transition(order_id.0, transition).await?;
+        Ok(Json(order.into()))
+    }
+
+    /// Refund an order
+    ///
+    /// Full (no `amount`) or partial, through Midtrans with a stable refund key: retrying with
+    /// the same `Idempotency-Key` repeats the same refund, never a second one. Moves the order
+    /// to `partially_refunded` or `refunded`.
+    #[oai(path = "/orders/:order_id/refund", method = "post", operation_id = "create_order_refund")]
+    async fn refund(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: JsonBody<RefundIn>,
+    ) -> ApiResult<Json<OrderOut>, AdminOrderWrite> {
+        let admin = auth.admin()?;
+        let request = RefundRequest {
+            amount: body.0.amount,
+            reason: body.0.reason,
+            idempotency_seed: idempotency_key.0.unwrap_or_else(|| Uuid::new_v4().to_string()),
+            actor: Actor::Admin(admin.user_id),
+        };
+        let order = state.payments.refund(order_id.0, request).await?;
+        Ok(Json(order.into()))
+    }
+
+    /// Cancel an unpaid order's payment
+    ///
+    /// Voids the Midtrans transaction (when the customer already picked a method) and cancels
+    /// the order, releasing its stock.
+    #[oai(path = "/orders/:order_id/cancel-payment", method = "post", operation_id = "cancel_order_payment")]
+    async fn cancel_payment(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+    ) -> ApiResult<Json<OrderOut>, AdminPaymentCancel> {
+        let admin = auth.admin()?;
+        let order = state.payments.cancel_payment(order_id.0, Actor::Admin(admin.user_id)).await?;
+        Ok(Json(order.into()))
+    }
+}

@@ -1,0 +1,387 @@
+//! Request and response bodies of carts, checkout and orders.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use crate::{
+    cart::{Cart, CartLine},
+    orders::{Address, CheckoutReceipt, HistoryEntry, Order, OrderLine, OrderStatus, PaymentSummary},
+};
+
+/// A line of a cart, priced now.
+#[derive(Debug, Clone, Object)]
+pub struct CartItemOut {
+    pub id: Uuid,
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub product_slug: String,
+    pub sku: String,
+    pub options: BTreeMap<String, String>,
+    pub image_url: Option<String>,
+    pub quantity: i32,
+    /// The current unit price (minor units).
+    pub unit_price: i64,
+    /// The price when the item was added, present when it has changed since.
+    pub previous_unit_price: Option<i64>,
+    pub line_total: i64,
+    /// Units available now.
+    pub available: i32,
+    /// False when the product is no longer for sale.
+    pub purchasable: bool,
+}
+
+impl From<CartLine> for CartItemOut {
+    fn from(l: CartLine) -> Self {
+        Self {
+            id: l.id,
+            variant_id: l.variant_id,
+            product_id: l.product_id,
+            product_name: l.product_name,
+            product_slug: l.product_slug,
+            sku: l.sku,
+            options: l.options,
+            image_url: l.image_url,
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            previous_unit_price: l.previous_unit_price,
+            line_total: l.line_total,
+            available: l.available,
+            purchasable: l.purchasable,
+        }
+    }
+}
+
+/// A cart with totals computed by the server.
+#[derive(Debug, Clone, Object)]
+pub struct CartOut {
+    pub id: Uuid,
+    pub items: Vec<CartItemOut>,
+    /// Total units.
+    pub item_count: i64,
+    pub subtotal: i64,
+    pub currency: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CartOut {
+    pub fn new(cart: Cart, currency: &str) -> Self {
+        Self {
+            id: cart.id,
+            items: cart.lines.into_iter().map(Into::into).collect(),
+            item_count: cart.item_count,
+            subtotal: cart.subtotal,
+            currency: currency.to_owned(),
+            updated_at: cart.updated_at,
+        }
+    }
+}
+
+/// A new guest cart: keep the token and send it as `X-Cart-Token`.
+#[derive(Debug, Clone, Object)]
+pub struct GuestCartOut {
+    pub cart_token: String,
+    pub cart: CartOut,
+}
+
+/// An item to add.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct CartItemIn {
+    pub variant_id: Uuid,
+    pub quantity: i32,
+}
+
+/// A new quantity (0 removes the item).
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct CartItemPatch {
+    pub quantity: i32,
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Object, serde::Deserialize, serde::Serialize)]
+pub struct AddressDto {
+    pub recipient_name: String,
+    pub phone: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub province: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 code, e.g. `ID` or `IDN`.
+    pub country_code: String,
+}
+
+impl From<AddressDto> for Address {
+    fn from(a: AddressDto) -> Self {
+        Self {
+            recipient_name: a.recipient_name,
+            phone: a.phone,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            province: a.province,
+            postal_code: a.postal_code,
+            country_code: a.country_code,
+        }
+    }
+}
+
+impl From<Address> for AddressDto {
+    fn from(a: Address) -> Self {
+        Self {
+            recipient_name: a.recipient_name,
+            phone: a.phone,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            province: a.province,
+            postal_code: a.postal_code,
+            country_code: a.country_code,
+        }
+    }
+}
+
+/// The checkout form.
+#[derive(Debug, Clone, Object, serde::Deserialize, serde::Serialize)]
+pub struct CheckoutIn {
+    pub shipping_address: AddressDto,
+    /// A code from `GET /api/v1/shipping-methods`.
+    pub shipping_method: String,
+    pub note: Option<String>,
+}
+
+/// Where an order is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatusDto {
+    PendingPayment,
+    Paid,
+    Processing,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Expired,
+    Refunded,
+    PartiallyRefunded,
+}
+
+macro_rules! status_mapping {
+    ($($v:ident),*) => {
+        impl From<OrderStatus> for OrderStatusDto {
+            fn from(s: OrderStatus) -> Self { match s { $(OrderStatus::$v => Self::$v),* } }
+        }
+        impl From<OrderStatusDto> for OrderStatus {
+            fn from(s: OrderStatusDto) -> Self { match s { $(OrderStatusDto::$v => Self::$v),* } }
+        }
+    };
+}
+status_mapping!(PendingPayment, Paid, Processing, Shipped, Delivered, Completed, Cancelled, Expired, Refunded, PartiallyRefunded);
+
+/// A line as bought (snapshots of name, options and price).
+#[derive(Debug, Clone, Object)]
+pub struct OrderLineOut {
+    pub id: Uuid,
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub sku: String,
+    pub options: BTreeMap<String, String>,
+    pub unit_price: i64,
+    pub quantity: i32,
+    pub line_total: i64,
+}
+
+impl From<OrderLine> for OrderLineOut {
+    fn from(l: OrderLine) -> Self {
+        Self {
+            id: l.id,
+            variant_id: l.variant_id,
+            product_id: l.product_id,
+            product_name: l.product_name,
+            sku: l.sku,
+            options: l.options,
+            unit_price: l.unit_price,
+            quantity: l.quantity,
+            line_total: l.line_total,
+        }
+    }
+}
+
+/// An order. Amounts are integers in minor units of `currency`.
+#[derive(Debug, Clone, Object)]
+pub struct OrderOut {
+    pub id: Uuid,
+    /// The public order number.
+    pub number: String,
+    pub status: OrderStatusDto,
+    pub currency: String,
+    pub subtotal: i64,
+    pub shipping_fee: i64,
+    pub grand_total: i64,
+    pub refunded_amount: i64,
+    pub shipping_method: String,
+    pub shipping_address: AddressDto,
+    pub note: Option<String>,
+    pub customer_email: String,
+    pub customer_name: String,
+    pub tracking_number: Option<String>,
+    /// Unpaid orders expire (releasing their stock) at this time.
+    pub payment_due_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub item_count: i64,
+    pub lines: Vec<OrderLineOut>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Order> for OrderOut {
+    fn from(o: Order) -> Self {
+        Self {
+            item_count: o.item_count(),
+            id: o.id,
+            number: o.number,
+            status: o.status.into(),
+            currency: o.currency,
+            subtotal: o.subtotal,
+            shipping_fee: o.shipping_fee,
+            grand_total: o.grand_total,
+            refunded_amount: o.refunded_amount,
+            shipping_method: o.shipping_method,
+            shipping_address: o.shipping_address.into(),
+            note: o.note,
+            customer_email: o.customer_email,
+            customer_name: o.customer_name,
+            tracking_number: o.tracking_number,
+            payment_due_at: o.payment_due_at,
+            paid_at: o.paid_at,
+            lines: o.lines.into_iter().map(Into::into).collect(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// How to pay an order: open `redirect_url` (or run Snap with `snap_token`).
+#[derive(Debug, Clone, Object)]
+pub struct PaymentOut {
+    /// `pending` (waiting for the customer), `unavailable` (the payment provider could not be
+    /// reached: retry with `POST /api/v1/orders/{id}/payment`), `paid`, `failed`, `expired`,
+    /// `challenge` (held for review), `refunded`, `partially_refunded`, `cancelled`.
+    pub status: String,
+    pub snap_token: Option<String>,
+    pub redirect_url: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<PaymentSummary> for PaymentOut {
+    fn from(p: PaymentSummary) -> Self {
+        Self {
+            status: p.status,
+            snap_token: p.snap_token,
+            redirect_url: p.redirect_url,
+            expires_at: p.expires_at,
+        }
+    }
+}
+
+/// A placed order and how to pay it.
+#[derive(Debug, Clone, Object)]
+pub struct CheckoutOut {
+    pub order: OrderOut,
+    pub payment: Option<PaymentOut>,
+}
+
+impl From<CheckoutReceipt> for CheckoutOut {
+    fn from(r: CheckoutReceipt) -> Self {
+        Self {
+            order: r.order.into(),
+            payment: r.payment.map(Into::into),
+        }
+    }
+}
+
+/// A page of orders, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct OrderPageOut {
+    pub items: Vec<OrderOut>,
+    pub next_cursor: Option<String>,
+}
+
+impl OrderPageOut {
+    pub fn new(orders: Vec<Order>, limit: i64) -> Self {
+        let next_cursor = (orders.len() as i64 == limit)
+            .then(|| orders.last().map(|o| o.id.to_string()))
+            .flatten();
+        Self {
+            items: orders.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// One recorded transition.
+#[derive(Debug, Clone, Object)]
+pub struct HistoryOut {
+    pub from: Option<OrderStatusDto>,
+    pub to: OrderStatusDto,
+    /// `customer:<id>`, `admin:<id>`, `payment:midtrans` or `system`.
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<HistoryEntry> for HistoryOut {
+    fn from(h: HistoryEntry) -> Self {
+        Self {
+            from: h.from.map(Into::into),
+            to: h.to.into(),
+            actor: h.actor,
+            reason: h.reason,
+            at: h.at,
+        }
+    }
+}
+
+/// An order with its history.
+#[derive(Debug, Clone, Object)]
+pub struct OrderDetailOut {
+    pub order: OrderOut,
+    pub history: Vec<HistoryOut>,
+}
+
+/// A requested status change.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct TransitionIn {
+    pub to: OrderStatusDto,
+    pub reason: Option<String>,
+    /// Required when moving to `shipped`.
+    pub tracking_number: Option<String>,
+}
+
+/// A shipping option.
+#[derive(Debug, Clone, Object)]
+pub struct ShippingMethodOut {
+    pub code: String,
+    pub name: String,
+    pub fee: i64,
+    pub currency: String,
+}
+
+/// The shipping options.
+#[derive(Debug, Clone, Object)]
+pub struct ShippingMethodsOut {
+    pub items: Vec<ShippingMethodOut>,
+}
+
+/// A refund.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct RefundIn {
+    /// Minor units; the whole unrefunded amount when absent.
+    pub amount: Option<i64>,
+    pub reason: String,
+}

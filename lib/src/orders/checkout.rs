@@ -1,0 +1,288 @@
+//! Checkout: turns the customer's cart into an order, exactly once per idempotency key.
+//!
+//! In one transaction: claim the key, lock the cart and its variants (in id order), revalidate
+//! every line's price and availability, create the order with line snapshots, reserve the
+//! stock (guarded in SQL), empty the cart and write `order.created`. Payment starts after the
+//! commit (never hold locks across a call to Midtrans), then the receipt is stored for replays.
+
+use chrono::Utc;
+use rand::Rng;
+use serde::Serialize;
+use sqlx::{types::Json, PgConnection};
+use uuid::Uuid;
+
+use super::{
+    stock::{self, StockOp},
+    store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order, OrderError, OrderStatus, Orders,
+};
+use crate::{
+    cart::{self, CheckoutLine},
+    idempotency::{Existing, IdempotencyKey},
+    outbox::{self, NewEvent},
+    validation::ValidationErrors,
+};
+
+/// What the customer submits.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutInput {
+    pub shipping_address: Address,
+    pub shipping_method: String,
+    pub note: Option<String>,
+}
+
+fn validate(input: &CheckoutInput, methods: &[crate::config::ShippingMethod]) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let a = &input.shipping_address;
+    let field = |name: &str| format!("shipping_address.{name}");
+    errors.length(&field("recipient_name"), a.recipient_name.trim(), 1, 100);
+    let phone_ok = (6..=20).contains(&a.phone.trim().len())
+        && a.phone.trim().chars().all(|c| c.is_ascii_digit() || "+-() ".contains(c));
+    errors.check(phone_ok, field("phone"), "must be a phone number (6-20 digits, may start with +)");
+    errors.length(&field("line1"), a.line1.trim(), 1, 200);
+    if let Some(line2) = &a.line2 {
+        errors.length(&field("line2"), line2, 0, 200);
+    }
+    errors.length(&field("city"), a.city.trim(), 1, 100);
+    if let Some(province) = &a.province {
+        errors.length(&field("province"), province, 0, 100);
+    }
+    let postal_ok = (3..=10).contains(&a.postal_code.trim().len())
+        && a.postal_code.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
+    errors.check(postal_ok, field("postal_code"), "must be a postal code (3-10 letters or digits)");
+    let country_ok = (2..=3).contains(&a.country_code.len()) && a.country_code.chars().all(|c| c.is_ascii_uppercase());
+    errors.check(country_ok, field("country_code"), "must be an uppercase ISO 3166 code, e.g. ID or IDN");
+    errors.check(
+        methods.iter().any(|m| m.code == input.shipping_method),
+        "shipping_method",
+        format!(
+            "must be one of: {}",
+            methods.iter().map(|m| m.code.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    );
+    if let Some(note) = &input.note {
+        errors.length("note", note, 0, 500);
+    }
+    errors.finish()
+}
+
+/// Problems that stop checkout, per line.
+fn line_problems(lines: &[CheckoutLine]) -> Vec<LineProblem> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let issue = if !l.active {
+                LineIssue::Unavailable
+            } else if l.price != l.seen_price {
+                LineIssue::PriceChanged
+            } else if l.quantity > l.available {
+                LineIssue::InsufficientStock
+            } else {
+                return None;
+            };
+            Some(LineProblem {
+                variant_id: l.variant_id,
+                sku: l.sku.clone(),
+                requested: l.quantity,
+                available: l.available.max(0),
+                previous_unit_price: (l.price != l.seen_price).then_some(l.seen_price),
+                unit_price: l.price,
+                issue,
+            })
+        })
+        .collect()
+}
+
+/// `TK` + date + 8 random characters from an alphabet without look-alikes; fits Midtrans'
+/// order_id rules (letters, digits, `-`).
+fn order_number() -> String {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    let mut rng = rand::rng();
+    let suffix: String = (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("TK{}-{suffix}", Utc::now().format("%y%m%d"))
+}
+
+impl Orders {
+    /// Places the customer's cart as an order (see the module docs). A repeated key with the
+    /// same input returns the first receipt; with another input it is refused.
+    pub async fn checkout(&self, user_id: Uuid, input: CheckoutInput, key: &IdempotencyKey) -> Result<CheckoutReceipt, OrderError> {
+        validate(&input, &self.config.shipping_methods)?;
+        let order = loop {
+            let mut tx = self.db.begin().await?;
+            if key.try_claim(&mut tx).await? {
+                let order = match self.place(&mut tx, user_id, &input).await {
+                    Ok(order) => order,
+                    Err(e) => {
+                        tx.rollback().await?;
+                        if matches!(e, OrderError::CartChanged(_)) {
+                            // The customer has now been shown the new prices; the next attempt
+                            // may go through at those prices.
+                            cart::acknowledge_prices(&self.db, user_id).await?;
+                        }
+                        return Err(e);
+                    }
+                };
+                key.set_resource(&mut tx, order.id).await?;
+                tx.commit().await?;
+                break order;
+            }
+            tx.rollback().await?;
+            match key.await_existing::<CheckoutReceipt>(&self.db).await? {
+                Existing::Completed(receipt) => return Ok(receipt),
+                Existing::Vanished | Existing::Stale { resource_id: None } => continue,
+                Existing::Stale { resource_id: Some(order_id) } => {
+                    let mut conn = self.db.acquire().await?;
+                    break store::load(&mut conn, order_id).await?.ok_or(OrderError::NotFound)?;
+                }
+            }
+        };
+        let payment = match &self.payments {
+            Some(starter) => Some(starter.start_payment(&order).await),
+            None => None,
+        };
+        let receipt = CheckoutReceipt { order, payment };
+        key.complete(&self.db, &receipt).await?;
+        Ok(receipt)
+    }
+
+    async fn place(&self, tx: &mut PgConnection, user_id: Uuid, input: &CheckoutInput) -> Result<Order, OrderError> {
+        let (cart_id, lines) = cart::checkout_lines(tx, user_id).await?.ok_or(OrderError::CartEmpty)?;
+        if lines.is_empty() {
+            return Err(OrderError::CartEmpty);
+        }
+        let problems = line_problems(&lines);
+        if problems.iter().any(|p| p.issue != LineIssue::InsufficientStock) {
+            return Err(OrderError::CartChanged(problems));
+        }
+        if !problems.is_empty() {
+            return Err(OrderError::InsufficientStock(problems));
+        }
+
+        let (email, name): (String, String) = sqlx::query_as("select email, name from users where user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let method = self
+            .config
+            .shipping_methods
+            .iter()
+            .find(|m| m.code == input.shipping_method)
+            .expect("validated shipping method");
+        let subtotal: i64 = lines.iter().map(|l| l.price * i64::from(l.quantity)).sum();
+        let order_id = Uuid::now_v7();
+        let due = Utc::now() + chrono::Duration::from_std(self.config.payment_ttl).unwrap_or_default();
+        insert_order(tx, order_id, user_id, &self.currency, input, subtotal, method.fee, &email, &name, due).await?;
+        insert_lines(tx, order_id, &lines).await?;
+
+        let quantities: Vec<(Uuid, i32)> = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        let refused = stock::apply(tx, order_id, StockOp::Reserve, &quantities).await?;
+        if !refused.is_empty() {
+            // Unreachable while the variants stay locked, but the guard decides, not the check.
+            let short = lines.iter().filter(|l| refused.contains(&l.variant_id)).cloned().collect::<Vec<_>>();
+            return Err(OrderError::InsufficientStock(
+                short
+                    .iter()
+                    .map(|l| LineProblem {
+                        variant_id: l.variant_id,
+                        sku: l.sku.clone(),
+                        requested: l.quantity,
+                        available: l.available.max(0),
+                        previous_unit_price: None,
+                        unit_price: l.price,
+                        issue: LineIssue::InsufficientStock,
+                    })
+                    .collect(),
+            ));
+        }
+        cart::empty_cart_in(tx, cart_id).await?;
+        store::insert_history(tx, order_id, None, OrderStatus::PendingPayment, &Actor::Customer(user_id).to_string(), "checkout").await?;
+        let order = store::load(tx, order_id).await?.ok_or(OrderError::NotFound)?;
+        outbox::enqueue(tx, NewEvent::new("order.created", "order", order_id, super::lifecycle::event_payload(&order, None))).await?;
+        Ok(order)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_order(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    user_id: Uuid,
+    currency: &str,
+    input: &CheckoutInput,
+    subtotal: i64,
+    shipping_fee: i64,
+    email: &str,
+    name: &str,
+    payment_due_at: chrono::DateTime<Utc>,
+) -> Result<(), OrderError> {
+    // A fresh number on the (astronomically rare) collision, inside a savepoint.
+    for _ in 0..5 {
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        let result = sqlx::query(
+            "insert into orders (order_id, order_number, user_id, status, currency, subtotal, shipping_fee,
+                                 grand_total, shipping_method, shipping_address, note, customer_email,
+                                 customer_name, payment_due_at)
+             values ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(order_id)
+        .bind(order_number())
+        .bind(user_id)
+        .bind(currency)
+        .bind(subtotal)
+        .bind(shipping_fee)
+        .bind(subtotal + shipping_fee)
+        .bind(&input.shipping_method)
+        .bind(Json(&input.shipping_address))
+        .bind(input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()))
+        .bind(email)
+        .bind(name)
+        .bind(payment_due_at)
+        .execute(&mut *savepoint)
+        .await;
+        match result {
+            Ok(_) => {
+                savepoint.commit().await?;
+                return Ok(());
+            }
+            Err(e) if crate::db::violated_constraint(&e) == Some("orders_order_number_key") => {
+                savepoint.rollback().await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(OrderError::Database(sqlx::Error::Protocol("could not allocate a unique order number".into())))
+}
+
+async fn insert_lines(tx: &mut PgConnection, order_id: Uuid, lines: &[CheckoutLine]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
+    let variant_ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
+    let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let options: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::to_value(&l.options).expect("options serialize"))
+        .collect();
+    let prices: Vec<i64> = lines.iter().map(|l| l.price).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let positions: Vec<i32> = (0..lines.len() as i32).collect();
+    sqlx::query(
+        "insert into order_lines (order_line_id, order_id, variant_id, product_id, product_name, sku, variant_options,
+                                  unit_price, quantity, line_total, position)
+         select id, $1, v, p, n, s, o, price, q, price * q, pos
+         from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::int8[], $9::int4[], $10::int4[])
+              as t(id, v, p, n, s, o, price, q, pos)",
+    )
+    .bind(order_id)
+    .bind(&ids)
+    .bind(&variant_ids)
+    .bind(&product_ids)
+    .bind(&names)
+    .bind(&skus)
+    .bind(&options)
+    .bind(&prices)
+    .bind(&quantities)
+    .bind(&positions)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,173 @@
+//! Moving orders through the state machine: one function applies any legal transition with
+//! its stock effect, history row and outbox event in one transaction. Customer cancellation
+//! and the expiry sweep are built on it.
+
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{
+    stock::{self, StockOp},
+    store, Actor, Order, OrderError, OrderStatus, Orders,
+};
+use crate::{
+    outbox::{self, NewEvent},
+    validation::ValidationErrors,
+};
+
+/// A requested transition.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub to: OrderStatus,
+    pub actor: Actor,
+    pub reason: String,
+    /// Required when shipping.
+    pub tracking_number: Option<String>,
+    /// For refunds: the total refunded so far, as the payment provider reports it (absolute, so
+    /// a refund seen twice — by its API answer and by its notification — counts once).
+    pub refunded_total: Option<i64>,
+}
+
+impl Transition {
+    pub fn new(to: OrderStatus, actor: Actor, reason: impl Into<String>) -> Self {
+        Self {
+            to,
+            actor,
+            reason: reason.into(),
+            tracking_number: None,
+            refunded_total: None,
+        }
+    }
+}
+
+/// The payload of every `order.*` event: enough to route and filter; consumers read the order.
+pub(crate) fn event_payload(order: &Order, from: Option<OrderStatus>) -> serde_json::Value {
+    json!({
+        "order_id": order.id,
+        "order_number": order.number,
+        "user_id": order.user_id,
+        "status": order.status,
+        "from_status": from,
+        "grand_total": order.grand_total,
+        "refunded_amount": order.refunded_amount,
+        "currency": order.currency,
+    })
+}
+
+/// The stock effect of moving from `from` to `to`.
+fn stock_effect(from: OrderStatus, to: OrderStatus) -> Option<StockOp> {
+    use OrderStatus::*;
+    match (from, to) {
+        (PendingPayment, Paid) => Some(StockOp::Commit),
+        (PendingPayment, Cancelled | Expired) => Some(StockOp::Release),
+        // A paid order cancelled before shipping puts its goods back on the shelf.
+        (Paid | Processing, Cancelled) => Some(StockOp::Restock),
+        _ => None,
+    }
+}
+
+fn validate(t: &Transition) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    errors.length("reason", &t.reason, 0, 500);
+    if t.to == OrderStatus::Shipped {
+        let tracking = t.tracking_number.as_deref().map(str::trim).unwrap_or_default();
+        errors.length("tracking_number", tracking, 1, 100);
+    }
+    errors.finish()
+}
+
+/// Applies a transition inside the caller's transaction; the order row is locked first, so
+/// concurrent transitions of one order serialise and each sees the other's result.
+pub(crate) async fn apply(tx: &mut PgConnection, order_id: Uuid, t: &Transition) -> Result<Order, OrderError> {
+    validate(t)?;
+    let (from, refunded) = store::lock_status(tx, order_id).await?.ok_or(OrderError::NotFound)?;
+    if !from.can_become(t.to) {
+        return Err(OrderError::IllegalTransition { from, to: t.to });
+    }
+    // Another partial refund must refund more than before; the same total again is a replay.
+    if from == t.to && t.refunded_total.is_none_or(|total| total <= refunded) {
+        return Err(OrderError::IllegalTransition { from, to: t.to });
+    }
+    if let Some(op) = stock_effect(from, t.to) {
+        let lines = store::line_quantities(tx, order_id).await?;
+        let refused = stock::apply(tx, order_id, op, &lines).await?;
+        if !refused.is_empty() {
+            // Reserved stock always covers its orders unless the ledger drifted; the
+            // inventory reconciler repairs drift, so refuse loudly rather than guess.
+            tracing::error!(order.id = %order_id, ?refused, "stock levels disagree with the order's reservation");
+            return Err(OrderError::Database(sqlx::Error::Protocol("stock reservation drift".into())));
+        }
+    }
+    sqlx::query(
+        "update orders set status = $2,
+             paid_at = case when $2 = 'paid' then now() else paid_at end,
+             tracking_number = coalesce($3, tracking_number),
+             refunded_amount = greatest(refunded_amount, least(grand_total, coalesce($4, refunded_amount)))
+         where order_id = $1",
+    )
+    .bind(order_id)
+    .bind(t.to.as_str())
+    .bind(t.tracking_number.as_deref().map(str::trim))
+    .bind(t.refunded_total)
+    .execute(&mut *tx)
+    .await?;
+    store::insert_history(tx, order_id, Some(from), t.to, &t.actor.to_string(), t.reason.trim()).await?;
+    let order = store::load(tx, order_id).await?.ok_or(OrderError::NotFound)?;
+    outbox::enqueue(tx, NewEvent::new(t.to.event_type(), "order", order_id, event_payload(&order, Some(from)))).await?;
+    tracing::info!(order.id = %order_id, from = %from, to = %t.to, actor = %t.actor, "order transition");
+    Ok(order)
+}
+
+impl Orders {
+    /// Applies a transition in its own transaction.
+    pub async fn transition(&self, order_id: Uuid, t: Transition) -> Result<Order, OrderError> {
+        let mut tx = self.db.begin().await?;
+        let order = apply(&mut tx, order_id, &t).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// A customer cancels their own unpaid order.
+    pub async fn cancel_by_customer(&self, user_id: Uuid, order_id: Uuid) -> Result<Order, OrderError> {
+        let mut tx = self.db.begin().await?;
+        let owner: Option<Uuid> = sqlx::query_scalar("select user_id from orders where order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owner != Some(user_id) {
+            return Err(OrderError::NotFound);
+        }
+        // Customers may only cancel before paying; after that, the shop decides (refunds).
+        let (from, _) = store::lock_status(&mut tx, order_id).await?.ok_or(OrderError::NotFound)?;
+        if from != OrderStatus::PendingPayment {
+            return Err(OrderError::IllegalTransition { from, to: OrderStatus::Cancelled });
+        }
+        let t = Transition::new(OrderStatus::Cancelled, Actor::Customer(user_id), "cancelled by the customer");
+        let order = apply(&mut tx, order_id, &t).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// Expires unpaid orders past their payment deadline, releasing their stock; returns the
+    /// expired orders. Safe to run from several workers (each order is locked and rechecked).
+    pub async fn expire_overdue(&self, limit: i64) -> Result<Vec<Order>, OrderError> {
+        let due: Vec<Uuid> = sqlx::query_scalar(
+            "select order_id from orders where status = 'pending_payment' and payment_due_at < now()
+             order by payment_due_at limit $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
+        let mut expired = Vec::new();
+        for order_id in due {
+            let t = Transition::new(OrderStatus::Expired, Actor::System, "payment deadline passed");
+            match self.transition(order_id, t).await {
+                Ok(order) => expired.push(order),
+                // Paid or cancelled meanwhile: nothing to expire.
+                Err(OrderError::IllegalTransition { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(expired)
+    }
+}

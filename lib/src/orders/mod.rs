@@ -1,0 +1,267 @@
+//! Orders: checkout (cart → order with reserved stock, exactly once per idempotency key), the
+//! order state machine with its stock effects, history and events, expiry of unpaid orders,
+//! and the customer and admin views.
+//!
+//! `status` is the state machine; `checkout` places orders; `lifecycle` moves them; `store`
+//! holds the SQL; `stock` the reservation bookkeeping shared by both.
+
+pub mod checkout;
+pub mod lifecycle;
+pub mod status;
+mod stock;
+mod store;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub use self::status::OrderStatus;
+use crate::{config::OrderConfig, idempotency::IdempotencyError, validation::ValidationErrors};
+
+/// Where an order ships to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub recipient_name: String,
+    pub phone: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub province: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 or alpha-3.
+    pub country_code: String,
+}
+
+/// A line as it was bought: names, options and price are snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub id: Uuid,
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub sku: String,
+    pub options: BTreeMap<String, String>,
+    pub unit_price: i64,
+    pub quantity: i32,
+    pub line_total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: Uuid,
+    /// The public order number (also the Midtrans order id).
+    pub number: String,
+    pub user_id: Uuid,
+    pub status: OrderStatus,
+    pub currency: String,
+    pub subtotal: i64,
+    pub shipping_fee: i64,
+    pub grand_total: i64,
+    pub refunded_amount: i64,
+    pub shipping_method: String,
+    pub shipping_address: Address,
+    pub note: Option<String>,
+    pub customer_email: String,
+    pub customer_name: String,
+    pub tracking_number: Option<String>,
+    pub payment_due_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub lines: Vec<OrderLine>,
+}
+
+impl Order {
+    pub fn item_count(&self) -> i64 {
+        self.lines.iter().map(|l| i64::from(l.quantity)).sum()
+    }
+}
+
+/// One recorded transition.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who moved an order.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor {
+    Customer(Uuid),
+    Admin(Uuid),
+    /// Midtrans (a verified notification or a status check).
+    Payment,
+    /// Background jobs (expiry, reconciliation).
+    System,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Customer(id) => write!(f, "customer:{id}"),
+            Actor::Admin(id) => write!(f, "admin:{id}"),
+            Actor::Payment => f.write_str("payment:midtrans"),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+/// Why a cart line blocked checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineIssue {
+    InsufficientStock,
+    PriceChanged,
+    Unavailable,
+}
+
+impl LineIssue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InsufficientStock => "insufficient_stock",
+            Self::PriceChanged => "price_changed",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LineProblem {
+    pub variant_id: Uuid,
+    pub sku: String,
+    pub requested: i32,
+    pub available: i32,
+    pub previous_unit_price: Option<i64>,
+    pub unit_price: i64,
+    pub issue: LineIssue,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error("order not found")]
+    NotFound,
+    #[error("the cart is empty")]
+    CartEmpty,
+    #[error("some items changed since they were added to the cart; review the cart")]
+    CartChanged(Vec<LineProblem>),
+    #[error("some items are not available in the requested quantity")]
+    InsufficientStock(Vec<LineProblem>),
+    #[error("an order cannot go from {from} to {to}")]
+    IllegalTransition { from: OrderStatus, to: OrderStatus },
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+/// How checkout starts a payment for a new order (implemented by `payments`). Must not fail:
+/// when the payment provider is unreachable it reports the payment as unavailable and the
+/// customer retries later.
+#[async_trait::async_trait]
+pub trait PaymentStarter: Send + Sync {
+    async fn start_payment(&self, order: &Order) -> PaymentSummary;
+}
+
+/// The payment of an order as shown with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSummary {
+    /// `pending`, `unavailable`, `paid`, ...
+    pub status: String,
+    pub snap_token: Option<String>,
+    pub redirect_url: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What checkout returns (and replays for a repeated idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutReceipt {
+    pub order: Order,
+    pub payment: Option<PaymentSummary>,
+}
+
+/// Filters of the admin order list.
+#[derive(Debug, Default, Clone)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub customer_email: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+/// The order service.
+#[derive(Clone)]
+pub struct Orders {
+    pub(crate) db: PgPool,
+    pub(crate) config: Arc<OrderConfig>,
+    pub(crate) currency: String,
+    pub(crate) payments: Option<Arc<dyn PaymentStarter>>,
+}
+
+impl Orders {
+    pub fn new(db: PgPool, config: OrderConfig, currency: impl Into<String>) -> Self {
+        Self {
+            db,
+            config: Arc::new(config),
+            currency: currency.into(),
+            payments: None,
+        }
+    }
+
+    /// Starts payments for new orders with `starter`.
+    pub fn with_payments(mut self, starter: Arc<dyn PaymentStarter>) -> Self {
+        self.payments = Some(starter);
+        self
+    }
+
+    pub fn shipping_methods(&self) -> &[crate::config::ShippingMethod] {
+        &self.config.shipping_methods
+    }
+
+    /// A customer's own order; another customer's is "not found".
+    pub async fn customer_order(&self, user_id: Uuid, order_id: Uuid) -> Result<Order, OrderError> {
+        let mut conn = self.db.acquire().await?;
+        store::load(&mut conn, order_id)
+            .await?
+            .filter(|o| o.user_id == user_id)
+            .ok_or(OrderError::NotFound)
+    }
+
+    /// A customer's orders, newest first; `before` is the last id of the previous page.
+    pub async fn customer_orders(&self, user_id: Uuid, before: Option<Uuid>, limit: i64) -> Result<Vec<Order>, OrderError> {
+        let filter = store::ListFilter { user_id: Some(user_id), ..Default::default() };
+        Ok(store::list(&self.db, &filter, before, limit).await?)
+    }
+
+    /// Any order with its history, for admins.
+    pub async fn admin_order(&self, order_id: Uuid) -> Result<(Order, Vec<HistoryEntry>), OrderError> {
+        let mut conn = self.db.acquire().await?;
+        let order = store::load(&mut conn, order_id).await?.ok_or(OrderError::NotFound)?;
+        let history = store::history(&mut conn, order_id).await?;
+        Ok((order, history))
+    }
+
+    pub async fn admin_orders(&self, filter: &OrderFilter, before: Option<Uuid>, limit: i64) -> Result<Vec<Order>, OrderError> {
+        let filter = store::ListFilter {
+            user_id: None,
+            status: filter.status,
+            customer_email: filter.customer_email.clone(),
+            created_from: filter.created_from,
+            created_to: filter.created_to,
+        };
+        Ok(store::list(&self.db, &filter, before, limit).await?)
+    }
+
+    /// An order by its public number (used by payment notifications).
+    pub async fn by_number(&self, number: &str) -> Result<Order, OrderError> {
+        let mut conn = self.db.acquire().await?;
+        let id = store::id_by_number(&mut conn, number).await?.ok_or(OrderError::NotFound)?;
+        store::load(&mut conn, id).await?.ok_or(OrderError::NotFound)
+    }
+}

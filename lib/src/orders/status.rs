@@ -1,0 +1,128 @@
+//! The order state machine. Every legal transition is listed here and nowhere else.
+//!
+//! ```text
+//! pending_payment ─▶ paid ─▶ processing ─▶ shipped ─▶ delivered ─▶ completed
+//!        │             │          │            │           │
+//!        ├─▶ cancelled ◀──────────┤ (paid and processing: with a refund)
+//!        └─▶ expired   paid … delivered ─▶ refunded | partially_refunded
+//! partially_refunded ─▶ partially_refunded | refunded | completed
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Processing,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Expired,
+    Refunded,
+    PartiallyRefunded,
+}
+
+use OrderStatus::*;
+
+pub const ALL: [OrderStatus; 10] = [
+    PendingPayment, Paid, Processing, Shipped, Delivered, Completed, Cancelled, Expired, Refunded, PartiallyRefunded,
+];
+
+impl OrderStatus {
+    /// The statuses this one may move to.
+    pub fn successors(self) -> &'static [OrderStatus] {
+        match self {
+            PendingPayment => &[Paid, Cancelled, Expired],
+            Paid => &[Processing, Cancelled, Refunded, PartiallyRefunded],
+            Processing => &[Shipped, Cancelled, Refunded, PartiallyRefunded],
+            Shipped => &[Delivered, Refunded, PartiallyRefunded],
+            Delivered => &[Completed, Refunded, PartiallyRefunded],
+            PartiallyRefunded => &[PartiallyRefunded, Refunded, Completed],
+            Completed | Cancelled | Expired | Refunded => &[],
+        }
+    }
+
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        self.successors().contains(&to)
+    }
+
+    /// Payment received and not (fully) given back: the goods are the customer's.
+    pub fn is_paid(self) -> bool {
+        matches!(self, Paid | Processing | Shipped | Delivered | Completed | PartiallyRefunded)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingPayment => "pending_payment",
+            Paid => "paid",
+            Processing => "processing",
+            Shipped => "shipped",
+            Delivered => "delivered",
+            Completed => "completed",
+            Cancelled => "cancelled",
+            Expired => "expired",
+            Refunded => "refunded",
+            PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The outbox event type announcing a move into this status (`order.paid`, ...).
+    pub fn event_type(self) -> &'static str {
+        match self {
+            PendingPayment => "order.created",
+            Paid => "order.paid",
+            Processing => "order.processing",
+            Shipped => "order.shipped",
+            Delivered => "order.delivered",
+            Completed => "order.completed",
+            Cancelled => "order.cancelled",
+            Expired => "order.expired",
+            Refunded => "order.refunded",
+            PartiallyRefunded => "order.partially_refunded",
+        }
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_states_go_nowhere() {
+        for s in [Completed, Cancelled, Expired, Refunded] {
+            assert!(s.successors().is_empty(), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_happy_path_is_legal_and_nothing_goes_backwards() {
+        let path = [PendingPayment, Paid, Processing, Shipped, Delivered, Completed];
+        for pair in path.windows(2) {
+            assert!(pair[0].can_become(pair[1]), "{} -> {}", pair[0], pair[1]);
+            assert!(!pair[1].can_become(pair[0]), "{} -> {}", pair[1], pair[0]);
+        }
+        assert!(!PendingPayment.can_become(Shipped));
+        assert!(!Shipped.can_become(Cancelled), "shipped goods are refunded, not cancelled");
+        assert!(!Expired.can_become(Paid));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

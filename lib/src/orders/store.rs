@@ -1,0 +1,207 @@
+//! SQL for `orders`, `order_lines` and `order_history`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{types::Json, PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::{Address, HistoryEntry, Order, OrderLine, OrderStatus};
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    order_id: Uuid,
+    order_number: String,
+    user_id: Uuid,
+    status: String,
+    currency: String,
+    subtotal: i64,
+    shipping_fee: i64,
+    grand_total: i64,
+    refunded_amount: i64,
+    shipping_method: String,
+    shipping_address: Json<Address>,
+    note: Option<String>,
+    customer_email: String,
+    customer_name: String,
+    tracking_number: Option<String>,
+    payment_due_at: DateTime<Utc>,
+    paid_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    lines: Json<Vec<LineRow>>,
+}
+
+#[derive(serde::Deserialize)]
+struct LineRow {
+    order_line_id: Uuid,
+    variant_id: Uuid,
+    product_id: Uuid,
+    product_name: String,
+    sku: String,
+    variant_options: BTreeMap<String, String>,
+    unit_price: i64,
+    quantity: i32,
+    line_total: i64,
+}
+
+impl From<OrderRow> for Order {
+    fn from(r: OrderRow) -> Self {
+        Self {
+            id: r.order_id,
+            number: r.order_number,
+            user_id: r.user_id,
+            // The column's check constraint admits only known statuses.
+            status: OrderStatus::parse(&r.status).unwrap_or(OrderStatus::PendingPayment),
+            currency: r.currency,
+            subtotal: r.subtotal,
+            shipping_fee: r.shipping_fee,
+            grand_total: r.grand_total,
+            refunded_amount: r.refunded_amount,
+            shipping_method: r.shipping_method,
+            shipping_address: r.shipping_address.0,
+            note: r.note,
+            customer_email: r.customer_email,
+            customer_name: r.customer_name,
+            tracking_number: r.tracking_number,
+            payment_due_at: r.payment_due_at,
+            paid_at: r.paid_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            lines: r
+                .lines
+                .0
+                .into_iter()
+                .map(|l| OrderLine {
+                    id: l.order_line_id,
+                    variant_id: l.variant_id,
+                    product_id: l.product_id,
+                    product_name: l.product_name,
+                    sku: l.sku,
+                    options: l.variant_options,
+                    unit_price: l.unit_price,
+                    quantity: l.quantity,
+                    line_total: l.line_total,
+                })
+                .collect(),
+        }
+    }
+}
+
+const SELECT_ORDER: &str = "
+    select o.*, coalesce((select json_agg(l order by l.position) from order_lines l where l.order_id = o.order_id), '[]') as lines
+    from orders o";
+
+pub(super) async fn load(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<Order>, sqlx::Error> {
+    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_ORDER} where o.order_id = $1")))
+        .bind(order_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Into::into))
+}
+
+pub(super) async fn id_by_number(conn: &mut PgConnection, number: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select order_id from orders where order_number = $1")
+        .bind(number)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Locks an order for a transition and returns its status and refunded amount.
+pub(super) async fn lock_status(tx: &mut PgConnection, order_id: Uuid) -> Result<Option<(OrderStatus, i64)>, sqlx::Error> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("select status, refunded_amount from orders where order_id = $1 for update")
+            .bind(order_id)
+            .fetch_optional(tx)
+            .await?;
+    Ok(row.and_then(|(s, refunded)| Some((OrderStatus::parse(&s)?, refunded))))
+}
+
+#[derive(Default)]
+pub(super) struct ListFilter {
+    pub user_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+    pub customer_email: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+/// Orders newest first (UUIDv7 ids sort by creation), keyset-paginated by id.
+pub(super) async fn list(db: &PgPool, f: &ListFilter, before: Option<Uuid>, limit: i64) -> Result<Vec<Order>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_ORDER);
+    q.push(" where true");
+    if let Some(user_id) = f.user_id {
+        q.push(" and o.user_id = ").push_bind(user_id);
+    }
+    if let Some(status) = f.status {
+        q.push(" and o.status = ").push_bind(status.as_str());
+    }
+    if let Some(email) = &f.customer_email {
+        q.push(" and o.customer_email = lower(").push_bind(email.trim().to_owned()).push(")");
+    }
+    if let Some(from) = f.created_from {
+        q.push(" and o.created_at >= ").push_bind(from);
+    }
+    if let Some(to) = f.created_to {
+        q.push(" and o.created_at < ").push_bind(to);
+    }
+    if let Some(before) = before {
+        q.push(" and o.order_id < ").push_bind(before);
+    }
+    q.push(" order by o.order_id desc limit ").push_bind(limit);
+    let rows: Vec<OrderRow> = q.build_query_as().fetch_all(db).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub(super) async fn history(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+    let rows: Vec<(Option<String>, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "select from_status, to_status, actor, reason, created_at from order_history
+         where order_id = $1 order by history_id",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(from, to, actor, reason, at)| {
+            Some(HistoryEntry {
+                from: from.as_deref().and_then(OrderStatus::parse),
+                to: OrderStatus::parse(&to)?,
+                actor,
+                reason,
+                at,
+            })
+        })
+        .collect())
+}
+
+pub(super) async fn insert_history(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    actor: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into order_history (history_id, order_id, from_status, to_status, actor, reason)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
+    .bind(from.map(OrderStatus::as_str))
+    .bind(to.as_str())
+    .bind(actor)
+    .bind(reason)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// The order's lines as (variant, quantity), for stock bookkeeping.
+pub(super) async fn line_quantities(tx: &mut PgConnection, order_id: Uuid) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as("select variant_id, quantity from order_lines where order_id = $1 order by variant_id")
+        .bind(order_id)
+        .fetch_all(tx)
+        .await
+}

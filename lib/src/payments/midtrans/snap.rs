@@ -1,0 +1,147 @@
+//! The Snap "create transaction" request for an order (a pure function, unit-tested).
+//!
+//! `item_details` must sum exactly to `gross_amount`: every line becomes an item and shipping
+//! is one more. The expiry starts explicitly at the order's creation (otherwise Midtrans starts
+//! the clock when the customer picks a method) and ends at the order's payment deadline.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::{json, Value};
+
+use crate::orders::Order;
+
+/// Midtrans limits item ids and names to 50 characters.
+fn clip(text: &str) -> String {
+    text.chars().take(50).collect()
+}
+
+/// `YYYY-MM-DD HH:MM:SS +0700`: Midtrans' documented format, in WIB.
+pub fn wib(time: DateTime<Utc>) -> String {
+    let wib = FixedOffset::east_opt(7 * 3600).expect("valid offset");
+    time.with_timezone(&wib).format("%Y-%m-%d %H:%M:%S %z").to_string()
+}
+
+pub fn request(order: &Order, provider_order_id: &str, finish_url: Option<&str>) -> Value {
+    let mut items: Vec<Value> = order
+        .lines
+        .iter()
+        .map(|l| {
+            let options: Vec<&str> = l.options.values().map(String::as_str).collect();
+            let name = if options.is_empty() {
+                l.product_name.clone()
+            } else {
+                format!("{} ({})", l.product_name, options.join(", "))
+            };
+            json!({ "id": clip(&l.sku), "price": l.unit_price, "quantity": l.quantity, "name": clip(&name) })
+        })
+        .collect();
+    if order.shipping_fee > 0 {
+        items.push(json!({
+            "id": "SHIPPING",
+            "price": order.shipping_fee,
+            "quantity": 1,
+            "name": clip(&format!("Shipping ({})", order.shipping_method)),
+        }));
+    }
+    let minutes = (order.payment_due_at - order.created_at).num_seconds().max(60).div_euclid(60);
+    let address = &order.shipping_address;
+    let street = [Some(address.line1.as_str()), address.line2.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let country = if address.country_code == "ID" { "IDN" } else { address.country_code.as_str() };
+    let mut body = json!({
+        "transaction_details": { "order_id": provider_order_id, "gross_amount": order.grand_total },
+        "item_details": items,
+        "customer_details": {
+            "first_name": clip(&order.customer_name),
+            "email": order.customer_email,
+            "phone": address.phone,
+            "shipping_address": {
+                "first_name": clip(&address.recipient_name),
+                "phone": address.phone,
+                "address": street,
+                "city": address.city,
+                "postal_code": address.postal_code,
+                "country_code": country,
+            },
+        },
+        "expiry": { "start_time": wib(order.created_at), "unit": "minute", "duration": minutes },
+        "custom_field1": order.id.to_string(),
+    });
+    if let Some(finish) = finish_url {
+        body["callbacks"] = json!({ "finish": finish });
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::orders::{Address, OrderLine, OrderStatus};
+
+    fn order() -> Order {
+        let created = DateTime::parse_from_rfc3339("2026-11-26T03:00:00Z").unwrap().with_timezone(&Utc);
+        let line = |sku: &str, price: i64, quantity: i32| OrderLine {
+            id: uuid::Uuid::nil(),
+            variant_id: uuid::Uuid::nil(),
+            product_id: uuid::Uuid::nil(),
+            product_name: "A very long product name that certainly exceeds fifty characters".into(),
+            sku: sku.into(),
+            options: BTreeMap::from([("size".to_owned(), "M".to_owned())]),
+            unit_price: price,
+            quantity,
+            line_total: price * i64::from(quantity),
+        };
+        Order {
+            id: uuid::Uuid::nil(),
+            number: "TK261126-ABCDEFGH".into(),
+            user_id: uuid::Uuid::nil(),
+            status: OrderStatus::PendingPayment,
+            currency: "IDR".into(),
+            subtotal: 260_000,
+            shipping_fee: 15_000,
+            grand_total: 275_000,
+            refunded_amount: 0,
+            shipping_method: "standard".into(),
+            shipping_address: Address {
+                recipient_name: "Budi".into(),
+                phone: "+628123".into(),
+                line1: "Jl. Merdeka 1".into(),
+                line2: None,
+                city: "Jakarta".into(),
+                province: None,
+                postal_code: "10110".into(),
+                country_code: "ID".into(),
+            },
+            note: None,
+            customer_email: "budi@example.com".into(),
+            customer_name: "Budi".into(),
+            tracking_number: None,
+            payment_due_at: created + chrono::Duration::minutes(30),
+            paid_at: None,
+            created_at: created,
+            updated_at: created,
+            lines: vec![line("SKU-A", 100_000, 2), line("SKU-B", 60_000, 1)],
+        }
+    }
+
+    #[test]
+    fn items_sum_to_the_gross_amount_and_expiry_is_explicit() {
+        let body = request(&order(), "TK261126-ABCDEFGH", Some("https://shop.example/finish"));
+        let sum: i64 = body["item_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["price"].as_i64().unwrap() * i["quantity"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, body["transaction_details"]["gross_amount"].as_i64().unwrap());
+        assert_eq!(body["item_details"][2]["id"], "SHIPPING");
+        assert!(body["item_details"][0]["name"].as_str().unwrap().chars().count() <= 50);
+        assert_eq!(body["expiry"], json!({"start_time": "2026-11-26 10:00:00 +0700", "unit": "minute", "duration": 30}));
+        assert_eq!(body["callbacks"]["finish"], "https://shop.example/finish");
+        assert_eq!(body["customer_details"]["shipping_address"]["country_code"], "IDN");
+    }
+}

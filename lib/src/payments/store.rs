@@ -1,0 +1,213 @@
+//! SQL for `payments`, `payment_notifications` and `refunds`.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub provider_order_id: String,
+    pub status: String,
+    pub gross_amount: i64,
+    pub currency: String,
+    pub snap_token: Option<String>,
+    pub redirect_url: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub transaction_id: Option<String>,
+    pub transaction_status: Option<String>,
+    pub fraud_status: Option<String>,
+    /// Why the last attempt to create the Snap session failed.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn latest_for_order(db: impl PgExecutor<'_>, order_id: Uuid) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as("select * from payments where order_id = $1 order by created_at desc limit 1")
+        .bind(order_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_provider_order_id(db: impl PgExecutor<'_>, provider_order_id: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as("select * from payments where provider_order_id = $1")
+        .bind(provider_order_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Opens the order's live payment (status `unavailable` until Snap answers); `None` when
+/// another request holds the live slot (the unique index decides).
+pub async fn open_live(db: &PgPool, order_id: Uuid, provider_order_id: &str, amount: i64, currency: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "insert into payments (payment_id, order_id, provider_order_id, status, gross_amount, currency)
+         values ($1, $2, $3, 'unavailable', $4, $5)
+         on conflict do nothing
+         returning *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
+    .bind(provider_order_id)
+    .bind(amount)
+    .bind(currency)
+    .fetch_optional(db)
+    .await
+}
+
+/// How many Snap sessions the order has had (the next provider order id's suffix).
+pub async fn session_count(db: &PgPool, order_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from payments where order_id = $1")
+        .bind(order_id)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn record_snap(db: &PgPool, payment_id: Uuid, token: &str, redirect_url: &str, expires_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payments set status = 'pending', snap_token = $2, redirect_url = $3, expires_at = $4, last_error = null
+         where payment_id = $1",
+    )
+    .bind(payment_id)
+    .bind(token)
+    .bind(redirect_url)
+    .bind(expires_at)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn record_error(db: &PgPool, payment_id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update payments set last_error = $2 where payment_id = $1")
+        .bind(payment_id)
+        .bind(error)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Retires a live payment whose Snap session can no longer be used, freeing the live slot.
+pub async fn retire(db: &PgPool, payment_id: Uuid, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update payments set status = $2 where payment_id = $1")
+        .bind(payment_id)
+        .bind(status)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Stores what Midtrans says about the transaction.
+pub async fn record_status(
+    db: impl PgExecutor<'_>,
+    payment_id: Uuid,
+    status: &str,
+    transaction_id: Option<&str>,
+    transaction_status: Option<&str>,
+    fraud_status: Option<&str>,
+    payment_type: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payments set status = $2, transaction_id = coalesce($3, transaction_id),
+             transaction_status = $4, fraud_status = $5, payment_type = coalesce($6, payment_type), checked_at = now()
+         where payment_id = $1",
+    )
+    .bind(payment_id)
+    .bind(status)
+    .bind(transaction_id)
+    .bind(transaction_status)
+    .bind(fraud_status)
+    .bind(payment_type)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn touch_checked(db: &PgPool, payment_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update payments set checked_at = now() where payment_id = $1")
+        .bind(payment_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+pub struct NotificationRecord<'a> {
+    pub provider_order_id: Option<&'a str>,
+    pub order_id: Option<Uuid>,
+    pub transaction_status: Option<&'a str>,
+    pub status_code: Option<&'a str>,
+    pub raw_body: &'a str,
+    pub signature_valid: bool,
+    pub outcome: &'a str,
+}
+
+pub async fn insert_notification(db: &PgPool, n: NotificationRecord<'_>) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into payment_notifications (notification_id, provider_order_id, order_id, transaction_status,
+                                            status_code, raw_body, signature_valid, outcome)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(n.provider_order_id)
+    .bind(n.order_id)
+    .bind(n.transaction_status)
+    .bind(n.status_code)
+    .bind(n.raw_body)
+    .bind(n.signature_valid)
+    .bind(n.outcome)
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+pub async fn set_notification_outcome(db: &PgPool, notification_id: Uuid, outcome: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update payment_notifications set outcome = $2 where notification_id = $1")
+        .bind(notification_id)
+        .bind(outcome)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// A refund request, created once per refund key.
+pub async fn insert_refund(db: &PgPool, refund_key: &str, order_id: Uuid, payment_id: Uuid, amount: i64, reason: &str) -> Result<(Uuid, String, i64), sqlx::Error> {
+    sqlx::query_as(
+        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict on constraint refunds_refund_key_key do update set refund_key = excluded.refund_key
+         returning refund_id, status, amount",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
+    .bind(payment_id)
+    .bind(refund_key)
+    .bind(amount)
+    .bind(reason)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn set_refund_status(db: &PgPool, refund_id: Uuid, status: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query("update refunds set status = $2, last_error = $3 where refund_id = $1")
+        .bind(refund_id)
+        .bind(status)
+        .bind(error)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Orders waiting for payment whose payment was not checked for `older_than` (the poller's
+/// work list), oldest first.
+pub async fn due_for_check(db: &PgPool, older_than: std::time::Duration, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select o.order_id from orders o join payments p on p.order_id = o.order_id
+         where o.status = 'pending_payment' and p.status in ('pending', 'challenge')
+           and coalesce(p.checked_at, p.created_at) < now() - $1::interval
+         order by coalesce(p.checked_at, p.created_at) limit $2",
+    )
+    .bind(older_than)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,90 @@
+//! A real SMTP server for tests: `testkit/smtp_catcher.py` (aiosmtpd) in a child process,
+//! storing each accepted message as a file we can count and read.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+pub struct SmtpCatcher {
+    child: Child,
+    pub port: u16,
+    directory: PathBuf,
+}
+
+/// The Python of the project's tool virtualenv (created by `scripts/test.sh`).
+fn python() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/tools/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash scripts/test.sh` once, or create .venv/tools with aiosmtpd",
+        python.display()
+    );
+    python
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl SmtpCatcher {
+    /// Starts the server; `rcpt_delay` slows each RCPT reply (to kill senders mid-message).
+    pub fn spawn(rcpt_delay: Duration) -> Self {
+        let port = free_port();
+        let directory = std::env::temp_dir().join(format!("toko-smtp-{}", uuid::Uuid::new_v4().simple()));
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp_catcher.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&directory)
+            .arg(rcpt_delay.as_millis().to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SMTP catcher");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("SMTP catcher output");
+        assert_eq!(line.trim(), "READY", "the SMTP catcher did not start");
+        Self { child, port, directory }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, oldest first (raw RFC 5322 text).
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.directory)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+    }
+
+    /// Waits until at least `count` messages arrived (up to `timeout`); returns them all.
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let messages = self.messages();
+            if messages.len() >= count || tokio::time::Instant::now() > deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpCatcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
