@@ -4,7 +4,13 @@ requests each (after a warm-up), on one keep-alive connection, measured by the c
 
     python3 scripts/bench/search-latency.py [--base http://127.0.0.1:3000] [--requests 200]
 
-Load a catalog first (scripts/bench/search-dataset.sql) and start toko-api on it.
+Seed a catalog first and start toko-api on it, e.g.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/toko_bench tokoctl migrate
+    DATABASE_URL=... tokoctl catalog seed --products 100000
+    DATABASE_URL=... JWT_SECRET=... PORT=3100 toko-api
+
+The queries use words of the `tokoctl catalog seed` catalog.
 """
 import argparse
 import http.client
@@ -14,10 +20,10 @@ import time
 import urllib.parse
 
 QUERIES = [
-    ("a word", {"q": "sepatu"}),
-    ("a typo", {"q": "headphnoe"}),
-    ("a prefix", {"q": "kem"}),
-    ("a phrase with a filter", {"q": '"kaos polos"', "category": "fashion", "in_stock": "true"}),
+    ("a word", {"q": "jacket"}),
+    ("a typo", {"q": "headphnoes"}),
+    ("a prefix", {"q": "gui"}),
+    ("a phrase with a filter", {"q": '"rain jacket"', "category": "fashion", "in_stock": "true"}),
     ("an empty query with facets", {"q": ""}),
 ]
 

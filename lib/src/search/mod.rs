@@ -9,7 +9,7 @@
 //!   product events) and rebuilt with zero downtime by `tokoctl search reindex`.
 //!
 //! The query text is parsed once ([`syntax`]); both engines implement the same contract,
-//! pinned by one test suite (lib/tests/api/search.rs).
+//! pinned by one test suite (lib/tests/api/search/).
 
 pub mod documents;
 pub mod elasticsearch;
