@@ -50,13 +50,21 @@ pub struct ElasticsearchSearch {
     price_bounds: Vec<i64>,
 }
 
-/// Turns a non-2xx answer into an error carrying Elasticsearch's reason.
+/// The JSON body of a 2xx answer; any other answer as an error carrying Elasticsearch's reason.
 async fn ok(operation: &'static str, response: Response) -> Result<Value, SearchError> {
     let status = response.status_code();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let text = response.text().await?;
     if status.is_success() {
-        return Ok(body);
+        // Acknowledgements and refreshes may come without a body.
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        return serde_json::from_str(&text).map_err(|e| SearchError::UnexpectedResponse {
+            operation,
+            reason: format!("not JSON: {e}"),
+        });
     }
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     let reason = body["error"]["reason"]
         .as_str()
         .map(str::to_owned)
