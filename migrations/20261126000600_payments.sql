@@ -63,3 +63,13 @@ create table refunds (
 create index refunds_order_idx on refunds (order_id);
 create trigger refunds_updated_at before update on refunds
     for each row execute function set_updated_at();
+
+-- The payment poller's schedule: when to ask Midtrans next about an unpaid order whose
+-- notification may never come, with a growing interval.
+create table payment_checks (
+    order_id      uuid primary key references orders (order_id) on delete cascade,
+    next_check_at timestamptz not null,
+    attempts      integer not null default 0,
+    created_at    timestamptz not null default now()
+);
+create index payment_checks_due_idx on payment_checks (next_check_at);

@@ -20,6 +20,9 @@ ensure_venv .venv/tools aiosmtpd openapi-spec-validator
 step "Rust tests (unit + HTTP specifications against real Postgres/RabbitMQ)"
 cargo nextest run --locked --workspace --no-fail-fast
 
+step "RabbitMQ restart during a stream of orders (stops the shared broker, so it runs alone)"
+cargo nextest run --locked -p toko-workers --test pipeline --run-ignored only
+
 step "OpenAPI document is valid OpenAPI 3"
 bash scripts/check-openapi.sh
 

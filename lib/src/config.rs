@@ -488,6 +488,196 @@ impl RateLimitConfig {
     }
 }
 
+/// Where RabbitMQ is: the AMQP URL every worker, the relay and `tokoctl` use, and the
+/// management HTTP API (`tokoctl dlq list` reads unacked counts from it when reachable).
+#[derive(Debug, Clone)]
+pub struct MessagingConfig {
+    pub url: Secret,
+    pub management_url: Secret,
+}
+
+impl MessagingConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let url = r.string("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+        if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+            return Err(ConfigError::Invalid {
+                name: "RABBITMQ_URL",
+                reason: "expected an amqp:// or amqps:// URL".into(),
+            });
+        }
+        let management_url = r.string(
+            "RABBITMQ_MANAGEMENT_URL",
+            "http://guest:guest@127.0.0.1:15672",
+        );
+        if url::Url::parse(&management_url).is_err() {
+            return Err(ConfigError::Invalid {
+                name: "RABBITMQ_MANAGEMENT_URL",
+                reason: "expected an http:// URL".into(),
+            });
+        }
+        Ok(Self {
+            url: Secret::new(url),
+            management_url: Secret::new(management_url),
+        })
+    }
+}
+
+/// How a worker consumes its queue (see `messaging::consumer` for the reasoning behind the
+/// defaults).
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Unacknowledged messages the broker may push to one consumer ahead of processing.
+    pub prefetch: u16,
+    /// Messages handled at the same time.
+    pub concurrency: usize,
+    /// Deliveries of one message before it goes to the dead-letter queue.
+    pub max_attempts: u32,
+    /// Delay before the 1st, 2nd, ... retry; the last one repeats. One retry queue each.
+    pub retry_delays: Vec<Duration>,
+    /// How often the queue depths behind `/metrics` are refreshed.
+    pub queue_metrics_interval: Duration,
+    /// How long SIGTERM waits for in-flight messages before closing anyway.
+    pub drain_timeout: Duration,
+}
+
+impl ConsumerConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let prefetch: u16 = r.parse("PREFETCH", 16)?;
+        let concurrency: usize = r.parse("CONCURRENCY", 4)?;
+        let max_attempts: u32 = r.parse("MAX_ATTEMPTS", 5)?;
+        for (name, value) in [
+            ("PREFETCH", prefetch as usize),
+            ("CONCURRENCY", concurrency),
+            ("MAX_ATTEMPTS", max_attempts as usize),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
+        let retry_delays = match r.optional("RETRY_DELAYS") {
+            None => vec![
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            ],
+            Some(raw) => raw
+                .split(',')
+                .map(|d| match parse_duration(d) {
+                    Ok(d) if !d.is_zero() => Ok(d),
+                    Ok(_) => Err("retry delays must be longer than 0".to_owned()),
+                    Err(e) => Err(e),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "RETRY_DELAYS",
+                    reason,
+                })?,
+        };
+        Ok(Self {
+            prefetch,
+            concurrency,
+            max_attempts,
+            retry_delays,
+            queue_metrics_interval: r.duration("QUEUE_METRICS_INTERVAL", Duration::from_secs(5))?,
+            drain_timeout: r.duration("DRAIN_TIMEOUT", Duration::from_secs(25))?,
+        })
+    }
+}
+
+/// How the outbox relay polls, batches and prunes.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Sleep between polls when the outbox is empty (a NOTIFY wakes the relay earlier).
+    pub poll_interval: Duration,
+    /// Rows claimed and published per transaction.
+    pub batch_size: i64,
+    /// Published rows older than this are deleted.
+    pub retention: Duration,
+    /// Consumers' idempotency records older than this are deleted.
+    pub processed_retention: Duration,
+}
+
+impl RelayConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let batch_size: i64 = r.parse("OUTBOX_BATCH_SIZE", 500)?;
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(ConfigError::Invalid {
+                name: "OUTBOX_BATCH_SIZE",
+                reason: "expected 1 to 10000".into(),
+            });
+        }
+        Ok(Self {
+            poll_interval: r.duration("OUTBOX_POLL_INTERVAL", Duration::from_millis(200))?,
+            batch_size,
+            retention: r.duration("OUTBOX_RETENTION", Duration::from_secs(7 * 86_400))?,
+            processed_retention: r.duration(
+                "PROCESSED_MESSAGES_RETENTION",
+                Duration::from_secs(30 * 86_400),
+            )?,
+        })
+    }
+}
+
+/// Everything a worker process (a consumer or the relay) needs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub environment: Environment,
+    pub database: DatabaseConfig,
+    pub messaging: MessagingConfig,
+    pub consumer: ConsumerConfig,
+    pub relay: RelayConfig,
+    /// Port of `/health/live`, `/health/ready` and `/metrics`.
+    pub metrics_port: u16,
+    pub log_format: LogFormat,
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let r = Reader(source);
+        Ok(Self {
+            environment: r.environment()?,
+            database: DatabaseConfig::from_reader(&r)?,
+            messaging: MessagingConfig::from_reader(&r)?,
+            consumer: ConsumerConfig::from_reader(&r)?,
+            relay: RelayConfig::from_reader(&r)?,
+            metrics_port: r.parse("METRICS_PORT", 9100)?,
+            log_format: LogFormat::from_reader(&r)?,
+        })
+    }
+}
+
+/// Settings of the periodic sweeps of the inventory-reconciler and the payment-poller.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// How often unpaid orders past their deadline are expired.
+    pub expiry_interval: Duration,
+    /// How often every variant's stock is audited against orders and the ledger.
+    pub stock_audit_interval: Duration,
+    /// When the first payment check of an order runs (after its creation); later checks
+    /// double the interval.
+    pub payment_poll_after: Duration,
+    /// How often due payment checks are looked for.
+    pub payment_poll_interval: Duration,
+}
+
+impl SweepConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        Ok(Self {
+            expiry_interval: r.duration("EXPIRY_SWEEP_INTERVAL", Duration::from_secs(30))?,
+            stock_audit_interval: r.duration("STOCK_AUDIT_INTERVAL", Duration::from_secs(300))?,
+            payment_poll_after: r.duration("PAYMENT_POLL_AFTER", Duration::from_secs(120))?,
+            payment_poll_interval: r.duration("PAYMENT_POLL_INTERVAL", Duration::from_secs(15))?,
+        })
+    }
+}
+
 /// Everything the API server needs.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -589,5 +779,60 @@ mod tests {
     fn secrets_do_not_debug_print() {
         let s = Secret::new("very-secret-value");
         assert_eq!(format!("{s:?}"), "Secret(****)");
+    }
+
+    #[test]
+    fn worker_settings_have_the_documented_defaults() {
+        let config =
+            WorkerConfig::from_source(&source(&[("DATABASE_URL", "postgres://localhost/toko")]))
+                .unwrap();
+        assert_eq!(
+            config.messaging.url.expose(),
+            "amqp://guest:guest@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(config.metrics_port, 9100);
+        assert_eq!(
+            (
+                config.consumer.prefetch,
+                config.consumer.concurrency,
+                config.consumer.max_attempts
+            ),
+            (16, 4, 5)
+        );
+        assert_eq!(
+            config.consumer.retry_delays,
+            [1, 10, 60].map(Duration::from_secs).to_vec()
+        );
+        assert_eq!(config.relay.poll_interval, Duration::from_millis(200));
+        assert_eq!(config.relay.batch_size, 500);
+        assert_eq!(config.relay.retention, Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn worker_settings_reject_bad_values_by_name() {
+        for (name, value) in [
+            ("RETRY_DELAYS", "1s,soon"),
+            ("RETRY_DELAYS", "0s"),
+            ("CONCURRENCY", "0"),
+            ("PREFETCH", "70000"),
+            ("OUTBOX_BATCH_SIZE", "0"),
+            ("RABBITMQ_URL", "http://localhost"),
+        ] {
+            let err = WorkerConfig::from_source(&source(&[
+                ("DATABASE_URL", "postgres://localhost/toko"),
+                (name, value),
+            ]))
+            .unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+        let config = WorkerConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("RETRY_DELAYS", "100ms, 2s"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.consumer.retry_delays,
+            vec![Duration::from_millis(100), Duration::from_secs(2)]
+        );
     }
 }

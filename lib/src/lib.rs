@@ -1,9 +1,9 @@
 //! toko: an e-commerce backend.
 //!
 //! The library holds everything but the `main` functions: the domain modules (each owning its
-//! types, SQL and service functions), the HTTP edge (`http`), and the shared plumbing
-//! (`config`, `db`, `telemetry`, `metrics`). Binaries in `bin/` and `workers/` only wire
-//! these together.
+//! types, SQL and service functions), the HTTP edge (`http`), the messaging runtime
+//! (`messaging`: outbox relay, consumers, periodic jobs) and the shared plumbing (`config`,
+//! `db`, `telemetry`, `metrics`). Binaries in `bin/` and `workers/` only wire these together.
 
 pub mod auth;
 pub mod cart;
@@ -12,7 +12,9 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod idempotency;
+pub mod messaging;
 pub mod metrics;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

@@ -11,10 +11,12 @@ pub fn init(format: LogFormat) {
     init_with_default(format, "info,sqlx=warn,lapin=warn");
 }
 
-/// Like [`init`], with another filter when `RUST_LOG` is unset (the CLI keeps quiet: bulk
-/// statements are slow by design).
+/// [`init`] with another filter when `RUST_LOG` is unset (`tokoctl` keeps quiet: bulk
+/// statements are slow by design, and lapin logs its expected "no such queue" answers to
+/// the CLI's probes as errors).
 pub fn init_with_default(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry

@@ -3,8 +3,9 @@
 //!
 //! Databases are cloned from a template that holds the migrated schema (built once per set of
 //! migrations), which makes a fresh database cost tens of milliseconds instead of a full
-//! migration run.
+//! migration run. Messaging tests get a RabbitMQ vhost of their own ([`TestBroker`]).
 
+pub mod broker;
 pub mod database;
 pub mod smtp;
 
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use toko::{config::ApiConfig, http};
 
+pub use broker::{eventually, TcpProxy, TestBroker};
 pub use database::TestDatabase;
 pub use smtp::SmtpCatcher;
 

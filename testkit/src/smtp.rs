@@ -26,7 +26,7 @@ fn python() -> PathBuf {
     python
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -36,7 +36,11 @@ fn free_port() -> u16 {
 impl SmtpCatcher {
     /// Starts the server; `rcpt_delay` slows each RCPT reply (to kill senders mid-message).
     pub fn spawn(rcpt_delay: Duration) -> Self {
-        let port = free_port();
+        Self::spawn_on(free_port(), rcpt_delay)
+    }
+
+    /// Starts the server on a given port (e.g. one a sender was already failing to reach).
+    pub fn spawn_on(port: u16, rcpt_delay: Duration) -> Self {
         let directory = std::env::temp_dir().join(format!("toko-smtp-{}", uuid::Uuid::new_v4().simple()));
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp_catcher.py");
         let mut child = Command::new(python())

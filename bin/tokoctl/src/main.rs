@@ -1,5 +1,5 @@
 //! `tokoctl`: operations on a toko deployment (migrations, the OpenAPI document, admins,
-//! the search index).
+//! dead letters, the outbox, the search index).
 
 mod commands;
 
@@ -9,6 +9,7 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = commands::Cli::parse();
-    toko::telemetry::init_with_default(toko::config::LogFormat::Text, "warn,sqlx=error");
+    // lapin logs a passive declare of a missing queue (how `dlq` probes queues) as an error.
+    toko::telemetry::init_with_default(toko::config::LogFormat::Text, "warn,sqlx=error,lapin=off");
     commands::run(cli).await
 }

@@ -6,6 +6,7 @@
 //! public, keyset-paginated product list), `import` and `seed` (bulk data), `events` (the
 //! outbox payloads every change writes).
 
+pub mod audit;
 pub mod categories;
 pub mod events;
 pub mod import;

@@ -127,4 +127,20 @@ impl BoundServer {
             .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
             .await
     }
+
+    /// Serves another endpoint the same way (the workers' health and metrics server).
+    pub async fn serve<E>(
+        self,
+        endpoint: E,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()>
+    where
+        E: IntoEndpoint,
+        E::Endpoint: 'static,
+    {
+        Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(Duration::from_secs(60))
+            .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
+            .await
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod mapping;
 pub mod midtrans;
+pub mod poller;
 pub mod reconcile;
 pub mod refunds;
 pub mod store;

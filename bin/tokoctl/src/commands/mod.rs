@@ -2,8 +2,10 @@
 
 mod admin;
 mod catalog;
+mod dlq;
 mod migrate;
 mod openapi;
+mod outbox;
 mod search;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +28,12 @@ enum Command {
     /// Bulk catalog data: import files, seed a demo catalog.
     #[command(subcommand)]
     Catalog(catalog::Command),
+    /// Inspect, replay and purge the workers' dead-letter queues (RABBITMQ_URL).
+    #[command(subcommand)]
+    Dlq(dlq::Command),
+    /// The outbox relay's backlog (DATABASE_URL).
+    #[command(subcommand)]
+    Outbox(outbox::Command),
     /// Search index operations.
     #[command(subcommand)]
     Search(search::Command),
@@ -37,7 +45,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi(args) => openapi::run(args),
         Command::CreateAdmin(args) => admin::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,
+        Command::Dlq(command) => dlq::run(command).await,
+        Command::Outbox(command) => outbox::run(command).await,
         Command::Search(command) => search::run(command).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    fn parses(args: &str) -> bool {
+        Cli::try_parse_from(args.split_whitespace()).is_ok()
+    }
+
+    #[test]
+    fn replay_needs_ids_or_all_but_not_both() {
+        assert!(!parses("tokoctl dlq replay notifier"));
+        assert!(!parses("tokoctl dlq replay notifier --all --id x"));
+        assert!(parses("tokoctl dlq replay notifier --id a --id b --dry-run"));
+        assert!(parses("tokoctl dlq replay toko.notifier --all"));
+    }
+
+    #[test]
+    fn operations_commands_parse() {
+        assert!(parses("tokoctl dlq list"));
+        assert!(parses("tokoctl dlq show notifier --limit 5"));
+        assert!(parses("tokoctl dlq purge notifier --yes"));
+        assert!(parses("tokoctl outbox status"));
+        assert!(parses("tokoctl search reindex"));
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use toko::{config, db, search::Search};
+use toko::{config, search::Search};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -21,13 +21,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 async fn reindex() -> anyhow::Result<()> {
-    let reader = config::Reader(&config::ProcessEnv);
-    let database = config::DatabaseConfig::from_reader(&reader)?;
-    let settings = config::SearchConfig::from_reader(&reader)?;
-    let pool = db::connect(&database)
-        .await
-        .context("connecting to Postgres")?;
-    let search = Search::from_config(&settings, pool)?;
+    let settings = config::SearchConfig::from_reader(&config::Reader(&config::ProcessEnv))?;
+    let search = Search::from_config(&settings, super::database().await?)?;
     let backend = search.backend();
 
     let bar = ProgressBar::new(0);

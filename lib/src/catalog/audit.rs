@@ -1,0 +1,175 @@
+//! Stock audits (run by the inventory-reconciler): every variant's `stock_reserved` must equal
+//! what its unpaid orders hold, and its `stock_on_hand` must equal the sum of its ledger.
+//!
+//! Repairs: reserved follows the orders (they are the truth of what is held); a ledger that
+//! disagrees with on hand gets a `repair` movement explaining the difference (the column is
+//! what was sold and restocked; the ledger must explain it). Each repair is logged, counted
+//! and announced with `stock.changed`.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{events, inventory, variants, Catalog, CatalogError, Variant};
+
+/// One variant whose numbers disagreed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub sku: String,
+    /// `reserved` or `ledger`.
+    pub kind: &'static str,
+    pub recorded: i64,
+    pub expected: i64,
+    pub repaired: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditReport {
+    pub variants_checked: u64,
+    pub drifts: Vec<Drift>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Levels {
+    variant_id: Uuid,
+    sku: String,
+    stock_on_hand: i32,
+    stock_reserved: i32,
+    expected_reserved: i64,
+    ledger_on_hand: i64,
+}
+
+const AUDIT_SQL: &str = "
+    select v.variant_id, v.sku, v.stock_on_hand, v.stock_reserved,
+           coalesce((select sum(l.quantity) from order_lines l join orders o on o.order_id = l.order_id
+                     where l.variant_id = v.variant_id and o.status = 'pending_payment'), 0) as expected_reserved,
+           coalesce((select sum(m.on_hand_delta) from stock_movements m where m.variant_id = v.variant_id), 0) as ledger_on_hand
+    from variants v";
+
+impl Catalog {
+    /// Audits (and repairs) every variant, or only `only` when given.
+    pub async fn audit_stock(&self, only: Option<&[Uuid]>) -> Result<AuditReport, CatalogError> {
+        let rows: Vec<Levels> = match only {
+            Some(ids) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{AUDIT_SQL} where v.variant_id = any($1)")))
+                .bind(ids)
+                .fetch_all(&self.db)
+                .await?,
+            None => sqlx::query_as(AUDIT_SQL).fetch_all(&self.db).await?,
+        };
+        let mut report = AuditReport { variants_checked: rows.len() as u64, ..Default::default() };
+        for row in rows {
+            if i64::from(row.stock_reserved) != row.expected_reserved || i64::from(row.stock_on_hand) != row.ledger_on_hand {
+                // Re-read under lock: the first read raced with live checkouts.
+                let mut tx = self.db.begin().await?;
+                report.drifts.extend(repair(&mut tx, row.variant_id).await?);
+                tx.commit().await?;
+            }
+        }
+        for d in &report.drifts {
+            tracing::warn!(sku = %d.sku, kind = d.kind, recorded = d.recorded, expected = d.expected, repaired = d.repaired, "stock drift");
+        }
+        Ok(report)
+    }
+}
+
+async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, CatalogError> {
+    sqlx::query("select 1 from variants where variant_id = $1 for update")
+        .bind(variant_id)
+        .execute(&mut *tx)
+        .await?;
+    let Some(row): Option<Levels> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{AUDIT_SQL} where v.variant_id = $1")))
+        .bind(variant_id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut drifts = Vec::new();
+    if i64::from(row.stock_reserved) != row.expected_reserved {
+        let fits = row.expected_reserved <= i64::from(row.stock_on_hand);
+        if fits {
+            let delta = row.expected_reserved as i32 - row.stock_reserved;
+            let variant = set_reserved(tx, variant_id, row.expected_reserved as i32).await?;
+            inventory::record(tx, &variant, "repair", 0, delta, "reconciler: reserved follows unpaid orders", None, None).await?;
+            events::stock(tx, &variant, "repair").await?;
+        }
+        drifts.push(Drift {
+            sku: row.sku.clone(),
+            kind: "reserved",
+            recorded: row.stock_reserved.into(),
+            expected: row.expected_reserved,
+            repaired: fits,
+        });
+    }
+    if i64::from(row.stock_on_hand) != row.ledger_on_hand {
+        let variant = current(tx, variant_id).await?;
+        let delta = (i64::from(row.stock_on_hand) - row.ledger_on_hand) as i32;
+        inventory::record(tx, &variant, "repair", delta, 0, "reconciler: ledger completed to match stock on hand", None, None).await?;
+        drifts.push(Drift {
+            sku: row.sku,
+            kind: "ledger",
+            recorded: row.ledger_on_hand,
+            expected: row.stock_on_hand.into(),
+            repaired: true,
+        });
+    }
+    Ok(drifts)
+}
+
+async fn set_reserved(tx: &mut PgConnection, variant_id: Uuid, reserved: i32) -> Result<Variant, sqlx::Error> {
+    let row: variants::VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update variants set stock_reserved = $2 where variant_id = $1 returning {}",
+        variants::COLUMNS
+    )))
+    .bind(variant_id)
+    .bind(reserved)
+    .fetch_one(tx)
+    .await?;
+    Ok(row.into())
+}
+
+async fn current(tx: &mut PgConnection, variant_id: Uuid) -> Result<Variant, sqlx::Error> {
+    let row: variants::VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {} from variants where variant_id = $1",
+        variants::COLUMNS
+    )))
+    .bind(variant_id)
+    .fetch_one(tx)
+    .await?;
+    Ok(row.into())
+}
+
+/// The inventory-reconciler's queue handler: every `stock.changed` audits that variant at once,
+/// so drift is caught where it happens (the periodic full audit catches the rest).
+pub struct StockAuditor {
+    catalog: Catalog,
+}
+
+impl StockAuditor {
+    pub fn new(catalog: Catalog) -> Self {
+        Self { catalog }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::messaging::Handler for StockAuditor {
+    fn name(&self) -> &str {
+        "inventory-reconciler"
+    }
+
+    fn routing_keys(&self) -> &[&str] {
+        &[events::STOCK_CHANGED]
+    }
+
+    async fn handle(&self, msg: &crate::messaging::Delivered) -> Result<(), crate::messaging::HandlerError> {
+        #[derive(serde::Deserialize)]
+        struct Payload {
+            variant_id: Uuid,
+        }
+        let Payload { variant_id } = msg.payload_as()?;
+        self.catalog
+            .audit_stock(Some(&[variant_id]))
+            .await
+            .map_err(crate::messaging::HandlerError::retryable)?;
+        Ok(())
+    }
+}

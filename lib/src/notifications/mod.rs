@@ -1,0 +1,190 @@
+//! Notification emails: the `notifier` worker's handler, the SMTP mailer and the templates.
+//!
+//! Exactly one email per event: the handler opens the idempotency transaction for the
+//! event's message id (a duplicate waits on it, then finds it done), sends, and commits only
+//! after the SMTP server accepted the message. A failed send rolls back and is retried. The one
+//! window left is a crash after the server accepted the message but before the commit: then
+//! the email is sent again on redelivery, with the same `Message-ID` (`<event-id@host>`), so
+//! mail clients show it once.
+
+pub mod templates;
+
+use async_trait::async_trait;
+use lettre::{
+    message::{Mailbox, MultiPart},
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use serde::Deserialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use self::templates::{Email, Shop};
+use crate::{
+    config::{ConfigError, Reader, Secret},
+    messaging::{Delivered, Handler, HandlerError, Idempotency},
+    orders::Orders,
+};
+
+/// SMTP and sender settings of the notifier.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub smtp_url: Secret,
+    pub from: String,
+    pub shop: Shop,
+}
+
+impl MailConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let smtp_url = r.string("SMTP_URL", "smtp://127.0.0.1:1025");
+        if !(smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {
+            return Err(ConfigError::Invalid { name: "SMTP_URL", reason: "expected smtp:// or smtps://".into() });
+        }
+        let from = r.string("MAIL_FROM", "toko <no-reply@toko.local>");
+        from.parse::<Mailbox>()
+            .map_err(|e| ConfigError::Invalid { name: "MAIL_FROM", reason: e.to_string() })?;
+        Ok(Self {
+            smtp_url: Secret::new(smtp_url),
+            from,
+            shop: Shop {
+                name: r.string("SHOP_NAME", "toko"),
+                url: r.string("SHOP_URL", "http://localhost:3000"),
+            },
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid SMTP_URL: {0}")]
+    Config(String),
+    #[error("invalid address {0:?}")]
+    Address(String),
+    #[error("could not build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+    #[error("SMTP delivery failed: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+/// Sends emails over SMTP (`SMTP_URL`, e.g. `smtp://mailpit:1025`, `smtps://user:pass@host`).
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The domain of `Message-ID`s.
+    domain: String,
+}
+
+impl Mailer {
+    pub fn new(config: &MailConfig) -> Result<Self, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.expose())
+            .map_err(|e| MailError::Config(e.to_string()))?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build();
+        let from: Mailbox = config.from.parse().map_err(|_| MailError::Address(config.from.clone()))?;
+        let domain = from.email.domain().to_owned();
+        Ok(Self { transport, from, domain })
+    }
+
+    /// Sends `email` with a `Message-ID` derived from `id` (stable across retries).
+    pub async fn send(&self, email: &Email, id: &str) -> Result<(), MailError> {
+        let to: Mailbox = email.to.parse().map_err(|_| MailError::Address(email.to.clone()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .message_id(Some(format!("<{id}@{}>", self.domain)))
+            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))?;
+        self.transport.send(message).await?;
+        Ok(())
+    }
+}
+
+/// The `notifier` worker.
+pub struct Notifier {
+    db: PgPool,
+    orders: Orders,
+    mailer: Mailer,
+    shop: Shop,
+}
+
+impl Notifier {
+    pub fn new(db: PgPool, orders: Orders, mailer: Mailer, shop: Shop) -> Self {
+        Self { db, orders, mailer, shop }
+    }
+
+    /// The email an event calls for (`None`: nothing to send for it).
+    async fn email_for(&self, msg: &Delivered) -> Result<Option<Email>, HandlerError> {
+        #[derive(Deserialize)]
+        struct UserPayload {
+            email: String,
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct OrderPayload {
+            order_id: Uuid,
+        }
+        if msg.event_type == crate::auth::USER_REGISTERED {
+            let user: UserPayload = msg.payload_as()?;
+            return Ok(Some(templates::welcome(&self.shop, &user.email, &user.name)));
+        }
+        let OrderPayload { order_id } = msg.payload_as()?;
+        let order = match self.orders.admin_order(order_id).await {
+            Ok((order, _)) => order,
+            Err(crate::orders::OrderError::NotFound) => {
+                return Err(HandlerError::permanent(format!("order {order_id} does not exist")))
+            }
+            Err(e) => return Err(HandlerError::retryable(e)),
+        };
+        Ok(match msg.event_type.as_str() {
+            "order.created" => Some(templates::order_confirmation(&self.shop, &order)),
+            "order.paid" => Some(templates::payment_received(&self.shop, &order)),
+            "order.shipped" => Some(templates::order_shipped(&self.shop, &order)),
+            "order.cancelled" => Some(templates::order_closed(&self.shop, &order, false)),
+            "order.expired" => Some(templates::order_closed(&self.shop, &order, true)),
+            "order.refunded" | "order.partially_refunded" => Some(templates::refund_issued(&self.shop, &order)),
+            _ => None,
+        })
+    }
+}
+
+/// The events that send an email.
+pub const ROUTING_KEYS: &[&str] = &[
+    "user.registered",
+    "order.created",
+    "order.paid",
+    "order.shipped",
+    "order.cancelled",
+    "order.expired",
+    "order.refunded",
+    "order.partially_refunded",
+];
+
+#[async_trait]
+impl Handler for Notifier {
+    fn name(&self) -> &str {
+        "notifier"
+    }
+
+    fn routing_keys(&self) -> &[&str] {
+        ROUTING_KEYS
+    }
+
+    async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
+        let Some(tx) = Idempotency::begin(&self.db, self.name(), &msg.message_id).await? else {
+            return Ok(());
+        };
+        let Some(email) = self.email_for(msg).await? else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        match self.mailer.send(&email, &msg.message_id).await {
+            Ok(()) => {
+                tx.commit().await?;
+                tracing::info!(event = %msg.event_type, message_id = %msg.message_id, "email sent");
+                Ok(())
+            }
+            Err(MailError::Address(address)) => Err(HandlerError::permanent(format!("invalid address {address:?}"))),
+            Err(error) => Err(HandlerError::retryable(error)),
+        }
+    }
+}

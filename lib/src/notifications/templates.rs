@@ -1,0 +1,236 @@
+//! The emails toko sends, as plain text and HTML (pure functions; unit-tested).
+
+use crate::orders::Order;
+
+/// Shop details that appear in every email.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub name: String,
+    /// Base URL of the storefront, for links.
+    pub url: String,
+}
+
+/// One email, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// `Rp 4.015.000` for IDR; `USD 12.50`-style for currencies with minor units.
+pub fn money(amount: i64, currency: &str) -> String {
+    let minor_digits = match currency {
+        "IDR" | "JPY" | "KRW" | "VND" => 0,
+        _ => 2,
+    };
+    let (whole, fraction) = if minor_digits == 0 {
+        (amount.abs(), None)
+    } else {
+        (amount.abs() / 100, Some(amount.abs() % 100))
+    };
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    let prefix = if currency == "IDR" { "Rp".to_owned() } else { currency.to_owned() };
+    match fraction {
+        Some(f) => format!("{sign}{prefix} {grouped},{f:02}"),
+        None => format!("{sign}{prefix} {grouped}"),
+    }
+}
+
+/// Escapes text for HTML bodies (names and addresses come from customers).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn html_page(shop: &Shop, title: &str, paragraphs: &[String], table: Option<String>) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{}</p>", escape(p))).collect();
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;color:#222\">\
+         <h2>{title}</h2>{body}{table}<p style=\"color:#777\">{shop} &middot; <a href=\"{url}\">{url}</a></p></body></html>",
+        title = escape(title),
+        table = table.unwrap_or_default(),
+        shop = escape(&shop.name),
+        url = escape(&shop.url),
+    )
+}
+
+fn text_page(shop: &Shop, paragraphs: &[String], table: Option<String>) -> String {
+    let mut text = paragraphs.join("\n\n");
+    if let Some(table) = table {
+        text.push_str("\n\n");
+        text.push_str(&table);
+    }
+    text.push_str(&format!("\n\n-- \n{}\n{}\n", shop.name, shop.url));
+    text
+}
+
+fn lines_text(order: &Order) -> String {
+    let mut out: Vec<String> = order
+        .lines
+        .iter()
+        .map(|l| format!("{} x {} ({}) {}", l.quantity, l.product_name, l.sku, money(l.line_total, &order.currency)))
+        .collect();
+    out.push(format!("Shipping ({}): {}", order.shipping_method, money(order.shipping_fee, &order.currency)));
+    out.push(format!("Total: {}", money(order.grand_total, &order.currency)));
+    out.join("\n")
+}
+
+fn lines_html(order: &Order) -> String {
+    let rows: String = order
+        .lines
+        .iter()
+        .map(|l| {
+            format!(
+                "<tr><td>{}</td><td>{} ({})</td><td style=\"text-align:right\">{}</td></tr>",
+                l.quantity,
+                escape(&l.product_name),
+                escape(&l.sku),
+                money(l.line_total, &order.currency)
+            )
+        })
+        .collect();
+    format!(
+        "<table cellpadding=\"4\">{rows}<tr><td></td><td>Shipping ({})</td><td style=\"text-align:right\">{}</td></tr>\
+         <tr><td></td><td><b>Total</b></td><td style=\"text-align:right\"><b>{}</b></td></tr></table>",
+        escape(&order.shipping_method),
+        money(order.shipping_fee, &order.currency),
+        money(order.grand_total, &order.currency)
+    )
+}
+
+fn email(shop: &Shop, to: &str, subject: String, paragraphs: Vec<String>, order: Option<&Order>) -> Email {
+    Email {
+        to: to.to_owned(),
+        text: text_page(shop, &paragraphs, order.map(lines_text)),
+        html: html_page(shop, &subject, &paragraphs, order.map(lines_html)),
+        subject,
+    }
+}
+
+pub fn welcome(shop: &Shop, email_address: &str, name: &str) -> Email {
+    email(
+        shop,
+        email_address,
+        format!("Welcome to {}", shop.name),
+        vec![
+            format!("Hi {name},"),
+            format!("Your {} account is ready. Happy shopping!", shop.name),
+        ],
+        None,
+    )
+}
+
+pub fn order_confirmation(shop: &Shop, order: &Order) -> Email {
+    email(
+        shop,
+        &order.customer_email,
+        format!("Order {} received", order.number),
+        vec![
+            format!("Hi {},", order.customer_name),
+            format!(
+                "Thank you for your order {}. Please complete the payment of {} before {} (UTC); after that the order expires.",
+                order.number,
+                money(order.grand_total, &order.currency),
+                order.payment_due_at.format("%Y-%m-%d %H:%M")
+            ),
+        ],
+        Some(order),
+    )
+}
+
+pub fn payment_received(shop: &Shop, order: &Order) -> Email {
+    email(
+        shop,
+        &order.customer_email,
+        format!("Payment received for order {}", order.number),
+        vec![
+            format!("Hi {},", order.customer_name),
+            format!(
+                "We received your payment of {} for order {}. We will let you know when it ships.",
+                money(order.grand_total, &order.currency),
+                order.number
+            ),
+        ],
+        Some(order),
+    )
+}
+
+pub fn order_shipped(shop: &Shop, order: &Order) -> Email {
+    let tracking = order.tracking_number.as_deref().unwrap_or("not available yet");
+    email(
+        shop,
+        &order.customer_email,
+        format!("Order {} has shipped", order.number),
+        vec![
+            format!("Hi {},", order.customer_name),
+            format!("Your order {} is on its way. Tracking number: {tracking}.", order.number),
+        ],
+        Some(order),
+    )
+}
+
+pub fn order_closed(shop: &Shop, order: &Order, expired: bool) -> Email {
+    let (subject, why) = if expired {
+        (format!("Order {} expired", order.number), "the payment was not completed in time")
+    } else {
+        (format!("Order {} cancelled", order.number), "it was cancelled")
+    };
+    let mut paragraphs = vec![
+        format!("Hi {},", order.customer_name),
+        format!("Your order {} is closed because {why}.", order.number),
+    ];
+    if order.refunded_amount > 0 {
+        paragraphs.push(format!("{} is being refunded to you.", money(order.refunded_amount, &order.currency)));
+    }
+    email(shop, &order.customer_email, subject, paragraphs, Some(order))
+}
+
+pub fn refund_issued(shop: &Shop, order: &Order) -> Email {
+    email(
+        shop,
+        &order.customer_email,
+        format!("Refund for order {}", order.number),
+        vec![
+            format!("Hi {},", order.customer_name),
+            format!(
+                "We refunded {} of order {} (total refunded: {} of {}).",
+                money(order.refunded_amount, &order.currency),
+                order.number,
+                money(order.refunded_amount, &order.currency),
+                money(order.grand_total, &order.currency)
+            ),
+        ],
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_money_in_minor_units() {
+        assert_eq!(money(4_015_000, "IDR"), "Rp 4.015.000");
+        assert_eq!(money(999, "IDR"), "Rp 999");
+        assert_eq!(money(123_456, "USD"), "USD 1.234,56");
+        assert_eq!(money(0, "IDR"), "Rp 0");
+    }
+
+    #[test]
+    fn html_escapes_customer_text() {
+        let shop = Shop { name: "toko".into(), url: "https://shop.example".into() };
+        let mail = welcome(&shop, "a@b.co", "<script>alert(1)</script>");
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.text.contains("<script>"), "plain text stays as typed");
+        assert_eq!(mail.subject, "Welcome to toko");
+    }
+}

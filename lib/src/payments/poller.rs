@@ -1,0 +1,113 @@
+//! The payment-poller: asks Midtrans about unpaid orders whose notification may never come.
+//!
+//! `order.created` schedules the first check `PAYMENT_POLL_AFTER` after the order; a periodic
+//! sweep reconciles the due ones (see [`super::reconcile`]) and reschedules those still
+//! unpaid with a doubling interval (capped at an hour), until the order is paid, closed or
+//! expired.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{PaymentError, Payments};
+use crate::messaging::{Delivered, Handler, HandlerError, Idempotency};
+
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The queue handler: schedules the first check of each new order.
+pub struct PaymentPoller {
+    payments: Payments,
+    first_check_after: Duration,
+}
+
+impl PaymentPoller {
+    pub fn new(payments: Payments, first_check_after: Duration) -> Self {
+        Self { payments, first_check_after }
+    }
+}
+
+#[async_trait]
+impl Handler for PaymentPoller {
+    fn name(&self) -> &str {
+        "payment-poller"
+    }
+
+    fn routing_keys(&self) -> &[&str] {
+        &["order.created"]
+    }
+
+    async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
+        #[derive(serde::Deserialize)]
+        struct Payload {
+            order_id: Uuid,
+        }
+        let Payload { order_id } = msg.payload_as()?;
+        let Some(mut tx) = Idempotency::begin(&self.payments.db, self.name(), &msg.message_id).await? else {
+            return Ok(());
+        };
+        sqlx::query(
+            "insert into payment_checks (order_id, next_check_at)
+             select order_id, created_at + $2::interval from orders where order_id = $1
+             on conflict (order_id) do nothing",
+        )
+        .bind(order_id)
+        .bind(self.first_check_after)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub checked: u64,
+    pub settled: u64,
+    pub failed: u64,
+}
+
+impl Payments {
+    /// Reconciles the orders whose check is due (several pollers may run: rows are claimed
+    /// with `SKIP LOCKED` and pushed to their next slot before the slow Midtrans call).
+    pub async fn poll_due(&self, base_interval: Duration, limit: i64) -> Result<SweepReport, PaymentError> {
+        let due: Vec<(Uuid, i32)> = sqlx::query_as(
+            "with due as (
+                 select order_id from payment_checks where next_check_at <= now()
+                 order by next_check_at limit $1 for update skip locked
+             )
+             update payment_checks c set attempts = c.attempts + 1,
+                 next_check_at = now() + least($2::interval * power(2, c.attempts), $3::interval)
+             from due where c.order_id = due.order_id
+             returning c.order_id, c.attempts",
+        )
+        .bind(limit)
+        .bind(base_interval)
+        .bind(MAX_INTERVAL)
+        .fetch_all(&self.db)
+        .await?;
+        let mut report = SweepReport::default();
+        for (order_id, attempts) in due {
+            report.checked += 1;
+            let outcome = self.reconcile(order_id).await;
+            let still_open: bool = sqlx::query_scalar("select status = 'pending_payment' from orders where order_id = $1")
+                .bind(order_id)
+                .fetch_optional(&self.db)
+                .await?
+                .unwrap_or(false);
+            match outcome {
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(order.id = %order_id, attempts, error = %error, "payment check failed; retried later");
+                }
+                Ok(_) if !still_open => {
+                    report.settled += 1;
+                    sqlx::query("delete from payment_checks where order_id = $1").bind(order_id).execute(&self.db).await?;
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(report)
+    }
+}

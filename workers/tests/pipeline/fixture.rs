@@ -1,0 +1,132 @@
+//! A shop with its workers: the API (with the Midtrans simulator), a vhost, an SMTP server,
+//! the relay and chosen workers running in this process.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use toko::{
+    config::{OrderConfig, Reader, WorkerConfig},
+    messaging::Worker,
+    notifications::{MailConfig, Mailer, Notifier},
+    orders::Orders,
+};
+use toko_testkit::{broker::worker_settings, SmtpCatcher, TestApp, TestBroker, TestUser};
+
+pub struct Pipeline {
+    pub app: TestApp,
+    pub broker: TestBroker,
+    pub smtp: SmtpCatcher,
+    pub variant: String,
+    pub settings: HashMap<String, String>,
+    stop: CancellationToken,
+}
+
+impl Pipeline {
+    /// The shop, the relay and a notifier; `app_settings` tweak the API.
+    pub async fn start(app_settings: &[(&str, &str)], smtp_delay: Duration) -> Self {
+        let pipeline = Self::bare(app_settings, smtp_delay, None).await;
+        pipeline.spawn_relay().await;
+        pipeline.spawn_notifier().await;
+        pipeline
+    }
+
+    /// The shop and its vhost without workers; `broker_url` overrides the workers' AMQP URL.
+    pub async fn bare(app_settings: &[(&str, &str)], smtp_delay: Duration, broker_url: Option<String>) -> Self {
+        let smtp = SmtpCatcher::spawn(smtp_delay);
+        let broker = TestBroker::create().await;
+        let mut builder = TestApp::builder().with_midtrans();
+        for (k, v) in app_settings {
+            builder = builder.setting(k, v);
+        }
+        let app = builder.spawn().await;
+        let admin = app.register_admin().await;
+        // (the admin account only sets the catalog up)
+        let category = app.create_category(&admin, "Books", None).await["id"].as_str().unwrap().to_owned();
+        let product = app.create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 100).await;
+        let mut settings = worker_settings(&app.database.url, broker_url.as_deref().unwrap_or(&broker.url));
+        settings.insert("SMTP_URL".into(), smtp.url());
+        settings.insert("MAIL_FROM".into(), "toko <orders@toko.test>".into());
+        for (k, v) in app_settings {
+            settings.insert(k.to_string(), v.to_string());
+        }
+        Self {
+            variant: product["variants"][0]["id"].as_str().unwrap().to_owned(),
+            app,
+            broker,
+            smtp,
+            settings,
+            stop: CancellationToken::new(),
+        }
+    }
+
+    async fn worker(&self, name: &str) -> Worker {
+        let config = WorkerConfig::from_source(&self.settings).expect("worker settings");
+        let pool = sqlx::PgPool::connect(&self.app.database.url).await.expect("worker pool");
+        Worker::with_pool(name, config, pool, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("worker")
+    }
+
+    fn run(&self, worker: Worker) {
+        let stop = self.stop.clone();
+        tokio::spawn(worker.run_until(async move { stop.cancelled().await }));
+    }
+
+    pub async fn spawn_relay(&self) {
+        let mut worker = self.worker("outbox-relay").await;
+        worker.relay().expect("relay");
+        self.run(worker);
+    }
+
+    pub fn notifier(&self, pool: sqlx::PgPool) -> Notifier {
+        let reader = Reader(&self.settings);
+        let mail = MailConfig::from_reader(&reader).expect("mail settings");
+        let orders = Orders::new(pool.clone(), OrderConfig::from_reader(&reader).expect("order settings"), "IDR");
+        Notifier::new(pool, orders, Mailer::new(&mail).expect("mailer"), mail.shop)
+    }
+
+    pub async fn spawn_notifier(&self) {
+        let mut worker = self.worker("notifier").await;
+        let notifier = self.notifier(worker.pool.clone());
+        worker.consume(notifier).expect("consume");
+        self.run(worker);
+    }
+
+    /// A customer checks out `quantity` novels; returns (customer, order id, order number).
+    pub async fn order(&self, quantity: i64) -> (TestUser, String, String) {
+        let (user, body): (TestUser, Value) = self.app.checked_out(&self.variant, quantity).await;
+        let order = &body["order"];
+        (user, order["id"].as_str().unwrap().to_owned(), order["number"].as_str().unwrap().to_owned())
+    }
+
+    /// Messages whose subject contains `needle`.
+    pub fn emails_about(&self, needle: &str) -> Vec<String> {
+        self.smtp.messages().into_iter().filter(|m| subject(m).contains(needle)).collect()
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The Subject header of a raw message.
+pub fn subject(message: &str) -> String {
+    message
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until `check` holds (or `timeout` passes) and returns its last value.
+pub async fn wait_until<F: Fn() -> usize>(check: F, expected: usize, timeout: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let n = check();
+        if n >= expected || tokio::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
