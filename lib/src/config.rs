@@ -6,6 +6,9 @@
 
 use std::{collections::HashMap, fmt, net::IpAddr, str::FromStr, time::Duration};
 
+mod search;
+pub use self::search::{ElasticsearchConfig, SearchBackendConfig, SearchConfig};
+
 /// Why the settings could not be built. Always names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -687,6 +690,7 @@ pub struct ApiConfig {
     pub orders: OrderConfig,
     pub midtrans: Option<MidtransConfig>,
     pub rate_limit: RateLimitConfig,
+    pub search: SearchConfig,
 }
 
 impl ApiConfig {
@@ -707,6 +711,7 @@ impl ApiConfig {
             orders: OrderConfig::from_reader(&r)?,
             midtrans: MidtransConfig::from_reader(&r)?,
             rate_limit: RateLimitConfig::from_reader(&r)?,
+            search: SearchConfig::from_reader(&r)?,
         })
     }
 }

@@ -19,5 +19,6 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod ratelimit;
+pub mod search;
 pub mod telemetry;
 pub mod validation;

@@ -172,6 +172,17 @@ impl Catalog {
         Ok(subtree_ids(&self.db, category.id).await?)
     }
 
+    /// A `category` query parameter (id or slug) as a listing filter: the category and its
+    /// descendants; an unknown category matches no products rather than failing.
+    pub async fn category_filter(&self, locator: Option<&str>) -> Result<Option<Vec<Uuid>>, CatalogError> {
+        let Some(locator) = locator else { return Ok(None) };
+        match self.category_subtree(Locator::parse(locator)).await {
+            Ok(ids) => Ok(Some(ids)),
+            Err(CatalogError::NotFound(_)) => Ok(Some(Vec::new())),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn create_category(&self, input: NewCategory) -> Result<Category, CatalogError> {
         let name = input.name.trim().to_owned();
         let slug = input.slug.clone().unwrap_or_else(|| slugify(&name));

@@ -84,7 +84,9 @@ pub struct ProductPage {
 pub(crate) const SUMMARY_COLUMNS: &str = "p.product_id, p.slug, p.name, p.brand, p.category_id, p.status, \
      p.min_price, p.max_price, p.in_stock, p.images -> 0 as image, p.created_at";
 
-#[derive(sqlx::FromRow)]
+/// A product summary as read from the database, or from JSON with the same field names (a
+/// search engine's stored document).
+#[derive(sqlx::FromRow, Deserialize)]
 pub(crate) struct SummaryRow {
     product_id: Uuid,
     slug: String,
@@ -117,6 +119,26 @@ impl From<SummaryRow> for ProductSummary {
     }
 }
 
+/// Appends `filter` as ` and ...` conditions on `products p` (the product list and search
+/// filter alike).
+pub(crate) fn push_filter(q: &mut QueryBuilder<Postgres>, filter: &ProductFilter) {
+    if let Some(ids) = &filter.category_ids {
+        q.push(" and p.category_id = any(").push_bind(ids.clone()).push(")");
+    }
+    if let Some(brand) = &filter.brand {
+        q.push(" and lower(p.brand) = lower(").push_bind(brand.clone()).push(")");
+    }
+    if let Some(min) = filter.min_price {
+        q.push(" and p.min_price >= ").push_bind(min);
+    }
+    if let Some(max) = filter.max_price {
+        q.push(" and p.min_price <= ").push_bind(max);
+    }
+    if let Some(in_stock) = filter.in_stock {
+        q.push(" and p.in_stock = ").push_bind(in_stock);
+    }
+}
+
 impl Catalog {
     pub async fn list_products(
         &self,
@@ -128,21 +150,7 @@ impl Catalog {
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
         let mut q: QueryBuilder<Postgres> =
             QueryBuilder::new(format!("select {SUMMARY_COLUMNS} from products p where p.status = 'active'"));
-        if let Some(ids) = &filter.category_ids {
-            q.push(" and p.category_id = any(").push_bind(ids.clone()).push(")");
-        }
-        if let Some(brand) = &filter.brand {
-            q.push(" and lower(p.brand) = lower(").push_bind(brand.clone()).push(")");
-        }
-        if let Some(min) = filter.min_price {
-            q.push(" and p.min_price >= ").push_bind(min);
-        }
-        if let Some(max) = filter.max_price {
-            q.push(" and p.min_price <= ").push_bind(max);
-        }
-        if let Some(in_stock) = filter.in_stock {
-            q.push(" and p.in_stock = ").push_bind(in_stock);
-        }
+        push_filter(&mut q, filter);
         if let Some(c) = cursor {
             match sort {
                 ProductSort::Newest => q.push(" and (p.created_at, p.product_id) < (").push_bind(c.t),

@@ -90,6 +90,27 @@ impl From<crate::catalog::CatalogError> for Problem {
     }
 }
 
+into_api_error!(crate::search::SearchError);
+
+impl From<crate::search::SearchError> for Problem {
+    fn from(error: crate::search::SearchError) -> Self {
+        use crate::search::SearchError as E;
+        match error {
+            E::InvalidParameter { name, ref message } => invalid_parameter(name, message),
+            // The engine is down or overloaded: worth a retry, and worth a log line.
+            ref e if e.is_unavailable() => {
+                let mut chain = e.to_string();
+                if let Some(source) = std::error::Error::source(e) {
+                    chain = format!("{chain}: {source}");
+                }
+                tracing::warn!(error = %chain, "search unavailable");
+                Problem::unavailable("service_unavailable", "search is temporarily unavailable")
+            }
+            ref e => internal(e),
+        }
+    }
+}
+
 /// A 400 naming a bad query parameter (the shape of poem-openapi's own parameter errors).
 pub fn invalid_parameter(name: &str, message: &str) -> Problem {
     let mut problem = Problem::validation(crate::validation::ValidationErrors::single(name, message));

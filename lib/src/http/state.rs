@@ -7,8 +7,7 @@ use sqlx::PgPool;
 
 use crate::{
     auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, orders::Orders,
-    payments::Payments,
-    ratelimit::RateLimiter,
+    payments::Payments, ratelimit::RateLimiter, search::Search,
 };
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
@@ -22,6 +21,7 @@ pub struct AppState {
     pub orders: Orders,
     pub payments: Payments,
     pub rate_limiter: super::rate_limit::SharedLimiter,
+    pub search: Search,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
 }
@@ -50,6 +50,7 @@ impl AppState {
                 .map_err(StartupError::Redis)?,
             None => RateLimiter::in_memory(limits.key_prefix.clone()),
         });
+        let search = Search::from_config(&config.search, db.clone())?;
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -59,6 +60,7 @@ impl AppState {
             orders,
             payments,
             rate_limiter,
+            search,
             registry,
             http_metrics,
         })
@@ -66,17 +68,27 @@ impl AppState {
 
     /// Checks each dependency with a short timeout, concurrently.
     pub async fn readiness(&self) -> Vec<Check> {
-        let database = tokio::time::timeout(Duration::from_secs(2), db::ping(&self.db)).await;
-        vec![Check {
-            name: "database",
-            ok: matches!(database, Ok(Ok(()))),
-            detail: match database {
-                Ok(Ok(())) => None,
-                Ok(Err(_)) => Some("query failed".into()),
-                Err(_) => Some("timed out".into()),
-            },
-        }]
+        let (database, search) = tokio::join!(
+            tokio::time::timeout(READINESS_TIMEOUT, db::ping(&self.db)),
+            tokio::time::timeout(READINESS_TIMEOUT, self.search.backend().health()),
+        );
+        // A database error's text may carry connection details; search errors name their
+        // cause (cluster status, missing alias) and nothing secret.
+        let database = database.map(|r| r.map_err(|_| "query failed".to_owned()));
+        let search = search.map(|r| r.map_err(|e| e.to_string()));
+        vec![check("database", database), check("search", search)]
     }
+}
+
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn check(name: &'static str, outcome: Result<Result<(), String>, tokio::time::error::Elapsed>) -> Check {
+    let detail = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(reason)) => Some(reason),
+        Err(_) => Some("timed out".into()),
+    };
+    Check { name, ok: detail.is_none(), detail }
 }
 
 /// Why the state could not be built.
@@ -88,4 +100,6 @@ pub enum StartupError {
     Auth(#[from] crate::auth::AuthError),
     #[error("cannot reach Redis at REDIS_URL (rate limits): {0}")]
     Redis(redis::RedisError),
+    #[error("search: {0}")]
+    Search(#[from] crate::search::SearchError),
 }

@@ -12,3 +12,4 @@ mod orders;
 mod payments;
 mod platform;
 mod rate_limits;
+mod search;

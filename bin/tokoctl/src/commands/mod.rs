@@ -6,6 +6,7 @@ mod dlq;
 mod migrate;
 mod openapi;
 mod outbox;
+mod search;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,9 @@ enum Command {
     /// The outbox relay's backlog (DATABASE_URL).
     #[command(subcommand)]
     Outbox(outbox::Command),
+    /// Search index operations.
+    #[command(subcommand)]
+    Search(search::Command),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -43,6 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(command) => catalog::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
+        Command::Search(command) => search::run(command).await,
     }
 }
 
@@ -70,6 +75,7 @@ mod tests {
         assert!(parses("tokoctl dlq show notifier --limit 5"));
         assert!(parses("tokoctl dlq purge notifier --yes"));
         assert!(parses("tokoctl outbox status"));
+        assert!(parses("tokoctl search reindex"));
     }
 }
 

@@ -11,7 +11,7 @@ use super::{
     ApiTags,
 };
 use crate::{
-    catalog::{listing::ProductFilter, CatalogError, Locator},
+    catalog::{listing::ProductFilter, Locator},
     error_set,
     http::{caching::Cached, problem::ApiResult, AppState},
 };
@@ -80,17 +80,8 @@ impl CatalogApi {
         cursor: Query<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Cached<ProductPageOut>, ListErrors> {
-        let category_ids = match category.0.as_deref() {
-            None => None,
-            Some(locator) => match state.catalog.category_subtree(Locator::parse(locator)).await {
-                Ok(ids) => Some(ids),
-                // An unknown category has no products.
-                Err(CatalogError::NotFound(_)) => Some(Vec::new()),
-                Err(e) => return Err(e.into()),
-            },
-        };
         let filter = ProductFilter {
-            category_ids,
+            category_ids: state.catalog.category_filter(category.0.as_deref()).await?,
             brand: brand.0,
             min_price: min_price.0,
             max_price: max_price.0,

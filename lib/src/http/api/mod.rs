@@ -14,6 +14,8 @@ mod dto;
 mod order_dto;
 mod orders;
 mod payments;
+mod search;
+mod search_dto;
 
 use poem_openapi::Tags;
 
@@ -33,6 +35,8 @@ pub enum ApiTags {
     Orders,
     /// Payment provider callbacks.
     Payments,
+    /// Full-text product search with filters and facets.
+    Search,
     /// Administration (role admin).
     Admin,
 }
@@ -45,6 +49,7 @@ pub type Api = (
     cart::CartApi,
     orders::OrdersApi,
     payments::PaymentsApi,
+    search::SearchApi,
     admin_users::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
     admin_orders::AdminOrdersApi,
@@ -58,6 +63,7 @@ pub fn all() -> Api {
         cart::CartApi,
         orders::OrdersApi,
         payments::PaymentsApi,
+        search::SearchApi,
         admin_users::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
         admin_orders::AdminOrdersApi,
