@@ -214,12 +214,12 @@ impl World {
             "update_product" => c.patch(url(&format!("/api/v1/admin/products/{}", self.product().await["id"].as_str().unwrap()))).json(&json!({"description": "d"})),
             "delete_product" => c.delete(url(&format!("/api/v1/admin/products/{}", self.product().await["id"].as_str().unwrap()))),
             "create_variant" => {
-                let product = self.product().await;
-                c.post(url(&format!("/api/v1/admin/products/{}/variants", product["id"].as_str().unwrap())))
-                    .json(&json!({"sku": format!("V-{unique}"), "price": 5, "stock_on_hand": 0}))
+                let product = two_variant_product(self).await.1;
+                c.post(url(&format!("/api/v1/admin/products/{product}/variants")))
+                    .json(&json!({"sku": format!("V-{unique}"), "price": 5, "stock_on_hand": 0, "options": {"size": "L"}}))
             }
             "update_variant" => c.patch(url(&format!("/api/v1/admin/variants/{}", self.product().await["variants"][0]["id"].as_str().unwrap()))).json(&json!({"price": 7})),
-            "delete_variant" => c.delete(url(&format!("/api/v1/admin/variants/{}", two_variant_product(self).await))),
+            "delete_variant" => c.delete(url(&format!("/api/v1/admin/variants/{}", two_variant_product(self).await.0))),
             "create_inventory_adjustment" => c.post(url("/api/v1/admin/inventory/adjustments"))
                 .json(&json!({"sku": self.product().await["variants"][0]["sku"], "delta": 1, "reason": "count"})),
             "list_inventory_movements" => c.get(url(&format!("/api/v1/admin/inventory/{}/movements", self.product().await["variants"][0]["sku"].as_str().unwrap()))),
@@ -237,8 +237,9 @@ impl World {
     }
 }
 
-/// A product with two variants, so one of them may be deleted; returns the first's id.
-async fn two_variant_product(w: &World) -> String {
+/// A product with options and two variants (so one may be deleted or another added):
+/// (first variant id, product id).
+async fn two_variant_product(w: &World) -> (String, String) {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let product = w.app.create_product(&w.admin, &json!({
         "name": format!("Two {unique}"), "category_id": w.category, "status": "active", "options": ["size"],
@@ -247,7 +248,7 @@ async fn two_variant_product(w: &World) -> String {
             {"sku": format!("TWO-M-{unique}"), "price": 1, "stock_on_hand": 1, "options": {"size": "M"}}
         ]
     })).await;
-    product["variants"][0]["id"].as_str().unwrap().to_owned()
+    (product["variants"][0]["id"].as_str().unwrap().to_owned(), product["id"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]
