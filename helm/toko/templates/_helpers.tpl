@@ -75,13 +75,48 @@ app.kubernetes.io/component: {{ . }}
 Configuration
 */}}
 
+{{/* A setting as the string a process reads. Helm reads numbers of values files as
+     floats: 1048576 would print as 1.048576e+06, so integral floats print as integers. */}}
+{{- define "toko.envValue" -}}
+{{- if kindIs "invalid" . }}
+{{- else if and (kindIs "float64" .) (eq (float64 (int64 .)) .) }}
+{{- int64 . }}
+{{- else }}
+{{- toString . }}
+{{- end }}
+{{- end }}
+
+{{/* Non-empty entries of a settings map as a string map. Args: MAP */}}
+{{- define "toko.settings" -}}
+{{- range $key, $value := . }}
+{{- $text := include "toko.envValue" $value }}
+{{- if ne $text "" }}
+{{ $key }}: {{ $text | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Non-empty entries of .Values.config as a string map (ConfigMap data, Job env, checksum). */}}
 {{- define "toko.configData" -}}
-{{- range $key, $value := .Values.config }}
-{{- if ne (toString $value) "" }}
-{{ $key }}: {{ toString $value | quote }}
+{{- include "toko.settings" .Values.config }}
 {{- end }}
+
+{{/* Non-empty entries of a settings map as a YAML list of EnvVars (api.config,
+     workers.<name>.config). Use with fromYamlArray. Args: MAP */}}
+{{- define "toko.settingsEnv" -}}
+{{- $env := list }}
+{{- range $key, $value := include "toko.settings" . | fromYaml }}
+{{- $env = append $env (dict "name" $key "value" $value) }}
 {{- end }}
+{{- toYaml $env }}
+{{- end }}
+
+{{/* A duration setting (900, 900s, 200ms, 15m, 1h, 1d) in milliseconds. Args: VALUE */}}
+{{- define "toko.durationMillis" -}}
+{{- $text := include "toko.envValue" . | trim }}
+{{- $number := regexFind "^[0-9]+" $text }}
+{{- $factor := get (dict "" 1000 "s" 1000 "ms" 1 "m" 60000 "min" 60000 "h" 3600000 "d" 86400000) (trimPrefix $number $text) }}
+{{- mul (int64 $number) (int64 $factor) }}
 {{- end }}
 
 {{/* Checksums that roll the pods when the chart-managed configuration changes. */}}
@@ -110,9 +145,43 @@ checksum/secret: {{ include "toko.secretData" . | sha256sum }}
 {{- end }}
 {{- end }}
 
+{{/* Chart-level rules the schema cannot express; renders nothing, fails with a message.
+     Args: $ */}}
+{{- define "toko.validate" -}}
+{{- $s := .Values.secrets }}
+{{- $chartSecret := not .Values.existingSecret }}
+{{- if $chartSecret }}
+{{- /* The always-required keys first, so their message wins. */}}
+{{- $_ := include "toko.secretData" . }}
+{{- end }}
+{{- if and .Values.redis.enabled $chartSecret $s.REDIS_URL }}
+{{- fail "redis.enabled and secrets.REDIS_URL are both set: use the in-chart Redis or an external one, not both" }}
+{{- end }}
+{{- $grace := mul (int64 .Values.terminationGracePeriodSeconds) 1000 }}
+{{- range $name, $w := include "toko.workers" . | fromYaml }}
+{{- if $w.enabled }}
+{{- $key := include "toko.workerSecret" $name }}
+{{- if and $key $chartSecret (not (get $s $key)) }}
+{{- fail (printf "workers.%s is enabled but secrets.%s is empty: the %s cannot work without it. Set secrets.%s (or existingSecret with that key), or set workers.%s.enabled=false" $name $key $name $key $name) }}
+{{- end }}
+{{- $drain := default $.Values.config.DRAIN_TIMEOUT (dig "config" "DRAIN_TIMEOUT" "" $w) | default "25s" }}
+{{- if ge (int64 (include "toko.durationMillis" $drain)) $grace }}
+{{- fail (printf "DRAIN_TIMEOUT of %s (%v) must be shorter than terminationGracePeriodSeconds (%v), or Kubernetes kills it mid-drain" $name $drain $.Values.terminationGracePeriodSeconds) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/*
 Workers
 */}}
+
+{{/* The Secret key a worker cannot start (or work) without, beyond the always-required
+     ones; empty for the others. The worker reads it with a non-optional secretKeyRef.
+     Args: WORKER NAME */}}
+{{- define "toko.workerSecret" -}}
+{{- get (dict "payment-poller" "MIDTRANS_SERVER_KEY" "notifier" "SMTP_URL") . }}
+{{- end }}
 
 {{/* Deep-merges .src into the map .dst in place (maps merge key by key, anything else
      replaces). Unlike sprig's mergeOverwrite it honours false and 0 in .src. */}}
@@ -206,4 +275,33 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- end }}
+
+{{/*
+In-chart Redis (redis.enabled)
+*/}}
+
+{{- define "toko.redisName" -}}
+{{- include "toko.componentName" (dict "ctx" . "component" "redis") }}
+{{- end }}
+
+{{/* REDIS_URL of the in-chart Redis. Args: $ */}}
+{{- define "toko.redisUrl" -}}
+{{- printf "redis://%s:6379" (include "toko.redisName" .) }}
+{{- end }}
+
+{{/* Selector labels of the in-chart Redis: another application (name redis), so the
+     release-wide selectors of toko pods (NetworkPolicies, ServiceMonitor) leave it out. */}}
+{{- define "toko.redisSelectorLabels" -}}
+app.kubernetes.io/name: redis
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: rate-limits
+{{- end }}
+
+{{- define "toko.redisLabels" -}}
+helm.sh/chart: {{ include "toko.chart" . }}
+{{ include "toko.redisSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.redis.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: toko
 {{- end }}
