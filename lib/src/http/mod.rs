@@ -88,13 +88,15 @@ fn cors(origins: &[String]) -> Cors {
         .max_age(600)
 }
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when the API runs
-/// behind a trusted proxy (`TRUST_FORWARDED_FOR=true`).
+/// The client's address: the socket peer, or — behind a trusted proxy
+/// (`TRUST_FORWARDED_FOR=true`) — the right-most `X-Forwarded-For` entry, the one that proxy
+/// appended. Entries to its left come from the client and could be forged to dodge per-IP
+/// limits.
 pub fn client_ip(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
     if trust_forwarded_for {
         let forwarded = req
             .header("x-forwarded-for")
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok());
         if forwarded.is_some() {
             return forwarded;

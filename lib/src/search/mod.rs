@@ -13,6 +13,7 @@
 
 pub mod documents;
 pub mod elasticsearch;
+pub mod indexer;
 pub mod model;
 pub mod postgres;
 pub mod syntax;

@@ -142,3 +142,24 @@ async fn metrics_count_requests_by_operation_and_status() {
     );
     assert!(text.contains("toko_http_request_duration_seconds_bucket"));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_ip_is_the_right_most_forwarded_entry() {
+    // Per-IP login throttling shows which address the API counts.
+    let app = TestApp::builder()
+        .setting("TRUST_FORWARDED_FOR", "true")
+        .setting("LOGIN_MAX_FAILURES_PER_IP", "2")
+        .spawn()
+        .await;
+    let fail = |forwarded: &'static str| {
+        app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    // The client forges the left entry each time; the proxy appended 203.0.113.7.
+    assert_eq!(fail("1.1.1.1, 203.0.113.7").await.unwrap().status(), 401);
+    assert_eq!(fail("2.2.2.2, 203.0.113.7").await.unwrap().status(), 401);
+    assert_problem(fail("3.3.3.3, 203.0.113.7").await.unwrap(), 429, "too_many_login_attempts").await;
+    // Another client behind the same proxy is another address.
+    assert_eq!(fail("9.9.9.9, 198.51.100.2").await.unwrap().status(), 401);
+}

@@ -17,6 +17,8 @@ pub struct Pipeline {
     pub app: TestApp,
     pub broker: TestBroker,
     pub smtp: SmtpCatcher,
+    /// The admin who set the catalog up.
+    pub admin_token: String,
     pub variant: String,
     pub settings: HashMap<String, String>,
     stop: CancellationToken,
@@ -41,7 +43,6 @@ impl Pipeline {
         }
         let app = builder.spawn().await;
         let admin = app.register_admin().await;
-        // (the admin account only sets the catalog up)
         let category = app.create_category(&admin, "Books", None).await["id"].as_str().unwrap().to_owned();
         let product = app.create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 100).await;
         let mut settings = worker_settings(&app.database.url, broker_url.as_deref().unwrap_or(&broker.url));
@@ -52,6 +53,7 @@ impl Pipeline {
         }
         Self {
             variant: product["variants"][0]["id"].as_str().unwrap().to_owned(),
+            admin_token: admin.access_token.clone(),
             app,
             broker,
             smtp,
@@ -82,6 +84,12 @@ impl Pipeline {
         let mail = MailConfig::from_reader(&reader).expect("mail settings");
         let orders = Orders::new(pool.clone(), OrderConfig::from_reader(&reader).expect("order settings"), "IDR");
         Notifier::new(pool, orders, Mailer::new(&mail).expect("mailer"), mail.shop)
+    }
+
+    pub async fn spawn_consumer(&self, name: &str, handler: impl toko::messaging::Handler) {
+        let mut worker = self.worker(name).await;
+        worker.consume(handler).expect("consume");
+        self.run(worker);
     }
 
     pub async fn spawn_notifier(&self) {

@@ -6,5 +6,6 @@ mod crash;
 mod dead_letters;
 mod emails;
 mod fixture;
+mod indexer;
 mod reconciler;
 mod restart;
