@@ -87,10 +87,13 @@ impl Reader<'_> {
     {
         match self.0.get(name) {
             None => Ok(default),
-            Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            }),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                }),
         }
     }
 
@@ -229,7 +232,11 @@ impl AuthConfig {
         let secret = r.required("JWT_SECRET")?;
         if env == Environment::Production {
             let weak = secret.len() < MIN_PRODUCTION_SECRET_BYTES
-                || secret.chars().collect::<std::collections::HashSet<_>>().len() < 8
+                || secret
+                    .chars()
+                    .collect::<std::collections::HashSet<_>>()
+                    .len()
+                    < 8
                 || ["secret", "changeme", "your_jwt_secret", "dev-secret"]
                     .iter()
                     .any(|w| secret.to_ascii_lowercase().contains(w));
@@ -328,15 +335,17 @@ pub struct OrderConfig {
     pub shipping_methods: Vec<ShippingMethod>,
 }
 
-const DEFAULT_SHIPPING_METHODS: &str = "standard:Standard (3-5 days):15000;express:Express (1-2 days):35000";
+const DEFAULT_SHIPPING_METHODS: &str =
+    "standard:Standard (3-5 days):15000;express:Express (1-2 days):35000";
 
 impl OrderConfig {
     pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
         let raw = r.string("SHIPPING_METHODS", DEFAULT_SHIPPING_METHODS);
-        let shipping_methods = parse_shipping_methods(&raw).map_err(|reason| ConfigError::Invalid {
-            name: "SHIPPING_METHODS",
-            reason,
-        })?;
+        let shipping_methods =
+            parse_shipping_methods(&raw).map_err(|reason| ConfigError::Invalid {
+                name: "SHIPPING_METHODS",
+                reason,
+            })?;
         let payment_ttl = r.duration("ORDER_PAYMENT_TTL", Duration::from_secs(30 * 60))?;
         if payment_ttl < Duration::from_secs(1) {
             return Err(ConfigError::Invalid {
@@ -359,15 +368,15 @@ fn parse_shipping_methods(raw: &str) -> Result<Vec<ShippingMethod>, String> {
         .map(|m| {
             let parts: Vec<&str> = m.split(':').map(str::trim).collect();
             match parts.as_slice() {
-                [code, name, fee] if !code.is_empty() && !name.is_empty() => Ok(ShippingMethod {
-                    code: code.to_string(),
-                    name: name.to_string(),
-                    fee: fee
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|f| *f >= 0)
-                        .ok_or_else(|| format!("fee of {code:?} must be a non-negative integer"))?,
-                }),
+                [code, name, fee] if !code.is_empty() && !name.is_empty() => {
+                    Ok(ShippingMethod {
+                        code: code.to_string(),
+                        name: name.to_string(),
+                        fee: fee.parse::<i64>().ok().filter(|f| *f >= 0).ok_or_else(|| {
+                            format!("fee of {code:?} must be a non-negative integer")
+                        })?,
+                    })
+                }
                 _ => Err(format!("expected code:Name:fee, got {m:?}")),
             }
         })
@@ -430,12 +439,21 @@ impl MidtransConfig {
             });
         }
         let (snap, api) = match env {
-            MidtransEnv::Sandbox => ("https://app.sandbox.midtrans.com/snap/v1", "https://api.sandbox.midtrans.com"),
-            MidtransEnv::Production => ("https://app.midtrans.com/snap/v1", "https://api.midtrans.com"),
+            MidtransEnv::Sandbox => (
+                "https://app.sandbox.midtrans.com/snap/v1",
+                "https://api.sandbox.midtrans.com",
+            ),
+            MidtransEnv::Production => (
+                "https://app.midtrans.com/snap/v1",
+                "https://api.midtrans.com",
+            ),
         };
         let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
             let value = r.string(name, default);
-            url::Url::parse(&value).map_err(|e| ConfigError::Invalid { name, reason: e.to_string() })?;
+            url::Url::parse(&value).map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })?;
             Ok(value.trim_end_matches('/').to_owned())
         };
         Ok(Some(Self {
@@ -473,7 +491,10 @@ impl RateLimitConfig {
         let redis_url = r.optional("REDIS_URL");
         if let Some(url) = &redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(ConfigError::Invalid { name: "REDIS_URL", reason: "expected a redis:// URL".into() });
+                return Err(ConfigError::Invalid {
+                    name: "REDIS_URL",
+                    reason: "expected a redis:// URL".into(),
+                });
             }
         }
         Ok(Self {
@@ -762,7 +783,10 @@ mod tests {
         ]))
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("JWT_SECRET") && !text.contains("hunter2"), "{text}");
+        assert!(
+            text.contains("JWT_SECRET") && !text.contains("hunter2"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), sq
             .await?;
     if !exists {
         let statement = format!("create database {}", quote_identifier(&name));
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+        {
             Ok(_) => tracing::info!(database = %name, "created database"),
             // Another process created it between our check and our create.
             Err(e) if is_duplicate_database(&e) => {}
@@ -90,9 +93,10 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
 
 /// How many migrations the database has recorded (0 before the first run).
 pub async fn applied_migrations(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    let table_exists: bool = sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
-        .fetch_one(pool)
-        .await?;
+    let table_exists: bool =
+        sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
+            .fetch_one(pool)
+            .await?;
     if !table_exists {
         return Ok(0);
     }

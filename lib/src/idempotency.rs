@@ -57,13 +57,18 @@ pub enum Existing<T> {
 
 impl IdempotencyKey {
     /// `request` is what makes two requests "the same": usually the parsed body.
-    pub fn new(scope: impl Into<String>, key: &str, request: &impl Serialize) -> Result<Self, IdempotencyError> {
+    pub fn new(
+        scope: impl Into<String>,
+        key: &str,
+        request: &impl Serialize,
+    ) -> Result<Self, IdempotencyError> {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(IdempotencyError::InvalidKey);
         }
         // serde_json maps are sorted, so equal bodies hash equally whatever their key order.
-        let canonical = serde_json::to_vec(&serde_json::to_value(request).expect("requests serialize"))
-            .expect("JSON values serialize");
+        let canonical =
+            serde_json::to_vec(&serde_json::to_value(request).expect("requests serialize"))
+                .expect("JSON values serialize");
         Ok(Self {
             scope: scope.into(),
             key: key.to_owned(),
@@ -88,7 +93,10 @@ impl IdempotencyKey {
     }
 
     /// Polls an existing key until it completes, vanishes or turns stale.
-    pub async fn await_existing<T: DeserializeOwned>(&self, db: &PgPool) -> Result<Existing<T>, IdempotencyError> {
+    pub async fn await_existing<T: DeserializeOwned>(
+        &self,
+        db: &PgPool,
+    ) -> Result<Existing<T>, IdempotencyError> {
         let deadline = tokio::time::Instant::now() + WAIT_FOR;
         loop {
             let row: Option<(Vec<u8>, String, Option<serde_json::Value>, Option<Uuid>, bool)> = sqlx::query_as(
@@ -138,7 +146,11 @@ impl IdempotencyKey {
     }
 
     /// Records what the claimed work produced (its main resource), in the same transaction.
-    pub async fn set_resource(&self, tx: &mut PgConnection, resource_id: Uuid) -> Result<(), sqlx::Error> {
+    pub async fn set_resource(
+        &self,
+        tx: &mut PgConnection,
+        resource_id: Uuid,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query("update idempotency_keys set resource_id = $3 where scope = $1 and idempotency_key = $2")
             .bind(&self.scope)
             .bind(&self.key)

@@ -18,10 +18,11 @@ impl HttpMetrics {
             &["method", "route", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ]),
+                ],
+            ),
             &["method", "route", "status"],
         )?;
         registry.register(Box::new(requests.clone()))?;

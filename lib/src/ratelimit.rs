@@ -58,7 +58,9 @@ impl RateLimiter {
 
     /// Counts one request against `bucket` (at most `limit` per `window`).
     pub async fn hit(&self, bucket: &str, limit: u32, window: Duration) -> Decision {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let window_secs = window.as_secs().max(1);
         let index = now.as_secs() / window_secs;
         let reset = Duration::from_secs((index + 1) * window_secs).saturating_sub(now);
@@ -117,6 +119,9 @@ mod tests {
             assert_eq!(d.remaining, 3 - i);
         }
         assert!(!limiter.hit("a", 3, window).await.allowed);
-        assert!(limiter.hit("b", 3, window).await.allowed, "buckets are independent");
+        assert!(
+            limiter.hit("b", 3, window).await.allowed,
+            "buckets are independent"
+        );
     }
 }

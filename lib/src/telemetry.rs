@@ -20,7 +20,12 @@ pub fn init_with_default(format: LogFormat, default_filter: &str) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
-            .with(fmt::layer().json().with_current_span(true).with_span_list(false))
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
         LogFormat::Text => registry.with(fmt::layer()).try_init(),
     };

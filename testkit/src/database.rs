@@ -16,7 +16,9 @@ fn server_url() -> String {
 
 fn url_for(database: &str) -> String {
     let base = server_url();
-    let (prefix, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database path");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database path");
     format!("{prefix}/{database}")
 }
 
@@ -38,8 +40,14 @@ impl TestDatabase {
         let template = ensure_template(&mut admin).await;
         sweep_stale(&mut admin).await;
 
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let name = format!("{PREFIX}{now}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let name = format!(
+            "{PREFIX}{now}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let statement = format!(
             "create database {} template {}",
             quote_identifier(&name),
@@ -78,23 +86,28 @@ async fn ensure_template(admin: &mut PgConnection) -> String {
         .execute("select pg_advisory_lock(727274)")
         .await
         .expect("template lock");
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(&template)
-        .fetch_one(&mut *admin)
-        .await
-        .expect("check template");
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut *admin)
+            .await
+            .expect("check template");
     if !exists {
         let building = format!("{template}_building");
         let quoted = quote_identifier(&building);
         admin
-            .execute(sqlx::AssertSqlSafe(format!("drop database if exists {quoted} with (force)")))
+            .execute(sqlx::AssertSqlSafe(format!(
+                "drop database if exists {quoted} with (force)"
+            )))
             .await
             .expect("drop half-built template");
         admin
             .execute(sqlx::AssertSqlSafe(format!("create database {quoted}")))
             .await
             .expect("create template");
-        let pool = sqlx::PgPool::connect(&url_for(&building)).await.expect("connect template");
+        let pool = sqlx::PgPool::connect(&url_for(&building))
+            .await
+            .expect("connect template");
         MIGRATOR.run(&pool).await.expect("migrate template");
         pool.close().await;
         // Renamed only once complete, so a crash never leaves a half-migrated template in use.
@@ -115,11 +128,15 @@ async fn ensure_template(admin: &mut PgConnection) -> String {
 
 /// Drops test databases left behind by crashed or killed test runs.
 async fn sweep_stale(admin: &mut PgConnection) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let names: Vec<String> = sqlx::query_scalar("select datname from pg_database where datname like 'toko_test_%'")
-        .fetch_all(&mut *admin)
-        .await
-        .unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let names: Vec<String> =
+        sqlx::query_scalar("select datname from pg_database where datname like 'toko_test_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
     for name in names {
         let created = name
             .strip_prefix(PREFIX)
@@ -145,7 +162,10 @@ impl Drop for TestDatabase {
         let name = self.name.clone();
         // Drop cannot await, and the test's runtime may be shutting down: use a thread.
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let mut admin = PgConnection::connect(&server_url()).await.ok()?;
                 admin

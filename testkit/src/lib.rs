@@ -92,11 +92,18 @@ impl TestAppBuilder {
         let database = TestDatabase::create().await;
         let mut settings = default_settings(&database.url);
         let sim = if self.midtrans {
-            Some(midtrans_sim::spawn(midtrans_sim::SimConfig::new(MIDTRANS_KEY)).await.expect("start the Midtrans simulator"))
+            Some(
+                midtrans_sim::spawn(midtrans_sim::SimConfig::new(MIDTRANS_KEY))
+                    .await
+                    .expect("start the Midtrans simulator"),
+            )
         } else {
             None
         };
-        let sim_url = sim.as_ref().map(|s| s.base_url().to_owned()).or(self.midtrans_port.map(|p| format!("http://127.0.0.1:{p}")));
+        let sim_url = sim
+            .as_ref()
+            .map(|s| s.base_url().to_owned())
+            .or(self.midtrans_port.map(|p| format!("http://127.0.0.1:{p}")));
         if let Some(url) = sim_url {
             settings.insert("MIDTRANS_SERVER_KEY".into(), MIDTRANS_KEY.into());
             settings.insert("MIDTRANS_SNAP_URL".into(), format!("{url}/snap/v1"));
@@ -105,9 +112,15 @@ impl TestAppBuilder {
         }
         settings.extend(self.overrides);
         let config = ApiConfig::from_source(&settings).expect("valid test settings");
-        let db = toko::db::connect(&config.database).await.expect("connect to test database");
-        let state = http::AppState::new(config, db.clone()).await.expect("app state");
-        let server = http::BoundServer::bind([127, 0, 0, 1].into(), 0).await.expect("bind");
+        let db = toko::db::connect(&config.database)
+            .await
+            .expect("connect to test database");
+        let state = http::AppState::new(config, db.clone())
+            .await
+            .expect("app state");
+        let server = http::BoundServer::bind([127, 0, 0, 1].into(), 0)
+            .await
+            .expect("bind");
         let base_url = format!("http://{}", server.local_addr);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let run_state = state.clone();
@@ -187,7 +200,12 @@ impl TestApp {
             .send()
             .await
             .expect("register request");
-        assert_eq!(resp.status(), 201, "register failed: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            201,
+            "register failed: {}",
+            resp.text().await.unwrap_or_default()
+        );
         let body: Value = resp.json().await.expect("register body");
         TestUser::from_session(&body, email, password)
     }
@@ -205,11 +223,19 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> TestUser {
         let resp = self
-            .post("/api/v1/auth/login", &json!({ "email": email, "password": password }))
+            .post(
+                "/api/v1/auth/login",
+                &json!({ "email": email, "password": password }),
+            )
             .send()
             .await
             .expect("login request");
-        assert_eq!(resp.status(), 200, "login failed: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            200,
+            "login failed: {}",
+            resp.text().await.unwrap_or_default()
+        );
         let body: Value = resp.json().await.expect("login body");
         TestUser::from_session(&body, email, password)
     }
@@ -221,8 +247,14 @@ impl TestUser {
             id: body["user"]["id"].as_str().expect("user id").to_owned(),
             email: email.to_owned(),
             password: password.to_owned(),
-            access_token: body["tokens"]["access_token"].as_str().expect("access token").to_owned(),
-            refresh_token: body["tokens"]["refresh_token"].as_str().expect("refresh token").to_owned(),
+            access_token: body["tokens"]["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh_token: body["tokens"]["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
         }
     }
 }
@@ -246,7 +278,10 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
         .to_owned();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     assert_eq!(actual, status, "unexpected status; body: {body}");
-    assert!(content_type.starts_with("application/problem+json"), "content-type {content_type}; body: {body}");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content-type {content_type}; body: {body}"
+    );
     assert_eq!(body["code"], code, "unexpected problem code; body: {body}");
     assert_eq!(body["status"], status, "status field; body: {body}");
     body
@@ -255,14 +290,27 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
 /// Catalog fixtures created through the admin API.
 impl TestApp {
     /// Creates a category (optionally under a parent) and returns its JSON.
-    pub async fn create_category(&self, admin: &TestUser, name: &str, parent_id: Option<&str>) -> Value {
+    pub async fn create_category(
+        &self,
+        admin: &TestUser,
+        name: &str,
+        parent_id: Option<&str>,
+    ) -> Value {
         let resp = self
-            .post("/api/v1/admin/categories", &json!({ "name": name, "parent_id": parent_id }))
+            .post(
+                "/api/v1/admin/categories",
+                &json!({ "name": name, "parent_id": parent_id }),
+            )
             .bearer_auth(&admin.access_token)
             .send()
             .await
             .expect("create category");
-        assert_eq!(resp.status(), 201, "create category: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            201,
+            "create category: {}",
+            resp.text().await.unwrap_or_default()
+        );
         resp.json().await.expect("category body")
     }
 
@@ -274,7 +322,12 @@ impl TestApp {
             .send()
             .await
             .expect("create product");
-        assert_eq!(resp.status(), 201, "create product: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            201,
+            "create product: {}",
+            resp.text().await.unwrap_or_default()
+        );
         resp.json().await.expect("product body")
     }
 
@@ -329,12 +382,20 @@ impl TestApp {
     /// Adds a variant to the customer's cart; asserts success.
     pub async fn add_to_cart(&self, user: &TestUser, variant_id: &str, quantity: i64) -> Value {
         let resp = self
-            .post("/api/v1/cart/items", &json!({ "variant_id": variant_id, "quantity": quantity }))
+            .post(
+                "/api/v1/cart/items",
+                &json!({ "variant_id": variant_id, "quantity": quantity }),
+            )
             .bearer_auth(&user.access_token)
             .send()
             .await
             .expect("add to cart");
-        assert_eq!(resp.status(), 200, "add to cart: {}", resp.text().await.unwrap_or_default());
+        assert_eq!(
+            resp.status(),
+            200,
+            "add to cart: {}",
+            resp.text().await.unwrap_or_default()
+        );
         resp.json().await.expect("cart body")
     }
 
@@ -364,7 +425,10 @@ impl TestApp {
 /// Driving the Midtrans simulator's control API.
 impl TestApp {
     fn sim_url(&self, path: &str) -> String {
-        format!("{}{path}", self.sim.as_ref().expect("built with_midtrans").base_url())
+        format!(
+            "{}{path}",
+            self.sim.as_ref().expect("built with_midtrans").base_url()
+        )
     }
 
     /// `POST /_sim/transactions/{order_id}/{action}`; asserts success, returns the sim's view.
@@ -376,12 +440,20 @@ impl TestApp {
             .send()
             .await
             .expect("simulator control call");
-        assert!(resp.status().is_success(), "sim {action}: {}", resp.text().await.unwrap_or_default());
+        assert!(
+            resp.status().is_success(),
+            "sim {action}: {}",
+            resp.text().await.unwrap_or_default()
+        );
         resp.json().await.expect("simulator body")
     }
 
     pub async fn sim_call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
-        self.client.request(method, self.sim_url(path)).send().await.expect("simulator call")
+        self.client
+            .request(method, self.sim_url(path))
+            .send()
+            .await
+            .expect("simulator call")
     }
 
     /// Waits (up to 10 s) until the order has `status`; returns the final status either way.
@@ -389,11 +461,12 @@ impl TestApp {
         let id: uuid::Uuid = order_id.parse().expect("order id");
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let current: String = sqlx::query_scalar("select status from orders where order_id = $1")
-                .bind(id)
-                .fetch_one(&self.db)
-                .await
-                .expect("order status");
+            let current: String =
+                sqlx::query_scalar("select status from orders where order_id = $1")
+                    .bind(id)
+                    .fetch_one(&self.db)
+                    .await
+                    .expect("order status");
             if current == status || tokio::time::Instant::now() > deadline {
                 return current;
             }
@@ -405,7 +478,9 @@ impl TestApp {
     pub async fn checked_out(&self, variant_id: &str, quantity: i64) -> (TestUser, Value) {
         let user = self.register_customer().await;
         self.add_to_cart(&user, variant_id, quantity).await;
-        let resp = self.checkout(&user, &uuid::Uuid::new_v4().to_string()).await;
+        let resp = self
+            .checkout(&user, &uuid::Uuid::new_v4().to_string())
+            .await;
         assert_eq!(resp.status(), 201);
         (user, resp.json().await.expect("checkout body"))
     }

@@ -41,7 +41,8 @@ impl SmtpCatcher {
 
     /// Starts the server on a given port (e.g. one a sender was already failing to reach).
     pub fn spawn_on(port: u16, rcpt_delay: Duration) -> Self {
-        let directory = std::env::temp_dir().join(format!("toko-smtp-{}", uuid::Uuid::new_v4().simple()));
+        let directory =
+            std::env::temp_dir().join(format!("toko-smtp-{}", uuid::Uuid::new_v4().simple()));
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp_catcher.py");
         let mut child = Command::new(python())
             .arg(script)
@@ -53,9 +54,15 @@ impl SmtpCatcher {
             .spawn()
             .expect("start the SMTP catcher");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("SMTP catcher output");
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("SMTP catcher output");
         assert_eq!(line.trim(), "READY", "the SMTP catcher did not start");
-        Self { child, port, directory }
+        Self {
+            child,
+            port,
+            directory,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -69,7 +76,10 @@ impl SmtpCatcher {
             .unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
         files.sort();
-        files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+        files
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
     }
 
     /// Waits until at least `count` messages arrived (up to `timeout`); returns them all.

@@ -20,29 +20,3 @@ pub async fn run(
     worker.run_until(toko::telemetry::shutdown_signal()).await;
     Ok(())
 }
-
-/// What the inventory-reconciler reports on `/metrics`.
-#[derive(Clone)]
-pub struct ReconcilerMetrics {
-    pub expired: prometheus::IntCounter,
-    pub drift: prometheus::IntCounterVec,
-}
-
-impl ReconcilerMetrics {
-    pub fn register(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
-        let expired = prometheus::IntCounter::new("orders_expired_total", "Unpaid orders expired by the reconciler")?;
-        let drift = prometheus::IntCounterVec::new(
-            prometheus::Opts::new("stock_drift_total", "Variants whose stock disagreed with orders or the ledger"),
-            &["kind", "repaired"],
-        )?;
-        registry.register(Box::new(expired.clone()))?;
-        registry.register(Box::new(drift.clone()))?;
-        Ok(Self { expired, drift })
-    }
-
-    pub fn record(&self, report: &toko::catalog::audit::AuditReport) {
-        for d in &report.drifts {
-            self.drift.with_label_values(&[d.kind, if d.repaired { "true" } else { "false" }]).inc();
-        }
-    }
-}

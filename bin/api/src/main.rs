@@ -9,9 +9,13 @@ async fn main() -> anyhow::Result<()> {
     // A .env file is a development convenience; real deployments set the environment.
     let _ = dotenvy::dotenv();
     let config = config::ApiConfig::from_env()?;
-    telemetry::init(config::LogFormat::from_reader(&config::Reader(&config::ProcessEnv))?);
+    telemetry::init(config::LogFormat::from_reader(&config::Reader(
+        &config::ProcessEnv,
+    ))?);
 
-    let pool = db::connect(&config.database).await.context("connecting to Postgres")?;
+    let pool = db::connect(&config.database)
+        .await
+        .context("connecting to Postgres")?;
     if config.database.run_migrations {
         db::migrate(&pool).await.context("applying migrations")?;
     }

@@ -187,8 +187,13 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         let pair = self.start_family(&mut tx, &user).await?;
-        let payload = serde_json::json!({ "user_id": user.id, "email": user.email, "name": user.name });
-        crate::outbox::enqueue(&mut tx, crate::outbox::NewEvent::new(USER_REGISTERED, "user", user.id, payload)).await?;
+        let payload =
+            serde_json::json!({ "user_id": user.id, "email": user.email, "name": user.name });
+        crate::outbox::enqueue(
+            &mut tx,
+            crate::outbox::NewEvent::new(USER_REGISTERED, "user", user.id, payload),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(user.id = %user.id, "user registered");
         Ok((user, pair))
@@ -199,9 +204,14 @@ impl AuthService {
         let account_key = ThrottleKey::account(&email, self.config.max_failed_logins);
         let mut keys = vec![account_key];
         if let Some(ip) = input.client_ip {
-            keys.push(ThrottleKey::ip(&ip.to_string(), self.config.max_failed_logins_per_ip));
+            keys.push(ThrottleKey::ip(
+                &ip.to_string(),
+                self.config.max_failed_logins_per_ip,
+            ));
         }
-        if let Some(retry_after) = throttle::blocked_for(&self.db, &keys, self.config.login_window).await? {
+        if let Some(retry_after) =
+            throttle::blocked_for(&self.db, &keys, self.config.login_window).await?
+        {
             return Err(AuthError::TooManyAttempts { retry_after });
         }
 
@@ -228,7 +238,8 @@ impl AuthService {
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let hash = tokens::hash_refresh_token(refresh_token);
         let mut tx = self.db.begin().await?;
-        let Some((family_id, user_id)) = store::consume_refresh_token(&mut *tx, &hash).await? else {
+        let Some((family_id, user_id)) = store::consume_refresh_token(&mut *tx, &hash).await?
+        else {
             if let Some((family_id, was_used)) = store::family_of(&mut *tx, &hash).await? {
                 if was_used {
                     let revoked = store::revoke_family(&mut *tx, family_id).await?;
@@ -284,7 +295,9 @@ impl AuthService {
         new: String,
         keep_refresh_token: Option<&str>,
     ) -> Result<(), AuthError> {
-        let row = store::find_user(&self.db, user_id).await?.ok_or(AuthError::UserNotFound)?;
+        let row = store::find_user(&self.db, user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
         password::check_policy(&new, &row.email)?;
         if !password::verify(current, row.password_hash).await {
             return Err(AuthError::WrongCurrentPassword);
@@ -311,13 +324,20 @@ impl AuthService {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<User>, AuthError> {
-        let email = email_contains.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty());
+        let email = email_contains
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty());
         let rows = store::list_users(&self.db, email.as_deref(), before, limit).await?;
         Ok(rows.into_iter().map(store::UserRow::into_user).collect())
     }
 
     /// Creates or promotes an admin (used by `tokoctl create-admin`).
-    pub async fn create_admin(&self, email: &str, name: &str, password: String) -> Result<User, AuthError> {
+    pub async fn create_admin(
+        &self,
+        email: &str,
+        name: &str,
+        password: String,
+    ) -> Result<User, AuthError> {
         let email = normalise_email(email);
         let mut errors = ValidationErrors::new();
         validate_email(&mut errors, &email);
@@ -327,7 +347,9 @@ impl AuthService {
         }
         errors.finish()?;
         let hash = password::hash(password).await?;
-        Ok(store::upsert_admin(&self.db, &email, name.trim(), &hash).await?.into_user())
+        Ok(store::upsert_admin(&self.db, &email, name.trim(), &hash)
+            .await?
+            .into_user())
     }
 
     async fn start_family(
@@ -345,9 +367,16 @@ impl AuthService {
         family_id: Uuid,
     ) -> Result<TokenPair, AuthError> {
         let refresh = tokens::new_refresh_token();
-        let refresh_expires_at =
-            Utc::now() + chrono::Duration::from_std(self.config.refresh_token_ttl).unwrap_or_default();
-        store::insert_refresh_token(&mut *tx, family_id, user.id, &refresh.hash, refresh_expires_at).await?;
+        let refresh_expires_at = Utc::now()
+            + chrono::Duration::from_std(self.config.refresh_token_ttl).unwrap_or_default();
+        store::insert_refresh_token(
+            &mut *tx,
+            family_id,
+            user.id,
+            &refresh.hash,
+            refresh_expires_at,
+        )
+        .await?;
         let IssuedAccessToken { token, expires_at } = self.access.issue(user.id, user.role);
         Ok(TokenPair {
             access_token: token,

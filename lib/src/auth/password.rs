@@ -73,9 +73,15 @@ pub fn check_policy(password: &str, email: &str) -> Result<(), ValidationErrors>
     let mut errors = ValidationErrors::new();
     let len = password.chars().count();
     if len < MIN_LENGTH {
-        errors.add("password", format!("must be at least {MIN_LENGTH} characters"));
+        errors.add(
+            "password",
+            format!("must be at least {MIN_LENGTH} characters"),
+        );
     } else if len > MAX_LENGTH {
-        errors.add("password", format!("must be at most {MAX_LENGTH} characters"));
+        errors.add(
+            "password",
+            format!("must be at most {MAX_LENGTH} characters"),
+        );
     } else {
         let lowered = password.to_lowercase();
         let email = email.trim().to_lowercase();
@@ -107,7 +113,10 @@ fn permits() -> &'static tokio::sync::Semaphore {
 
 /// Hashes a password into a PHC string, on the blocking pool.
 pub async fn hash(password: String) -> Result<String, HashError> {
-    let _permit = permits().acquire().await.map_err(|e| HashError(e.to_string()))?;
+    let _permit = permits()
+        .acquire()
+        .await
+        .map_err(|e| HashError(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         hasher()
             .hash_password(password.as_bytes())
@@ -121,7 +130,9 @@ pub async fn hash(password: String) -> Result<String, HashError> {
 /// Verifies a password against a PHC string, on the blocking pool. A malformed stored hash
 /// verifies as false (and is logged), never as an error the caller could leak.
 pub async fn verify(password: String, phc: String) -> bool {
-    let Ok(_permit) = permits().acquire().await else { return false };
+    let Ok(_permit) = permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || match PasswordHash::new(&phc) {
         Ok(parsed) => hasher()
             .verify_password(password.as_bytes(), &parsed)

@@ -62,7 +62,10 @@ pub async fn find_user_by_email(db: &PgPool, email: &str) -> Result<Option<UserR
     .await
 }
 
-pub async fn find_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn find_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {USER_COLUMNS} from users where user_id = $1"
     )))
@@ -71,7 +74,11 @@ pub async fn find_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<
     .await
 }
 
-pub async fn update_name(db: &PgPool, user_id: Uuid, name: &str) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn update_name(
+    db: &PgPool,
+    user_id: Uuid,
+    name: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(
         "update users set name = $2 where user_id = $1
          returning user_id, email, name, password_hash, role, created_at, updated_at",
@@ -96,7 +103,12 @@ pub async fn update_password_hash(
 }
 
 /// Creates the user as an admin, or promotes (and re-passwords) an existing account.
-pub async fn upsert_admin(db: &PgPool, email: &str, name: &str, password_hash: &str) -> Result<UserRow, sqlx::Error> {
+pub async fn upsert_admin(
+    db: &PgPool,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> Result<UserRow, sqlx::Error> {
     sqlx::query_as(
         "insert into users (user_id, email, name, password_hash, role)
          values ($1, $2, $3, $4, 'admin')
@@ -150,19 +162,26 @@ pub async fn consume_refresh_token(
 }
 
 /// What a token that could not be consumed was: unknown, or a known family (reuse).
-pub async fn family_of(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
-    sqlx::query_as("select family_id, used_at is not null from refresh_tokens where token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(db)
-        .await
+pub async fn family_of(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "select family_id, used_at is not null from refresh_tokens where token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn revoke_family(db: impl PgExecutor<'_>, family_id: Uuid) -> Result<u64, sqlx::Error> {
-    sqlx::query("update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null")
-        .bind(family_id)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query(
+        "update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null",
+    )
+    .bind(family_id)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 /// Revokes every family of a user except `keep` (the session changing the password, if known).

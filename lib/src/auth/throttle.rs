@@ -14,10 +14,16 @@ pub struct ThrottleKey {
 
 impl ThrottleKey {
     pub fn account(email: &str, limit: u32) -> Self {
-        Self { key: format!("account:{email}"), limit }
+        Self {
+            key: format!("account:{email}"),
+            limit,
+        }
     }
     pub fn ip(ip: &str, limit: u32) -> Self {
-        Self { key: format!("ip:{ip}"), limit }
+        Self {
+            key: format!("ip:{ip}"),
+            limit,
+        }
     }
 }
 
@@ -40,7 +46,10 @@ pub async fn blocked_for(
     let wait = rows
         .iter()
         .filter(|(key, start, count)| {
-            let limit = keys.iter().find(|k| &k.key == key).map_or(u32::MAX, |k| k.limit);
+            let limit = keys
+                .iter()
+                .find(|k| &k.key == key)
+                .map_or(u32::MAX, |k| k.limit);
             *start + window > now && *count as u32 >= limit
         })
         .map(|(_, start, _)| (*start + window - now).to_std().unwrap_or_default())
@@ -49,7 +58,11 @@ pub async fn blocked_for(
 }
 
 /// Counts one failure against each key, starting a new window when the old one ran out.
-pub async fn record_failure(db: &PgPool, keys: &[ThrottleKey], window: Duration) -> Result<(), sqlx::Error> {
+pub async fn record_failure(
+    db: &PgPool,
+    keys: &[ThrottleKey],
+    window: Duration,
+) -> Result<(), sqlx::Error> {
     let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
     sqlx::query(
         "insert into login_failures (throttle_key, window_start, failure_count)

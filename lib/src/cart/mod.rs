@@ -94,7 +94,10 @@ impl Carts {
         let token = crate::auth::tokens::new_refresh_token();
         let cart_id = store::insert_guest(&self.db, &token.hash).await?;
         let cart = self.load(cart_id).await?;
-        Ok(GuestCart { token: token.value, cart })
+        Ok(GuestCart {
+            token: token.value,
+            cart,
+        })
     }
 
     /// The owner's open cart; a customer's is created on first use.
@@ -103,7 +106,12 @@ impl Carts {
         self.load(cart_id).await
     }
 
-    pub async fn add_item(&self, owner: &CartOwner, variant_id: Uuid, quantity: i32) -> Result<Cart, CartError> {
+    pub async fn add_item(
+        &self,
+        owner: &CartOwner,
+        variant_id: Uuid,
+        quantity: i32,
+    ) -> Result<Cart, CartError> {
         self.check_quantity(quantity, 1)?;
         let cart_id = self.resolve(owner).await?;
         let mut tx = self.db.begin().await?;
@@ -115,7 +123,8 @@ impl Carts {
             return Err(CartError::VariantUnavailable);
         }
         let existing = store::line_quantity(&mut tx, cart_id, variant_id).await?;
-        if existing.is_none() && store::line_count(&mut tx, cart_id).await? >= self.config.max_lines {
+        if existing.is_none() && store::line_count(&mut tx, cart_id).await? >= self.config.max_lines
+        {
             return Err(CartError::TooManyLines(self.config.max_lines));
         }
         let total = existing.unwrap_or(0) + quantity;
@@ -131,15 +140,24 @@ impl Carts {
     }
 
     /// Sets a line's quantity; 0 removes it.
-    pub async fn set_quantity(&self, owner: &CartOwner, item_id: Uuid, quantity: i32) -> Result<Cart, CartError> {
+    pub async fn set_quantity(
+        &self,
+        owner: &CartOwner,
+        item_id: Uuid,
+        quantity: i32,
+    ) -> Result<Cart, CartError> {
         self.check_quantity(quantity, 0)?;
         let cart_id = self.resolve(owner).await?;
         if quantity == 0 {
             return self.remove_item(owner, item_id).await;
         }
         let mut tx = self.db.begin().await?;
-        let variant_id = store::line_variant(&mut tx, cart_id, item_id).await?.ok_or(CartError::ItemNotFound)?;
-        let variant = store::variant_for_sale(&mut tx, variant_id).await?.ok_or(CartError::VariantUnavailable)?;
+        let variant_id = store::line_variant(&mut tx, cart_id, item_id)
+            .await?
+            .ok_or(CartError::ItemNotFound)?;
+        let variant = store::variant_for_sale(&mut tx, variant_id)
+            .await?
+            .ok_or(CartError::VariantUnavailable)?;
         if !variant.active {
             return Err(CartError::VariantUnavailable);
         }
@@ -172,7 +190,9 @@ impl Carts {
     /// capped by availability and the per-line limit. Unknown or already merged tokens are
     /// ignored (the login itself must not fail because of a stale cart token).
     pub async fn merge_guest(&self, token: &str, user_id: Uuid) -> Result<(), CartError> {
-        let Some(guest_id) = store::find_guest(&self.db, &crate::auth::tokens::hash_refresh_token(token)).await? else {
+        let Some(guest_id) =
+            store::find_guest(&self.db, &crate::auth::tokens::hash_refresh_token(token)).await?
+        else {
             return Ok(());
         };
         let target = self.resolve(&CartOwner::Customer(user_id)).await?;
@@ -180,12 +200,18 @@ impl Carts {
         store::lock_cart(&mut tx, guest_id).await?;
         store::lock_cart(&mut tx, target).await?;
         for (variant_id, quantity) in store::lines_of(&mut tx, guest_id).await? {
-            let Some(variant) = store::variant_for_sale(&mut tx, variant_id).await? else { continue };
+            let Some(variant) = store::variant_for_sale(&mut tx, variant_id).await? else {
+                continue;
+            };
             if !variant.active || variant.available <= 0 {
                 continue;
             }
-            let existing = store::line_quantity(&mut tx, target, variant_id).await?.unwrap_or(0);
-            let merged = (existing + quantity).min(variant.available).min(self.config.max_line_quantity);
+            let existing = store::line_quantity(&mut tx, target, variant_id)
+                .await?
+                .unwrap_or(0);
+            let merged = (existing + quantity)
+                .min(variant.available)
+                .min(self.config.max_line_quantity);
             if existing == 0 && store::line_count(&mut tx, target).await? >= self.config.max_lines {
                 break;
             }
@@ -199,7 +225,11 @@ impl Carts {
     fn check_quantity(&self, quantity: i32, min: i32) -> Result<(), CartError> {
         let max = self.config.max_line_quantity;
         if quantity < min || quantity > max {
-            return Err(ValidationErrors::single("quantity", format!("must be between {min} and {max}")).into());
+            return Err(ValidationErrors::single(
+                "quantity",
+                format!("must be between {min} and {max}"),
+            )
+            .into());
         }
         Ok(())
     }
@@ -207,15 +237,19 @@ impl Carts {
     async fn resolve(&self, owner: &CartOwner) -> Result<Uuid, CartError> {
         match owner {
             CartOwner::Customer(user_id) => Ok(store::open_cart_of(&self.db, *user_id).await?),
-            CartOwner::Guest { token } => store::find_guest(&self.db, &crate::auth::tokens::hash_refresh_token(token))
-                .await?
-                .ok_or(CartError::CartNotFound),
+            CartOwner::Guest { token } => {
+                store::find_guest(&self.db, &crate::auth::tokens::hash_refresh_token(token))
+                    .await?
+                    .ok_or(CartError::CartNotFound)
+            }
         }
     }
 
     async fn load(&self, cart_id: Uuid) -> Result<Cart, CartError> {
         let mut conn = self.db.acquire().await?;
-        store::load(&mut conn, cart_id).await?.ok_or(CartError::CartNotFound)
+        store::load(&mut conn, cart_id)
+            .await?
+            .ok_or(CartError::CartNotFound)
     }
 }
 

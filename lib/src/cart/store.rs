@@ -44,7 +44,10 @@ pub(super) async fn open_cart_of(db: &PgPool, user_id: Uuid) -> Result<Uuid, sql
     }
 }
 
-pub(super) async fn find_guest(db: &PgPool, token_hash: &[u8]) -> Result<Option<Uuid>, sqlx::Error> {
+pub(super) async fn find_guest(
+    db: &PgPool,
+    token_hash: &[u8],
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("select cart_id from carts where token_hash = $1 and status = 'open'")
         .bind(token_hash)
         .fetch_optional(db)
@@ -66,7 +69,10 @@ pub(super) struct VariantForSale {
     pub active: bool,
 }
 
-pub(super) async fn variant_for_sale(tx: &mut PgConnection, variant_id: Uuid) -> Result<Option<VariantForSale>, sqlx::Error> {
+pub(super) async fn variant_for_sale(
+    tx: &mut PgConnection,
+    variant_id: Uuid,
+) -> Result<Option<VariantForSale>, sqlx::Error> {
     let row: Option<(i64, i32, bool)> = sqlx::query_as(
         "select v.price, v.stock_on_hand - v.stock_reserved, p.status = 'active'
          from variants v join products p on p.product_id = v.product_id where v.variant_id = $1",
@@ -74,10 +80,18 @@ pub(super) async fn variant_for_sale(tx: &mut PgConnection, variant_id: Uuid) ->
     .bind(variant_id)
     .fetch_optional(tx)
     .await?;
-    Ok(row.map(|(price, available, active)| VariantForSale { price, available, active }))
+    Ok(row.map(|(price, available, active)| VariantForSale {
+        price,
+        available,
+        active,
+    }))
 }
 
-pub(super) async fn line_quantity(tx: &mut PgConnection, cart_id: Uuid, variant_id: Uuid) -> Result<Option<i32>, sqlx::Error> {
+pub(super) async fn line_quantity(
+    tx: &mut PgConnection,
+    cart_id: Uuid,
+    variant_id: Uuid,
+) -> Result<Option<i32>, sqlx::Error> {
     sqlx::query_scalar("select quantity from cart_items where cart_id = $1 and variant_id = $2")
         .bind(cart_id)
         .bind(variant_id)
@@ -122,15 +136,26 @@ async fn touch(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> 
         .map(|_| ())
 }
 
-pub(super) async fn line_variant(tx: &mut PgConnection, cart_id: Uuid, item_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select variant_id from cart_items where cart_item_id = $1 and cart_id = $2 for update")
-        .bind(item_id)
-        .bind(cart_id)
-        .fetch_optional(tx)
-        .await
+pub(super) async fn line_variant(
+    tx: &mut PgConnection,
+    cart_id: Uuid,
+    item_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select variant_id from cart_items where cart_item_id = $1 and cart_id = $2 for update",
+    )
+    .bind(item_id)
+    .bind(cart_id)
+    .fetch_optional(tx)
+    .await
 }
 
-pub(super) async fn update_quantity(tx: &mut PgConnection, item_id: Uuid, quantity: i32, unit_price: i64) -> Result<(), sqlx::Error> {
+pub(super) async fn update_quantity(
+    tx: &mut PgConnection,
+    item_id: Uuid,
+    quantity: i32,
+    unit_price: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("update cart_items set quantity = $2, unit_price = $3 where cart_item_id = $1")
         .bind(item_id)
         .bind(quantity)
@@ -140,7 +165,11 @@ pub(super) async fn update_quantity(tx: &mut PgConnection, item_id: Uuid, quanti
         .map(|_| ())
 }
 
-pub(super) async fn delete_line(db: &PgPool, cart_id: Uuid, item_id: Uuid) -> Result<bool, sqlx::Error> {
+pub(super) async fn delete_line(
+    db: &PgPool,
+    cart_id: Uuid,
+    item_id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query("delete from cart_items where cart_item_id = $1 and cart_id = $2")
         .bind(item_id)
         .bind(cart_id)
@@ -157,11 +186,16 @@ pub(super) async fn delete_lines(db: &PgPool, cart_id: Uuid) -> Result<(), sqlx:
         .map(|_| ())
 }
 
-pub(super) async fn lines_of(tx: &mut PgConnection, cart_id: Uuid) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
-    sqlx::query_as("select variant_id, quantity from cart_items where cart_id = $1 order by cart_item_id")
-        .bind(cart_id)
-        .fetch_all(tx)
-        .await
+pub(super) async fn lines_of(
+    tx: &mut PgConnection,
+    cart_id: Uuid,
+) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "select variant_id, quantity from cart_items where cart_id = $1 order by cart_item_id",
+    )
+    .bind(cart_id)
+    .fetch_all(tx)
+    .await
 }
 
 pub(super) async fn mark_merged(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
@@ -199,14 +233,22 @@ const LINES_SQL: &str = "
     where ci.cart_id = $1
     order by ci.cart_item_id";
 
-pub(super) async fn load(conn: &mut PgConnection, cart_id: Uuid) -> Result<Option<Cart>, sqlx::Error> {
+pub(super) async fn load(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+) -> Result<Option<Cart>, sqlx::Error> {
     let header: Option<(Option<Uuid>, DateTime<Utc>)> =
         sqlx::query_as("select user_id, updated_at from carts where cart_id = $1")
             .bind(cart_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some((user_id, updated_at)) = header else { return Ok(None) };
-    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL).bind(cart_id).fetch_all(&mut *conn).await?;
+    let Some((user_id, updated_at)) = header else {
+        return Ok(None);
+    };
+    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL)
+        .bind(cart_id)
+        .fetch_all(&mut *conn)
+        .await?;
     let lines: Vec<CartLine> = rows
         .into_iter()
         .map(|r| CartLine {
@@ -253,13 +295,19 @@ pub struct CheckoutLine {
 
 /// The customer's open cart and its lines, locking the cart and then the variants in id
 /// order (one global order, so concurrent checkouts cannot deadlock).
-pub async fn checkout_lines(tx: &mut PgConnection, user_id: Uuid) -> Result<Option<(Uuid, Vec<CheckoutLine>)>, sqlx::Error> {
-    let cart_id: Option<Uuid> =
-        sqlx::query_scalar("select cart_id from carts where user_id = $1 and status = 'open' for update")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(cart_id) = cart_id else { return Ok(None) };
+pub async fn checkout_lines(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<(Uuid, Vec<CheckoutLine>)>, sqlx::Error> {
+    let cart_id: Option<Uuid> = sqlx::query_scalar(
+        "select cart_id from carts where user_id = $1 and status = 'open' for update",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(cart_id) = cart_id else {
+        return Ok(None);
+    };
     sqlx::query(
         "select 1 from variants where variant_id in (select variant_id from cart_items where cart_id = $1)
          order by variant_id for update",
@@ -267,7 +315,10 @@ pub async fn checkout_lines(tx: &mut PgConnection, user_id: Uuid) -> Result<Opti
     .bind(cart_id)
     .execute(&mut *tx)
     .await?;
-    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL).bind(cart_id).fetch_all(&mut *tx).await?;
+    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL)
+        .bind(cart_id)
+        .fetch_all(&mut *tx)
+        .await?;
     let lines = rows
         .into_iter()
         .map(|r| CheckoutLine {

@@ -49,15 +49,24 @@ impl Catalog {
     /// Audits (and repairs) every variant, or only `only` when given.
     pub async fn audit_stock(&self, only: Option<&[Uuid]>) -> Result<AuditReport, CatalogError> {
         let rows: Vec<Levels> = match only {
-            Some(ids) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{AUDIT_SQL} where v.variant_id = any($1)")))
+            Some(ids) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{AUDIT_SQL} where v.variant_id = any($1)"
+                )))
                 .bind(ids)
                 .fetch_all(&self.db)
-                .await?,
+                .await?
+            }
             None => sqlx::query_as(AUDIT_SQL).fetch_all(&self.db).await?,
         };
-        let mut report = AuditReport { variants_checked: rows.len() as u64, ..Default::default() };
+        let mut report = AuditReport {
+            variants_checked: rows.len() as u64,
+            ..Default::default()
+        };
         for row in rows {
-            if i64::from(row.stock_reserved) != row.expected_reserved || i64::from(row.stock_on_hand) != row.ledger_on_hand {
+            if i64::from(row.stock_reserved) != row.expected_reserved
+                || i64::from(row.stock_on_hand) != row.ledger_on_hand
+            {
                 // Re-read under lock: the first read raced with live checkouts.
                 let mut tx = self.db.begin().await?;
                 report.drifts.extend(repair(&mut tx, row.variant_id).await?);
@@ -76,10 +85,12 @@ async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, C
         .bind(variant_id)
         .execute(&mut *tx)
         .await?;
-    let Some(row): Option<Levels> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{AUDIT_SQL} where v.variant_id = $1")))
-        .bind(variant_id)
-        .fetch_optional(&mut *tx)
-        .await?
+    let Some(row): Option<Levels> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{AUDIT_SQL} where v.variant_id = $1"
+    )))
+    .bind(variant_id)
+    .fetch_optional(&mut *tx)
+    .await?
     else {
         return Ok(Vec::new());
     };
@@ -89,7 +100,17 @@ async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, C
         if fits {
             let delta = row.expected_reserved as i32 - row.stock_reserved;
             let variant = set_reserved(tx, variant_id, row.expected_reserved as i32).await?;
-            inventory::record(tx, &variant, "repair", 0, delta, "reconciler: reserved follows unpaid orders", None, None).await?;
+            inventory::record(
+                tx,
+                &variant,
+                "repair",
+                0,
+                delta,
+                "reconciler: reserved follows unpaid orders",
+                None,
+                None,
+            )
+            .await?;
             events::stock(tx, &variant, "repair").await?;
         }
         drifts.push(Drift {
@@ -103,7 +124,17 @@ async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, C
     if i64::from(row.stock_on_hand) != row.ledger_on_hand {
         let variant = current(tx, variant_id).await?;
         let delta = (i64::from(row.stock_on_hand) - row.ledger_on_hand) as i32;
-        inventory::record(tx, &variant, "repair", delta, 0, "reconciler: ledger completed to match stock on hand", None, None).await?;
+        inventory::record(
+            tx,
+            &variant,
+            "repair",
+            delta,
+            0,
+            "reconciler: ledger completed to match stock on hand",
+            None,
+            None,
+        )
+        .await?;
         drifts.push(Drift {
             sku: row.sku,
             kind: "ledger",
@@ -115,7 +146,11 @@ async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, C
     Ok(drifts)
 }
 
-async fn set_reserved(tx: &mut PgConnection, variant_id: Uuid, reserved: i32) -> Result<Variant, sqlx::Error> {
+async fn set_reserved(
+    tx: &mut PgConnection,
+    variant_id: Uuid,
+    reserved: i32,
+) -> Result<Variant, sqlx::Error> {
     let row: variants::VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update variants set stock_reserved = $2 where variant_id = $1 returning {}",
         variants::COLUMNS
@@ -138,15 +173,56 @@ async fn current(tx: &mut PgConnection, variant_id: Uuid) -> Result<Variant, sql
     Ok(row.into())
 }
 
+/// What the inventory-reconciler reports on `/metrics`.
+#[derive(Clone)]
+pub struct AuditMetrics {
+    pub expired: prometheus::IntCounter,
+    pub drift: prometheus::IntCounterVec,
+}
+
+impl AuditMetrics {
+    pub fn register(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
+        let expired = prometheus::IntCounter::new(
+            "orders_expired_total",
+            "Unpaid orders expired by the reconciler",
+        )?;
+        let drift = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "stock_drift_total",
+                "Variants whose stock disagreed with orders or the ledger",
+            ),
+            &["kind", "repaired"],
+        )?;
+        // Every series exists from the start, so dashboards and alerts see zeros, not gaps.
+        for kind in ["reserved", "ledger"] {
+            for repaired in ["true", "false"] {
+                drift.with_label_values(&[kind, repaired]);
+            }
+        }
+        registry.register(Box::new(expired.clone()))?;
+        registry.register(Box::new(drift.clone()))?;
+        Ok(Self { expired, drift })
+    }
+
+    pub fn record(&self, report: &AuditReport) {
+        for d in &report.drifts {
+            self.drift
+                .with_label_values(&[d.kind, if d.repaired { "true" } else { "false" }])
+                .inc();
+        }
+    }
+}
+
 /// The inventory-reconciler's queue handler: every `stock.changed` audits that variant at once,
 /// so drift is caught where it happens (the periodic full audit catches the rest).
 pub struct StockAuditor {
     catalog: Catalog,
+    metrics: Option<AuditMetrics>,
 }
 
 impl StockAuditor {
-    pub fn new(catalog: Catalog) -> Self {
-        Self { catalog }
+    pub fn new(catalog: Catalog, metrics: Option<AuditMetrics>) -> Self {
+        Self { catalog, metrics }
     }
 }
 
@@ -160,16 +236,23 @@ impl crate::messaging::Handler for StockAuditor {
         &[events::STOCK_CHANGED]
     }
 
-    async fn handle(&self, msg: &crate::messaging::Delivered) -> Result<(), crate::messaging::HandlerError> {
+    async fn handle(
+        &self,
+        msg: &crate::messaging::Delivered,
+    ) -> Result<(), crate::messaging::HandlerError> {
         #[derive(serde::Deserialize)]
         struct Payload {
             variant_id: Uuid,
         }
         let Payload { variant_id } = msg.payload_as()?;
-        self.catalog
+        let report = self
+            .catalog
             .audit_stock(Some(&[variant_id]))
             .await
             .map_err(crate::messaging::HandlerError::retryable)?;
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&report);
+        }
         Ok(())
     }
 }

@@ -67,17 +67,27 @@ impl From<CategoryRow> for Category {
     }
 }
 
-const COLUMNS: &str = "category_id, parent_id, slug, name, description, position, created_at, updated_at";
+const COLUMNS: &str =
+    "category_id, parent_id, slug, name, description, position, created_at, updated_at";
 
 /// Serialises moves within the tree so two concurrent moves cannot form a cycle.
 const TREE_LOCK: i64 = 0x746f6b6f_63617473; // "tokocats"
 
-fn validate(errors: &mut ValidationErrors, name: Option<&str>, slug: Option<&str>, description: Option<&str>) {
+fn validate(
+    errors: &mut ValidationErrors,
+    name: Option<&str>,
+    slug: Option<&str>,
+    description: Option<&str>,
+) {
     if let Some(name) = name {
         errors.length("name", name.trim(), 1, 100);
     }
     if let Some(slug) = slug {
-        errors.check(is_slug(slug), "slug", "must be lowercase letters, digits and single dashes");
+        errors.check(
+            is_slug(slug),
+            "slug",
+            "must be lowercase letters, digits and single dashes",
+        );
     }
     if let Some(description) = description {
         errors.length("description", description, 0, 5000);
@@ -93,19 +103,26 @@ async fn all_rows(db: impl PgExecutor<'_>) -> Result<Vec<Category>, sqlx::Error>
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-async fn find(db: impl PgExecutor<'_>, locator: &Locator<'_>) -> Result<Option<Category>, sqlx::Error> {
+async fn find(
+    db: impl PgExecutor<'_>,
+    locator: &Locator<'_>,
+) -> Result<Option<Category>, sqlx::Error> {
     let row: Option<CategoryRow> = match locator {
         Locator::Id(id) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from categories where category_id = $1")))
-                .bind(id)
-                .fetch_optional(db)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select {COLUMNS} from categories where category_id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(db)
+            .await?
         }
         Locator::Slug(slug) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from categories where slug = $1")))
-                .bind(slug)
-                .fetch_optional(db)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select {COLUMNS} from categories where slug = $1"
+            )))
+            .bind(slug)
+            .fetch_optional(db)
+            .await?
         }
     };
     Ok(row.map(Into::into))
@@ -154,11 +171,17 @@ impl Catalog {
         let mut ancestors = Vec::new();
         let mut cursor = category.parent_id;
         while let Some(parent_id) = cursor {
-            let Some(parent) = all.iter().find(|c| c.id == parent_id) else { break };
+            let Some(parent) = all.iter().find(|c| c.id == parent_id) else {
+                break;
+            };
             ancestors.insert(0, parent.clone());
             cursor = parent.parent_id;
         }
-        let children = all.iter().filter(|c| c.parent_id == Some(category.id)).cloned().collect();
+        let children = all
+            .iter()
+            .filter(|c| c.parent_id == Some(category.id))
+            .cloned()
+            .collect();
         Ok(CategoryDetail {
             category,
             ancestors,
@@ -168,14 +191,21 @@ impl Catalog {
 
     /// Resolves an id or slug to the ids of that category and its descendants.
     pub async fn category_subtree(&self, locator: Locator<'_>) -> Result<Vec<Uuid>, CatalogError> {
-        let category = find(&self.db, &locator).await?.ok_or(CatalogError::NotFound("category"))?;
+        let category = find(&self.db, &locator)
+            .await?
+            .ok_or(CatalogError::NotFound("category"))?;
         Ok(subtree_ids(&self.db, category.id).await?)
     }
 
     /// A `category` query parameter (id or slug) as a listing filter: the category and its
     /// descendants; an unknown category matches no products rather than failing.
-    pub async fn category_filter(&self, locator: Option<&str>) -> Result<Option<Vec<Uuid>>, CatalogError> {
-        let Some(locator) = locator else { return Ok(None) };
+    pub async fn category_filter(
+        &self,
+        locator: Option<&str>,
+    ) -> Result<Option<Vec<Uuid>>, CatalogError> {
+        let Some(locator) = locator else {
+            return Ok(None);
+        };
         match self.category_subtree(Locator::parse(locator)).await {
             Ok(ids) => Ok(Some(ids)),
             Err(CatalogError::NotFound(_)) => Ok(Some(Vec::new())),
@@ -187,7 +217,12 @@ impl Catalog {
         let name = input.name.trim().to_owned();
         let slug = input.slug.clone().unwrap_or_else(|| slugify(&name));
         let mut errors = ValidationErrors::new();
-        validate(&mut errors, Some(&input.name), Some(&slug), input.description.as_deref());
+        validate(
+            &mut errors,
+            Some(&input.name),
+            Some(&slug),
+            input.description.as_deref(),
+        );
         errors.finish()?;
 
         let mut tx = self.db.begin().await?;
@@ -212,14 +247,26 @@ impl Catalog {
         Ok(row.into())
     }
 
-    pub async fn update_category(&self, id: Uuid, patch: CategoryPatch) -> Result<Category, CatalogError> {
+    pub async fn update_category(
+        &self,
+        id: Uuid,
+        patch: CategoryPatch,
+    ) -> Result<Category, CatalogError> {
         let mut errors = ValidationErrors::new();
-        validate(&mut errors, patch.name.as_deref(), patch.slug.as_deref(), patch.description.as_deref());
+        validate(
+            &mut errors,
+            patch.name.as_deref(),
+            patch.slug.as_deref(),
+            patch.description.as_deref(),
+        );
         errors.finish()?;
 
         let mut tx = self.db.begin().await?;
         if let Some(Some(parent_id)) = patch.parent_id {
-            sqlx::query("select pg_advisory_xact_lock($1)").bind(TREE_LOCK).execute(&mut *tx).await?;
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(TREE_LOCK)
+                .execute(&mut *tx)
+                .await?;
             require_parent(&mut tx, parent_id).await?;
             if subtree_ids(&mut *tx, id).await?.contains(&parent_id) {
                 return Err(ValidationErrors::single(
@@ -270,7 +317,9 @@ impl Catalog {
             Err(e) => {
                 return Err(match crate::db::violated_constraint(&e) {
                     Some("products_category_id_fkey") => CatalogError::CategoryInUse("products"),
-                    Some("categories_parent_id_fkey") => CatalogError::CategoryInUse("child categories"),
+                    Some("categories_parent_id_fkey") => {
+                        CatalogError::CategoryInUse("child categories")
+                    }
                     _ => CatalogError::Database(e),
                 })
             }
@@ -282,10 +331,11 @@ impl Catalog {
 }
 
 async fn require_parent(tx: &mut PgConnection, parent_id: Uuid) -> Result<(), CatalogError> {
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from categories where category_id = $1)")
-        .bind(parent_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from categories where category_id = $1)")
+            .bind(parent_id)
+            .fetch_one(&mut *tx)
+            .await?;
     if exists {
         Ok(())
     } else {

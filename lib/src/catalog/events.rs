@@ -47,24 +47,39 @@ pub struct StockPayload<'a> {
     pub kind: &'a str,
 }
 
-pub async fn product(tx: &mut PgConnection, event_type: &'static str, p: &Product) -> Result<(), sqlx::Error> {
+pub async fn product(
+    tx: &mut PgConnection,
+    event_type: &'static str,
+    p: &Product,
+) -> Result<(), sqlx::Error> {
     let payload = ProductPayload {
         product_id: p.id,
         slug: &p.slug,
         status: p.status.as_db(),
         category_id: p.category.id,
     };
-    outbox::enqueue(tx, NewEvent::new(event_type, "product", p.id, payload)).await.map(|_| ())
+    outbox::enqueue(tx, NewEvent::new(event_type, "product", p.id, payload))
+        .await
+        .map(|_| ())
 }
 
-pub async fn variant(tx: &mut PgConnection, event_type: &'static str, v: &Variant) -> Result<(), sqlx::Error> {
+pub async fn variant(
+    tx: &mut PgConnection,
+    event_type: &'static str,
+    v: &Variant,
+) -> Result<(), sqlx::Error> {
     let payload = VariantPayload {
         variant_id: v.id,
         product_id: v.product_id,
         sku: &v.sku,
         price: v.price,
     };
-    outbox::enqueue(tx, NewEvent::new(event_type, "product", v.product_id, payload)).await.map(|_| ())
+    outbox::enqueue(
+        tx,
+        NewEvent::new(event_type, "product", v.product_id, payload),
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn stock(tx: &mut PgConnection, v: &Variant, kind: &str) -> Result<(), sqlx::Error> {
@@ -77,10 +92,24 @@ pub async fn stock(tx: &mut PgConnection, v: &Variant, kind: &str) -> Result<(),
         available: v.available(),
         kind,
     };
-    outbox::enqueue(tx, NewEvent::new(STOCK_CHANGED, "product", v.product_id, payload)).await.map(|_| ())
+    outbox::enqueue(
+        tx,
+        NewEvent::new(STOCK_CHANGED, "product", v.product_id, payload),
+    )
+    .await
+    .map(|_| ())
 }
 
-pub async fn category(tx: &mut PgConnection, category_id: Uuid, change: &str) -> Result<(), sqlx::Error> {
+pub async fn category(
+    tx: &mut PgConnection,
+    category_id: Uuid,
+    change: &str,
+) -> Result<(), sqlx::Error> {
     let payload = serde_json::json!({ "category_id": category_id, "change": change });
-    outbox::enqueue(tx, NewEvent::new(CATEGORY_CHANGED, "category", category_id, payload)).await.map(|_| ())
+    outbox::enqueue(
+        tx,
+        NewEvent::new(CATEGORY_CHANGED, "category", category_id, payload),
+    )
+    .await
+    .map(|_| ())
 }

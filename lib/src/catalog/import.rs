@@ -107,19 +107,24 @@ struct CsvRow {
 
 /// Parses CSV with the [`CSV_HEADER`] columns; each row becomes a one-variant record.
 pub fn parse_csv(text: &str) -> Vec<ParsedLine> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => return vec![(1, Err(e.to_string()))],
     };
     let mut out = Vec::new();
     for result in reader.records() {
-        let parsed = result.map_err(|e| (e.position().map_or(0, |p| p.line() as usize), e.to_string()));
+        let parsed =
+            result.map_err(|e| (e.position().map_or(0, |p| p.line() as usize), e.to_string()));
         out.push(match parsed {
             Err((line, reason)) => (line, Err(reason)),
             Ok(record) => {
                 let line = record.position().map_or(0, |p| p.line() as usize);
-                let row = record.deserialize::<CsvRow>(Some(&headers)).map_err(|e| e.to_string());
+                let row = record
+                    .deserialize::<CsvRow>(Some(&headers))
+                    .map_err(|e| e.to_string());
                 (line, row.and_then(csv_record))
             }
         });
@@ -129,7 +134,13 @@ pub fn parse_csv(text: &str) -> Vec<ParsedLine> {
 
 fn csv_record(row: CsvRow) -> Result<ProductRecord, String> {
     let mut options = BTreeMap::new();
-    for pair in row.options.as_deref().unwrap_or_default().split(';').filter(|p| !p.trim().is_empty()) {
+    for pair in row
+        .options
+        .as_deref()
+        .unwrap_or_default()
+        .split(';')
+        .filter(|p| !p.trim().is_empty())
+    {
         let (name, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("options: {pair:?} is not name=value"))?;
@@ -158,13 +169,19 @@ fn csv_record(row: CsvRow) -> Result<ProductRecord, String> {
 
 impl Catalog {
     /// Upserts one record in its own transaction.
-    pub async fn import_product(&self, record: ProductRecord, actor: Option<Uuid>) -> Result<ImportOutcome, CatalogError> {
+    pub async fn import_product(
+        &self,
+        record: ProductRecord,
+        actor: Option<Uuid>,
+    ) -> Result<ImportOutcome, CatalogError> {
         let mut tx = self.db.begin().await?;
-        let category_id = sqlx::query_scalar::<_, Uuid>("select category_id from categories where slug = $1 or category_id::text = $1")
-            .bind(&record.category)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| ValidationErrors::single("category", "no such category"))?;
+        let category_id = sqlx::query_scalar::<_, Uuid>(
+            "select category_id from categories where slug = $1 or category_id::text = $1",
+        )
+        .bind(&record.category)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ValidationErrors::single("category", "no such category"))?;
         let skus: Vec<&str> = record.variants.iter().map(|v| v.sku.as_str()).collect();
         let owners: Vec<Uuid> = sqlx::query_scalar(
             "select product_id from products where slug = $1
@@ -184,7 +201,11 @@ impl Catalog {
                 ImportOutcome::Updated
             }
             _ => {
-                return Err(ValidationErrors::single("variants", "the slug and SKUs belong to different existing products").into())
+                return Err(ValidationErrors::single(
+                    "variants",
+                    "the slug and SKUs belong to different existing products",
+                )
+                .into())
             }
         };
         tx.commit().await?;
@@ -241,10 +262,16 @@ async fn update_existing(
         let existing = product.variants.iter().find(|v| v.sku == record.sku);
         let Some(existing) = existing else {
             let mut errors = ValidationErrors::new();
-            variants::validate_new(&mut errors, &format!("variants[{i}]"), &new_variant(record), &product.option_names);
+            variants::validate_new(
+                &mut errors,
+                &format!("variants[{i}]"),
+                &new_variant(record),
+                &product.option_names,
+            );
             errors.finish()?;
             let position = product.variants.len() as i32 + i as i32;
-            let variant = variants::insert(tx, product_id, &new_variant(record), position, actor).await?;
+            let variant =
+                variants::insert(tx, product_id, &new_variant(record), position, actor).await?;
             events::variant(tx, events::VARIANT_CREATED, &variant).await?;
             continue;
         };

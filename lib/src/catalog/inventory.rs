@@ -69,7 +69,11 @@ pub(crate) async fn record(
 
 /// Moves `stock_on_hand` by `delta` unless it would fall below what is reserved; `None` when
 /// the guard refused (the caller reads the levels to explain why).
-pub(crate) async fn shift_on_hand(tx: &mut PgConnection, sku: &str, delta: i32) -> Result<Option<Variant>, sqlx::Error> {
+pub(crate) async fn shift_on_hand(
+    tx: &mut PgConnection,
+    sku: &str,
+    delta: i32,
+) -> Result<Option<Variant>, sqlx::Error> {
     let row: Option<variants::VariantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update variants set stock_on_hand = stock_on_hand + $2
          where sku = $1 and stock_on_hand + $2 >= stock_reserved and stock_on_hand + $2 <= {max}
@@ -86,11 +90,19 @@ pub(crate) async fn shift_on_hand(tx: &mut PgConnection, sku: &str, delta: i32) 
 
 impl Catalog {
     /// Applies a manual stock adjustment atomically and records it in the ledger.
-    pub async fn adjust_stock(&self, input: Adjustment, actor: Option<Uuid>) -> Result<(Variant, Movement), CatalogError> {
+    pub async fn adjust_stock(
+        &self,
+        input: Adjustment,
+        actor: Option<Uuid>,
+    ) -> Result<(Variant, Movement), CatalogError> {
         let reason = input.reason.trim().to_owned();
         let mut errors = ValidationErrors::new();
         errors.check(input.delta != 0, "delta", "must not be 0");
-        errors.check(input.delta.unsigned_abs() <= variants::MAX_STOCK as u32, "delta", "is too large");
+        errors.check(
+            input.delta.unsigned_abs() <= variants::MAX_STOCK as u32,
+            "delta",
+            "is too large",
+        );
         errors.length("reason", &reason, 1, 500);
         errors.finish()?;
 
@@ -106,10 +118,23 @@ impl Catalog {
                 Some((on_hand, reserved)) if on_hand + input.delta < reserved => {
                     CatalogError::BelowReserved { on_hand, reserved }
                 }
-                Some(_) => ValidationErrors::single("delta", "stock on hand would exceed the maximum").into(),
+                Some(_) => {
+                    ValidationErrors::single("delta", "stock on hand would exceed the maximum")
+                        .into()
+                }
             });
         };
-        record(&mut tx, &variant, "adjustment", input.delta, 0, &reason, None, actor).await?;
+        record(
+            &mut tx,
+            &variant,
+            "adjustment",
+            input.delta,
+            0,
+            &reason,
+            None,
+            actor,
+        )
+        .await?;
         events::stock(&mut tx, &variant, "adjustment").await?;
         let movement = latest_movement(&mut tx, variant.id).await?;
         tx.commit().await?;
@@ -117,11 +142,17 @@ impl Catalog {
     }
 
     /// The ledger of one SKU, newest first; `before` is the last movement id of the previous page.
-    pub async fn movements(&self, sku: &str, before: Option<Uuid>, limit: i64) -> Result<Vec<Movement>, CatalogError> {
-        let exists: bool = sqlx::query_scalar("select exists(select 1 from variants where sku = $1)")
-            .bind(sku)
-            .fetch_one(&self.db)
-            .await?;
+    pub async fn movements(
+        &self,
+        sku: &str,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Movement>, CatalogError> {
+        let exists: bool =
+            sqlx::query_scalar("select exists(select 1 from variants where sku = $1)")
+                .bind(sku)
+                .fetch_one(&self.db)
+                .await?;
         if !exists {
             return Err(CatalogError::NotFound("variant"));
         }
@@ -139,8 +170,10 @@ impl Catalog {
 }
 
 async fn latest_movement(tx: &mut PgConnection, variant_id: Uuid) -> Result<Movement, sqlx::Error> {
-    sqlx::query_as("select * from stock_movements where variant_id = $1 order by movement_id desc limit 1")
-        .bind(variant_id)
-        .fetch_one(tx)
-        .await
+    sqlx::query_as(
+        "select * from stock_movements where variant_id = $1 order by movement_id desc limit 1",
+    )
+    .bind(variant_id)
+    .fetch_one(tx)
+    .await
 }

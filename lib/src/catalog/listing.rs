@@ -50,7 +50,8 @@ impl Cursor {
         Self {
             s: sort,
             t: (sort == ProductSort::Newest).then_some(last.created_at),
-            p: matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc).then_some(last.min_price),
+            p: matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc)
+                .then_some(last.min_price),
             n: (sort == ProductSort::Name).then(|| last.name.clone()),
             id: last.id,
         }
@@ -81,7 +82,8 @@ pub struct ProductPage {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) const SUMMARY_COLUMNS: &str = "p.product_id, p.slug, p.name, p.brand, p.category_id, p.status, \
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "p.product_id, p.slug, p.name, p.brand, p.category_id, p.status, \
      p.min_price, p.max_price, p.in_stock, p.images -> 0 as image, p.created_at";
 
 /// A product summary as read from the database, or from JSON with the same field names (a
@@ -123,10 +125,14 @@ impl From<SummaryRow> for ProductSummary {
 /// filter alike).
 pub(crate) fn push_filter(q: &mut QueryBuilder<Postgres>, filter: &ProductFilter) {
     if let Some(ids) = &filter.category_ids {
-        q.push(" and p.category_id = any(").push_bind(ids.clone()).push(")");
+        q.push(" and p.category_id = any(")
+            .push_bind(ids.clone())
+            .push(")");
     }
     if let Some(brand) = &filter.brand {
-        q.push(" and lower(p.brand) = lower(").push_bind(brand.clone()).push(")");
+        q.push(" and lower(p.brand) = lower(")
+            .push_bind(brand.clone())
+            .push(")");
     }
     if let Some(min) = filter.min_price {
         q.push(" and p.min_price >= ").push_bind(min);
@@ -148,14 +154,21 @@ impl Catalog {
         limit: i64,
     ) -> Result<ProductPage, CatalogError> {
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
-        let mut q: QueryBuilder<Postgres> =
-            QueryBuilder::new(format!("select {SUMMARY_COLUMNS} from products p where p.status = 'active'"));
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "select {SUMMARY_COLUMNS} from products p where p.status = 'active'"
+        ));
         push_filter(&mut q, filter);
         if let Some(c) = cursor {
             match sort {
-                ProductSort::Newest => q.push(" and (p.created_at, p.product_id) < (").push_bind(c.t),
-                ProductSort::PriceAsc => q.push(" and (p.min_price, p.product_id) > (").push_bind(c.p),
-                ProductSort::PriceDesc => q.push(" and (p.min_price, p.product_id) < (").push_bind(c.p),
+                ProductSort::Newest => q
+                    .push(" and (p.created_at, p.product_id) < (")
+                    .push_bind(c.t),
+                ProductSort::PriceAsc => q
+                    .push(" and (p.min_price, p.product_id) > (")
+                    .push_bind(c.p),
+                ProductSort::PriceDesc => q
+                    .push(" and (p.min_price, p.product_id) < (")
+                    .push_bind(c.p),
                 ProductSort::Name => q.push(" and (p.name, p.product_id) > (").push_bind(c.n),
             };
             q.push(", ").push_bind(c.id).push(")");

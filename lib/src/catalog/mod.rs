@@ -70,7 +70,9 @@ impl CatalogError {
     /// Maps a violated unique constraint to its domain error, given the values involved.
     pub(crate) fn from_constraint(error: sqlx::Error, slug: &str, sku: Option<&str>) -> Self {
         match crate::db::violated_constraint(&error) {
-            Some("products_slug_key") | Some("categories_slug_key") => Self::SlugTaken(slug.to_owned()),
+            Some("products_slug_key") | Some("categories_slug_key") => {
+                Self::SlugTaken(slug.to_owned())
+            }
             Some("variants_sku_key") => Self::SkuTaken(sku.unwrap_or_default().to_owned()),
             _ => Self::Database(error),
         }

@@ -7,8 +7,8 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{
-    events, variants, variants::NewVariant, Catalog, CatalogError, CategoryRef, Image, Locator, Product,
-    ProductStatus, ProductSummary,
+    events, variants, variants::NewVariant, Catalog, CatalogError, CategoryRef, Image, Locator,
+    Product, ProductStatus, ProductSummary,
 };
 use crate::validation::{is_slug, slugify, ValidationErrors};
 
@@ -108,19 +108,26 @@ const SELECT_PRODUCT: &str = "
                            from variants where product_id = p.product_id) v), '[]') as variants
     from products p join categories c on c.category_id = p.category_id";
 
-pub(crate) async fn load(db: &mut PgConnection, locator: &Locator<'_>) -> Result<Option<Product>, sqlx::Error> {
+pub(crate) async fn load(
+    db: &mut PgConnection,
+    locator: &Locator<'_>,
+) -> Result<Option<Product>, sqlx::Error> {
     let row: Option<ProductRow> = match locator {
         Locator::Id(id) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_PRODUCT} where p.product_id = $1")))
-                .bind(id)
-                .fetch_optional(db)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_PRODUCT} where p.product_id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(db)
+            .await?
         }
         Locator::Slug(slug) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_PRODUCT} where p.slug = $1")))
-                .bind(slug)
-                .fetch_optional(db)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_PRODUCT} where p.slug = $1"
+            )))
+            .bind(slug)
+            .fetch_optional(db)
+            .await?
         }
     };
     Ok(row.map(Into::into))
@@ -140,7 +147,11 @@ fn validate_product_fields(
         errors.length("name", name.trim(), 1, 200);
     }
     if let Some(slug) = slug {
-        errors.check(is_slug(slug), "slug", "must be lowercase letters, digits and single dashes (max 120)");
+        errors.check(
+            is_slug(slug),
+            "slug",
+            "must be lowercase letters, digits and single dashes (max 120)",
+        );
     }
     if let Some(description) = description {
         errors.length("description", description, 0, 20_000);
@@ -149,10 +160,18 @@ fn validate_product_fields(
         errors.length("brand", brand.trim(), 1, 100);
     }
     if let Some(attributes) = attributes {
-        errors.check(attributes.len() <= 50, "attributes", "at most 50 attributes");
+        errors.check(
+            attributes.len() <= 50,
+            "attributes",
+            "at most 50 attributes",
+        );
         for (key, value) in attributes {
             let ok = (1..=50).contains(&key.trim().chars().count()) && value.chars().count() <= 500;
-            errors.check(ok, format!("attributes.{key}"), "keys 1-50 characters, values at most 500");
+            errors.check(
+                ok,
+                format!("attributes.{key}"),
+                "keys 1-50 characters, values at most 500",
+            );
         }
     }
     if let Some(images) = images {
@@ -160,16 +179,32 @@ fn validate_product_fields(
         for (i, image) in images.iter().enumerate() {
             let valid_url = url::Url::parse(&image.url)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && image.url.len() <= 2000);
-            errors.check(valid_url, format!("images[{i}].url"), "must be an http(s) URL");
-            errors.check(image.alt_text.chars().count() <= 300, format!("images[{i}].alt_text"), "at most 300 characters");
+            errors.check(
+                valid_url,
+                format!("images[{i}].url"),
+                "must be an http(s) URL",
+            );
+            errors.check(
+                image.alt_text.chars().count() <= 300,
+                format!("images[{i}].alt_text"),
+                "at most 300 characters",
+            );
         }
     }
     if let Some(names) = option_names {
         errors.check(names.len() <= 5, "options", "at most 5 option names");
         let unique: HashSet<&str> = names.iter().map(String::as_str).collect();
-        errors.check(unique.len() == names.len(), "options", "option names must be unique");
+        errors.check(
+            unique.len() == names.len(),
+            "options",
+            "option names must be unique",
+        );
         for (i, n) in names.iter().enumerate() {
-            errors.check((1..=50).contains(&n.trim().chars().count()), format!("options[{i}]"), "1-50 characters");
+            errors.check(
+                (1..=50).contains(&n.trim().chars().count()),
+                format!("options[{i}]"),
+                "1-50 characters",
+            );
         }
     }
 }
@@ -192,12 +227,24 @@ fn validate_new(input: &NewProduct, slug: &str) -> Result<(), ValidationErrors> 
         "a product has between 1 and 100 variants",
     );
     if input.variants.len() > 1 && input.option_names.is_empty() {
-        errors.add("options", "several variants need option names to tell them apart");
+        errors.add(
+            "options",
+            "several variants need option names to tell them apart",
+        );
     }
     let mut skus = HashSet::new();
     for (i, v) in input.variants.iter().enumerate() {
-        variants::validate_new(&mut errors, &format!("variants[{i}]"), v, &input.option_names);
-        errors.check(skus.insert(v.sku.as_str()), format!("variants[{i}].sku"), "duplicates another variant's SKU");
+        variants::validate_new(
+            &mut errors,
+            &format!("variants[{i}]"),
+            v,
+            &input.option_names,
+        );
+        errors.check(
+            skus.insert(v.sku.as_str()),
+            format!("variants[{i}].sku"),
+            "duplicates another variant's SKU",
+        );
     }
     errors.finish()
 }
@@ -223,18 +270,28 @@ impl Catalog {
     /// Any product, for admins.
     pub async fn product(&self, locator: Locator<'_>) -> Result<Product, CatalogError> {
         let mut conn = self.db.acquire().await?;
-        load(&mut conn, &locator).await?.ok_or(CatalogError::NotFound("product"))
+        load(&mut conn, &locator)
+            .await?
+            .ok_or(CatalogError::NotFound("product"))
     }
 
     /// Creates a product with its variants in one transaction.
-    pub async fn create_product(&self, input: NewProduct, actor: Option<Uuid>) -> Result<Product, CatalogError> {
+    pub async fn create_product(
+        &self,
+        input: NewProduct,
+        actor: Option<Uuid>,
+    ) -> Result<Product, CatalogError> {
         let mut tx = self.db.begin().await?;
         let product = create_in(&mut tx, input, actor).await?;
         tx.commit().await?;
         Ok(product)
     }
 
-    pub async fn update_product(&self, product_id: Uuid, patch: ProductPatch) -> Result<Product, CatalogError> {
+    pub async fn update_product(
+        &self,
+        product_id: Uuid,
+        patch: ProductPatch,
+    ) -> Result<Product, CatalogError> {
         let mut tx = self.db.begin().await?;
         let product = update_in(&mut tx, product_id, patch).await?;
         tx.commit().await?;
@@ -244,7 +301,9 @@ impl Catalog {
     /// Deletes a product that was never ordered (order lines keep their variants alive).
     pub async fn delete_product(&self, product_id: Uuid) -> Result<(), CatalogError> {
         let mut tx = self.db.begin().await?;
-        let product = load(&mut tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
+        let product = load(&mut tx, &Locator::Id(product_id))
+            .await?
+            .ok_or(CatalogError::NotFound("product"))?;
         sqlx::query("delete from products where product_id = $1")
             .bind(product_id)
             .execute(&mut *tx)
@@ -262,7 +321,10 @@ impl Catalog {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<ProductSummary>, CatalogError> {
-        let query = filter.query.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
+        let query = filter
+            .query
+            .map(|q| q.trim().to_lowercase())
+            .filter(|q| !q.is_empty());
         let rows: Vec<super::listing::SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "select {cols} from products p
              where ($1::text is null or p.status = $1)
@@ -284,7 +346,11 @@ impl Catalog {
 }
 
 /// Updates a product inside the caller's transaction.
-pub(crate) async fn update_in(tx: &mut PgConnection, product_id: Uuid, patch: ProductPatch) -> Result<Product, CatalogError> {
+pub(crate) async fn update_in(
+    tx: &mut PgConnection,
+    product_id: Uuid,
+    patch: ProductPatch,
+) -> Result<Product, CatalogError> {
     let mut errors = ValidationErrors::new();
     validate_product_fields(
         &mut errors,
@@ -298,12 +364,19 @@ pub(crate) async fn update_in(tx: &mut PgConnection, product_id: Uuid, patch: Pr
     );
     errors.finish()?;
 
-    let before = load(tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
+    let before = load(tx, &Locator::Id(product_id))
+        .await?
+        .ok_or(CatalogError::NotFound("product"))?;
     if let Some(names) = &patch.option_names {
         // Renaming options must keep every variant consistent with the new names.
         let mut errors = ValidationErrors::new();
         for (i, v) in before.variants.iter().enumerate() {
-            variants::validate_options(&mut errors, &format!("variants[{i}].options"), &v.options, names);
+            variants::validate_options(
+                &mut errors,
+                &format!("variants[{i}].options"),
+                &v.options,
+                names,
+            );
         }
         if !errors.is_empty() {
             return Err(ValidationErrors::single("options", "every variant must have a value for exactly these option names; update the variants first").into());
@@ -337,23 +410,33 @@ pub(crate) async fn update_in(tx: &mut PgConnection, product_id: Uuid, patch: Pr
     .execute(&mut *tx)
     .await
     .map_err(|e| category_error(e, &slug))?;
-    let product = load(tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
-    let event = if product.status == ProductStatus::Archived && before.status != ProductStatus::Archived {
-        events::PRODUCT_ARCHIVED
-    } else {
-        events::PRODUCT_UPDATED
-    };
+    let product = load(tx, &Locator::Id(product_id))
+        .await?
+        .ok_or(CatalogError::NotFound("product"))?;
+    let event =
+        if product.status == ProductStatus::Archived && before.status != ProductStatus::Archived {
+            events::PRODUCT_ARCHIVED
+        } else {
+            events::PRODUCT_UPDATED
+        };
     events::product(tx, event, &product).await?;
     Ok(product)
 }
 
-
 /// Creates a product inside the caller's transaction (the API and the bulk import share it).
-pub(crate) async fn create_in(tx: &mut PgConnection, input: NewProduct, actor: Option<Uuid>) -> Result<Product, CatalogError> {
+pub(crate) async fn create_in(
+    tx: &mut PgConnection,
+    input: NewProduct,
+    actor: Option<Uuid>,
+) -> Result<Product, CatalogError> {
     let explicit_slug = input.slug.is_some();
     let slug = input.slug.clone().unwrap_or_else(|| slugify(&input.name));
     validate_new(&input, &slug)?;
-    let slug = if explicit_slug { slug } else { free_slug(tx, &slug).await? };
+    let slug = if explicit_slug {
+        slug
+    } else {
+        free_slug(tx, &slug).await?
+    };
     let product_id = Uuid::now_v7();
     sqlx::query(
         "insert into products (product_id, slug, name, description, brand, category_id, status,
@@ -376,7 +459,9 @@ pub(crate) async fn create_in(tx: &mut PgConnection, input: NewProduct, actor: O
     for (position, v) in input.variants.iter().enumerate() {
         variants::insert(tx, product_id, v, position as i32, actor).await?;
     }
-    let product = load(tx, &Locator::Id(product_id)).await?.ok_or(CatalogError::NotFound("product"))?;
+    let product = load(tx, &Locator::Id(product_id))
+        .await?
+        .ok_or(CatalogError::NotFound("product"))?;
     events::product(tx, events::PRODUCT_CREATED, &product).await?;
     Ok(product)
 }
@@ -392,5 +477,8 @@ async fn free_slug(tx: &mut PgConnection, base: &str) -> Result<String, sqlx::Er
         return Ok(base.to_owned());
     }
     let suffix = &Uuid::new_v4().simple().to_string()[..6];
-    Ok(format!("{}-{suffix}", base.chars().take(110).collect::<String>()))
+    Ok(format!(
+        "{}-{suffix}",
+        base.chars().take(110).collect::<String>()
+    ))
 }

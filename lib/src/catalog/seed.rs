@@ -14,7 +14,10 @@ use uuid::Uuid;
 use super::{Catalog, CatalogError};
 
 /// (top category, [(subcategory, nouns, price range in IDR, option kind)])
-type Department = (&'static str, &'static [(&'static str, &'static [&'static str], (i64, i64), Options)]);
+type Department = (
+    &'static str,
+    &'static [(&'static str, &'static [&'static str], (i64, i64), Options)],
+);
 
 #[derive(Clone, Copy)]
 enum Options {
@@ -26,75 +29,350 @@ enum Options {
 }
 
 const DEPARTMENTS: &[Department] = &[
-    ("Fashion", &[
-        ("T-Shirts", &["T-Shirt", "Kaos", "Polo Shirt", "Henley"], (49_000, 299_000), Options::Apparel),
-        ("Shirts", &["Oxford Shirt", "Kemeja Batik", "Linen Shirt", "Flannel Shirt"], (99_000, 599_000), Options::Apparel),
-        ("Trousers", &["Chino", "Jeans", "Cargo Pants", "Jogger"], (149_000, 799_000), Options::Apparel),
-        ("Jackets", &["Bomber Jacket", "Denim Jacket", "Rain Jacket", "Hoodie"], (199_000, 1_499_000), Options::Apparel),
-        ("Shoes", &["Sneakers", "Running Shoes", "Loafers", "Sandals", "Boots"], (199_000, 2_499_000), Options::Shoes),
-    ]),
-    ("Electronics", &[
-        ("Smartphones", &["Smartphone", "Phone", "Android Phone", "iPhone"], (1_499_000, 24_999_000), Options::Storage),
-        ("Laptops", &["Laptop", "Notebook", "Ultrabook", "Chromebook"], (4_999_000, 39_999_000), Options::Storage),
-        ("Audio", &["Headphones", "Earbuds", "Bluetooth Speaker", "Soundbar"], (149_000, 6_999_000), Options::Color),
-        ("Cameras", &["Mirrorless Camera", "Action Camera", "Webcam", "Lens"], (499_000, 29_999_000), Options::None),
-        ("Accessories", &["Power Bank", "USB-C Cable", "Charger", "Phone Case", "Smartwatch"], (29_000, 3_999_000), Options::Color),
-    ]),
-    ("Home & Living", &[
-        ("Kitchen", &["Rice Cooker", "Frying Pan", "Knife Set", "Blender", "Coffee Maker"], (79_000, 2_999_000), Options::Color),
-        ("Furniture", &["Bookshelf", "Office Chair", "Coffee Table", "Sofa", "Desk"], (299_000, 9_999_000), Options::Color),
-        ("Bedding", &["Pillow", "Bed Sheet", "Blanket", "Mattress Topper"], (59_000, 1_999_000), Options::Color),
-        ("Decor", &["Wall Clock", "Table Lamp", "Plant Pot", "Picture Frame"], (39_000, 899_000), Options::Color),
-    ]),
-    ("Beauty", &[
-        ("Skincare", &["Face Wash", "Moisturizer", "Sunscreen", "Serum", "Toner"], (29_000, 599_000), Options::None),
-        ("Makeup", &["Lipstick", "Foundation", "Mascara", "Eyeliner"], (39_000, 499_000), Options::Color),
-        ("Hair Care", &["Shampoo", "Conditioner", "Hair Oil", "Hair Dryer"], (25_000, 1_299_000), Options::None),
-    ]),
-    ("Sports & Outdoors", &[
-        ("Fitness", &["Yoga Mat", "Dumbbell", "Resistance Band", "Jump Rope"], (49_000, 1_499_000), Options::Color),
-        ("Cycling", &["Road Bike", "Bike Helmet", "Bike Light", "Cycling Jersey"], (99_000, 19_999_000), Options::Apparel),
-        ("Camping", &["Tent", "Sleeping Bag", "Backpack", "Headlamp", "Water Bottle"], (49_000, 3_999_000), Options::Color),
-    ]),
-    ("Books & Hobbies", &[
-        ("Books", &["Novel", "Cookbook", "Travel Guide", "Comic", "Children's Book"], (39_000, 399_000), Options::None),
-        ("Toys", &["Building Blocks", "Puzzle", "Board Game", "Action Figure", "Plush Toy"], (49_000, 1_999_000), Options::None),
-        ("Music", &["Acoustic Guitar", "Ukulele", "Keyboard", "Drum Pad"], (299_000, 12_999_000), Options::Color),
-    ]),
-    ("Groceries", &[
-        ("Coffee & Tea", &["Arabica Coffee", "Robusta Coffee", "Green Tea", "Jasmine Tea"], (19_000, 299_000), Options::None),
-        ("Snacks", &["Keripik Singkong", "Cookies", "Chocolate Bar", "Mixed Nuts"], (9_000, 149_000), Options::None),
-    ]),
+    (
+        "Fashion",
+        &[
+            (
+                "T-Shirts",
+                &["T-Shirt", "Kaos", "Polo Shirt", "Henley"],
+                (49_000, 299_000),
+                Options::Apparel,
+            ),
+            (
+                "Shirts",
+                &[
+                    "Oxford Shirt",
+                    "Kemeja Batik",
+                    "Linen Shirt",
+                    "Flannel Shirt",
+                ],
+                (99_000, 599_000),
+                Options::Apparel,
+            ),
+            (
+                "Trousers",
+                &["Chino", "Jeans", "Cargo Pants", "Jogger"],
+                (149_000, 799_000),
+                Options::Apparel,
+            ),
+            (
+                "Jackets",
+                &["Bomber Jacket", "Denim Jacket", "Rain Jacket", "Hoodie"],
+                (199_000, 1_499_000),
+                Options::Apparel,
+            ),
+            (
+                "Shoes",
+                &["Sneakers", "Running Shoes", "Loafers", "Sandals", "Boots"],
+                (199_000, 2_499_000),
+                Options::Shoes,
+            ),
+        ],
+    ),
+    (
+        "Electronics",
+        &[
+            (
+                "Smartphones",
+                &["Smartphone", "Phone", "Android Phone", "iPhone"],
+                (1_499_000, 24_999_000),
+                Options::Storage,
+            ),
+            (
+                "Laptops",
+                &["Laptop", "Notebook", "Ultrabook", "Chromebook"],
+                (4_999_000, 39_999_000),
+                Options::Storage,
+            ),
+            (
+                "Audio",
+                &["Headphones", "Earbuds", "Bluetooth Speaker", "Soundbar"],
+                (149_000, 6_999_000),
+                Options::Color,
+            ),
+            (
+                "Cameras",
+                &["Mirrorless Camera", "Action Camera", "Webcam", "Lens"],
+                (499_000, 29_999_000),
+                Options::None,
+            ),
+            (
+                "Accessories",
+                &[
+                    "Power Bank",
+                    "USB-C Cable",
+                    "Charger",
+                    "Phone Case",
+                    "Smartwatch",
+                ],
+                (29_000, 3_999_000),
+                Options::Color,
+            ),
+        ],
+    ),
+    (
+        "Home & Living",
+        &[
+            (
+                "Kitchen",
+                &[
+                    "Rice Cooker",
+                    "Frying Pan",
+                    "Knife Set",
+                    "Blender",
+                    "Coffee Maker",
+                ],
+                (79_000, 2_999_000),
+                Options::Color,
+            ),
+            (
+                "Furniture",
+                &["Bookshelf", "Office Chair", "Coffee Table", "Sofa", "Desk"],
+                (299_000, 9_999_000),
+                Options::Color,
+            ),
+            (
+                "Bedding",
+                &["Pillow", "Bed Sheet", "Blanket", "Mattress Topper"],
+                (59_000, 1_999_000),
+                Options::Color,
+            ),
+            (
+                "Decor",
+                &["Wall Clock", "Table Lamp", "Plant Pot", "Picture Frame"],
+                (39_000, 899_000),
+                Options::Color,
+            ),
+        ],
+    ),
+    (
+        "Beauty",
+        &[
+            (
+                "Skincare",
+                &["Face Wash", "Moisturizer", "Sunscreen", "Serum", "Toner"],
+                (29_000, 599_000),
+                Options::None,
+            ),
+            (
+                "Makeup",
+                &["Lipstick", "Foundation", "Mascara", "Eyeliner"],
+                (39_000, 499_000),
+                Options::Color,
+            ),
+            (
+                "Hair Care",
+                &["Shampoo", "Conditioner", "Hair Oil", "Hair Dryer"],
+                (25_000, 1_299_000),
+                Options::None,
+            ),
+        ],
+    ),
+    (
+        "Sports & Outdoors",
+        &[
+            (
+                "Fitness",
+                &["Yoga Mat", "Dumbbell", "Resistance Band", "Jump Rope"],
+                (49_000, 1_499_000),
+                Options::Color,
+            ),
+            (
+                "Cycling",
+                &["Road Bike", "Bike Helmet", "Bike Light", "Cycling Jersey"],
+                (99_000, 19_999_000),
+                Options::Apparel,
+            ),
+            (
+                "Camping",
+                &[
+                    "Tent",
+                    "Sleeping Bag",
+                    "Backpack",
+                    "Headlamp",
+                    "Water Bottle",
+                ],
+                (49_000, 3_999_000),
+                Options::Color,
+            ),
+        ],
+    ),
+    (
+        "Books & Hobbies",
+        &[
+            (
+                "Books",
+                &[
+                    "Novel",
+                    "Cookbook",
+                    "Travel Guide",
+                    "Comic",
+                    "Children's Book",
+                ],
+                (39_000, 399_000),
+                Options::None,
+            ),
+            (
+                "Toys",
+                &[
+                    "Building Blocks",
+                    "Puzzle",
+                    "Board Game",
+                    "Action Figure",
+                    "Plush Toy",
+                ],
+                (49_000, 1_999_000),
+                Options::None,
+            ),
+            (
+                "Music",
+                &["Acoustic Guitar", "Ukulele", "Keyboard", "Drum Pad"],
+                (299_000, 12_999_000),
+                Options::Color,
+            ),
+        ],
+    ),
+    (
+        "Groceries",
+        &[
+            (
+                "Coffee & Tea",
+                &[
+                    "Arabica Coffee",
+                    "Robusta Coffee",
+                    "Green Tea",
+                    "Jasmine Tea",
+                ],
+                (19_000, 299_000),
+                Options::None,
+            ),
+            (
+                "Snacks",
+                &["Keripik Singkong", "Cookies", "Chocolate Bar", "Mixed Nuts"],
+                (9_000, 149_000),
+                Options::None,
+            ),
+        ],
+    ),
 ];
 
 const BRANDS: &[&str] = &[
-    "Nusantara", "Garuda", "Merapi", "Kawi", "Batavia", "Lombok Works", "Sumba", "Toba", "Bromo", "Rinjani",
-    "Samsung", "Xiaomi", "Asus", "Lenovo", "Sony", "Logitech", "Philips", "Miyako", "Cosmos", "Polytron",
-    "Uniqlo", "Eiger", "Consina", "Compass", "Erigo", "Wardah", "Emina", "Somethinc", "Specs", "Ortuseight",
-    "Kapal Api", "Tanamera", "Chitato", "Informa", "Ikea", "Oxone", "Lock&Lock", "Gramedia", "Lego", "Yamaha",
+    "Nusantara",
+    "Garuda",
+    "Merapi",
+    "Kawi",
+    "Batavia",
+    "Lombok Works",
+    "Sumba",
+    "Toba",
+    "Bromo",
+    "Rinjani",
+    "Samsung",
+    "Xiaomi",
+    "Asus",
+    "Lenovo",
+    "Sony",
+    "Logitech",
+    "Philips",
+    "Miyako",
+    "Cosmos",
+    "Polytron",
+    "Uniqlo",
+    "Eiger",
+    "Consina",
+    "Compass",
+    "Erigo",
+    "Wardah",
+    "Emina",
+    "Somethinc",
+    "Specs",
+    "Ortuseight",
+    "Kapal Api",
+    "Tanamera",
+    "Chitato",
+    "Informa",
+    "Ikea",
+    "Oxone",
+    "Lock&Lock",
+    "Gramedia",
+    "Lego",
+    "Yamaha",
 ];
 
 const ADJECTIVES: &[&str] = &[
-    "Classic", "Premium", "Essential", "Ultra", "Lite", "Pro", "Urban", "Everyday", "Signature", "Eco",
-    "Compact", "Deluxe", "Modern", "Vintage", "Smart", "Active", "Comfort", "Travel", "Studio", "Original",
+    "Classic",
+    "Premium",
+    "Essential",
+    "Ultra",
+    "Lite",
+    "Pro",
+    "Urban",
+    "Everyday",
+    "Signature",
+    "Eco",
+    "Compact",
+    "Deluxe",
+    "Modern",
+    "Vintage",
+    "Smart",
+    "Active",
+    "Comfort",
+    "Travel",
+    "Studio",
+    "Original",
 ];
 
 const QUALITIES: &[&str] = &[
-    "lightweight", "durable", "breathable", "water-resistant", "handcrafted", "ergonomic", "soft", "sturdy",
-    "energy-efficient", "compact", "comfortable", "stylish", "versatile", "long-lasting", "easy to clean",
+    "lightweight",
+    "durable",
+    "breathable",
+    "water-resistant",
+    "handcrafted",
+    "ergonomic",
+    "soft",
+    "sturdy",
+    "energy-efficient",
+    "compact",
+    "comfortable",
+    "stylish",
+    "versatile",
+    "long-lasting",
+    "easy to clean",
 ];
 
 const USES: &[&str] = &[
-    "daily use", "the office", "weekend trips", "the gym", "home cooking", "outdoor adventures",
-    "students", "gifts", "rainy season", "long commutes", "small apartments", "family gatherings",
+    "daily use",
+    "the office",
+    "weekend trips",
+    "the gym",
+    "home cooking",
+    "outdoor adventures",
+    "students",
+    "gifts",
+    "rainy season",
+    "long commutes",
+    "small apartments",
+    "family gatherings",
 ];
 
 const MATERIALS: &[&str] = &[
-    "cotton", "linen", "recycled polyester", "stainless steel", "aluminium", "bamboo", "teak wood",
-    "leather", "silicone", "ceramic", "rattan", "organic cotton",
+    "cotton",
+    "linen",
+    "recycled polyester",
+    "stainless steel",
+    "aluminium",
+    "bamboo",
+    "teak wood",
+    "leather",
+    "silicone",
+    "ceramic",
+    "rattan",
+    "organic cotton",
 ];
 
-const COLORS: &[&str] = &["black", "white", "navy", "grey", "red", "green", "beige", "blue"];
+const COLORS: &[&str] = &[
+    "black", "white", "navy", "grey", "red", "green", "beige", "blue",
+];
 const SIZES: &[&str] = &["S", "M", "L", "XL"];
 const SHOE_SIZES: &[&str] = &["39", "40", "41", "42", "43", "44"];
 const STORAGE: &[&str] = &["64GB", "128GB", "256GB", "512GB"];
@@ -153,23 +431,42 @@ fn description(rng: &mut StdRng, noun: &str, brand: &str) -> String {
 
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 fn option_values(kind: Options, rng: &mut StdRng) -> (Vec<&'static str>, Vec<Vec<&'static str>>) {
     let count = rng.random_range(1..=4usize);
     let take = |values: &'static [&'static str], rng: &mut StdRng| -> Vec<&'static str> {
         let start = rng.random_range(0..values.len());
-        (0..count.min(values.len())).map(|i| values[(start + i) % values.len()]).collect()
+        (0..count.min(values.len()))
+            .map(|i| values[(start + i) % values.len()])
+            .collect()
     };
     match kind {
         Options::Apparel => {
             let color = *pick(rng, COLORS);
-            (vec!["color", "size"], take(SIZES, rng).into_iter().map(|s| vec![color, s]).collect())
+            (
+                vec!["color", "size"],
+                take(SIZES, rng)
+                    .into_iter()
+                    .map(|s| vec![color, s])
+                    .collect(),
+            )
         }
-        Options::Shoes => (vec!["size"], take(SHOE_SIZES, rng).into_iter().map(|s| vec![s]).collect()),
-        Options::Storage => (vec!["storage"], take(STORAGE, rng).into_iter().map(|s| vec![s]).collect()),
-        Options::Color => (vec!["color"], take(COLORS, rng).into_iter().map(|s| vec![s]).collect()),
+        Options::Shoes => (
+            vec!["size"],
+            take(SHOE_SIZES, rng).into_iter().map(|s| vec![s]).collect(),
+        ),
+        Options::Storage => (
+            vec!["storage"],
+            take(STORAGE, rng).into_iter().map(|s| vec![s]).collect(),
+        ),
+        Options::Color => (
+            vec!["color"],
+            take(COLORS, rng).into_iter().map(|s| vec![s]).collect(),
+        ),
         Options::None => (vec![], vec![vec![]]),
     }
 }
@@ -177,10 +474,18 @@ fn option_values(kind: Options, rng: &mut StdRng) -> (Vec<&'static str>, Vec<Vec
 impl Catalog {
     /// Creates the category tree (idempotently) and `products` new products, calling
     /// `progress` with the number of products written after each batch.
-    pub async fn seed(&self, products: u64, seed: u64, mut progress: impl FnMut(u64)) -> Result<SeedSummary, CatalogError> {
+    pub async fn seed(
+        &self,
+        products: u64,
+        seed: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<SeedSummary, CatalogError> {
         let mut rng = StdRng::seed_from_u64(seed);
         let leaves = self.seed_categories().await?;
-        let mut summary = SeedSummary { categories: leaves.len() as u64, ..Default::default() };
+        let mut summary = SeedSummary {
+            categories: leaves.len() as u64,
+            ..Default::default()
+        };
         // Seeded slugs and SKUs carry a run id so several seeds coexist in one database.
         let run = &Uuid::new_v4().simple().to_string()[..6];
         let started = chrono::Utc::now() - chrono::Duration::seconds(products as i64);
@@ -193,7 +498,11 @@ impl Catalog {
                 let (category_id, noun_list, (low, high), kind) = pick(&mut rng, &leaves).clone();
                 let noun = *pick(&mut rng, noun_list);
                 let brand = *pick(&mut rng, BRANDS);
-                let model = format!("{}{}", pick(&mut rng, &["X", "S", "M", "A", "Z", "R"]), rng.random_range(1..100));
+                let model = format!(
+                    "{}{}",
+                    pick(&mut rng, &["X", "S", "M", "A", "Z", "R"]),
+                    rng.random_range(1..100)
+                );
                 let name = format!("{brand} {} {noun} {model}", pick(&mut rng, ADJECTIVES));
                 let product_id = Uuid::now_v7();
                 let status = match rng.random_range(0..100) {
@@ -202,30 +511,42 @@ impl Catalog {
                     _ => "active",
                 };
                 b.product_ids.push(product_id);
-                b.slugs.push(format!("{}-{run}-{i}", crate::validation::slugify(&name)));
+                b.slugs
+                    .push(format!("{}-{run}-{i}", crate::validation::slugify(&name)));
                 b.descriptions.push(description(&mut rng, noun, brand));
                 b.names.push(name);
                 b.brands.push(brand.to_owned());
                 b.category_ids.push(category_id);
                 b.statuses.push(status);
-                b.attributes.push(json!({ "material": pick(&mut rng, MATERIALS) }));
-                b.created_at.push(started + chrono::Duration::seconds(i as i64));
+                b.attributes
+                    .push(json!({ "material": pick(&mut rng, MATERIALS) }));
+                b.created_at
+                    .push(started + chrono::Duration::seconds(i as i64));
                 let (names, combos) = option_values(kind, &mut rng);
                 b.option_names.push(format!("{{{}}}", names.join(",")));
                 let base = (rng.random_range(low..=high) / 1_000) * 1_000;
                 for (position, combo) in combos.iter().enumerate() {
-                    let options: serde_json::Map<String, serde_json::Value> =
-                        names.iter().zip(combo).map(|(n, v)| (n.to_string(), json!(v))).collect();
+                    let options: serde_json::Map<String, serde_json::Value> = names
+                        .iter()
+                        .zip(combo)
+                        .map(|(n, v)| (n.to_string(), json!(v)))
+                        .collect();
                     let price = base + position as i64 * (base / 20 / 1_000) * 1_000;
                     let variant_id = Uuid::now_v7();
                     b.v_ids.push(variant_id);
                     b.v_product_ids.push(product_id);
-                    b.v_skus.push(format!("SEED-{run}-{i}-{position}").to_uppercase());
+                    b.v_skus
+                        .push(format!("SEED-{run}-{i}-{position}").to_uppercase());
                     b.v_options.push(serde_json::Value::Object(options));
                     b.v_prices.push(price);
-                    b.v_compare.push(rng.random_bool(0.2).then_some(price + price / 5));
+                    b.v_compare
+                        .push(rng.random_bool(0.2).then_some(price + price / 5));
                     b.v_weights.push(rng.random_range(50..5_000));
-                    let stock = if rng.random_bool(0.1) { 0 } else { rng.random_range(1..200) };
+                    let stock = if rng.random_bool(0.1) {
+                        0
+                    } else {
+                        rng.random_range(1..200)
+                    };
                     b.v_stock.push(stock);
                     if stock > 0 {
                         b.m_ids.push(Uuid::now_v7());
@@ -244,7 +565,9 @@ impl Catalog {
     }
 
     /// The department tree; existing categories (same slug) are reused.
-    async fn seed_categories(&self) -> Result<Vec<(Uuid, &'static [&'static str], (i64, i64), Options)>, CatalogError> {
+    async fn seed_categories(
+        &self,
+    ) -> Result<Vec<(Uuid, &'static [&'static str], (i64, i64), Options)>, CatalogError> {
         let mut leaves = Vec::new();
         let mut tx = self.db.begin().await?;
         for (position, (department, subs)) in DEPARTMENTS.iter().enumerate() {

@@ -70,12 +70,24 @@ impl From<VariantRow> for Variant {
     }
 }
 
-pub(crate) const COLUMNS: &str = "variant_id, product_id, sku, options, price, compare_at_price, weight_grams, \
+pub(crate) const COLUMNS: &str =
+    "variant_id, product_id, sku, options, price, compare_at_price, weight_grams, \
      stock_on_hand, stock_reserved, position, created_at, updated_at";
 
 /// Checks one variant's fields; `prefix` names it in error paths (`variants[2]`).
-pub(crate) fn validate_new(errors: &mut ValidationErrors, prefix: &str, v: &NewVariant, option_names: &[String]) {
-    let field = |name: &str| if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
+pub(crate) fn validate_new(
+    errors: &mut ValidationErrors,
+    prefix: &str,
+    v: &NewVariant,
+    option_names: &[String],
+) {
+    let field = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
     errors.check(
         is_valid_sku(&v.sku),
         field("sku"),
@@ -83,7 +95,11 @@ pub(crate) fn validate_new(errors: &mut ValidationErrors, prefix: &str, v: &NewV
     );
     validate_money(errors, &field("price"), Some(v.price));
     validate_money(errors, &field("compare_at_price"), v.compare_at_price);
-    errors.check(v.weight_grams.unwrap_or(0) >= 0, field("weight_grams"), "must be at least 0");
+    errors.check(
+        v.weight_grams.unwrap_or(0) >= 0,
+        field("weight_grams"),
+        "must be at least 0",
+    );
     errors.check(
         (0..=MAX_STOCK).contains(&v.stock_on_hand),
         field("stock_on_hand"),
@@ -120,7 +136,10 @@ pub(crate) fn validate_options(
                 format!("must give a value for each of: {}", option_names.join(", "))
             },
         );
-    } else if options.values().any(|v| v.trim().is_empty() || v.chars().count() > 100) {
+    } else if options
+        .values()
+        .any(|v| v.trim().is_empty() || v.chars().count() > 100)
+    {
         errors.add(field, "values must be 1-100 characters");
     }
 }
@@ -163,12 +182,25 @@ pub(crate) async fn insert(
     })?;
     let variant: Variant = row.into();
     if variant.stock_on_hand > 0 {
-        inventory::record(tx, &variant, "initial", variant.stock_on_hand, 0, "initial stock", None, actor).await?;
+        inventory::record(
+            tx,
+            &variant,
+            "initial",
+            variant.stock_on_hand,
+            0,
+            "initial stock",
+            None,
+            actor,
+        )
+        .await?;
     }
     Ok(variant)
 }
 
-async fn option_names_of(tx: &mut PgConnection, product_id: Uuid) -> Result<Option<Vec<String>>, sqlx::Error> {
+async fn option_names_of(
+    tx: &mut PgConnection,
+    product_id: Uuid,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     sqlx::query_scalar("select option_names from products where product_id = $1 for update")
         .bind(product_id)
         .fetch_optional(tx)
@@ -176,7 +208,12 @@ async fn option_names_of(tx: &mut PgConnection, product_id: Uuid) -> Result<Opti
 }
 
 impl Catalog {
-    pub async fn add_variant(&self, product_id: Uuid, input: NewVariant, actor: Option<Uuid>) -> Result<Variant, CatalogError> {
+    pub async fn add_variant(
+        &self,
+        product_id: Uuid,
+        input: NewVariant,
+        actor: Option<Uuid>,
+    ) -> Result<Variant, CatalogError> {
         let mut tx = self.db.begin().await?;
         let option_names = option_names_of(&mut tx, product_id)
             .await?
@@ -184,10 +221,12 @@ impl Catalog {
         let mut errors = ValidationErrors::new();
         validate_new(&mut errors, "", &input, &option_names);
         errors.finish()?;
-        let position: i32 = sqlx::query_scalar("select coalesce(max(position) + 1, 0) from variants where product_id = $1")
-            .bind(product_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let position: i32 = sqlx::query_scalar(
+            "select coalesce(max(position) + 1, 0) from variants where product_id = $1",
+        )
+        .bind(product_id)
+        .fetch_one(&mut *tx)
+        .await?;
         let variant = insert(&mut tx, product_id, &input, position, actor).await?;
         events::variant(&mut tx, events::VARIANT_CREATED, &variant).await?;
         if variant.stock_on_hand > 0 {
@@ -197,7 +236,11 @@ impl Catalog {
         Ok(variant)
     }
 
-    pub async fn update_variant(&self, variant_id: Uuid, patch: VariantPatch) -> Result<Variant, CatalogError> {
+    pub async fn update_variant(
+        &self,
+        variant_id: Uuid,
+        patch: VariantPatch,
+    ) -> Result<Variant, CatalogError> {
         let mut tx = self.db.begin().await?;
         let variant = update_in(&mut tx, variant_id, patch).await?;
         tx.commit().await?;
@@ -216,10 +259,11 @@ impl Catalog {
         .ok_or(CatalogError::NotFound("variant"))?;
         // Lock the product so two deletes cannot both see "one other variant left".
         option_names_of(&mut tx, row.product_id).await?;
-        let siblings: i64 = sqlx::query_scalar("select count(*) from variants where product_id = $1")
-            .bind(row.product_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let siblings: i64 =
+            sqlx::query_scalar("select count(*) from variants where product_id = $1")
+                .bind(row.product_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if siblings <= 1 {
             return Err(CatalogError::LastVariant);
         }
@@ -235,20 +279,37 @@ impl Catalog {
 }
 
 /// Updates a variant inside the caller's transaction.
-pub(crate) async fn update_in(tx: &mut PgConnection, variant_id: Uuid, patch: VariantPatch) -> Result<Variant, CatalogError> {
-    let product_id: Uuid = sqlx::query_scalar("select product_id from variants where variant_id = $1")
-        .bind(variant_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(CatalogError::NotFound("variant"))?;
+pub(crate) async fn update_in(
+    tx: &mut PgConnection,
+    variant_id: Uuid,
+    patch: VariantPatch,
+) -> Result<Variant, CatalogError> {
+    let product_id: Uuid =
+        sqlx::query_scalar("select product_id from variants where variant_id = $1")
+            .bind(variant_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(CatalogError::NotFound("variant"))?;
     let option_names = option_names_of(tx, product_id).await?.unwrap_or_default();
     let mut errors = ValidationErrors::new();
     if let Some(sku) = &patch.sku {
-        errors.check(is_valid_sku(sku), "sku", "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit");
+        errors.check(
+            is_valid_sku(sku),
+            "sku",
+            "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+        );
     }
     validate_money(&mut errors, "price", patch.price);
-    validate_money(&mut errors, "compare_at_price", patch.compare_at_price.flatten());
-    errors.check(patch.weight_grams.unwrap_or(0) >= 0, "weight_grams", "must be at least 0");
+    validate_money(
+        &mut errors,
+        "compare_at_price",
+        patch.compare_at_price.flatten(),
+    );
+    errors.check(
+        patch.weight_grams.unwrap_or(0) >= 0,
+        "weight_grams",
+        "must be at least 0",
+    );
     if let Some(options) = &patch.options {
         validate_options(&mut errors, "options", options, &option_names);
     }
@@ -278,7 +339,10 @@ pub(crate) async fn update_in(tx: &mut PgConnection, variant_id: Uuid, patch: Va
     .await
     .map_err(|e| {
         if duplicate_options(&e) {
-            CatalogError::Validation(ValidationErrors::single("options", "another variant has the same options"))
+            CatalogError::Validation(ValidationErrors::single(
+                "options",
+                "another variant has the same options",
+            ))
         } else {
             CatalogError::from_constraint(e, "", sku.as_deref())
         }
@@ -287,7 +351,6 @@ pub(crate) async fn update_in(tx: &mut PgConnection, variant_id: Uuid, patch: Va
     events::variant(tx, events::VARIANT_UPDATED, &variant).await?;
     Ok(variant)
 }
-
 
 /// A delete blocked by an order line's foreign key means "this was sold: archive instead".
 pub(crate) fn ordered_conflict(error: sqlx::Error) -> CatalogError {

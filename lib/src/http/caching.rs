@@ -34,7 +34,10 @@ impl<T: ToJSON> Cached<T> {
         let digest = Sha256::digest(body.as_bytes());
         let etag = format!("\"{}\"", hex::encode(&digest[..16]));
         if if_none_match.is_some_and(|header| matches_etag(header, &etag)) {
-            Self::NotModified { etag, cache_control }
+            Self::NotModified {
+                etag,
+                cache_control,
+            }
         } else {
             Self::Fresh {
                 body,
@@ -68,8 +71,14 @@ impl<T: ToJSON> ApiResponse for Cached<T> {
     fn meta() -> MetaResponses {
         let headers = || {
             vec![
-                header("ETag", "Identifies this representation; send it back in If-None-Match."),
-                header("Cache-Control", "How long shared caches may keep the response."),
+                header(
+                    "ETag",
+                    "Identifies this representation; send it back in If-None-Match.",
+                ),
+                header(
+                    "Cache-Control",
+                    "How long shared caches may keep the response.",
+                ),
             ]
         };
         MetaResponses {
@@ -85,7 +94,8 @@ impl<T: ToJSON> ApiResponse for Cached<T> {
                     headers: headers(),
                 },
                 MetaResponse {
-                    description: "Not Modified: the representation named in If-None-Match is current.",
+                    description:
+                        "Not Modified: the representation named in If-None-Match is current.",
                     status: Some(304),
                     status_range: None,
                     content: vec![],
@@ -113,7 +123,10 @@ impl<T: ToJSON> IntoResponse for Cached<T> {
                 .header("etag", etag)
                 .header("cache-control", cache_control)
                 .body(body),
-            Self::NotModified { etag, cache_control } => Response::builder()
+            Self::NotModified {
+                etag,
+                cache_control,
+            } => Response::builder()
                 .status(StatusCode::NOT_MODIFIED)
                 .header("etag", etag)
                 .header("cache-control", cache_control)

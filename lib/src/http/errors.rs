@@ -45,9 +45,11 @@ impl From<AuthError> for Problem {
         match error {
             AuthError::Validation(errors) => Problem::validation(errors),
             AuthError::EmailTaken => Problem::conflict("email_taken", error.to_string()),
-            AuthError::InvalidCredentials => {
-                Problem::new(StatusCode::UNAUTHORIZED, "invalid_credentials", error.to_string())
-            }
+            AuthError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                error.to_string(),
+            ),
             AuthError::WrongCurrentPassword => {
                 let mut p = Problem::validation(crate::validation::ValidationErrors::single(
                     "current_password",
@@ -60,9 +62,11 @@ impl From<AuthError> for Problem {
             AuthError::TooManyAttempts { retry_after } => {
                 Problem::too_many_requests("too_many_login_attempts", retry_after)
             }
-            AuthError::InvalidRefreshToken => {
-                Problem::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", error.to_string())
-            }
+            AuthError::InvalidRefreshToken => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                error.to_string(),
+            ),
             AuthError::UserNotFound => Problem::not_found("user not found"),
             AuthError::Database(ref e) => internal(e),
             AuthError::Hashing(ref e) => internal(e),
@@ -84,7 +88,9 @@ impl From<crate::catalog::CatalogError> for Problem {
             E::OrderedProduct => Problem::conflict("product_has_orders", error.to_string()),
             E::LastVariant => Problem::conflict("last_variant", error.to_string()),
             E::BelowReserved { .. } => Problem::conflict("below_reserved", error.to_string()),
-            E::InvalidCursor => invalid_parameter("cursor", "is not a cursor of this listing and sort"),
+            E::InvalidCursor => {
+                invalid_parameter("cursor", "is not a cursor of this listing and sort")
+            }
             E::Database(ref e) => internal(e),
         }
     }
@@ -113,7 +119,8 @@ impl From<crate::search::SearchError> for Problem {
 
 /// A 400 naming a bad query parameter (the shape of poem-openapi's own parameter errors).
 pub fn invalid_parameter(name: &str, message: &str) -> Problem {
-    let mut problem = Problem::validation(crate::validation::ValidationErrors::single(name, message));
+    let mut problem =
+        Problem::validation(crate::validation::ValidationErrors::single(name, message));
     problem.status = 400;
     problem.title = "Bad Request".into();
     problem.code = "invalid_parameter".into();
@@ -128,7 +135,11 @@ impl From<crate::cart::CartError> for Problem {
         use crate::cart::CartError as E;
         match error {
             E::Validation(errors) => Problem::validation(errors),
-            E::CartNotFound => Problem::new(StatusCode::NOT_FOUND, "cart_not_found", "no open cart for this token"),
+            E::CartNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "cart_not_found",
+                "no open cart for this token",
+            ),
             E::ItemNotFound => Problem::not_found(error.to_string()),
             E::VariantUnavailable => Problem::conflict("variant_unavailable", error.to_string()),
             E::InsufficientStock { available } => {
@@ -176,10 +187,14 @@ impl From<crate::orders::OrderError> for Problem {
                 p
             }
             E::IllegalTransition { .. } => Problem::conflict("illegal_transition", detail),
-            E::Idempotency(I::InvalidKey) => Problem::bad_request("invalid_idempotency_key", detail),
-            E::Idempotency(I::KeyReused) => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", detail)
+            E::Idempotency(I::InvalidKey) => {
+                Problem::bad_request("invalid_idempotency_key", detail)
             }
+            E::Idempotency(I::KeyReused) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                detail,
+            ),
             E::Idempotency(I::StillInProgress) => {
                 let mut p = Problem::conflict("idempotency_key_in_progress", detail);
                 p.retry_after = Some(1);
@@ -205,10 +220,14 @@ impl From<crate::payments::PaymentError> for Problem {
             E::NotPayable(_) => Problem::conflict("order_not_payable", detail),
             E::NotRefundable(_) => Problem::conflict("order_not_refundable", detail),
             E::NotConfigured => Problem::unavailable("payments_not_configured", detail),
-            E::InvalidSignature => Problem::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail),
+            E::InvalidSignature => {
+                Problem::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail)
+            }
             E::MalformedNotification(_) => Problem::bad_request("malformed_notification", detail),
             E::UnknownOrder => Problem::new(StatusCode::NOT_FOUND, "unknown_order", detail),
-            E::Provider(_) => Problem::new(StatusCode::BAD_GATEWAY, "payment_provider_error", detail),
+            E::Provider(_) => {
+                Problem::new(StatusCode::BAD_GATEWAY, "payment_provider_error", detail)
+            }
             E::ProviderUnavailable => {
                 let mut p = Problem::unavailable("payment_provider_unavailable", detail);
                 p.retry_after = Some(5);

@@ -76,7 +76,10 @@ fn problem_error(problem: Problem) -> poem::Error {
 /// Parses JSON into `T`; syntax errors are 400, shape errors 422 naming the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::bad_request("missing_body", "a JSON request body is required"));
+        return Err(Problem::bad_request(
+            "missing_body",
+            "a JSON request body is required",
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
@@ -90,7 +93,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             if inner.classify() != serde_json::error::Category::Data {
                 return Err(malformed(&inner));
             }
-            let field = if path == "." { missing_field(&inner) } else { Some(path) };
+            let field = if path == "." {
+                missing_field(&inner)
+            } else {
+                Some(path)
+            };
             Err(Problem::validation(ValidationErrors::single(
                 field.unwrap_or_else(|| "body".into()),
                 strip_position(&inner.to_string()),
@@ -102,7 +109,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
 fn malformed(error: &serde_json::Error) -> Problem {
     Problem::bad_request(
         "malformed_json",
-        format!("the request body is not valid JSON: {}", strip_position(&error.to_string())),
+        format!(
+            "the request body is not valid JSON: {}",
+            strip_position(&error.to_string())
+        ),
     )
 }
 
@@ -180,14 +190,18 @@ impl ParsePayload for RawJson {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let limit = request.data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
-        let bytes = body
-            .take()?
-            .into_bytes_limit(limit)
-            .await
-            .map_err(|_| problem_error(Problem::bad_request("unreadable_body", "the request body could not be read")))?;
-        String::from_utf8(bytes.to_vec())
-            .map(Self)
-            .map_err(|_| problem_error(Problem::bad_request("malformed_json", "the request body is not UTF-8")))
+        let bytes = body.take()?.into_bytes_limit(limit).await.map_err(|_| {
+            problem_error(Problem::bad_request(
+                "unreadable_body",
+                "the request body could not be read",
+            ))
+        })?;
+        String::from_utf8(bytes.to_vec()).map(Self).map_err(|_| {
+            problem_error(Problem::bad_request(
+                "malformed_json",
+                "the request body is not UTF-8",
+            ))
+        })
     }
 }
 

@@ -76,7 +76,8 @@ impl<E: Endpoint> Endpoint for Observed<E> {
                     }
                     resp
                 }
-                Err(_) => Problem::unavailable("request_timeout", "the request took too long").into_response(),
+                Err(_) => Problem::unavailable("request_timeout", "the request took too long")
+                    .into_response(),
             }
         });
         let mut resp = inner.instrument(span.clone()).await;
@@ -85,13 +86,19 @@ impl<E: Endpoint> Endpoint for Observed<E> {
         add_standard_headers(&mut resp, &id, &path);
         let status = resp.status().as_u16();
         let elapsed = started.elapsed();
-        self.metrics.observe(&method, route, status, elapsed.as_secs_f64());
+        self.metrics
+            .observe(&method, route, status, elapsed.as_secs_f64());
         span.in_scope(|| {
             let duration_ms = elapsed.as_secs_f64() * 1000.0;
             if status >= 500 {
                 tracing::error!(http.status = status, duration_ms, route, "request failed");
             } else {
-                tracing::info!(http.status = status, duration_ms, route, "request completed");
+                tracing::info!(
+                    http.status = status,
+                    duration_ms,
+                    route,
+                    "request completed"
+                );
             }
         });
         Ok(resp)
@@ -123,7 +130,11 @@ fn problem_from_error(error: poem::Error) -> Response {
         } else if let Some(e) = error.downcast_ref::<ParsePathError>() {
             field_problem(e.name, &e.reason, "invalid_path_parameter")
         } else if let Some(e) = error.downcast_ref::<ContentTypeError>() {
-            Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", e.to_string())
+            Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                e.to_string(),
+            )
         } else if error.is::<AuthorizationError>() {
             Problem::unauthorized("a valid bearer access token is required")
         } else {
@@ -183,17 +194,36 @@ fn add_standard_headers(resp: &mut Response, request_id: &str, path: &str) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", v);
     }
-    let csp = if path.starts_with("/api/docs") { DOCS_CSP } else { API_CSP };
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let csp = if path.starts_with("/api/docs") {
+        DOCS_CSP
+    } else {
+        API_CSP
+    };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
-    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

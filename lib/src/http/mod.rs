@@ -81,10 +81,27 @@ pub fn app(state: AppState) -> impl poem::Endpoint<Output = Response> {
 fn cors(origins: &[String]) -> Cors {
     origins
         .iter()
-        .fold(Cors::new(), |cors, origin| cors.allow_origin(origin.as_str()))
+        .fold(Cors::new(), |cors, origin| {
+            cors.allow_origin(origin.as_str())
+        })
         .allow_methods(["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"])
-        .allow_headers(["authorization", "content-type", "idempotency-key", "x-cart-token", "x-request-id", "if-none-match"])
-        .expose_headers(["x-request-id", "etag", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "x-cart-token"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "x-cart-token",
+            "x-request-id",
+            "if-none-match",
+        ])
+        .expose_headers([
+            "x-request-id",
+            "etag",
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "x-cart-token",
+        ])
         .max_age(600)
 }
 
@@ -119,11 +136,18 @@ impl BoundServer {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| std::io::Error::other("listener has no socket address"))?;
-        Ok(Self { acceptor, local_addr })
+        Ok(Self {
+            acceptor,
+            local_addr,
+        })
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests.
-    pub async fn run(self, state: AppState, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        state: AppState,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
         Server::new_with_acceptor(self.acceptor)
             .idle_timeout(Duration::from_secs(60))
             .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))

@@ -92,7 +92,11 @@ impl Problem {
         } else {
             format!("{} fields are invalid", errors.0.len())
         };
-        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail);
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        );
         p.errors = Some(
             errors
                 .0

@@ -28,7 +28,8 @@ fn bucket(state: &AppState, req: &Request) -> Option<(String, u32)> {
     if !config.enabled || !path.starts_with("/api/v1/") || path.starts_with("/api/v1/payments/") {
         return None;
     }
-    let ip = client_ip(req, state.config.http.trust_forwarded_for).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let ip = client_ip(req, state.config.http.trust_forwarded_for)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     if path.starts_with("/api/v1/auth/") {
         return Some((format!("auth:{ip}"), config.auth_per_minute));
     }
@@ -37,7 +38,10 @@ fn bucket(state: &AppState, req: &Request) -> Option<(String, u32)> {
         .and_then(|h| h.strip_prefix("Bearer "))
         .and_then(|token| state.auth.authenticate(token));
     Some(match principal {
-        Some(p) => (format!("user:{}", p.user_id), config.authenticated_per_minute),
+        Some(p) => (
+            format!("user:{}", p.user_id),
+            config.authenticated_per_minute,
+        ),
         None => (format!("ip:{ip}"), config.anonymous_per_minute),
     })
 }
@@ -61,7 +65,11 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
         let Some((bucket, limit)) = bucket(&self.state, &req) else {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         };
-        let decision = self.state.rate_limiter.hit(&bucket, limit, self.state.config.rate_limit.window).await;
+        let decision = self
+            .state
+            .rate_limiter
+            .hit(&bucket, limit, self.state.config.rate_limit.window)
+            .await;
         let mut resp = if decision.allowed {
             match self.inner.call(req).await {
                 Ok(output) => output.into_response(),

@@ -44,7 +44,12 @@ impl BearerAuth {
 
 /// A guest cart's token in `X-Cart-Token` (from `POST /api/v1/carts`).
 #[derive(SecurityScheme)]
-#[oai(rename = "cartToken", ty = "api_key", key_name = "X-Cart-Token", key_in = "header")]
+#[oai(
+    rename = "cartToken",
+    ty = "api_key",
+    key_name = "X-Cart-Token",
+    key_in = "header"
+)]
 pub struct CartTokenAuth(pub poem_openapi::auth::ApiKey);
 
 /// Cart operations accept a signed-in customer or a guest cart token.
@@ -58,7 +63,9 @@ impl CartAuth {
     pub fn owner(&self) -> crate::cart::CartOwner {
         match self {
             CartAuth::Customer(auth) => crate::cart::CartOwner::Customer(auth.0.user_id),
-            CartAuth::Guest(token) => crate::cart::CartOwner::Guest { token: token.0.key.clone() },
+            CartAuth::Guest(token) => crate::cart::CartOwner::Guest {
+                token: token.0.key.clone(),
+            },
         }
     }
 }

@@ -6,8 +6,8 @@ use prometheus::Registry;
 use sqlx::PgPool;
 
 use crate::{
-    auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics, orders::Orders,
-    payments::Payments, ratelimit::RateLimiter, search::Search,
+    auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics,
+    orders::Orders, payments::Payments, ratelimit::RateLimiter, search::Search,
 };
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
@@ -40,7 +40,11 @@ impl AppState {
         let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
         let catalog = Catalog::new(db.clone(), config.store.currency.clone());
         let carts = Carts::new(db.clone(), config.cart.clone());
-        let orders = Orders::new(db.clone(), config.orders.clone(), config.store.currency.clone());
+        let orders = Orders::new(
+            db.clone(),
+            config.orders.clone(),
+            config.store.currency.clone(),
+        );
         let payments = Payments::new(db.clone(), config.midtrans.clone(), orders.clone());
         let orders = orders.with_payments(Arc::new(payments.clone()));
         let limits = &config.rate_limit;
@@ -82,13 +86,20 @@ impl AppState {
 
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn check(name: &'static str, outcome: Result<Result<(), String>, tokio::time::error::Elapsed>) -> Check {
+fn check(
+    name: &'static str,
+    outcome: Result<Result<(), String>, tokio::time::error::Elapsed>,
+) -> Check {
     let detail = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(reason)) => Some(reason),
         Err(_) => Some("timed out".into()),
     };
-    Check { name, ok: detail.is_none(), detail }
+    Check {
+        name,
+        ok: detail.is_none(),
+        detail,
+    }
 }
 
 /// Why the state could not be built.

@@ -37,11 +37,16 @@ impl MailConfig {
     pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
         let smtp_url = r.string("SMTP_URL", "smtp://127.0.0.1:1025");
         if !(smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {
-            return Err(ConfigError::Invalid { name: "SMTP_URL", reason: "expected smtp:// or smtps://".into() });
+            return Err(ConfigError::Invalid {
+                name: "SMTP_URL",
+                reason: "expected smtp:// or smtps://".into(),
+            });
         }
         let from = r.string("MAIL_FROM", "toko <no-reply@toko.local>");
-        from.parse::<Mailbox>()
-            .map_err(|e| ConfigError::Invalid { name: "MAIL_FROM", reason: e.to_string() })?;
+        from.parse::<Mailbox>().map_err(|e| ConfigError::Invalid {
+            name: "MAIL_FROM",
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             smtp_url: Secret::new(smtp_url),
             from,
@@ -80,20 +85,33 @@ impl Mailer {
             .map_err(|e| MailError::Config(e.to_string()))?
             .timeout(Some(std::time::Duration::from_secs(20)))
             .build();
-        let from: Mailbox = config.from.parse().map_err(|_| MailError::Address(config.from.clone()))?;
+        let from: Mailbox = config
+            .from
+            .parse()
+            .map_err(|_| MailError::Address(config.from.clone()))?;
         let domain = from.email.domain().to_owned();
-        Ok(Self { transport, from, domain })
+        Ok(Self {
+            transport,
+            from,
+            domain,
+        })
     }
 
     /// Sends `email` with a `Message-ID` derived from `id` (stable across retries).
     pub async fn send(&self, email: &Email, id: &str) -> Result<(), MailError> {
-        let to: Mailbox = email.to.parse().map_err(|_| MailError::Address(email.to.clone()))?;
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|_| MailError::Address(email.to.clone()))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
             .message_id(Some(format!("<{id}@{}>", self.domain)))
-            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))?;
+            .multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                email.html.clone(),
+            ))?;
         self.transport.send(message).await?;
         Ok(())
     }
@@ -109,7 +127,12 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(db: PgPool, orders: Orders, mailer: Mailer, shop: Shop) -> Self {
-        Self { db, orders, mailer, shop }
+        Self {
+            db,
+            orders,
+            mailer,
+            shop,
+        }
     }
 
     /// The email an event calls for (`None`: nothing to send for it).
@@ -125,13 +148,19 @@ impl Notifier {
         }
         if msg.event_type == crate::auth::USER_REGISTERED {
             let user: UserPayload = msg.payload_as()?;
-            return Ok(Some(templates::welcome(&self.shop, &user.email, &user.name)));
+            return Ok(Some(templates::welcome(
+                &self.shop,
+                &user.email,
+                &user.name,
+            )));
         }
         let OrderPayload { order_id } = msg.payload_as()?;
         let order = match self.orders.admin_order(order_id).await {
             Ok((order, _)) => order,
             Err(crate::orders::OrderError::NotFound) => {
-                return Err(HandlerError::permanent(format!("order {order_id} does not exist")))
+                return Err(HandlerError::permanent(format!(
+                    "order {order_id} does not exist"
+                )))
             }
             Err(e) => return Err(HandlerError::retryable(e)),
         };
@@ -141,7 +170,9 @@ impl Notifier {
             "order.shipped" => Some(templates::order_shipped(&self.shop, &order)),
             "order.cancelled" => Some(templates::order_closed(&self.shop, &order, false)),
             "order.expired" => Some(templates::order_closed(&self.shop, &order, true)),
-            "order.refunded" | "order.partially_refunded" => Some(templates::refund_issued(&self.shop, &order)),
+            "order.refunded" | "order.partially_refunded" => {
+                Some(templates::refund_issued(&self.shop, &order))
+            }
             _ => None,
         })
     }
@@ -183,7 +214,9 @@ impl Handler for Notifier {
                 tracing::info!(event = %msg.event_type, message_id = %msg.message_id, "email sent");
                 Ok(())
             }
-            Err(MailError::Address(address)) => Err(HandlerError::permanent(format!("invalid address {address:?}"))),
+            Err(MailError::Address(address)) => Err(HandlerError::permanent(format!(
+                "invalid address {address:?}"
+            ))),
             Err(error) => Err(HandlerError::retryable(error)),
         }
     }

@@ -39,7 +39,11 @@ pub fn money(amount: i64, currency: &str) -> String {
         grouped.push(c);
     }
     let sign = if amount < 0 { "-" } else { "" };
-    let prefix = if currency == "IDR" { "Rp".to_owned() } else { currency.to_owned() };
+    let prefix = if currency == "IDR" {
+        "Rp".to_owned()
+    } else {
+        currency.to_owned()
+    };
     match fraction {
         Some(f) => format!("{sign}{prefix} {grouped},{f:02}"),
         None => format!("{sign}{prefix} {grouped}"),
@@ -48,11 +52,18 @@ pub fn money(amount: i64, currency: &str) -> String {
 
 /// Escapes text for HTML bodies (names and addresses come from customers).
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn html_page(shop: &Shop, title: &str, paragraphs: &[String], table: Option<String>) -> String {
-    let body: String = paragraphs.iter().map(|p| format!("<p>{}</p>", escape(p))).collect();
+    let body: String = paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>", escape(p)))
+        .collect();
     format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;color:#222\">\
          <h2>{title}</h2>{body}{table}<p style=\"color:#777\">{shop} &middot; <a href=\"{url}\">{url}</a></p></body></html>",
@@ -77,10 +88,25 @@ fn lines_text(order: &Order) -> String {
     let mut out: Vec<String> = order
         .lines
         .iter()
-        .map(|l| format!("{} x {} ({}) {}", l.quantity, l.product_name, l.sku, money(l.line_total, &order.currency)))
+        .map(|l| {
+            format!(
+                "{} x {} ({}) {}",
+                l.quantity,
+                l.product_name,
+                l.sku,
+                money(l.line_total, &order.currency)
+            )
+        })
         .collect();
-    out.push(format!("Shipping ({}): {}", order.shipping_method, money(order.shipping_fee, &order.currency)));
-    out.push(format!("Total: {}", money(order.grand_total, &order.currency)));
+    out.push(format!(
+        "Shipping ({}): {}",
+        order.shipping_method,
+        money(order.shipping_fee, &order.currency)
+    ));
+    out.push(format!(
+        "Total: {}",
+        money(order.grand_total, &order.currency)
+    ));
     out.join("\n")
 }
 
@@ -107,7 +133,13 @@ fn lines_html(order: &Order) -> String {
     )
 }
 
-fn email(shop: &Shop, to: &str, subject: String, paragraphs: Vec<String>, order: Option<&Order>) -> Email {
+fn email(
+    shop: &Shop,
+    to: &str,
+    subject: String,
+    paragraphs: Vec<String>,
+    order: Option<&Order>,
+) -> Email {
     Email {
         to: to.to_owned(),
         text: text_page(shop, &paragraphs, order.map(lines_text)),
@@ -165,14 +197,20 @@ pub fn payment_received(shop: &Shop, order: &Order) -> Email {
 }
 
 pub fn order_shipped(shop: &Shop, order: &Order) -> Email {
-    let tracking = order.tracking_number.as_deref().unwrap_or("not available yet");
+    let tracking = order
+        .tracking_number
+        .as_deref()
+        .unwrap_or("not available yet");
     email(
         shop,
         &order.customer_email,
         format!("Order {} has shipped", order.number),
         vec![
             format!("Hi {},", order.customer_name),
-            format!("Your order {} is on its way. Tracking number: {tracking}.", order.number),
+            format!(
+                "Your order {} is on its way. Tracking number: {tracking}.",
+                order.number
+            ),
         ],
         Some(order),
     )
@@ -180,18 +218,33 @@ pub fn order_shipped(shop: &Shop, order: &Order) -> Email {
 
 pub fn order_closed(shop: &Shop, order: &Order, expired: bool) -> Email {
     let (subject, why) = if expired {
-        (format!("Order {} expired", order.number), "the payment was not completed in time")
+        (
+            format!("Order {} expired", order.number),
+            "the payment was not completed in time",
+        )
     } else {
-        (format!("Order {} cancelled", order.number), "it was cancelled")
+        (
+            format!("Order {} cancelled", order.number),
+            "it was cancelled",
+        )
     };
     let mut paragraphs = vec![
         format!("Hi {},", order.customer_name),
         format!("Your order {} is closed because {why}.", order.number),
     ];
     if order.refunded_amount > 0 {
-        paragraphs.push(format!("{} is being refunded to you.", money(order.refunded_amount, &order.currency)));
+        paragraphs.push(format!(
+            "{} is being refunded to you.",
+            money(order.refunded_amount, &order.currency)
+        ));
     }
-    email(shop, &order.customer_email, subject, paragraphs, Some(order))
+    email(
+        shop,
+        &order.customer_email,
+        subject,
+        paragraphs,
+        Some(order),
+    )
 }
 
 pub fn refund_issued(shop: &Shop, order: &Order) -> Email {
@@ -227,7 +280,10 @@ mod tests {
 
     #[test]
     fn html_escapes_customer_text() {
-        let shop = Shop { name: "toko".into(), url: "https://shop.example".into() };
+        let shop = Shop {
+            name: "toko".into(),
+            url: "https://shop.example".into(),
+        };
         let mail = welcome(&shop, "a@b.co", "<script>alert(1)</script>");
         assert!(!mail.html.contains("<script>"));
         assert!(mail.text.contains("<script>"), "plain text stays as typed");

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::{
     stock::{self, StockOp},
-    store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order, OrderError, OrderStatus, Orders,
+    store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order, OrderError, OrderStatus,
+    Orders,
 };
 use crate::{
     cart::{self, CheckoutLine},
@@ -30,14 +31,24 @@ pub struct CheckoutInput {
     pub note: Option<String>,
 }
 
-fn validate(input: &CheckoutInput, methods: &[crate::config::ShippingMethod]) -> Result<(), ValidationErrors> {
+fn validate(
+    input: &CheckoutInput,
+    methods: &[crate::config::ShippingMethod],
+) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let a = &input.shipping_address;
     let field = |name: &str| format!("shipping_address.{name}");
     errors.length(&field("recipient_name"), a.recipient_name.trim(), 1, 100);
     let phone_ok = (6..=20).contains(&a.phone.trim().len())
-        && a.phone.trim().chars().all(|c| c.is_ascii_digit() || "+-() ".contains(c));
-    errors.check(phone_ok, field("phone"), "must be a phone number (6-20 digits, may start with +)");
+        && a.phone
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-() ".contains(c));
+    errors.check(
+        phone_ok,
+        field("phone"),
+        "must be a phone number (6-20 digits, may start with +)",
+    );
     errors.length(&field("line1"), a.line1.trim(), 1, 200);
     if let Some(line2) = &a.line2 {
         errors.length(&field("line2"), line2, 0, 200);
@@ -47,16 +58,32 @@ fn validate(input: &CheckoutInput, methods: &[crate::config::ShippingMethod]) ->
         errors.length(&field("province"), province, 0, 100);
     }
     let postal_ok = (3..=10).contains(&a.postal_code.trim().len())
-        && a.postal_code.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
-    errors.check(postal_ok, field("postal_code"), "must be a postal code (3-10 letters or digits)");
-    let country_ok = (2..=3).contains(&a.country_code.len()) && a.country_code.chars().all(|c| c.is_ascii_uppercase());
-    errors.check(country_ok, field("country_code"), "must be an uppercase ISO 3166 code, e.g. ID or IDN");
+        && a.postal_code
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
+    errors.check(
+        postal_ok,
+        field("postal_code"),
+        "must be a postal code (3-10 letters or digits)",
+    );
+    let country_ok = (2..=3).contains(&a.country_code.len())
+        && a.country_code.chars().all(|c| c.is_ascii_uppercase());
+    errors.check(
+        country_ok,
+        field("country_code"),
+        "must be an uppercase ISO 3166 code, e.g. ID or IDN",
+    );
     errors.check(
         methods.iter().any(|m| m.code == input.shipping_method),
         "shipping_method",
         format!(
             "must be one of: {}",
-            methods.iter().map(|m| m.code.as_str()).collect::<Vec<_>>().join(", ")
+            methods
+                .iter()
+                .map(|m| m.code.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     if let Some(note) = &input.note {
@@ -97,14 +124,21 @@ fn line_problems(lines: &[CheckoutLine]) -> Vec<LineProblem> {
 fn order_number() -> String {
     const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
     let mut rng = rand::rng();
-    let suffix: String = (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let suffix: String = (0..8)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("TK{}-{suffix}", Utc::now().format("%y%m%d"))
 }
 
 impl Orders {
     /// Places the customer's cart as an order (see the module docs). A repeated key with the
     /// same input returns the first receipt; with another input it is refused.
-    pub async fn checkout(&self, user_id: Uuid, input: CheckoutInput, key: &IdempotencyKey) -> Result<CheckoutReceipt, OrderError> {
+    pub async fn checkout(
+        &self,
+        user_id: Uuid,
+        input: CheckoutInput,
+        key: &IdempotencyKey,
+    ) -> Result<CheckoutReceipt, OrderError> {
         validate(&input, &self.config.shipping_methods)?;
         let order = loop {
             let mut tx = self.db.begin().await?;
@@ -129,9 +163,13 @@ impl Orders {
             match key.await_existing::<CheckoutReceipt>(&self.db).await? {
                 Existing::Completed(receipt) => return Ok(receipt),
                 Existing::Vanished | Existing::Stale { resource_id: None } => continue,
-                Existing::Stale { resource_id: Some(order_id) } => {
+                Existing::Stale {
+                    resource_id: Some(order_id),
+                } => {
                     let mut conn = self.db.acquire().await?;
-                    break store::load(&mut conn, order_id).await?.ok_or(OrderError::NotFound)?;
+                    break store::load(&mut conn, order_id)
+                        .await?
+                        .ok_or(OrderError::NotFound)?;
                 }
             }
         };
@@ -144,23 +182,34 @@ impl Orders {
         Ok(receipt)
     }
 
-    async fn place(&self, tx: &mut PgConnection, user_id: Uuid, input: &CheckoutInput) -> Result<Order, OrderError> {
-        let (cart_id, lines) = cart::checkout_lines(tx, user_id).await?.ok_or(OrderError::CartEmpty)?;
+    async fn place(
+        &self,
+        tx: &mut PgConnection,
+        user_id: Uuid,
+        input: &CheckoutInput,
+    ) -> Result<Order, OrderError> {
+        let (cart_id, lines) = cart::checkout_lines(tx, user_id)
+            .await?
+            .ok_or(OrderError::CartEmpty)?;
         if lines.is_empty() {
             return Err(OrderError::CartEmpty);
         }
         let problems = line_problems(&lines);
-        if problems.iter().any(|p| p.issue != LineIssue::InsufficientStock) {
+        if problems
+            .iter()
+            .any(|p| p.issue != LineIssue::InsufficientStock)
+        {
             return Err(OrderError::CartChanged(problems));
         }
         if !problems.is_empty() {
             return Err(OrderError::InsufficientStock(problems));
         }
 
-        let (email, name): (String, String) = sqlx::query_as("select email, name from users where user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (email, name): (String, String) =
+            sqlx::query_as("select email, name from users where user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let method = self
             .config
             .shipping_methods
@@ -169,15 +218,33 @@ impl Orders {
             .expect("validated shipping method");
         let subtotal: i64 = lines.iter().map(|l| l.price * i64::from(l.quantity)).sum();
         let order_id = Uuid::now_v7();
-        let due = Utc::now() + chrono::Duration::from_std(self.config.payment_ttl).unwrap_or_default();
-        insert_order(tx, order_id, user_id, &self.currency, input, subtotal, method.fee, &email, &name, due).await?;
+        let due =
+            Utc::now() + chrono::Duration::from_std(self.config.payment_ttl).unwrap_or_default();
+        insert_order(
+            tx,
+            order_id,
+            user_id,
+            &self.currency,
+            input,
+            subtotal,
+            method.fee,
+            &email,
+            &name,
+            due,
+        )
+        .await?;
         insert_lines(tx, order_id, &lines).await?;
 
-        let quantities: Vec<(Uuid, i32)> = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        let quantities: Vec<(Uuid, i32)> =
+            lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
         let refused = stock::apply(tx, order_id, StockOp::Reserve, &quantities).await?;
         if !refused.is_empty() {
             // Unreachable while the variants stay locked, but the guard decides, not the check.
-            let short = lines.iter().filter(|l| refused.contains(&l.variant_id)).cloned().collect::<Vec<_>>();
+            let short = lines
+                .iter()
+                .filter(|l| refused.contains(&l.variant_id))
+                .cloned()
+                .collect::<Vec<_>>();
             return Err(OrderError::InsufficientStock(
                 short
                     .iter()
@@ -194,9 +261,28 @@ impl Orders {
             ));
         }
         cart::empty_cart_in(tx, cart_id).await?;
-        store::insert_history(tx, order_id, None, OrderStatus::PendingPayment, &Actor::Customer(user_id).to_string(), "checkout").await?;
-        let order = store::load(tx, order_id).await?.ok_or(OrderError::NotFound)?;
-        outbox::enqueue(tx, NewEvent::new("order.created", "order", order_id, super::lifecycle::event_payload(&order, None))).await?;
+        store::insert_history(
+            tx,
+            order_id,
+            None,
+            OrderStatus::PendingPayment,
+            &Actor::Customer(user_id).to_string(),
+            "checkout",
+        )
+        .await?;
+        let order = store::load(tx, order_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
+        outbox::enqueue(
+            tx,
+            NewEvent::new(
+                "order.created",
+                "order",
+                order_id,
+                super::lifecycle::event_payload(&order, None),
+            ),
+        )
+        .await?;
         Ok(order)
     }
 }
@@ -249,10 +335,16 @@ async fn insert_order(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(OrderError::Database(sqlx::Error::Protocol("could not allocate a unique order number".into())))
+    Err(OrderError::Database(sqlx::Error::Protocol(
+        "could not allocate a unique order number".into(),
+    )))
 }
 
-async fn insert_lines(tx: &mut PgConnection, order_id: Uuid, lines: &[CheckoutLine]) -> Result<(), sqlx::Error> {
+async fn insert_lines(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    lines: &[CheckoutLine],
+) -> Result<(), sqlx::Error> {
     let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
     let variant_ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
     let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();

@@ -70,7 +70,11 @@ fn validate(t: &Transition) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
     errors.length("reason", &t.reason, 0, 500);
     if t.to == OrderStatus::Shipped {
-        let tracking = t.tracking_number.as_deref().map(str::trim).unwrap_or_default();
+        let tracking = t
+            .tracking_number
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default();
         errors.length("tracking_number", tracking, 1, 100);
     }
     errors.finish()
@@ -78,9 +82,15 @@ fn validate(t: &Transition) -> Result<(), ValidationErrors> {
 
 /// Applies a transition inside the caller's transaction; the order row is locked first, so
 /// concurrent transitions of one order serialise and each sees the other's result.
-pub(crate) async fn apply(tx: &mut PgConnection, order_id: Uuid, t: &Transition) -> Result<Order, OrderError> {
+pub(crate) async fn apply(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    t: &Transition,
+) -> Result<Order, OrderError> {
     validate(t)?;
-    let (from, refunded) = store::lock_status(tx, order_id).await?.ok_or(OrderError::NotFound)?;
+    let (from, refunded) = store::lock_status(tx, order_id)
+        .await?
+        .ok_or(OrderError::NotFound)?;
     if !from.can_become(t.to) {
         return Err(OrderError::IllegalTransition { from, to: t.to });
     }
@@ -95,7 +105,9 @@ pub(crate) async fn apply(tx: &mut PgConnection, order_id: Uuid, t: &Transition)
             // Reserved stock always covers its orders unless the ledger drifted; the
             // inventory reconciler repairs drift, so refuse loudly rather than guess.
             tracing::error!(order.id = %order_id, ?refused, "stock levels disagree with the order's reservation");
-            return Err(OrderError::Database(sqlx::Error::Protocol("stock reservation drift".into())));
+            return Err(OrderError::Database(sqlx::Error::Protocol(
+                "stock reservation drift".into(),
+            )));
         }
     }
     sqlx::query(
@@ -111,9 +123,28 @@ pub(crate) async fn apply(tx: &mut PgConnection, order_id: Uuid, t: &Transition)
     .bind(t.refunded_total)
     .execute(&mut *tx)
     .await?;
-    store::insert_history(tx, order_id, Some(from), t.to, &t.actor.to_string(), t.reason.trim()).await?;
-    let order = store::load(tx, order_id).await?.ok_or(OrderError::NotFound)?;
-    outbox::enqueue(tx, NewEvent::new(t.to.event_type(), "order", order_id, event_payload(&order, Some(from)))).await?;
+    store::insert_history(
+        tx,
+        order_id,
+        Some(from),
+        t.to,
+        &t.actor.to_string(),
+        t.reason.trim(),
+    )
+    .await?;
+    let order = store::load(tx, order_id)
+        .await?
+        .ok_or(OrderError::NotFound)?;
+    outbox::enqueue(
+        tx,
+        NewEvent::new(
+            t.to.event_type(),
+            "order",
+            order_id,
+            event_payload(&order, Some(from)),
+        ),
+    )
+    .await?;
     tracing::info!(order.id = %order_id, from = %from, to = %t.to, actor = %t.actor, "order transition");
     Ok(order)
 }
@@ -128,21 +159,35 @@ impl Orders {
     }
 
     /// A customer cancels their own unpaid order.
-    pub async fn cancel_by_customer(&self, user_id: Uuid, order_id: Uuid) -> Result<Order, OrderError> {
+    pub async fn cancel_by_customer(
+        &self,
+        user_id: Uuid,
+        order_id: Uuid,
+    ) -> Result<Order, OrderError> {
         let mut tx = self.db.begin().await?;
-        let owner: Option<Uuid> = sqlx::query_scalar("select user_id from orders where order_id = $1")
-            .bind(order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let owner: Option<Uuid> =
+            sqlx::query_scalar("select user_id from orders where order_id = $1")
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if owner != Some(user_id) {
             return Err(OrderError::NotFound);
         }
         // Customers may only cancel before paying; after that, the shop decides (refunds).
-        let (from, _) = store::lock_status(&mut tx, order_id).await?.ok_or(OrderError::NotFound)?;
+        let (from, _) = store::lock_status(&mut tx, order_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
         if from != OrderStatus::PendingPayment {
-            return Err(OrderError::IllegalTransition { from, to: OrderStatus::Cancelled });
+            return Err(OrderError::IllegalTransition {
+                from,
+                to: OrderStatus::Cancelled,
+            });
         }
-        let t = Transition::new(OrderStatus::Cancelled, Actor::Customer(user_id), "cancelled by the customer");
+        let t = Transition::new(
+            OrderStatus::Cancelled,
+            Actor::Customer(user_id),
+            "cancelled by the customer",
+        );
         let order = apply(&mut tx, order_id, &t).await?;
         tx.commit().await?;
         Ok(order)
@@ -160,7 +205,11 @@ impl Orders {
         .await?;
         let mut expired = Vec::new();
         for order_id in due {
-            let t = Transition::new(OrderStatus::Expired, Actor::System, "payment deadline passed");
+            let t = Transition::new(
+                OrderStatus::Expired,
+                Actor::System,
+                "payment deadline passed",
+            );
             match self.transition(order_id, t).await {
                 Ok(order) => expired.push(order),
                 // Paid or cancelled meanwhile: nothing to expire.

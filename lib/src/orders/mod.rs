@@ -234,20 +234,38 @@ impl Orders {
     }
 
     /// A customer's orders, newest first; `before` is the last id of the previous page.
-    pub async fn customer_orders(&self, user_id: Uuid, before: Option<Uuid>, limit: i64) -> Result<Vec<Order>, OrderError> {
-        let filter = store::ListFilter { user_id: Some(user_id), ..Default::default() };
+    pub async fn customer_orders(
+        &self,
+        user_id: Uuid,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Order>, OrderError> {
+        let filter = store::ListFilter {
+            user_id: Some(user_id),
+            ..Default::default()
+        };
         Ok(store::list(&self.db, &filter, before, limit).await?)
     }
 
     /// Any order with its history, for admins.
-    pub async fn admin_order(&self, order_id: Uuid) -> Result<(Order, Vec<HistoryEntry>), OrderError> {
+    pub async fn admin_order(
+        &self,
+        order_id: Uuid,
+    ) -> Result<(Order, Vec<HistoryEntry>), OrderError> {
         let mut conn = self.db.acquire().await?;
-        let order = store::load(&mut conn, order_id).await?.ok_or(OrderError::NotFound)?;
+        let order = store::load(&mut conn, order_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
         let history = store::history(&mut conn, order_id).await?;
         Ok((order, history))
     }
 
-    pub async fn admin_orders(&self, filter: &OrderFilter, before: Option<Uuid>, limit: i64) -> Result<Vec<Order>, OrderError> {
+    pub async fn admin_orders(
+        &self,
+        filter: &OrderFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Order>, OrderError> {
         let filter = store::ListFilter {
             user_id: None,
             status: filter.status,
@@ -261,7 +279,11 @@ impl Orders {
     /// An order by its public number (used by payment notifications).
     pub async fn by_number(&self, number: &str) -> Result<Order, OrderError> {
         let mut conn = self.db.acquire().await?;
-        let id = store::id_by_number(&mut conn, number).await?.ok_or(OrderError::NotFound)?;
-        store::load(&mut conn, id).await?.ok_or(OrderError::NotFound)
+        let id = store::id_by_number(&mut conn, number)
+            .await?
+            .ok_or(OrderError::NotFound)?;
+        store::load(&mut conn, id)
+            .await?
+            .ok_or(OrderError::NotFound)
     }
 }

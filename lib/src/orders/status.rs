@@ -28,7 +28,16 @@ pub enum OrderStatus {
 use OrderStatus::*;
 
 pub const ALL: [OrderStatus; 10] = [
-    PendingPayment, Paid, Processing, Shipped, Delivered, Completed, Cancelled, Expired, Refunded, PartiallyRefunded,
+    PendingPayment,
+    Paid,
+    Processing,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Expired,
+    Refunded,
+    PartiallyRefunded,
 ];
 
 impl OrderStatus {
@@ -51,7 +60,10 @@ impl OrderStatus {
 
     /// Payment received and not (fully) given back: the goods are the customer's.
     pub fn is_paid(self) -> bool {
-        matches!(self, Paid | Processing | Shipped | Delivered | Completed | PartiallyRefunded)
+        matches!(
+            self,
+            Paid | Processing | Shipped | Delivered | Completed | PartiallyRefunded
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -109,13 +121,23 @@ mod tests {
 
     #[test]
     fn the_happy_path_is_legal_and_nothing_goes_backwards() {
-        let path = [PendingPayment, Paid, Processing, Shipped, Delivered, Completed];
+        let path = [
+            PendingPayment,
+            Paid,
+            Processing,
+            Shipped,
+            Delivered,
+            Completed,
+        ];
         for pair in path.windows(2) {
             assert!(pair[0].can_become(pair[1]), "{} -> {}", pair[0], pair[1]);
             assert!(!pair[1].can_become(pair[0]), "{} -> {}", pair[1], pair[0]);
         }
         assert!(!PendingPayment.can_become(Shipped));
-        assert!(!Shipped.can_become(Cancelled), "shipped goods are refunded, not cancelled");
+        assert!(
+            !Shipped.can_become(Cancelled),
+            "shipped goods are refunded, not cancelled"
+        );
         assert!(!Expired.can_become(Paid));
     }
 

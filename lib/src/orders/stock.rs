@@ -91,7 +91,12 @@ pub(super) async fn apply(
     Ok(Vec::new())
 }
 
-async fn record(tx: &mut PgConnection, order_id: Uuid, op: StockOp, changed: &[Changed]) -> Result<(), sqlx::Error> {
+async fn record(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    op: StockOp,
+    changed: &[Changed],
+) -> Result<(), sqlx::Error> {
     let (on_hand_sign, reserved_sign) = op.deltas();
     let movement_ids: Vec<Uuid> = changed.iter().map(|_| Uuid::now_v7()).collect();
     let variant_ids: Vec<Uuid> = changed.iter().map(|c| c.variant_id).collect();

@@ -92,15 +92,23 @@ const SELECT_ORDER: &str = "
     select o.*, coalesce((select json_agg(l order by l.position) from order_lines l where l.order_id = o.order_id), '[]') as lines
     from orders o";
 
-pub(super) async fn load(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<Order>, sqlx::Error> {
-    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_ORDER} where o.order_id = $1")))
-        .bind(order_id)
-        .fetch_optional(conn)
-        .await?;
+pub(super) async fn load(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Option<Order>, sqlx::Error> {
+    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_ORDER} where o.order_id = $1"
+    )))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
     Ok(row.map(Into::into))
 }
 
-pub(super) async fn id_by_number(conn: &mut PgConnection, number: &str) -> Result<Option<Uuid>, sqlx::Error> {
+pub(super) async fn id_by_number(
+    conn: &mut PgConnection,
+    number: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("select order_id from orders where order_number = $1")
         .bind(number)
         .fetch_optional(conn)
@@ -108,7 +116,10 @@ pub(super) async fn id_by_number(conn: &mut PgConnection, number: &str) -> Resul
 }
 
 /// Locks an order for a transition and returns its status and refunded amount.
-pub(super) async fn lock_status(tx: &mut PgConnection, order_id: Uuid) -> Result<Option<(OrderStatus, i64)>, sqlx::Error> {
+pub(super) async fn lock_status(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Option<(OrderStatus, i64)>, sqlx::Error> {
     let row: Option<(String, i64)> =
         sqlx::query_as("select status, refunded_amount from orders where order_id = $1 for update")
             .bind(order_id)
@@ -127,7 +138,12 @@ pub(super) struct ListFilter {
 }
 
 /// Orders newest first (UUIDv7 ids sort by creation), keyset-paginated by id.
-pub(super) async fn list(db: &PgPool, f: &ListFilter, before: Option<Uuid>, limit: i64) -> Result<Vec<Order>, sqlx::Error> {
+pub(super) async fn list(
+    db: &PgPool,
+    f: &ListFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_ORDER);
     q.push(" where true");
     if let Some(user_id) = f.user_id {
@@ -137,7 +153,9 @@ pub(super) async fn list(db: &PgPool, f: &ListFilter, before: Option<Uuid>, limi
         q.push(" and o.status = ").push_bind(status.as_str());
     }
     if let Some(email) = &f.customer_email {
-        q.push(" and o.customer_email = lower(").push_bind(email.trim().to_owned()).push(")");
+        q.push(" and o.customer_email = lower(")
+            .push_bind(email.trim().to_owned())
+            .push(")");
     }
     if let Some(from) = f.created_from {
         q.push(" and o.created_at >= ").push_bind(from);
@@ -153,7 +171,10 @@ pub(super) async fn list(db: &PgPool, f: &ListFilter, before: Option<Uuid>, limi
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub(super) async fn history(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+pub(super) async fn history(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Vec<HistoryEntry>, sqlx::Error> {
     let rows: Vec<(Option<String>, String, String, String, DateTime<Utc>)> = sqlx::query_as(
         "select from_status, to_status, actor, reason, created_at from order_history
          where order_id = $1 order by history_id",
@@ -199,9 +220,14 @@ pub(super) async fn insert_history(
 }
 
 /// The order's lines as (variant, quantity), for stock bookkeeping.
-pub(super) async fn line_quantities(tx: &mut PgConnection, order_id: Uuid) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
-    sqlx::query_as("select variant_id, quantity from order_lines where order_id = $1 order by variant_id")
-        .bind(order_id)
-        .fetch_all(tx)
-        .await
+pub(super) async fn line_quantities(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "select variant_id, quantity from order_lines where order_id = $1 order by variant_id",
+    )
+    .bind(order_id)
+    .fetch_all(tx)
+    .await
 }

@@ -70,7 +70,10 @@ impl PaymentState {
 /// a non-zero fraction is refused (IDR has no minor unit).
 pub fn parse_idr(amount: &str) -> Option<i64> {
     let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    if !fraction.chars().all(|c| c == '0') || whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+    if !fraction.chars().all(|c| c == '0')
+        || whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     whole.parse().ok()
@@ -99,9 +102,17 @@ mod tests {
             ("partial_refund", None, PaymentState::PartiallyRefunded),
         ];
         for (status, fraud, expected) in cases {
-            assert_eq!(PaymentState::from_midtrans(status, fraud), Some(expected), "{status} {fraud:?}");
+            assert_eq!(
+                PaymentState::from_midtrans(status, fraud),
+                Some(expected),
+                "{status} {fraud:?}"
+            );
         }
-        assert_eq!(PaymentState::Challenge.order_status(), None, "a challenge is on hold, not paid");
+        assert_eq!(
+            PaymentState::Challenge.order_status(),
+            None,
+            "a challenge is on hold, not paid"
+        );
         assert_eq!(PaymentState::from_midtrans("mystery", None), None);
     }
 

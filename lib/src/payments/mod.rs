@@ -61,7 +61,9 @@ impl From<MidtransError> for PaymentError {
         match error {
             MidtransError::Unavailable(_) => PaymentError::ProviderUnavailable,
             MidtransError::Refused { message, .. } => PaymentError::Provider(message),
-            MidtransError::Malformed(m) => PaymentError::Provider(format!("unreadable answer: {m}")),
+            MidtransError::Malformed(m) => {
+                PaymentError::Provider(format!("unreadable answer: {m}"))
+            }
         }
     }
 }
@@ -79,7 +81,9 @@ pub struct Payments {
 impl Payments {
     pub fn new(db: PgPool, config: Option<MidtransConfig>, orders: Orders) -> Self {
         if config.is_none() {
-            tracing::warn!("MIDTRANS_SERVER_KEY is unset: orders will report payments as unavailable");
+            tracing::warn!(
+                "MIDTRANS_SERVER_KEY is unset: orders will report payments as unavailable"
+            );
         }
         Self {
             db,
@@ -98,16 +102,30 @@ impl Payments {
     }
 
     /// The current payment of a customer's own order.
-    pub async fn payment_of(&self, user_id: Uuid, order_id: Uuid) -> Result<PaymentSummary, PaymentError> {
-        let order = self.orders.customer_order(user_id, order_id).await.map_err(not_found)?;
-        let row = store::latest_for_order(&self.db, order.id).await?.ok_or(PaymentError::NoPayment)?;
+    pub async fn payment_of(
+        &self,
+        user_id: Uuid,
+        order_id: Uuid,
+    ) -> Result<PaymentSummary, PaymentError> {
+        let order = self
+            .orders
+            .customer_order(user_id, order_id)
+            .await
+            .map_err(not_found)?;
+        let row = store::latest_for_order(&self.db, order.id)
+            .await?
+            .ok_or(PaymentError::NoPayment)?;
         Ok(summary(&row))
     }
 
     /// (Re)starts the payment of a customer's unpaid order: reuses the live Snap session while
     /// it is valid, else opens a new one. Idempotent.
     pub async fn pay(&self, user_id: Uuid, order_id: Uuid) -> Result<PaymentSummary, PaymentError> {
-        let order = self.orders.customer_order(user_id, order_id).await.map_err(not_found)?;
+        let order = self
+            .orders
+            .customer_order(user_id, order_id)
+            .await
+            .map_err(not_found)?;
         if order.status != OrderStatus::PendingPayment {
             return Err(PaymentError::NotPayable(order.status));
         }
@@ -121,8 +139,12 @@ impl Payments {
         // A fresh session needs a fresh Midtrans order id; two attempts cover a first
         // session whose answer was lost (Midtrans then says the id is taken).
         for _ in 0..2 {
-            if let Some(live) = store::latest_for_order(&self.db, order.id).await?.filter(is_live) {
-                let usable = live.snap_token.is_some() && live.expires_at.is_some_and(|t| t > Utc::now());
+            if let Some(live) = store::latest_for_order(&self.db, order.id)
+                .await?
+                .filter(is_live)
+            {
+                let usable =
+                    live.snap_token.is_some() && live.expires_at.is_some_and(|t| t > Utc::now());
                 // Another request is creating the session right now (it has not failed yet).
                 let in_flight = live.snap_token.is_none()
                     && live.last_error.is_none()
@@ -137,13 +159,29 @@ impl Payments {
                 0 => order.number.clone(),
                 n => format!("{}-{}", order.number, n + 1),
             };
-            let Some(row) = store::open_live(&self.db, order.id, &provider_order_id, order.grand_total, &order.currency).await? else {
+            let Some(row) = store::open_live(
+                &self.db,
+                order.id,
+                &provider_order_id,
+                order.grand_total,
+                &order.currency,
+            )
+            .await?
+            else {
                 continue; // a concurrent request opened the live session; report it
             };
-            let body = midtrans::snap::request(order, &provider_order_id, self.finish_url.as_deref());
+            let body =
+                midtrans::snap::request(order, &provider_order_id, self.finish_url.as_deref());
             match client.create_snap(&body).await {
                 Ok(snap) => {
-                    store::record_snap(&self.db, row.payment_id, &snap.token, &snap.redirect_url, order.payment_due_at).await?;
+                    store::record_snap(
+                        &self.db,
+                        row.payment_id,
+                        &snap.token,
+                        &snap.redirect_url,
+                        order.payment_due_at,
+                    )
+                    .await?;
                     tracing::info!(order.id = %order.id, payment.provider_order_id = %provider_order_id, "snap transaction created");
                     return Ok(PaymentSummary {
                         status: "pending".into(),
@@ -152,7 +190,10 @@ impl Payments {
                         expires_at: Some(order.payment_due_at),
                     });
                 }
-                Err(MidtransError::Refused { code: 400, message }) if message.contains("sudah digunakan") || message.contains("already been taken") => {
+                Err(MidtransError::Refused { code: 400, message })
+                    if message.contains("sudah digunakan")
+                        || message.contains("already been taken") =>
+                {
                     store::retire(&self.db, row.payment_id, "failed").await?;
                 }
                 Err(error) => {

@@ -23,7 +23,10 @@ pub struct PaymentPoller {
 
 impl PaymentPoller {
     pub fn new(payments: Payments, first_check_after: Duration) -> Self {
-        Self { payments, first_check_after }
+        Self {
+            payments,
+            first_check_after,
+        }
     }
 }
 
@@ -43,7 +46,9 @@ impl Handler for PaymentPoller {
             order_id: Uuid,
         }
         let Payload { order_id } = msg.payload_as()?;
-        let Some(mut tx) = Idempotency::begin(&self.payments.db, self.name(), &msg.message_id).await? else {
+        let Some(mut tx) =
+            Idempotency::begin(&self.payments.db, self.name(), &msg.message_id).await?
+        else {
             return Ok(());
         };
         sqlx::query(
@@ -71,7 +76,11 @@ pub struct SweepReport {
 impl Payments {
     /// Reconciles the orders whose check is due (several pollers may run: rows are claimed
     /// with `SKIP LOCKED` and pushed to their next slot before the slow Midtrans call).
-    pub async fn poll_due(&self, base_interval: Duration, limit: i64) -> Result<SweepReport, PaymentError> {
+    pub async fn poll_due(
+        &self,
+        base_interval: Duration,
+        limit: i64,
+    ) -> Result<SweepReport, PaymentError> {
         let due: Vec<(Uuid, i32)> = sqlx::query_as(
             "with due as (
                  select order_id from payment_checks where next_check_at <= now()
@@ -91,11 +100,13 @@ impl Payments {
         for (order_id, attempts) in due {
             report.checked += 1;
             let outcome = self.reconcile(order_id).await;
-            let still_open: bool = sqlx::query_scalar("select status = 'pending_payment' from orders where order_id = $1")
-                .bind(order_id)
-                .fetch_optional(&self.db)
-                .await?
-                .unwrap_or(false);
+            let still_open: bool = sqlx::query_scalar(
+                "select status = 'pending_payment' from orders where order_id = $1",
+            )
+            .bind(order_id)
+            .fetch_optional(&self.db)
+            .await?
+            .unwrap_or(false);
             match outcome {
                 Err(error) => {
                     report.failed += 1;
@@ -103,7 +114,10 @@ impl Payments {
                 }
                 Ok(_) if !still_open => {
                     report.settled += 1;
-                    sqlx::query("delete from payment_checks where order_id = $1").bind(order_id).execute(&self.db).await?;
+                    sqlx::query("delete from payment_checks where order_id = $1")
+                        .bind(order_id)
+                        .execute(&self.db)
+                        .await?;
                 }
                 Ok(_) => {}
             }

@@ -45,7 +45,9 @@ impl Payments {
     /// Reconciles an order's latest payment with Midtrans.
     pub async fn reconcile(&self, order_id: Uuid) -> Result<Reconciled, PaymentError> {
         let client = self.client()?;
-        let payment = store::latest_for_order(&self.db, order_id).await?.ok_or(PaymentError::NoPayment)?;
+        let payment = store::latest_for_order(&self.db, order_id)
+            .await?
+            .ok_or(PaymentError::NoPayment)?;
         let Some(status) = client.status(&payment.provider_order_id).await? else {
             store::touch_checked(&self.db, payment.payment_id).await?;
             return Ok(Reconciled::NoTransaction);
@@ -54,15 +56,24 @@ impl Payments {
     }
 
     /// Applies a status Midtrans reported for `payment`.
-    async fn apply(&self, payment: &PaymentRow, status: &TransactionStatus) -> Result<Reconciled, PaymentError> {
+    async fn apply(
+        &self,
+        payment: &PaymentRow,
+        status: &TransactionStatus,
+    ) -> Result<Reconciled, PaymentError> {
         let order = self.orders.admin_order(payment.order_id).await?.0;
         let transaction_status = status.transaction_status.as_deref().unwrap_or_default();
-        let Some(state) = PaymentState::from_midtrans(transaction_status, status.fraud_status.as_deref()) else {
+        let Some(state) =
+            PaymentState::from_midtrans(transaction_status, status.fraud_status.as_deref())
+        else {
             tracing::warn!(order.id = %order.id, transaction_status, "unknown Midtrans transaction status; ignored");
             return Ok(Reconciled::Unchanged);
         };
         let amount = status.gross_amount.as_deref().and_then(parse_idr);
-        let currency_ok = status.currency.as_deref().is_none_or(|c| c == order.currency);
+        let currency_ok = status
+            .currency
+            .as_deref()
+            .is_none_or(|c| c == order.currency);
         if amount != Some(payment.gross_amount) || !currency_ok {
             tracing::error!(
                 order.id = %order.id,
@@ -75,12 +86,25 @@ impl Payments {
         }
 
         let outcome = match state.order_status() {
-            Some(target) => self.move_order(order.id, order.status, target, state, status, transaction_status).await?,
+            Some(target) => {
+                self.move_order(
+                    order.id,
+                    order.status,
+                    target,
+                    state,
+                    status,
+                    transaction_status,
+                )
+                .await?
+            }
             None => Reconciled::Unchanged,
         };
         // The payment row follows Midtrans, except that stale news never overwrites a settled
         // state (a `pending` arriving after `settlement`).
-        let settled = matches!(payment.status.as_str(), "paid" | "refunded" | "partially_refunded");
+        let settled = matches!(
+            payment.status.as_str(),
+            "paid" | "refunded" | "partially_refunded"
+        );
         if matches!(outcome, Reconciled::Applied(_)) || !settled {
             store::record_status(
                 &self.db,
@@ -105,16 +129,25 @@ impl Payments {
         status: &TransactionStatus,
         transaction_status: &str,
     ) -> Result<Reconciled, PaymentError> {
-        if target == OrderStatus::Paid && matches!(current, OrderStatus::Cancelled | OrderStatus::Expired) {
+        if target == OrderStatus::Paid
+            && matches!(current, OrderStatus::Cancelled | OrderStatus::Expired)
+        {
             tracing::error!(order.id = %order_id, order.status = %current, "payment received for a closed order: refund it");
             return Ok(Reconciled::LatePayment);
         }
-        let refunded_total = matches!(state, PaymentState::Refunded | PaymentState::PartiallyRefunded)
-            .then(|| status.refund_amount.as_deref().and_then(parse_idr))
-            .flatten();
+        let refunded_total = matches!(
+            state,
+            PaymentState::Refunded | PaymentState::PartiallyRefunded
+        )
+        .then(|| status.refund_amount.as_deref().and_then(parse_idr))
+        .flatten();
         let transition = Transition {
             refunded_total,
-            ..Transition::new(target, Actor::Payment, format!("midtrans: {transaction_status}"))
+            ..Transition::new(
+                target,
+                Actor::Payment,
+                format!("midtrans: {transaction_status}"),
+            )
         };
         match self.orders.transition(order_id, transition).await {
             Ok(order) => Ok(Reconciled::Applied(order.status)),
@@ -129,35 +162,51 @@ impl Payments {
     /// failure is not an error: the notification is recorded and the poller catches up.
     pub async fn handle_notification(&self, raw: &str) -> Result<Reconciled, PaymentError> {
         let client = self.client()?;
-        let body: Value = serde_json::from_str(raw).map_err(|e| PaymentError::MalformedNotification(e.to_string()))?;
+        let body: Value = serde_json::from_str(raw)
+            .map_err(|e| PaymentError::MalformedNotification(e.to_string()))?;
         let field = |name: &str| body.get(name).and_then(Value::as_str);
-        let record = |outcome: &'static str, valid: bool, order_id: Option<Uuid>| NotificationRecord {
-            provider_order_id: field("order_id"),
-            order_id,
-            transaction_status: field("transaction_status"),
-            status_code: field("status_code"),
-            raw_body: raw,
-            signature_valid: valid,
-            outcome,
-        };
-        let (Some(order_id), Some(status_code), Some(gross_amount), Some(signature_key)) =
-            (field("order_id"), field("status_code"), field("gross_amount"), field("signature_key"))
-        else {
+        let record =
+            |outcome: &'static str, valid: bool, order_id: Option<Uuid>| NotificationRecord {
+                provider_order_id: field("order_id"),
+                order_id,
+                transaction_status: field("transaction_status"),
+                status_code: field("status_code"),
+                raw_body: raw,
+                signature_valid: valid,
+                outcome,
+            };
+        let (Some(order_id), Some(status_code), Some(gross_amount), Some(signature_key)) = (
+            field("order_id"),
+            field("status_code"),
+            field("gross_amount"),
+            field("signature_key"),
+        ) else {
             store::insert_notification(&self.db, record("malformed", false, None)).await?;
             return Err(PaymentError::MalformedNotification(
                 "order_id, status_code, gross_amount and signature_key are required strings".into(),
             ));
         };
-        if !signature::verify(order_id, status_code, gross_amount, client.server_key(), signature_key) {
+        if !signature::verify(
+            order_id,
+            status_code,
+            gross_amount,
+            client.server_key(),
+            signature_key,
+        ) {
             store::insert_notification(&self.db, record("invalid_signature", false, None)).await?;
-            tracing::warn!(payment.provider_order_id = order_id, "notification with an invalid signature refused");
+            tracing::warn!(
+                payment.provider_order_id = order_id,
+                "notification with an invalid signature refused"
+            );
             return Err(PaymentError::InvalidSignature);
         }
         let Some(payment) = store::by_provider_order_id(&self.db, order_id).await? else {
             store::insert_notification(&self.db, record("unknown_order", true, None)).await?;
             return Err(PaymentError::UnknownOrder);
         };
-        let notification = store::insert_notification(&self.db, record("received", true, Some(payment.order_id))).await?;
+        let notification =
+            store::insert_notification(&self.db, record("received", true, Some(payment.order_id)))
+                .await?;
         let outcome = match client.status(&payment.provider_order_id).await {
             Ok(Some(status)) => self.apply(&payment, &status).await,
             Ok(None) => Ok(Reconciled::NoTransaction),
@@ -172,7 +221,11 @@ impl Payments {
     }
 
     /// Orders waiting for payment whose payment was not checked recently (for the poller).
-    pub async fn due_for_check(&self, older_than: std::time::Duration, limit: i64) -> Result<Vec<Uuid>, PaymentError> {
+    pub async fn due_for_check(
+        &self,
+        older_than: std::time::Duration,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, PaymentError> {
         Ok(store::due_for_check(&self.db, older_than, limit).await?)
     }
 }

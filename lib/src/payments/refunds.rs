@@ -5,10 +5,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    mapping::parse_idr,
-    midtrans::MidtransError,
-    reconcile::Reconciled,
-    store, PaymentError, Payments,
+    mapping::parse_idr, midtrans::MidtransError, reconcile::Reconciled, store, PaymentError,
+    Payments,
 };
 use crate::{
     orders::{lifecycle::Transition, Actor, Order, OrderStatus},
@@ -34,31 +32,58 @@ fn refund_key(order: &Order, seed: &str) -> String {
 impl Payments {
     /// Refunds part or all of a paid order, moving it to `partially_refunded` or `refunded`.
     /// Retrying with the same idempotency seed repeats the same refund, never a second one.
-    pub async fn refund(&self, order_id: Uuid, request: RefundRequest) -> Result<Order, PaymentError> {
+    pub async fn refund(
+        &self,
+        order_id: Uuid,
+        request: RefundRequest,
+    ) -> Result<Order, PaymentError> {
         self.refund_into(order_id, request, None).await
     }
 
     /// Cancels an order. Unpaid: releases its stock (and voids the Midtrans transaction when
     /// one exists). Paid but not shipped: refunds it in full and restocks.
-    pub async fn cancel_order(&self, order_id: Uuid, reason: String, actor: Actor, idempotency_seed: String) -> Result<Order, PaymentError> {
+    pub async fn cancel_order(
+        &self,
+        order_id: Uuid,
+        reason: String,
+        actor: Actor,
+        idempotency_seed: String,
+    ) -> Result<Order, PaymentError> {
         let (order, _) = self.orders.admin_order(order_id).await?;
         match order.status {
             OrderStatus::PendingPayment => self.cancel_payment(order_id, actor).await,
             OrderStatus::Paid | OrderStatus::Processing => {
-                let request = RefundRequest { amount: None, reason, idempotency_seed, actor };
-                self.refund_into(order_id, request, Some(OrderStatus::Cancelled)).await
+                let request = RefundRequest {
+                    amount: None,
+                    reason,
+                    idempotency_seed,
+                    actor,
+                };
+                self.refund_into(order_id, request, Some(OrderStatus::Cancelled))
+                    .await
             }
-            other => Err(crate::orders::OrderError::IllegalTransition { from: other, to: OrderStatus::Cancelled }.into()),
+            other => Err(crate::orders::OrderError::IllegalTransition {
+                from: other,
+                to: OrderStatus::Cancelled,
+            }
+            .into()),
         }
     }
 
     /// Voids the live Midtrans transaction of an unpaid order and cancels the order.
-    pub async fn cancel_payment(&self, order_id: Uuid, actor: Actor) -> Result<Order, PaymentError> {
+    pub async fn cancel_payment(
+        &self,
+        order_id: Uuid,
+        actor: Actor,
+    ) -> Result<Order, PaymentError> {
         let (order, _) = self.orders.admin_order(order_id).await?;
         if order.status != OrderStatus::PendingPayment {
             return Err(PaymentError::NotPayable(order.status));
         }
-        if let (Some(client), Some(payment)) = (&self.client, store::latest_for_order(&self.db, order_id).await?) {
+        if let (Some(client), Some(payment)) = (
+            &self.client,
+            store::latest_for_order(&self.db, order_id).await?,
+        ) {
             match client.cancel(&payment.provider_order_id).await {
                 Ok(_) => {
                     if let Reconciled::Applied(_) = self.reconcile(order_id).await? {
@@ -75,12 +100,19 @@ impl Payments {
         match self.orders.transition(order_id, transition).await {
             Ok(order) => Ok(order),
             // Midtrans' cancellation was applied by its notification meanwhile.
-            Err(crate::orders::OrderError::IllegalTransition { .. }) => Ok(self.orders.admin_order(order_id).await?.0),
+            Err(crate::orders::OrderError::IllegalTransition { .. }) => {
+                Ok(self.orders.admin_order(order_id).await?.0)
+            }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn refund_into(&self, order_id: Uuid, request: RefundRequest, final_status: Option<OrderStatus>) -> Result<Order, PaymentError> {
+    async fn refund_into(
+        &self,
+        order_id: Uuid,
+        request: RefundRequest,
+        final_status: Option<OrderStatus>,
+    ) -> Result<Order, PaymentError> {
         let client = self.client()?;
         let (order, _) = self.orders.admin_order(order_id).await?;
         if !order.status.is_paid() || order.status == OrderStatus::Completed {
@@ -89,7 +121,11 @@ impl Payments {
         let remaining = order.grand_total - order.refunded_amount;
         let amount = request.amount.unwrap_or(remaining);
         let mut errors = ValidationErrors::new();
-        errors.check((1..=remaining).contains(&amount), "amount", format!("must be between 1 and {remaining} (the unrefunded amount)"));
+        errors.check(
+            (1..=remaining).contains(&amount),
+            "amount",
+            format!("must be between 1 and {remaining} (the unrefunded amount)"),
+        );
         errors.length("reason", request.reason.trim(), 1, 255);
         errors.finish()?;
 
@@ -98,12 +134,27 @@ impl Payments {
             .filter(|p| matches!(p.status.as_str(), "paid" | "partially_refunded"))
             .ok_or(PaymentError::NoPayment)?;
         let key = refund_key(&order, &request.idempotency_seed);
-        let (refund_id, status, recorded_amount) =
-            store::insert_refund(&self.db, &key, order_id, payment.payment_id, amount, request.reason.trim()).await?;
+        let (refund_id, status, recorded_amount) = store::insert_refund(
+            &self.db,
+            &key,
+            order_id,
+            payment.payment_id,
+            amount,
+            request.reason.trim(),
+        )
+        .await?;
         if status == "succeeded" {
             return Ok(order);
         }
-        let answer = match client.refund(&payment.provider_order_id, &key, recorded_amount, request.reason.trim()).await {
+        let answer = match client
+            .refund(
+                &payment.provider_order_id,
+                &key,
+                recorded_amount,
+                request.reason.trim(),
+            )
+            .await
+        {
             Ok(answer) => answer,
             // Midtrans already has this refund key: an earlier attempt went through.
             Err(MidtransError::Refused { code: 406, .. }) => {
@@ -112,7 +163,8 @@ impl Payments {
                 return Ok(self.orders.admin_order(order_id).await?.0);
             }
             Err(e) => {
-                store::set_refund_status(&self.db, refund_id, "failed", Some(&e.to_string())).await?;
+                store::set_refund_status(&self.db, refund_id, "failed", Some(&e.to_string()))
+                    .await?;
                 return Err(e.into());
             }
         };
@@ -135,7 +187,9 @@ impl Payments {
         };
         match self.orders.transition(order_id, transition).await {
             Ok(order) => Ok(order),
-            Err(crate::orders::OrderError::IllegalTransition { .. }) => Ok(self.orders.admin_order(order_id).await?.0),
+            Err(crate::orders::OrderError::IllegalTransition { .. }) => {
+                Ok(self.orders.admin_order(order_id).await?.0)
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -23,14 +23,20 @@ pub struct PaymentRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn latest_for_order(db: impl PgExecutor<'_>, order_id: Uuid) -> Result<Option<PaymentRow>, sqlx::Error> {
+pub async fn latest_for_order(
+    db: impl PgExecutor<'_>,
+    order_id: Uuid,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as("select * from payments where order_id = $1 order by created_at desc limit 1")
         .bind(order_id)
         .fetch_optional(db)
         .await
 }
 
-pub async fn by_provider_order_id(db: impl PgExecutor<'_>, provider_order_id: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+pub async fn by_provider_order_id(
+    db: impl PgExecutor<'_>,
+    provider_order_id: &str,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as("select * from payments where provider_order_id = $1")
         .bind(provider_order_id)
         .fetch_optional(db)
@@ -39,7 +45,13 @@ pub async fn by_provider_order_id(db: impl PgExecutor<'_>, provider_order_id: &s
 
 /// Opens the order's live payment (status `unavailable` until Snap answers); `None` when
 /// another request holds the live slot (the unique index decides).
-pub async fn open_live(db: &PgPool, order_id: Uuid, provider_order_id: &str, amount: i64, currency: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+pub async fn open_live(
+    db: &PgPool,
+    order_id: Uuid,
+    provider_order_id: &str,
+    amount: i64,
+    currency: &str,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as(
         "insert into payments (payment_id, order_id, provider_order_id, status, gross_amount, currency)
          values ($1, $2, $3, 'unavailable', $4, $5)
@@ -63,7 +75,13 @@ pub async fn session_count(db: &PgPool, order_id: Uuid) -> Result<i64, sqlx::Err
         .await
 }
 
-pub async fn record_snap(db: &PgPool, payment_id: Uuid, token: &str, redirect_url: &str, expires_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn record_snap(
+    db: &PgPool,
+    payment_id: Uuid,
+    token: &str,
+    redirect_url: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update payments set status = 'pending', snap_token = $2, redirect_url = $3, expires_at = $4, last_error = null
          where payment_id = $1",
@@ -140,7 +158,10 @@ pub struct NotificationRecord<'a> {
     pub outcome: &'a str,
 }
 
-pub async fn insert_notification(db: &PgPool, n: NotificationRecord<'_>) -> Result<Uuid, sqlx::Error> {
+pub async fn insert_notification(
+    db: &PgPool,
+    n: NotificationRecord<'_>,
+) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into payment_notifications (notification_id, provider_order_id, order_id, transaction_status,
@@ -160,7 +181,11 @@ pub async fn insert_notification(db: &PgPool, n: NotificationRecord<'_>) -> Resu
     Ok(id)
 }
 
-pub async fn set_notification_outcome(db: &PgPool, notification_id: Uuid, outcome: &str) -> Result<(), sqlx::Error> {
+pub async fn set_notification_outcome(
+    db: &PgPool,
+    notification_id: Uuid,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("update payment_notifications set outcome = $2 where notification_id = $1")
         .bind(notification_id)
         .bind(outcome)
@@ -170,7 +195,14 @@ pub async fn set_notification_outcome(db: &PgPool, notification_id: Uuid, outcom
 }
 
 /// A refund request, created once per refund key.
-pub async fn insert_refund(db: &PgPool, refund_key: &str, order_id: Uuid, payment_id: Uuid, amount: i64, reason: &str) -> Result<(Uuid, String, i64), sqlx::Error> {
+pub async fn insert_refund(
+    db: &PgPool,
+    refund_key: &str,
+    order_id: Uuid,
+    payment_id: Uuid,
+    amount: i64,
+    reason: &str,
+) -> Result<(Uuid, String, i64), sqlx::Error> {
     sqlx::query_as(
         "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason)
          values ($1, $2, $3, $4, $5, $6)
@@ -187,7 +219,12 @@ pub async fn insert_refund(db: &PgPool, refund_key: &str, order_id: Uuid, paymen
     .await
 }
 
-pub async fn set_refund_status(db: &PgPool, refund_id: Uuid, status: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
+pub async fn set_refund_status(
+    db: &PgPool,
+    refund_id: Uuid,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("update refunds set status = $2, last_error = $3 where refund_id = $1")
         .bind(refund_id)
         .bind(status)
@@ -199,7 +236,11 @@ pub async fn set_refund_status(db: &PgPool, refund_id: Uuid, status: &str, error
 
 /// Orders waiting for payment whose payment was not checked for `older_than` (the poller's
 /// work list), oldest first.
-pub async fn due_for_check(db: &PgPool, older_than: std::time::Duration, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn due_for_check(
+    db: &PgPool,
+    older_than: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
         "select o.order_id from orders o join payments p on p.order_id = o.order_id
          where o.status = 'pending_payment' and p.status in ('pending', 'challenge')

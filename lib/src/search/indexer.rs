@@ -22,7 +22,12 @@ impl SearchIndexer {
 }
 
 /// The events whose products need re-indexing.
-pub const ROUTING_KEYS: &[&str] = &["product.*", "variant.*", "stock.changed", "category.changed"];
+pub const ROUTING_KEYS: &[&str] = &[
+    "product.*",
+    "variant.*",
+    "stock.changed",
+    "category.changed",
+];
 
 #[derive(Deserialize)]
 struct Touched {
@@ -55,9 +60,13 @@ impl Handler for SearchIndexer {
                 .ok_or_else(|| HandlerError::permanent("category.changed without category_id"))?;
             return self.search.index_category(category).await.map_err(failure);
         }
-        let product = touched
-            .product_id
-            .ok_or_else(|| HandlerError::permanent(format!("{} without product_id", msg.event_type)))?;
-        self.search.backend().index_products(&[product]).await.map_err(failure)
+        let product = touched.product_id.ok_or_else(|| {
+            HandlerError::permanent(format!("{} without product_id", msg.event_type))
+        })?;
+        self.search
+            .backend()
+            .index_products(&[product])
+            .await
+            .map_err(failure)
     }
 }

@@ -22,17 +22,33 @@ async fn register_returns_the_user_and_a_working_token_pair() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["user"]["email"], "budi@example.com", "email is normalised");
+    assert_eq!(
+        body["user"]["email"], "budi@example.com",
+        "email is normalised"
+    );
     assert_eq!(body["user"]["role"], "customer");
     assert_eq!(body["tokens"]["token_type"], "Bearer");
     assert!(body["user"].get("password_hash").is_none());
 
-    let events = app.outbox_events(body["user"]["id"].as_str().unwrap()).await;
+    let events = app
+        .outbox_events(body["user"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].0.as_str(), events[0].1["email"].as_str()), ("user.registered", Some("budi@example.com")));
+    assert_eq!(
+        (events[0].0.as_str(), events[0].1["email"].as_str()),
+        ("user.registered", Some("budi@example.com"))
+    );
 
     let token = body["tokens"]["access_token"].as_str().unwrap();
-    let me: Value = app.get("/api/v1/me").bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/me")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["email"], "budi@example.com");
     assert_eq!(me["name"], "Budi");
 }
@@ -55,12 +71,18 @@ async fn registering_a_taken_email_is_a_conflict_even_when_racing() {
     let app = TestApp::spawn().await;
     let body = json!({"email": "race@example.com", "password": PASSWORD, "name": "Racer"});
     let responses = join_all((0..6).map(|_| app.post("/api/v1/auth/register", &body).send())).await;
-    let mut statuses: Vec<u16> = responses.iter().map(|r| r.as_ref().unwrap().status().as_u16()).collect();
+    let mut statuses: Vec<u16> = responses
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
     statuses.sort_unstable();
     assert_eq!(statuses, vec![201, 409, 409, 409, 409, 409]);
 
     let again = app
-        .post("/api/v1/auth/register", &json!({"email": "RACE@example.com", "password": PASSWORD, "name": "x"}))
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "RACE@example.com", "password": PASSWORD, "name": "x"}),
+        )
         .send()
         .await
         .unwrap();
@@ -71,24 +93,41 @@ async fn registering_a_taken_email_is_a_conflict_even_when_racing() {
 async fn invalid_registrations_name_every_bad_field() {
     let app = TestApp::spawn().await;
     let resp = app
-        .post("/api/v1/auth/register", &json!({"email": "not-an-email", "password": "short", "name": " "}))
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "not-an-email", "password": "short", "name": " "}),
+        )
         .send()
         .await
         .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, vec!["email", "name", "password"]);
 
-    for (password, why) in [("ana@example.com", "email as password"), ("password123", "common password")] {
+    for (password, why) in [
+        ("ana@example.com", "email as password"),
+        ("password123", "common password"),
+    ] {
         let resp = app
-            .post("/api/v1/auth/register", &json!({"email": "ana@example.com", "password": password, "name": "Ana"}))
+            .post(
+                "/api/v1/auth/register",
+                &json!({"email": "ana@example.com", "password": password, "name": "Ana"}),
+            )
             .send()
             .await
             .unwrap();
         let body = assert_problem(resp, 422, "validation_failed").await;
         assert_eq!(body["errors"][0]["field"], "password", "{why}");
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(count, 0, "nothing was written");
 }
 
@@ -103,7 +142,10 @@ async fn unknown_email_and_wrong_password_fail_alike() {
         for _ in 0..3 {
             let started = Instant::now();
             let resp = app
-                .post("/api/v1/auth/login", &json!({"email": email, "password": "wrong password here"}))
+                .post(
+                    "/api/v1/auth/login",
+                    &json!({"email": email, "password": "wrong password here"}),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -117,16 +159,25 @@ async fn unknown_email_and_wrong_password_fail_alike() {
     // Both paths run one argon2 verification; without the dummy hash the unknown email would
     // answer an order of magnitude faster.
     let (known, unknown) = (timings[0].as_secs_f64(), timings[1].as_secs_f64());
-    assert!(unknown > known * 0.4, "unknown email answered suspiciously fast: {unknown:.4}s vs {known:.4}s");
+    assert!(
+        unknown > known * 0.4,
+        "unknown email answered suspiciously fast: {unknown:.4}s vs {known:.4}s"
+    );
 }
 
 #[tokio::test]
 async fn repeated_failed_logins_are_throttled_per_account() {
-    let app = TestApp::builder().setting("LOGIN_MAX_FAILURES", "3").spawn().await;
+    let app = TestApp::builder()
+        .setting("LOGIN_MAX_FAILURES", "3")
+        .spawn()
+        .await;
     let user = app.register_customer().await;
     for _ in 0..3 {
         let resp = app
-            .post("/api/v1/auth/login", &json!({"email": user.email, "password": "wrong password here"}))
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": user.email, "password": "wrong password here"}),
+            )
             .send()
             .await
             .unwrap();
@@ -134,28 +185,44 @@ async fn repeated_failed_logins_are_throttled_per_account() {
     }
     // Even the right password is refused while the account is throttled.
     let resp = app
-        .post("/api/v1/auth/login", &json!({"email": user.email, "password": user.password}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": user.email, "password": user.password}),
+        )
         .send()
         .await
         .unwrap();
-    let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after > 0 && retry_after <= 15 * 60);
     assert_problem(resp, 429, "too_many_login_attempts").await;
 }
 
 #[tokio::test]
 async fn repeated_failed_logins_are_throttled_per_ip() {
-    let app = TestApp::builder().setting("LOGIN_MAX_FAILURES_PER_IP", "4").spawn().await;
+    let app = TestApp::builder()
+        .setting("LOGIN_MAX_FAILURES_PER_IP", "4")
+        .spawn()
+        .await;
     for i in 0..4 {
         let resp = app
-            .post("/api/v1/auth/login", &json!({"email": format!("ghost{i}@example.com"), "password": "wrong password"}))
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": format!("ghost{i}@example.com"), "password": "wrong password"}),
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), 401);
     }
     let resp = app
-        .post("/api/v1/auth/login", &json!({"email": "another@example.com", "password": "wrong password"}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "another@example.com", "password": "wrong password"}),
+        )
         .send()
         .await
         .unwrap();
@@ -171,23 +238,59 @@ async fn the_full_session_lifecycle_detects_refresh_token_reuse() {
     assert_eq!(session.id, registered.id);
 
     // Rotate once: a new pair; the presented refresh token is spent.
-    let resp = app.post("/api/v1/auth/refresh", &json!({"refresh_token": session.refresh_token})).send().await.unwrap();
+    let resp = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": session.refresh_token}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let rotated: Value = resp.json().await.unwrap();
     let new_refresh = rotated["refresh_token"].as_str().unwrap().to_owned();
     let new_access = rotated["access_token"].as_str().unwrap().to_owned();
     assert_ne!(new_refresh, session.refresh_token);
-    assert_eq!(app.get("/api/v1/me").bearer_auth(&new_access).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("/api/v1/me")
+            .bearer_auth(&new_access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // Reusing the spent token is refused and revokes the family...
-    let reuse = app.post("/api/v1/auth/refresh", &json!({"refresh_token": session.refresh_token})).send().await.unwrap();
+    let reuse = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": session.refresh_token}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_problem(reuse, 401, "invalid_refresh_token").await;
     // ...so the token the rotation issued is dead too.
-    let after = app.post("/api/v1/auth/refresh", &json!({"refresh_token": new_refresh})).send().await.unwrap();
+    let after = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": new_refresh}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_problem(after, 401, "invalid_refresh_token").await;
 
     // The user's other session (from registration) is untouched.
-    let other = app.post("/api/v1/auth/refresh", &json!({"refresh_token": registered.refresh_token})).send().await.unwrap();
+    let other = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": registered.refresh_token}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 200);
 }
 
@@ -197,7 +300,10 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
     let user = app.register_customer().await;
     let body = json!({"refresh_token": user.refresh_token});
     let responses = join_all((0..8).map(|_| app.post("/api/v1/auth/refresh", &body).send())).await;
-    let ok = responses.iter().filter(|r| r.as_ref().unwrap().status() == 200).count();
+    let ok = responses
+        .iter()
+        .filter(|r| r.as_ref().unwrap().status() == 200)
+        .count();
     assert_eq!(ok, 1);
 }
 
@@ -205,9 +311,23 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
 async fn logout_revokes_the_session() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
-    let resp = app.post("/api/v1/auth/logout", &json!({"refresh_token": user.refresh_token})).send().await.unwrap();
+    let resp = app
+        .post(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": user.refresh_token}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
-    let resp = app.post("/api/v1/auth/refresh", &json!({"refresh_token": user.refresh_token})).send().await.unwrap();
+    let resp = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": user.refresh_token}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 401, "invalid_refresh_token").await;
 }
 
@@ -215,12 +335,22 @@ async fn logout_revokes_the_session() {
 async fn users_update_their_name() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
-    let resp = app.patch("/api/v1/me", &json!({"name": "  Dewi Lestari "})).bearer_auth(&user.access_token).send().await.unwrap();
+    let resp = app
+        .patch("/api/v1/me", &json!({"name": "  Dewi Lestari "}))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["name"], "Dewi Lestari");
 
-    let resp = app.patch("/api/v1/me", &json!({"name": ""})).bearer_auth(&user.access_token).send().await.unwrap();
+    let resp = app
+        .patch("/api/v1/me", &json!({"name": ""}))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "name");
 }
@@ -251,13 +381,34 @@ async fn changing_the_password_revokes_other_sessions_but_keeps_this_one() {
         .unwrap();
     assert_eq!(resp.status(), 204);
 
-    let kept = app.post("/api/v1/auth/refresh", &json!({"refresh_token": this.refresh_token})).send().await.unwrap();
+    let kept = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": this.refresh_token}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(kept.status(), 200, "this session survives");
-    let revoked = app.post("/api/v1/auth/refresh", &json!({"refresh_token": other.refresh_token})).send().await.unwrap();
+    let revoked = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": other.refresh_token}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_problem(revoked, 401, "invalid_refresh_token").await;
 
     app.login(&this.email, "a brand new passphrase").await;
-    let old = app.post("/api/v1/auth/login", &json!({"email": this.email, "password": this.password})).send().await.unwrap();
+    let old = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": this.email, "password": this.password}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(old.status(), 401);
 }
 
@@ -265,17 +416,31 @@ mod access_tokens {
     use super::*;
     use jsonwebtoken::{encode, EncodingKey, Header};
 
-    fn forged(secret: &str, user_id: &str, role: &str, exp_offset: i64, alg: jsonwebtoken::Algorithm) -> String {
+    fn forged(
+        secret: &str,
+        user_id: &str,
+        role: &str,
+        exp_offset: i64,
+        alg: jsonwebtoken::Algorithm,
+    ) -> String {
         let now = chrono_now();
         let claims = json!({
             "sub": user_id, "role": role, "iat": now, "exp": now + exp_offset,
             "iss": "toko", "aud": "toko-api", "jti": "00000000-0000-0000-0000-000000000001"
         });
-        encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     }
 
     fn chrono_now() -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
     }
 
     #[tokio::test]
@@ -287,18 +452,52 @@ mod access_tokens {
 
         // A token we sign ourselves with the right key is accepted (the harness is honest)...
         let good = forged(secret, &user.id, "customer", 60, hs256);
-        assert_eq!(app.get("/api/v1/me").bearer_auth(&good).send().await.unwrap().status(), 200);
+        assert_eq!(
+            app.get("/api/v1/me")
+                .bearer_auth(&good)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
 
         let payload = user.access_token.split('.').nth(1).unwrap();
         let cases = [
-            ("another key", forged("some-other-secret-of-enough-length-000", &user.id, "customer", 60, hs256)),
+            (
+                "another key",
+                forged(
+                    "some-other-secret-of-enough-length-000",
+                    &user.id,
+                    "customer",
+                    60,
+                    hs256,
+                ),
+            ),
             ("expired", forged(secret, &user.id, "customer", -120, hs256)),
-            ("HS512 instead of HS256", forged(secret, &user.id, "customer", 60, jsonwebtoken::Algorithm::HS512)),
-            ("alg none", format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")),
+            (
+                "HS512 instead of HS256",
+                forged(
+                    secret,
+                    &user.id,
+                    "customer",
+                    60,
+                    jsonwebtoken::Algorithm::HS512,
+                ),
+            ),
+            (
+                "alg none",
+                format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
+            ),
             ("garbage", "not.a.jwt".to_owned()),
         ];
         for (why, token) in cases {
-            let resp = app.get("/api/v1/me").bearer_auth(&token).send().await.unwrap();
+            let resp = app
+                .get("/api/v1/me")
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
             assert!(resp.headers().get("www-authenticate").is_some(), "{why}");
             assert_problem(resp, 401, "unauthorized").await;
         }
@@ -318,9 +517,19 @@ mod roles {
 
         let anonymous = app.get("/api/v1/admin/users").send().await.unwrap();
         assert_problem(anonymous, 401, "unauthorized").await;
-        let as_customer = app.get("/api/v1/admin/users").bearer_auth(&customer.access_token).send().await.unwrap();
+        let as_customer = app
+            .get("/api/v1/admin/users")
+            .bearer_auth(&customer.access_token)
+            .send()
+            .await
+            .unwrap();
         assert_problem(as_customer, 403, "forbidden").await;
-        let as_admin = app.get("/api/v1/admin/users").bearer_auth(&admin.access_token).send().await.unwrap();
+        let as_admin = app
+            .get("/api/v1/admin/users")
+            .bearer_auth(&admin.access_token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(as_admin.status(), 200);
         let body: Value = as_admin.json().await.unwrap();
         assert_eq!(body["items"].as_array().unwrap().len(), 2);

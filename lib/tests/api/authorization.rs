@@ -79,7 +79,12 @@ enum Role {
     Admin,
 }
 
-const ROLES: [Role; 4] = [Role::Anonymous, Role::CustomerA, Role::CustomerB, Role::Admin];
+const ROLES: [Role; 4] = [
+    Role::Anonymous,
+    Role::CustomerA,
+    Role::CustomerB,
+    Role::Admin,
+];
 
 /// `None` means "allowed": any 2xx.
 fn expected(access: Access, role: Role) -> Option<u16> {
@@ -116,25 +121,36 @@ impl World {
     }
 
     fn admin_post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
-        self.app.post(path, &body).bearer_auth(&self.admin.access_token)
+        self.app
+            .post(path, &body)
+            .bearer_auth(&self.admin.access_token)
     }
 
     /// A fresh pending order of customer A.
     async fn order_of_a(&self) -> String {
         self.app.add_to_cart(&self.a, &self.variant, 1).await;
-        let body: Value = self.app.checkout(&self.a, &uuid::Uuid::new_v4().to_string()).await.json().await.unwrap();
+        let body: Value = self
+            .app
+            .checkout(&self.a, &uuid::Uuid::new_v4().to_string())
+            .await
+            .json()
+            .await
+            .unwrap();
         body["order"]["id"].as_str().unwrap().to_owned()
     }
 
     /// A fresh paid order of customer A.
     async fn paid_order_of_a(&self) -> String {
         let id = self.order_of_a().await;
-        let number: String = sqlx::query_scalar("select order_number from orders where order_id = $1")
-            .bind(uuid::Uuid::parse_str(&id).unwrap())
-            .fetch_one(&self.app.db)
-            .await
-            .unwrap();
-        self.app.sim_action(&number, "pay", json!({"outcome": "settlement"})).await;
+        let number: String =
+            sqlx::query_scalar("select order_number from orders where order_id = $1")
+                .bind(uuid::Uuid::parse_str(&id).unwrap())
+                .fetch_one(&self.app.db)
+                .await
+                .unwrap();
+        self.app
+            .sim_action(&number, "pay", json!({"outcome": "settlement"}))
+            .await;
         assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
         id
     }
@@ -146,11 +162,23 @@ impl World {
 
     async fn product(&self) -> Value {
         let sku = format!("AZ-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]).to_uppercase();
-        self.app.create_simple_product(&self.admin, &self.category, &format!("Matrix {sku}"), &sku, 1_000, 50).await
+        self.app
+            .create_simple_product(
+                &self.admin,
+                &self.category,
+                &format!("Matrix {sku}"),
+                &sku,
+                1_000,
+                50,
+            )
+            .await
     }
 
     async fn session(&self) -> String {
-        self.app.login(&self.a.email, &self.a.password).await.refresh_token
+        self.app
+            .login(&self.a.email, &self.a.password)
+            .await
+            .refresh_token
     }
 
     /// The request for `operation` as `role`, with whatever fresh fixtures it needs.
@@ -248,7 +276,10 @@ async fn two_variant_product(w: &World) -> (String, String) {
             {"sku": format!("TWO-M-{unique}"), "price": 1, "stock_on_hand": 1, "options": {"size": "M"}}
         ]
     })).await;
-    (product["variants"][0]["id"].as_str().unwrap().to_owned(), product["id"].as_str().unwrap().to_owned())
+    (
+        product["variants"][0]["id"].as_str().unwrap().to_owned(),
+        product["id"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -257,10 +288,29 @@ async fn every_operation_enforces_its_access_rule_for_every_role() {
     let admin = app.register_admin().await;
     let a = app.register_customer().await;
     let b = app.register_customer().await;
-    let category = app.create_category(&admin, "Matrix", None).await["id"].as_str().unwrap().to_owned();
-    let product = app.create_simple_product(&admin, &category, "Matrix Base", "MATRIX-BASE", 1_000, 1_000).await;
+    let category = app.create_category(&admin, "Matrix", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let product = app
+        .create_simple_product(
+            &admin,
+            &category,
+            "Matrix Base",
+            "MATRIX-BASE",
+            1_000,
+            1_000,
+        )
+        .await;
     let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
-    let world = World { app, a, b, admin, category, variant };
+    let world = World {
+        app,
+        a,
+        b,
+        admin,
+        category,
+        variant,
+    };
 
     let spec: Value = serde_json::from_str(&toko::http::spec_json()).unwrap();
     let mut in_spec = BTreeSet::new();
@@ -271,9 +321,15 @@ async fn every_operation_enforces_its_access_rule_for_every_role() {
     }
     let ruled: BTreeSet<String> = RULES.iter().map(|(id, _)| id.to_string()).collect();
     let missing: Vec<_> = in_spec.difference(&ruled).collect();
-    assert!(missing.is_empty(), "operations without an access rule: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "operations without an access rule: {missing:?}"
+    );
     let stale: Vec<_> = ruled.difference(&in_spec).collect();
-    assert!(stale.is_empty(), "rules for operations that no longer exist: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "rules for operations that no longer exist: {stale:?}"
+    );
 
     let mut failures = Vec::new();
     for (operation, access) in RULES {
@@ -285,9 +341,16 @@ async fn every_operation_enforces_its_access_rule_for_every_role() {
                 Some(code) => status == code,
             };
             if !ok {
-                failures.push(format!("{operation} as {role:?}: got {status}, expected {:?}", expected(*access, role).map_or("2xx".into(), |c| c.to_string())));
+                failures.push(format!(
+                    "{operation} as {role:?}: got {status}, expected {:?}",
+                    expected(*access, role).map_or("2xx".into(), |c| c.to_string())
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "authorization matrix failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "authorization matrix failures:\n{}",
+        failures.join("\n")
+    );
 }

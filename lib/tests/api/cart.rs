@@ -10,15 +10,35 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let app = TestApp::builder().setting("CART_MAX_LINE_QUANTITY", "5").spawn().await;
+    let app = TestApp::builder()
+        .setting("CART_MAX_LINE_QUANTITY", "5")
+        .spawn()
+        .await;
     let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Mugs", None).await["id"].as_str().unwrap().to_owned();
-    Fixture { app, admin, category }
+    let category = app.create_category(&admin, "Mugs", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Fixture {
+        app,
+        admin,
+        category,
+    }
 }
 
 impl Fixture {
     async fn variant(&self, sku: &str, price: i64, stock: i64) -> String {
-        let p = self.app.create_simple_product(&self.admin, &self.category, &format!("Product {sku}"), sku, price, stock).await;
+        let p = self
+            .app
+            .create_simple_product(
+                &self.admin,
+                &self.category,
+                &format!("Product {sku}"),
+                sku,
+                price,
+                stock,
+            )
+            .await;
         p["variants"][0]["id"].as_str().unwrap().to_owned()
     }
 }
@@ -30,14 +50,30 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     let cup = f.variant("CUP", 10_000, 10).await;
     let user = f.app.register_customer().await;
 
-    let empty: Value = f.app.get("/api/v1/cart").bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
-    assert_eq!((empty["item_count"].as_i64(), empty["subtotal"].as_i64()), (Some(0), Some(0)));
+    let empty: Value = f
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (empty["item_count"].as_i64(), empty["subtotal"].as_i64()),
+        (Some(0), Some(0))
+    );
 
     f.app.add_to_cart(&user, &mug, 2).await;
     f.app.add_to_cart(&user, &cup, 1).await;
     let cart = f.app.add_to_cart(&user, &mug, 1).await;
     assert_eq!(cart["id"], empty["id"], "the same open cart");
-    assert_eq!(cart["items"].as_array().unwrap().len(), 2, "adding the same variant adds to its line");
+    assert_eq!(
+        cart["items"].as_array().unwrap().len(),
+        2,
+        "adding the same variant adds to its line"
+    );
     assert_eq!(cart["items"][0]["quantity"], 3);
     assert_eq!(cart["items"][0]["line_total"], 75_000);
     assert_eq!(cart["item_count"], 4);
@@ -45,19 +81,62 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     assert_eq!(cart["currency"], "IDR");
 
     let item = cart["items"][1]["id"].as_str().unwrap();
-    let cart: Value = f.app.patch(&format!("/api/v1/cart/items/{item}"), &json!({"quantity": 4}))
-        .bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
+    let cart: Value = f
+        .app
+        .patch(
+            &format!("/api/v1/cart/items/{item}"),
+            &json!({"quantity": 4}),
+        )
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cart["subtotal"], 115_000);
-    let cart: Value = f.app.patch(&format!("/api/v1/cart/items/{item}"), &json!({"quantity": 0}))
-        .bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
-    assert_eq!(cart["items"].as_array().unwrap().len(), 1, "quantity 0 removes the line");
+    let cart: Value = f
+        .app
+        .patch(
+            &format!("/api/v1/cart/items/{item}"),
+            &json!({"quantity": 0}),
+        )
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cart["items"].as_array().unwrap().len(),
+        1,
+        "quantity 0 removes the line"
+    );
     let mug_item = cart["items"][0]["id"].as_str().unwrap();
-    let cart: Value = f.app.delete(&format!("/api/v1/cart/items/{mug_item}")).bearer_auth(&user.access_token)
-        .send().await.unwrap().json().await.unwrap();
+    let cart: Value = f
+        .app
+        .delete(&format!("/api/v1/cart/items/{mug_item}"))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cart["item_count"], 0);
 
     f.app.add_to_cart(&user, &cup, 2).await;
-    let cart: Value = f.app.delete("/api/v1/cart").bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
+    let cart: Value = f
+        .app
+        .delete("/api/v1/cart")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(cart["items"].as_array().unwrap().is_empty());
 }
 
@@ -67,8 +146,13 @@ async fn stock_limits_and_unavailable_products_are_conflicts() {
     let scarce = f.variant("SCARCE", 5_000, 3).await;
     let user = f.app.register_customer().await;
     let add = |variant: &str, quantity: i64| {
-        f.app.post("/api/v1/cart/items", &json!({"variant_id": variant, "quantity": quantity}))
-            .bearer_auth(&user.access_token).send()
+        f.app
+            .post(
+                "/api/v1/cart/items",
+                &json!({"variant_id": variant, "quantity": quantity}),
+            )
+            .bearer_auth(&user.access_token)
+            .send()
     };
     let body = assert_problem(add(&scarce, 4).await.unwrap(), 409, "insufficient_stock").await;
     assert_eq!(body["available_quantity"], 3);
@@ -80,14 +164,26 @@ async fn stock_limits_and_unavailable_products_are_conflicts() {
     assert_eq!(body["errors"][0]["field"], "quantity");
     let plenty = f.variant("PLENTY", 5_000, 100).await;
     assert_problem(add(&plenty, 6).await.unwrap(), 422, "validation_failed").await;
-    let body = assert_problem(add("00000000-0000-0000-0000-000000000000", 1).await.unwrap(), 422, "validation_failed").await;
+    let body = assert_problem(
+        add("00000000-0000-0000-0000-000000000000", 1)
+            .await
+            .unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["errors"][0]["field"], "variant_id");
 
     let draft = f.app.create_product(&f.admin, &json!({
         "name": "Draft Mug", "category_id": f.category, "variants": [{"sku": "DRAFT-MUG", "price": 1, "stock_on_hand": 5}]
     })).await;
     let draft_variant = draft["variants"][0]["id"].as_str().unwrap();
-    assert_problem(add(draft_variant, 1).await.unwrap(), 409, "variant_unavailable").await;
+    assert_problem(
+        add(draft_variant, 1).await.unwrap(),
+        409,
+        "variant_unavailable",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -98,40 +194,134 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
     let user = f.app.register_customer().await;
     f.app.add_to_cart(&user, &a, 2).await;
 
-    let resp = f.app.client.post(f.app.url("/api/v1/carts")).send().await.unwrap();
+    let resp = f
+        .app
+        .client
+        .post(f.app.url("/api/v1/carts"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let guest: Value = resp.json().await.unwrap();
     let token = guest["cart_token"].as_str().unwrap().to_owned();
     for (variant, quantity) in [(&a, 2), (&b, 1)] {
-        let resp = f.app.post("/api/v1/cart/items", &json!({"variant_id": variant, "quantity": quantity}))
-            .header("x-cart-token", &token).send().await.unwrap();
+        let resp = f
+            .app
+            .post(
+                "/api/v1/cart/items",
+                &json!({"variant_id": variant, "quantity": quantity}),
+            )
+            .header("x-cart-token", &token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
     }
-    let cart: Value = f.app.get("/api/v1/cart").header("x-cart-token", &token).send().await.unwrap().json().await.unwrap();
+    let cart: Value = f
+        .app
+        .get("/api/v1/cart")
+        .header("x-cart-token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cart["item_count"], 3);
 
-    assert_problem(f.app.get("/api/v1/cart").header("x-cart-token", "bogus").send().await.unwrap(), 404, "cart_not_found").await;
-    assert_problem(f.app.get("/api/v1/cart").send().await.unwrap(), 401, "unauthorized").await;
+    assert_problem(
+        f.app
+            .get("/api/v1/cart")
+            .header("x-cart-token", "bogus")
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "cart_not_found",
+    )
+    .await;
+    assert_problem(
+        f.app.get("/api/v1/cart").send().await.unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
 
     // Log in with the guest token: 2 + 2 of A capped at the 3 available, B added.
-    let resp = f.app.post("/api/v1/auth/login", &json!({"email": user.email, "password": user.password}))
-        .header("x-cart-token", &token).send().await.unwrap();
+    let resp = f
+        .app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": user.email, "password": user.password}),
+        )
+        .header("x-cart-token", &token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    let merged: Value = f.app.get("/api/v1/cart").bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
-    let lines: Vec<(&str, i64)> = merged["items"].as_array().unwrap().iter()
-        .map(|i| (i["sku"].as_str().unwrap(), i["quantity"].as_i64().unwrap())).collect();
+    let merged: Value = f
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lines: Vec<(&str, i64)> = merged["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["sku"].as_str().unwrap(), i["quantity"].as_i64().unwrap()))
+        .collect();
     assert_eq!(lines, vec![("MERGE-A", 3), ("MERGE-B", 1)]);
-    assert_problem(f.app.get("/api/v1/cart").header("x-cart-token", &token).send().await.unwrap(), 404, "cart_not_found").await;
+    assert_problem(
+        f.app
+            .get("/api/v1/cart")
+            .header("x-cart-token", &token)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "cart_not_found",
+    )
+    .await;
 
     // Registering with a guest token merges too.
-    let second: Value = f.app.client.post(f.app.url("/api/v1/carts")).send().await.unwrap().json().await.unwrap();
+    let second: Value = f
+        .app
+        .client
+        .post(f.app.url("/api/v1/carts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = second["cart_token"].as_str().unwrap();
-    f.app.post("/api/v1/cart/items", &json!({"variant_id": b, "quantity": 2})).header("x-cart-token", token).send().await.unwrap();
+    f.app
+        .post(
+            "/api/v1/cart/items",
+            &json!({"variant_id": b, "quantity": 2}),
+        )
+        .header("x-cart-token", token)
+        .send()
+        .await
+        .unwrap();
     let resp = f.app.post("/api/v1/auth/register", &json!({"email": "newbie@example.com", "password": "correct horse battery", "name": "N"}))
         .header("x-cart-token", token).send().await.unwrap();
     let session: Value = resp.json().await.unwrap();
-    let cart: Value = f.app.get("/api/v1/cart").bearer_auth(session["tokens"]["access_token"].as_str().unwrap())
-        .send().await.unwrap().json().await.unwrap();
+    let cart: Value = f
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(session["tokens"]["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cart["item_count"], 2);
 }
 
@@ -144,12 +334,45 @@ async fn a_customer_cannot_touch_another_customers_cart_items() {
     let cart = f.app.add_to_cart(&alice, &mug, 1).await;
     let item = cart["items"][0]["id"].as_str().unwrap();
 
-    let resp = f.app.patch(&format!("/api/v1/cart/items/{item}"), &json!({"quantity": 3})).bearer_auth(&bob.access_token).send().await.unwrap();
+    let resp = f
+        .app
+        .patch(
+            &format!("/api/v1/cart/items/{item}"),
+            &json!({"quantity": 3}),
+        )
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 404, "not_found").await;
-    let resp = f.app.delete(&format!("/api/v1/cart/items/{item}")).bearer_auth(&bob.access_token).send().await.unwrap();
+    let resp = f
+        .app
+        .delete(&format!("/api/v1/cart/items/{item}"))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 404, "not_found").await;
-    let bobs: Value = f.app.get("/api/v1/cart").bearer_auth(&bob.access_token).send().await.unwrap().json().await.unwrap();
+    let bobs: Value = f
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(bobs["id"], cart["id"]);
-    let alices: Value = f.app.get("/api/v1/cart").bearer_auth(&alice.access_token).send().await.unwrap().json().await.unwrap();
+    let alices: Value = f
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(alices["items"][0]["quantity"], 1);
 }

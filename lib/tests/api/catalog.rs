@@ -19,55 +19,153 @@ struct Shop {
 async fn shop() -> Shop {
     let app = TestApp::spawn().await;
     let admin = app.register_admin().await;
-    let clothing = app.create_category(&admin, "Clothing", None).await["id"].as_str().unwrap().to_owned();
-    let shirts = app.create_category(&admin, "Shirts", Some(&clothing)).await["id"].as_str().unwrap().to_owned();
-    let shoes = app.create_category(&admin, "Shoes", Some(&clothing)).await["id"].as_str().unwrap().to_owned();
-    let electronics = app.create_category(&admin, "Electronics", None).await["id"].as_str().unwrap().to_owned();
-    Shop { app, admin, clothing, shirts, shoes, electronics }
+    let clothing = app.create_category(&admin, "Clothing", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shirts = app.create_category(&admin, "Shirts", Some(&clothing)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shoes = app.create_category(&admin, "Shoes", Some(&clothing)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let electronics = app.create_category(&admin, "Electronics", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Shop {
+        app,
+        admin,
+        clothing,
+        shirts,
+        shoes,
+        electronics,
+    }
 }
 
 fn names(page: &Value) -> Vec<String> {
-    page["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn categories_form_a_tree_addressable_by_id_or_slug() {
     let s = shop().await;
-    let tree: Value = s.app.get("/api/v1/categories").send().await.unwrap().json().await.unwrap();
-    let roots: Vec<&str> = tree["items"].as_array().unwrap().iter().map(|c| c["slug"].as_str().unwrap()).collect();
+    let tree: Value = s
+        .app
+        .get("/api/v1/categories")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let roots: Vec<&str> = tree["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(roots, vec!["clothing", "electronics"]);
-    let children: Vec<&str> =
-        tree["items"][0]["children"].as_array().unwrap().iter().map(|c| c["slug"].as_str().unwrap()).collect();
+    let children: Vec<&str> = tree["items"][0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(children, vec!["shirts", "shoes"]);
 
-    let by_slug: Value = s.app.get("/api/v1/categories/shirts").send().await.unwrap().json().await.unwrap();
+    let by_slug: Value = s
+        .app
+        .get("/api/v1/categories/shirts")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(by_slug["category"]["id"], s.shirts.as_str());
     assert_eq!(by_slug["ancestors"][0]["slug"], "clothing");
-    let by_id: Value = s.app.get(&format!("/api/v1/categories/{}", s.clothing)).send().await.unwrap().json().await.unwrap();
+    let by_id: Value = s
+        .app
+        .get(&format!("/api/v1/categories/{}", s.clothing))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(by_id["children"].as_array().unwrap().len(), 2);
-    assert_problem(s.app.get("/api/v1/categories/nope").send().await.unwrap(), 404, "not_found").await;
+    assert_problem(
+        s.app.get("/api/v1/categories/nope").send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn categories_cannot_form_cycles_and_only_empty_leaves_are_deleted() {
     let s = shop().await;
     let auth = &s.admin.access_token;
-    let resp = s.app.patch(&format!("/api/v1/admin/categories/{}", s.clothing), &json!({"parent_id": s.shirts}))
-        .bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/categories/{}", s.clothing),
+            &json!({"parent_id": s.shirts}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "parent_id");
 
-    let resp = s.app.delete(&format!("/api/v1/admin/categories/{}", s.clothing)).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/categories/{}", s.clothing))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 409, "category_in_use").await;
-    s.app.create_simple_product(&s.admin, &s.shoes, "Runner", "RUN-1", 500_000, 5).await;
-    let resp = s.app.delete(&format!("/api/v1/admin/categories/{}", s.shoes)).bearer_auth(auth).send().await.unwrap();
+    s.app
+        .create_simple_product(&s.admin, &s.shoes, "Runner", "RUN-1", 500_000, 5)
+        .await;
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/categories/{}", s.shoes))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 409, "category_in_use").await;
-    let resp = s.app.delete(&format!("/api/v1/admin/categories/{}", s.electronics)).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/categories/{}", s.electronics))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
 
     // Moving to the root with an explicit null.
-    let resp = s.app.patch(&format!("/api/v1/admin/categories/{}", s.shirts), &json!({"parent_id": null}))
-        .bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/categories/{}", s.shirts),
+            &json!({"parent_id": null}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     let moved: Value = resp.json().await.unwrap();
     assert!(moved["parent_id"].is_null());
 }
@@ -94,43 +192,111 @@ async fn a_product_is_created_with_its_variants_and_read_by_id_or_slug() {
     assert_eq!(created["price_min"], 89_000);
     assert_eq!(created["price_max"], 95_000);
     assert_eq!(created["currency"], "IDR");
-    assert_eq!(created["variants"][0]["stock_on_hand"], 10, "admins see stock levels");
+    assert_eq!(
+        created["variants"][0]["stock_on_hand"], 10,
+        "admins see stock levels"
+    );
 
-    let public: Value = s.app.get("/api/v1/products/kaos-polos-premium").send().await.unwrap().json().await.unwrap();
+    let public: Value = s
+        .app
+        .get("/api/v1/products/kaos-polos-premium")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(public["id"], created["id"]);
     assert_eq!(public["category"]["slug"], "shirts");
     assert_eq!(public["attributes"]["material"], "cotton");
     assert_eq!(public["variants"][0]["available"], 10);
     assert_eq!(public["variants"][1]["in_stock"], false);
-    assert!(public["variants"][0].get("stock_on_hand").is_none(), "shoppers do not see stock levels");
+    assert!(
+        public["variants"][0].get("stock_on_hand").is_none(),
+        "shoppers do not see stock levels"
+    );
     assert_eq!(public["in_stock"], true);
 
-    let movements: i64 = sqlx::query_scalar("select count(*) from stock_movements where kind = 'initial'")
-        .fetch_one(&s.app.db).await.unwrap();
+    let movements: i64 =
+        sqlx::query_scalar("select count(*) from stock_movements where kind = 'initial'")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
     assert_eq!(movements, 1, "initial stock is in the ledger");
 }
 
 #[tokio::test]
 async fn drafts_and_archived_products_are_hidden_from_shoppers() {
     let s = shop().await;
-    let draft = s.app.create_product(&s.admin, &json!({
-        "name": "Secret Draft", "category_id": s.shirts,
-        "variants": [{"sku": "DRAFT-1", "price": 1000, "stock_on_hand": 1}]
-    })).await;
+    let draft = s
+        .app
+        .create_product(
+            &s.admin,
+            &json!({
+                "name": "Secret Draft", "category_id": s.shirts,
+                "variants": [{"sku": "DRAFT-1", "price": 1000, "stock_on_hand": 1}]
+            }),
+        )
+        .await;
     assert_eq!(draft["status"], "draft");
-    assert_problem(s.app.get("/api/v1/products/secret-draft").send().await.unwrap(), 404, "not_found").await;
+    assert_problem(
+        s.app
+            .get("/api/v1/products/secret-draft")
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 
-    let active = s.app.create_simple_product(&s.admin, &s.shirts, "Soon Archived", "ARCH-1", 1000, 1).await;
+    let active = s
+        .app
+        .create_simple_product(&s.admin, &s.shirts, "Soon Archived", "ARCH-1", 1000, 1)
+        .await;
     let id = active["id"].as_str().unwrap();
-    let resp = s.app.patch(&format!("/api/v1/admin/products/{id}"), &json!({"status": "archived"}))
-        .bearer_auth(&s.admin.access_token).send().await.unwrap();
+    let resp = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/products/{id}"),
+            &json!({"status": "archived"}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_problem(s.app.get(&format!("/api/v1/products/{id}")).send().await.unwrap(), 404, "not_found").await;
-    let list: Value = s.app.get("/api/v1/products").send().await.unwrap().json().await.unwrap();
+    assert_problem(
+        s.app
+            .get(&format!("/api/v1/products/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    let list: Value = s
+        .app
+        .get("/api/v1/products")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(names(&list).is_empty(), "{list}");
 
-    let admin_list: Value = s.app.get("/api/v1/admin/products").bearer_auth(&s.admin.access_token)
-        .send().await.unwrap().json().await.unwrap();
+    let admin_list: Value = s
+        .app
+        .get("/api/v1/admin/products")
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(admin_list["items"].as_array().unwrap().len(), 2);
 }
 
@@ -152,19 +318,58 @@ async fn the_list_filters_by_category_tree_brand_price_and_stock() {
     let list = |query: &str| {
         let url = format!("/api/v1/products?sort=name&{query}");
         let app = &s.app;
-        async move { names(&app.get(&url).send().await.unwrap().json::<Value>().await.unwrap()) }
+        async move {
+            names(
+                &app.get(&url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap(),
+            )
+        }
     };
-    assert_eq!(list("category=clothing").await, vec!["Linen Shirt", "Oxford Shirt", "Trail Shoe"], "descendants included");
-    assert_eq!(list(&format!("category={}", s.shoes)).await, vec!["Trail Shoe"]);
-    assert_eq!(list("category=unknown-category").await, Vec::<String>::new());
-    assert_eq!(list("brand=uniqlo").await, vec!["Oxford Shirt", "Trail Shoe"]);
-    assert_eq!(list("min_price=400000&max_price=1000000").await, vec!["Linen Shirt", "Trail Shoe"]);
+    assert_eq!(
+        list("category=clothing").await,
+        vec!["Linen Shirt", "Oxford Shirt", "Trail Shoe"],
+        "descendants included"
+    );
+    assert_eq!(
+        list(&format!("category={}", s.shoes)).await,
+        vec!["Trail Shoe"]
+    );
+    assert_eq!(
+        list("category=unknown-category").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list("brand=uniqlo").await,
+        vec!["Oxford Shirt", "Trail Shoe"]
+    );
+    assert_eq!(
+        list("min_price=400000&max_price=1000000").await,
+        vec!["Linen Shirt", "Trail Shoe"]
+    );
     assert_eq!(list("in_stock=false").await, vec!["Linen Shirt"]);
-    assert_eq!(list("in_stock=true&category=clothing&brand=Uniqlo&max_price=500000").await, vec!["Oxford Shirt"]);
+    assert_eq!(
+        list("in_stock=true&category=clothing&brand=Uniqlo&max_price=500000").await,
+        vec!["Oxford Shirt"]
+    );
 
-    let resp = s.app.get("/api/v1/products?min_price=-1").send().await.unwrap();
+    let resp = s
+        .app
+        .get("/api/v1/products?min_price=-1")
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 400, "invalid_parameter").await;
-    let resp = s.app.get("/api/v1/products?sort=popularity").send().await.unwrap();
+    let resp = s
+        .app
+        .get("/api/v1/products?sort=popularity")
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 400, "invalid_parameter").await;
     assert_eq!(body["errors"][0]["field"], "sort");
 }
@@ -173,19 +378,37 @@ async fn the_list_filters_by_category_tree_brand_price_and_stock() {
 async fn every_sort_order_is_honoured() {
     let s = shop().await;
     for (name, price) in [("Banana", 300), ("apple", 100), ("Cherry", 200)] {
-        s.app.create_simple_product(&s.admin, &s.shirts, name, &format!("SKU-{name}"), price, 1).await;
+        s.app
+            .create_simple_product(&s.admin, &s.shirts, name, &format!("SKU-{name}"), price, 1)
+            .await;
     }
     let sorted = |sort: &'static str| {
         let app = &s.app;
-        async move { names(&app.get(&format!("/api/v1/products?sort={sort}")).send().await.unwrap().json::<Value>().await.unwrap()) }
+        async move {
+            names(
+                &app.get(&format!("/api/v1/products?sort={sort}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap(),
+            )
+        }
     };
     assert_eq!(sorted("newest").await, vec!["Cherry", "apple", "Banana"]);
     assert_eq!(sorted("price_asc").await, vec!["apple", "Cherry", "Banana"]);
-    assert_eq!(sorted("price_desc").await, vec!["Banana", "Cherry", "apple"]);
+    assert_eq!(
+        sorted("price_desc").await,
+        vec!["Banana", "Cherry", "apple"]
+    );
     let by_name = sorted("name").await;
     let mut expected = by_name.clone();
     expected.sort();
-    assert_eq!(by_name, expected, "name order follows the database collation consistently");
+    assert_eq!(
+        by_name, expected,
+        "name order follows the database collation consistently"
+    );
 }
 
 #[tokio::test]
@@ -193,7 +416,16 @@ async fn cursor_pagination_has_no_duplicates_or_gaps_when_sort_keys_tie() {
     let s = shop().await;
     // 23 products, all at the same price: only the id breaks the ties.
     for i in 0..23 {
-        s.app.create_simple_product(&s.admin, &s.shirts, &format!("Same Price {i:02}"), &format!("TIE-{i:02}"), 50_000, 1).await;
+        s.app
+            .create_simple_product(
+                &s.admin,
+                &s.shirts,
+                &format!("Same Price {i:02}"),
+                &format!("TIE-{i:02}"),
+                50_000,
+                1,
+            )
+            .await;
     }
     for sort in ["price_asc", "price_desc", "newest", "name"] {
         let mut seen = Vec::new();
@@ -206,7 +438,13 @@ async fn cursor_pagination_has_no_duplicates_or_gaps_when_sort_keys_tie() {
             }
             let page: Value = s.app.get(&url).send().await.unwrap().json().await.unwrap();
             pages += 1;
-            seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()));
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["id"].as_str().unwrap().to_owned()),
+            );
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
                 None => break,
@@ -214,44 +452,97 @@ async fn cursor_pagination_has_no_duplicates_or_gaps_when_sort_keys_tie() {
         }
         assert_eq!(pages, 5, "{sort}");
         assert_eq!(seen.len(), 23, "{sort}: no gaps");
-        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 23, "{sort}: no duplicates");
+        assert_eq!(
+            seen.iter().collect::<HashSet<_>>().len(),
+            23,
+            "{sort}: no duplicates"
+        );
     }
 
     // A cursor from one sort is refused by another.
-    let page: Value = s.app.get("/api/v1/products?sort=price_asc&limit=5").send().await.unwrap().json().await.unwrap();
+    let page: Value = s
+        .app
+        .get("/api/v1/products?sort=price_asc&limit=5")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let cursor = page["next_cursor"].as_str().unwrap();
-    let resp = s.app.get(&format!("/api/v1/products?sort=name&cursor={cursor}")).send().await.unwrap();
+    let resp = s
+        .app
+        .get(&format!("/api/v1/products?sort=name&cursor={cursor}"))
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 400, "invalid_parameter").await;
     assert_eq!(body["errors"][0]["field"], "cursor");
-    let resp = s.app.get("/api/v1/products?limit=101").send().await.unwrap();
+    let resp = s
+        .app
+        .get("/api/v1/products?limit=101")
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 400, "invalid_parameter").await;
 }
 
 #[tokio::test]
 async fn product_reads_support_conditional_requests() {
     let s = shop().await;
-    let product = s.app.create_simple_product(&s.admin, &s.shirts, "Cached Shirt", "CACHE-1", 10_000, 5).await;
+    let product = s
+        .app
+        .create_simple_product(&s.admin, &s.shirts, "Cached Shirt", "CACHE-1", 10_000, 5)
+        .await;
     let url = format!("/api/v1/products/{}", product["id"].as_str().unwrap());
 
     let first = s.app.get(&url).send().await.unwrap();
     assert_eq!(first.status(), 200);
-    assert!(first.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(first.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
 
-    let again = s.app.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    let again = s
+        .app
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 304);
     assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
 
     // A stock change is visible, so the representation (and its ETag) changes.
-    s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "CACHE-1", "delta": 3, "reason": "restock"}))
-        .bearer_auth(&s.admin.access_token).send().await.unwrap();
-    let changed = s.app.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    s.app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "CACHE-1", "delta": 3, "reason": "restock"}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    let changed = s
+        .app
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
 
     let list = s.app.get("/api/v1/products").send().await.unwrap();
     let list_etag = list.headers()["etag"].to_str().unwrap().to_owned();
-    let list_again = s.app.get("/api/v1/products").header("if-none-match", list_etag).send().await.unwrap();
+    let list_again = s
+        .app
+        .get("/api/v1/products")
+        .header("if-none-match", list_etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list_again.status(), 304);
 }
 
@@ -260,21 +551,45 @@ async fn admin_catalog_routes_require_the_admin_role() {
     let s = shop().await;
     let customer = s.app.register_customer().await;
     let body = json!({"name": "X", "category_id": s.shirts, "variants": [{"sku": "X-1", "price": 1, "stock_on_hand": 1}]});
-    assert_problem(s.app.post("/api/v1/admin/products", &body).send().await.unwrap(), 401, "unauthorized").await;
     assert_problem(
-        s.app.post("/api/v1/admin/products", &body).bearer_auth(&customer.access_token).send().await.unwrap(),
+        s.app
+            .post("/api/v1/admin/products", &body)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_problem(
+        s.app
+            .post("/api/v1/admin/products", &body)
+            .bearer_auth(&customer.access_token)
+            .send()
+            .await
+            .unwrap(),
         403,
         "forbidden",
     )
     .await;
     assert_problem(
-        s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "X-1", "delta": 1, "reason": "r"}))
-            .bearer_auth(&customer.access_token).send().await.unwrap(),
+        s.app
+            .post(
+                "/api/v1/admin/inventory/adjustments",
+                &json!({"sku": "X-1", "delta": 1, "reason": "r"}),
+            )
+            .bearer_auth(&customer.access_token)
+            .send()
+            .await
+            .unwrap(),
         403,
         "forbidden",
     )
     .await;
-    let count: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&s.app.db).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from products")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
     assert_eq!(count, 0);
 }
 
@@ -294,21 +609,51 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
         ]
     })).bearer_auth(&s.admin.access_token).send().await.unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: HashSet<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    for f in ["name", "slug", "images[0].url", "variants[0].sku", "variants[0].price", "variants[1].stock_on_hand",
-              "variants[1].options", "variants[2].sku"] {
+    let fields: HashSet<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in [
+        "name",
+        "slug",
+        "images[0].url",
+        "variants[0].sku",
+        "variants[0].price",
+        "variants[1].stock_on_hand",
+        "variants[1].options",
+        "variants[2].sku",
+    ] {
         assert!(fields.contains(f), "{f} missing from {fields:?}");
     }
 
-    let resp = s.app.post("/api/v1/admin/products", &json!({
-        "name": "Orphan", "category_id": "00000000-0000-0000-0000-000000000000",
-        "variants": [{"sku": "ORPHAN-1", "price": 1, "stock_on_hand": 1}]
-    })).bearer_auth(&s.admin.access_token).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/products",
+            &json!({
+                "name": "Orphan", "category_id": "00000000-0000-0000-0000-000000000000",
+                "variants": [{"sku": "ORPHAN-1", "price": 1, "stock_on_hand": 1}]
+            }),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "category_id");
 
-    let resp = s.app.post("/api/v1/admin/products", &json!({"name": "No variants", "category_id": s.shirts, "variants": []}))
-        .bearer_auth(&s.admin.access_token).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/products",
+            &json!({"name": "No variants", "category_id": s.shirts, "variants": []}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 422, "validation_failed").await;
 
     let counts: (i64, i64, i64) = sqlx::query_as(
@@ -320,7 +665,9 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
 #[tokio::test]
 async fn duplicate_slugs_and_skus_are_conflicts() {
     let s = shop().await;
-    s.app.create_simple_product(&s.admin, &s.shirts, "Unique", "UNIQ-1", 100, 1).await;
+    s.app
+        .create_simple_product(&s.admin, &s.shirts, "Unique", "UNIQ-1", 100, 1)
+        .await;
     let resp = s.app.post("/api/v1/admin/products", &json!({
         "name": "Other", "slug": "unique", "category_id": s.shirts, "variants": [{"sku": "UNIQ-2", "price": 1, "stock_on_hand": 1}]
     })).bearer_auth(&s.admin.access_token).send().await.unwrap();
@@ -331,7 +678,10 @@ async fn duplicate_slugs_and_skus_are_conflicts() {
     assert_problem(resp, 409, "sku_taken").await;
 
     // Without an explicit slug, a taken name still gets a fresh slug.
-    let again = s.app.create_simple_product(&s.admin, &s.shirts, "Unique", "UNIQ-3", 100, 1).await;
+    let again = s
+        .app
+        .create_simple_product(&s.admin, &s.shirts, "Unique", "UNIQ-3", 100, 1)
+        .await;
     assert!(again["slug"].as_str().unwrap().starts_with("unique-"));
 }
 
@@ -357,31 +707,92 @@ async fn variants_are_added_updated_and_deleted_but_never_the_last_one() {
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "options");
 
-    let resp = s.app.patch(&format!("/api/v1/admin/variants/{}", m["id"].as_str().unwrap()),
-        &json!({"price": 30_000, "compare_at_price": 40_000})).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/variants/{}", m["id"].as_str().unwrap()),
+            &json!({"price": 30_000, "compare_at_price": 40_000}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     let updated: Value = resp.json().await.unwrap();
-    assert_eq!((updated["price"].as_i64(), updated["compare_at_price"].as_i64()), (Some(30_000), Some(40_000)));
-    let listed: Value = s.app.get("/api/v1/products/sock").send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed["price_max"], 30_000, "the price range follows the variants");
+    assert_eq!(
+        (
+            updated["price"].as_i64(),
+            updated["compare_at_price"].as_i64()
+        ),
+        (Some(30_000), Some(40_000))
+    );
+    let listed: Value = s
+        .app
+        .get("/api/v1/products/sock")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["price_max"], 30_000,
+        "the price range follows the variants"
+    );
 
-    let resp = s.app.delete(&format!("/api/v1/admin/variants/{}", m["id"].as_str().unwrap())).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .delete(&format!(
+            "/api/v1/admin/variants/{}",
+            m["id"].as_str().unwrap()
+        ))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
     let only = product["variants"][0]["id"].as_str().unwrap();
-    let resp = s.app.delete(&format!("/api/v1/admin/variants/{only}")).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/variants/{only}"))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 409, "last_variant").await;
 
-    let resp = s.app.delete(&format!("/api/v1/admin/products/{pid}")).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/products/{pid}"))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204, "never ordered, so it can be deleted");
-    assert_problem(s.app.get("/api/v1/products/sock").send().await.unwrap(), 404, "not_found").await;
+    assert_problem(
+        s.app.get("/api/v1/products/sock").send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn inventory_adjustments_keep_a_ledger_and_never_go_below_reserved() {
     let s = shop().await;
-    s.app.create_simple_product(&s.admin, &s.shirts, "Mug", "MUG-1", 50_000, 10).await;
+    s.app
+        .create_simple_product(&s.admin, &s.shirts, "Mug", "MUG-1", 50_000, 10)
+        .await;
     let auth = &s.admin.access_token;
-    let resp = s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "MUG-1", "delta": -4, "reason": "broken in storage"}))
-        .bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "MUG-1", "delta": -4, "reason": "broken in storage"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["variant"]["stock_on_hand"], 6);
@@ -389,43 +800,95 @@ async fn inventory_adjustments_keep_a_ledger_and_never_go_below_reserved() {
     assert_eq!(body["movement"]["kind"], "adjustment");
 
     // Reserve 5 as an unpaid order would, then try to remove more than the 1 left.
-    sqlx::query("update variants set stock_reserved = 5 where sku = 'MUG-1'").execute(&s.app.db).await.unwrap();
-    let resp = s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "MUG-1", "delta": -2, "reason": "count"}))
-        .bearer_auth(auth).send().await.unwrap();
+    sqlx::query("update variants set stock_reserved = 5 where sku = 'MUG-1'")
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "MUG-1", "delta": -2, "reason": "count"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 409, "below_reserved").await;
 
-    let resp = s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "NOPE", "delta": 1, "reason": "x"}))
-        .bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "NOPE", "delta": 1, "reason": "x"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 404, "not_found").await;
-    let resp = s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "MUG-1", "delta": 0, "reason": ""}))
-        .bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "MUG-1", "delta": 0, "reason": ""}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
 
-    let ledger: Value = s.app.get("/api/v1/admin/inventory/MUG-1/movements").bearer_auth(auth).send().await.unwrap().json().await.unwrap();
-    let kinds: Vec<&str> = ledger["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    let ledger: Value = s
+        .app
+        .get("/api/v1/admin/inventory/MUG-1/movements")
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, vec!["adjustment", "initial"]);
 }
 
 #[tokio::test]
 async fn concurrent_inventory_adjustments_lose_no_update() {
     let s = shop().await;
-    s.app.create_simple_product(&s.admin, &s.shirts, "Busy", "BUSY-1", 1_000, 100).await;
+    s.app
+        .create_simple_product(&s.admin, &s.shirts, "Busy", "BUSY-1", 1_000, 100)
+        .await;
     let requests = (0..40).map(|i| {
         let delta = if i % 2 == 0 { 3 } else { -1 };
-        s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "BUSY-1", "delta": delta, "reason": "race"}))
+        s.app
+            .post(
+                "/api/v1/admin/inventory/adjustments",
+                &json!({"sku": "BUSY-1", "delta": delta, "reason": "race"}),
+            )
             .bearer_auth(&s.admin.access_token)
             .send()
     });
     let responses = futures::future::join_all(requests).await;
-    assert!(responses.iter().all(|r| r.as_ref().unwrap().status() == 201));
+    assert!(responses
+        .iter()
+        .all(|r| r.as_ref().unwrap().status() == 201));
     let (on_hand, ledger_sum, moves): (i32, i64, i64) = sqlx::query_as(
         "select v.stock_on_hand, (select sum(on_hand_delta) from stock_movements m where m.variant_id = v.variant_id),
                 (select count(*) from stock_movements m where m.variant_id = v.variant_id)
          from variants v where sku = 'BUSY-1'",
     ).fetch_one(&s.app.db).await.unwrap();
     assert_eq!(on_hand, 100 + 20 * 3 - 20);
-    assert_eq!(ledger_sum, on_hand as i64, "the ledger sums to the stock on hand");
+    assert_eq!(
+        ledger_sum, on_hand as i64,
+        "the ledger sums to the stock on hand"
+    );
     assert_eq!(moves, 41);
 }
 
@@ -438,24 +901,91 @@ async fn every_catalog_change_writes_an_outbox_event_in_its_transaction() {
         "variants": [{"sku": "EV-S", "price": 1_000, "stock_on_hand": 1, "options": {"size": "S"}}]
     })).await;
     let pid = product["id"].as_str().unwrap();
-    s.app.patch(&format!("/api/v1/admin/products/{pid}"), &json!({"name": "Evented 2"})).bearer_auth(auth).send().await.unwrap();
-    let v: Value = s.app.post(&format!("/api/v1/admin/products/{pid}/variants"),
-        &json!({"sku": "EV-M", "price": 1_500, "stock_on_hand": 0, "options": {"size": "M"}}))
-        .bearer_auth(auth).send().await.unwrap().json().await.unwrap();
-    s.app.patch(&format!("/api/v1/admin/variants/{}", v["id"].as_str().unwrap()), &json!({"price": 1_600})).bearer_auth(auth).send().await.unwrap();
-    s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "EV-M", "delta": 5, "reason": "restock"})).bearer_auth(auth).send().await.unwrap();
-    s.app.delete(&format!("/api/v1/admin/variants/{}", v["id"].as_str().unwrap())).bearer_auth(auth).send().await.unwrap();
-    s.app.patch(&format!("/api/v1/admin/products/{pid}"), &json!({"status": "archived"})).bearer_auth(auth).send().await.unwrap();
-    s.app.delete(&format!("/api/v1/admin/products/{pid}")).bearer_auth(auth).send().await.unwrap();
+    s.app
+        .patch(
+            &format!("/api/v1/admin/products/{pid}"),
+            &json!({"name": "Evented 2"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = s
+        .app
+        .post(
+            &format!("/api/v1/admin/products/{pid}/variants"),
+            &json!({"sku": "EV-M", "price": 1_500, "stock_on_hand": 0, "options": {"size": "M"}}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    s.app
+        .patch(
+            &format!("/api/v1/admin/variants/{}", v["id"].as_str().unwrap()),
+            &json!({"price": 1_600}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
+    s.app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "EV-M", "delta": 5, "reason": "restock"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
+    s.app
+        .delete(&format!(
+            "/api/v1/admin/variants/{}",
+            v["id"].as_str().unwrap()
+        ))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
+    s.app
+        .patch(
+            &format!("/api/v1/admin/products/{pid}"),
+            &json!({"status": "archived"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
+    s.app
+        .delete(&format!("/api/v1/admin/products/{pid}"))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
 
     let events = s.app.outbox_events(pid).await;
     let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
-    assert_eq!(types, vec![
-        "product.created", "product.updated", "variant.created", "variant.updated", "stock.changed",
-        "variant.deleted", "product.archived", "product.deleted",
-    ]);
+    assert_eq!(
+        types,
+        vec![
+            "product.created",
+            "product.updated",
+            "variant.created",
+            "variant.updated",
+            "stock.changed",
+            "variant.deleted",
+            "product.archived",
+            "product.deleted",
+        ]
+    );
     let stock = &events[4].1;
-    assert_eq!((stock["sku"].as_str(), stock["available"].as_i64()), (Some("EV-M"), Some(5)));
+    assert_eq!(
+        (stock["sku"].as_str(), stock["available"].as_i64()),
+        (Some("EV-M"), Some(5))
+    );
     assert_eq!(events[0].1["product_id"], pid);
 }
 
@@ -476,12 +1006,36 @@ async fn an_ordered_product_cannot_be_deleted_only_archived() {
     assert_eq!(s.app.checkout(&buyer, "bestseller-1").await.status(), 201);
 
     let auth = &s.admin.access_token;
-    let resp = s.app.delete(&format!("/api/v1/admin/variants/{sold}")).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/variants/{sold}"))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 409, "product_has_orders").await;
-    let resp = s.app.delete(&format!("/api/v1/admin/products/{pid}")).bearer_auth(auth).send().await.unwrap();
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/products/{pid}"))
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 409, "product_has_orders").await;
-    let archived = s.app.patch(&format!("/api/v1/admin/products/{pid}"), &json!({"status": "archived"})).bearer_auth(auth).send().await.unwrap();
+    let archived = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/products/{pid}"),
+            &json!({"status": "archived"}),
+        )
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(archived.status(), 200);
-    let variants: i64 = sqlx::query_scalar("select count(*) from variants").fetch_one(&s.app.db).await.unwrap();
+    let variants: i64 = sqlx::query_scalar("select count(*) from variants")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
     assert_eq!(variants, 2, "nothing was deleted");
 }

@@ -19,31 +19,81 @@ not json at all
 "#;
     let mut outcomes = Vec::new();
     for (line, record) in parse_jsonl(first) {
-        outcomes.push((line, match record {
-            Ok(r) => catalog.import_product(r, None).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        }));
+        outcomes.push((
+            line,
+            match record {
+                Ok(r) => catalog
+                    .import_product(r, None)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
+        ));
     }
     assert_eq!(outcomes[0], (1, Ok(ImportOutcome::Created)));
     assert!(outcomes[1].1.is_err() && outcomes[1].0 == 2);
-    assert!(outcomes[2].1.as_ref().unwrap_err().contains("invalid input"), "{:?}", outcomes[2]);
+    assert!(
+        outcomes[2]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("invalid input"),
+        "{:?}",
+        outcomes[2]
+    );
     assert_eq!(outcomes[3].0, 4);
-    let products: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&app.db).await.unwrap();
+    let products: i64 = sqlx::query_scalar("select count(*) from products")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(products, 1, "bad records leave nothing behind");
 
     // Re-importing by SKU updates the price and sets stock through the ledger.
     let second = r#"{"name":"Kaos Import v2","category":"shirts","options":["size"],"variants":[{"sku":"IMP-S","price":55000,"stock_on_hand":9,"options":{"size":"S"}},{"sku":"IMP-L","price":56000,"stock_on_hand":2,"options":{"size":"L"}}]}"#;
     let (_, record) = parse_jsonl(second).remove(0);
-    assert_eq!(catalog.import_product(record.unwrap(), None).await.unwrap(), ImportOutcome::Updated);
-    let product: Value = app.get("/api/v1/products/kaos-import").send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        catalog.import_product(record.unwrap(), None).await.unwrap(),
+        ImportOutcome::Updated
+    );
+    let product: Value = app
+        .get("/api/v1/products/kaos-import")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(product["name"], "Kaos Import v2");
-    let skus: Vec<(&str, i64, i64)> = product["variants"].as_array().unwrap().iter()
-        .map(|v| (v["sku"].as_str().unwrap(), v["price"].as_i64().unwrap(), v["available"].as_i64().unwrap()))
+    let skus: Vec<(&str, i64, i64)> = product["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["sku"].as_str().unwrap(),
+                v["price"].as_i64().unwrap(),
+                v["available"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(skus, vec![("IMP-S", 55000, 9), ("IMP-M", 52000, 0), ("IMP-L", 56000, 2)]);
-    let ledger: Vec<(String, i32)> = sqlx::query_as("select kind, on_hand_delta from stock_movements where sku = 'IMP-S' order by movement_id")
-        .fetch_all(&app.db).await.unwrap();
-    assert_eq!(ledger, vec![("initial".to_owned(), 5), ("import".to_owned(), 4)]);
+    assert_eq!(
+        skus,
+        vec![
+            ("IMP-S", 55000, 9),
+            ("IMP-M", 52000, 0),
+            ("IMP-L", 56000, 2)
+        ]
+    );
+    let ledger: Vec<(String, i32)> = sqlx::query_as(
+        "select kind, on_hand_delta from stock_movements where sku = 'IMP-S' order by movement_id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        ledger,
+        vec![("initial".to_owned(), 5), ("import".to_owned(), 4)]
+    );
 }
 
 #[tokio::test]
@@ -57,14 +107,26 @@ async fn csv_import_groups_rows_by_product_slug() {
                runner-x,Runner X,shoes,Ortuseight,active,Light running shoe,RUNX-42,-1,,720,0,size=42\n";
     let mut results = Vec::new();
     for (line, record) in parse_csv(csv) {
-        let outcome = app.state.catalog.import_product(record.unwrap(), None).await.map_err(|e| e.to_string());
+        let outcome = app
+            .state
+            .catalog
+            .import_product(record.unwrap(), None)
+            .await
+            .map_err(|e| e.to_string());
         results.push((line, outcome));
     }
     assert_eq!(results[0], (2, Ok(ImportOutcome::Created)));
     assert_eq!(results[1], (3, Ok(ImportOutcome::Updated)));
     assert_eq!(results[2].0, 4);
     assert!(results[2].1.is_err(), "a negative price is refused");
-    let product: Value = app.get("/api/v1/products/runner-x").send().await.unwrap().json().await.unwrap();
+    let product: Value = app
+        .get("/api/v1/products/runner-x")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(product["variants"].as_array().unwrap().len(), 2);
     assert_eq!(product["brand"], "Ortuseight");
 }
@@ -81,11 +143,28 @@ async fn the_seed_builds_a_browsable_consistent_catalog() {
                     coalesce((select sum(on_hand_delta) from stock_movements m where m.variant_id = v.variant_id), 0))",
     ).fetch_one(&app.db).await.unwrap();
     assert!(active > 250, "{active}");
-    assert_eq!(ledger_drift, 0, "every variant's stock is explained by the ledger");
+    assert_eq!(
+        ledger_drift, 0,
+        "every variant's stock is explained by the ledger"
+    );
 
-    let page: Value = app.get("/api/v1/products?category=fashion&limit=5").send().await.unwrap().json().await.unwrap();
+    let page: Value = app
+        .get("/api/v1/products?category=fashion&limit=5")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
-    let tree: Value = app.get("/api/v1/categories").send().await.unwrap().json().await.unwrap();
+    let tree: Value = app
+        .get("/api/v1/categories")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(tree["items"].as_array().unwrap().len() >= 7);
     // Seeding twice adds products without clashing slugs or SKUs.
     app.state.catalog.seed(10, 7, |_| {}).await.unwrap();

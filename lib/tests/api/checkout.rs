@@ -13,21 +13,43 @@ struct Shop {
 }
 
 async fn shop() -> Shop {
-    let app = TestApp::builder().setting("DATABASE_MAX_CONNECTIONS", "20").spawn().await;
+    let app = TestApp::builder()
+        .setting("DATABASE_MAX_CONNECTIONS", "20")
+        .spawn()
+        .await;
     let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Gadgets", None).await["id"].as_str().unwrap().to_owned();
-    Shop { app, admin, category }
+    let category = app.create_category(&admin, "Gadgets", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Shop {
+        app,
+        admin,
+        category,
+    }
 }
 
 impl Shop {
     async fn variant(&self, sku: &str, price: i64, stock: i64) -> String {
-        let p = self.app.create_simple_product(&self.admin, &self.category, &format!("Gadget {sku}"), sku, price, stock).await;
+        let p = self
+            .app
+            .create_simple_product(
+                &self.admin,
+                &self.category,
+                &format!("Gadget {sku}"),
+                sku,
+                price,
+                stock,
+            )
+            .await;
         p["variants"][0]["id"].as_str().unwrap().to_owned()
     }
 
     async fn counts(&self) -> (i64, i64) {
         sqlx::query_as("select (select count(*) from orders), (select count(*) from order_lines)")
-            .fetch_one(&self.app.db).await.unwrap()
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap()
     }
 }
 
@@ -54,22 +76,63 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
     assert_eq!(order["shipping_address"]["city"], "Jakarta Pusat");
     let lines = order["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 2);
-    assert_eq!((lines[1]["sku"].as_str(), lines[1]["quantity"].as_i64(), lines[1]["line_total"].as_i64()), (Some("CASE"), Some(2), Some(300_000)));
-    assert_eq!(lines[0]["product_name"], "Gadget PHONE", "a snapshot of the name");
+    assert_eq!(
+        (
+            lines[1]["sku"].as_str(),
+            lines[1]["quantity"].as_i64(),
+            lines[1]["line_total"].as_i64()
+        ),
+        (Some("CASE"), Some(2), Some(300_000))
+    );
+    assert_eq!(
+        lines[0]["product_name"], "Gadget PHONE",
+        "a snapshot of the name"
+    );
 
     assert_eq!(s.app.stock_of("PHONE").await, (5, 1));
     assert_eq!(s.app.stock_of("CASE").await, (10, 2));
-    let cart: Value = s.app.get("/api/v1/cart").bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
+    let cart: Value = s
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cart["item_count"], 0);
 
     let order_id = order["id"].as_str().unwrap();
-    let events: Vec<String> = s.app.outbox_events(order_id).await.into_iter().map(|(t, _)| t).collect();
+    let events: Vec<String> = s
+        .app
+        .outbox_events(order_id)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     assert_eq!(events, vec!["order.created"]);
-    let reservations: i64 = sqlx::query_scalar("select count(*) from stock_movements where kind = 'reservation' and order_id = $1")
-        .bind(uuid::Uuid::parse_str(order_id).unwrap()).fetch_one(&s.app.db).await.unwrap();
+    let reservations: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements where kind = 'reservation' and order_id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(order_id).unwrap())
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
     assert_eq!(reservations, 2);
-    let product: Value = s.app.get("/api/v1/products/gadget-phone").send().await.unwrap().json().await.unwrap();
-    assert_eq!(product["variants"][0]["available"], 4, "reserved stock is not available to others");
+    let product: Value = s
+        .app
+        .get("/api/v1/products/gadget-phone")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        product["variants"][0]["available"], 4,
+        "reserved stock is not available to others"
+    );
 }
 
 #[tokio::test]
@@ -79,23 +142,62 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 1).await;
 
-    let resp = s.app.post("/api/v1/checkout", &json!({"shipping_address": address(), "shipping_method": "standard"}))
-        .bearer_auth(&user.access_token).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/checkout",
+            &json!({"shipping_address": address(), "shipping_method": "standard"}),
+        )
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 400, "invalid_parameter").await;
     assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
 
     let mut bad = address();
     bad["postal_code"] = json!("!");
     bad["country_code"] = json!("indonesia");
-    let resp = s.app.post("/api/v1/checkout", &json!({"shipping_address": bad, "shipping_method": "teleport"}))
-        .header("idempotency-key", "form-1").bearer_auth(&user.access_token).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/checkout",
+            &json!({"shipping_address": bad, "shipping_method": "teleport"}),
+        )
+        .header("idempotency-key", "form-1")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: HashSet<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, HashSet::from(["shipping_address.postal_code", "shipping_address.country_code", "shipping_method"]));
+    let fields: HashSet<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        HashSet::from([
+            "shipping_address.postal_code",
+            "shipping_address.country_code",
+            "shipping_method"
+        ])
+    );
 
     let other = s.app.register_customer().await;
     assert_problem(s.app.checkout(&other, "empty-1").await, 409, "cart_empty").await;
-    assert_problem(s.app.post("/api/v1/checkout", &json!({})).header("idempotency-key", "x").send().await.unwrap(), 401, "unauthorized").await;
+    assert_problem(
+        s.app
+            .post("/api/v1/checkout", &json!({}))
+            .header("idempotency-key", "x")
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
     assert_eq!(s.counts().await, (0, 0));
 }
 
@@ -106,15 +208,30 @@ async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refu
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 1).await;
 
-    let first: Value = s.app.checkout(&user, "replay-key").await.json().await.unwrap();
+    let first: Value = s
+        .app
+        .checkout(&user, "replay-key")
+        .await
+        .json()
+        .await
+        .unwrap();
     let again = s.app.checkout(&user, "replay-key").await;
     assert_eq!(again.status(), 201);
     let again: Value = again.json().await.unwrap();
     assert_eq!(first, again, "the original response, not a second order");
     assert_eq!(s.counts().await.0, 1);
 
-    let resp = s.app.post("/api/v1/checkout", &json!({"shipping_address": address(), "shipping_method": "express"}))
-        .header("idempotency-key", "replay-key").bearer_auth(&user.access_token).send().await.unwrap();
+    let resp = s
+        .app
+        .post(
+            "/api/v1/checkout",
+            &json!({"shipping_address": address(), "shipping_method": "express"}),
+        )
+        .header("idempotency-key", "replay-key")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 422, "idempotency_key_reused").await;
 
     // Keys are per customer: another customer may use the same string.
@@ -137,7 +254,10 @@ async fn twenty_concurrent_retries_of_one_key_make_one_order_and_twenty_identica
         assert_eq!(resp.status(), 201);
         bodies.push(resp.json::<Value>().await.unwrap());
     }
-    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "all twenty responses are identical");
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "all twenty responses are identical"
+    );
     assert_eq!(s.counts().await.0, 1);
     assert_eq!(s.app.stock_of("RACE-KEY").await, (50, 3));
 }
@@ -148,19 +268,53 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
     let v = s.variant("PRICEY", 100_000, 5).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 2).await;
-    s.app.patch(&format!("/api/v1/admin/variants/{v}"), &json!({"price": 120_000})).bearer_auth(&s.admin.access_token).send().await.unwrap();
+    s.app
+        .patch(
+            &format!("/api/v1/admin/variants/{v}"),
+            &json!({"price": 120_000}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
 
-    let cart: Value = s.app.get("/api/v1/cart").bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
-    assert_eq!((cart["items"][0]["unit_price"].as_i64(), cart["items"][0]["previous_unit_price"].as_i64()), (Some(120_000), Some(100_000)));
+    let cart: Value = s
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            cart["items"][0]["unit_price"].as_i64(),
+            cart["items"][0]["previous_unit_price"].as_i64()
+        ),
+        (Some(120_000), Some(100_000))
+    );
 
     let body = assert_problem(s.app.checkout(&user, "price-1").await, 409, "cart_changed").await;
     let line = &body["lines"][0];
-    assert_eq!((line["reason"].as_str(), line["previous_unit_price"].as_i64(), line["unit_price"].as_i64()), (Some("price_changed"), Some(100_000), Some(120_000)));
+    assert_eq!(
+        (
+            line["reason"].as_str(),
+            line["previous_unit_price"].as_i64(),
+            line["unit_price"].as_i64()
+        ),
+        (Some("price_changed"), Some(100_000), Some(120_000))
+    );
     assert_eq!(s.counts().await, (0, 0));
     assert_eq!(s.app.stock_of("PRICEY").await, (5, 0));
 
     let resp = s.app.checkout(&user, "price-1").await;
-    assert_eq!(resp.status(), 201, "the refusal showed the new price; the retry goes through");
+    assert_eq!(
+        resp.status(),
+        201,
+        "the refusal showed the new price; the retry goes through"
+    );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["order"]["subtotal"], 240_000);
 }
@@ -173,16 +327,48 @@ async fn short_lines_are_listed_and_nothing_is_written() {
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &plenty, 2).await;
     s.app.add_to_cart(&user, &scarce, 3).await;
-    s.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "SCARCE", "delta": -2, "reason": "damaged"}))
-        .bearer_auth(&s.admin.access_token).send().await.unwrap();
+    s.app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "SCARCE", "delta": -2, "reason": "damaged"}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
 
-    let body = assert_problem(s.app.checkout(&user, "short-1").await, 409, "insufficient_stock").await;
+    let body = assert_problem(
+        s.app.checkout(&user, "short-1").await,
+        409,
+        "insufficient_stock",
+    )
+    .await;
     let lines = body["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 1);
-    assert_eq!((lines[0]["sku"].as_str(), lines[0]["requested_quantity"].as_i64(), lines[0]["available_quantity"].as_i64()), (Some("SCARCE"), Some(3), Some(2)));
+    assert_eq!(
+        (
+            lines[0]["sku"].as_str(),
+            lines[0]["requested_quantity"].as_i64(),
+            lines[0]["available_quantity"].as_i64()
+        ),
+        (Some("SCARCE"), Some(3), Some(2))
+    );
     assert_eq!(s.counts().await, (0, 0));
-    assert_eq!(s.app.stock_of("PLENTY").await, (50, 0), "no partial reservation");
-    let cart: Value = s.app.get("/api/v1/cart").bearer_auth(&user.access_token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        s.app.stock_of("PLENTY").await,
+        (50, 0),
+        "no partial reservation"
+    );
+    let cart: Value = s
+        .app
+        .get("/api/v1/cart")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cart["item_count"], 5, "the cart is kept");
 }
 
@@ -194,7 +380,13 @@ async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
     join_all(buyers.iter().map(|b| s.app.add_to_cart(b, &hot, 1))).await;
 
     let keys: Vec<String> = (0..buyers.len()).map(|i| format!("drop-{i}")).collect();
-    let responses = join_all(buyers.iter().zip(&keys).map(|(b, key)| s.app.checkout(b, key))).await;
+    let responses = join_all(
+        buyers
+            .iter()
+            .zip(&keys)
+            .map(|(b, key)| s.app.checkout(b, key)),
+    )
+    .await;
     let mut created = 0;
     let mut conflicts = 0;
     for resp in responses {
@@ -209,12 +401,24 @@ async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
         }
     }
     assert_eq!((created, conflicts), (50, 150));
-    assert_eq!(s.app.stock_of("HOT-DROP").await, (50, 50), "everything reserved, nothing oversold");
+    assert_eq!(
+        s.app.stock_of("HOT-DROP").await,
+        (50, 50),
+        "everything reserved, nothing oversold"
+    );
     let (orders, reserved_lines): (i64, i64) = sqlx::query_as(
         "select count(*), coalesce(sum(l.quantity), 0) from orders o join order_lines l using (order_id) where o.status = 'pending_payment'",
     ).fetch_one(&s.app.db).await.unwrap();
     assert_eq!((orders, reserved_lines), (50, 50));
-    let product: Value = s.app.get("/api/v1/products/gadget-hot-drop").send().await.unwrap().json().await.unwrap();
+    let product: Value = s
+        .app
+        .get("/api/v1/products/gadget-hot-drop")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(product["variants"][0]["available"], 0);
     assert_eq!(product["in_stock"], false);
 }

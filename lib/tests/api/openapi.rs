@@ -7,9 +7,17 @@ use toko_testkit::TestApp;
 #[tokio::test]
 async fn the_served_spec_equals_the_committed_file() {
     let app = TestApp::spawn().await;
-    let served = app.get("/api/openapi.json").send().await.unwrap().text().await.unwrap();
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json"))
-        .expect("openapi.json is committed at the repository root");
+    let served = app
+        .get("/api/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json"))
+            .expect("openapi.json is committed at the repository root");
     let served: Value = serde_json::from_str(&served).unwrap();
     let committed: Value = serde_json::from_str(&committed).unwrap();
     assert!(
@@ -26,14 +34,25 @@ async fn every_operation_has_an_id_a_tag_and_documented_errors() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         assert!(path.starts_with("/api/v1/"), "{path}");
         for (method, op) in item.as_object().unwrap() {
-            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
-            assert!(id.contains('_') && id.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{id} is not verb_resource");
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(
+                id.contains('_') && id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{id} is not verb_resource"
+            );
             assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
-            assert!(!op["tags"].as_array().map_or(true, |t| t.is_empty()), "{id} has no tag");
+            assert!(
+                !op["tags"].as_array().map_or(true, |t| t.is_empty()),
+                "{id} has no tag"
+            );
             let responses = op["responses"].as_object().unwrap();
             for status in ["400", "429", "500"] {
                 let content = &responses[status]["content"];
-                assert!(content.get("application/problem+json").is_some(), "{id} does not document {status} as a problem");
+                assert!(
+                    content.get("application/problem+json").is_some(),
+                    "{id} does not document {status} as a problem"
+                );
             }
             let secured = op.get("security").is_some();
             if path.starts_with("/api/v1/admin") || path.starts_with("/api/v1/me") {
@@ -45,7 +64,10 @@ async fn every_operation_has_an_id_a_tag_and_documented_errors() {
             }
         }
     }
-    assert_eq!(spec["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
 }
 
 #[tokio::test]

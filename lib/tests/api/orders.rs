@@ -19,10 +19,19 @@ async fn shop_with(settings: &[(&str, &str)]) -> Shop {
     }
     let app = builder.spawn().await;
     let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Books", None).await["id"].as_str().unwrap().to_owned();
-    let product = app.create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 20).await;
+    let category = app.create_category(&admin, "Books", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let product = app
+        .create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 20)
+        .await;
     let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
-    Shop { app, admin, variant }
+    Shop {
+        app,
+        admin,
+        variant,
+    }
 }
 
 impl Shop {
@@ -30,13 +39,27 @@ impl Shop {
     async fn order(&self, quantity: i64) -> (TestUser, String) {
         let user = self.app.register_customer().await;
         self.app.add_to_cart(&user, &self.variant, quantity).await;
-        let body: Value = self.app.checkout(&user, &Uuid::new_v4().to_string()).await.json().await.unwrap();
+        let body: Value = self
+            .app
+            .checkout(&user, &Uuid::new_v4().to_string())
+            .await
+            .json()
+            .await
+            .unwrap();
         (user, body["order"]["id"].as_str().unwrap().to_owned())
     }
 
-    async fn admin_move(&self, order_id: &str, to: &str, tracking: Option<&str>) -> reqwest::Response {
+    async fn admin_move(
+        &self,
+        order_id: &str,
+        to: &str,
+        tracking: Option<&str>,
+    ) -> reqwest::Response {
         self.app
-            .post(&format!("/api/v1/admin/orders/{order_id}/transitions"), &json!({"to": to, "reason": "test", "tracking_number": tracking}))
+            .post(
+                &format!("/api/v1/admin/orders/{order_id}/transitions"),
+                &json!({"to": to, "reason": "test", "tracking_number": tracking}),
+            )
             .bearer_auth(&self.admin.access_token)
             .send()
             .await
@@ -59,31 +82,74 @@ async fn the_happy_path_commits_stock_and_records_history_and_events() {
     assert_eq!(s.app.stock_of("NOVEL").await, (20, 3));
 
     assert_eq!(s.admin_move(&order, "paid", None).await.status(), 200);
-    assert_eq!(s.app.stock_of("NOVEL").await, (17, 0), "payment commits the reservation");
+    assert_eq!(
+        s.app.stock_of("NOVEL").await,
+        (17, 0),
+        "payment commits the reservation"
+    );
     assert_eq!(s.admin_move(&order, "processing", None).await.status(), 200);
     let resp = s.admin_move(&order, "shipped", None).await;
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "tracking_number");
-    let shipped: Value = s.admin_move(&order, "shipped", Some("JNE-123456")).await.json().await.unwrap();
+    let shipped: Value = s
+        .admin_move(&order, "shipped", Some("JNE-123456"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(shipped["tracking_number"], "JNE-123456");
     assert_eq!(s.admin_move(&order, "delivered", None).await.status(), 200);
     assert_eq!(s.admin_move(&order, "completed", None).await.status(), 200);
 
-    let detail: Value = s.app.get(&format!("/api/v1/admin/orders/{order}")).bearer_auth(&s.admin.access_token)
-        .send().await.unwrap().json().await.unwrap();
-    let history: Vec<(Value, &str)> = detail["history"].as_array().unwrap().iter()
-        .map(|h| (h["from"].clone(), h["to"].as_str().unwrap())).collect();
+    let detail: Value = s
+        .app
+        .get(&format!("/api/v1/admin/orders/{order}"))
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let history: Vec<(Value, &str)> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["from"].clone(), h["to"].as_str().unwrap()))
+        .collect();
     assert_eq!(history.len(), 6);
     assert_eq!(history[0], (Value::Null, "pending_payment"));
     assert_eq!(history[5], (json!("delivered"), "completed"));
-    assert!(detail["history"][1]["actor"].as_str().unwrap().starts_with("admin:"));
+    assert!(detail["history"][1]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("admin:"));
 
-    let events: Vec<String> = s.app.outbox_events(&order).await.into_iter().map(|(t, _)| t).collect();
-    assert_eq!(events, vec!["order.created", "order.paid", "order.processing", "order.shipped", "order.delivered", "order.completed"]);
+    let events: Vec<String> = s
+        .app
+        .outbox_events(&order)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            "order.created",
+            "order.paid",
+            "order.processing",
+            "order.shipped",
+            "order.delivered",
+            "order.completed"
+        ]
+    );
     let ledger: Vec<(String, i32, i32)> = sqlx::query_as(
         "select kind, on_hand_delta, reserved_delta from stock_movements where order_id = $1 order by movement_id",
     ).bind(Uuid::parse_str(&order).unwrap()).fetch_all(&s.app.db).await.unwrap();
-    assert_eq!(ledger, vec![("reservation".into(), 0, 3), ("commit".into(), -3, -3)]);
+    assert_eq!(
+        ledger,
+        vec![("reservation".into(), 0, 3), ("commit".into(), -3, -3)]
+    );
 }
 
 #[tokio::test]
@@ -91,33 +157,76 @@ async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
     let s = shop_with(&[]).await;
     let (_, unpaid) = s.order(2).await;
     assert_eq!(s.admin_move(&unpaid, "cancelled", None).await.status(), 200);
-    assert_eq!(s.app.stock_of("NOVEL").await, (20, 0), "cancelling before payment releases the reservation");
+    assert_eq!(
+        s.app.stock_of("NOVEL").await,
+        (20, 0),
+        "cancelling before payment releases the reservation"
+    );
 
     let (_, paid) = s.order(4).await;
     s.admin_move(&paid, "paid", None).await;
     assert_eq!(s.app.stock_of("NOVEL").await, (16, 0));
     assert_eq!(s.admin_move(&paid, "cancelled", None).await.status(), 200);
-    assert_eq!(s.app.stock_of("NOVEL").await, (20, 0), "a paid order cancelled before shipping restocks");
+    assert_eq!(
+        s.app.stock_of("NOVEL").await,
+        (20, 0),
+        "a paid order cancelled before shipping restocks"
+    );
 
     let (_, processing) = s.order(1).await;
     s.admin_move(&processing, "paid", None).await;
     s.admin_move(&processing, "processing", None).await;
-    assert_eq!(s.admin_move(&processing, "cancelled", None).await.status(), 200);
+    assert_eq!(
+        s.admin_move(&processing, "cancelled", None).await.status(),
+        200
+    );
     assert_eq!(s.app.stock_of("NOVEL").await, (20, 0));
 
     let (_, shipped) = s.order(1).await;
-    for (to, tracking) in [("paid", None), ("processing", None), ("shipped", Some("T-1"))] {
+    for (to, tracking) in [
+        ("paid", None),
+        ("processing", None),
+        ("shipped", Some("T-1")),
+    ] {
         s.admin_move(&shipped, to, tracking).await;
     }
-    for (order, to) in [(&shipped, "cancelled"), (&shipped, "pending_payment"), (&unpaid, "paid"), (&paid, "processing")] {
-        let body = assert_problem(s.admin_move(order, to, None).await, 409, "illegal_transition").await;
+    for (order, to) in [
+        (&shipped, "cancelled"),
+        (&shipped, "pending_payment"),
+        (&unpaid, "paid"),
+        (&paid, "processing"),
+    ] {
+        let body = assert_problem(
+            s.admin_move(order, to, None).await,
+            409,
+            "illegal_transition",
+        )
+        .await;
         assert!(body["detail"].as_str().unwrap().contains(to), "{body}");
     }
     let (_, fresh) = s.order(1).await;
-    assert_problem(s.admin_move(&fresh, "shipped", Some("T-2")).await, 409, "illegal_transition").await;
-    assert_problem(s.admin_move(&fresh, "completed", None).await, 409, "illegal_transition").await;
-    let body = assert_problem(s.admin_move(&fresh, "refunded", None).await, 422, "validation_failed").await;
-    assert_eq!(body["errors"][0]["field"], "to", "refunds have their own endpoint");
+    assert_problem(
+        s.admin_move(&fresh, "shipped", Some("T-2")).await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    assert_problem(
+        s.admin_move(&fresh, "completed", None).await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    let body = assert_problem(
+        s.admin_move(&fresh, "refunded", None).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["field"], "to",
+        "refunds have their own endpoint"
+    );
     assert_eq!(s.status(&fresh).await, "pending_payment");
 }
 
@@ -126,19 +235,49 @@ async fn refund_transitions_follow_the_state_machine() {
     let s = shop_with(&[]).await;
     let orders = &s.app.state.orders;
     let admin = Actor::Admin(Uuid::nil());
-    let refund = |to: OrderStatus, total: i64| Transition { refunded_total: Some(total), ..Transition::new(to, admin, "refund") };
+    let refund = |to: OrderStatus, total: i64| Transition {
+        refunded_total: Some(total),
+        ..Transition::new(to, admin, "refund")
+    };
 
     let (_, a) = s.order(1).await;
     let a = Uuid::parse_str(&a).unwrap();
-    orders.transition(a, Transition::new(OrderStatus::Paid, admin, "")).await.unwrap();
-    let partial = orders.transition(a, refund(OrderStatus::PartiallyRefunded, 20_000)).await.unwrap();
+    orders
+        .transition(a, Transition::new(OrderStatus::Paid, admin, ""))
+        .await
+        .unwrap();
+    let partial = orders
+        .transition(a, refund(OrderStatus::PartiallyRefunded, 20_000))
+        .await
+        .unwrap();
     assert_eq!(partial.refunded_amount, 20_000);
-    let partial = orders.transition(a, refund(OrderStatus::PartiallyRefunded, 30_000)).await.unwrap();
+    let partial = orders
+        .transition(a, refund(OrderStatus::PartiallyRefunded, 30_000))
+        .await
+        .unwrap();
     assert_eq!(partial.refunded_amount, 30_000);
-    assert!(orders.transition(a, refund(OrderStatus::PartiallyRefunded, 30_000)).await.is_err(), "the same total again is a replay");
-    let full = orders.transition(a, refund(OrderStatus::Refunded, 95_000)).await.unwrap();
-    assert_eq!((full.status, full.refunded_amount), (OrderStatus::Refunded, full.grand_total));
-    assert!(orders.transition(a, refund(OrderStatus::Refunded, 1)).await.is_err(), "refunded is final");
+    assert!(
+        orders
+            .transition(a, refund(OrderStatus::PartiallyRefunded, 30_000))
+            .await
+            .is_err(),
+        "the same total again is a replay"
+    );
+    let full = orders
+        .transition(a, refund(OrderStatus::Refunded, 95_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        (full.status, full.refunded_amount),
+        (OrderStatus::Refunded, full.grand_total)
+    );
+    assert!(
+        orders
+            .transition(a, refund(OrderStatus::Refunded, 1))
+            .await
+            .is_err(),
+        "refunded is final"
+    );
 
     for last in ["shipped", "delivered"] {
         let (_, o) = s.order(1).await;
@@ -148,11 +287,23 @@ async fn refund_transitions_follow_the_state_machine() {
         if last == "delivered" {
             s.admin_move(&o, "delivered", None).await;
         }
-        let done = orders.transition(Uuid::parse_str(&o).unwrap(), refund(OrderStatus::Refunded, 95_000)).await.unwrap();
+        let done = orders
+            .transition(
+                Uuid::parse_str(&o).unwrap(),
+                refund(OrderStatus::Refunded, 95_000),
+            )
+            .await
+            .unwrap();
         assert_eq!(done.status, OrderStatus::Refunded);
     }
     let (_, unpaid) = s.order(1).await;
-    assert!(orders.transition(Uuid::parse_str(&unpaid).unwrap(), refund(OrderStatus::Refunded, 1)).await.is_err());
+    assert!(orders
+        .transition(
+            Uuid::parse_str(&unpaid).unwrap(),
+            refund(OrderStatus::Refunded, 1)
+        )
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -170,9 +321,24 @@ async fn unpaid_orders_expire_and_release_their_stock() {
     assert_eq!(s.status(&late).await, "expired");
     assert_eq!(s.status(&paid).await, "paid");
     assert_eq!(s.app.stock_of("NOVEL").await, (18, 0));
-    let events: Vec<String> = s.app.outbox_events(&late).await.into_iter().map(|(t, _)| t).collect();
+    let events: Vec<String> = s
+        .app
+        .outbox_events(&late)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     assert_eq!(events.last().unwrap(), "order.expired");
-    assert!(s.app.state.orders.expire_overdue(100).await.unwrap().is_empty(), "nothing twice");
+    assert!(
+        s.app
+            .state
+            .orders
+            .expire_overdue(100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing twice"
+    );
 }
 
 #[tokio::test]
@@ -180,38 +346,109 @@ async fn customers_see_and_cancel_only_their_own_orders() {
     let s = shop_with(&[]).await;
     let (alice, first) = s.order(1).await;
     s.app.add_to_cart(&alice, &s.variant, 2).await;
-    let second: Value = s.app.checkout(&alice, "alice-2").await.json().await.unwrap();
+    let second: Value = s
+        .app
+        .checkout(&alice, "alice-2")
+        .await
+        .json()
+        .await
+        .unwrap();
     let second = second["order"]["id"].as_str().unwrap().to_owned();
     let (bob, bobs) = s.order(1).await;
 
-    let page: Value = s.app.get("/api/v1/orders?limit=1").bearer_auth(&alice.access_token).send().await.unwrap().json().await.unwrap();
+    let page: Value = s
+        .app
+        .get("/api/v1/orders?limit=1")
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["items"][0]["id"], second.as_str(), "newest first");
     let cursor = page["next_cursor"].as_str().unwrap();
-    let page: Value = s.app.get(&format!("/api/v1/orders?limit=1&cursor={cursor}")).bearer_auth(&alice.access_token)
-        .send().await.unwrap().json().await.unwrap();
+    let page: Value = s
+        .app
+        .get(&format!("/api/v1/orders?limit=1&cursor={cursor}"))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["items"][0]["id"], first.as_str());
-    let page: Value = s.app.get(&format!("/api/v1/orders?limit=10&cursor={first}")).bearer_auth(&alice.access_token)
-        .send().await.unwrap().json().await.unwrap();
-    assert!(page["items"].as_array().unwrap().is_empty(), "bob's order never shows up in alice's list");
+    let page: Value = s
+        .app
+        .get(&format!("/api/v1/orders?limit=10&cursor={first}"))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        page["items"].as_array().unwrap().is_empty(),
+        "bob's order never shows up in alice's list"
+    );
 
     // Bob can neither read nor cancel Alice's order: it does not exist for him.
-    assert_problem(s.app.get(&format!("/api/v1/orders/{first}")).bearer_auth(&bob.access_token).send().await.unwrap(), 404, "not_found").await;
     assert_problem(
-        s.app.post(&format!("/api/v1/orders/{first}/cancel"), &json!({})).bearer_auth(&bob.access_token).send().await.unwrap(),
+        s.app
+            .get(&format!("/api/v1/orders/{first}"))
+            .bearer_auth(&bob.access_token)
+            .send()
+            .await
+            .unwrap(),
         404,
         "not_found",
-    ).await;
+    )
+    .await;
+    assert_problem(
+        s.app
+            .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
+            .bearer_auth(&bob.access_token)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
     assert_eq!(s.status(&first).await, "pending_payment");
 
-    let mine: Value = s.app.get(&format!("/api/v1/orders/{bobs}")).bearer_auth(&bob.access_token).send().await.unwrap().json().await.unwrap();
+    let mine: Value = s
+        .app
+        .get(&format!("/api/v1/orders/{bobs}"))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["id"], bobs.as_str());
 
-    let cancelled = s.app.post(&format!("/api/v1/orders/{first}/cancel"), &json!({})).bearer_auth(&alice.access_token).send().await.unwrap();
+    let cancelled = s
+        .app
+        .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cancelled.status(), 200);
     let cancelled: Value = cancelled.json().await.unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     s.admin_move(&second, "paid", None).await;
-    let resp = s.app.post(&format!("/api/v1/orders/{second}/cancel"), &json!({})).bearer_auth(&alice.access_token).send().await.unwrap();
+    let resp = s
+        .app
+        .post(&format!("/api/v1/orders/{second}/cancel"), &json!({}))
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 409, "illegal_transition").await;
 }
 
@@ -225,16 +462,53 @@ async fn admins_filter_orders_by_status_email_and_date() {
     let list = |query: String| {
         let app = &s.app;
         async move {
-            let page: Value = app.get(&format!("/api/v1/admin/orders?{query}")).bearer_auth(auth).send().await.unwrap().json().await.unwrap();
-            page["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            let page: Value = app
+                .get(&format!("/api/v1/admin/orders?{query}"))
+                .bearer_auth(auth)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(list("status=paid".into()).await, vec![b.clone()]);
-    assert_eq!(list(format!("customer_email={}", alice.email.to_uppercase())).await, vec![a.clone()]);
-    assert_eq!(list("created_from=2000-01-01T00:00:00Z".into()).await, vec![b.clone(), a.clone()]);
-    assert!(list("created_to=2000-01-01T00:00:00Z".into()).await.is_empty());
-    let resp = s.app.get("/api/v1/admin/orders?status=lost").bearer_auth(auth).send().await.unwrap();
+    assert_eq!(
+        list(format!("customer_email={}", alice.email.to_uppercase())).await,
+        vec![a.clone()]
+    );
+    assert_eq!(
+        list("created_from=2000-01-01T00:00:00Z".into()).await,
+        vec![b.clone(), a.clone()]
+    );
+    assert!(list("created_to=2000-01-01T00:00:00Z".into())
+        .await
+        .is_empty());
+    let resp = s
+        .app
+        .get("/api/v1/admin/orders?status=lost")
+        .bearer_auth(auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 400, "invalid_parameter").await;
     let customer = s.app.register_customer().await;
-    assert_problem(s.app.get("/api/v1/admin/orders").bearer_auth(&customer.access_token).send().await.unwrap(), 403, "forbidden").await;
+    assert_problem(
+        s.app
+            .get("/api/v1/admin/orders")
+            .bearer_auth(&customer.access_token)
+            .send()
+            .await
+            .unwrap(),
+        403,
+        "forbidden",
+    )
+    .await;
 }

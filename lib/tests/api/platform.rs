@@ -21,11 +21,19 @@ async fn malformed_json_is_a_400_problem() {
 #[tokio::test]
 async fn wrong_json_types_are_422_naming_the_field() {
     let app = TestApp::spawn().await;
-    let resp = app.post("/api/v1/auth/login", &json!({"email": 42, "password": "x"})).send().await.unwrap();
+    let resp = app
+        .post("/api/v1/auth/login", &json!({"email": 42, "password": "x"}))
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "email");
 
-    let resp = app.post("/api/v1/auth/login", &json!({"email": "a@b.co"})).send().await.unwrap();
+    let resp = app
+        .post("/api/v1/auth/login", &json!({"email": "a@b.co"}))
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "password");
 }
@@ -47,16 +55,40 @@ async fn the_wrong_content_type_is_a_415_problem() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
-    assert_problem(app.get("/api/v1/nope").send().await.unwrap(), 404, "not_found").await;
+    assert_problem(
+        app.get("/api/v1/nope").send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
     assert_problem(app.get("/nope").send().await.unwrap(), 404, "not_found").await;
-    assert_problem(app.client.put(app.url("/api/v1/auth/login")).send().await.unwrap(), 405, "method_not_allowed").await;
+    assert_problem(
+        app.client
+            .put(app.url("/api/v1/auth/login"))
+            .send()
+            .await
+            .unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_413_problems() {
-    let app = TestApp::builder().setting("REQUEST_BODY_LIMIT", "1024").spawn().await;
+    let app = TestApp::builder()
+        .setting("REQUEST_BODY_LIMIT", "1024")
+        .spawn()
+        .await;
     let big = "x".repeat(4096);
-    let resp = app.post("/api/v1/auth/login", &json!({"email": big, "password": "x"})).send().await.unwrap();
+    let resp = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": big, "password": "x"}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 413, "payload_too_large").await;
 }
 
@@ -64,7 +96,12 @@ async fn oversized_bodies_are_413_problems() {
 async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
     let app = TestApp::spawn().await;
     let admin = app.register_admin().await;
-    let resp = app.get("/api/v1/admin/users?limit=1000").bearer_auth(&admin.access_token).send().await.unwrap();
+    let resp = app
+        .get("/api/v1/admin/users?limit=1000")
+        .bearer_auth(&admin.access_token)
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(resp, 400, "invalid_parameter").await;
     assert_eq!(body["errors"][0]["field"], "limit");
 }
@@ -72,7 +109,12 @@ async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
 #[tokio::test]
 async fn request_ids_are_echoed_or_generated_and_appear_in_problems() {
     let app = TestApp::spawn().await;
-    let resp = app.get("/api/v1/me").header("x-request-id", "trace-abc-123").send().await.unwrap();
+    let resp = app
+        .get("/api/v1/me")
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["x-request-id"], "trace-abc-123");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["request_id"], "trace-abc-123");
@@ -90,13 +132,19 @@ async fn responses_carry_security_headers() {
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
-    assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
     assert_eq!(h["cache-control"], "no-store");
 }
 
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
-    let app = TestApp::builder().setting("CORS_ALLOWED_ORIGINS", "https://shop.example").spawn().await;
+    let app = TestApp::builder()
+        .setting("CORS_ALLOWED_ORIGINS", "https://shop.example")
+        .spawn()
+        .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
@@ -105,15 +153,28 @@ async fn cors_allows_only_configured_origins() {
             .send()
     };
     let allowed = preflight("https://shop.example").await.unwrap();
-    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://shop.example");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
     let denied = preflight("https://evil.example").await.unwrap();
-    assert!(denied.headers().get("access-control-allow-origin").is_none());
+    assert!(denied
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
 }
 
 #[tokio::test]
 async fn health_endpoints_report_liveness_and_readiness() {
     let app = TestApp::spawn().await;
-    let live: Value = app.get("/health/live").send().await.unwrap().json().await.unwrap();
+    let live: Value = app
+        .get("/health/live")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(live["status"], "ok");
     let resp = app.get("/health/ready").send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -127,7 +188,10 @@ async fn readiness_fails_when_the_database_is_gone() {
     app.db.close().await;
     let resp = app.get("/health/ready").send().await.unwrap();
     let body = assert_problem(resp, 503, "not_ready").await;
-    assert!(body["detail"].as_str().unwrap().starts_with("database:"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("database:"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +199,14 @@ async fn metrics_count_requests_by_operation_and_status() {
     let app = TestApp::spawn().await;
     app.get("/api/v1/me").send().await.unwrap();
     app.get("/api/v1/me").send().await.unwrap();
-    let text = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         text.contains(r#"toko_http_requests_total{method="GET",route="get_me",status="401"} 2"#),
         "{text}"
@@ -159,7 +230,12 @@ async fn behind_a_trusted_proxy_the_client_ip_is_the_right_most_forwarded_entry(
     // The client forges the left entry each time; the proxy appended 203.0.113.7.
     assert_eq!(fail("1.1.1.1, 203.0.113.7").await.unwrap().status(), 401);
     assert_eq!(fail("2.2.2.2, 203.0.113.7").await.unwrap().status(), 401);
-    assert_problem(fail("3.3.3.3, 203.0.113.7").await.unwrap(), 429, "too_many_login_attempts").await;
+    assert_problem(
+        fail("3.3.3.3, 203.0.113.7").await.unwrap(),
+        429,
+        "too_many_login_attempts",
+    )
+    .await;
     // Another client behind the same proxy is another address.
     assert_eq!(fail("9.9.9.9, 198.51.100.2").await.unwrap().status(), 401);
 }

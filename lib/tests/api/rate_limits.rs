@@ -5,18 +5,30 @@ use serde_json::json;
 use toko_testkit::{assert_problem, TestApp, TestAppBuilder};
 
 /// Limits per hour, so a test never straddles a window; if one is about to end, wait for it.
-fn limited(builder: TestAppBuilder, anonymous: u32, authenticated: u32, auth: u32) -> TestAppBuilder {
+fn limited(
+    builder: TestAppBuilder,
+    anonymous: u32,
+    authenticated: u32,
+    auth: u32,
+) -> TestAppBuilder {
     builder
         .setting("RATE_LIMIT_ENABLED", "true")
         .setting("RATE_LIMIT_WINDOW", "1h")
         .setting("RATE_LIMIT_ANONYMOUS_PER_MINUTE", &anonymous.to_string())
-        .setting("RATE_LIMIT_AUTHENTICATED_PER_MINUTE", &authenticated.to_string())
+        .setting(
+            "RATE_LIMIT_AUTHENTICATED_PER_MINUTE",
+            &authenticated.to_string(),
+        )
         .setting("RATE_LIMIT_AUTH_PER_MINUTE", &auth.to_string())
 }
 
 async fn avoid_window_edge(app: &TestApp) {
     let resp = app.get("/api/v1/categories").send().await.unwrap();
-    let reset: u64 = resp.headers()["ratelimit-reset"].to_str().unwrap().parse().unwrap();
+    let reset: u64 = resp.headers()["ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     if reset < 15 {
         tokio::time::sleep(std::time::Duration::from_secs(reset + 1)).await;
     }
@@ -31,18 +43,45 @@ async fn anonymous_callers_are_limited_per_ip_and_users_per_account() {
         let resp = app.get("/api/v1/categories").send().await.unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["ratelimit-limit"], "6");
-        assert_eq!(resp.headers()["ratelimit-remaining"], expected_remaining.to_string().as_str());
+        assert_eq!(
+            resp.headers()["ratelimit-remaining"],
+            expected_remaining.to_string().as_str()
+        );
     }
     let refused = app.get("/api/v1/products").send().await.unwrap();
-    assert!(refused.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
     assert_eq!(refused.headers()["ratelimit-remaining"], "0");
     assert_problem(refused, 429, "rate_limited").await;
 
     // The signed-in user has a budget of their own.
     for _ in 0..4 {
-        assert_eq!(app.get("/api/v1/me").bearer_auth(&user.access_token).send().await.unwrap().status(), 200);
+        assert_eq!(
+            app.get("/api/v1/me")
+                .bearer_auth(&user.access_token)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
-    assert_problem(app.get("/api/v1/me").bearer_auth(&user.access_token).send().await.unwrap(), 429, "rate_limited").await;
+    assert_problem(
+        app.get("/api/v1/me")
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap(),
+        429,
+        "rate_limited",
+    )
+    .await;
     // Health and metrics are never limited.
     assert_eq!(app.get("/health/live").send().await.unwrap().status(), 200);
 }
@@ -52,12 +91,30 @@ async fn auth_endpoints_have_a_stricter_limit() {
     let app = limited(TestApp::builder(), 1000, 1000, 3).spawn().await;
     avoid_window_edge(&app).await;
     for _ in 0..3 {
-        let resp = app.post("/api/v1/auth/login", &json!({"email": "x@example.com", "password": "whatever pass"})).send().await.unwrap();
+        let resp = app
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": "x@example.com", "password": "whatever pass"}),
+            )
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 401);
     }
-    let resp = app.post("/api/v1/auth/login", &json!({"email": "x@example.com", "password": "whatever pass"})).send().await.unwrap();
+    let resp = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "x@example.com", "password": "whatever pass"}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 429, "rate_limited").await;
-    assert_eq!(app.get("/api/v1/categories").send().await.unwrap().status(), 200, "other routes are unaffected");
+    assert_eq!(
+        app.get("/api/v1/categories").send().await.unwrap().status(),
+        200,
+        "other routes are unaffected"
+    );
 }
 
 #[tokio::test]
@@ -73,10 +130,26 @@ async fn replicas_sharing_redis_share_one_budget() {
     assert!(a.state.rate_limiter.is_shared());
     avoid_window_edge(&a).await;
     for app in [&a, &b, &a, &b] {
-        assert_eq!(app.get("/api/v1/categories").send().await.unwrap().status(), 200);
+        assert_eq!(
+            app.get("/api/v1/categories").send().await.unwrap().status(),
+            200
+        );
     }
     // The window check and four requests used five of the six, whichever replica served them.
-    assert_eq!(b.get("/api/v1/categories").send().await.unwrap().status(), 200);
-    assert_problem(a.get("/api/v1/categories").send().await.unwrap(), 429, "rate_limited").await;
-    assert_problem(b.get("/api/v1/categories").send().await.unwrap(), 429, "rate_limited").await;
+    assert_eq!(
+        b.get("/api/v1/categories").send().await.unwrap().status(),
+        200
+    );
+    assert_problem(
+        a.get("/api/v1/categories").send().await.unwrap(),
+        429,
+        "rate_limited",
+    )
+    .await;
+    assert_problem(
+        b.get("/api/v1/categories").send().await.unwrap(),
+        429,
+        "rate_limited",
+    )
+    .await;
 }

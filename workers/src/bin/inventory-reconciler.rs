@@ -3,7 +3,10 @@
 //! periodically), repairing and reporting drift; prunes expired idempotency keys.
 
 use toko::{
-    catalog::{audit::StockAuditor, Catalog},
+    catalog::{
+        audit::{AuditMetrics, StockAuditor},
+        Catalog,
+    },
     config::{OrderConfig, ProcessEnv, Reader, StoreConfig, SweepConfig},
     messaging::schedule::Cadence,
     orders::Orders,
@@ -16,35 +19,51 @@ async fn main() -> anyhow::Result<()> {
         let sweeps = SweepConfig::from_reader(&env)?;
         let currency = StoreConfig::from_reader(&env)?.currency;
         let catalog = Catalog::new(worker.pool.clone(), currency.clone());
-        let orders = Orders::new(worker.pool.clone(), OrderConfig::from_reader(&env)?, currency);
-        let metrics = toko_workers::ReconcilerMetrics::register(&worker.registry)?;
+        let orders = Orders::new(
+            worker.pool.clone(),
+            OrderConfig::from_reader(&env)?,
+            currency,
+        );
+        let metrics = AuditMetrics::register(&worker.registry)?;
 
-        worker.consume(StockAuditor::new(catalog.clone()))?;
+        worker.consume(StockAuditor::new(catalog.clone(), Some(metrics.clone())))?;
         let expiring = (orders, metrics.clone());
-        worker.every("expire-unpaid-orders", Cadence::Every(sweeps.expiry_interval), move || {
-            let (orders, metrics) = expiring.clone();
-            async move {
-                let expired = orders.expire_overdue(500).await?;
-                metrics.expired.inc_by(expired.len() as u64);
-                Ok(())
-            }
-        })?;
-        worker.every("audit-stock", Cadence::Every(sweeps.stock_audit_interval), move || {
-            let (catalog, metrics) = (catalog.clone(), metrics.clone());
-            async move {
-                let report = catalog.audit_stock(None).await?;
-                metrics.record(&report);
-                Ok(())
-            }
-        })?;
+        worker.every(
+            "expire-unpaid-orders",
+            Cadence::Every(sweeps.expiry_interval),
+            move || {
+                let (orders, metrics) = expiring.clone();
+                async move {
+                    let expired = orders.expire_overdue(500).await?;
+                    metrics.expired.inc_by(expired.len() as u64);
+                    Ok(())
+                }
+            },
+        )?;
+        worker.every(
+            "audit-stock",
+            Cadence::Every(sweeps.stock_audit_interval),
+            move || {
+                let (catalog, metrics) = (catalog.clone(), metrics.clone());
+                async move {
+                    let report = catalog.audit_stock(None).await?;
+                    metrics.record(&report);
+                    Ok(())
+                }
+            },
+        )?;
         let pool = worker.pool.clone();
-        worker.every("prune-idempotency-keys", Cadence::Every(std::time::Duration::from_secs(3600)), move || {
-            let pool = pool.clone();
-            async move {
-                toko::idempotency::prune(&pool).await?;
-                Ok(())
-            }
-        })?;
+        worker.every(
+            "prune-idempotency-keys",
+            Cadence::Every(std::time::Duration::from_secs(3600)),
+            move || {
+                let pool = pool.clone();
+                async move {
+                    toko::idempotency::prune(&pool).await?;
+                    Ok(())
+                }
+            },
+        )?;
         Ok(())
     })
     .await

@@ -12,7 +12,11 @@ async fn main() -> anyhow::Result<()> {
     toko_workers::run("notifier", |worker| {
         let env = Reader(&ProcessEnv);
         let mail = MailConfig::from_reader(&env)?;
-        let orders = Orders::new(worker.pool.clone(), OrderConfig::from_reader(&env)?, StoreConfig::from_reader(&env)?.currency);
+        let orders = Orders::new(
+            worker.pool.clone(),
+            OrderConfig::from_reader(&env)?,
+            StoreConfig::from_reader(&env)?.currency,
+        );
         let notifier = Notifier::new(worker.pool.clone(), orders, Mailer::new(&mail)?, mail.shop);
         worker.consume(notifier)?;
         Ok(())

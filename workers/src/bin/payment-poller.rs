@@ -14,19 +14,31 @@ async fn main() -> anyhow::Result<()> {
     toko_workers::run("payment-poller", |worker| {
         let env = Reader(&ProcessEnv);
         let sweeps = SweepConfig::from_reader(&env)?;
-        let midtrans = MidtransConfig::from_reader(&env)?.context("MIDTRANS_SERVER_KEY is required by the payment-poller")?;
-        let orders = Orders::new(worker.pool.clone(), OrderConfig::from_reader(&env)?, StoreConfig::from_reader(&env)?.currency);
+        let midtrans = MidtransConfig::from_reader(&env)?
+            .context("MIDTRANS_SERVER_KEY is required by the payment-poller")?;
+        let orders = Orders::new(
+            worker.pool.clone(),
+            OrderConfig::from_reader(&env)?,
+            StoreConfig::from_reader(&env)?.currency,
+        );
         let payments = Payments::new(worker.pool.clone(), Some(midtrans), orders);
 
-        worker.consume(PaymentPoller::new(payments.clone(), sweeps.payment_poll_after))?;
+        worker.consume(PaymentPoller::new(
+            payments.clone(),
+            sweeps.payment_poll_after,
+        ))?;
         let base = sweeps.payment_poll_after;
-        worker.every("poll-due-payments", Cadence::Every(sweeps.payment_poll_interval), move || {
-            let payments = payments.clone();
-            async move {
-                payments.poll_due(base, 100).await?;
-                Ok(())
-            }
-        })?;
+        worker.every(
+            "poll-due-payments",
+            Cadence::Every(sweeps.payment_poll_interval),
+            move || {
+                let payments = payments.clone();
+                async move {
+                    payments.poll_due(base, 100).await?;
+                    Ok(())
+                }
+            },
+        )?;
         Ok(())
     })
     .await

@@ -34,7 +34,11 @@ impl Pipeline {
     }
 
     /// The shop and its vhost without workers; `broker_url` overrides the workers' AMQP URL.
-    pub async fn bare(app_settings: &[(&str, &str)], smtp_delay: Duration, broker_url: Option<String>) -> Self {
+    pub async fn bare(
+        app_settings: &[(&str, &str)],
+        smtp_delay: Duration,
+        broker_url: Option<String>,
+    ) -> Self {
         let smtp = SmtpCatcher::spawn(smtp_delay);
         let broker = TestBroker::create().await;
         let mut builder = TestApp::builder().with_midtrans();
@@ -43,9 +47,17 @@ impl Pipeline {
         }
         let app = builder.spawn().await;
         let admin = app.register_admin().await;
-        let category = app.create_category(&admin, "Books", None).await["id"].as_str().unwrap().to_owned();
-        let product = app.create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 100).await;
-        let mut settings = worker_settings(&app.database.url, broker_url.as_deref().unwrap_or(&broker.url));
+        let category = app.create_category(&admin, "Books", None).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let product = app
+            .create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 100)
+            .await;
+        let mut settings = worker_settings(
+            &app.database.url,
+            broker_url.as_deref().unwrap_or(&broker.url),
+        );
         settings.insert("SMTP_URL".into(), smtp.url());
         settings.insert("MAIL_FROM".into(), "toko <orders@toko.test>".into());
         for (k, v) in app_settings {
@@ -64,8 +76,12 @@ impl Pipeline {
 
     async fn worker(&self, name: &str) -> Worker {
         let config = WorkerConfig::from_source(&self.settings).expect("worker settings");
-        let pool = sqlx::PgPool::connect(&self.app.database.url).await.expect("worker pool");
-        Worker::with_pool(name, config, pool, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("worker")
+        let pool = sqlx::PgPool::connect(&self.app.database.url)
+            .await
+            .expect("worker pool");
+        Worker::with_pool(name, config, pool, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("worker")
     }
 
     fn run(&self, worker: Worker) {
@@ -82,7 +98,11 @@ impl Pipeline {
     pub fn notifier(&self, pool: sqlx::PgPool) -> Notifier {
         let reader = Reader(&self.settings);
         let mail = MailConfig::from_reader(&reader).expect("mail settings");
-        let orders = Orders::new(pool.clone(), OrderConfig::from_reader(&reader).expect("order settings"), "IDR");
+        let orders = Orders::new(
+            pool.clone(),
+            OrderConfig::from_reader(&reader).expect("order settings"),
+            "IDR",
+        );
         Notifier::new(pool, orders, Mailer::new(&mail).expect("mailer"), mail.shop)
     }
 
@@ -103,12 +123,20 @@ impl Pipeline {
     pub async fn order(&self, quantity: i64) -> (TestUser, String, String) {
         let (user, body): (TestUser, Value) = self.app.checked_out(&self.variant, quantity).await;
         let order = &body["order"];
-        (user, order["id"].as_str().unwrap().to_owned(), order["number"].as_str().unwrap().to_owned())
+        (
+            user,
+            order["id"].as_str().unwrap().to_owned(),
+            order["number"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Messages whose subject contains `needle`.
     pub fn emails_about(&self, needle: &str) -> Vec<String> {
-        self.smtp.messages().into_iter().filter(|m| subject(m).contains(needle)).collect()
+        self.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| subject(m).contains(needle))
+            .collect()
     }
 }
 

@@ -15,21 +15,45 @@ use super::fixture::Pipeline;
 async fn catalog_events_repair_a_drifted_search_document() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let pool = sqlx::PgPool::connect(&p.app.database.url).await.unwrap();
-    let search = Search::from_config(&SearchConfig::from_reader(&Reader(&p.settings)).unwrap(), pool).unwrap();
-    p.spawn_consumer("search-indexer", SearchIndexer::new(search)).await;
+    let search = Search::from_config(
+        &SearchConfig::from_reader(&Reader(&p.settings)).unwrap(),
+        pool,
+    )
+    .unwrap();
+    p.spawn_consumer("search-indexer", SearchIndexer::new(search))
+        .await;
 
     let hits = || async {
-        let body: Value = p.app.get("/api/v1/search?q=novel").send().await.unwrap().json().await.unwrap();
+        let body: Value = p
+            .app
+            .get("/api/v1/search?q=novel")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         body["total"].as_i64().unwrap()
     };
     assert_eq!(hits().await, 1);
     // The document drifts (a bad manual fix, a bug): the product is no longer findable.
-    sqlx::query("update products set search_vector = ''").execute(&p.app.db).await.unwrap();
+    sqlx::query("update products set search_vector = ''")
+        .execute(&p.app.db)
+        .await
+        .unwrap();
     assert_eq!(hits().await, 0);
 
     // Any event about the product brings the document back.
-    let resp = p.app.post("/api/v1/admin/inventory/adjustments", &json!({"sku": "NOVEL", "delta": 1, "reason": "recount"}))
-        .bearer_auth(&p.admin_token).send().await.unwrap();
+    let resp = p
+        .app
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "NOVEL", "delta": 1, "reason": "recount"}),
+        )
+        .bearer_auth(&p.admin_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while hits().await == 0 && tokio::time::Instant::now() < deadline {

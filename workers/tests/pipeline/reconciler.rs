@@ -19,15 +19,24 @@ impl Drop for Process {
 
 fn reconciler(p: &Pipeline, extra: &[(&str, &str)]) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_inventory-reconciler"));
-    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in &p.settings {
         command.env(k, v);
     }
-    command.env("METRICS_PORT", toko_testkit::smtp::free_port().to_string()).env("RUST_LOG", "warn");
+    command
+        .env("METRICS_PORT", toko_testkit::smtp::free_port().to_string())
+        .env("RUST_LOG", "warn");
     for (k, v) in extra {
         command.env(k, v);
     }
-    Process(command.stdout(Stdio::null()).spawn().expect("start the inventory-reconciler binary"))
+    Process(
+        command
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the inventory-reconciler binary"),
+    )
 }
 
 #[tokio::test]
@@ -37,9 +46,21 @@ async fn unpaid_orders_expire_release_stock_and_the_customer_is_told() {
     let (_, order, number) = p.order(3).await;
     assert_eq!(p.app.stock_of("NOVEL").await, (100, 3));
 
-    assert_eq!(p.app.wait_for_order_status(&order, "expired").await, "expired");
-    assert_eq!(p.app.stock_of("NOVEL").await, (100, 0), "the reservation is released");
-    let told = wait_until(|| p.emails_about(&format!("Order {number} expired")).len(), 1, Duration::from_secs(20)).await;
+    assert_eq!(
+        p.app.wait_for_order_status(&order, "expired").await,
+        "expired"
+    );
+    assert_eq!(
+        p.app.stock_of("NOVEL").await,
+        (100, 0),
+        "the reservation is released"
+    );
+    let told = wait_until(
+        || p.emails_about(&format!("Order {number} expired")).len(),
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
     assert_eq!(told, 1);
 }
 
@@ -53,21 +74,43 @@ async fn stock_drift_is_repaired_and_reported() {
         .await
         .unwrap();
     let metrics_port = toko_testkit::smtp::free_port();
-    let _reconciler = reconciler(&p, &[("STOCK_AUDIT_INTERVAL", "1s"), ("METRICS_PORT", &metrics_port.to_string())]);
+    let _reconciler = reconciler(
+        &p,
+        &[
+            ("STOCK_AUDIT_INTERVAL", "1s"),
+            ("METRICS_PORT", &metrics_port.to_string()),
+        ],
+    );
 
     let repaired = || async {
         let levels = p.app.stock_of("NOVEL").await;
-        let ledger: i64 = sqlx::query_scalar("select sum(on_hand_delta) from stock_movements where sku = 'NOVEL'")
-            .fetch_one(&p.app.db)
-            .await
-            .unwrap();
+        let ledger: i64 = sqlx::query_scalar(
+            "select sum(on_hand_delta) from stock_movements where sku = 'NOVEL'",
+        )
+        .fetch_one(&p.app.db)
+        .await
+        .unwrap();
         (levels, ledger)
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while repaired().await != ((105, 2), 105) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(repaired().await, ((105, 2), 105), "reserved follows the unpaid order; the ledger explains the +5");
-    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("stock_drift_total"), "{metrics}");
+    assert_eq!(
+        repaired().await,
+        ((105, 2), 105),
+        "reserved follows the unpaid order; the ledger explains the +5"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let repaired_reserved = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"toko_stock_drift_total{kind="reserved",repaired="true"}"#))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(repaired_reserved.is_some_and(|n| n >= 1), "{metrics}");
 }

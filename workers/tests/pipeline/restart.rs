@@ -7,7 +7,10 @@ use std::{process::Command, time::Duration};
 use super::fixture::{wait_until, Pipeline};
 
 fn rabbitmqctl(action: &str) {
-    let status = Command::new("rabbitmqctl").arg(action).status().expect("run rabbitmqctl");
+    let status = Command::new("rabbitmqctl")
+        .arg(action)
+        .status()
+        .expect("run rabbitmqctl");
     assert!(status.success(), "rabbitmqctl {action} failed");
 }
 
@@ -31,10 +34,17 @@ async fn a_broker_restart_during_a_stream_of_orders_loses_no_event() {
             .filter(|n| p.emails_about(&format!("Order {n} received")).len() == 1)
             .count()
     };
-    assert_eq!(wait_until(confirmations, numbers.len(), Duration::from_secs(90)).await, numbers.len());
+    assert_eq!(
+        wait_until(confirmations, numbers.len(), Duration::from_secs(90)).await,
+        numbers.len()
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     for n in &numbers {
-        assert_eq!(p.emails_about(&format!("Order {n} received")).len(), 1, "exactly one confirmation for {n}");
+        assert_eq!(
+            p.emails_about(&format!("Order {n} received")).len(),
+            1,
+            "exactly one confirmation for {n}"
+        );
     }
     let pending: i64 = sqlx::query_scalar("select count(*) from outbox_events where published_at is null and event_type = 'order.created'")
         .fetch_one(&p.app.db)

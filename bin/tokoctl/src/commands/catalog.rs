@@ -36,15 +36,22 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"))
-            .expect("valid progress template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"
+        ))
+        .expect("valid progress template")
+        .progress_chars("=> "),
     );
     bar
 }
 
-async fn import_file(catalog: &Catalog, file: &PathBuf, format: Option<&str>) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+async fn import_file(
+    catalog: &Catalog,
+    file: &PathBuf,
+    format: Option<&str>,
+) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let format = format
         .map(str::to_owned)
         .or_else(|| file.extension().map(|e| e.to_string_lossy().to_lowercase()))
@@ -88,12 +95,12 @@ async fn import_file(catalog: &Catalog, file: &PathBuf, format: Option<&str>) ->
 /// A catalog error with its field details, for the import report.
 fn describe(error: &toko::catalog::CatalogError) -> String {
     match error {
-        toko::catalog::CatalogError::Validation(v) => v
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
+        toko::catalog::CatalogError::Validation(v) => {
+            v.0.iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
         other => other.to_string(),
     }
 }
@@ -101,7 +108,9 @@ fn describe(error: &toko::catalog::CatalogError) -> String {
 async fn seed_catalog(catalog: &Catalog, products: u64, seed: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     let progress = bar(products, "products");
-    let summary = catalog.seed(products, seed, |done| progress.set_position(done)).await?;
+    let summary = catalog
+        .seed(products, seed, |done| progress.set_position(done))
+        .await?;
     progress.finish_and_clear();
     println!(
         "seeded {} products with {} variants in {} leaf categories in {:.1}s",

@@ -65,7 +65,9 @@ mod tests {
     fn replay_needs_ids_or_all_but_not_both() {
         assert!(!parses("tokoctl dlq replay notifier"));
         assert!(!parses("tokoctl dlq replay notifier --all --id x"));
-        assert!(parses("tokoctl dlq replay notifier --id a --id b --dry-run"));
+        assert!(parses(
+            "tokoctl dlq replay notifier --id a --id b --dry-run"
+        ));
         assert!(parses("tokoctl dlq replay toko.notifier --all"));
     }
 
@@ -84,12 +86,17 @@ async fn database() -> anyhow::Result<toko::db::PgPool> {
     use anyhow::Context;
     let reader = toko::config::Reader(&toko::config::ProcessEnv);
     let database = toko::config::DatabaseConfig::from_reader(&reader)?;
-    toko::db::connect(&database).await.context("connecting to Postgres")
+    toko::db::connect(&database)
+        .await
+        .context("connecting to Postgres")
 }
 
 /// The catalog service, for commands that work on products.
 async fn catalog_service() -> anyhow::Result<toko::catalog::Catalog> {
     let reader = toko::config::Reader(&toko::config::ProcessEnv);
     let store = toko::config::StoreConfig::from_reader(&reader)?;
-    Ok(toko::catalog::Catalog::new(database().await?, store.currency))
+    Ok(toko::catalog::Catalog::new(
+        database().await?,
+        store.currency,
+    ))
 }

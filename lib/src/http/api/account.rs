@@ -40,7 +40,11 @@ pub struct AccountApi;
 impl AccountApi {
     /// Get my account
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
-    async fn get(&self, state: poem::web::Data<&AppState>, auth: BearerAuth) -> ApiResult<Json<UserOut>, MeErrors> {
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+    ) -> ApiResult<Json<UserOut>, MeErrors> {
         let user = state.auth.me(auth.principal().user_id).await?;
         Ok(Json(user.into()))
     }
@@ -53,24 +57,40 @@ impl AccountApi {
         auth: BearerAuth,
         body: JsonBody<MePatch>,
     ) -> ApiResult<Json<UserOut>, MeWriteErrors> {
-        let user = state.auth.update_name(auth.principal().user_id, &body.0.name).await?;
+        let user = state
+            .auth
+            .update_name(auth.principal().user_id, &body.0.name)
+            .await?;
         Ok(Json(user.into()))
     }
 
     /// Change my password
     ///
     /// Requires the current password; signs out every other session.
-    #[oai(path = "/me/password", method = "post", operation_id = "change_password")]
+    #[oai(
+        path = "/me/password",
+        method = "post",
+        operation_id = "change_password"
+    )]
     async fn change_password(
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
         body: JsonBody<PasswordChangeIn>,
     ) -> ApiResult<PasswordChanged, MeWriteErrors> {
-        let PasswordChangeIn { current_password, new_password, refresh_token } = body.0;
+        let PasswordChangeIn {
+            current_password,
+            new_password,
+            refresh_token,
+        } = body.0;
         state
             .auth
-            .change_password(auth.principal().user_id, current_password, new_password, refresh_token.as_deref())
+            .change_password(
+                auth.principal().user_id,
+                current_password,
+                new_password,
+                refresh_token.as_deref(),
+            )
             .await?;
         Ok(PasswordChanged::NoContent)
     }

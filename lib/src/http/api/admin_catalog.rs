@@ -10,9 +10,9 @@ use uuid::Uuid;
 use super::{
     catalog::default_limit,
     catalog_dto::{
-        AdjustmentIn, AdjustmentOut, CategoryIn, CategoryOut, CategoryPatchIn, MovementOut, MovementPageOut,
-        ProductIn, ProductOut, ProductPageOut, ProductPatchIn, ProductStatusDto, ProductSummaryOut, VariantIn,
-        VariantOut, VariantPatchIn,
+        AdjustmentIn, AdjustmentOut, CategoryIn, CategoryOut, CategoryPatchIn, MovementOut,
+        MovementPageOut, ProductIn, ProductOut, ProductPageOut, ProductPatchIn, ProductStatusDto,
+        ProductSummaryOut, VariantIn, VariantOut, VariantPatchIn,
     },
     ApiTags,
 };
@@ -69,7 +69,11 @@ pub struct AdminCatalogApi;
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "ApiTags::Admin")]
 impl AdminCatalogApi {
     /// Create a category
-    #[oai(path = "/categories", method = "post", operation_id = "create_category")]
+    #[oai(
+        path = "/categories",
+        method = "post",
+        operation_id = "create_category"
+    )]
     async fn create_category(
         &self,
         state: poem::web::Data<&AppState>,
@@ -77,16 +81,32 @@ impl AdminCatalogApi {
         body: JsonBody<CategoryIn>,
     ) -> ApiResult<CreatedCategory, AdminWrite> {
         auth.admin()?;
-        let CategoryIn { name, slug, parent_id, description, position } = body.0;
+        let CategoryIn {
+            name,
+            slug,
+            parent_id,
+            description,
+            position,
+        } = body.0;
         let category = state
             .catalog
-            .create_category(NewCategory { name, slug, parent_id, description, position })
+            .create_category(NewCategory {
+                name,
+                slug,
+                parent_id,
+                description,
+                position,
+            })
             .await?;
         Ok(CreatedCategory::Created(Json(category.into())))
     }
 
     /// Update a category
-    #[oai(path = "/categories/:category_id", method = "patch", operation_id = "update_category")]
+    #[oai(
+        path = "/categories/:category_id",
+        method = "patch",
+        operation_id = "update_category"
+    )]
     async fn update_category(
         &self,
         state: poem::web::Data<&AppState>,
@@ -99,7 +119,11 @@ impl AdminCatalogApi {
         let patch = CategoryPatch {
             name: p.name,
             slug: p.slug,
-            parent_id: if p.parent_id.is_undefined() { None } else { Some(p.parent_id.take()) },
+            parent_id: if p.parent_id.is_undefined() {
+                None
+            } else {
+                Some(p.parent_id.take())
+            },
             description: p.description,
             position: p.position,
         };
@@ -110,7 +134,11 @@ impl AdminCatalogApi {
     /// Delete a category
     ///
     /// Only empty leaves: a category with products or child categories is a 409.
-    #[oai(path = "/categories/:category_id", method = "delete", operation_id = "delete_category")]
+    #[oai(
+        path = "/categories/:category_id",
+        method = "delete",
+        operation_id = "delete_category"
+    )]
     async fn delete_category(
         &self,
         state: poem::web::Data<&AppState>,
@@ -140,40 +168,75 @@ impl AdminCatalogApi {
             category_id: p.category_id,
             status: p.status.map(Into::into),
             attributes: p.attributes.unwrap_or_default(),
-            images: p.images.unwrap_or_default().into_iter().map(Into::into).collect(),
+            images: p
+                .images
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             option_names: p.options.unwrap_or_default(),
             variants: p.variants.into_iter().map(VariantIn::into).collect(),
         };
-        let product = state.catalog.create_product(input, Some(admin.user_id)).await?;
-        Ok(CreatedProduct::Created(Json(ProductOut::new(product, &state.catalog.currency, true))))
+        let product = state
+            .catalog
+            .create_product(input, Some(admin.user_id))
+            .await?;
+        Ok(CreatedProduct::Created(Json(ProductOut::new(
+            product,
+            &state.catalog.currency,
+            true,
+        ))))
     }
 
     /// List products (all statuses)
     ///
     /// Newest first; `q` matches part of the name or slug, or a whole SKU.
-    #[oai(path = "/products", method = "get", operation_id = "list_admin_products")]
+    #[oai(
+        path = "/products",
+        method = "get",
+        operation_id = "list_admin_products"
+    )]
     async fn list_products(
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
         status: Query<Option<ProductStatusDto>>,
         q: Query<Option<String>>,
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<i64>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<ProductPageOut>, AdminList> {
         auth.admin()?;
-        let filter = AdminProductFilter { status: status.0.map(Into::into), query: q.0 };
-        let items = state.catalog.admin_products(filter, cursor.0, limit.0).await?;
-        let next_cursor = (items.len() as i64 == limit.0).then(|| items.last().map(|p| p.id.to_string())).flatten();
+        let filter = AdminProductFilter {
+            status: status.0.map(Into::into),
+            query: q.0,
+        };
+        let items = state
+            .catalog
+            .admin_products(filter, cursor.0, limit.0)
+            .await?;
+        let next_cursor = (items.len() as i64 == limit.0)
+            .then(|| items.last().map(|p| p.id.to_string()))
+            .flatten();
         let currency = &state.catalog.currency;
         Ok(Json(ProductPageOut {
-            items: items.into_iter().map(|p| ProductSummaryOut::new(p, currency)).collect(),
+            items: items
+                .into_iter()
+                .map(|p| ProductSummaryOut::new(p, currency))
+                .collect(),
             next_cursor,
         }))
     }
 
     /// Get a product (any status), with stock levels
-    #[oai(path = "/products/:product_id", method = "get", operation_id = "get_admin_product")]
+    #[oai(
+        path = "/products/:product_id",
+        method = "get",
+        operation_id = "get_admin_product"
+    )]
     async fn get_product(
         &self,
         state: poem::web::Data<&AppState>,
@@ -182,11 +245,19 @@ impl AdminCatalogApi {
     ) -> ApiResult<Json<ProductOut>, AdminRead> {
         auth.admin()?;
         let product = state.catalog.product(Locator::Id(product_id.0)).await?;
-        Ok(Json(ProductOut::new(product, &state.catalog.currency, true)))
+        Ok(Json(ProductOut::new(
+            product,
+            &state.catalog.currency,
+            true,
+        )))
     }
 
     /// Update a product
-    #[oai(path = "/products/:product_id", method = "patch", operation_id = "update_product")]
+    #[oai(
+        path = "/products/:product_id",
+        method = "patch",
+        operation_id = "update_product"
+    )]
     async fn update_product(
         &self,
         state: poem::web::Data<&AppState>,
@@ -200,21 +271,35 @@ impl AdminCatalogApi {
             name: p.name,
             slug: p.slug,
             description: p.description,
-            brand: if p.brand.is_undefined() { None } else { Some(p.brand.take()) },
+            brand: if p.brand.is_undefined() {
+                None
+            } else {
+                Some(p.brand.take())
+            },
             category_id: p.category_id,
             status: p.status.map(Into::into),
             attributes: p.attributes,
-            images: p.images.map(|images| images.into_iter().map(Into::into).collect()),
+            images: p
+                .images
+                .map(|images| images.into_iter().map(Into::into).collect()),
             option_names: p.options,
         };
         let product = state.catalog.update_product(product_id.0, patch).await?;
-        Ok(Json(ProductOut::new(product, &state.catalog.currency, true)))
+        Ok(Json(ProductOut::new(
+            product,
+            &state.catalog.currency,
+            true,
+        )))
     }
 
     /// Delete a product
     ///
     /// Refused with 409 once any of its variants was ordered: archive it instead.
-    #[oai(path = "/products/:product_id", method = "delete", operation_id = "delete_product")]
+    #[oai(
+        path = "/products/:product_id",
+        method = "delete",
+        operation_id = "delete_product"
+    )]
     async fn delete_product(
         &self,
         state: poem::web::Data<&AppState>,
@@ -227,7 +312,11 @@ impl AdminCatalogApi {
     }
 
     /// Add a variant to a product
-    #[oai(path = "/products/:product_id/variants", method = "post", operation_id = "create_variant")]
+    #[oai(
+        path = "/products/:product_id/variants",
+        method = "post",
+        operation_id = "create_variant"
+    )]
     async fn create_variant(
         &self,
         state: poem::web::Data<&AppState>,
@@ -236,12 +325,22 @@ impl AdminCatalogApi {
         body: JsonBody<VariantIn>,
     ) -> ApiResult<CreatedVariant, AdminWrite> {
         let admin = auth.admin()?;
-        let variant = state.catalog.add_variant(product_id.0, body.0.into(), Some(admin.user_id)).await?;
-        Ok(CreatedVariant::Created(Json(VariantOut::admin(variant, &state.catalog.currency))))
+        let variant = state
+            .catalog
+            .add_variant(product_id.0, body.0.into(), Some(admin.user_id))
+            .await?;
+        Ok(CreatedVariant::Created(Json(VariantOut::admin(
+            variant,
+            &state.catalog.currency,
+        ))))
     }
 
     /// Update a variant
-    #[oai(path = "/variants/:variant_id", method = "patch", operation_id = "update_variant")]
+    #[oai(
+        path = "/variants/:variant_id",
+        method = "patch",
+        operation_id = "update_variant"
+    )]
     async fn update_variant(
         &self,
         state: poem::web::Data<&AppState>,
@@ -254,7 +353,11 @@ impl AdminCatalogApi {
         let patch = VariantPatch {
             sku: p.sku,
             price: p.price,
-            compare_at_price: if p.compare_at_price.is_undefined() { None } else { Some(p.compare_at_price.take()) },
+            compare_at_price: if p.compare_at_price.is_undefined() {
+                None
+            } else {
+                Some(p.compare_at_price.take())
+            },
             weight_grams: p.weight_grams,
             options: p.options,
             position: p.position,
@@ -266,7 +369,11 @@ impl AdminCatalogApi {
     /// Delete a variant
     ///
     /// Refused with 409 for a product's last variant or a variant that was ordered.
-    #[oai(path = "/variants/:variant_id", method = "delete", operation_id = "delete_variant")]
+    #[oai(
+        path = "/variants/:variant_id",
+        method = "delete",
+        operation_id = "delete_variant"
+    )]
     async fn delete_variant(
         &self,
         state: poem::web::Data<&AppState>,
@@ -282,7 +389,11 @@ impl AdminCatalogApi {
     ///
     /// Adds `delta` to the SKU's stock on hand atomically and appends a ledger entry; on hand
     /// may never drop below what unpaid orders reserve (409).
-    #[oai(path = "/inventory/adjustments", method = "post", operation_id = "create_inventory_adjustment")]
+    #[oai(
+        path = "/inventory/adjustments",
+        method = "post",
+        operation_id = "create_inventory_adjustment"
+    )]
     async fn adjust(
         &self,
         state: poem::web::Data<&AppState>,
@@ -304,18 +415,28 @@ impl AdminCatalogApi {
     /// List stock movements of a SKU
     ///
     /// The append-only ledger, newest first.
-    #[oai(path = "/inventory/:sku/movements", method = "get", operation_id = "list_inventory_movements")]
+    #[oai(
+        path = "/inventory/:sku/movements",
+        method = "get",
+        operation_id = "list_inventory_movements"
+    )]
     async fn movements(
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
         sku: Path<String>,
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<i64>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<MovementPageOut>, AdminRead> {
         auth.admin()?;
         let items = state.catalog.movements(&sku.0, cursor.0, limit.0).await?;
-        let next_cursor = (items.len() as i64 == limit.0).then(|| items.last().map(|m| m.movement_id.to_string())).flatten();
+        let next_cursor = (items.len() as i64 == limit.0)
+            .then(|| items.last().map(|m| m.movement_id.to_string()))
+            .flatten();
         Ok(Json(MovementPageOut {
             items: items.into_iter().map(MovementOut::from).collect(),
             next_cursor,

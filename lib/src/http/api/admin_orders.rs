@@ -44,7 +44,11 @@ impl AdminOrdersApi {
         customer_email: Query<Option<String>>,
         created_from: Query<Option<DateTime<Utc>>>,
         created_to: Query<Option<DateTime<Utc>>>,
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<i64>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<OrderPageOut>, AdminOrderList> {
         auth.admin()?;
@@ -54,13 +58,25 @@ impl AdminOrdersApi {
             created_from: created_from.0,
             created_to: created_to.0,
         };
-        let orders = state.orders.admin_orders(&filter, cursor.0, limit.0).await?;
+        let orders = state
+            .orders
+            .admin_orders(&filter, cursor.0, limit.0)
+            .await?;
         Ok(Json(OrderPageOut::new(orders, limit.0)))
     }
 
     /// Get an order with its history
-    #[oai(path = "/orders/:order_id", method = "get", operation_id = "get_admin_order")]
-    async fn get(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<OrderDetailOut>, AdminOrderRead> {
+    #[oai(
+        path = "/orders/:order_id",
+        method = "get",
+        operation_id = "get_admin_order"
+    )]
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+    ) -> ApiResult<Json<OrderDetailOut>, AdminOrderRead> {
         auth.admin()?;
         let (order, history) = state.orders.admin_order(order_id.0).await?;
         Ok(Json(OrderDetailOut {
@@ -75,7 +91,11 @@ impl AdminOrdersApi {
     /// `tracking_number`. Cancelling a paid order refunds it in full through Midtrans and
     /// restocks; cancelling an unpaid one voids its Midtrans transaction. Partial and full
     /// refunds go through `POST /api/v1/admin/orders/{id}/refund`.
-    #[oai(path = "/orders/:order_id/transitions", method = "post", operation_id = "create_order_transition")]
+    #[oai(
+        path = "/orders/:order_id/transitions",
+        method = "post",
+        operation_id = "create_order_transition"
+    )]
     async fn transition(
         &self,
         state: poem::web::Data<&AppState>,
@@ -87,15 +107,28 @@ impl AdminOrdersApi {
         body: JsonBody<TransitionIn>,
     ) -> ApiResult<Json<OrderOut>, AdminOrderWrite> {
         let admin = auth.admin()?;
-        let TransitionIn { to, reason, tracking_number } = body.0;
+        let TransitionIn {
+            to,
+            reason,
+            tracking_number,
+        } = body.0;
         let to: OrderStatus = to.into();
         if matches!(to, OrderStatus::Refunded | OrderStatus::PartiallyRefunded) {
-            return Err(ValidationErrors::single("to", "refunds go through POST /api/v1/admin/orders/{id}/refund").into());
+            return Err(ValidationErrors::single(
+                "to",
+                "refunds go through POST /api/v1/admin/orders/{id}/refund",
+            )
+            .into());
         }
         if to == OrderStatus::Cancelled && state.payments.is_configured() {
-            let seed = idempotency_key.0.unwrap_or_else(|| Uuid::new_v4().to_string());
+            let seed = idempotency_key
+                .0
+                .unwrap_or_else(|| Uuid::new_v4().to_string());
             let reason = reason.unwrap_or_else(|| "cancelled by the shop".into());
-            let order = state.payments.cancel_order(order_id.0, reason, Actor::Admin(admin.user_id), seed).await?;
+            let order = state
+                .payments
+                .cancel_order(order_id.0, reason, Actor::Admin(admin.user_id), seed)
+                .await?;
             return Ok(Json(order.into()));
         }
         let transition = Transition {
@@ -114,7 +147,11 @@ impl AdminOrdersApi {
     /// Full (no `amount`) or partial, through Midtrans with a stable refund key: retrying with
     /// the same `Idempotency-Key` repeats the same refund, never a second one. Moves the order
     /// to `partially_refunded` or `refunded`.
-    #[oai(path = "/orders/:order_id/refund", method = "post", operation_id = "create_order_refund")]
+    #[oai(
+        path = "/orders/:order_id/refund",
+        method = "post",
+        operation_id = "create_order_refund"
+    )]
     async fn refund(
         &self,
         state: poem::web::Data<&AppState>,
@@ -127,7 +164,9 @@ impl AdminOrdersApi {
         let request = RefundRequest {
             amount: body.0.amount,
             reason: body.0.reason,
-            idempotency_seed: idempotency_key.0.unwrap_or_else(|| Uuid::new_v4().to_string()),
+            idempotency_seed: idempotency_key
+                .0
+                .unwrap_or_else(|| Uuid::new_v4().to_string()),
             actor: Actor::Admin(admin.user_id),
         };
         let order = state.payments.refund(order_id.0, request).await?;
@@ -138,7 +177,11 @@ impl AdminOrdersApi {
     ///
     /// Voids the Midtrans transaction (when the customer already picked a method) and cancels
     /// the order, releasing its stock.
-    #[oai(path = "/orders/:order_id/cancel-payment", method = "post", operation_id = "cancel_order_payment")]
+    #[oai(
+        path = "/orders/:order_id/cancel-payment",
+        method = "post",
+        operation_id = "cancel_order_payment"
+    )]
     async fn cancel_payment(
         &self,
         state: poem::web::Data<&AppState>,
@@ -146,7 +189,10 @@ impl AdminOrdersApi {
         order_id: Path<Uuid>,
     ) -> ApiResult<Json<OrderOut>, AdminPaymentCancel> {
         let admin = auth.admin()?;
-        let order = state.payments.cancel_payment(order_id.0, Actor::Admin(admin.user_id)).await?;
+        let order = state
+            .payments
+            .cancel_payment(order_id.0, Actor::Admin(admin.user_id))
+            .await?;
         Ok(Json(order.into()))
     }
 }

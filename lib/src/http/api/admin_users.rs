@@ -34,13 +34,19 @@ impl AdminUsersApi {
         /// Part of the email address.
         email: Query<Option<String>>,
         /// Page size, 1 to 100.
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
         limit: Query<i64>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<UserPage>, AdminReadErrors> {
         auth.admin()?;
-        let users = state.auth.list_users(email.0.as_deref(), cursor.0, limit.0).await?;
+        let users = state
+            .auth
+            .list_users(email.0.as_deref(), cursor.0, limit.0)
+            .await?;
         let next_cursor = (users.len() as i64 == limit.0)
             .then(|| users.last().map(|u| u.id.to_string()))
             .flatten();

@@ -70,8 +70,19 @@ impl AuthApi {
         cart_token: Header<Option<String>>,
         body: JsonBody<RegisterIn>,
     ) -> ApiResult<RegisterResponse, RegisterErrors> {
-        let RegisterIn { email, password, name } = body.0;
-        let (user, tokens) = state.auth.register(RegisterInput { email, password, name }).await?;
+        let RegisterIn {
+            email,
+            password,
+            name,
+        } = body.0;
+        let (user, tokens) = state
+            .auth
+            .register(RegisterInput {
+                email,
+                password,
+                name,
+            })
+            .await?;
         super::cart::merge_guest_cart(&state, cart_token.0.as_deref(), user.id).await;
         Ok(RegisterResponse::Created(Json(SessionOut {
             user: user.into(),
@@ -96,7 +107,14 @@ impl AuthApi {
     ) -> ApiResult<Json<SessionOut>, LoginErrors> {
         let LoginIn { email, password } = body.0;
         let client_ip = client_ip(req, state.config.http.trust_forwarded_for);
-        let (user, tokens) = state.auth.login(LoginInput { email, password, client_ip }).await?;
+        let (user, tokens) = state
+            .auth
+            .login(LoginInput {
+                email,
+                password,
+                client_ip,
+            })
+            .await?;
         super::cart::merge_guest_cart(&state, cart_token.0.as_deref(), user.id).await;
         Ok(Json(SessionOut {
             user: user.into(),

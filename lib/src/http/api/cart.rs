@@ -30,7 +30,10 @@ impl CartApi {
     /// Returns a cart token: send it as `X-Cart-Token` to use the cart without logging in,
     /// and with the login or registration request to merge it into the customer's cart.
     #[oai(path = "/carts", method = "post", operation_id = "create_guest_cart")]
-    async fn create_guest(&self, state: poem::web::Data<&AppState>) -> ApiResult<GuestCartCreated, CartRead> {
+    async fn create_guest(
+        &self,
+        state: poem::web::Data<&AppState>,
+    ) -> ApiResult<GuestCartCreated, CartRead> {
         let guest = state.carts.create_guest().await?;
         Ok(GuestCartCreated::Created(Json(GuestCartOut {
             cart_token: guest.token,
@@ -42,7 +45,11 @@ impl CartApi {
     ///
     /// A customer's cart is created on first use. Prices, totals and availability are current.
     #[oai(path = "/cart", method = "get", operation_id = "get_cart")]
-    async fn get(&self, state: poem::web::Data<&AppState>, auth: CartAuth) -> ApiResult<Json<CartOut>, CartRead> {
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: CartAuth,
+    ) -> ApiResult<Json<CartOut>, CartRead> {
         let cart = state.carts.get(&auth.owner()).await?;
         Ok(Json(CartOut::new(cart, &state.catalog.currency)))
     }
@@ -58,14 +65,21 @@ impl CartApi {
         auth: CartAuth,
         body: JsonBody<CartItemIn>,
     ) -> ApiResult<Json<CartOut>, CartWrite> {
-        let cart = state.carts.add_item(&auth.owner(), body.0.variant_id, body.0.quantity).await?;
+        let cart = state
+            .carts
+            .add_item(&auth.owner(), body.0.variant_id, body.0.quantity)
+            .await?;
         Ok(Json(CartOut::new(cart, &state.catalog.currency)))
     }
 
     /// Change an item's quantity
     ///
     /// A quantity of 0 removes the item.
-    #[oai(path = "/cart/items/:item_id", method = "patch", operation_id = "update_cart_item")]
+    #[oai(
+        path = "/cart/items/:item_id",
+        method = "patch",
+        operation_id = "update_cart_item"
+    )]
     async fn update(
         &self,
         state: poem::web::Data<&AppState>,
@@ -73,12 +87,19 @@ impl CartApi {
         item_id: Path<Uuid>,
         body: JsonBody<CartItemPatch>,
     ) -> ApiResult<Json<CartOut>, CartWrite> {
-        let cart = state.carts.set_quantity(&auth.owner(), item_id.0, body.0.quantity).await?;
+        let cart = state
+            .carts
+            .set_quantity(&auth.owner(), item_id.0, body.0.quantity)
+            .await?;
         Ok(Json(CartOut::new(cart, &state.catalog.currency)))
     }
 
     /// Remove an item from my cart
-    #[oai(path = "/cart/items/:item_id", method = "delete", operation_id = "delete_cart_item")]
+    #[oai(
+        path = "/cart/items/:item_id",
+        method = "delete",
+        operation_id = "delete_cart_item"
+    )]
     async fn remove(
         &self,
         state: poem::web::Data<&AppState>,
@@ -91,7 +112,11 @@ impl CartApi {
 
     /// Empty my cart
     #[oai(path = "/cart", method = "delete", operation_id = "clear_cart")]
-    async fn clear(&self, state: poem::web::Data<&AppState>, auth: CartAuth) -> ApiResult<Json<CartOut>, CartRead> {
+    async fn clear(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: CartAuth,
+    ) -> ApiResult<Json<CartOut>, CartRead> {
         let cart = state.carts.clear(&auth.owner()).await?;
         Ok(Json(CartOut::new(cart, &state.catalog.currency)))
     }

@@ -7,7 +7,10 @@ use poem_openapi::{
 };
 
 use super::{
-    catalog_dto::{CategoryDetailOut, CategoryNodeOut, CategoryTreeOut, ProductOut, ProductPageOut, ProductSortDto, ProductSummaryOut},
+    catalog_dto::{
+        CategoryDetailOut, CategoryNodeOut, CategoryTreeOut, ProductOut, ProductPageOut,
+        ProductSortDto, ProductSummaryOut,
+    },
     ApiTags,
 };
 use crate::{
@@ -30,7 +33,10 @@ impl CatalogApi {
     ///
     /// The whole category tree, siblings ordered by position.
     #[oai(path = "/categories", method = "get", operation_id = "list_categories")]
-    async fn list_categories(&self, state: poem::web::Data<&AppState>) -> ApiResult<Json<CategoryTreeOut>, ListErrors> {
+    async fn list_categories(
+        &self,
+        state: poem::web::Data<&AppState>,
+    ) -> ApiResult<Json<CategoryTreeOut>, ListErrors> {
         let tree = state.catalog.category_tree().await?;
         Ok(Json(CategoryTreeOut {
             items: tree.into_iter().map(CategoryNodeOut::from).collect(),
@@ -40,14 +46,21 @@ impl CatalogApi {
     /// Get a category
     ///
     /// By id or slug, with its ancestors and direct children.
-    #[oai(path = "/categories/:id_or_slug", method = "get", operation_id = "get_category")]
+    #[oai(
+        path = "/categories/:id_or_slug",
+        method = "get",
+        operation_id = "get_category"
+    )]
     async fn get_category(
         &self,
         state: poem::web::Data<&AppState>,
         /// The category's id or slug.
         id_or_slug: Path<String>,
     ) -> ApiResult<Json<CategoryDetailOut>, ReadErrors> {
-        let detail = state.catalog.category(Locator::parse(&id_or_slug.0)).await?;
+        let detail = state
+            .catalog
+            .category(Locator::parse(&id_or_slug.0))
+            .await?;
         Ok(Json(detail.into()))
     }
 
@@ -74,7 +87,10 @@ impl CatalogApi {
         in_stock: Query<Option<bool>>,
         #[oai(default)] sort: Query<ProductSortDto>,
         /// Page size, 1 to 100.
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
         limit: Query<i64>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -93,7 +109,11 @@ impl CatalogApi {
             .await?;
         let currency = &state.catalog.currency;
         let out = ProductPageOut {
-            items: page.items.into_iter().map(|p| ProductSummaryOut::new(p, currency)).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|p| ProductSummaryOut::new(p, currency))
+                .collect(),
             next_cursor: page.next_cursor,
         };
         Ok(Cached::new(&out, if_none_match.0.as_deref(), CATALOG_CACHE))
@@ -103,7 +123,11 @@ impl CatalogApi {
     ///
     /// By id or slug, with variants and their availability. Drafts and archived products are
     /// not found.
-    #[oai(path = "/products/:id_or_slug", method = "get", operation_id = "get_product")]
+    #[oai(
+        path = "/products/:id_or_slug",
+        method = "get",
+        operation_id = "get_product"
+    )]
     async fn get_product(
         &self,
         state: poem::web::Data<&AppState>,
@@ -111,7 +135,10 @@ impl CatalogApi {
         id_or_slug: Path<String>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Cached<ProductOut>, ReadErrors> {
-        let product = state.catalog.public_product(Locator::parse(&id_or_slug.0)).await?;
+        let product = state
+            .catalog
+            .public_product(Locator::parse(&id_or_slug.0))
+            .await?;
         let out = ProductOut::new(product, &state.catalog.currency, false);
         Ok(Cached::new(&out, if_none_match.0.as_deref(), CATALOG_CACHE))
     }

@@ -7,8 +7,8 @@ use poem_openapi::{types::MaybeUndefined, Enum, Object};
 use uuid::Uuid;
 
 use crate::catalog::{
-    self, categories::CategoryDetail, categories::CategoryTree, inventory::Movement, Category, Image,
-    Product, ProductStatus, ProductSummary, Variant,
+    self, categories::CategoryDetail, categories::CategoryTree, inventory::Movement, Category,
+    Image, Product, ProductStatus, ProductSummary, Variant,
 };
 
 /// Lifecycle of a product: only `active` products are visible to shoppers.
@@ -299,7 +299,13 @@ impl ProductOut {
             variants: p
                 .variants
                 .into_iter()
-                .map(|v| if admin { VariantOut::admin(v, currency) } else { VariantOut::public(v, currency) })
+                .map(|v| {
+                    if admin {
+                        VariantOut::admin(v, currency)
+                    } else {
+                        VariantOut::public(v, currency)
+                    }
+                })
                 .collect(),
             price_min: p.min_price,
             price_max: p.max_price,

@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use crate::{
     cart::{Cart, CartLine},
-    orders::{Address, CheckoutReceipt, HistoryEntry, Order, OrderLine, OrderStatus, PaymentSummary},
+    orders::{
+        Address, CheckoutReceipt, HistoryEntry, Order, OrderLine, OrderStatus, PaymentSummary,
+    },
 };
 
 /// A line of a cart, priced now.
@@ -180,7 +182,18 @@ macro_rules! status_mapping {
         }
     };
 }
-status_mapping!(PendingPayment, Paid, Processing, Shipped, Delivered, Completed, Cancelled, Expired, Refunded, PartiallyRefunded);
+status_mapping!(
+    PendingPayment,
+    Paid,
+    Processing,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Expired,
+    Refunded,
+    PartiallyRefunded
+);
 
 /// A line as bought (snapshots of name, options and price).
 #[derive(Debug, Clone, Object)]

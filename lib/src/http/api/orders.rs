@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::{
     catalog::default_limit,
-    order_dto::{CheckoutIn, CheckoutOut, OrderOut, OrderPageOut, PaymentOut, ShippingMethodOut, ShippingMethodsOut},
+    order_dto::{
+        CheckoutIn, CheckoutOut, OrderOut, OrderPageOut, PaymentOut, ShippingMethodOut,
+        ShippingMethodsOut,
+    },
     ApiTags,
 };
 use crate::{
@@ -40,8 +43,15 @@ pub struct OrdersApi;
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Orders")]
 impl OrdersApi {
     /// List shipping methods
-    #[oai(path = "/shipping-methods", method = "get", operation_id = "list_shipping_methods")]
-    async fn shipping_methods(&self, state: poem::web::Data<&AppState>) -> ApiResult<Json<ShippingMethodsOut>, NoErrors> {
+    #[oai(
+        path = "/shipping-methods",
+        method = "get",
+        operation_id = "list_shipping_methods"
+    )]
+    async fn shipping_methods(
+        &self,
+        state: poem::web::Data<&AppState>,
+    ) -> ApiResult<Json<ShippingMethodsOut>, NoErrors> {
         let currency = &state.catalog.currency;
         Ok(Json(ShippingMethodsOut {
             items: state
@@ -77,7 +87,11 @@ impl OrdersApi {
         let user_id = auth.principal().user_id;
         let key = IdempotencyKey::new(format!("checkout:{user_id}"), &idempotency_key.0, &body.0)
             .map_err(crate::orders::OrderError::from)?;
-        let CheckoutIn { shipping_address, shipping_method, note } = body.0;
+        let CheckoutIn {
+            shipping_address,
+            shipping_method,
+            note,
+        } = body.0;
         let input = CheckoutInput {
             shipping_address: shipping_address.into(),
             shipping_method,
@@ -95,36 +109,75 @@ impl OrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<i64>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<OrderPageOut>, OrderList> {
-        let orders = state.orders.customer_orders(auth.principal().user_id, cursor.0, limit.0).await?;
+        let orders = state
+            .orders
+            .customer_orders(auth.principal().user_id, cursor.0, limit.0)
+            .await?;
         Ok(Json(OrderPageOut::new(orders, limit.0)))
     }
 
     /// Get my order
     #[oai(path = "/orders/:order_id", method = "get", operation_id = "get_order")]
-    async fn get(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<OrderOut>, OrderRead> {
-        let order = state.orders.customer_order(auth.principal().user_id, order_id.0).await?;
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+    ) -> ApiResult<Json<OrderOut>, OrderRead> {
+        let order = state
+            .orders
+            .customer_order(auth.principal().user_id, order_id.0)
+            .await?;
         Ok(Json(order.into()))
     }
 
     /// Cancel my unpaid order
     ///
     /// Only while the order waits for payment; its stock is released.
-    #[oai(path = "/orders/:order_id/cancel", method = "post", operation_id = "cancel_order")]
-    async fn cancel(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<OrderOut>, OrderCancel> {
-        let order = state.orders.cancel_by_customer(auth.principal().user_id, order_id.0).await?;
+    #[oai(
+        path = "/orders/:order_id/cancel",
+        method = "post",
+        operation_id = "cancel_order"
+    )]
+    async fn cancel(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+    ) -> ApiResult<Json<OrderOut>, OrderCancel> {
+        let order = state
+            .orders
+            .cancel_by_customer(auth.principal().user_id, order_id.0)
+            .await?;
         Ok(Json(order.into()))
     }
 
     /// Get my order's payment
     ///
     /// The Snap token and redirect URL of the order's current payment and its status.
-    #[oai(path = "/orders/:order_id/payment", method = "get", operation_id = "get_order_payment")]
-    async fn payment(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<PaymentOut>, PaymentRead> {
-        let payment = state.payments.payment_of(auth.principal().user_id, order_id.0).await?;
+    #[oai(
+        path = "/orders/:order_id/payment",
+        method = "get",
+        operation_id = "get_order_payment"
+    )]
+    async fn payment(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+    ) -> ApiResult<Json<PaymentOut>, PaymentRead> {
+        let payment = state
+            .payments
+            .payment_of(auth.principal().user_id, order_id.0)
+            .await?;
         Ok(Json(payment.into()))
     }
 
@@ -132,9 +185,21 @@ impl OrdersApi {
     ///
     /// Idempotent: reuses the live Snap session while it is valid, otherwise opens a new one.
     /// Use it when checkout reported the payment `unavailable`. Only unpaid orders (409).
-    #[oai(path = "/orders/:order_id/payment", method = "post", operation_id = "create_order_payment")]
-    async fn pay(&self, state: poem::web::Data<&AppState>, auth: BearerAuth, order_id: Path<Uuid>) -> ApiResult<Json<PaymentOut>, PaymentStart> {
-        let payment = state.payments.pay(auth.principal().user_id, order_id.0).await?;
+    #[oai(
+        path = "/orders/:order_id/payment",
+        method = "post",
+        operation_id = "create_order_payment"
+    )]
+    async fn pay(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+    ) -> ApiResult<Json<PaymentOut>, PaymentStart> {
+        let payment = state
+            .payments
+            .pay(auth.principal().user_id, order_id.0)
+            .await?;
         Ok(Json(payment.into()))
     }
 }

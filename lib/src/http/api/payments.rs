@@ -28,9 +28,19 @@ impl PaymentsApi {
     /// notification, confirms the transaction with Midtrans' status API and applies it to the
     /// order, idempotently and never backwards. Unknown order ids are a 404 (Midtrans retries
     /// those twice). No authentication: the signature is the proof.
-    #[oai(path = "/midtrans/notification", method = "post", operation_id = "receive_midtrans_notification")]
-    async fn notification(&self, state: poem::web::Data<&AppState>, body: RawJson) -> ApiResult<Json<NotificationAck>, NotificationErrors> {
+    #[oai(
+        path = "/midtrans/notification",
+        method = "post",
+        operation_id = "receive_midtrans_notification"
+    )]
+    async fn notification(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: RawJson,
+    ) -> ApiResult<Json<NotificationAck>, NotificationErrors> {
         let outcome = state.payments.handle_notification(&body.0).await?;
-        Ok(Json(NotificationAck { outcome: outcome.as_str().to_owned() }))
+        Ok(Json(NotificationAck {
+            outcome: outcome.as_str().to_owned(),
+        }))
     }
 }

@@ -66,8 +66,15 @@ impl MidtransClient {
             .user_agent(concat!("toko/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with plain settings builds");
-        let authorization = format!("Basic {}", STANDARD.encode(format!("{}:", config.server_key.expose())));
-        Self { http, config, authorization }
+        let authorization = format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:", config.server_key.expose()))
+        );
+        Self {
+            http,
+            config,
+            authorization,
+        }
     }
 
     pub fn server_key(&self) -> &str {
@@ -88,26 +95,46 @@ impl MidtransClient {
             .await
             .map_err(|e| MidtransError::Unavailable(describe(&e)))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| MidtransError::Unavailable(describe(&e)))?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| MidtransError::Unavailable(describe(&e)))?;
         if status == 201 || status == 200 {
-            return serde_json::from_str(&text).map_err(|e| MidtransError::Malformed(e.to_string()));
+            return serde_json::from_str(&text)
+                .map_err(|e| MidtransError::Malformed(e.to_string()));
         }
         let message = serde_json::from_str::<Value>(&text)
             .ok()
-            .and_then(|v| v["error_messages"].as_array().map(|m| {
-                m.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; ")
-            }))
+            .and_then(|v| {
+                v["error_messages"].as_array().map(|m| {
+                    m.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+            })
             .unwrap_or_else(|| format!("HTTP {status}"));
         if status >= 500 {
             Err(MidtransError::Unavailable(message))
         } else {
-            Err(MidtransError::Refused { code: status, message })
+            Err(MidtransError::Refused {
+                code: status,
+                message,
+            })
         }
     }
 
     /// `GET /v2/{id}/status`; `Ok(None)` when Midtrans has no transaction (yet).
     pub async fn status(&self, id: &str) -> Result<Option<TransactionStatus>, MidtransError> {
-        match self.core(reqwest::Method::GET, &format!("/v2/{id}/status"), None, true).await {
+        match self
+            .core(
+                reqwest::Method::GET,
+                &format!("/v2/{id}/status"),
+                None,
+                true,
+            )
+            .await
+        {
             Ok(status) => Ok(Some(status)),
             Err(MidtransError::Refused { code: 404, .. }) => Ok(None),
             Err(e) => Err(e),
@@ -116,16 +143,41 @@ impl MidtransClient {
 
     /// `POST /v2/{id}/cancel`.
     pub async fn cancel(&self, id: &str) -> Result<TransactionStatus, MidtransError> {
-        self.core(reqwest::Method::POST, &format!("/v2/{id}/cancel"), None, false).await
+        self.core(
+            reqwest::Method::POST,
+            &format!("/v2/{id}/cancel"),
+            None,
+            false,
+        )
+        .await
     }
 
     /// `POST /v2/{id}/refund` with a stable `refund_key` (which also makes it safe to retry).
-    pub async fn refund(&self, id: &str, refund_key: &str, amount: i64, reason: &str) -> Result<TransactionStatus, MidtransError> {
-        let body = serde_json::json!({ "refund_key": refund_key, "amount": amount, "reason": reason });
-        self.core(reqwest::Method::POST, &format!("/v2/{id}/refund"), Some(&body), true).await
+    pub async fn refund(
+        &self,
+        id: &str,
+        refund_key: &str,
+        amount: i64,
+        reason: &str,
+    ) -> Result<TransactionStatus, MidtransError> {
+        let body =
+            serde_json::json!({ "refund_key": refund_key, "amount": amount, "reason": reason });
+        self.core(
+            reqwest::Method::POST,
+            &format!("/v2/{id}/refund"),
+            Some(&body),
+            true,
+        )
+        .await
     }
 
-    async fn core(&self, method: reqwest::Method, path: &str, body: Option<&Value>, retry: bool) -> Result<TransactionStatus, MidtransError> {
+    async fn core(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        retry: bool,
+    ) -> Result<TransactionStatus, MidtransError> {
         let url = format!("{}{path}", self.config.api_url);
         let mut attempt = 0;
         loop {
@@ -163,13 +215,17 @@ fn interpret(http_status: u16, text: &str) -> Result<TransactionStatus, Midtrans
     let parsed: Result<TransactionStatus, _> = serde_json::from_str(text);
     let status = match parsed {
         Ok(status) => status,
-        Err(_) if http_status >= 500 => return Err(MidtransError::Unavailable(format!("HTTP {http_status}"))),
+        Err(_) if http_status >= 500 => {
+            return Err(MidtransError::Unavailable(format!("HTTP {http_status}")))
+        }
         Err(e) => return Err(MidtransError::Malformed(e.to_string())),
     };
     let code: u16 = status.status_code.parse().unwrap_or(http_status);
     match code {
         407 => Ok(status),
-        c if c >= 500 => Err(MidtransError::Unavailable(status.status_message.unwrap_or_default())),
+        c if c >= 500 => Err(MidtransError::Unavailable(
+            status.status_message.unwrap_or_default(),
+        )),
         c if c >= 400 => Err(MidtransError::Refused {
             code: c,
             message: status.status_message.unwrap_or_default(),
@@ -197,14 +253,34 @@ mod tests {
 
     #[test]
     fn decides_on_the_body_status_code() {
-        let ok = interpret(200, r#"{"status_code":"200","transaction_status":"settlement"}"#).unwrap();
+        let ok = interpret(
+            200,
+            r#"{"status_code":"200","transaction_status":"settlement"}"#,
+        )
+        .unwrap();
         assert_eq!(ok.transaction_status.as_deref(), Some("settlement"));
-        assert!(interpret(200, r#"{"status_code":"407","transaction_status":"expire"}"#).is_ok());
+        assert!(interpret(
+            200,
+            r#"{"status_code":"407","transaction_status":"expire"}"#
+        )
+        .is_ok());
         assert!(matches!(
-            interpret(200, r#"{"status_code":"412","status_message":"Merchant cannot modify the status of the transaction"}"#),
+            interpret(
+                200,
+                r#"{"status_code":"412","status_message":"Merchant cannot modify the status of the transaction"}"#
+            ),
             Err(MidtransError::Refused { code: 412, .. })
         ));
-        assert!(matches!(interpret(404, r#"{"status_code":"404","status_message":"Transaction doesn't exist."}"#), Err(MidtransError::Refused { code: 404, .. })));
-        assert!(matches!(interpret(503, "<html>"), Err(MidtransError::Unavailable(_))));
+        assert!(matches!(
+            interpret(
+                404,
+                r#"{"status_code":"404","status_message":"Transaction doesn't exist."}"#
+            ),
+            Err(MidtransError::Refused { code: 404, .. })
+        ));
+        assert!(matches!(
+            interpret(503, "<html>"),
+            Err(MidtransError::Unavailable(_))
+        ));
     }
 }

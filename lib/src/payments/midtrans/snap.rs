@@ -17,7 +17,9 @@ fn clip(text: &str) -> String {
 /// `YYYY-MM-DD HH:MM:SS +0700`: Midtrans' documented format, in WIB.
 pub fn wib(time: DateTime<Utc>) -> String {
     let wib = FixedOffset::east_opt(7 * 3600).expect("valid offset");
-    time.with_timezone(&wib).format("%Y-%m-%d %H:%M:%S %z").to_string()
+    time.with_timezone(&wib)
+        .format("%Y-%m-%d %H:%M:%S %z")
+        .to_string()
 }
 
 pub fn request(order: &Order, provider_order_id: &str, finish_url: Option<&str>) -> Value {
@@ -42,14 +44,21 @@ pub fn request(order: &Order, provider_order_id: &str, finish_url: Option<&str>)
             "name": clip(&format!("Shipping ({})", order.shipping_method)),
         }));
     }
-    let minutes = (order.payment_due_at - order.created_at).num_seconds().max(60).div_euclid(60);
+    let minutes = (order.payment_due_at - order.created_at)
+        .num_seconds()
+        .max(60)
+        .div_euclid(60);
     let address = &order.shipping_address;
     let street = [Some(address.line1.as_str()), address.line2.as_deref()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(", ");
-    let country = if address.country_code == "ID" { "IDN" } else { address.country_code.as_str() };
+    let country = if address.country_code == "ID" {
+        "IDN"
+    } else {
+        address.country_code.as_str()
+    };
     let mut body = json!({
         "transaction_details": { "order_id": provider_order_id, "gross_amount": order.grand_total },
         "item_details": items,
@@ -83,7 +92,9 @@ mod tests {
     use crate::orders::{Address, OrderLine, OrderStatus};
 
     fn order() -> Order {
-        let created = DateTime::parse_from_rfc3339("2026-11-26T03:00:00Z").unwrap().with_timezone(&Utc);
+        let created = DateTime::parse_from_rfc3339("2026-11-26T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let line = |sku: &str, price: i64, quantity: i32| OrderLine {
             id: uuid::Uuid::nil(),
             variant_id: uuid::Uuid::nil(),
@@ -130,18 +141,40 @@ mod tests {
 
     #[test]
     fn items_sum_to_the_gross_amount_and_expiry_is_explicit() {
-        let body = request(&order(), "TK261126-ABCDEFGH", Some("https://shop.example/finish"));
+        let body = request(
+            &order(),
+            "TK261126-ABCDEFGH",
+            Some("https://shop.example/finish"),
+        );
         let sum: i64 = body["item_details"]
             .as_array()
             .unwrap()
             .iter()
             .map(|i| i["price"].as_i64().unwrap() * i["quantity"].as_i64().unwrap())
             .sum();
-        assert_eq!(sum, body["transaction_details"]["gross_amount"].as_i64().unwrap());
+        assert_eq!(
+            sum,
+            body["transaction_details"]["gross_amount"]
+                .as_i64()
+                .unwrap()
+        );
         assert_eq!(body["item_details"][2]["id"], "SHIPPING");
-        assert!(body["item_details"][0]["name"].as_str().unwrap().chars().count() <= 50);
-        assert_eq!(body["expiry"], json!({"start_time": "2026-11-26 10:00:00 +0700", "unit": "minute", "duration": 30}));
+        assert!(
+            body["item_details"][0]["name"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count()
+                <= 50
+        );
+        assert_eq!(
+            body["expiry"],
+            json!({"start_time": "2026-11-26 10:00:00 +0700", "unit": "minute", "duration": 30})
+        );
         assert_eq!(body["callbacks"]["finish"], "https://shop.example/finish");
-        assert_eq!(body["customer_details"]["shipping_address"]["country_code"], "IDN");
+        assert_eq!(
+            body["customer_details"]["shipping_address"]["country_code"],
+            "IDN"
+        );
     }
 }
