@@ -160,6 +160,73 @@ impl IdempotencyKey {
             .map(|_| ())
     }
 
+    /// Stores the result in the claiming transaction itself (single-transaction operations:
+    /// the effect and its replayable result commit together).
+    pub async fn complete_in(
+        &self,
+        tx: &mut PgConnection,
+        result: &impl Serialize,
+    ) -> Result<(), sqlx::Error> {
+        let body = serde_json::to_value(result).expect("results serialize");
+        sqlx::query(
+            "update idempotency_keys set status = 'completed', response_body = $3, updated_at = now()
+             where scope = $1 and idempotency_key = $2",
+        )
+        .bind(&self.scope)
+        .bind(&self.key)
+        .bind(body)
+        .execute(tx)
+        .await
+        .map(|_| ())
+    }
+
+    /// Forgets an unfinished claim after the work failed, so a retry runs it again.
+    async fn release(&self, db: &PgPool) -> Result<(), sqlx::Error> {
+        sqlx::query("delete from idempotency_keys where scope = $1 and idempotency_key = $2 and status = 'in_progress'")
+            .bind(&self.scope)
+            .bind(&self.key)
+            .execute(db)
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `work` at most once per key: a repeated key gets the stored result (also while
+    /// the first attempt is still running: it waits for it); a failure is not stored, so its
+    /// retry runs the work again. For work that calls other services outside a transaction
+    /// (payments, refunds); the work itself must tolerate being re-run after a crash.
+    pub async fn run_once<T, E, F, Fut>(&self, db: &PgPool, work: F) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<IdempotencyError>,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        loop {
+            let mut tx = db.begin().await.map_err(|e| E::from(e.into()))?;
+            let owned = self.try_claim(&mut tx).await?;
+            tx.commit().await.map_err(|e| E::from(e.into()))?;
+            if !owned {
+                match self.await_existing::<T>(db).await? {
+                    Existing::Completed(result) => return Ok(result),
+                    Existing::Vanished => continue,
+                    Existing::Stale { .. } => {}
+                }
+            }
+            return match work().await {
+                Ok(result) => {
+                    self.complete(db, &result)
+                        .await
+                        .map_err(|e| E::from(e.into()))?;
+                    Ok(result)
+                }
+                Err(error) => {
+                    self.release(db).await.map_err(|e| E::from(e.into()))?;
+                    Err(error)
+                }
+            };
+        }
+    }
+
     /// Stores the result for replays.
     pub async fn complete(&self, db: &PgPool, result: &impl Serialize) -> Result<(), sqlx::Error> {
         let body = serde_json::to_value(result).expect("results serialize");

@@ -9,10 +9,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{events, variants, Catalog, CatalogError, Variant};
-use crate::validation::ValidationErrors;
+use crate::{
+    idempotency::{Existing, IdempotencyKey},
+    validation::ValidationErrors,
+};
 
 /// One ledger row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct Movement {
     pub movement_id: Uuid,
     pub variant_id: Uuid,
@@ -32,6 +35,13 @@ pub struct Adjustment {
     pub sku: String,
     pub delta: i32,
     pub reason: String,
+}
+
+/// What an adjustment did (and what a repeated idempotency key replays).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AdjustmentReceipt {
+    pub variant: Variant,
+    pub movement: Movement,
 }
 
 /// Appends a movement with the variant's levels after the change.
@@ -89,12 +99,14 @@ pub(crate) async fn shift_on_hand(
 }
 
 impl Catalog {
-    /// Applies a manual stock adjustment atomically and records it in the ledger.
+    /// Applies a manual stock adjustment atomically and records it in the ledger. With an
+    /// idempotency key, the adjustment and its replayable receipt commit together.
     pub async fn adjust_stock(
         &self,
         input: Adjustment,
         actor: Option<Uuid>,
-    ) -> Result<(Variant, Movement), CatalogError> {
+        key: Option<&IdempotencyKey>,
+    ) -> Result<AdjustmentReceipt, CatalogError> {
         let reason = input.reason.trim().to_owned();
         let mut errors = ValidationErrors::new();
         errors.check(input.delta != 0, "delta", "must not be 0");
@@ -107,6 +119,18 @@ impl Catalog {
         errors.finish()?;
 
         let mut tx = self.db.begin().await?;
+        if let Some(key) = key {
+            if !key.try_claim(&mut tx).await? {
+                tx.rollback().await?;
+                return match key.await_existing(&self.db).await? {
+                    Existing::Completed(receipt) => Ok(receipt),
+                    // The first attempt rolled back: this one is a fresh request.
+                    Existing::Vanished | Existing::Stale { .. } => {
+                        Box::pin(self.adjust_stock(input, actor, Some(key))).await
+                    }
+                };
+            }
+        }
         let Some(variant) = shift_on_hand(&mut tx, &input.sku, input.delta).await? else {
             let levels: Option<(i32, i32)> =
                 sqlx::query_as("select stock_on_hand, stock_reserved from variants where sku = $1")
@@ -137,8 +161,12 @@ impl Catalog {
         .await?;
         events::stock(&mut tx, &variant, "adjustment").await?;
         let movement = latest_movement(&mut tx, variant.id).await?;
+        let receipt = AdjustmentReceipt { variant, movement };
+        if let Some(key) = key {
+            key.complete_in(&mut tx, &receipt).await?;
+        }
         tx.commit().await?;
-        Ok((variant, movement))
+        Ok(receipt)
     }
 
     /// The ledger of one SKU, newest first; `before` is the last movement id of the previous page.

@@ -56,6 +56,8 @@ pub enum CatalogError {
     CategoryInUse(&'static str),
     #[error("the cursor does not belong to this listing")]
     InvalidCursor,
+    #[error(transparent)]
+    Idempotency(#[from] crate::idempotency::IdempotencyError),
     #[error("the product has been ordered; archive it instead")]
     OrderedProduct,
     #[error("a product must keep at least one variant")]
@@ -127,7 +129,7 @@ pub struct Image {
     pub position: i32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Variant {
     pub id: Uuid,
     pub product_id: Uuid,

@@ -91,6 +91,7 @@ impl From<crate::catalog::CatalogError> for Problem {
             E::InvalidCursor => {
                 invalid_parameter("cursor", "is not a cursor of this listing and sort")
             }
+            E::Idempotency(e) => idempotency_problem(e),
             E::Database(ref e) => internal(e),
         }
     }
@@ -170,7 +171,7 @@ fn line_problems(lines: Vec<crate::orders::LineProblem>) -> Vec<super::problem::
 
 impl From<crate::orders::OrderError> for Problem {
     fn from(error: crate::orders::OrderError) -> Self {
-        use crate::{idempotency::IdempotencyError as I, orders::OrderError as E};
+        use crate::orders::OrderError as E;
         let detail = error.to_string();
         match error {
             E::Validation(errors) => Problem::validation(errors),
@@ -187,21 +188,7 @@ impl From<crate::orders::OrderError> for Problem {
                 p
             }
             E::IllegalTransition { .. } => Problem::conflict("illegal_transition", detail),
-            E::Idempotency(I::InvalidKey) => {
-                Problem::bad_request("invalid_idempotency_key", detail)
-            }
-            E::Idempotency(I::KeyReused) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                detail,
-            ),
-            E::Idempotency(I::StillInProgress) => {
-                let mut p = Problem::conflict("idempotency_key_in_progress", detail);
-                p.retry_after = Some(1);
-                p
-            }
-            E::Idempotency(I::UnreadableResult(ref e)) => internal(e),
-            E::Idempotency(I::Database(ref e)) => internal(e),
+            E::Idempotency(e) => idempotency_problem(e),
             E::Database(ref e) => internal(e),
         }
     }
@@ -234,7 +221,29 @@ impl From<crate::payments::PaymentError> for Problem {
                 p
             }
             E::Order(e) => Problem::from(e),
+            E::Idempotency(e) => idempotency_problem(e),
             E::Database(ref e) => internal(e),
         }
+    }
+}
+
+/// The problems of idempotency keys, whichever operation they guard.
+fn idempotency_problem(error: crate::idempotency::IdempotencyError) -> Problem {
+    use crate::idempotency::IdempotencyError as I;
+    let detail = error.to_string();
+    match error {
+        I::InvalidKey => Problem::bad_request("invalid_idempotency_key", detail),
+        I::KeyReused => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            detail,
+        ),
+        I::StillInProgress => {
+            let mut p = Problem::conflict("idempotency_key_in_progress", detail);
+            p.retry_after = Some(1);
+            p
+        }
+        I::UnreadableResult(ref e) => internal(e),
+        I::Database(ref e) => internal(e),
     }
 }

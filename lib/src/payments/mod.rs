@@ -22,6 +22,7 @@ use self::{
 };
 use crate::{
     config::MidtransConfig,
+    idempotency::IdempotencyKey,
     orders::{Order, OrderError, OrderStatus, Orders, PaymentStarter, PaymentSummary},
     validation::ValidationErrors,
 };
@@ -52,6 +53,8 @@ pub enum PaymentError {
     ProviderUnavailable,
     #[error(transparent)]
     Order(#[from] OrderError),
+    #[error(transparent)]
+    Idempotency(#[from] crate::idempotency::IdempotencyError),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
@@ -119,8 +122,28 @@ impl Payments {
     }
 
     /// (Re)starts the payment of a customer's unpaid order: reuses the live Snap session while
-    /// it is valid, else opens a new one. Idempotent.
-    pub async fn pay(&self, user_id: Uuid, order_id: Uuid) -> Result<PaymentSummary, PaymentError> {
+    /// it is valid, else opens a new one. Idempotent by itself; with an idempotency key the
+    /// first answer is also replayed for 24 hours.
+    pub async fn pay(
+        &self,
+        user_id: Uuid,
+        order_id: Uuid,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<PaymentSummary, PaymentError> {
+        match key {
+            Some(key) => {
+                key.run_once(&self.db, || self.pay_once(user_id, order_id))
+                    .await
+            }
+            None => self.pay_once(user_id, order_id).await,
+        }
+    }
+
+    async fn pay_once(
+        &self,
+        user_id: Uuid,
+        order_id: Uuid,
+    ) -> Result<PaymentSummary, PaymentError> {
         let order = self
             .orders
             .customer_order(user_id, order_id)
@@ -130,7 +153,7 @@ impl Payments {
             return Err(PaymentError::NotPayable(order.status));
         }
         self.client()?;
-        Ok(self.start(&order).await?)
+        self.start(&order).await
     }
 
     /// Starts (or reuses) the Snap session of an unpaid order.

@@ -9,11 +9,13 @@ use super::{
     Payments,
 };
 use crate::{
+    idempotency::IdempotencyKey,
     orders::{lifecycle::Transition, Actor, Order, OrderStatus},
     validation::ValidationErrors,
 };
 
 /// A refund request.
+#[derive(Clone)]
 pub struct RefundRequest {
     /// Minor units; the whole unrefunded amount when absent.
     pub amount: Option<i64>,
@@ -31,13 +33,23 @@ fn refund_key(order: &Order, seed: &str) -> String {
 
 impl Payments {
     /// Refunds part or all of a paid order, moving it to `partially_refunded` or `refunded`.
-    /// Retrying with the same idempotency seed repeats the same refund, never a second one.
+    /// Retrying with the same idempotency seed repeats the same refund, never a second one;
+    /// with an idempotency key the first answer is also replayed for 24 hours.
     pub async fn refund(
         &self,
         order_id: Uuid,
         request: RefundRequest,
+        key: Option<&IdempotencyKey>,
     ) -> Result<Order, PaymentError> {
-        self.refund_into(order_id, request, None).await
+        match key {
+            Some(key) => {
+                key.run_once(&self.db, || {
+                    self.refund_into(order_id, request.clone(), None)
+                })
+                .await
+            }
+            None => self.refund_into(order_id, request, None).await,
+        }
     }
 
     /// Cancels an order. Unpaid: releases its stock (and voids the Midtrans transaction when

@@ -893,6 +893,67 @@ async fn concurrent_inventory_adjustments_lose_no_update() {
 }
 
 #[tokio::test]
+async fn a_retried_adjustment_with_the_same_idempotency_key_is_applied_once() {
+    let s = shop().await;
+    s.app
+        .create_simple_product(&s.admin, &s.shirts, "Lamp", "LAMP-1", 90_000, 10)
+        .await;
+    let adjust = |key: &'static str, delta: i64| {
+        s.app
+            .post(
+                "/api/v1/admin/inventory/adjustments",
+                &json!({"sku": "LAMP-1", "delta": delta, "reason": "delivery"}),
+            )
+            .header("idempotency-key", key)
+            .bearer_auth(&s.admin.access_token)
+            .send()
+    };
+
+    // Five concurrent retries of one request: one adjustment, five identical answers.
+    let responses = futures::future::join_all((0..5).map(|_| adjust("delivery-7", 5))).await;
+    let mut bodies = Vec::new();
+    for resp in responses {
+        let resp = resp.unwrap();
+        assert_eq!(resp.status(), 201);
+        bodies.push(resp.json::<Value>().await.unwrap());
+    }
+    assert!(
+        bodies.iter().all(|b| b == &bodies[0]),
+        "every retry sees the first result"
+    );
+    assert_eq!(bodies[0]["variant"]["stock_on_hand"], 15);
+    assert_eq!(s.app.stock_of("LAMP-1").await, (15, 0));
+    let adjustments: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements m join variants v using (variant_id)
+         where v.sku = 'LAMP-1' and m.kind = 'adjustment'",
+    )
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    assert_eq!(adjustments, 1);
+
+    // The same key with a different body is a client bug, not a replay.
+    assert_problem(
+        adjust("delivery-7", 6).await.unwrap(),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    // A refused request stores nothing: once possible, its retry is applied.
+    assert_problem(
+        adjust("shrink-1", -20).await.unwrap(),
+        409,
+        "below_reserved",
+    )
+    .await;
+    assert_eq!(s.app.stock_of("LAMP-1").await, (15, 0));
+    adjust("restock", 10).await.unwrap();
+    let resp = adjust("shrink-1", -20).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(s.app.stock_of("LAMP-1").await, (5, 0));
+}
+
+#[tokio::test]
 async fn every_catalog_change_writes_an_outbox_event_in_its_transaction() {
     let s = shop().await;
     let auth = &s.admin.access_token;

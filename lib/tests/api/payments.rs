@@ -449,7 +449,10 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
         .json()
         .await
         .unwrap();
-    assert_eq!(again["refunded_amount"], 500_000);
+    assert_eq!(again, partial, "a retried refund replays the first answer");
+    // Reusing the key for a different refund is refused rather than replayed.
+    let resp = refund(Some(100_000), "refund-1").await.unwrap();
+    assert_problem(resp, 422, "idempotency_key_reused").await;
 
     let resp = refund(Some(9_999_999), "refund-2").await.unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;

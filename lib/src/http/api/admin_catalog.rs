@@ -1,7 +1,7 @@
 //! `/api/v1/admin/{categories,products,variants,inventory}`: catalog management (role admin).
 
 use poem_openapi::{
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     ApiResponse, OpenApi,
 };
@@ -26,6 +26,7 @@ use crate::{
     },
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+    idempotency::IdempotencyKey,
 };
 
 error_set!(AdminRead: 401, 403, 404);
@@ -388,7 +389,8 @@ impl AdminCatalogApi {
     /// Adjust stock
     ///
     /// Adds `delta` to the SKU's stock on hand atomically and appends a ledger entry; on hand
-    /// may never drop below what unpaid orders reserve (409).
+    /// may never drop below what unpaid orders reserve (409). With an `Idempotency-Key`, a
+    /// retry returns the original result for 24 hours instead of adjusting twice.
     #[oai(
         path = "/inventory/adjustments",
         method = "post",
@@ -398,17 +400,29 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
+        /// Makes retries of one adjustment return its first result.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: JsonBody<AdjustmentIn>,
     ) -> ApiResult<CreatedAdjustment, AdminWrite> {
         let admin = auth.admin()?;
+        let key = idempotency_key
+            .0
+            .map(|k| IdempotencyKey::new(format!("adjustment:{}", admin.user_id), &k, &body.0))
+            .transpose()
+            .map_err(crate::catalog::CatalogError::from)?;
         let AdjustmentIn { sku, delta, reason } = body.0;
-        let (variant, movement) = state
+        let receipt = state
             .catalog
-            .adjust_stock(Adjustment { sku, delta, reason }, Some(admin.user_id))
+            .adjust_stock(
+                Adjustment { sku, delta, reason },
+                Some(admin.user_id),
+                key.as_ref(),
+            )
             .await?;
         Ok(CreatedAdjustment::Created(Json(AdjustmentOut {
-            variant: VariantOut::admin(variant, &state.catalog.currency),
-            movement: movement.into(),
+            variant: VariantOut::admin(receipt.variant, &state.catalog.currency),
+            movement: receipt.movement.into(),
         })))
     }
 

@@ -16,6 +16,7 @@ use super::{
 use crate::{
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+    idempotency::IdempotencyKey,
     orders::{lifecycle::Transition, Actor, OrderFilter, OrderStatus},
     payments::refunds::RefundRequest,
     validation::ValidationErrors,
@@ -161,15 +162,25 @@ impl AdminOrdersApi {
         body: JsonBody<RefundIn>,
     ) -> ApiResult<Json<OrderOut>, AdminOrderWrite> {
         let admin = auth.admin()?;
+        let key = idempotency_key
+            .0
+            .as_deref()
+            .map(|k| IdempotencyKey::new(format!("refund:{}", order_id.0), k, &body.0))
+            .transpose()
+            .map_err(crate::payments::PaymentError::from)?;
         let request = RefundRequest {
             amount: body.0.amount,
             reason: body.0.reason,
+            // The key also makes Midtrans' refund_key stable across retries.
             idempotency_seed: idempotency_key
                 .0
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             actor: Actor::Admin(admin.user_id),
         };
-        let order = state.payments.refund(order_id.0, request).await?;
+        let order = state
+            .payments
+            .refund(order_id.0, request, key.as_ref())
+            .await?;
         Ok(Json(order.into()))
     }
 

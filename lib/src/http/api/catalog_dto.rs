@@ -440,7 +440,7 @@ pub struct VariantPatchIn {
 }
 
 /// A manual stock change.
-#[derive(Debug, Object, serde::Deserialize)]
+#[derive(Debug, Object, serde::Deserialize, serde::Serialize)]
 pub struct AdjustmentIn {
     pub sku: String,
     /// Units to add (positive) or remove (negative); on hand may not drop below reserved.

@@ -392,7 +392,7 @@ pub struct ShippingMethodsOut {
 }
 
 /// A refund.
-#[derive(Debug, Object, serde::Deserialize)]
+#[derive(Debug, Object, serde::Deserialize, serde::Serialize)]
 pub struct RefundIn {
     /// Minor units; the whole unrefunded amount when absent.
     pub amount: Option<i64>,

@@ -195,10 +195,19 @@ impl OrdersApi {
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
         order_id: Path<Uuid>,
+        /// Replays the first answer of a retried request for 24 hours.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
     ) -> ApiResult<Json<PaymentOut>, PaymentStart> {
+        let user_id = auth.principal().user_id;
+        let key = idempotency_key
+            .0
+            .map(|k| IdempotencyKey::new(format!("payment:{user_id}"), &k, &order_id.0))
+            .transpose()
+            .map_err(crate::payments::PaymentError::from)?;
         let payment = state
             .payments
-            .pay(auth.principal().user_id, order_id.0)
+            .pay(user_id, order_id.0, key.as_ref())
             .await?;
         Ok(Json(payment.into()))
     }
