@@ -135,6 +135,15 @@ impl Payments {
             tracing::error!(order.id = %order_id, order.status = %current, "payment received for a closed order: refund it");
             return Ok(Reconciled::LatePayment);
         }
+        // A full refund requested to cancel the order cancels it, whoever gets there first:
+        // the cancelling request or Midtrans' notification of its refund.
+        let target = if target == OrderStatus::Refunded
+            && store::refunding_to_cancel(&self.db, order_id).await?
+        {
+            OrderStatus::Cancelled
+        } else {
+            target
+        };
         let refunded_total = matches!(
             state,
             PaymentState::Refunded | PaymentState::PartiallyRefunded

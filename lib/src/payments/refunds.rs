@@ -153,6 +153,7 @@ impl Payments {
             payment.payment_id,
             amount,
             request.reason.trim(),
+            final_status == Some(OrderStatus::Cancelled),
         )
         .await?;
         if status == "succeeded" {

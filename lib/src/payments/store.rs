@@ -202,10 +202,11 @@ pub async fn insert_refund(
     payment_id: Uuid,
     amount: i64,
     reason: &str,
+    cancels_order: bool,
 ) -> Result<(Uuid, String, i64), sqlx::Error> {
     sqlx::query_as(
-        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, cancels_order)
+         values ($1, $2, $3, $4, $5, $6, $7)
          on conflict on constraint refunds_refund_key_key do update set refund_key = excluded.refund_key
          returning refund_id, status, amount",
     )
@@ -215,6 +216,17 @@ pub async fn insert_refund(
     .bind(refund_key)
     .bind(amount)
     .bind(reason)
+    .bind(cancels_order)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether a refund of the order was requested to cancel it.
+pub async fn refunding_to_cancel(db: &PgPool, order_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from refunds where order_id = $1 and cancels_order and status <> 'failed')",
+    )
+    .bind(order_id)
     .fetch_one(db)
     .await
 }

@@ -517,8 +517,9 @@ async fn cancelling_a_paid_order_refunds_it_and_restocks() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
+    let status = resp.status();
     let cancelled: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{cancelled}");
     assert_eq!(
         (
             cancelled["status"].as_str(),
