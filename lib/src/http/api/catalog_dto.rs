@@ -389,7 +389,7 @@ impl From<VariantIn> for catalog::variants::NewVariant {
     }
 }
 
-/// A new product with its variants.
+/// A new product with its variants; `status` defaults to `draft`.
 #[derive(Debug, Object, serde::Deserialize)]
 pub struct ProductIn {
     pub name: String,
@@ -398,7 +398,6 @@ pub struct ProductIn {
     pub description: Option<String>,
     pub brand: Option<String>,
     pub category_id: Uuid,
-    /// Defaults to `draft`.
     pub status: Option<ProductStatusDto>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub images: Option<Vec<ImageDto>>,
