@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/env.sh
 
-EXAMPLES="${TOKO_FUZZ_EXAMPLES:-8}"
+EXAMPLES="${TOKO_FUZZ_EXAMPLES:-25}"
 if [[ "${1:-}" == "--long" ]]; then EXAMPLES="${TOKO_FUZZ_EXAMPLES:-500}"; fi
 PG="${TOKO_CONTRACT_PG:-postgres://postgres@127.0.0.1:5432}"
 WORK=.tmp/contract
@@ -69,7 +69,7 @@ API_PORT=$(free_port)
 SIM_PORT=$(free_port)
 export TOKO_API_URL="http://127.0.0.1:$API_PORT" TOKO_SIM_URL="http://127.0.0.1:$SIM_PORT"
 export MIDTRANS_SERVER_KEY=SB-Mid-server-contract
-export RATE_LIMIT_ENABLED=false SEARCH_BACKEND=postgres
+export RATE_LIMIT_ENABLED=false SEARCH_BACKEND=postgres LOG_FORMAT=json
 unset REDIS_URL
 
 step "midtrans-sim on :$SIM_PORT, toko-api on :$API_PORT"
@@ -113,7 +113,7 @@ fuzz() { # name token filter...
         --header "Authorization: Bearer $bearer" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
         --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" --seed "${TOKO_FUZZ_SEED:-20261126}" \
-        --workers 2 --request-timeout 30 --no-color --warnings off \
+        --workers 1 --request-timeout 30 --no-color --warnings off \
         --report junit --report-junit-path "$WORK/schemathesis-$name.xml" \
         "$@"
 }
