@@ -124,6 +124,6 @@ fuzz customer "$CUSTOMER_TOKEN" --exclude-path-regex '^/api/v1/admin/'
 fuzz admin "$ADMIN_TOKEN" --include-path-regex '^/api/v1/admin/'
 
 step "consistency: tokoctl audit"
-"$BIN/tokoctl" audit  # AUDIT
+"$BIN/tokoctl" audit
 
 step "contract tests passed in $((SECONDS - started))s"
