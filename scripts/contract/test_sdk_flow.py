@@ -22,6 +22,7 @@ from toko_client.api.account import get_me
 from toko_client.api.admin import (
     create_category,
     create_inventory_adjustment,
+    create_order_refund,
     create_order_transition,
     create_product,
     create_variant,
@@ -39,6 +40,7 @@ from toko_client.api.cart import (
 )
 from toko_client.api.catalog import get_category, get_product, list_categories, list_products
 from toko_client.api.orders import (
+    cancel_order,
     create_checkout,
     get_order,
     get_order_payment,
@@ -69,6 +71,7 @@ from toko_client.models import (
     ProductSortDto,
     ProductStatusDto,
     Problem,
+    RefundIn,
     RegisterIn,
     SearchResultOut,
     SessionOut,
@@ -339,6 +342,44 @@ def test_admin_ships_the_paid_order():
     # Payment committed the reservation: 10 on hand - 3 sold, nothing reserved.
     stock = ok(get_product.sync_detailed(STATE["product"].slug, client=anonymous), 200, ProductOut)
     assert {v.sku: v.available for v in stock.variants}[STATE["variant_m"].sku] == 7
+
+    # A partial refund through Midtrans, retried with the same Idempotency-Key: refunded once.
+    refund = RefundIn(reason="late delivery", amount=10000)
+    key = f"refund-{RUN}"
+    refunded = ok(create_order_refund.sync_detailed(order.id, client=admin, body=refund, idempotency_key=key), 200, OrderOut)
+    again = ok(create_order_refund.sync_detailed(order.id, client=admin, body=refund, idempotency_key=key), 200, OrderOut)
+    assert refunded.status == OrderStatusDto.PARTIALLY_REFUNDED and refunded.refunded_amount == 10000
+    assert again.refunded_amount == 10000
+
+
+def test_unpaid_orders_hold_stock_until_cancelled():
+    """Leaves one order waiting for payment and one cancelled, for `tokoctl audit` to check."""
+    shopper = STATE["shopper"]
+    body = CheckoutIn(
+        shipping_method="express",
+        shipping_address=AddressDto(
+            recipient_name="Sari Shopper", phone="+6281234567890", line1="Jl. Merdeka 1",
+            city="Bandung", postal_code="40111", country_code="ID",
+        ),
+    )
+    orders = []
+    for n in range(2):
+        ok(add_cart_item.sync_detailed(client=shopper, body=CartItemIn(variant_id=STATE["variant_l"].id, quantity=2)), 200, CartOut)
+        placed = ok(create_checkout.sync_detailed(client=shopper, body=body, idempotency_key=f"later-{RUN}-{n}"), 201, CheckoutOut)
+        orders.append(placed.order)
+    stock = ok(get_product.sync_detailed(STATE["product"].slug, client=anonymous), 200, ProductOut)
+    assert {v.sku: v.available for v in stock.variants}[STATE["variant_l"].sku] == 1
+
+    cancelled = ok(cancel_order.sync_detailed(orders[1].id, client=shopper), 200, OrderOut)
+    assert cancelled.status == OrderStatusDto.CANCELLED
+    stock = ok(get_product.sync_detailed(STATE["product"].slug, client=anonymous), 200, ProductOut)
+    assert {v.sku: v.available for v in stock.variants}[STATE["variant_l"].sku] == 3
+    listed = ok(list_orders.sync_detailed(client=shopper), 200, OrderPageOut)
+    assert [o.status for o in listed.items] == [
+        OrderStatusDto.CANCELLED,
+        OrderStatusDto.PENDING_PAYMENT,
+        OrderStatusDto.PARTIALLY_REFUNDED,
+    ]
 
 
 if __name__ == "__main__":
