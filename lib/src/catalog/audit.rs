@@ -163,11 +163,10 @@ pub async fn check_stock(
     tx: &mut PgConnection,
     progress: Progress<'_>,
 ) -> Result<Vec<Check>, sqlx::Error> {
-    let rows: Vec<Levels> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{AUDIT_SQL} order by v.sku"
-    )))
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<Levels> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{AUDIT_SQL} order by v.sku")))
+            .fetch_all(&mut *tx)
+            .await?;
     let mut non_negative = Check::new(
         "stock.non_negative",
         "no variant has negative stock on hand or reserved",

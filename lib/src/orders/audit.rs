@@ -136,18 +136,21 @@ fn refunds_consistent(status: Option<OrderStatus>, o: &OrderFacts) -> bool {
 }
 
 /// Whether the recorded history (`from`, `to` pairs in order) is a legal path to `current`.
-fn reachable(
-    from: &[String],
-    to: &[String],
-    current: Option<OrderStatus>,
-) -> Result<(), String> {
+fn reachable(from: &[String], to: &[String], current: Option<OrderStatus>) -> Result<(), String> {
     let current = current.ok_or("unknown status")?;
     let mut at: Option<OrderStatus> = None;
     for (f, t) in from.iter().zip(to) {
-        let next = OrderStatus::parse(t).ok_or_else(|| format!("unknown status {t:?} in history"))?;
-        let recorded_from = if f.is_empty() { None } else { OrderStatus::parse(f) };
+        let next =
+            OrderStatus::parse(t).ok_or_else(|| format!("unknown status {t:?} in history"))?;
+        let recorded_from = if f.is_empty() {
+            None
+        } else {
+            OrderStatus::parse(f)
+        };
         if recorded_from != at {
-            return Err(format!("history jumps: {t} recorded from {f:?}, but the order was at {at:?}"));
+            return Err(format!(
+                "history jumps: {t} recorded from {f:?}, but the order was at {at:?}"
+            ));
         }
         let legal = match at {
             None => next == OrderStatus::PendingPayment,
@@ -160,7 +163,11 @@ fn reachable(
     }
     match at {
         Some(last) if last == current => Ok(()),
-        Some(last) => Err(format!("history ends at {}, order is {}", last.as_str(), current.as_str())),
+        Some(last) => Err(format!(
+            "history ends at {}, order is {}",
+            last.as_str(),
+            current.as_str()
+        )),
         None => Err("no history".into()),
     }
 }
@@ -170,12 +177,19 @@ mod tests {
     use super::*;
 
     fn path(steps: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
-        steps.iter().map(|(f, t)| (f.to_string(), t.to_string())).unzip()
+        steps
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .unzip()
     }
 
     #[test]
     fn a_legal_history_reaches_the_current_status() {
-        let (f, t) = path(&[("", "pending_payment"), ("pending_payment", "paid"), ("paid", "processing")]);
+        let (f, t) = path(&[
+            ("", "pending_payment"),
+            ("pending_payment", "paid"),
+            ("paid", "processing"),
+        ]);
         assert_eq!(reachable(&f, &t, Some(OrderStatus::Processing)), Ok(()));
     }
 

@@ -1100,3 +1100,34 @@ async fn an_ordered_product_cannot_be_deleted_only_archived() {
         .unwrap();
     assert_eq!(variants, 2, "nothing was deleted");
 }
+
+/// Found by the schemathesis fuzz: PostgreSQL text cannot hold U+0000, which used to reach
+/// the database and come back as a 500.
+#[tokio::test]
+async fn nul_characters_in_json_bodies_are_a_422_naming_the_field() {
+    let s = shop().await;
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/categories",
+            &json!({"name": "Kaos", "description": "cotton\u{0}tee"}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "description");
+    let resp = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/categories/{}", s.shirts),
+            &json!({"name": "T-\u{0}shirts"}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "name");
+}

@@ -6,15 +6,25 @@ use toko::consistency::{self, Check};
 use toko_testkit::TestApp;
 
 async fn audit(app: &TestApp) -> Vec<Check> {
-    consistency::run(&app.db, &|_, _, _| {}).await.expect("audit runs")
+    consistency::run(&app.db, &|_, _, _| {})
+        .await
+        .expect("audit runs")
 }
 
 fn failing(checks: &[Check]) -> Vec<&'static str> {
-    checks.iter().filter(|c| !c.passed()).map(|c| c.name).collect()
+    checks
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| c.name)
+        .collect()
 }
 
 fn violations<'a>(checks: &'a [Check], name: &str) -> &'a [String] {
-    &checks.iter().find(|c| c.name == name).expect("check exists").violations
+    &checks
+        .iter()
+        .find(|c| c.name == name)
+        .expect("check exists")
+        .violations
 }
 
 #[tokio::test]
@@ -51,8 +61,14 @@ async fn a_consistent_shop_passes_and_corrupted_rows_are_reported() {
     let checks = audit(&app).await;
     assert_eq!(failing(&checks), Vec::<&str>::new(), "{checks:#?}");
     let checked: Vec<(&str, u64)> = checks.iter().map(|c| (c.name, c.checked)).collect();
-    assert!(checked.contains(&("stock.ledger_matches_on_hand", 1)), "{checked:?}");
-    assert!(checked.contains(&("orders.status_reachable", 3)), "{checked:?}");
+    assert!(
+        checked.contains(&("stock.ledger_matches_on_hand", 1)),
+        "{checked:?}"
+    );
+    assert!(
+        checked.contains(&("orders.status_reachable", 3)),
+        "{checked:?}"
+    );
 
     // Corrupt one rule of each kind, behind the application's back.
     let pending_id: uuid::Uuid = pending["order"]["id"].as_str().unwrap().parse().unwrap();
@@ -88,7 +104,10 @@ async fn a_consistent_shop_passes_and_corrupted_rows_are_reported() {
     assert_eq!(reserved, ["AUDIT-1: reserved 3, unpaid orders hold 2"]);
     let totals = violations(&checks, "orders.totals_match_lines");
     assert_eq!(totals.len(), 1);
-    assert!(totals[0].starts_with(pending["order"]["number"].as_str().unwrap()), "{totals:?}");
+    assert!(
+        totals[0].starts_with(pending["order"]["number"].as_str().unwrap()),
+        "{totals:?}"
+    );
     let history = violations(&checks, "orders.status_reachable");
     assert_eq!(history.len(), 1);
     assert!(history[0].starts_with(paid_number), "{history:?}");

@@ -106,7 +106,12 @@ impl CatalogApi {
         };
         let page = state
             .catalog
-            .list_products(&filter, sort.0.unwrap_or_default().into(), cursor.0.as_deref(), limit.0)
+            .list_products(
+                &filter,
+                sort.0.unwrap_or_default().into(),
+                cursor.0.as_deref(),
+                limit.0,
+            )
             .await?;
         let currency = &state.catalog.currency;
         let out = ProductPageOut {

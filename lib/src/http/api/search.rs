@@ -67,7 +67,13 @@ impl SearchApi {
             max_price: max_price.0,
             in_stock: in_stock.0,
         };
-        let query = SearchQuery::new(&q.0, filter, sort.0.unwrap_or_default().into(), page.0, size.0)?;
+        let query = SearchQuery::new(
+            &q.0,
+            filter,
+            sort.0.unwrap_or_default().into(),
+            page.0,
+            size.0,
+        )?;
         let result = state.search.search(&query).await?;
         Ok(Json(SearchResultOut::new(
             result,
