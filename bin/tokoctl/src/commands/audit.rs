@@ -49,7 +49,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             println!("       {violation}");
         }
         if check.violations.len() > shown {
-            println!("       ... and {} more (--all)", check.violations.len() - shown);
+            println!(
+                "       ... and {} more (--all)",
+                check.violations.len() - shown
+            );
         }
         failed += usize::from(!check.passed());
     }
