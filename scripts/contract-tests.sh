@@ -120,10 +120,16 @@ fuzz() { # name token filter...
 # Why two runs: the shopper operations are exercised as a signed-in customer (the normal
 # caller; anonymous and cross-user access are covered by lib/tests/api/authorization.rs) and
 # the /admin operations as an admin, so each fuzzed request gets past authentication.
-fuzz customer "$CUSTOMER_TOKEN" --exclude-path-regex '^/api/v1/admin/'
-fuzz admin "$ADMIN_TOKEN" --include-path-regex '^/api/v1/admin/'
+# Both runs and the audit always run, so one failure does not hide the others.
+failed=()
+fuzz customer "$CUSTOMER_TOKEN" --exclude-path-regex '^/api/v1/admin/' || failed+=("fuzz as customer")
+fuzz admin "$ADMIN_TOKEN" --include-path-regex '^/api/v1/admin/' || failed+=("fuzz as admin")
 
 step "consistency: tokoctl audit"
-"$BIN/tokoctl" audit
+"$BIN/tokoctl" audit || failed+=("tokoctl audit")
+if ((${#failed[@]})); then
+    printf 'failed: %s\n' "${failed[@]}" >&2
+    exit 1
+fi
 
 step "contract tests passed in $((SECONDS - started))s"
