@@ -48,22 +48,66 @@ impl<T: Type + DeserializeOwned> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let limit = request.data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
-        let bytes = body
-            .take()?
-            .into_bytes_limit(limit)
-            .await
-            .map_err(|e| match e {
-                poem::error::ReadBodyError::PayloadTooLarge => Problem::new(
-                    poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the request body exceeds {limit} bytes"),
-                ),
-                _ => Problem::bad_request("unreadable_body", "the request body could not be read"),
-            })
-            .map_err(problem_error)?;
-        parse(&bytes).map(Self).map_err(problem_error)
+        let bytes = read_limited(request, body).await?;
+        parse(bytes.as_ref()).map(Self).map_err(problem_error)
     }
+}
+
+/// Reads the whole body up to the configured limit (413 beyond it).
+async fn read_limited(request: &Request, body: &mut RequestBody) -> poem::Result<impl AsRef<[u8]>> {
+    let limit = request.data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
+    body.take()?
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => Problem::new(
+                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body exceeds {limit} bytes"),
+            ),
+            _ => Problem::bad_request("unreadable_body", "the request body could not be read"),
+        })
+        .map_err(problem_error)
+}
+
+/// The deepest nesting of arrays and objects accepted. Real requests nest a few levels;
+/// refusing deeper bodies before parsing keeps hostile ones cheap (serde_json's own
+/// recursion guard only stops at 128).
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Whether arrays and objects nest deeper than `max` (brackets inside strings don't count).
+fn nests_deeper_than(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn too_deep() -> Problem {
+    Problem::bad_request(
+        "json_too_deep",
+        format!("the request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"),
+    )
 }
 
 impl_apirequest_for_payload!(JsonBody<T>, T: Type + DeserializeOwned);
@@ -80,6 +124,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             "missing_body",
             "a JSON request body is required",
         ));
+    }
+    if nests_deeper_than(bytes, MAX_JSON_DEPTH) {
+        return Err(too_deep());
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
@@ -225,6 +272,31 @@ mod tests {
         let p = parse::<Checkout>(b"  ").unwrap_err();
         assert_eq!(p.code, "missing_body");
     }
+
+    #[test]
+    fn nesting_is_capped_but_brackets_in_strings_do_not_count() {
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH + 1),
+            "]".repeat(MAX_JSON_DEPTH + 1)
+        );
+        let p = parse::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!((p.status, p.code.as_str()), (400, "json_too_deep"));
+
+        let at_limit = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
+        assert!(parse::<serde_json::Value>(at_limit.as_bytes()).is_ok());
+        let brackets_in_text = format!(
+            r#"{{"note": "{}\\\" {}"}}"#,
+            "[".repeat(100),
+            "{".repeat(100)
+        );
+        let value = parse::<serde_json::Value>(brackets_in_text.as_bytes()).unwrap();
+        assert!(value["note"].as_str().unwrap().starts_with("[[["));
+    }
 }
 
 /// A JSON request body kept as the exact text received, for handlers that must see the
@@ -247,19 +319,18 @@ impl ParsePayload for RawJson {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let limit = request.data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
-        let bytes = body.take()?.into_bytes_limit(limit).await.map_err(|_| {
-            problem_error(Problem::bad_request(
-                "unreadable_body",
-                "the request body could not be read",
-            ))
-        })?;
-        String::from_utf8(bytes.to_vec()).map(Self).map_err(|_| {
-            problem_error(Problem::bad_request(
-                "malformed_json",
-                "the request body is not UTF-8",
-            ))
-        })
+        let bytes = read_limited(request, body).await?;
+        if nests_deeper_than(bytes.as_ref(), MAX_JSON_DEPTH) {
+            return Err(problem_error(too_deep()));
+        }
+        String::from_utf8(bytes.as_ref().to_vec())
+            .map(Self)
+            .map_err(|_| {
+                problem_error(Problem::bad_request(
+                    "malformed_json",
+                    "the request body is not UTF-8",
+                ))
+            })
     }
 }
 

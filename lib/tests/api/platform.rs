@@ -93,6 +93,35 @@ async fn oversized_bodies_are_413_problems() {
 }
 
 #[tokio::test]
+async fn deeply_nested_bodies_are_refused_before_parsing() {
+    let app = TestApp::spawn().await;
+    let deep = format!(
+        r#"{{"email": {}1{}, "password": "x"}}"#,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(deep.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 400, "json_too_deep").await;
+    // The payment webhook reads raw bytes; the same cap holds there.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/payments/midtrans/notification"))
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 400, "json_too_deep").await;
+}
+
+#[tokio::test]
 async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
     let app = TestApp::spawn().await;
     let admin = app.register_admin().await;
