@@ -115,7 +115,9 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
     let collect = |mut pipe: Box<dyn tokio::io::AsyncRead + Unpin + Send>| {
         tokio::spawn(async move {
             let mut text = String::new();
-            pipe.read_to_string(&mut text).await.expect("read the server output");
+            pipe.read_to_string(&mut text)
+                .await
+                .expect("read the server output");
             text
         })
     };
