@@ -16,7 +16,7 @@ ensure_venv() {
     fi
     local missing=() package installed
     for package in "$@"; do
-        installed=$("$venv/bin/python" -m pip show "${package%%==*}" 2>/dev/null | sed -n 's/^Version: //p')
+        installed=$("$venv/bin/python" -m pip show "${package%%==*}" 2>/dev/null | sed -n 's/^Version: //p' || true)
         if [[ -z "$installed" || ( "$package" == *==* && "$installed" != "${package#*==}" ) ]]; then
             missing+=("$package")
         fi
