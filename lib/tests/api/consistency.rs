@@ -30,15 +30,7 @@ fn violations<'a>(checks: &'a [Check], name: &str) -> &'a [String] {
 #[tokio::test]
 async fn a_consistent_shop_passes_and_corrupted_rows_are_reported() {
     let app = TestApp::builder().with_midtrans().spawn().await;
-    let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Phones", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let product = app
-        .create_simple_product(&admin, &category, "Phone", "AUDIT-1", 150_000, 10)
-        .await;
-    let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
+    let (_, variant) = app.admin_with_product("AUDIT-1", 150_000, 10).await;
 
     // One order waiting for payment, one paid, one cancelled before payment.
     let (_, pending) = app.checked_out(&variant, 2).await;
