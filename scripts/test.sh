@@ -26,6 +26,9 @@ cargo nextest run --locked -p toko-workers --test pipeline --run-ignored only
 step "OpenAPI document is valid OpenAPI 3"
 bash scripts/check-openapi.sh
 
+step "API contract: generated SDK flow, schemathesis fuzz, tokoctl audit (README \"Generated SDKs\", \"Fuzzing\")"
+bash scripts/contract-tests.sh
+
 step "deployment files (Helm chart, k8s manifests, docker-compose)"
 bash scripts/check-deploy.sh
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod config;
+pub mod consistency;
 pub mod db;
 pub mod http;
 pub mod idempotency;

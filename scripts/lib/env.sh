@@ -8,14 +8,18 @@ fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Python tools live in virtualenvs under .venv/ (git-ignored), created on first use.
+# Packages are names or pins (`name==version`); a pin is reinstalled when another version is there.
 ensure_venv() {
     local venv="$1"; shift
     if [[ ! -x "$venv/bin/python" ]]; then
         python3 -m venv "$venv"
     fi
-    local missing=()
+    local missing=() package installed
     for package in "$@"; do
-        "$venv/bin/python" -m pip show "$package" >/dev/null 2>&1 || missing+=("$package")
+        installed=$("$venv/bin/python" -m pip show "${package%%==*}" 2>/dev/null | sed -n 's/^Version: //p' || true)
+        if [[ -z "$installed" || ( "$package" == *==* && "$installed" != "${package#*==}" ) ]]; then
+            missing+=("$package")
+        fi
     done
     if ((${#missing[@]})); then
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"

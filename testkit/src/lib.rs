@@ -353,6 +353,29 @@ impl TestApp {
         .await
     }
 
+    /// A new admin and one active product in a new category "Phones" with a single variant
+    /// `sku`; returns the admin and the variant id.
+    pub async fn admin_with_product(
+        &self,
+        sku: &str,
+        price: i64,
+        stock: i64,
+    ) -> (TestUser, String) {
+        let admin = self.register_admin().await;
+        let category = self.create_category(&admin, "Phones", None).await["id"]
+            .as_str()
+            .expect("category id")
+            .to_owned();
+        let product = self
+            .create_simple_product(&admin, &category, "Phone", sku, price, stock)
+            .await;
+        let variant = product["variants"][0]["id"]
+            .as_str()
+            .expect("variant id")
+            .to_owned();
+        (admin, variant)
+    }
+
     /// The outbox events of one aggregate, oldest first: (event_type, payload).
     pub async fn outbox_events(&self, aggregate_id: &str) -> Vec<(String, Value)> {
         let id: uuid::Uuid = aggregate_id.parse().expect("aggregate id");

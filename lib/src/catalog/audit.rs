@@ -1,5 +1,6 @@
 //! Stock audits (run by the inventory-reconciler): every variant's `stock_reserved` must equal
 //! what its unpaid orders hold, and its `stock_on_hand` must equal the sum of its ledger.
+//! `check_stock` reports the same rules (plus the bounds) without repairing, for `tokoctl audit`.
 //!
 //! Repairs: reserved follows the orders (they are the truth of what is held); a ledger that
 //! disagrees with on hand gets a `repair` movement explaining the difference (the column is
@@ -10,6 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{events, inventory, variants, Catalog, CatalogError, Variant};
+use crate::consistency::{Check, Progress};
 
 /// One variant whose numbers disagreed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,18 @@ struct Levels {
     ledger_on_hand: i64,
 }
 
+impl Levels {
+    /// Reserved stock is what unpaid orders hold.
+    fn reserved_matches(&self) -> bool {
+        i64::from(self.stock_reserved) == self.expected_reserved
+    }
+
+    /// On hand is the sum of the ledger.
+    fn ledger_matches(&self) -> bool {
+        i64::from(self.stock_on_hand) == self.ledger_on_hand
+    }
+}
+
 const AUDIT_SQL: &str = "
     select v.variant_id, v.sku, v.stock_on_hand, v.stock_reserved,
            coalesce((select sum(l.quantity) from order_lines l join orders o on o.order_id = l.order_id
@@ -64,9 +78,7 @@ impl Catalog {
             ..Default::default()
         };
         for row in rows {
-            if i64::from(row.stock_reserved) != row.expected_reserved
-                || i64::from(row.stock_on_hand) != row.ledger_on_hand
-            {
+            if !row.reserved_matches() || !row.ledger_matches() {
                 // Re-read under lock: the first read raced with live checkouts.
                 let mut tx = self.db.begin().await?;
                 report.drifts.extend(repair(&mut tx, row.variant_id).await?);
@@ -95,7 +107,7 @@ async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, C
         return Ok(Vec::new());
     };
     let mut drifts = Vec::new();
-    if i64::from(row.stock_reserved) != row.expected_reserved {
+    if !row.reserved_matches() {
         let fits = row.expected_reserved <= i64::from(row.stock_on_hand);
         if fits {
             let delta = row.expected_reserved as i32 - row.stock_reserved;
@@ -121,7 +133,7 @@ async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, C
             repaired: fits,
         });
     }
-    if i64::from(row.stock_on_hand) != row.ledger_on_hand {
+    if !row.ledger_matches() {
         let variant = current(tx, variant_id).await?;
         let delta = (i64::from(row.stock_on_hand) - row.ledger_on_hand) as i32;
         inventory::record(
@@ -144,6 +156,63 @@ async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, C
         });
     }
     Ok(drifts)
+}
+
+/// The stock rules over every variant, read only (`tokoctl audit`).
+pub async fn check_stock(
+    tx: &mut PgConnection,
+    progress: Progress<'_>,
+) -> Result<Vec<Check>, sqlx::Error> {
+    let rows: Vec<Levels> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{AUDIT_SQL} order by v.sku")))
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut non_negative = Check::new(
+        "stock.non_negative",
+        "no variant has negative stock on hand or reserved",
+    );
+    let mut within = Check::new(
+        "stock.reserved_within_on_hand",
+        "reserved stock never exceeds stock on hand",
+    );
+    let mut ledger = Check::new(
+        "stock.ledger_matches_on_hand",
+        "the stock movement ledger sums to stock on hand, per variant",
+    );
+    let mut reserved = Check::new(
+        "stock.reserved_matches_unpaid_orders",
+        "reserved stock equals what unpaid (pending_payment) orders hold",
+    );
+    let total = rows.len() as u64;
+    for (done, row) in rows.iter().enumerate() {
+        let sku = &row.sku;
+        non_negative.expect(row.stock_on_hand >= 0 && row.stock_reserved >= 0, || {
+            format!(
+                "{sku}: on hand {}, reserved {}",
+                row.stock_on_hand, row.stock_reserved
+            )
+        });
+        within.expect(row.stock_reserved <= row.stock_on_hand, || {
+            format!(
+                "{sku}: reserved {} > on hand {}",
+                row.stock_reserved, row.stock_on_hand
+            )
+        });
+        ledger.expect(row.ledger_matches(), || {
+            format!(
+                "{sku}: on hand {}, ledger sums to {}",
+                row.stock_on_hand, row.ledger_on_hand
+            )
+        });
+        reserved.expect(row.reserved_matches(), || {
+            format!(
+                "{sku}: reserved {}, unpaid orders hold {}",
+                row.stock_reserved, row.expected_reserved
+            )
+        });
+        progress("variants", done as u64 + 1, total);
+    }
+    Ok(vec![non_negative, within, ledger, reserved])
 }
 
 async fn set_reserved(

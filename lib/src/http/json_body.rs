@@ -132,6 +132,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {
             de.end().map_err(|e| malformed(&e))?;
+            if let Some(field) = nul_character(bytes) {
+                return Err(Problem::validation(ValidationErrors::single(
+                    field,
+                    "must not contain the NUL character (\\u0000)",
+                )));
+            }
             Ok(value)
         }
         Err(e) => {
@@ -151,6 +157,47 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             )))
         }
     }
+}
+
+/// The path of the first string (value or key) holding U+0000, which PostgreSQL text cannot
+/// store. JSON can only carry it escaped, so bodies without `\u0000` are not walked.
+fn nul_character(bytes: &[u8]) -> Option<String> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !bytes.windows(ESCAPE.len()).any(|w| w == ESCAPE) {
+        return None;
+    }
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+                "body".into()
+            } else {
+                path.to_owned()
+            }),
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+                walk(
+                    v,
+                    &format!("{}[{i}]", if path.is_empty() { "body" } else { path }),
+                )
+            }),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    Some(join(k))
+                } else {
+                    walk(v, &join(k))
+                }
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&value, "")
 }
 
 fn malformed(error: &serde_json::Error) -> Problem {
@@ -205,6 +252,17 @@ mod tests {
     fn names_missing_fields() {
         let p = parse::<Checkout>(br#"{"note":"x"}"#).unwrap_err();
         assert_eq!(p.errors.unwrap()[0].field, "shipping_address");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        let p =
+            parse::<Checkout>(br#"{"shipping_address":{"postal_code":"4\u00001"}}"#).unwrap_err();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors.unwrap()[0].field, "shipping_address.postal_code");
+        // An escaped backslash followed by "u0000" is ordinary text.
+        let ok = parse::<Checkout>(br#"{"shipping_address":{"postal_code":"\\u0000"}}"#);
+        assert_eq!(ok.unwrap().shipping_address.postal_code, "\\u0000");
     }
 
     #[test]

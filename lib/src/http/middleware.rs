@@ -65,6 +65,9 @@ impl<E: Endpoint> Endpoint for Observed<E> {
 
         let timeout = self.config.request_timeout;
         let inner = REQUEST_ID.scope(id.clone(), async {
+            if let Some(problem) = nul_in_uri(req.uri()) {
+                return problem.into_response();
+            }
             match tokio::time::timeout(timeout, self.inner.call(req)).await {
                 Ok(Ok(output)) => problem_for_bare_error(output.into_response()),
                 Ok(Err(error)) => {
@@ -143,6 +146,20 @@ fn problem_from_error(error: poem::Error) -> Response {
         return problem.into_response();
     }
     problem_for_bare_error(error.into_response())
+}
+
+/// PostgreSQL text cannot hold U+0000, and a URI can only carry it as `%00`: such a path or
+/// query parameter is refused here, before any handler could pass it to the database.
+fn nul_in_uri(uri: &poem::http::Uri) -> Option<Problem> {
+    const REASON: &str = "must not contain the NUL character (%00)";
+    if uri.path().contains("%00") {
+        return Some(field_problem("path", REASON, "invalid_path_parameter"));
+    }
+    let query = uri.query().filter(|q| q.contains("%00"))?;
+    let name = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map_or_else(|| "query".to_owned(), |(k, _)| k.replace('\0', ""));
+    Some(field_problem(&name, REASON, "invalid_parameter"))
 }
 
 fn field_problem(name: &str, reason: &str, code: &str) -> Problem {

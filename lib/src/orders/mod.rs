@@ -5,6 +5,7 @@
 //! `status` is the state machine; `checkout` places orders; `lifecycle` moves them; `store`
 //! holds the SQL; `stock` the reservation bookkeeping shared by both.
 
+pub mod audit;
 pub mod checkout;
 pub mod lifecycle;
 pub mod status;

@@ -142,6 +142,23 @@ mod tests {
     }
 
     #[test]
+    fn every_status_is_reachable_from_pending_payment() {
+        let mut reached = vec![PendingPayment];
+        let mut i = 0;
+        while i < reached.len() {
+            for &next in reached[i].successors() {
+                if !reached.contains(&next) {
+                    reached.push(next);
+                }
+            }
+            i += 1;
+        }
+        for s in ALL {
+            assert!(reached.contains(&s), "{s} cannot be reached");
+        }
+    }
+
+    #[test]
     fn names_round_trip() {
         for s in ALL {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));

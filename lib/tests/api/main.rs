@@ -7,6 +7,7 @@ mod cart;
 mod catalog;
 mod catalog_bulk;
 mod checkout;
+mod consistency;
 mod openapi;
 mod orders;
 mod payments;

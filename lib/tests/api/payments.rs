@@ -17,16 +17,9 @@ async fn shop() -> Shop {
 
 async fn shop_from(builder: toko_testkit::TestAppBuilder) -> Shop {
     let app = builder.spawn().await;
-    let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Phones", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let product = app
-        .create_simple_product(&admin, &category, "Phone", "PHONE-1", 2_000_000, 10)
-        .await;
+    let (admin, variant) = app.admin_with_product("PHONE-1", 2_000_000, 10).await;
     Shop {
-        variant: product["variants"][0]["id"].as_str().unwrap().to_owned(),
+        variant,
         app,
         admin,
     }

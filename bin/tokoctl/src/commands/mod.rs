@@ -1,6 +1,7 @@
 //! The subcommands of `tokoctl`, one module each.
 
 mod admin;
+mod audit;
 mod catalog;
 mod dlq;
 mod migrate;
@@ -25,6 +26,8 @@ enum Command {
     Openapi(openapi::Args),
     /// Create an admin, or promote an existing account (password from stdin or TOKO_ADMIN_PASSWORD).
     CreateAdmin(admin::Args),
+    /// Check stock and order consistency; exits non-zero on violations (DATABASE_URL).
+    Audit(audit::Args),
     /// Bulk catalog data: import files, seed a demo catalog.
     #[command(subcommand)]
     Catalog(catalog::Command),
@@ -44,6 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate::run().await,
         Command::Openapi(args) => openapi::run(args),
         Command::CreateAdmin(args) => admin::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
@@ -77,6 +81,8 @@ mod tests {
         assert!(parses("tokoctl dlq show notifier --limit 5"));
         assert!(parses("tokoctl dlq purge notifier --yes"));
         assert!(parses("tokoctl outbox status"));
+        assert!(parses("tokoctl audit"));
+        assert!(parses("tokoctl audit --all"));
         assert!(parses("tokoctl search reindex"));
     }
 }

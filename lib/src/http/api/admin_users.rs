@@ -13,6 +13,7 @@ error_set!(AdminReadErrors: 401, 403);
 
 /// A page of users.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserPage {
     pub items: Vec<UserOut>,
     /// Pass as `cursor` to get the next page; absent on the last page.

@@ -85,7 +85,8 @@ impl CatalogApi {
         max_price: Query<Option<i64>>,
         /// Only products with at least one variant available (true) or none (false).
         in_stock: Query<Option<bool>>,
-        #[oai(default)] sort: Query<ProductSortDto>,
+        /// Order of the list (default `newest`).
+        sort: Query<Option<ProductSortDto>>,
         /// Page size, 1 to 100.
         #[oai(
             default = "default_limit",
@@ -105,7 +106,12 @@ impl CatalogApi {
         };
         let page = state
             .catalog
-            .list_products(&filter, sort.0.into(), cursor.0.as_deref(), limit.0)
+            .list_products(
+                &filter,
+                sort.0.unwrap_or_default().into(),
+                cursor.0.as_deref(),
+                limit.0,
+            )
             .await?;
         let currency = &state.catalog.currency;
         let out = ProductPageOut {

@@ -65,6 +65,7 @@ impl From<ProductSortDto> for catalog::listing::ProductSort {
 
 /// A category.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CategoryOut {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
@@ -93,6 +94,7 @@ impl From<Category> for CategoryOut {
 
 /// A category with its subtree.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CategoryNodeOut {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
@@ -167,6 +169,7 @@ pub struct CategoryPatchIn {
 
 /// A product image.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImageDto {
     pub url: String,
     #[serde(default)]
@@ -255,6 +258,7 @@ impl VariantOut {
 
 /// A product with its variants.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProductOut {
     pub id: Uuid,
     pub slug: String,
@@ -319,6 +323,7 @@ impl ProductOut {
 
 /// A product in a list.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProductSummaryOut {
     pub id: Uuid,
     pub slug: String,
@@ -356,6 +361,7 @@ impl ProductSummaryOut {
 
 /// A page of products.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProductPageOut {
     pub items: Vec<ProductSummaryOut>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -389,7 +395,7 @@ impl From<VariantIn> for catalog::variants::NewVariant {
     }
 }
 
-/// A new product with its variants.
+/// A new product with its variants; `status` defaults to `draft`.
 #[derive(Debug, Object, serde::Deserialize)]
 pub struct ProductIn {
     pub name: String,
@@ -398,7 +404,6 @@ pub struct ProductIn {
     pub description: Option<String>,
     pub brand: Option<String>,
     pub category_id: Uuid,
-    /// Defaults to `draft`.
     pub status: Option<ProductStatusDto>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub images: Option<Vec<ImageDto>>,
@@ -450,6 +455,7 @@ pub struct AdjustmentIn {
 
 /// One entry of the stock ledger.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MovementOut {
     pub id: Uuid,
     pub variant_id: Uuid,
@@ -494,6 +500,7 @@ pub struct AdjustmentOut {
 
 /// A page of ledger entries, newest first.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MovementPageOut {
     pub items: Vec<MovementOut>,
     pub next_cursor: Option<String>,

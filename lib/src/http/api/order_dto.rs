@@ -15,6 +15,7 @@ use crate::{
 
 /// A line of a cart, priced now.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CartItemOut {
     pub id: Uuid,
     pub variant_id: Uuid,
@@ -104,6 +105,7 @@ pub struct CartItemPatch {
 
 /// A postal address.
 #[derive(Debug, Clone, Object, serde::Deserialize, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AddressDto {
     pub recipient_name: String,
     pub phone: String,
@@ -227,6 +229,7 @@ impl From<OrderLine> for OrderLineOut {
 
 /// An order. Amounts are integers in minor units of `currency`.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OrderOut {
     pub id: Uuid,
     /// The public order number.
@@ -281,6 +284,7 @@ impl From<Order> for OrderOut {
 
 /// How to pay an order: open `redirect_url` (or run Snap with `snap_token`).
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PaymentOut {
     /// `pending` (waiting for the customer), `unavailable` (the payment provider could not be
     /// reached: retry with `POST /api/v1/orders/{id}/payment`), `paid`, `failed`, `expired`,
@@ -304,6 +308,7 @@ impl From<PaymentSummary> for PaymentOut {
 
 /// A placed order and how to pay it.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CheckoutOut {
     pub order: OrderOut,
     pub payment: Option<PaymentOut>,
@@ -320,6 +325,7 @@ impl From<CheckoutReceipt> for CheckoutOut {
 
 /// A page of orders, newest first.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OrderPageOut {
     pub items: Vec<OrderOut>,
     pub next_cursor: Option<String>,
@@ -339,6 +345,7 @@ impl OrderPageOut {
 
 /// One recorded transition.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HistoryOut {
     pub from: Option<OrderStatusDto>,
     pub to: OrderStatusDto,

@@ -48,7 +48,8 @@ impl SearchApi {
         max_price: Query<Option<i64>>,
         /// Only products with at least one variant available (true) or none (false).
         in_stock: Query<Option<bool>>,
-        #[oai(default)] sort: Query<SearchSortDto>,
+        /// Order of the hits (default `relevance`).
+        sort: Query<Option<SearchSortDto>>,
         /// Page number, from 1 (at most the first 10,000 results can be paged through).
         #[oai(default = "first_page", validator(minimum(value = "1")))]
         page: Query<i64>,
@@ -66,7 +67,13 @@ impl SearchApi {
             max_price: max_price.0,
             in_stock: in_stock.0,
         };
-        let query = SearchQuery::new(&q.0, filter, sort.0.into(), page.0, size.0)?;
+        let query = SearchQuery::new(
+            &q.0,
+            filter,
+            sort.0.unwrap_or_default().into(),
+            page.0,
+            size.0,
+        )?;
         let result = state.search.search(&query).await?;
         Ok(Json(SearchResultOut::new(
             result,

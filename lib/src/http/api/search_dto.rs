@@ -33,6 +33,7 @@ impl From<SearchSortDto> for SearchSort {
 
 /// Why a product matched, as HTML: the text is escaped and matches are wrapped in `<mark>`.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HighlightOut {
     /// The whole name.
     pub name: String,
