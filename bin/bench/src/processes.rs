@@ -88,6 +88,11 @@ impl Service {
         bail!("{name} was not ready within 60 s")
     }
 
+    /// False once the process has exited (crashed or killed from outside).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }

@@ -80,7 +80,7 @@ async fn api_workloads_run(
         ("PORT", args.port.to_string()),
         ("RATE_LIMIT_ENABLED", "false".to_owned()),
     ];
-    let api_process = launcher
+    let mut api_process = launcher
         .start("toko-api", &api_env, &format!("{base}/health/ready"))
         .await?;
     let mut footprint = Footprint {
@@ -90,6 +90,18 @@ async fn api_workloads_run(
     eprintln!("toko-api ready in {:.0} ms", footprint.start_to_ready_ms);
     tokio::time::sleep(Duration::from_millis(500)).await;
     footprint.rss_idle_mib = api_process.rss_mib().unwrap_or_default();
+    // A dead API fails every later request fast: say so on the workload it died in and stop.
+    macro_rules! check_alive {
+        () => {
+            footprint.rss_peak_mib = api_process.peak_rss_mib().unwrap_or(footprint.rss_peak_mib);
+            if !api_process.is_running() {
+                if let Some(last) = rows.last_mut() {
+                    last.note.push_str(" **toko-api exited during this workload** (see .tmp/bench-logs/toko-api.log)");
+                }
+                return Ok(footprint);
+            }
+        };
+    }
     let api = Api::new(&base, args.connections)?;
     let fixtures = Fixtures::load(db, &api, args.connections, run_tag).await?;
 
@@ -100,12 +112,15 @@ async fn api_workloads_run(
             let summary = catalog::list_first_page(&api, load).await;
             footprint.rss_under_w1_mib = sampler.stop().await;
             rows.push(row("W1a list, first page of 20", summary, select_only, ""));
+            check_alive!();
             let summary = catalog::list_by_category(&api, load, &fixtures.category_slugs).await;
             rows.push(row("W1b list, category filter", summary, select_only, ""));
+            check_alive!();
         }
         if args.runs("w2") {
             let summary = catalog::product_by_id(&api, load, &fixtures.product_ids).await;
             rows.push(row("W2 product by id", summary, select_only, ""));
+            check_alive!();
         }
         if args.runs("w3") {
             rows.push(row(
@@ -114,6 +129,7 @@ async fn api_workloads_run(
                 select_only,
                 "",
             ));
+            check_alive!();
         }
     }
     if args.runs("w4") || args.runs("w5") {
@@ -122,17 +138,20 @@ async fn api_workloads_run(
             let summary =
                 cart::add_items(&api, load, &fixtures.tokens, &fixtures.variant_ids).await;
             rows.push(row("W4 add to cart", summary, tpc_b, ""));
+            check_alive!();
         }
         if args.runs("w5") {
             let summary =
                 checkout::spread(&api, load, &fixtures.tokens, &fixtures.variant_ids).await;
             rows.push(row("W5a checkout, spread", summary, tpc_b, ""));
+            check_alive!();
             let (summary, hot) = checkout::hot_variants(&api, db, load, &fixtures.tokens).await?;
             let note = format!(
                 "sold {} of {} units, {} sold-out refusals, **oversold {}**",
                 hot.sold, hot.initial_stock, summary.refused, hot.oversold
             );
             rows.push(row("W5b checkout, 5 hot variants", summary, tpc_b, &note));
+            check_alive!();
         }
     }
     footprint.rss_peak_mib = api_process.peak_rss_mib().unwrap_or_default();

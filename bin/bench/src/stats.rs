@@ -53,7 +53,8 @@ impl Samples {
         let count = self.latencies_us.len() as u64;
         Summary {
             requests: count,
-            throughput: count as f64 / elapsed.as_secs_f64().max(1e-9),
+            // Failed requests are not throughput (a dead server answers fast).
+            throughput: (count - self.errors) as f64 / elapsed.as_secs_f64().max(1e-9),
             p50_ms: percentile_ms(&self.latencies_us, 50.0),
             p95_ms: percentile_ms(&self.latencies_us, 95.0),
             p99_ms: percentile_ms(&self.latencies_us, 99.0),
