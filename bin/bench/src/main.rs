@@ -54,6 +54,9 @@ pub struct Args {
     /// Emails sent in W7.
     #[arg(long, default_value_t = 2_000)]
     pub emails: u32,
+    /// The notifier's `CONCURRENCY` in W7 (its default is 4).
+    #[arg(long, default_value_t = 4)]
+    pub notifier_concurrency: usize,
 }
 
 impl Args {

@@ -193,6 +193,9 @@ async fn workers_run(
         let notifier_env = [
             ("METRICS_PORT", "9191".to_owned()),
             ("SMTP_URL", format!("smtp://127.0.0.1:{}", args.smtp_port)),
+            ("CONCURRENCY", args.notifier_concurrency.to_string()),
+            // The prefetch window must cover the messages handled at once.
+            ("PREFETCH", (args.notifier_concurrency * 4).to_string()),
         ];
         let summary = notifier::measure(
             db,
@@ -204,8 +207,8 @@ async fn workers_run(
         )
         .await?;
         let note = format!(
-            "{} emails delivered (default CONCURRENCY=4)",
-            summary.requests
+            "{} emails delivered, CONCURRENCY={}",
+            summary.requests, args.notifier_concurrency
         );
         rows.push(row_unit("W7 notifier", "emails/s", summary, &note));
     }
