@@ -125,6 +125,7 @@ impl Pgbench {
     fn url_of(&self, database: &str) -> Url {
         let mut url = self.server.clone();
         url.set_path(database);
+        // Keep the query (sslmode); the path is the database.
         url
     }
 
@@ -137,6 +138,11 @@ impl Pgbench {
             .kill_on_drop(true);
         if let Some(password) = self.server.password() {
             command.env("PGPASSWORD", password);
+        }
+        // Same transport as the API: `?sslmode=disable` on --database-url turns TLS off for
+        // both (libpq and sqlx both default to `prefer`, i.e. TLS when the server offers it).
+        if let Some((_, mode)) = self.server.query_pairs().find(|(k, _)| k == "sslmode") {
+            command.env("PGSSLMODE", mode.as_ref());
         }
         command
     }
