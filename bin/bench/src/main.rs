@@ -23,6 +23,10 @@ pub struct Args {
     /// Seconds (or `500ms`, `1m`) per HTTP workload and per pgbench run.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub duration: Duration,
+    /// Untimed W1a load before the first measured workload: opens the client's keep-alive
+    /// connections and fills the API's database pool, which starts with one connection.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
     /// Concurrent connections of every HTTP workload and pgbench clients.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,

@@ -105,6 +105,11 @@ async fn api_workloads_run(
     let api = Api::new(&base, args.connections)?;
     let fixtures = Fixtures::load(db, &api, args.connections, run_tag).await?;
 
+    let warmup = Load {
+        duration: args.warmup,
+        ..load
+    };
+    let _ = catalog::list_first_page(&api, warmup).await;
     if ["w1", "w2", "w3", "w8"].iter().any(|w| args.runs(w)) {
         let select_only = yardstick(pgbench, Script::SelectOnly, load, rows).await?;
         if args.runs("w1") || args.runs("w8") {
