@@ -6,6 +6,7 @@ use toko::{config, db, http, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    return_large_allocations_to_the_os();
     // A .env file is a development convenience; real deployments set the environment.
     let _ = dotenvy::dotenv();
     let config = config::ApiConfig::from_env()?;
@@ -32,4 +33,17 @@ async fn main() -> anyhow::Result<()> {
     server.run(state, telemetry::shutdown_signal()).await?;
     tracing::info!("toko-api stopped");
     Ok(())
+}
+
+/// Every password hash allocates 19 MiB (argon2id, see `toko::auth::password`). glibc's
+/// malloc raises its mmap threshold after the first such block is freed, so later blocks come
+/// from the per-thread arenas and stay resident: a burst of sign-ups left the API at ~475 MB
+/// RSS (measured by `toko-bench`, docs/BENCHMARKS.md). A fixed threshold of 1 MiB keeps large
+/// blocks in their own mappings, returned to the OS when freed.
+fn return_large_allocations_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a malloc tunable; it is called before any large allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
