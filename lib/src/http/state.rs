@@ -54,7 +54,8 @@ impl AppState {
                 .map_err(StartupError::Redis)?,
             None => RateLimiter::in_memory(limits.key_prefix.clone()),
         });
-        let search = Search::from_config(&config.search, db.clone())?;
+        let search =
+            Search::from_config(&config.search, db.clone())?.with_result_cache(&config.search);
         Ok(Self {
             config: Arc::new(config),
             db,

@@ -11,6 +11,7 @@
 //! The query text is parsed once ([`syntax`]); both engines implement the same contract,
 //! pinned by one test suite (lib/tests/api/search/).
 
+pub mod cache;
 pub mod documents;
 pub mod elasticsearch;
 pub mod indexer;
@@ -107,6 +108,7 @@ pub trait SearchBackend: Send + Sync {
 pub struct Search {
     backend: Arc<dyn SearchBackend>,
     db: PgPool,
+    cache: Option<Arc<cache::SearchCache>>,
 }
 
 impl Search {
@@ -125,7 +127,23 @@ impl Search {
                 )?)
             }
         };
-        Ok(Self { backend, db })
+        Ok(Self {
+            backend,
+            db,
+            cache: None,
+        })
+    }
+
+    /// Caches results in this process, emptied on every catalog change (for the API; see
+    /// [`cache`]). Only for PostgreSQL: Elasticsearch's index lags the commit that notifies.
+    pub fn with_result_cache(mut self, config: &SearchConfig) -> Self {
+        if matches!(config.backend, SearchBackendConfig::Postgres) && config.cache_entries > 0 {
+            self.cache = Some(cache::SearchCache::start(
+                self.db.clone(),
+                config.cache_entries,
+            ));
+        }
+        self
     }
 
     pub fn backend(&self) -> &dyn SearchBackend {
@@ -134,8 +152,21 @@ impl Search {
 
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchResult, SearchError> {
         let started = Instant::now();
+        let ticket = match &self.cache {
+            Some(cache) => match cache.lookup(query) {
+                Ok(mut cached) => {
+                    cached.took_ms = started.elapsed().as_millis() as u64;
+                    return Ok(cached);
+                }
+                Err(ticket) => Some(ticket),
+            },
+            None => None,
+        };
         let mut result = self.backend.search(query).await?;
         result.took_ms = started.elapsed().as_millis() as u64;
+        if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+            cache.store(ticket, &result);
+        }
         Ok(result)
     }
 

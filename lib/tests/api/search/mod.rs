@@ -27,6 +27,7 @@ macro_rules! search_contract {
 }
 
 mod browsing;
+mod cache;
 mod contract;
 mod postgres;
 
@@ -39,6 +40,8 @@ use toko_testkit::{TestApp, TestUser};
 #[derive(Clone, Copy)]
 pub enum Engine {
     Postgres,
+    /// PostgreSQL behind the API's result cache (off in every other test).
+    PostgresCached,
     Elasticsearch,
 }
 
@@ -172,6 +175,13 @@ impl Shop {
     pub async fn open(engine: Engine) -> Option<Self> {
         let (app, cleanup) = match engine {
             Engine::Postgres => (TestApp::spawn().await, None),
+            Engine::PostgresCached => (
+                TestApp::builder()
+                    .setting("SEARCH_CACHE_ENTRIES", "100")
+                    .spawn()
+                    .await,
+                None,
+            ),
             Engine::Elasticsearch => {
                 let Ok(url) = std::env::var("ELASTICSEARCH_URL") else {
                     eprintln!("skipped: no Elasticsearch (set ELASTICSEARCH_URL)");
