@@ -16,6 +16,7 @@ source scripts/lib/env.sh
 
 BENCH_DATABASE_URL="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/toko_bench}"
 BENCH_PRODUCTS="${BENCH_PRODUCTS:-100000}"
+RELEASE_BIN="${CARGO_TARGET_DIR:-target}/release"
 
 echo "==> building release binaries"
 cargo build --locked --release -p toko-api -p tokoctl -p toko-workers -p toko-bench
@@ -26,14 +27,14 @@ database="${BENCH_DATABASE_URL##*/}"
 if [[ "$(psql "$admin_url" -Atc "select 1 from pg_database where datname = '$database'")" != 1 ]]; then
     psql "$admin_url" -qc "create database \"$database\""
 fi
-DATABASE_URL="$BENCH_DATABASE_URL" target/release/tokoctl migrate
+DATABASE_URL="$BENCH_DATABASE_URL" "$RELEASE_BIN"/tokoctl migrate
 products=$(psql "$BENCH_DATABASE_URL" -Atc "select count(*) from products")
 if ((products < BENCH_PRODUCTS)); then
     echo "==> seeding $BENCH_PRODUCTS products (once; later runs reuse them)"
-    DATABASE_URL="$BENCH_DATABASE_URL" target/release/tokoctl catalog seed --products "$BENCH_PRODUCTS"
+    DATABASE_URL="$BENCH_DATABASE_URL" "$RELEASE_BIN"/tokoctl catalog seed --products "$BENCH_PRODUCTS"
     # Fresh statistics and visibility map, as a long-running database would have.
     psql "$BENCH_DATABASE_URL" -qc "vacuum analyze"
 fi
 
 echo "==> running toko-bench (service logs in .tmp/bench-logs/)"
-exec target/release/toko-bench --database-url "$BENCH_DATABASE_URL" "$@"
+exec "$RELEASE_BIN"/toko-bench --bin-dir "$RELEASE_BIN" --database-url "$BENCH_DATABASE_URL" "$@"

@@ -26,7 +26,7 @@ EXAMPLES="${TOKO_FUZZ_EXAMPLES:-50}"
 if [[ "${1:-}" == "--long" ]]; then EXAMPLES="${TOKO_FUZZ_EXAMPLES:-500}"; fi
 PG="${TOKO_CONTRACT_PG:-postgres://postgres@127.0.0.1:5432}"
 WORK=.tmp/contract
-BIN=target/debug
+BIN="${CARGO_TARGET_DIR:-target}/debug"
 started=$SECONDS
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - started))"; }

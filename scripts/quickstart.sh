@@ -29,7 +29,7 @@ if [[ -z "${REDIS_URL:-}" ]] && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; the
 fi
 MAILDIR=.tmp/mail
 PROFILE="${TOKO_PROFILE:-dev}"
-BIN="target/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
+BIN="${CARGO_TARGET_DIR:-target}/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 
 echo "==> building ($PROFILE profile)"
 cargo build --locked --profile "$PROFILE" --bins

@@ -287,6 +287,9 @@ impl LogFormat {
 pub struct StoreConfig {
     /// ISO 4217 code of every price; amounts are integers in its minor units.
     pub currency: String,
+    /// Public catalog reads and search results each API process keeps in memory, emptied on
+    /// every catalog change; 0 turns the caches off.
+    pub read_cache_entries: usize,
 }
 
 impl StoreConfig {
@@ -298,7 +301,11 @@ impl StoreConfig {
                 reason: "expected a three-letter ISO 4217 code such as IDR".into(),
             });
         }
-        Ok(Self { currency })
+        let read_cache_entries = r.parse("CATALOG_CACHE_ENTRIES", 10_000usize)?;
+        Ok(Self {
+            currency,
+            read_cache_entries,
+        })
     }
 }
 

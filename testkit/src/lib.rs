@@ -54,8 +54,8 @@ pub fn default_settings(database_url: &str) -> HashMap<String, String> {
         ("DATABASE_MAX_CONNECTIONS", "10"),
         // Tests send hundreds of requests from one address; the rate-limit tests turn it on.
         ("RATE_LIMIT_ENABLED", "false"),
-        // Search results would lag writes by a notification; the cache tests turn it on.
-        ("SEARCH_CACHE_ENTRIES", "0"),
+        // Catalog reads would lag writes by a notification; the cache tests turn it on.
+        ("CATALOG_CACHE_ENTRIES", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -156,8 +156,13 @@ fn build_tree(all: &[Category], parent: Option<Uuid>) -> Vec<CategoryTree> {
 impl Catalog {
     /// The whole tree, siblings ordered by position then name.
     pub async fn category_tree(&self) -> Result<Vec<CategoryTree>, CatalogError> {
-        let all = all_rows(&self.db).await?;
-        Ok(build_tree(&all, None))
+        self.reads
+            .category_trees
+            .get_or_try(String::new(), || async {
+                let all = all_rows(&self.db).await?;
+                Ok(build_tree(&all, None))
+            })
+            .await
     }
 
     pub async fn category(&self, locator: Locator<'_>) -> Result<CategoryDetail, CatalogError> {
@@ -206,11 +211,16 @@ impl Catalog {
         let Some(locator) = locator else {
             return Ok(None);
         };
-        match self.category_subtree(Locator::parse(locator)).await {
-            Ok(ids) => Ok(Some(ids)),
-            Err(CatalogError::NotFound(_)) => Ok(Some(Vec::new())),
-            Err(e) => Err(e),
-        }
+        self.reads
+            .category_filters
+            .get_or_try(locator.to_owned(), || async {
+                match self.category_subtree(Locator::parse(locator)).await {
+                    Ok(ids) => Ok(Some(ids)),
+                    Err(CatalogError::NotFound(_)) => Ok(Some(Vec::new())),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
     }
 
     pub async fn create_category(&self, input: NewCategory) -> Result<Category, CatalogError> {

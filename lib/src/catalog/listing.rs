@@ -77,6 +77,7 @@ impl Cursor {
     }
 }
 
+#[derive(Clone)]
 pub struct ProductPage {
     pub items: Vec<ProductSummary>,
     pub next_cursor: Option<String>,
@@ -147,6 +148,20 @@ pub(crate) fn push_filter(q: &mut QueryBuilder<Postgres>, filter: &ProductFilter
 
 impl Catalog {
     pub async fn list_products(
+        &self,
+        filter: &ProductFilter,
+        sort: ProductSort,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<ProductPage, CatalogError> {
+        let key = format!("{filter:?}|{sort:?}|{cursor:?}|{limit}");
+        self.reads
+            .listings
+            .get_or_try(key, || self.query_products(filter, sort, cursor, limit))
+            .await
+    }
+
+    async fn query_products(
         &self,
         filter: &ProductFilter,
         sort: ProductSort,

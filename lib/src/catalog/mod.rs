@@ -4,10 +4,11 @@
 //! [`Catalog`] is the service; each file owns one table family and its SQL:
 //! `categories`, `products`, `variants`, `inventory` (ledger and adjustments), `listing` (the
 //! public, keyset-paginated product list), `import` and `seed` (bulk data), `events` (the
-//! outbox payloads every change writes).
+//! outbox payloads every change writes); `changes` keeps the public reads' caches honest.
 
 pub mod audit;
 pub mod categories;
+pub mod changes;
 pub mod events;
 pub mod import;
 pub mod inventory;
@@ -16,13 +17,14 @@ pub mod products;
 pub mod seed;
 pub mod variants;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use self::changes::{CatalogChanges, ReadCache};
 use crate::validation::ValidationErrors;
 
 /// The catalog service.
@@ -31,6 +33,26 @@ pub struct Catalog {
     pub(crate) db: PgPool,
     /// ISO 4217 code of every price (`STORE_CURRENCY`).
     pub currency: String,
+    reads: Arc<PublicReads>,
+}
+
+/// Caches of what shoppers read (off unless [`Catalog::with_read_caches`]).
+struct PublicReads {
+    products: ReadCache<Product>,
+    listings: ReadCache<listing::ProductPage>,
+    category_filters: ReadCache<Option<Vec<Uuid>>>,
+    category_trees: ReadCache<Vec<categories::CategoryTree>>,
+}
+
+impl PublicReads {
+    fn new(changes: Option<Arc<CatalogChanges>>, capacity: usize) -> Self {
+        Self {
+            products: ReadCache::new(changes.clone(), capacity),
+            listings: ReadCache::new(changes.clone(), capacity),
+            category_filters: ReadCache::new(changes.clone(), capacity),
+            category_trees: ReadCache::new(changes, 1),
+        }
+    }
 }
 
 impl Catalog {
@@ -38,7 +60,18 @@ impl Catalog {
         Self {
             db,
             currency: currency.into(),
+            reads: Arc::new(PublicReads::new(None, 0)),
         }
+    }
+
+    /// Serves public reads from memory until the catalog changes (see [`changes`]).
+    pub fn with_read_caches(
+        mut self,
+        changes: Option<Arc<CatalogChanges>>,
+        capacity: usize,
+    ) -> Self {
+        self.reads = Arc::new(PublicReads::new(changes, capacity));
+        self
     }
 }
 
@@ -197,6 +230,7 @@ pub struct ProductSummary {
 }
 
 /// An id or a slug, as accepted by the `{id-or-slug}` routes.
+#[derive(Debug)]
 pub enum Locator<'a> {
     Id(Uuid),
     Slug(&'a str),

@@ -260,11 +260,17 @@ fn category_error(error: sqlx::Error, slug: &str) -> CatalogError {
 impl Catalog {
     /// An active product for shoppers; drafts and archived products are not found.
     pub async fn public_product(&self, locator: Locator<'_>) -> Result<Product, CatalogError> {
-        let mut conn = self.db.acquire().await?;
-        load(&mut conn, &locator)
-            .await?
-            .filter(|p| p.status == ProductStatus::Active)
-            .ok_or(CatalogError::NotFound("product"))
+        let key = format!("{locator:?}");
+        self.reads
+            .products
+            .get_or_try(key, || async {
+                let mut conn = self.db.acquire().await?;
+                load(&mut conn, &locator)
+                    .await?
+                    .filter(|p| p.status == ProductStatus::Active)
+                    .ok_or(CatalogError::NotFound("product"))
+            })
+            .await
     }
 
     /// Any product, for admins.

@@ -25,8 +25,6 @@ pub struct SearchConfig {
     pub backend: SearchBackendConfig,
     /// Ascending bounds of the price-range facet, in minor units of the store currency.
     pub price_ranges: Vec<i64>,
-    /// Results the API keeps per process (PostgreSQL backend); 0 turns the cache off.
-    pub cache_entries: usize,
 }
 
 impl SearchConfig {
@@ -71,11 +69,9 @@ impl SearchConfig {
         if !price_ranges.windows(2).all(|w| w[0] < w[1]) {
             return Err(invalid_ranges("amounts must be strictly ascending"));
         }
-        let cache_entries = r.parse("SEARCH_CACHE_ENTRIES", 10_000usize)?;
         Ok(Self {
             backend,
             price_ranges,
-            cache_entries,
         })
     }
 }

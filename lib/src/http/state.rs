@@ -6,8 +6,16 @@ use prometheus::Registry;
 use sqlx::PgPool;
 
 use crate::{
-    auth::AuthService, cart::Carts, catalog::Catalog, config::ApiConfig, db, metrics::HttpMetrics,
-    orders::Orders, payments::Payments, ratelimit::RateLimiter, search::Search,
+    auth::AuthService,
+    cart::Carts,
+    catalog::{changes::CatalogChanges, Catalog},
+    config::ApiConfig,
+    db,
+    metrics::HttpMetrics,
+    orders::Orders,
+    payments::Payments,
+    ratelimit::RateLimiter,
+    search::Search,
 };
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
@@ -38,7 +46,11 @@ impl AppState {
         let registry = Registry::new_custom(Some("toko".into()), None)?;
         let http_metrics = HttpMetrics::register(&registry)?;
         let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
-        let catalog = Catalog::new(db.clone(), config.store.currency.clone());
+        // One listener keeps every public read cache honest (see catalog::changes).
+        let cache_entries = config.store.read_cache_entries;
+        let changes = (cache_entries > 0).then(|| CatalogChanges::follow(db.clone()));
+        let catalog = Catalog::new(db.clone(), config.store.currency.clone())
+            .with_read_caches(changes.clone(), cache_entries);
         let carts = Carts::new(db.clone(), config.cart.clone());
         let orders = Orders::new(
             db.clone(),
@@ -54,8 +66,11 @@ impl AppState {
                 .map_err(StartupError::Redis)?,
             None => RateLimiter::in_memory(limits.key_prefix.clone()),
         });
-        let search =
-            Search::from_config(&config.search, db.clone())?.with_result_cache(&config.search);
+        let search = Search::from_config(&config.search, db.clone())?.with_result_cache(
+            &config.search,
+            changes,
+            cache_entries,
+        );
         Ok(Self {
             config: Arc::new(config),
             db,

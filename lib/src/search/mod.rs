@@ -11,7 +11,6 @@
 //! The query text is parsed once ([`syntax`]); both engines implement the same contract,
 //! pinned by one test suite (lib/tests/api/search/).
 
-pub mod cache;
 pub mod documents;
 pub mod elasticsearch;
 pub mod indexer;
@@ -26,7 +25,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use self::model::*;
-use crate::config::{SearchBackendConfig, SearchConfig};
+use crate::{
+    catalog::changes::{CatalogChanges, ReadCache},
+    config::{SearchBackendConfig, SearchConfig},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -108,7 +110,8 @@ pub trait SearchBackend: Send + Sync {
 pub struct Search {
     backend: Arc<dyn SearchBackend>,
     db: PgPool,
-    cache: Option<Arc<cache::SearchCache>>,
+    /// Results of the PostgreSQL backend; off unless [`Search::with_result_cache`].
+    results: Arc<ReadCache<SearchResult>>,
 }
 
 impl Search {
@@ -130,18 +133,21 @@ impl Search {
         Ok(Self {
             backend,
             db,
-            cache: None,
+            results: Arc::new(ReadCache::disabled()),
         })
     }
 
-    /// Caches results in this process, emptied on every catalog change (for the API; see
-    /// [`cache`]). Only for PostgreSQL: Elasticsearch's index lags the commit that notifies.
-    pub fn with_result_cache(mut self, config: &SearchConfig) -> Self {
-        if matches!(config.backend, SearchBackendConfig::Postgres) && config.cache_entries > 0 {
-            self.cache = Some(cache::SearchCache::start(
-                self.db.clone(),
-                config.cache_entries,
-            ));
+    /// Caches results in this process until the catalog changes (for the API; see
+    /// [`crate::catalog::changes`]). Only for PostgreSQL: Elasticsearch's index lags the
+    /// commit that notifies, so a refill could pin an old answer.
+    pub fn with_result_cache(
+        mut self,
+        config: &SearchConfig,
+        changes: Option<Arc<CatalogChanges>>,
+        capacity: usize,
+    ) -> Self {
+        if matches!(config.backend, SearchBackendConfig::Postgres) {
+            self.results = Arc::new(ReadCache::new(changes, capacity));
         }
         self
     }
@@ -152,21 +158,11 @@ impl Search {
 
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchResult, SearchError> {
         let started = Instant::now();
-        let ticket = match &self.cache {
-            Some(cache) => match cache.lookup(query) {
-                Ok(mut cached) => {
-                    cached.took_ms = started.elapsed().as_millis() as u64;
-                    return Ok(cached);
-                }
-                Err(ticket) => Some(ticket),
-            },
-            None => None,
-        };
-        let mut result = self.backend.search(query).await?;
+        let mut result = self
+            .results
+            .get_or_try(query.cache_key(), || self.backend.search(query))
+            .await?;
         result.took_ms = started.elapsed().as_millis() as u64;
-        if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
-            cache.store(ticket, &result);
-        }
         Ok(result)
     }
 

@@ -41,6 +41,14 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
+    /// What makes two queries ask the same (`parsed` follows from `text`).
+    pub fn cache_key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{}|{}",
+            self.text, self.filter, self.sort, self.page, self.size
+        )
+    }
+
     /// Checks the bounds the HTTP layer cannot express on its own (the result window).
     pub fn new(
         text: &str,

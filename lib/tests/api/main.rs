@@ -6,6 +6,7 @@ mod authorization;
 mod cart;
 mod catalog;
 mod catalog_bulk;
+mod catalog_cache;
 mod checkout;
 mod consistency;
 mod openapi;

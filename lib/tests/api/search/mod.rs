@@ -177,7 +177,7 @@ impl Shop {
             Engine::Postgres => (TestApp::spawn().await, None),
             Engine::PostgresCached => (
                 TestApp::builder()
-                    .setting("SEARCH_CACHE_ENTRIES", "100")
+                    .setting("CATALOG_CACHE_ENTRIES", "100")
                     .spawn()
                     .await,
                 None,

@@ -1,0 +1,105 @@
+//! Public catalog reads are served from memory until the catalog changes: product pages,
+//! listings and category filters answer from the cache, and any committed change — through the
+//! API or straight in the database, stock included — empties it.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use toko_testkit::{eventually, TestApp};
+
+/// A write the change triggers do not see, to tell a cached answer from a fresh one.
+async fn unnoticed(db: &PgPool, statement: &str) {
+    let mut tx = db.begin().await.unwrap();
+    for sql in [
+        "alter table products disable trigger products_notify_catalog_changed",
+        statement,
+        "alter table products enable trigger products_notify_catalog_changed",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let resp = app.get(path).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{path}");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
+    let app = TestApp::builder()
+        .setting("CATALOG_CACHE_ENTRIES", "100")
+        .spawn()
+        .await;
+    let admin = app.register_admin().await;
+    let category = app.create_category(&admin, "Lamps", None).await;
+    let product = app
+        .create_simple_product(
+            &admin,
+            category["id"].as_str().unwrap(),
+            "Desk Lamp",
+            "LAMP-C",
+            120_000,
+            5,
+        )
+        .await;
+    let id = product["id"].as_str().unwrap().to_owned();
+    let page_path = format!("/api/v1/products/{id}");
+    let list_path = "/api/v1/products?category=lamps";
+
+    // Once the cache listens, an unnoticed rename is not seen: the answers come from memory.
+    eventually("reads are cached", Duration::from_secs(5), || async {
+        get(&app, &page_path).await;
+        get(&app, list_path).await;
+        unnoticed(&app.db, "update products set name = 'Floor Lamp'").await;
+        let page = get(&app, &page_path).await;
+        let list = get(&app, list_path).await;
+        let cached = page["name"] == "Desk Lamp" && list["items"][0]["name"] == "Desk Lamp";
+        if !cached {
+            unnoticed(&app.db, "update products set name = 'Desk Lamp'").await;
+        }
+        cached.then_some(())
+    })
+    .await;
+
+    // A stock change (a variant write, which refreshes the product's aggregates) notifies.
+    sqlx::query("update variants set stock_on_hand = 0 where sku = 'LAMP-C'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    eventually("the cache is emptied", Duration::from_secs(5), || async {
+        let page = get(&app, &page_path).await;
+        let list = get(&app, list_path).await;
+        (page["name"] == "Floor Lamp" && list["items"][0]["name"] == "Floor Lamp").then_some(page)
+    })
+    .await;
+    let in_stock = get(&app, "/api/v1/products?category=lamps&in_stock=true").await;
+    assert_eq!(in_stock["items"].as_array().unwrap().len(), 0);
+
+    // Through the API: archiving hides the product at once for shoppers.
+    let resp = app
+        .patch(
+            &format!("/api/v1/admin/products/{id}"),
+            &json!({"status": "archived"}),
+        )
+        .bearer_auth(&admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    eventually(
+        "the archived product is gone",
+        Duration::from_secs(5),
+        || async {
+            let gone = app.get(&page_path).send().await.unwrap().status() == 404;
+            let list = get(&app, list_path).await;
+            (gone && list["items"].as_array().unwrap().is_empty()).then_some(())
+        },
+    )
+    .await;
+}
