@@ -333,6 +333,38 @@ impl TestApp {
         resp.json().await.expect("product body")
     }
 
+    /// Creates a category and returns its id.
+    pub async fn create_category_id(
+        &self,
+        admin: &TestUser,
+        name: &str,
+        parent_id: Option<&str>,
+    ) -> String {
+        self.create_category(admin, name, parent_id).await["id"]
+            .as_str()
+            .expect("category id")
+            .to_owned()
+    }
+
+    /// An active single-variant product; returns the variant's id.
+    pub async fn create_simple_variant(
+        &self,
+        admin: &TestUser,
+        category_id: &str,
+        name: &str,
+        sku: &str,
+        price: i64,
+        stock: i64,
+    ) -> String {
+        let product = self
+            .create_simple_product(admin, category_id, name, sku, price, stock)
+            .await;
+        product["variants"][0]["id"]
+            .as_str()
+            .expect("variant id")
+            .to_owned()
+    }
+
     /// An active single-variant product with the given price and stock.
     pub async fn create_simple_product(
         &self,
@@ -364,17 +396,10 @@ impl TestApp {
         stock: i64,
     ) -> (TestUser, String) {
         let admin = self.register_admin().await;
-        let category = self.create_category(&admin, "Phones", None).await["id"]
-            .as_str()
-            .expect("category id")
-            .to_owned();
-        let product = self
-            .create_simple_product(&admin, &category, "Phone", sku, price, stock)
+        let category = self.create_category_id(&admin, "Phones", None).await;
+        let variant = self
+            .create_simple_variant(&admin, &category, "Phone", sku, price, stock)
             .await;
-        let variant = product["variants"][0]["id"]
-            .as_str()
-            .expect("variant id")
-            .to_owned();
         (admin, variant)
     }
 

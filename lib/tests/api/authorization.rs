@@ -288,12 +288,9 @@ async fn every_operation_enforces_its_access_rule_for_every_role() {
     let admin = app.register_admin().await;
     let a = app.register_customer().await;
     let b = app.register_customer().await;
-    let category = app.create_category(&admin, "Matrix", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let product = app
-        .create_simple_product(
+    let category = app.create_category_id(&admin, "Matrix", None).await;
+    let variant = app
+        .create_simple_variant(
             &admin,
             &category,
             "Matrix Base",
@@ -302,7 +299,6 @@ async fn every_operation_enforces_its_access_rule_for_every_role() {
             1_000,
         )
         .await;
-    let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
     let world = World {
         app,
         a,

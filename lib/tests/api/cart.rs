@@ -15,10 +15,7 @@ async fn fixture() -> Fixture {
         .spawn()
         .await;
     let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Mugs", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let category = app.create_category_id(&admin, "Mugs", None).await;
     Fixture {
         app,
         admin,
@@ -28,9 +25,8 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     async fn variant(&self, sku: &str, price: i64, stock: i64) -> String {
-        let p = self
-            .app
-            .create_simple_product(
+        self.app
+            .create_simple_variant(
                 &self.admin,
                 &self.category,
                 &format!("Product {sku}"),
@@ -38,8 +34,7 @@ impl Fixture {
                 price,
                 stock,
             )
-            .await;
-        p["variants"][0]["id"].as_str().unwrap().to_owned()
+            .await
     }
 }
 

@@ -19,22 +19,14 @@ struct Shop {
 async fn shop() -> Shop {
     let app = TestApp::spawn().await;
     let admin = app.register_admin().await;
-    let clothing = app.create_category(&admin, "Clothing", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let shirts = app.create_category(&admin, "Shirts", Some(&clothing)).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let shoes = app.create_category(&admin, "Shoes", Some(&clothing)).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let electronics = app.create_category(&admin, "Electronics", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let clothing = app.create_category_id(&admin, "Clothing", None).await;
+    let shirts = app
+        .create_category_id(&admin, "Shirts", Some(&clothing))
+        .await;
+    let shoes = app
+        .create_category_id(&admin, "Shoes", Some(&clothing))
+        .await;
+    let electronics = app.create_category_id(&admin, "Electronics", None).await;
     Shop {
         app,
         admin,

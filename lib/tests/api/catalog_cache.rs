@@ -37,16 +37,9 @@ async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
         .spawn()
         .await;
     let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Lamps", None).await;
+    let category = app.create_category_id(&admin, "Lamps", None).await;
     let product = app
-        .create_simple_product(
-            &admin,
-            category["id"].as_str().unwrap(),
-            "Desk Lamp",
-            "LAMP-C",
-            120_000,
-            5,
-        )
+        .create_simple_product(&admin, &category, "Desk Lamp", "LAMP-C", 120_000, 5)
         .await;
     let id = product["id"].as_str().unwrap().to_owned();
     let page_path = format!("/api/v1/products/{id}");

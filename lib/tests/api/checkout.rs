@@ -18,10 +18,7 @@ async fn shop() -> Shop {
         .spawn()
         .await;
     let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Gadgets", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let category = app.create_category_id(&admin, "Gadgets", None).await;
     Shop {
         app,
         admin,
@@ -31,9 +28,8 @@ async fn shop() -> Shop {
 
 impl Shop {
     async fn variant(&self, sku: &str, price: i64, stock: i64) -> String {
-        let p = self
-            .app
-            .create_simple_product(
+        self.app
+            .create_simple_variant(
                 &self.admin,
                 &self.category,
                 &format!("Gadget {sku}"),
@@ -41,8 +37,7 @@ impl Shop {
                 price,
                 stock,
             )
-            .await;
-        p["variants"][0]["id"].as_str().unwrap().to_owned()
+            .await
     }
 
     async fn counts(&self) -> (i64, i64) {

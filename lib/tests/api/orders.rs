@@ -19,14 +19,10 @@ async fn shop_with(settings: &[(&str, &str)]) -> Shop {
     }
     let app = builder.spawn().await;
     let admin = app.register_admin().await;
-    let category = app.create_category(&admin, "Books", None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let product = app
-        .create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 20)
+    let category = app.create_category_id(&admin, "Books", None).await;
+    let variant = app
+        .create_simple_variant(&admin, &category, "Novel", "NOVEL", 80_000, 20)
         .await;
-    let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
     Shop {
         app,
         admin,

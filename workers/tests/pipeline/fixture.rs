@@ -47,12 +47,9 @@ impl Pipeline {
         }
         let app = builder.spawn().await;
         let admin = app.register_admin().await;
-        let category = app.create_category(&admin, "Books", None).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let product = app
-            .create_simple_product(&admin, &category, "Novel", "NOVEL", 80_000, 100)
+        let category = app.create_category_id(&admin, "Books", None).await;
+        let variant = app
+            .create_simple_variant(&admin, &category, "Novel", "NOVEL", 80_000, 100)
             .await;
         let mut settings = worker_settings(
             &app.database.url,
@@ -64,7 +61,7 @@ impl Pipeline {
             settings.insert(k.to_string(), v.to_string());
         }
         Self {
-            variant: product["variants"][0]["id"].as_str().unwrap().to_owned(),
+            variant,
             admin_token: admin.access_token.clone(),
             app,
             broker,
