@@ -32,6 +32,22 @@ pub struct ProductFilter {
     pub in_stock: Option<bool>,
 }
 
+impl ProductSort {
+    /// The ORDER BY list over the sort-key columns, with `prefix` (`""` or `"g."`) on each.
+    fn order_by(self, prefix: &str) -> String {
+        let keys: &[(&str, &str)] = match self {
+            ProductSort::Newest => &[("created_at", "desc"), ("product_id", "desc")],
+            ProductSort::PriceAsc => &[("min_price", "asc"), ("product_id", "asc")],
+            ProductSort::PriceDesc => &[("min_price", "desc"), ("product_id", "desc")],
+            ProductSort::Name => &[("name", "asc"), ("product_id", "asc")],
+        };
+        keys.iter()
+            .map(|(column, direction)| format!("{prefix}{column} {direction}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Where a page starts: the sort it belongs to and the last row's keys.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Cursor {
@@ -146,6 +162,51 @@ pub(crate) fn push_filter(q: &mut QueryBuilder<Postgres>, filter: &ProductFilter
     }
 }
 
+/// One page (plus one row) of sort keys of matching products, in `sort` order; with
+/// `category`, of that one category (an SQL expression) only.
+fn push_page_keys(
+    q: &mut QueryBuilder<Postgres>,
+    filter: &ProductFilter,
+    sort: ProductSort,
+    cursor: Option<&Cursor>,
+    limit: i64,
+    category: Option<&str>,
+) {
+    q.push("select p.product_id, p.created_at, p.min_price, p.name from products p where p.status = 'active'");
+    match category {
+        Some(category) => {
+            q.push(format!(" and p.category_id = {category}"));
+            let rest = ProductFilter {
+                category_ids: None,
+                ..filter.clone()
+            };
+            push_filter(q, &rest);
+        }
+        None => push_filter(q, filter),
+    }
+    if let Some(c) = cursor {
+        match sort {
+            ProductSort::Newest => q
+                .push(" and (p.created_at, p.product_id) < (")
+                .push_bind(c.t),
+            ProductSort::PriceAsc => q
+                .push(" and (p.min_price, p.product_id) > (")
+                .push_bind(c.p),
+            ProductSort::PriceDesc => q
+                .push(" and (p.min_price, p.product_id) < (")
+                .push_bind(c.p),
+            ProductSort::Name => q
+                .push(" and (p.name, p.product_id) > (")
+                .push_bind(c.n.clone()),
+        };
+        q.push(", ").push_bind(c.id).push(")");
+    }
+    q.push(" order by ")
+        .push(sort.order_by("p."))
+        .push(" limit ")
+        .push_bind(limit + 1);
+}
+
 impl Catalog {
     pub async fn list_products(
         &self,
@@ -169,32 +230,34 @@ impl Catalog {
         limit: i64,
     ) -> Result<ProductPage, CatalogError> {
         let cursor = cursor.map(|c| Cursor::decode(c, sort)).transpose()?;
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "select {SUMMARY_COLUMNS} from products p where p.status = 'active'"
-        ));
-        push_filter(&mut q, filter);
-        if let Some(c) = cursor {
-            match sort {
-                ProductSort::Newest => q
-                    .push(" and (p.created_at, p.product_id) < (")
-                    .push_bind(c.t),
-                ProductSort::PriceAsc => q
-                    .push(" and (p.min_price, p.product_id) > (")
-                    .push_bind(c.p),
-                ProductSort::PriceDesc => q
-                    .push(" and (p.min_price, p.product_id) < (")
-                    .push_bind(c.p),
-                ProductSort::Name => q.push(" and (p.name, p.product_id) > (").push_bind(c.n),
-            };
-            q.push(", ").push_bind(c.id).push(")");
+        let order = sort.order_by("");
+        // The page's ids come from index-only scans (every sort index includes the filter
+        // columns, so filtering never visits the wide product rows); only the page's rows are
+        // read in full. A category filter scans each category's own ordered index for one
+        // page and merges them, instead of walking a global order past other categories.
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new("with page as (");
+        match &filter.category_ids {
+            Some(ids) => {
+                q.push("select m.* from unnest(")
+                    .push_bind(ids.clone())
+                    .push("::uuid[]) c(id) cross join lateral (");
+                push_page_keys(&mut q, filter, sort, cursor.as_ref(), limit, Some("c.id"));
+                q.push(") m");
+            }
+            None => {
+                q.push("select m.* from (");
+                push_page_keys(&mut q, filter, sort, cursor.as_ref(), limit, None);
+                q.push(") m");
+            }
         }
-        q.push(match sort {
-            ProductSort::Newest => " order by p.created_at desc, p.product_id desc",
-            ProductSort::PriceAsc => " order by p.min_price asc, p.product_id asc",
-            ProductSort::PriceDesc => " order by p.min_price desc, p.product_id desc",
-            ProductSort::Name => " order by p.name asc, p.product_id asc",
-        });
-        q.push(" limit ").push_bind(limit + 1);
+        q.push(" order by ")
+            .push(order)
+            .push(" limit ")
+            .push_bind(limit + 1);
+        q.push(format!(
+            ") select {SUMMARY_COLUMNS} from page g join products p on p.product_id = g.product_id order by {}",
+            sort.order_by("g.")
+        ));
 
         let rows: Vec<SummaryRow> = q.build_query_as().fetch_all(&self.db).await?;
         let mut items: Vec<ProductSummary> = rows.into_iter().map(Into::into).collect();

@@ -1155,3 +1155,76 @@ async fn nul_characters_in_paths_and_query_parameters_are_a_400() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// A category's listing merges its subcategories' pages: paging through a parent category
+/// in every order yields exactly the whole catalogue's order restricted to that category.
+#[tokio::test]
+async fn a_parent_category_pages_through_its_subcategories_in_the_global_order() {
+    let s = shop().await;
+    let mut in_clothing = HashSet::new();
+    for i in 0..14 {
+        let (category, prefix) = match i % 3 {
+            0 => (&s.shirts, "Shirt"),
+            1 => (&s.shoes, "Shoe"),
+            _ => (&s.electronics, "Gadget"),
+        };
+        // Prices repeat so that ties are broken by the id across subcategories too.
+        let product = s
+            .app
+            .create_simple_product(
+                &s.admin,
+                category,
+                &format!("{prefix} {:02}", (i * 7) % 14),
+                &format!("MERGE-{i:02}"),
+                10_000 * (1 + i % 4),
+                i % 5,
+            )
+            .await;
+        if category != &s.electronics {
+            in_clothing.insert(product["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for sort in ["newest", "price_asc", "price_desc", "name"] {
+        for stock in ["", "&in_stock=true"] {
+            let everything: Value = s
+                .app
+                .get(&format!("/api/v1/products?sort={sort}&limit=100{stock}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let expected: Vec<String> = ids(&everything)
+                .into_iter()
+                .filter(|id| in_clothing.contains(id))
+                .collect();
+
+            let mut paged = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut url =
+                    format!("/api/v1/products?category=clothing&sort={sort}&limit=3{stock}");
+                if let Some(c) = &cursor {
+                    url.push_str(&format!("&cursor={c}"));
+                }
+                let page: Value = s.app.get(&url).send().await.unwrap().json().await.unwrap();
+                paged.extend(ids(&page));
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+            assert!(!expected.is_empty());
+            assert_eq!(paged, expected, "sort={sort}{stock}");
+        }
+    }
+}
