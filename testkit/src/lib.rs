@@ -7,6 +7,7 @@
 
 pub mod broker;
 pub mod database;
+pub mod elasticsearch;
 pub mod smtp;
 
 use std::collections::HashMap;
