@@ -188,6 +188,22 @@ impl TestApp {
         self.client.delete(self.url(path))
     }
 
+    /// A `PATCH` with a bearer token, asserting it succeeded.
+    pub async fn patch_ok(&self, access_token: &str, path: &str, body: &Value) {
+        let resp = self
+            .patch(path, body)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("send PATCH");
+        assert_eq!(
+            resp.status(),
+            200,
+            "PATCH {path}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+
     /// Registers a customer with a unique email and returns its tokens.
     pub async fn register_customer(&self) -> TestUser {
         let email = format!("customer-{}@example.com", uuid::Uuid::new_v4().simple());

@@ -5,10 +5,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
@@ -77,19 +74,13 @@ async fn visible(p: &Pipeline, q: &str, expected: i64) -> Duration {
 }
 
 async fn patch_product(p: &Pipeline, product: Uuid, body: &Value) {
-    let resp = p
-        .app
-        .patch(&format!("/api/v1/admin/products/{product}"), body)
-        .bearer_auth(&p.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        200,
-        "PATCH product {product}: {}",
-        resp.text().await.unwrap_or_default()
-    );
+    p.app
+        .patch_ok(
+            &p.admin_token,
+            &format!("/api/v1/admin/products/{product}"),
+            body,
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -220,43 +211,28 @@ async fn a_reindex_under_concurrent_writes_loses_no_update() {
     // no later reindex brings it back, so the check after each round sees it.
     let mut renamed = 0;
     for round in 0..REINDEX_ROUNDS {
-        let reindexing = Arc::new(AtomicBool::new(true));
-        let writer = {
-            let (app, token, reindexing) = (
-                p.app.base_url.clone(),
-                p.admin_token.clone(),
-                reindexing.clone(),
-            );
-            let todo = products[renamed..].to_vec();
-            tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                let mut done = 0;
-                for product in todo {
-                    if !reindexing.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let resp = client
-                        .patch(format!("{app}/api/v1/admin/products/{product}"))
-                        .bearer_auth(&token)
-                        .json(&json!({ "name": format!("Produk Ubahan {round}-{done}") }))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(resp.status(), 200, "rename {product}");
-                    done += 1;
-                    tokio::time::sleep(RENAME_PAUSE).await;
+        let reindexing = AtomicBool::new(true);
+        let writer = async {
+            let mut done = 0;
+            for &product in &products[renamed..] {
+                if !reindexing.load(Ordering::SeqCst) {
+                    break;
                 }
-                done
-            })
+                let name = format!("Produk Ubahan {round}-{done}");
+                patch_product(&p, product, &json!({ "name": name })).await;
+                done += 1;
+                tokio::time::sleep(RENAME_PAUSE).await;
+            }
+            done
         };
-        let started = Instant::now();
-        search.backend().reindex(&|_| {}).await.expect("reindex");
-        reindexing.store(false, Ordering::SeqCst);
-        let done = writer.await.unwrap();
-        eprintln!(
-            "round {round}: {done} renames during a reindex of {:?}",
+        let reindex = async {
+            let started = Instant::now();
+            search.backend().reindex(&|_| {}).await.expect("reindex");
+            reindexing.store(false, Ordering::SeqCst);
             started.elapsed()
-        );
+        };
+        let (done, took) = tokio::join!(writer, reindex);
+        eprintln!("round {round}: {done} renames during a reindex of {took:?}");
         assert!(done > 0, "round {round}: no rename overlapped the reindex");
         assert!(
             renamed + done < products.len(),

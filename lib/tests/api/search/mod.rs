@@ -261,19 +261,9 @@ impl Shop {
 
     /// An admin `PATCH`, asserting it succeeded.
     pub async fn admin_patch(&self, path: &str, body: &Value) {
-        let resp = self
-            .app
-            .patch(path, body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            resp.status(),
-            200,
-            "PATCH {path}: {}",
-            resp.text().await.unwrap_or_default()
-        );
+        self.app
+            .patch_ok(&self.admin.access_token, path, body)
+            .await;
     }
 
     pub async fn get(&self, query: &[(&str, &str)]) -> reqwest::Response {
