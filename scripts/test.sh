@@ -4,10 +4,12 @@
 #   bash scripts/test.sh
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres) and RabbitMQ on
-# 127.0.0.1:5672 (guest/guest); .ci/run starts them when they are down.
+# 127.0.0.1:5672 (guest/guest); .ci/run starts them when they are down. The Elasticsearch
+# specs run against osmem-server, which this script installs, starts and stops itself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/env.sh
+source scripts/lib/osmem.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -17,7 +19,11 @@ cargo build --locked --workspace --all-targets
 step "test tools (aiosmtpd as the tests' SMTP server, openapi-spec-validator)"
 ensure_venv .venv/tools aiosmtpd openapi-spec-validator
 
-step "Rust tests (unit + HTTP specifications against real Postgres/RabbitMQ)"
+step "osmem-server (the Elasticsearch specs' server: an emulator of the OpenSearch API, in memory)"
+trap stop_osmem EXIT
+start_osmem
+
+step "Rust tests (unit + HTTP specifications against real Postgres/RabbitMQ, search on PostgreSQL and osmem)"
 cargo nextest run --locked --workspace --no-fail-fast
 
 step "RabbitMQ restart during a stream of orders (stops the shared broker, so it runs alone)"

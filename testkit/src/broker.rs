@@ -107,6 +107,21 @@ impl TestBroker {
         }
     }
 
+    /// Waits until `worker` has declared its queues (workers declare them as they start; an
+    /// event published before then has no queue to go to).
+    pub async fn wait_for_queues(&self, worker: &str) {
+        let dlq = format!("toko.{worker}.dlq");
+        eventually(
+            &format!("{worker} declared its queues"),
+            Duration::from_secs(10),
+            || async {
+                let queues = self.management.queues(&self.vhost).await.ok()?;
+                queues.iter().any(|q| q.name == dlq).then_some(())
+            },
+        )
+        .await;
+    }
+
     /// Force-closes every connection to this vhost whose client name is `name`; returns how
     /// many it closed.
     pub async fn close_connections(&self, name: &str) -> usize {

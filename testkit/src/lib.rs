@@ -7,6 +7,7 @@
 
 pub mod broker;
 pub mod database;
+pub mod elasticsearch;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -185,6 +186,22 @@ impl TestApp {
 
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.delete(self.url(path))
+    }
+
+    /// A `PATCH` with a bearer token, asserting it succeeded.
+    pub async fn patch_ok(&self, access_token: &str, path: &str, body: &Value) {
+        let resp = self
+            .patch(path, body)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("send PATCH");
+        assert_eq!(
+            resp.status(),
+            200,
+            "PATCH {path}: {}",
+            resp.text().await.unwrap_or_default()
+        );
     }
 
     /// Registers a customer with a unique email and returns its tokens.

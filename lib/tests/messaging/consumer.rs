@@ -24,22 +24,8 @@ async fn start(env: &Env, handler: &TestHandler, connection_name: &str) -> (Work
     worker
         .consume_with(handler.clone(), move |c| c.with_connection_name(&name))
         .unwrap();
-    wait_for_queues(&env.broker, handler.name).await;
+    env.broker.wait_for_queues(handler.name).await;
     (worker, env.broker.connect().await)
-}
-
-/// Waits until the worker's queues exist (declared by the worker at start).
-async fn wait_for_queues(broker: &TestBroker, worker: &str) {
-    let dlq = format!("toko.{worker}.dlq");
-    eventually(
-        "the worker declared its queues",
-        Duration::from_secs(10),
-        || async {
-            let queues = broker.management.queues(&broker.vhost).await.ok()?;
-            queues.iter().any(|q| q.name == dlq).then_some(())
-        },
-    )
-    .await;
 }
 
 /// Ready + unacked messages of a queue, from the management API.

@@ -4,6 +4,7 @@
 
 mod crash;
 mod dead_letters;
+mod elasticsearch;
 mod emails;
 mod fixture;
 mod indexer;

@@ -46,6 +46,14 @@ const SOURCE_FIELDS: [&str; 11] = [
     "created_at",
 ];
 
+/// The form in which brands compare: lower-cased, as PostgreSQL's `lower(brand)` in the
+/// product list's filter and the brand facet. Indexed as a plain keyword field of its own
+/// rather than through a keyword normalizer, so filter terms and facet buckets carry the
+/// same value on every engine (normalizers are not applied to aggregation keys everywhere).
+pub fn brand_key(brand: &str) -> String {
+    brand.to_lowercase()
+}
+
 /// The composable index template for `<alias>-*`: analysis settings and a strict mapping.
 pub fn index_template(alias: &str) -> Value {
     json!({
@@ -58,9 +66,6 @@ pub fn index_template(alias: &str) -> Value {
                 "analysis": {
                     "analyzer": {
                         "toko_text": { "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"] }
-                    },
-                    "normalizer": {
-                        "toko_keyword": { "type": "custom", "filter": ["lowercase", "asciifolding"] }
                     }
                 }
             },
@@ -74,11 +79,9 @@ pub fn index_template(alias: &str) -> Value {
                     "brand": {
                         "type": "text",
                         "analyzer": "toko_text",
-                        "fields": {
-                            "keyword": { "type": "keyword" },
-                            "normalized": { "type": "keyword", "normalizer": "toko_keyword" }
-                        }
+                        "fields": { "keyword": { "type": "keyword" } }
                     },
+                    "brand_key": { "type": "keyword" },
                     "category_id": { "type": "keyword" },
                     "category_name": { "type": "text", "analyzer": "toko_text" },
                     "status": { "type": "keyword" },
@@ -120,6 +123,7 @@ pub fn document(doc: &SearchDocument) -> Value {
         "name": doc.name,
         "description": doc.description,
         "brand": doc.brand,
+        "brand_key": doc.brand.as_deref().map(brand_key),
         "category_id": doc.category_id,
         "category_name": doc.category_name,
         "status": doc.status,
@@ -203,8 +207,7 @@ fn filters(query: &SearchQuery) -> Vec<Value> {
         filters.push(json!({ "terms": { "category_id": ids } }));
     }
     if let Some(brand) = &f.brand {
-        // The normalizer lowercases the value too: case-insensitive, like the product list.
-        filters.push(json!({ "term": { "brand.normalized": brand } }));
+        filters.push(json!({ "term": { "brand_key": brand_key(brand) } }));
     }
     if f.min_price.is_some() || f.max_price.is_some() {
         let mut range = serde_json::Map::new();
@@ -255,8 +258,8 @@ fn aggregations(price_bounds: &[i64]) -> Value {
     json!({
         "categories": { "terms": { "field": "category_id", "size": FACET_SIZE, "order": order } },
         "brands": {
-            "terms": { "field": "brand.normalized", "size": FACET_SIZE, "order": order },
-            // How the brand is spelled, for display (the bucket key is the folded form).
+            "terms": { "field": "brand_key", "size": FACET_SIZE, "order": order },
+            // How the brand is spelled, for display (the bucket key is the lower-cased form).
             "aggs": { "display": { "terms": { "field": "brand.keyword", "size": 1 } } }
         },
         "price_ranges": { "range": { "field": "min_price", "ranges": ranges } }

@@ -47,8 +47,7 @@ fn the_template_maps_every_document_field() {
     assert_eq!(
         template["template"]["settings"]["analysis"],
         json!({
-            "analyzer": { "toko_text": { "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"] } },
-            "normalizer": { "toko_keyword": { "type": "custom", "filter": ["lowercase", "asciifolding"] } }
+            "analyzer": { "toko_text": { "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"] } }
         })
     );
     let mappings = &template["template"]["mappings"];
@@ -58,8 +57,9 @@ fn the_template_maps_every_document_field() {
         json!({ "type": "search_as_you_type", "analyzer": "toko_text" })
     );
     assert_eq!(
-        mappings["properties"]["brand"]["fields"]["normalized"],
-        json!({ "type": "keyword", "normalizer": "toko_keyword" })
+        mappings["properties"]["brand_key"],
+        json!({ "type": "keyword" }),
+        "a plain keyword: facets and filters must not depend on a normalizer"
     );
     // A strict mapping refuses unknown fields: every field of a document must be mapped.
     let properties = mappings["properties"].as_object().unwrap();
@@ -84,6 +84,7 @@ fn documents_and_bulk_lines() {
                 "name": "Kaos Polos Hitam",
                 "description": "Katun combed 30s.",
                 "brand": "Uniqlo",
+                "brand_key": "uniqlo",
                 "category_id": "00000000-0000-0000-0000-000000000009",
                 "category_name": "Kaos",
                 "status": "active",
@@ -168,7 +169,7 @@ fn a_full_query_becomes_a_bool_query_with_filters_facets_and_highlights() {
                 "filter": [
                     { "term": { "status": "active" } },
                     { "terms": { "category_id": ["00000000-0000-0000-0000-000000000009"] } },
-                    { "term": { "brand.normalized": "Uniqlo" } },
+                    { "term": { "brand_key": "uniqlo" } },
                     { "range": { "min_price": { "gte": 10_000 } } },
                     { "term": { "in_stock": true } }
                 ],
@@ -196,7 +197,7 @@ fn a_full_query_becomes_a_bool_query_with_filters_facets_and_highlights() {
             "aggs": {
                 "categories": { "terms": { "field": "category_id", "size": 20, "order": [{ "_count": "desc" }, { "_key": "asc" }] } },
                 "brands": {
-                    "terms": { "field": "brand.normalized", "size": 20, "order": [{ "_count": "desc" }, { "_key": "asc" }] },
+                    "terms": { "field": "brand_key", "size": 20, "order": [{ "_count": "desc" }, { "_key": "asc" }] },
                     "aggs": { "display": { "terms": { "field": "brand.keyword", "size": 1 } } }
                 },
                 "price_ranges": { "range": { "field": "min_price", "ranges": [

@@ -1,7 +1,8 @@
 //! Search: one contract, run against every backend. PostgreSQL always; Elasticsearch when
-//! `ELASTICSEARCH_URL` is set (each test then builds its own index behind a unique alias and
-//! removes it afterwards). `contract` (matching) and `browsing` (filters, facets, pages) are
-//! the shared contract; `postgres` holds what only the PostgreSQL backend promises.
+//! `ELASTICSEARCH_URL` is set, as `scripts/test.sh` does with osmem-server (each test then
+//! builds its own index behind a unique alias, see `toko_testkit::elasticsearch`).
+//! `contract` (matching) and `browsing` (filters, facets, pages) are the shared contract;
+//! `postgres` holds what only the PostgreSQL backend promises.
 
 /// Declares each contract case once per engine: `on_postgres::case` and
 /// `on_elasticsearch::case`.
@@ -35,7 +36,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use toko::search::SearchBackend;
-use toko_testkit::{TestApp, TestUser};
+use toko_testkit::{elasticsearch::TestIndex, TestApp, TestUser};
 
 #[derive(Clone, Copy)]
 pub enum Engine {
@@ -54,7 +55,8 @@ pub struct Shop {
     pub categories: HashMap<&'static str, String>,
     /// Product name -> id.
     pub products: HashMap<&'static str, String>,
-    _cleanup: Option<EsCleanup>,
+    /// The Elasticsearch index, removed when the shop is dropped.
+    _index: Option<TestIndex>,
 }
 
 /// name, category slug, brand, price, stock, description, status
@@ -173,7 +175,7 @@ pub const PRODUCTS: [Fixture; 11] = [
 impl Shop {
     /// The shop on `engine`, indexed; `None` (with a note) when the engine is not available.
     pub async fn open(engine: Engine) -> Option<Self> {
-        let (app, cleanup) = match engine {
+        let (app, index) = match engine {
             Engine::Postgres => (TestApp::spawn().await, None),
             Engine::PostgresCached => (
                 TestApp::builder()
@@ -183,21 +185,12 @@ impl Shop {
                 None,
             ),
             Engine::Elasticsearch => {
-                let Ok(url) = std::env::var("ELASTICSEARCH_URL") else {
-                    eprintln!("skipped: no Elasticsearch (set ELASTICSEARCH_URL)");
-                    return None;
-                };
-                let alias = format!("toko-test-{}", uuid::Uuid::new_v4().simple());
-                let mut builder = TestApp::builder()
-                    .setting("SEARCH_BACKEND", "elasticsearch")
-                    .setting("ELASTICSEARCH_URL", &url)
-                    .setting("ELASTICSEARCH_INDEX", &alias);
-                for name in ["ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD"] {
-                    if let Ok(value) = std::env::var(name) {
-                        builder = builder.setting(name, &value);
-                    }
+                let index = TestIndex::from_env()?;
+                let mut builder = TestApp::builder();
+                for (name, value) in index.settings() {
+                    builder = builder.setting(name, &value);
                 }
-                (builder.spawn().await, Some(EsCleanup { url, alias }))
+                (builder.spawn().await, Some(index))
             }
         };
         let admin = app.register_admin().await;
@@ -237,7 +230,7 @@ impl Shop {
             admin,
             categories,
             products,
-            _cleanup: cleanup,
+            _index: index,
         };
         shop.reindex().await;
         Some(shop)
@@ -268,19 +261,9 @@ impl Shop {
 
     /// An admin `PATCH`, asserting it succeeded.
     pub async fn admin_patch(&self, path: &str, body: &Value) {
-        let resp = self
-            .app
-            .patch(path, body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            resp.status(),
-            200,
-            "PATCH {path}: {}",
-            resp.text().await.unwrap_or_default()
-        );
+        self.app
+            .patch_ok(&self.admin.access_token, path, body)
+            .await;
     }
 
     pub async fn get(&self, query: &[(&str, &str)]) -> reqwest::Response {
@@ -327,64 +310,4 @@ pub fn sorted(names: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     names.sort();
     names
-}
-
-/// Removes a test's indices and template when the test ends, passed or not.
-struct EsCleanup {
-    url: String,
-    alias: String,
-}
-
-impl Drop for EsCleanup {
-    fn drop(&mut self) {
-        let (url, alias) = (
-            self.url.trim_end_matches('/').to_owned(),
-            self.alias.clone(),
-        );
-        // Drop cannot await and the test's runtime may be shutting down: use a thread.
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let client = reqwest::Client::new();
-                let auth = |r: reqwest::RequestBuilder| match (
-                    std::env::var("ELASTICSEARCH_USERNAME"),
-                    std::env::var("ELASTICSEARCH_PASSWORD"),
-                ) {
-                    (Ok(u), Ok(p)) => r.basic_auth(u, Some(p)),
-                    _ => r,
-                };
-                let targets: Value = auth(client.get(format!("{url}/_alias/{alias}")))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                for index in targets
-                    .as_object()
-                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                    .unwrap_or_default()
-                {
-                    auth(client.delete(format!("{url}/{index}")))
-                        .send()
-                        .await
-                        .ok()?;
-                }
-                auth(client.delete(format!("{url}/_index_template/{alias}")))
-                    .send()
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-        if !matches!(done, Ok(Some(_))) {
-            eprintln!(
-                "could not remove Elasticsearch index {} (delete {}-* by hand)",
-                self.alias, self.alias
-            );
-        }
-    }
 }
