@@ -6,6 +6,7 @@
 
 use std::{collections::HashMap, fmt, net::IpAddr, str::FromStr, time::Duration};
 
+pub mod production;
 mod search;
 pub use self::search::{ElasticsearchConfig, SearchBackendConfig, SearchConfig};
 
@@ -161,6 +162,15 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Proxies in front of the API that append to `X-Forwarded-For`: the client is the entry
+    /// this many places from the right.
+    pub trusted_proxy_hops: usize,
+    /// Time allowed for each request head to arrive (slow clients are cut off).
+    pub header_read_timeout: Duration,
+    /// Connections one process keeps open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Port of `/metrics` (kept off the public port).
+    pub metrics_port: u16,
 }
 
 impl HttpConfig {
@@ -180,8 +190,23 @@ impl HttpConfig {
                 })
                 .unwrap_or_default(),
             trust_forwarded_for: r.bool("TRUST_FORWARDED_FOR", false)?,
+            trusted_proxy_hops: at_least_one(r, "TRUSTED_PROXY_HOPS", 1)?,
+            header_read_timeout: r.duration("HEADER_READ_TIMEOUT", Duration::from_secs(10))?,
+            max_connections: at_least_one(r, "MAX_CONNECTIONS", 4096)?,
+            metrics_port: r.parse("METRICS_PORT", 9100)?,
         })
     }
+}
+
+fn at_least_one(r: &Reader, name: &'static str, default: usize) -> Result<usize, ConfigError> {
+    let value = r.parse(name, default)?;
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(value)
 }
 
 /// Settings of the Postgres connection pool.
@@ -217,37 +242,23 @@ pub struct AuthConfig {
     pub refresh_token_ttl: Duration,
     pub issuer: String,
     pub audience: String,
-    /// Failed logins allowed per account within `login_window` before 429.
+    /// Failed password attempts on one account from one client IP within `login_window`
+    /// before 429.
     pub max_failed_logins: u32,
-    /// Failed logins allowed per client IP (higher: many people may share one NAT address).
+    /// Failed attempts per client IP across accounts (higher: many people may share one NAT
+    /// address).
     pub max_failed_logins_per_ip: u32,
+    /// Failed attempts on one account across all IPs: a ceiling well above the per-IP limits,
+    /// so that one address cannot lock the owner out, while a distributed guesser is stopped.
+    pub max_failed_logins_per_account: u32,
     pub login_window: Duration,
 }
-
-/// Weak secrets are refused in production: HS256 with a guessable key is forgeable.
-const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
 
 impl AuthConfig {
     pub fn from_reader(r: &Reader, env: Environment) -> Result<Self, ConfigError> {
         let secret = r.required("JWT_SECRET")?;
         if env == Environment::Production {
-            let weak = secret.len() < MIN_PRODUCTION_SECRET_BYTES
-                || secret
-                    .chars()
-                    .collect::<std::collections::HashSet<_>>()
-                    .len()
-                    < 8
-                || ["secret", "changeme", "your_jwt_secret", "dev-secret"]
-                    .iter()
-                    .any(|w| secret.to_ascii_lowercase().contains(w));
-            if weak {
-                return Err(ConfigError::Invalid {
-                    name: "JWT_SECRET",
-                    reason: format!(
-                        "too weak for production: use at least {MIN_PRODUCTION_SECRET_BYTES} random bytes"
-                    ),
-                });
-            }
+            production::check_jwt_secret(&secret)?;
         }
         Ok(Self {
             jwt_secret: Secret::new(secret),
@@ -257,6 +268,7 @@ impl AuthConfig {
             audience: r.string("JWT_AUDIENCE", "toko-api"),
             max_failed_logins: r.parse("LOGIN_MAX_FAILURES", 5)?,
             max_failed_logins_per_ip: r.parse("LOGIN_MAX_FAILURES_PER_IP", 20)?,
+            max_failed_logins_per_account: r.parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", 100)?,
             login_window: r.duration("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60))?,
         })
     }
@@ -463,7 +475,7 @@ impl MidtransConfig {
             })?;
             Ok(value.trim_end_matches('/').to_owned())
         };
-        Ok(Some(Self {
+        let config = Self {
             server_key: Secret::new(server_key),
             client_key: r.optional("MIDTRANS_CLIENT_KEY"),
             env,
@@ -471,7 +483,11 @@ impl MidtransConfig {
             api_url: url("MIDTRANS_API_URL", api)?,
             finish_url: r.optional("MIDTRANS_FINISH_URL"),
             timeout: r.duration("MIDTRANS_TIMEOUT", Duration::from_secs(10))?,
-        }))
+        };
+        if r.environment()? == Environment::Production {
+            production::check_midtrans(&config, r)?;
+        }
+        Ok(Some(config))
     }
 }
 

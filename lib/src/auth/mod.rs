@@ -5,6 +5,7 @@
 //! `password` the policy and hashing; `throttle` the failed-login limits.
 
 pub mod password;
+mod sessions;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
@@ -17,7 +18,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use self::{
-    throttle::ThrottleKey,
+    throttle::Attempt,
     tokens::{AccessTokens, IssuedAccessToken},
 };
 use crate::{config::AuthConfig, db, validation::ValidationErrors};
@@ -71,6 +72,8 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// Access tokens of an older epoch are void (see `sessions`).
+    pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -111,6 +114,15 @@ pub struct RegisterInput {
     pub name: String,
 }
 
+/// A password change by the signed-in user.
+pub struct PasswordChange<'a> {
+    pub current: String,
+    pub new: String,
+    /// The caller's own session, which stays signed in.
+    pub keep_refresh_token: Option<&'a str>,
+    pub client_ip: Option<IpAddr>,
+}
+
 pub struct LoginInput {
     pub email: String,
     pub password: String,
@@ -122,8 +134,20 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// The longest email address (RFC 5321 path limit), well inside the index's row size.
+pub const MAX_EMAIL_LENGTH: usize = 254;
+
+/// Only the length: a login need not say more about why an address cannot exist.
+fn validate_email_length(errors: &mut ValidationErrors, email: &str) {
+    errors.check(
+        email.len() <= MAX_EMAIL_LENGTH,
+        "email",
+        format!("must be at most {MAX_EMAIL_LENGTH} bytes"),
+    );
+}
+
 fn validate_email(errors: &mut ValidationErrors, email: &str) {
-    let valid = email.len() <= 254
+    let valid = email.len() <= MAX_EMAIL_LENGTH
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.is_empty()
@@ -148,6 +172,7 @@ pub struct AuthService {
     access: AccessTokens,
     /// A real hash verified when the email is unknown, so both failures take the same time.
     dummy_hash: Arc<str>,
+    sessions: sessions::SessionCache,
 }
 
 impl AuthService {
@@ -158,12 +183,47 @@ impl AuthService {
             access: AccessTokens::new(&config),
             config: Arc::new(config),
             dummy_hash: dummy_hash.into(),
+            sessions: sessions::SessionCache::default(),
         })
     }
 
-    /// Verifies an access token; `None` when it is not valid.
-    pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        self.access.verify(token)
+    /// Checks an access token's signature and claims only; `None` when they are not valid.
+    /// Enough to pick a rate-limit bucket, not to grant access: see [`Self::authenticate`].
+    pub fn verify_signature(&self, token: &str) -> Option<Principal> {
+        self.access.verify(token).map(|(principal, _)| principal)
+    }
+
+    /// The principal of an access token that is valid and still current: its user exists and
+    /// has not ended its sessions since (password change, log out everywhere). The role is
+    /// the user's current one.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, AuthError> {
+        let Some((principal, epoch)) = self.access.verify(token) else {
+            return Ok(None);
+        };
+        let session = match self.sessions.get(principal.user_id) {
+            Some(session) => session,
+            None => {
+                let session = store::find_session(&self.db, principal.user_id)
+                    .await?
+                    .map(|(epoch, role)| (epoch, Role::from_db(&role)));
+                self.sessions.put(principal.user_id, session);
+                session
+            }
+        };
+        Ok(session
+            .filter(|(current, _)| *current == epoch)
+            .map(|(_, role)| Principal {
+                user_id: principal.user_id,
+                role,
+            }))
+    }
+
+    /// Ends every session of the user: refresh tokens revoked, access tokens void.
+    pub async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AuthError> {
+        store::end_all_sessions(&self.db, user_id).await?;
+        self.sessions.forget(user_id);
+        tracing::info!(user.id = %user_id, "all sessions ended");
+        Ok(())
     }
 
     pub async fn register(&self, input: RegisterInput) -> Result<(User, TokenPair), AuthError> {
@@ -201,19 +261,12 @@ impl AuthService {
 
     pub async fn login(&self, input: LoginInput) -> Result<(User, TokenPair), AuthError> {
         let email = normalise_email(&input.email);
-        let account_key = ThrottleKey::account(&email, self.config.max_failed_logins);
-        let mut keys = vec![account_key];
-        if let Some(ip) = input.client_ip {
-            keys.push(ThrottleKey::ip(
-                &ip.to_string(),
-                self.config.max_failed_logins_per_ip,
-            ));
-        }
-        if let Some(retry_after) =
-            throttle::blocked_for(&self.db, &keys, self.config.login_window).await?
-        {
-            return Err(AuthError::TooManyAttempts { retry_after });
-        }
+        let mut errors = ValidationErrors::new();
+        validate_email_length(&mut errors, &email);
+        password::check_length(&mut errors, "password", &input.password);
+        errors.finish()?;
+        let attempt = Attempt::new(&self.config, &email, input.client_ip);
+        self.admit(&attempt).await?;
 
         let row = store::find_user_by_email(&self.db, &email).await?;
         let stored_hash = row
@@ -221,10 +274,9 @@ impl AuthService {
             .map_or_else(|| self.dummy_hash.to_string(), |r| r.password_hash.clone());
         let valid = password::verify(input.password, stored_hash).await;
         let Some(row) = row.filter(|_| valid) else {
-            throttle::record_failure(&self.db, &keys, self.config.login_window).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        throttle::clear(&self.db, &keys[0]).await?;
+        throttle::succeeded(&self.db, &attempt).await?;
 
         let user = row.into_user();
         let mut tx = self.db.begin().await?;
@@ -291,17 +343,30 @@ impl AuthService {
     pub async fn change_password(
         &self,
         user_id: Uuid,
-        current: String,
-        new: String,
-        keep_refresh_token: Option<&str>,
+        change: PasswordChange<'_>,
     ) -> Result<(), AuthError> {
+        let PasswordChange {
+            current,
+            new,
+            keep_refresh_token,
+            client_ip,
+        } = change;
         let row = store::find_user(&self.db, user_id)
             .await?
             .ok_or(AuthError::UserNotFound)?;
-        password::check_policy(&new, &row.email)?;
+        let mut errors = ValidationErrors::new();
+        password::check_length(&mut errors, "current_password", &current);
+        if let Err(policy) = password::check_policy(&new, &row.email) {
+            errors.0.extend(policy.0);
+        }
+        errors.finish()?;
+        // The current password is a guess like a login's: same counters, same limits.
+        let attempt = Attempt::new(&self.config, &row.email, client_ip);
+        self.admit(&attempt).await?;
         if !password::verify(current, row.password_hash).await {
             return Err(AuthError::WrongCurrentPassword);
         }
+        throttle::succeeded(&self.db, &attempt).await?;
         let hash = password::hash(new).await?;
         let mut tx = self.db.begin().await?;
         let keep = match keep_refresh_token {
@@ -313,8 +378,16 @@ impl AuthService {
         store::update_password_hash(&mut *tx, user_id, &hash).await?;
         let revoked = store::revoke_other_families(&mut *tx, user_id, keep).await?;
         tx.commit().await?;
+        self.sessions.forget(user_id);
         tracing::info!(user.id = %user_id, revoked, "password changed; other sessions revoked");
         Ok(())
+    }
+
+    async fn admit(&self, attempt: &Attempt) -> Result<(), AuthError> {
+        match throttle::admit(&self.db, attempt, self.config.login_window).await? {
+            Some(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
+            None => Ok(()),
+        }
     }
 
     /// Users for the admin list, newest first; `before` is the last id of the previous page.
@@ -377,7 +450,8 @@ impl AuthService {
             refresh_expires_at,
         )
         .await?;
-        let IssuedAccessToken { token, expires_at } = self.access.issue(user.id, user.role);
+        let IssuedAccessToken { token, expires_at } =
+            self.access.issue(user.id, user.role, user.session_epoch);
         Ok(TokenPair {
             access_token: token,
             access_expires_at: expires_at,

@@ -13,6 +13,7 @@ pub struct UserRow {
     pub name: String,
     pub password_hash: String,
     pub role: String,
+    pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -24,13 +25,15 @@ impl UserRow {
             email: self.email,
             name: self.name,
             role: Role::from_db(&self.role),
+            session_epoch: self.session_epoch,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
     }
 }
 
-const USER_COLUMNS: &str = "user_id, email, name, password_hash, role, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "user_id, email, name, password_hash, role, session_epoch, created_at, updated_at";
 
 pub async fn insert_user(
     db: impl PgExecutor<'_>,
@@ -42,7 +45,7 @@ pub async fn insert_user(
     sqlx::query_as(
         "insert into users (user_id, email, name, password_hash, role)
          values ($1, $2, $3, $4, $5)
-         returning user_id, email, name, password_hash, role, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, session_epoch, created_at, updated_at",
     )
     .bind(Uuid::now_v7())
     .bind(email)
@@ -81,7 +84,7 @@ pub async fn update_name(
 ) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(
         "update users set name = $2 where user_id = $1
-         returning user_id, email, name, password_hash, role, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, session_epoch, created_at, updated_at",
     )
     .bind(user_id)
     .bind(name)
@@ -94,12 +97,37 @@ pub async fn update_password_hash(
     user_id: Uuid,
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update users set password_hash = $2 where user_id = $1")
+    sqlx::query(
+        "update users set password_hash = $2, session_epoch = session_epoch + 1 where user_id = $1",
+    )
+    .bind(user_id)
+    .bind(password_hash)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// The current session epoch and role of a user; `None` when the user no longer exists.
+pub async fn find_session(
+    db: &PgPool,
+    user_id: Uuid,
+) -> Result<Option<(i32, String)>, sqlx::Error> {
+    sqlx::query_as("select session_epoch, role from users where user_id = $1")
         .bind(user_id)
-        .bind(password_hash)
-        .execute(db)
+        .fetch_optional(db)
         .await
-        .map(|_| ())
+}
+
+/// Ends every session of a user: refresh tokens revoked, access tokens outdated.
+pub async fn end_all_sessions(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with bumped as (update users set session_epoch = session_epoch + 1 where user_id = $1)
+         update refresh_tokens set revoked_at = now() where user_id = $1 and revoked_at is null",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Creates the user as an admin, or promotes (and re-passwords) an existing account.
@@ -114,7 +142,7 @@ pub async fn upsert_admin(
          values ($1, $2, $3, $4, 'admin')
          on conflict on constraint users_email_key
          do update set role = 'admin', password_hash = excluded.password_hash
-         returning user_id, email, name, password_hash, role, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, session_epoch, created_at, updated_at",
     )
     .bind(Uuid::now_v7())
     .bind(email)

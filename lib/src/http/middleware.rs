@@ -70,15 +70,7 @@ impl<E: Endpoint> Endpoint for Observed<E> {
             }
             match tokio::time::timeout(timeout, self.inner.call(req)).await {
                 Ok(Ok(output)) => problem_for_bare_error(output.into_response()),
-                Ok(Err(error)) => {
-                    // Keep the operation id poem-openapi attached, for the metrics label.
-                    let operation = error.data::<OperationId>().copied();
-                    let mut resp = problem_from_error(error);
-                    if let Some(op) = operation {
-                        resp.set_data(op);
-                    }
-                    resp
-                }
+                Ok(Err(error)) => error_response(error),
                 Err(_) => Problem::unavailable("request_timeout", "the request took too long")
                     .into_response(),
             }
@@ -123,6 +115,17 @@ fn route_label(resp: &Response, path: &str) -> &'static str {
         _ if resp.status() == StatusCode::NOT_FOUND => "unmatched",
         _ => "other",
     }
+}
+
+/// The problem response of an error, keeping the operation id poem-openapi attached (the
+/// metrics label).
+pub(super) fn error_response(error: poem::Error) -> Response {
+    let operation = error.data::<OperationId>().copied();
+    let mut resp = problem_from_error(error);
+    if let Some(op) = operation {
+        resp.set_data(op);
+    }
+    resp
 }
 
 /// Turns any error raised before or by a handler into a problem response.

@@ -28,7 +28,7 @@ fn bucket(state: &AppState, req: &Request) -> Option<(String, u32)> {
     if !config.enabled || !path.starts_with("/api/v1/") || path.starts_with("/api/v1/payments/") {
         return None;
     }
-    let ip = client_ip(req, state.config.http.trust_forwarded_for)
+    let ip = client_ip(req, &state.config.http)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     if path.starts_with("/api/v1/auth/") {
         return Some((format!("auth:{ip}"), config.auth_per_minute));
@@ -36,7 +36,7 @@ fn bucket(state: &AppState, req: &Request) -> Option<(String, u32)> {
     let principal = req
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|token| state.auth.authenticate(token));
+        .and_then(|token| state.auth.verify_signature(token));
     Some(match principal {
         Some(p) => (
             format!("user:{}", p.user_id),
@@ -70,10 +70,11 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
             .rate_limiter
             .hit(&bucket, limit, self.state.config.rate_limit.window)
             .await;
+        // Handler errors become their problem here, so they carry the headers too.
         let mut resp = if decision.allowed {
             match self.inner.call(req).await {
                 Ok(output) => output.into_response(),
-                Err(error) => return Err(error),
+                Err(error) => super::middleware::error_response(error),
             }
         } else {
             Problem::too_many_requests("rate_limited", decision.reset).into_response()

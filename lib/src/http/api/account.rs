@@ -4,8 +4,9 @@ use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
 
 use super::{dto::UserOut, ApiTags};
 use crate::{
+    auth::PasswordChange,
     error_set,
-    http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+    http::{client_ip, problem::ApiResult, AppState, BearerAuth, JsonBody},
 };
 
 error_set!(MeErrors: 401, 404);
@@ -75,6 +76,7 @@ impl AccountApi {
     async fn change_password(
         &self,
         state: poem::web::Data<&AppState>,
+        req: &poem::Request,
         auth: BearerAuth,
         body: JsonBody<PasswordChangeIn>,
     ) -> ApiResult<PasswordChanged, MeWriteErrors> {
@@ -87,9 +89,12 @@ impl AccountApi {
             .auth
             .change_password(
                 auth.principal().user_id,
-                current_password,
-                new_password,
-                refresh_token.as_deref(),
+                PasswordChange {
+                    current: current_password,
+                    new: new_password,
+                    keep_refresh_token: refresh_token.as_deref(),
+                    client_ip: client_ip(req, &state.config.http),
+                },
             )
             .await?;
         Ok(PasswordChanged::NoContent)
