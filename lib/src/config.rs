@@ -157,6 +157,8 @@ pub struct HttpConfig {
     pub host: IpAddr,
     pub port: u16,
     pub body_limit_bytes: usize,
+    /// The body limit of the payment webhook: Midtrans' notifications are a few KB.
+    pub webhook_body_limit_bytes: usize,
     pub request_timeout: Duration,
     /// Exact origins allowed by CORS; empty means no cross-origin access.
     pub cors_allowed_origins: Vec<String>,
@@ -179,6 +181,7 @@ impl HttpConfig {
             host: r.parse("HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: r.parse("PORT", 3000)?,
             body_limit_bytes: r.parse("REQUEST_BODY_LIMIT", 1024 * 1024)?,
+            webhook_body_limit_bytes: r.parse("WEBHOOK_BODY_LIMIT", 16 * 1024)?,
             request_timeout: r.duration("REQUEST_TIMEOUT", Duration::from_secs(30))?,
             cors_allowed_origins: r
                 .optional("CORS_ALLOWED_ORIGINS")
@@ -502,6 +505,8 @@ pub struct RateLimitConfig {
     pub authenticated_per_minute: u32,
     /// Requests per minute per client IP to `/api/v1/auth/*` (login, register, refresh).
     pub auth_per_minute: u32,
+    /// Requests per minute per client IP to the payment webhook.
+    pub webhook_per_minute: u32,
     /// The counting window (the limits are per this window; `60s` makes them per minute).
     pub window: Duration,
     pub redis_url: Option<Secret>,
@@ -525,6 +530,7 @@ impl RateLimitConfig {
             anonymous_per_minute: r.parse("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 300)?,
             authenticated_per_minute: r.parse("RATE_LIMIT_AUTHENTICATED_PER_MINUTE", 600)?,
             auth_per_minute: r.parse("RATE_LIMIT_AUTH_PER_MINUTE", 30)?,
+            webhook_per_minute: r.parse("RATE_LIMIT_WEBHOOK_PER_MINUTE", 600)?,
             window: r.duration("RATE_LIMIT_WINDOW", Duration::from_secs(60))?,
             redis_url: redis_url.map(Secret::new),
             key_prefix: r.string("RATE_LIMIT_KEY_PREFIX", "toko:rl"),

@@ -60,7 +60,7 @@ impl<E: Endpoint> Endpoint for Observed<E> {
         let id = request_id(&req);
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
-        req.set_data(BodyLimit(self.config.body_limit_bytes));
+        req.set_data(BodyLimit(body_limit(&self.config, &path)));
         let span = tracing::info_span!("http.request", request_id = %id, http.method = %method, http.path = %path);
 
         let timeout = self.config.request_timeout;
@@ -97,6 +97,16 @@ impl<E: Endpoint> Endpoint for Observed<E> {
             }
         });
         Ok(resp)
+    }
+}
+
+/// The payment webhook takes only Midtrans' small notifications; everything else the general
+/// limit.
+fn body_limit(config: &HttpConfig, path: &str) -> usize {
+    if path.starts_with("/api/v1/payments/") {
+        config.webhook_body_limit_bytes
+    } else {
+        config.body_limit_bytes
     }
 }
 

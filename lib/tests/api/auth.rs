@@ -548,3 +548,78 @@ mod roles {
         assert_eq!(body["items"].as_array().unwrap().len(), 2);
     }
 }
+
+mod revocation {
+    use super::*;
+
+    async fn me(app: &TestApp, access_token: &str) -> u16 {
+        app.get("/api/v1/me")
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test]
+    async fn a_password_change_voids_every_access_token_at_once() {
+        let app = TestApp::spawn().await;
+        let this = app.register_customer().await;
+        let other = app.login(&this.email, &this.password).await;
+        assert_eq!(me(&app, &other.access_token).await, 200);
+
+        let resp = app
+            .post(
+                "/api/v1/me/password",
+                &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token}),
+            )
+            .bearer_auth(&this.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+
+        assert_eq!(
+            me(&app, &other.access_token).await,
+            401,
+            "the other session"
+        );
+        assert_eq!(me(&app, &this.access_token).await, 401, "this one too");
+        // The kept session continues with a fresh access token.
+        let renewed: Value = app
+            .post(
+                "/api/v1/auth/refresh",
+                &json!({"refresh_token": this.refresh_token}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = renewed["access_token"].as_str().unwrap();
+        assert_eq!(me(&app, access).await, 200);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_users_token_is_refused_with_401() {
+        let app = TestApp::spawn().await;
+        let user = app.register_customer().await;
+        assert_eq!(me(&app, &user.access_token).await, 200);
+        sqlx::query("delete from users where user_id = $1::uuid")
+            .bind(&user.id)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        // After the brief session cache has moved on.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        let resp = app
+            .get("/api/v1/cart")
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 401, "unauthorized").await;
+    }
+}
