@@ -57,6 +57,8 @@ impl Role {
 pub struct Principal {
     pub user_id: Uuid,
     pub role: Role,
+    /// The session (refresh-token family) of the access token.
+    pub session_id: Option<Uuid>,
 }
 
 impl Principal {
@@ -72,8 +74,6 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub role: Role,
-    /// Access tokens of an older epoch are void (see `sessions`).
-    pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -118,7 +118,7 @@ pub struct RegisterInput {
 pub struct PasswordChange<'a> {
     pub current: String,
     pub new: String,
-    /// The caller's own session, which stays signed in.
+    /// The session that stays signed in (by default the caller's access token's).
     pub keep_refresh_token: Option<&'a str>,
     pub client_ip: Option<IpAddr>,
 }
@@ -193,36 +193,36 @@ impl AuthService {
         self.access.verify(token).map(|(principal, _)| principal)
     }
 
-    /// The principal of an access token that is valid and still current: its user exists and
-    /// has not ended its sessions since (password change, log out everywhere). The role is
-    /// the user's current one.
+    /// The principal of an access token that is valid and still current: its session has not
+    /// been revoked (logout, password change, log out everywhere) and its user exists. The
+    /// role is the user's current one.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, AuthError> {
-        let Some((principal, epoch)) = self.access.verify(token) else {
+        let Some((principal, Some(session_id))) = self.access.verify(token) else {
             return Ok(None);
         };
-        let session = match self.sessions.get(principal.user_id) {
-            Some(session) => session,
+        let user_id = principal.user_id;
+        let state = match self.sessions.get(session_id) {
+            Some(state) => state,
             None => {
-                let session = store::find_session(&self.db, principal.user_id)
+                let state = store::live_session_role(&self.db, user_id, session_id)
                     .await?
-                    .map(|(epoch, role)| (epoch, Role::from_db(&role)));
-                self.sessions.put(principal.user_id, session);
-                session
+                    .map(|role| Role::from_db(&role));
+                self.sessions.put(session_id, user_id, state);
+                state
             }
         };
-        Ok(session
-            .filter(|(current, _)| *current == epoch)
-            .map(|(_, role)| Principal {
-                user_id: principal.user_id,
-                role,
-            }))
+        Ok(state.map(|role| Principal {
+            user_id,
+            role,
+            session_id: Some(session_id),
+        }))
     }
 
     /// Ends every session of the user: refresh tokens revoked, access tokens void.
     pub async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AuthError> {
-        store::end_all_sessions(&self.db, user_id).await?;
-        self.sessions.forget(user_id);
-        tracing::info!(user.id = %user_id, "all sessions ended");
+        let revoked = store::revoke_other_families(&self.db, user_id, None).await?;
+        self.sessions.forget_user(user_id);
+        tracing::info!(user.id = %user_id, revoked, "all sessions ended");
         Ok(())
     }
 
@@ -296,6 +296,7 @@ impl AuthService {
                 if was_used {
                     let revoked = store::revoke_family(&mut *tx, family_id).await?;
                     tx.commit().await?;
+                    self.sessions.forget_session(family_id);
                     tracing::warn!(refresh.family_id = %family_id, revoked, "refresh token reuse detected; family revoked");
                 }
             }
@@ -316,6 +317,7 @@ impl AuthService {
         let hash = tokens::hash_refresh_token(refresh_token);
         if let Some((family_id, _)) = store::family_of(&self.db, &hash).await? {
             store::revoke_family(&self.db, family_id).await?;
+            self.sessions.forget_session(family_id);
         }
         Ok(())
     }
@@ -338,13 +340,14 @@ impl AuthService {
             .ok_or(AuthError::UserNotFound)
     }
 
-    /// Changes the password after checking the current one, and signs out every other session.
-    /// `keep_refresh_token` names the caller's own session, which stays alive.
+    /// Changes the password after checking the current one, and signs out every other session
+    /// (their refresh and access tokens stop working at once). The caller's session stays.
     pub async fn change_password(
         &self,
-        user_id: Uuid,
+        caller: Principal,
         change: PasswordChange<'_>,
     ) -> Result<(), AuthError> {
+        let user_id = caller.user_id;
         let PasswordChange {
             current,
             new,
@@ -373,12 +376,12 @@ impl AuthService {
             Some(token) => store::family_of(&mut *tx, &tokens::hash_refresh_token(token))
                 .await?
                 .map(|(family, _)| family),
-            None => None,
+            None => caller.session_id,
         };
         store::update_password_hash(&mut *tx, user_id, &hash).await?;
         let revoked = store::revoke_other_families(&mut *tx, user_id, keep).await?;
         tx.commit().await?;
-        self.sessions.forget(user_id);
+        self.sessions.forget_user(user_id);
         tracing::info!(user.id = %user_id, revoked, "password changed; other sessions revoked");
         Ok(())
     }
@@ -451,7 +454,7 @@ impl AuthService {
         )
         .await?;
         let IssuedAccessToken { token, expires_at } =
-            self.access.issue(user.id, user.role, user.session_epoch);
+            self.access.issue(user.id, user.role, family_id);
         Ok(TokenPair {
             access_token: token,
             access_expires_at: expires_at,

@@ -1,7 +1,7 @@
-//! The check that makes access tokens revocable: a token names its user's session epoch, and
-//! is honoured only while the user exists with that epoch. The user's row is read at most
-//! once per [`FRESHNESS`] per process; this process forgets a user at once when it changes
-//! the epoch itself, other replicas within [`FRESHNESS`].
+//! The check that makes access tokens revocable: a token names its session (the refresh-token
+//! family of one login), and is honoured only while that session is live and its user exists.
+//! A session is read at most once per [`FRESHNESS`] per process; this process forgets a
+//! session at once when it revokes it itself, other replicas within [`FRESHNESS`].
 
 use std::{
     collections::HashMap,
@@ -13,37 +13,57 @@ use uuid::Uuid;
 
 use super::Role;
 
-/// How long a user's epoch and role are reused before being read again.
+/// How long a session's state is reused before being read again.
 pub const FRESHNESS: Duration = Duration::from_secs(2);
 
-/// Users remembered at most; beyond that the cache starts over (it refills in `FRESHNESS`).
-const MAX_USERS: usize = 100_000;
+/// Sessions remembered at most; beyond that the cache starts over (it refills in `FRESHNESS`).
+const MAX_SESSIONS: usize = 100_000;
 
-/// What the database said about a user: its epoch and role, or that it is gone.
-pub type Session = Option<(i32, Role)>;
+/// What the database said about a session: live, with its user's current role, or not.
+pub type SessionState = Option<Role>;
+
+struct Entry {
+    user_id: Uuid,
+    read_at: Instant,
+    state: SessionState,
+}
 
 #[derive(Clone, Default)]
-pub struct SessionCache(Arc<Mutex<HashMap<Uuid, (Instant, Session)>>>);
+pub struct SessionCache(Arc<Mutex<HashMap<Uuid, Entry>>>);
 
 impl SessionCache {
-    pub fn get(&self, user_id: Uuid) -> Option<Session> {
-        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(&user_id)
-            .filter(|(at, _)| at.elapsed() < FRESHNESS)
-            .map(|(_, session)| *session)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn put(&self, user_id: Uuid, session: Session) {
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= MAX_USERS {
+    pub fn get(&self, session_id: Uuid) -> Option<SessionState> {
+        self.lock()
+            .get(&session_id)
+            .filter(|e| e.read_at.elapsed() < FRESHNESS)
+            .map(|e| e.state)
+    }
+
+    pub fn put(&self, session_id: Uuid, user_id: Uuid, state: SessionState) {
+        let mut cache = self.lock();
+        if cache.len() >= MAX_SESSIONS {
             cache.clear();
         }
-        cache.insert(user_id, (Instant::now(), session));
+        let read_at = Instant::now();
+        cache.insert(
+            session_id,
+            Entry {
+                user_id,
+                read_at,
+                state,
+            },
+        );
     }
 
-    pub fn forget(&self, user_id: Uuid) {
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cache.remove(&user_id);
+    pub fn forget_session(&self, session_id: Uuid) {
+        self.lock().remove(&session_id);
+    }
+
+    pub fn forget_user(&self, user_id: Uuid) {
+        self.lock().retain(|_, e| e.user_id != user_id);
     }
 }

@@ -13,7 +13,6 @@ pub struct UserRow {
     pub name: String,
     pub password_hash: String,
     pub role: String,
-    pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -25,15 +24,13 @@ impl UserRow {
             email: self.email,
             name: self.name,
             role: Role::from_db(&self.role),
-            session_epoch: self.session_epoch,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
     }
 }
 
-const USER_COLUMNS: &str =
-    "user_id, email, name, password_hash, role, session_epoch, created_at, updated_at";
+const USER_COLUMNS: &str = "user_id, email, name, password_hash, role, created_at, updated_at";
 
 pub async fn insert_user(
     db: impl PgExecutor<'_>,
@@ -45,7 +42,7 @@ pub async fn insert_user(
     sqlx::query_as(
         "insert into users (user_id, email, name, password_hash, role)
          values ($1, $2, $3, $4, $5)
-         returning user_id, email, name, password_hash, role, session_epoch, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, created_at, updated_at",
     )
     .bind(Uuid::now_v7())
     .bind(email)
@@ -84,7 +81,7 @@ pub async fn update_name(
 ) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(
         "update users set name = $2 where user_id = $1
-         returning user_id, email, name, password_hash, role, session_epoch, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, created_at, updated_at",
     )
     .bind(user_id)
     .bind(name)
@@ -97,37 +94,31 @@ pub async fn update_password_hash(
     user_id: Uuid,
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update users set password_hash = $2, session_epoch = session_epoch + 1 where user_id = $1",
-    )
-    .bind(user_id)
-    .bind(password_hash)
-    .execute(db)
-    .await
-    .map(|_| ())
+    sqlx::query("update users set password_hash = $2 where user_id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
-/// The current session epoch and role of a user; `None` when the user no longer exists.
-pub async fn find_session(
+/// The role of the user of a live session (a refresh-token family not revoked); `None` when
+/// the session was revoked (logout, password change, reuse) or the user no longer exists.
+pub async fn live_session_role(
     db: &PgPool,
     user_id: Uuid,
-) -> Result<Option<(i32, String)>, sqlx::Error> {
-    sqlx::query_as("select session_epoch, role from users where user_id = $1")
-        .bind(user_id)
-        .fetch_optional(db)
-        .await
-}
-
-/// Ends every session of a user: refresh tokens revoked, access tokens outdated.
-pub async fn end_all_sessions(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "with bumped as (update users set session_epoch = session_epoch + 1 where user_id = $1)
-         update refresh_tokens set revoked_at = now() where user_id = $1 and revoked_at is null",
+    family_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select u.role from users u
+         where u.user_id = $1
+           and exists (select 1 from refresh_tokens r
+                       where r.family_id = $2 and r.user_id = $1 and r.revoked_at is null)",
     )
     .bind(user_id)
-    .execute(db)
+    .bind(family_id)
+    .fetch_optional(db)
     .await
-    .map(|_| ())
 }
 
 /// Creates the user as an admin, or promotes (and re-passwords) an existing account.
@@ -142,7 +133,7 @@ pub async fn upsert_admin(
          values ($1, $2, $3, $4, 'admin')
          on conflict on constraint users_email_key
          do update set role = 'admin', password_hash = excluded.password_hash
-         returning user_id, email, name, password_hash, role, session_epoch, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, created_at, updated_at",
     )
     .bind(Uuid::now_v7())
     .bind(email)

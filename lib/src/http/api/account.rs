@@ -35,6 +35,13 @@ pub enum PasswordChanged {
     NoContent,
 }
 
+#[derive(ApiResponse)]
+pub enum SessionsEnded {
+    /// Every session of the account is signed out.
+    #[oai(status = 204)]
+    NoContent,
+}
+
 pub struct AccountApi;
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Account")]
@@ -88,7 +95,7 @@ impl AccountApi {
         state
             .auth
             .change_password(
-                auth.principal().user_id,
+                auth.principal(),
                 PasswordChange {
                     current: current_password,
                     new: new_password,
@@ -98,5 +105,26 @@ impl AccountApi {
             )
             .await?;
         Ok(PasswordChanged::NoContent)
+    }
+
+    /// Log out everywhere
+    ///
+    /// Ends every session of the account, this one included: all refresh tokens are revoked
+    /// and all access tokens stop working at once.
+    #[oai(
+        path = "/me/sessions",
+        method = "delete",
+        operation_id = "end_all_sessions"
+    )]
+    async fn end_all_sessions(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+    ) -> ApiResult<SessionsEnded, MeErrors> {
+        state
+            .auth
+            .end_all_sessions(auth.principal().user_id)
+            .await?;
+        Ok(SessionsEnded::NoContent)
     }
 }
