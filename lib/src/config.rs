@@ -305,6 +305,8 @@ pub struct StoreConfig {
     /// Public catalog reads and search results each API process keeps in memory, emptied on
     /// every catalog change; 0 turns the caches off.
     pub read_cache_entries: usize,
+    /// Estimated bytes each of those caches holds at most.
+    pub read_cache_bytes: usize,
 }
 
 impl StoreConfig {
@@ -320,6 +322,7 @@ impl StoreConfig {
         Ok(Self {
             currency,
             read_cache_entries,
+            read_cache_bytes: r.parse("CATALOG_CACHE_MAX_BYTES", 16 * 1024 * 1024)?,
         })
     }
 }

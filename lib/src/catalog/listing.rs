@@ -83,7 +83,7 @@ impl Cursor {
     }
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ProductPage {
     pub items: Vec<ProductSummary>,
     pub next_cursor: Option<String>,
