@@ -821,6 +821,123 @@ mod tests {
         );
     }
 
+    fn production(extra: &[(&str, &str)]) -> Result<ApiConfig, ConfigError> {
+        let mut pairs = vec![
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            (
+                "JWT_SECRET",
+                "q3J8x0Vt9mZ2LkP7wR4sY6uB1nC5eH8jD0fG3aK6iM9oQ2rT5vX8zA1b",
+            ),
+        ];
+        pairs.extend_from_slice(extra);
+        ApiConfig::from_source(&source(&pairs))
+    }
+
+    const REAL_LOOKING_KEY: &str = "Mid-server-Tq9vB2xK7mL4pR8sW1zY6nC3";
+
+    #[test]
+    fn production_refuses_low_entropy_jwt_secrets_however_long() {
+        let err = production(&[("JWT_SECRET", "passwordpasswordpasswordpassword1")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+        assert!(production(&[]).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_unsafe_midtrans_settings_by_name() {
+        let live = [("MIDTRANS_ENV", "production")];
+        for (name, extra) in [
+            // The quick-start placeholder and the sandbox, unless explicitly allowed.
+            (
+                "MIDTRANS_ENV",
+                vec![(
+                    "MIDTRANS_SERVER_KEY",
+                    "SB-Mid-server-Tq9vB2xK7mL4pR8sW1zY6nC3",
+                )],
+            ),
+            (
+                "MIDTRANS_SERVER_KEY",
+                vec![
+                    ("MIDTRANS_SERVER_KEY", "SB-Mid-server-toko-dev-placeholder"),
+                    ("MIDTRANS_ALLOW_SANDBOX", "true"),
+                ],
+            ),
+            // A key that is not a production key.
+            (
+                "MIDTRANS_SERVER_KEY",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", "my-server-key-0123456789abcdef"),
+                ],
+            ),
+            (
+                "MIDTRANS_CLIENT_KEY",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY),
+                    ("MIDTRANS_CLIENT_KEY", "SB-Mid-client-Tq9vB2xK7mL4pR8s"),
+                ],
+            ),
+            (
+                "MIDTRANS_API_URL",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY),
+                    ("MIDTRANS_API_URL", "http://api.midtrans.com"),
+                ],
+            ),
+            (
+                "MIDTRANS_SNAP_URL",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY),
+                    ("MIDTRANS_SNAP_URL", "http://app.midtrans.com/snap/v1"),
+                ],
+            ),
+        ] {
+            let err = production(&extra).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(name), "{extra:?}: {text}");
+            assert!(!text.contains("Tq9vB2xK7mL4pR8s"), "no key in {text}");
+        }
+        assert!(production(&[live[0], ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY)]).is_ok());
+        assert!(production(&[
+            ("MIDTRANS_ALLOW_SANDBOX", "true"),
+            (
+                "MIDTRANS_SERVER_KEY",
+                "SB-Mid-server-Tq9vB2xK7mL4pR8sW1zY6nC3"
+            ),
+        ])
+        .is_ok());
+        // Development takes the quick-start values.
+        assert!(ApiConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("JWT_SECRET", "x"),
+            ("MIDTRANS_SERVER_KEY", "SB-Mid-server-toko-dev-placeholder"),
+            ("MIDTRANS_API_URL", "http://127.0.0.1:8089"),
+        ]))
+        .is_ok());
+    }
+
+    #[test]
+    fn cors_and_proxy_settings_are_read_as_documented() {
+        let config = ApiConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("JWT_SECRET", "x"),
+        ]))
+        .unwrap();
+        assert!(config.http.cors_allowed_origins.is_empty());
+        assert_eq!(config.http.trusted_proxy_hops, 1);
+        assert_eq!(config.http.max_connections, 4096);
+        let err = ApiConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("JWT_SECRET", "x"),
+            ("TRUSTED_PROXY_HOPS", "0"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("TRUSTED_PROXY_HOPS"), "{err}");
+    }
+
     #[test]
     fn shipping_methods_parse_and_reject_nonsense() {
         let methods = parse_shipping_methods(DEFAULT_SHIPPING_METHODS).unwrap();
