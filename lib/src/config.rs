@@ -718,6 +718,10 @@ pub struct SweepConfig {
     pub payment_poll_after: Duration,
     /// How often due payment checks are looked for.
     pub payment_poll_interval: Duration,
+    /// How long verified payment notifications are kept (the payments' audit trail).
+    pub notification_retention: Duration,
+    /// How long notifications with a wrong signature are kept (anyone can send those).
+    pub unverified_notification_retention: Duration,
 }
 
 impl SweepConfig {
@@ -727,6 +731,14 @@ impl SweepConfig {
             stock_audit_interval: r.duration("STOCK_AUDIT_INTERVAL", Duration::from_secs(300))?,
             payment_poll_after: r.duration("PAYMENT_POLL_AFTER", Duration::from_secs(120))?,
             payment_poll_interval: r.duration("PAYMENT_POLL_INTERVAL", Duration::from_secs(15))?,
+            notification_retention: r.duration(
+                "PAYMENT_NOTIFICATION_RETENTION",
+                Duration::from_secs(400 * 86_400),
+            )?,
+            unverified_notification_retention: r.duration(
+                "UNVERIFIED_NOTIFICATION_RETENTION",
+                Duration::from_secs(7 * 86_400),
+            )?,
         })
     }
 }

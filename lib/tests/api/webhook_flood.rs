@@ -77,3 +77,33 @@ async fn notifications_are_rate_limited_per_client_ip() {
     assert_problem(resp, 429, "rate_limited").await;
     assert_eq!(stored(&app).await.len(), 3, "the refused one is not stored");
 }
+
+#[tokio::test]
+async fn notifications_are_pruned_after_their_retention_unverified_ones_sooner() {
+    let app = TestApp::spawn().await;
+    for (age_days, valid) in [(1, false), (10, false), (10, true), (500, true)] {
+        sqlx::query(
+            "insert into payment_notifications
+               (notification_id, raw_body, signature_valid, outcome, received_at)
+             values (gen_random_uuid(), '{}', $1, 'test', now() - make_interval(days => $2))",
+        )
+        .bind(valid)
+        .bind(age_days)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let day = std::time::Duration::from_secs(86_400);
+    let deleted = toko::payments::store::prune_notifications(&app.db, 400 * day, 7 * day)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    let left: Vec<(bool, i32)> = sqlx::query_as(
+        "select signature_valid, extract(day from now() - received_at)::int
+         from payment_notifications order by received_at",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(left, [(true, 10), (false, 1)]);
+}
