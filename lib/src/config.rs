@@ -107,6 +107,17 @@ impl Reader<'_> {
         }
     }
 
+    /// A count that must be at least 1.
+    pub fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
+        match self.parse(name, default)? {
+            0 => Err(ConfigError::Invalid {
+                name,
+                reason: "must be at least 1".into(),
+            }),
+            value => Ok(value),
+        }
+    }
+
     pub fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.0.get(name).map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(default),
@@ -193,23 +204,12 @@ impl HttpConfig {
                 })
                 .unwrap_or_default(),
             trust_forwarded_for: r.bool("TRUST_FORWARDED_FOR", false)?,
-            trusted_proxy_hops: at_least_one(r, "TRUSTED_PROXY_HOPS", 1)?,
+            trusted_proxy_hops: r.positive("TRUSTED_PROXY_HOPS", 1)?,
             header_read_timeout: r.duration("HEADER_READ_TIMEOUT", Duration::from_secs(10))?,
-            max_connections: at_least_one(r, "MAX_CONNECTIONS", 4096)?,
+            max_connections: r.positive("MAX_CONNECTIONS", 4096)?,
             metrics_port: r.parse("METRICS_PORT", 9100)?,
         })
     }
-}
-
-fn at_least_one(r: &Reader, name: &'static str, default: usize) -> Result<usize, ConfigError> {
-    let value = r.parse(name, default)?;
-    if value == 0 {
-        return Err(ConfigError::Invalid {
-            name,
-            reason: "must be at least 1".into(),
-        });
-    }
-    Ok(value)
 }
 
 /// Settings of the Postgres connection pool.

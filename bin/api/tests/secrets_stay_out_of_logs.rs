@@ -87,6 +87,7 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         .await
         .expect("simulator");
     let port = free_port();
+    let metrics_port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     sim.set_notification_url(format!("{base}/api/v1/payments/midtrans/notification"));
 
@@ -97,6 +98,7 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
             ("APP_ENV", "development"),
             ("HOST", "127.0.0.1"),
             ("PORT", &port.to_string()),
+            ("METRICS_PORT", &metrics_port.to_string()),
             ("DATABASE_URL", &database_url),
             ("JWT_SECRET", JWT_SECRET),
             ("RATE_LIMIT_ENABLED", "false"),
