@@ -18,9 +18,9 @@ mod state;
 use std::{net::IpAddr, sync::Arc};
 
 use poem::{middleware::Cors, EndpointExt, IntoEndpoint, Request, Response, Route};
+use poem_openapi::OpenApiService;
 
 use crate::config::HttpConfig;
-use poem_openapi::OpenApiService;
 
 pub use self::{
     json_body::{JsonBody, RawJson},

@@ -1,8 +1,10 @@
 //! Bearer-token authentication for API operations.
 //!
 //! As an operation parameter, [`BearerAuth`] both enforces authentication (401 before the
-//! handler runs) and documents the `bearerAuth` security scheme in the spec. Role checks happen
-//! in the handler with [`BearerAuth::admin`], so a customer gets 403, never the data.
+//! handler runs) and documents the `bearerAuth` security scheme in the spec. The token must
+//! belong to a live session (see `auth::sessions`). Routes under `/api/v1/admin/` refuse
+//! non-admins here, before the body is read; handlers check the role again with
+//! [`BearerAuth::admin`], so a customer gets 403, never the data.
 
 use poem::{IntoResponse, Request};
 use poem_openapi::{auth::Bearer, error::AuthorizationError, SecurityScheme};
@@ -23,8 +25,8 @@ use crate::auth::Principal;
 )]
 pub struct BearerAuth(pub Principal);
 
-/// `None` (401) for a token that is invalid or no longer current; a database failure is
-/// its own problem (503), not a 401 that would sign the client out.
+/// 401 for a token that is invalid or no longer current; a database failure is its own
+/// problem (503), not a 401 that would sign the client out.
 async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let state = req
         .data::<AppState>()
