@@ -163,7 +163,8 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
             .expect("refresh token")
             .to_owned(),
     );
-    // A stale refresh token is refused (reuse detection logs a warning).
+    // A stale refresh token is refused (reuse detection logs a warning and revokes the session,
+    // its access tokens included).
     let (status, _) = api
         .call(
             reqwest::Method::POST,
@@ -178,6 +179,16 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
             reqwest::Method::GET,
             "/api/v1/me",
             Some(&refreshed_access),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (customer_access, customer_refresh) = tokens(&api.sign_in(email, PASSWORD).await);
+    let (status, _) = api
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/me",
+            Some(&customer_access),
             None,
         )
         .await;
@@ -221,14 +232,14 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
     // The customer checks out and pays; Midtrans notifies, and someone forges a notification.
     api.post(
         "/api/v1/cart/items",
-        Some(&refreshed_access),
+        Some(&customer_access),
         json!({"variant_id": product["variants"][0]["id"], "quantity": 1}),
     )
     .await;
     let checkout = api
         .post(
             "/api/v1/checkout",
-            Some(&refreshed_access),
+            Some(&customer_access),
             json!({"shipping_address": address(), "shipping_method": "standard"}),
         )
         .await;
@@ -303,6 +314,8 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         ("rotated refresh token", login_refresh),
         ("refreshed access token", refreshed_access),
         ("refreshed refresh token", refreshed_refresh),
+        ("customer access token", customer_access),
+        ("customer refresh token", customer_refresh),
         ("admin access token", admin_access),
         ("forged signature", forged_signature),
         ("argon2 hash marker", "$argon2".to_owned()),
