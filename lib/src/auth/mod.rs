@@ -173,6 +173,8 @@ pub struct AuthService {
     /// A real hash verified when the email is unknown, so both failures take the same time.
     dummy_hash: Arc<str>,
     sessions: sessions::SessionCache,
+    /// When this process last pruned ended throttle windows.
+    throttle_pruned: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl AuthService {
@@ -184,6 +186,7 @@ impl AuthService {
             config: Arc::new(config),
             dummy_hash: dummy_hash.into(),
             sessions: sessions::SessionCache::default(),
+            throttle_pruned: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         })
     }
 
@@ -387,7 +390,23 @@ impl AuthService {
     }
 
     async fn admit(&self, attempt: &Attempt) -> Result<(), AuthError> {
-        match throttle::admit(&self.db, attempt, self.config.login_window).await? {
+        let window = self.config.login_window;
+        let prune_due = {
+            let mut last = self
+                .throttle_pruned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.elapsed() >= window;
+            if due {
+                *last = std::time::Instant::now();
+            }
+            due
+        };
+        if prune_due {
+            let pruned = throttle::prune(&self.db, window).await?;
+            tracing::debug!(pruned, "ended login throttle windows pruned");
+        }
+        match throttle::admit(&self.db, attempt, window).await? {
             Some(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
             None => Ok(()),
         }

@@ -129,3 +129,13 @@ pub async fn succeeded(db: &PgPool, attempt: &Attempt) -> Result<(), sqlx::Error
     .await
     .map(|_| ())
 }
+
+/// Deletes the counters whose window has ended (a new window starts from nothing anyway), so
+/// guesses from ever new addresses and accounts do not grow the table without bound.
+pub async fn prune(db: &PgPool, window: Duration) -> Result<u64, sqlx::Error> {
+    sqlx::query("delete from login_failures where window_start + $1 <= now()")
+        .bind(window)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}

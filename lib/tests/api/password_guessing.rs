@@ -137,3 +137,36 @@ async fn successful_logins_do_not_use_up_the_address_limit() {
         app.login(&user.email, &user.password).await;
     }
 }
+
+#[tokio::test]
+async fn counters_of_ended_windows_are_deleted() {
+    let app = TestApp::builder()
+        .setting("LOGIN_FAILURE_WINDOW", "1s")
+        .spawn()
+        .await;
+    let guess = |email: &'static str| {
+        app.post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": "not the password"}),
+        )
+        .send()
+    };
+    let keys = || async {
+        let keys: Vec<String> =
+            sqlx::query_scalar("select throttle_key from login_failures order by throttle_key")
+                .fetch_all(&app.db)
+                .await
+                .unwrap();
+        keys
+    };
+    assert_eq!(guess("first@example.com").await.unwrap().status(), 401);
+    assert_eq!(keys().await.len(), 3, "account from IP, IP, account");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(guess("second@example.com").await.unwrap().status(), 401);
+    let left = keys().await;
+    assert!(
+        left.iter().all(|k| !k.contains("first@example.com")),
+        "{left:?}"
+    );
+    assert_eq!(left.len(), 3, "{left:?}");
+}
