@@ -76,7 +76,7 @@ step "midtrans-sim on :$SIM_PORT, toko-api on :$API_PORT"
 env HOST=127.0.0.1 PORT="$SIM_PORT" SIM_NOTIFICATION_URL="$TOKO_API_URL/api/v1/payments/midtrans/notification" \
     "$BIN/midtrans-sim" >"$WORK/logs/midtrans-sim.log" 2>&1 &
 pids+=($!)
-env HOST=127.0.0.1 PORT="$API_PORT" SHOP_URL="$TOKO_API_URL" \
+env HOST=127.0.0.1 PORT="$API_PORT" METRICS_PORT="$(free_port)" SHOP_URL="$TOKO_API_URL" \
     MIDTRANS_SNAP_URL="$TOKO_SIM_URL/snap/v1" MIDTRANS_API_URL="$TOKO_SIM_URL" \
     "$BIN/toko-api" >"$WORK/logs/toko-api.log" 2>&1 &
 pids+=($!)

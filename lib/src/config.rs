@@ -6,6 +6,7 @@
 
 use std::{collections::HashMap, fmt, net::IpAddr, str::FromStr, time::Duration};
 
+pub mod production;
 mod search;
 pub use self::search::{ElasticsearchConfig, SearchBackendConfig, SearchConfig};
 
@@ -106,6 +107,17 @@ impl Reader<'_> {
         }
     }
 
+    /// A count that must be at least 1.
+    pub fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
+        match self.parse(name, default)? {
+            0 => Err(ConfigError::Invalid {
+                name,
+                reason: "must be at least 1".into(),
+            }),
+            value => Ok(value),
+        }
+    }
+
     pub fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.0.get(name).map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(default),
@@ -156,11 +168,22 @@ pub struct HttpConfig {
     pub host: IpAddr,
     pub port: u16,
     pub body_limit_bytes: usize,
+    /// The body limit of the payment webhook: Midtrans' notifications are a few KB.
+    pub webhook_body_limit_bytes: usize,
     pub request_timeout: Duration,
     /// Exact origins allowed by CORS; empty means no cross-origin access.
     pub cors_allowed_origins: Vec<String>,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Proxies in front of the API that append to `X-Forwarded-For`: the client is the entry
+    /// this many places from the right.
+    pub trusted_proxy_hops: usize,
+    /// Time allowed for each request head to arrive (slow clients are cut off).
+    pub header_read_timeout: Duration,
+    /// Connections one process keeps open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Port of `/metrics` (kept off the public port).
+    pub metrics_port: u16,
 }
 
 impl HttpConfig {
@@ -169,6 +192,7 @@ impl HttpConfig {
             host: r.parse("HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: r.parse("PORT", 3000)?,
             body_limit_bytes: r.parse("REQUEST_BODY_LIMIT", 1024 * 1024)?,
+            webhook_body_limit_bytes: r.parse("WEBHOOK_BODY_LIMIT", 16 * 1024)?,
             request_timeout: r.duration("REQUEST_TIMEOUT", Duration::from_secs(30))?,
             cors_allowed_origins: r
                 .optional("CORS_ALLOWED_ORIGINS")
@@ -180,6 +204,10 @@ impl HttpConfig {
                 })
                 .unwrap_or_default(),
             trust_forwarded_for: r.bool("TRUST_FORWARDED_FOR", false)?,
+            trusted_proxy_hops: r.positive("TRUSTED_PROXY_HOPS", 1)?,
+            header_read_timeout: r.duration("HEADER_READ_TIMEOUT", Duration::from_secs(10))?,
+            max_connections: r.positive("MAX_CONNECTIONS", 4096)?,
+            metrics_port: r.parse("METRICS_PORT", 9100)?,
         })
     }
 }
@@ -217,37 +245,23 @@ pub struct AuthConfig {
     pub refresh_token_ttl: Duration,
     pub issuer: String,
     pub audience: String,
-    /// Failed logins allowed per account within `login_window` before 429.
+    /// Failed password attempts on one account from one client IP within `login_window`
+    /// before 429.
     pub max_failed_logins: u32,
-    /// Failed logins allowed per client IP (higher: many people may share one NAT address).
+    /// Failed attempts per client IP across accounts (higher: many people may share one NAT
+    /// address).
     pub max_failed_logins_per_ip: u32,
+    /// Failed attempts on one account across all IPs: a ceiling well above the per-IP limits,
+    /// so that one address cannot lock the owner out, while a distributed guesser is stopped.
+    pub max_failed_logins_per_account: u32,
     pub login_window: Duration,
 }
-
-/// Weak secrets are refused in production: HS256 with a guessable key is forgeable.
-const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
 
 impl AuthConfig {
     pub fn from_reader(r: &Reader, env: Environment) -> Result<Self, ConfigError> {
         let secret = r.required("JWT_SECRET")?;
         if env == Environment::Production {
-            let weak = secret.len() < MIN_PRODUCTION_SECRET_BYTES
-                || secret
-                    .chars()
-                    .collect::<std::collections::HashSet<_>>()
-                    .len()
-                    < 8
-                || ["secret", "changeme", "your_jwt_secret", "dev-secret"]
-                    .iter()
-                    .any(|w| secret.to_ascii_lowercase().contains(w));
-            if weak {
-                return Err(ConfigError::Invalid {
-                    name: "JWT_SECRET",
-                    reason: format!(
-                        "too weak for production: use at least {MIN_PRODUCTION_SECRET_BYTES} random bytes"
-                    ),
-                });
-            }
+            production::check_jwt_secret(&secret)?;
         }
         Ok(Self {
             jwt_secret: Secret::new(secret),
@@ -257,6 +271,7 @@ impl AuthConfig {
             audience: r.string("JWT_AUDIENCE", "toko-api"),
             max_failed_logins: r.parse("LOGIN_MAX_FAILURES", 5)?,
             max_failed_logins_per_ip: r.parse("LOGIN_MAX_FAILURES_PER_IP", 20)?,
+            max_failed_logins_per_account: r.parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", 100)?,
             login_window: r.duration("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60))?,
         })
     }
@@ -290,6 +305,8 @@ pub struct StoreConfig {
     /// Public catalog reads and search results each API process keeps in memory, emptied on
     /// every catalog change; 0 turns the caches off.
     pub read_cache_entries: usize,
+    /// Estimated bytes each of those caches holds at most.
+    pub read_cache_bytes: usize,
 }
 
 impl StoreConfig {
@@ -305,6 +322,7 @@ impl StoreConfig {
         Ok(Self {
             currency,
             read_cache_entries,
+            read_cache_bytes: r.parse("CATALOG_CACHE_MAX_BYTES", 16 * 1024 * 1024)?,
         })
     }
 }
@@ -463,7 +481,7 @@ impl MidtransConfig {
             })?;
             Ok(value.trim_end_matches('/').to_owned())
         };
-        Ok(Some(Self {
+        let config = Self {
             server_key: Secret::new(server_key),
             client_key: r.optional("MIDTRANS_CLIENT_KEY"),
             env,
@@ -471,7 +489,11 @@ impl MidtransConfig {
             api_url: url("MIDTRANS_API_URL", api)?,
             finish_url: r.optional("MIDTRANS_FINISH_URL"),
             timeout: r.duration("MIDTRANS_TIMEOUT", Duration::from_secs(10))?,
-        }))
+        };
+        if r.environment()? == Environment::Production {
+            production::check_midtrans(&config, r)?;
+        }
+        Ok(Some(config))
     }
 }
 
@@ -486,6 +508,8 @@ pub struct RateLimitConfig {
     pub authenticated_per_minute: u32,
     /// Requests per minute per client IP to `/api/v1/auth/*` (login, register, refresh).
     pub auth_per_minute: u32,
+    /// Requests per minute per client IP to the payment webhook.
+    pub webhook_per_minute: u32,
     /// The counting window (the limits are per this window; `60s` makes them per minute).
     pub window: Duration,
     pub redis_url: Option<Secret>,
@@ -509,6 +533,7 @@ impl RateLimitConfig {
             anonymous_per_minute: r.parse("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 300)?,
             authenticated_per_minute: r.parse("RATE_LIMIT_AUTHENTICATED_PER_MINUTE", 600)?,
             auth_per_minute: r.parse("RATE_LIMIT_AUTH_PER_MINUTE", 30)?,
+            webhook_per_minute: r.parse("RATE_LIMIT_WEBHOOK_PER_MINUTE", 600)?,
             window: r.duration("RATE_LIMIT_WINDOW", Duration::from_secs(60))?,
             redis_url: redis_url.map(Secret::new),
             key_prefix: r.string("RATE_LIMIT_KEY_PREFIX", "toko:rl"),
@@ -693,6 +718,10 @@ pub struct SweepConfig {
     pub payment_poll_after: Duration,
     /// How often due payment checks are looked for.
     pub payment_poll_interval: Duration,
+    /// How long verified payment notifications are kept (the payments' audit trail).
+    pub notification_retention: Duration,
+    /// How long notifications with a wrong signature are kept (anyone can send those).
+    pub unverified_notification_retention: Duration,
 }
 
 impl SweepConfig {
@@ -702,6 +731,14 @@ impl SweepConfig {
             stock_audit_interval: r.duration("STOCK_AUDIT_INTERVAL", Duration::from_secs(300))?,
             payment_poll_after: r.duration("PAYMENT_POLL_AFTER", Duration::from_secs(120))?,
             payment_poll_interval: r.duration("PAYMENT_POLL_INTERVAL", Duration::from_secs(15))?,
+            notification_retention: r.duration(
+                "PAYMENT_NOTIFICATION_RETENTION",
+                Duration::from_secs(400 * 86_400),
+            )?,
+            unverified_notification_retention: r.duration(
+                "UNVERIFIED_NOTIFICATION_RETENTION",
+                Duration::from_secs(7 * 86_400),
+            )?,
         })
     }
 }
@@ -794,6 +831,123 @@ mod tests {
             text.contains("JWT_SECRET") && !text.contains("hunter2"),
             "{text}"
         );
+    }
+
+    fn production(extra: &[(&str, &str)]) -> Result<ApiConfig, ConfigError> {
+        let mut pairs = vec![
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            (
+                "JWT_SECRET",
+                "q3J8x0Vt9mZ2LkP7wR4sY6uB1nC5eH8jD0fG3aK6iM9oQ2rT5vX8zA1b",
+            ),
+        ];
+        pairs.extend_from_slice(extra);
+        ApiConfig::from_source(&source(&pairs))
+    }
+
+    const REAL_LOOKING_KEY: &str = "Mid-server-Tq9vB2xK7mL4pR8sW1zY6nC3";
+
+    #[test]
+    fn production_refuses_low_entropy_jwt_secrets_however_long() {
+        let err = production(&[("JWT_SECRET", "passwordpasswordpasswordpassword1")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+        assert!(production(&[]).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_unsafe_midtrans_settings_by_name() {
+        let live = [("MIDTRANS_ENV", "production")];
+        for (name, extra) in [
+            // The quick-start placeholder and the sandbox, unless explicitly allowed.
+            (
+                "MIDTRANS_ENV",
+                vec![(
+                    "MIDTRANS_SERVER_KEY",
+                    "SB-Mid-server-Tq9vB2xK7mL4pR8sW1zY6nC3",
+                )],
+            ),
+            (
+                "MIDTRANS_SERVER_KEY",
+                vec![
+                    ("MIDTRANS_SERVER_KEY", "SB-Mid-server-toko-dev-placeholder"),
+                    ("MIDTRANS_ALLOW_SANDBOX", "true"),
+                ],
+            ),
+            // A key that is not a production key.
+            (
+                "MIDTRANS_SERVER_KEY",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", "my-server-key-0123456789abcdef"),
+                ],
+            ),
+            (
+                "MIDTRANS_CLIENT_KEY",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY),
+                    ("MIDTRANS_CLIENT_KEY", "SB-Mid-client-Tq9vB2xK7mL4pR8s"),
+                ],
+            ),
+            (
+                "MIDTRANS_API_URL",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY),
+                    ("MIDTRANS_API_URL", "http://api.midtrans.com"),
+                ],
+            ),
+            (
+                "MIDTRANS_SNAP_URL",
+                vec![
+                    live[0],
+                    ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY),
+                    ("MIDTRANS_SNAP_URL", "http://app.midtrans.com/snap/v1"),
+                ],
+            ),
+        ] {
+            let err = production(&extra).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(name), "{extra:?}: {text}");
+            assert!(!text.contains("Tq9vB2xK7mL4pR8s"), "no key in {text}");
+        }
+        assert!(production(&[live[0], ("MIDTRANS_SERVER_KEY", REAL_LOOKING_KEY)]).is_ok());
+        assert!(production(&[
+            ("MIDTRANS_ALLOW_SANDBOX", "true"),
+            (
+                "MIDTRANS_SERVER_KEY",
+                "SB-Mid-server-Tq9vB2xK7mL4pR8sW1zY6nC3"
+            ),
+        ])
+        .is_ok());
+        // Development takes the quick-start values.
+        assert!(ApiConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("JWT_SECRET", "x"),
+            ("MIDTRANS_SERVER_KEY", "SB-Mid-server-toko-dev-placeholder"),
+            ("MIDTRANS_API_URL", "http://127.0.0.1:8089"),
+        ]))
+        .is_ok());
+    }
+
+    #[test]
+    fn cors_and_proxy_settings_are_read_as_documented() {
+        let config = ApiConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("JWT_SECRET", "x"),
+        ]))
+        .unwrap();
+        assert!(config.http.cors_allowed_origins.is_empty());
+        assert_eq!(config.http.trusted_proxy_hops, 1);
+        assert_eq!(config.http.max_connections, 4096);
+        let err = ApiConfig::from_source(&source(&[
+            ("DATABASE_URL", "postgres://localhost/toko"),
+            ("JWT_SECRET", "x"),
+            ("TRUSTED_PROXY_HOPS", "0"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("TRUSTED_PROXY_HOPS"), "{err}");
     }
 
     #[test]

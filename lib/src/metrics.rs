@@ -1,7 +1,7 @@
 //! Prometheus metrics shared by the API and the workers, rendered at `GET /metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Request counts and latencies of the HTTP API, labelled by operation (route) and status.
@@ -9,6 +9,8 @@ use prometheus::{
 pub struct HttpMetrics {
     pub requests: IntCounterVec,
     pub duration: HistogramVec,
+    /// Client connections open now (bounded by `MAX_CONNECTIONS`).
+    pub open_connections: IntGauge,
 }
 
 impl HttpMetrics {
@@ -25,9 +27,18 @@ impl HttpMetrics {
             ),
             &["method", "route", "status"],
         )?;
+        let open_connections = IntGauge::new(
+            "http_open_connections",
+            "Client connections open on the public port",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
-        Ok(Self { requests, duration })
+        registry.register(Box::new(open_connections.clone()))?;
+        Ok(Self {
+            requests,
+            duration,
+            open_connections,
+        })
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -24,6 +24,8 @@ pub use smtp::SmtpCatcher;
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub base_url: String,
+    /// `http://127.0.0.1:<metrics port>`: where `/metrics` is served.
+    pub metrics_url: String,
     pub db: PgPool,
     pub database: TestDatabase,
     pub client: reqwest::Client,
@@ -125,6 +127,14 @@ impl TestAppBuilder {
             .await
             .expect("bind");
         let base_url = format!("http://{}", server.local_addr);
+        let metrics_server = http::BoundServer::bind([127, 0, 0, 1].into(), 0)
+            .await
+            .expect("bind the metrics port");
+        let metrics_url = format!("http://{}", metrics_server.local_addr);
+        tokio::spawn(metrics_server.serve(
+            http::metrics_app(state.clone()),
+            std::future::pending::<()>(),
+        ));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let run_state = state.clone();
         tokio::spawn(async move {
@@ -140,6 +150,7 @@ impl TestAppBuilder {
         TestApp {
             sim,
             base_url,
+            metrics_url,
             db,
             database,
             client: reqwest::Client::builder()

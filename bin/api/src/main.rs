@@ -20,17 +20,30 @@ async fn main() -> anyhow::Result<()> {
     if config.database.run_migrations {
         db::migrate(&pool).await.context("applying migrations")?;
     }
-    let (host, port) = (config.http.host, config.http.port);
+    let (host, port, metrics_port) = (config.http.host, config.http.port, config.http.metrics_port);
     let state = http::AppState::new(config, pool).await?;
     let server = http::BoundServer::bind(host, port)
         .await
         .with_context(|| format!("binding {host}:{port}"))?;
+    let metrics_server = http::BoundServer::bind(host, metrics_port)
+        .await
+        .with_context(|| format!("binding {host}:{metrics_port} (METRICS_PORT)"))?;
     tracing::info!(
         address = %server.local_addr,
+        metrics_address = %metrics_server.local_addr,
         startup_ms = started.elapsed().as_millis() as u64,
         "toko-api listening"
     );
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let metrics = tokio::spawn(metrics_server.serve(http::metrics_app(state.clone()), {
+        let mut stopped = stopped;
+        async move {
+            let _ = stopped.changed().await;
+        }
+    }));
     server.run(state, telemetry::shutdown_signal()).await?;
+    drop(stop);
+    metrics.await??;
     tracing::info!("toko-api stopped");
     Ok(())
 }

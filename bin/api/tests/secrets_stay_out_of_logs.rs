@@ -87,6 +87,7 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         .await
         .expect("simulator");
     let port = free_port();
+    let metrics_port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     sim.set_notification_url(format!("{base}/api/v1/payments/midtrans/notification"));
 
@@ -97,6 +98,7 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
             ("APP_ENV", "development"),
             ("HOST", "127.0.0.1"),
             ("PORT", &port.to_string()),
+            ("METRICS_PORT", &metrics_port.to_string()),
             ("DATABASE_URL", &database_url),
             ("JWT_SECRET", JWT_SECRET),
             ("RATE_LIMIT_ENABLED", "false"),
@@ -161,7 +163,8 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
             .expect("refresh token")
             .to_owned(),
     );
-    // A stale refresh token is refused (reuse detection logs a warning).
+    // A stale refresh token is refused (reuse detection logs a warning and revokes the session,
+    // its access tokens included).
     let (status, _) = api
         .call(
             reqwest::Method::POST,
@@ -176,6 +179,16 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
             reqwest::Method::GET,
             "/api/v1/me",
             Some(&refreshed_access),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (customer_access, customer_refresh) = tokens(&api.sign_in(email, PASSWORD).await);
+    let (status, _) = api
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/me",
+            Some(&customer_access),
             None,
         )
         .await;
@@ -219,14 +232,14 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
     // The customer checks out and pays; Midtrans notifies, and someone forges a notification.
     api.post(
         "/api/v1/cart/items",
-        Some(&refreshed_access),
+        Some(&customer_access),
         json!({"variant_id": product["variants"][0]["id"], "quantity": 1}),
     )
     .await;
     let checkout = api
         .post(
             "/api/v1/checkout",
-            Some(&refreshed_access),
+            Some(&customer_access),
             json!({"shipping_address": address(), "shipping_method": "standard"}),
         )
         .await;
@@ -301,6 +314,8 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         ("rotated refresh token", login_refresh),
         ("refreshed access token", refreshed_access),
         ("refreshed refresh token", refreshed_refresh),
+        ("customer access token", customer_access),
+        ("customer refresh token", customer_refresh),
         ("admin access token", admin_access),
         ("forged signature", forged_signature),
         ("argon2 hash marker", "$argon2".to_owned()),

@@ -5,8 +5,9 @@ Workload builders shared by the API and every worker, so each object kind is wri
 {{/* A toko Deployment.
      Args: (dict "ctx" $ "component" NAME "settings" SETTINGS "args" (list BINARY)
                  "port" (dict "name" PORTNAME "number" PORT) "env" (list EnvVar...)
-                 "autoscaled" BOOL)
-     SETTINGS: replicaCount, resources, probes, podAnnotations[, topologySpreadConstraints] */}}
+                 "autoscaled" BOOL ["extraPorts" (list (dict "name" PORTNAME "number" PORT))])
+     SETTINGS: replicaCount, resources, probes, podAnnotations[, topologySpreadConstraints]
+     The probes use "port". */}}
 {{- define "toko.deployment" -}}
 {{- $ctx := .ctx }}
 {{- $v := .settings }}
@@ -54,9 +55,11 @@ spec:
           args:
             {{- toYaml .args | nindent 12 }}
           ports:
-            - name: {{ .port.name }}
-              containerPort: {{ .port.number }}
+            {{- range prepend (default list .extraPorts) .port }}
+            - name: {{ .name }}
+              containerPort: {{ .number }}
               protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "toko.configMapName" $ctx }}
@@ -73,7 +76,8 @@ spec:
 
 {{/* A ClusterIP-style Service in front of one component's named port.
      Args: (dict "ctx" $ "component" NAME "type" TYPE "port" PORT "targetPort" PORTNAME
-                 "annotations" MAP) */}}
+                 "annotations" MAP ["extraPorts" (list (dict "name" PORTNAME "number" PORT))])
+     Extra ports are served under their container port number and name. */}}
 {{- define "toko.service" -}}
 apiVersion: v1
 kind: Service
@@ -94,6 +98,12 @@ spec:
       port: {{ .port }}
       targetPort: {{ .targetPort }}
       protocol: TCP
+    {{- range .extraPorts }}
+    - name: {{ .name }}
+      port: {{ .number }}
+      targetPort: {{ .name }}
+      protocol: TCP
+    {{- end }}
 {{- end }}
 
 {{/* A CPU HorizontalPodAutoscaler for one component's Deployment.

@@ -5,6 +5,7 @@
 //! `password` the policy and hashing; `throttle` the failed-login limits.
 
 pub mod password;
+mod sessions;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
@@ -17,7 +18,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use self::{
-    throttle::ThrottleKey,
+    throttle::Attempt,
     tokens::{AccessTokens, IssuedAccessToken},
 };
 use crate::{config::AuthConfig, db, validation::ValidationErrors};
@@ -56,6 +57,8 @@ impl Role {
 pub struct Principal {
     pub user_id: Uuid,
     pub role: Role,
+    /// The session (refresh-token family) of the access token.
+    pub session_id: Option<Uuid>,
 }
 
 impl Principal {
@@ -111,6 +114,15 @@ pub struct RegisterInput {
     pub name: String,
 }
 
+/// A password change by the signed-in user.
+pub struct PasswordChange<'a> {
+    pub current: String,
+    pub new: String,
+    /// The session that stays signed in (by default the caller's access token's).
+    pub keep_refresh_token: Option<&'a str>,
+    pub client_ip: Option<IpAddr>,
+}
+
 pub struct LoginInput {
     pub email: String,
     pub password: String,
@@ -122,8 +134,20 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// The longest email address (RFC 5321 path limit), well inside the index's row size.
+pub const MAX_EMAIL_LENGTH: usize = 254;
+
+/// Only the length: a login need not say more about why an address cannot exist.
+fn validate_email_length(errors: &mut ValidationErrors, email: &str) {
+    errors.check(
+        email.len() <= MAX_EMAIL_LENGTH,
+        "email",
+        format!("must be at most {MAX_EMAIL_LENGTH} bytes"),
+    );
+}
+
 fn validate_email(errors: &mut ValidationErrors, email: &str) {
-    let valid = email.len() <= 254
+    let valid = email.len() <= MAX_EMAIL_LENGTH
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.is_empty()
@@ -148,6 +172,9 @@ pub struct AuthService {
     access: AccessTokens,
     /// A real hash verified when the email is unknown, so both failures take the same time.
     dummy_hash: Arc<str>,
+    sessions: sessions::SessionCache,
+    /// When this process last pruned ended throttle windows.
+    throttle_pruned: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl AuthService {
@@ -158,12 +185,48 @@ impl AuthService {
             access: AccessTokens::new(&config),
             config: Arc::new(config),
             dummy_hash: dummy_hash.into(),
+            sessions: sessions::SessionCache::default(),
+            throttle_pruned: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         })
     }
 
-    /// Verifies an access token; `None` when it is not valid.
-    pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        self.access.verify(token)
+    /// Checks an access token's signature and claims only; `None` when they are not valid.
+    /// Enough to pick a rate-limit bucket, not to grant access: see [`Self::authenticate`].
+    pub fn verify_signature(&self, token: &str) -> Option<Principal> {
+        self.access.verify(token).map(|(principal, _)| principal)
+    }
+
+    /// The principal of an access token that is valid and still current: its session has not
+    /// been revoked (logout, password change, log out everywhere) and its user exists. The
+    /// role is the user's current one.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, AuthError> {
+        let Some((principal, Some(session_id))) = self.access.verify(token) else {
+            return Ok(None);
+        };
+        let user_id = principal.user_id;
+        let state = match self.sessions.get(session_id) {
+            Some(state) => state,
+            None => {
+                let state = store::live_session_role(&self.db, user_id, session_id)
+                    .await?
+                    .map(|role| Role::from_db(&role));
+                self.sessions.put(session_id, user_id, state);
+                state
+            }
+        };
+        Ok(state.map(|role| Principal {
+            user_id,
+            role,
+            session_id: Some(session_id),
+        }))
+    }
+
+    /// Ends every session of the user: refresh tokens revoked, access tokens void.
+    pub async fn end_all_sessions(&self, user_id: Uuid) -> Result<(), AuthError> {
+        let revoked = store::revoke_other_families(&self.db, user_id, None).await?;
+        self.sessions.forget_user(user_id);
+        tracing::info!(user.id = %user_id, revoked, "all sessions ended");
+        Ok(())
     }
 
     pub async fn register(&self, input: RegisterInput) -> Result<(User, TokenPair), AuthError> {
@@ -201,19 +264,12 @@ impl AuthService {
 
     pub async fn login(&self, input: LoginInput) -> Result<(User, TokenPair), AuthError> {
         let email = normalise_email(&input.email);
-        let account_key = ThrottleKey::account(&email, self.config.max_failed_logins);
-        let mut keys = vec![account_key];
-        if let Some(ip) = input.client_ip {
-            keys.push(ThrottleKey::ip(
-                &ip.to_string(),
-                self.config.max_failed_logins_per_ip,
-            ));
-        }
-        if let Some(retry_after) =
-            throttle::blocked_for(&self.db, &keys, self.config.login_window).await?
-        {
-            return Err(AuthError::TooManyAttempts { retry_after });
-        }
+        let mut errors = ValidationErrors::new();
+        validate_email_length(&mut errors, &email);
+        password::check_length(&mut errors, "password", &input.password);
+        errors.finish()?;
+        let attempt = Attempt::new(&self.config, &email, input.client_ip);
+        self.admit(&attempt).await?;
 
         let row = store::find_user_by_email(&self.db, &email).await?;
         let stored_hash = row
@@ -221,10 +277,9 @@ impl AuthService {
             .map_or_else(|| self.dummy_hash.to_string(), |r| r.password_hash.clone());
         let valid = password::verify(input.password, stored_hash).await;
         let Some(row) = row.filter(|_| valid) else {
-            throttle::record_failure(&self.db, &keys, self.config.login_window).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        throttle::clear(&self.db, &keys[0]).await?;
+        throttle::succeeded(&self.db, &attempt).await?;
 
         let user = row.into_user();
         let mut tx = self.db.begin().await?;
@@ -244,6 +299,7 @@ impl AuthService {
                 if was_used {
                     let revoked = store::revoke_family(&mut *tx, family_id).await?;
                     tx.commit().await?;
+                    self.sessions.forget_session(family_id);
                     tracing::warn!(refresh.family_id = %family_id, revoked, "refresh token reuse detected; family revoked");
                 }
             }
@@ -264,6 +320,7 @@ impl AuthService {
         let hash = tokens::hash_refresh_token(refresh_token);
         if let Some((family_id, _)) = store::family_of(&self.db, &hash).await? {
             store::revoke_family(&self.db, family_id).await?;
+            self.sessions.forget_session(family_id);
         }
         Ok(())
     }
@@ -286,35 +343,73 @@ impl AuthService {
             .ok_or(AuthError::UserNotFound)
     }
 
-    /// Changes the password after checking the current one, and signs out every other session.
-    /// `keep_refresh_token` names the caller's own session, which stays alive.
+    /// Changes the password after checking the current one, and signs out every other session
+    /// (their refresh and access tokens stop working at once). The caller's session stays.
     pub async fn change_password(
         &self,
-        user_id: Uuid,
-        current: String,
-        new: String,
-        keep_refresh_token: Option<&str>,
+        caller: Principal,
+        change: PasswordChange<'_>,
     ) -> Result<(), AuthError> {
+        let user_id = caller.user_id;
+        let PasswordChange {
+            current,
+            new,
+            keep_refresh_token,
+            client_ip,
+        } = change;
         let row = store::find_user(&self.db, user_id)
             .await?
             .ok_or(AuthError::UserNotFound)?;
-        password::check_policy(&new, &row.email)?;
+        let mut errors = ValidationErrors::new();
+        password::check_length(&mut errors, "current_password", &current);
+        if let Err(policy) = password::check_policy(&new, &row.email) {
+            errors.0.extend(policy.0);
+        }
+        errors.finish()?;
+        // The current password is a guess like a login's: same counters, same limits.
+        let attempt = Attempt::new(&self.config, &row.email, client_ip);
+        self.admit(&attempt).await?;
         if !password::verify(current, row.password_hash).await {
             return Err(AuthError::WrongCurrentPassword);
         }
+        throttle::succeeded(&self.db, &attempt).await?;
         let hash = password::hash(new).await?;
         let mut tx = self.db.begin().await?;
         let keep = match keep_refresh_token {
             Some(token) => store::family_of(&mut *tx, &tokens::hash_refresh_token(token))
                 .await?
                 .map(|(family, _)| family),
-            None => None,
+            None => caller.session_id,
         };
         store::update_password_hash(&mut *tx, user_id, &hash).await?;
         let revoked = store::revoke_other_families(&mut *tx, user_id, keep).await?;
         tx.commit().await?;
+        self.sessions.forget_user(user_id);
         tracing::info!(user.id = %user_id, revoked, "password changed; other sessions revoked");
         Ok(())
+    }
+
+    async fn admit(&self, attempt: &Attempt) -> Result<(), AuthError> {
+        let window = self.config.login_window;
+        let prune_due = {
+            let mut last = self
+                .throttle_pruned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.elapsed() >= window;
+            if due {
+                *last = std::time::Instant::now();
+            }
+            due
+        };
+        if prune_due {
+            let pruned = throttle::prune(&self.db, window).await?;
+            tracing::debug!(pruned, "ended login throttle windows pruned");
+        }
+        match throttle::admit(&self.db, attempt, window).await? {
+            Some(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
+            None => Ok(()),
+        }
     }
 
     /// Users for the admin list, newest first; `before` is the last id of the previous page.
@@ -377,7 +472,8 @@ impl AuthService {
             refresh_expires_at,
         )
         .await?;
-        let IssuedAccessToken { token, expires_at } = self.access.issue(user.id, user.role);
+        let IssuedAccessToken { token, expires_at } =
+            self.access.issue(user.id, user.role, family_id);
         Ok(TokenPair {
             access_token: token,
             access_expires_at: expires_at,

@@ -68,6 +68,16 @@ const COMMON_PASSWORDS: &[&str] = &[
     "jakarta1234",
 ];
 
+/// Only the upper bound, for a password presented to be verified: longer ones were never
+/// accepted, so they cannot be right, and are refused before any hashing.
+pub fn check_length(errors: &mut ValidationErrors, field: &str, password: &str) {
+    errors.check(
+        password.chars().count() <= MAX_LENGTH,
+        field,
+        format!("must be at most {MAX_LENGTH} characters"),
+    );
+}
+
 /// Checks the policy: length, not the email (nor its local part), not a common password.
 pub fn check_policy(password: &str, email: &str) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();

@@ -102,6 +102,25 @@ pub async fn update_password_hash(
         .map(|_| ())
 }
 
+/// The role of the user of a live session (a refresh-token family not revoked); `None` when
+/// the session was revoked (logout, password change, reuse) or the user no longer exists.
+pub async fn live_session_role(
+    db: &PgPool,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select u.role from users u
+         where u.user_id = $1
+           and exists (select 1 from refresh_tokens r
+                       where r.family_id = $2 and r.user_id = $1 and r.revoked_at is null)",
+    )
+    .bind(user_id)
+    .bind(family_id)
+    .fetch_optional(db)
+    .await
+}
+
 /// Creates the user as an admin, or promotes (and re-passwords) an existing account.
 pub async fn upsert_admin(
     db: &PgPool,

@@ -28,6 +28,9 @@ struct Claims {
     iss: String,
     aud: String,
     jti: Uuid,
+    /// The session (refresh-token family) the token belongs to: void once it is revoked.
+    #[serde(default)]
+    sid: Option<Uuid>,
 }
 
 /// Issues and verifies access tokens.
@@ -69,7 +72,7 @@ impl AccessTokens {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: Uuid, role: Role) -> IssuedAccessToken {
+    pub fn issue(&self, user_id: Uuid, role: Role, session_id: Uuid) -> IssuedAccessToken {
         let now = Utc::now();
         let expires_at = now + chrono::Duration::from_std(self.ttl).unwrap_or_default();
         let claims = Claims {
@@ -80,20 +83,23 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             jti: Uuid::new_v4(),
+            sid: Some(session_id),
         };
         let token = encode(&Header::new(ALGORITHM), &claims, &self.encoding)
             .expect("HS256 encoding of plain claims cannot fail");
         IssuedAccessToken { token, expires_at }
     }
 
-    /// The principal of a valid token; `None` for anything else (bad signature, expired,
-    /// wrong issuer/audience/algorithm, garbage).
-    pub fn verify(&self, token: &str) -> Option<Principal> {
+    /// The principal of a valid token and its session; `None` for anything else (bad
+    /// signature, expired, wrong issuer/audience/algorithm, garbage).
+    pub fn verify(&self, token: &str) -> Option<(Principal, Option<Uuid>)> {
         let data = decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        Some(Principal {
+        let principal = Principal {
             user_id: data.claims.sub,
             role: data.claims.role,
-        })
+            session_id: data.claims.sid,
+        };
+        Some((principal, data.claims.sid))
     }
 }
 
@@ -131,6 +137,7 @@ mod tests {
             audience: "toko-api".into(),
             max_failed_logins: 5,
             max_failed_logins_per_ip: 20,
+            max_failed_logins_per_account: 100,
             login_window: Duration::from_secs(900),
         }
     }
@@ -139,8 +146,10 @@ mod tests {
     fn round_trips_and_rejects_foreign_keys() {
         let tokens = AccessTokens::new(&config("a-very-long-test-secret-value-0001"));
         let user = Uuid::new_v4();
-        let issued = tokens.issue(user, Role::Admin);
-        let principal = tokens.verify(&issued.token).unwrap();
+        let session = Uuid::new_v4();
+        let issued = tokens.issue(user, Role::Admin, session);
+        let (principal, sid) = tokens.verify(&issued.token).unwrap();
+        assert_eq!(sid, Some(session));
         assert_eq!(principal.user_id, user);
         assert_eq!(principal.role, Role::Admin);
 
@@ -151,7 +160,7 @@ mod tests {
     #[test]
     fn rejects_alg_none() {
         let tokens = AccessTokens::new(&config("a-very-long-test-secret-value-0001"));
-        let issued = tokens.issue(Uuid::new_v4(), Role::Admin);
+        let issued = tokens.issue(Uuid::new_v4(), Role::Admin, Uuid::new_v4());
         let payload = issued.token.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(tokens.verify(&format!("{header}.{payload}.")).is_none());

@@ -67,26 +67,74 @@ impl CatalogChanges {
     }
 }
 
+/// How much one read cache may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheLimits {
+    pub entries: usize,
+    /// Estimated bytes of keys and values together.
+    pub bytes: usize,
+}
+
+impl CacheLimits {
+    pub const NONE: Self = Self {
+        entries: 0,
+        bytes: 0,
+    };
+}
+
+/// A stored value: the generation it was computed in, when, and its estimated size.
+struct Entry<V> {
+    generation: u64,
+    at: Instant,
+    value: V,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Entries<V> {
+    map: HashMap<String, Entry<V>>,
+    bytes: usize,
+}
+
 /// Values keyed by what was asked, valid for the generation they were computed in.
 pub struct ReadCache<V> {
     changes: Option<Arc<CatalogChanges>>,
-    capacity: usize,
-    entries: Mutex<HashMap<String, (u64, Instant, V)>>,
+    limits: CacheLimits,
+    entries: Mutex<Entries<V>>,
 }
 
-impl<V: Clone> ReadCache<V> {
-    /// A cache of at most `capacity` values; `None` changes (or capacity 0) caches nothing.
-    pub fn new(changes: Option<Arc<CatalogChanges>>, capacity: usize) -> Self {
+/// The estimated memory of a cached value: the length of its debug rendering, which tracks
+/// the strings that make up most of it (what a client's input can make large).
+fn estimated_bytes<V: std::fmt::Debug>(key: &str, value: &V) -> usize {
+    use std::fmt::Write;
+    struct Counter(usize);
+    impl Write for Counter {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    let _ = write!(counter, "{value:?}");
+    key.len() + counter.0
+}
+
+impl<V: Clone + std::fmt::Debug> ReadCache<V> {
+    /// A cache within `limits`; `None` changes (or a zero limit) caches nothing.
+    pub fn new(changes: Option<Arc<CatalogChanges>>, limits: CacheLimits) -> Self {
         Self {
-            changes: changes.filter(|_| capacity > 0),
-            capacity,
-            entries: Mutex::new(HashMap::new()),
+            changes: changes.filter(|_| limits.entries > 0 && limits.bytes > 0),
+            limits,
+            entries: Mutex::new(Entries {
+                map: HashMap::new(),
+                bytes: 0,
+            }),
         }
     }
 
     /// A cache that always computes.
     pub fn disabled() -> Self {
-        Self::new(None, 0)
+        Self::new(None, CacheLimits::NONE)
     }
 
     /// The cached value of `key`, or `compute`'s (stored when no change overlapped it).
@@ -111,14 +159,11 @@ impl<V: Clone> ReadCache<V> {
 
     fn lookup(&self, key: &str, generation: u64) -> Option<V> {
         let entries = self.entries.lock().expect("read cache lock");
-        match entries.get(key) {
-            Some((stored_in, at, value))
-                if *stored_in == generation && at.elapsed() < TIME_TO_LIVE =>
-            {
-                Some(value.clone())
-            }
-            _ => None,
-        }
+        entries
+            .map
+            .get(key)
+            .filter(|e| e.generation == generation && e.at.elapsed() < TIME_TO_LIVE)
+            .map(|e| e.value.clone())
     }
 
     fn store(&self, key: String, generation: u64, value: &V) {
@@ -126,15 +171,33 @@ impl<V: Clone> ReadCache<V> {
         if current != Some(generation) {
             return; // the catalog changed while this value was computed
         }
+        let bytes = estimated_bytes(&key, value);
+        if bytes > self.limits.bytes {
+            return;
+        }
         let mut entries = self.entries.lock().expect("read cache lock");
-        if entries.len() >= self.capacity {
+        let full = |e: &Entries<V>| {
+            e.map.len() >= self.limits.entries || e.bytes + bytes > self.limits.bytes
+        };
+        if full(&entries) {
             // Entries of past generations are dead weight; drop them, or everything.
-            entries.retain(|_, (stored_in, _, _)| *stored_in == generation);
-            if entries.len() >= self.capacity {
-                entries.clear();
+            entries.map.retain(|_, e| e.generation == generation);
+            entries.bytes = entries.map.values().map(|e| e.bytes).sum();
+            if full(&entries) {
+                entries.map.clear();
+                entries.bytes = 0;
             }
         }
-        entries.insert(key, (generation, Instant::now(), value.clone()));
+        let entry = Entry {
+            generation,
+            at: Instant::now(),
+            value: value.clone(),
+            bytes,
+        };
+        if let Some(replaced) = entries.map.insert(key, entry) {
+            entries.bytes -= replaced.bytes;
+        }
+        entries.bytes += bytes;
     }
 }
 
@@ -191,6 +254,28 @@ mod tests {
         changes
     }
 
+    fn limits(entries: usize, bytes: usize) -> CacheLimits {
+        CacheLimits { entries, bytes }
+    }
+
+    #[tokio::test]
+    async fn the_bytes_held_are_bounded_and_oversized_values_not_kept() {
+        let changes = listening();
+        let cache = ReadCache::new(Some(changes.clone()), limits(1_000, 100));
+        for i in 0..50 {
+            get(&cache, &format!("key-{i:040}"), i).await;
+            let entries = cache.entries.lock().unwrap();
+            assert!(entries.bytes <= 100, "{} bytes held", entries.bytes);
+            assert_eq!(
+                entries.bytes,
+                entries.map.values().map(|e| e.bytes).sum::<usize>()
+            );
+        }
+        let big = "k".repeat(200);
+        get(&cache, &big, 1).await;
+        assert!(!cache.entries.lock().unwrap().map.contains_key(&big));
+    }
+
     async fn get(cache: &ReadCache<u32>, key: &str, computed: u32) -> u32 {
         cache
             .get_or_try::<(), _>(key.into(), || async move { Ok(computed) })
@@ -201,7 +286,7 @@ mod tests {
     #[tokio::test]
     async fn a_value_is_served_until_the_catalog_changes() {
         let changes = listening();
-        let cache = ReadCache::new(Some(changes.clone()), 10);
+        let cache = ReadCache::new(Some(changes.clone()), limits(10, 1 << 20));
         assert_eq!(get(&cache, "a", 1).await, 1);
         assert_eq!(get(&cache, "a", 2).await, 1, "served from memory");
         assert_eq!(get(&cache, "b", 3).await, 3, "another key is computed");
@@ -212,7 +297,7 @@ mod tests {
     #[tokio::test]
     async fn a_value_computed_across_a_change_is_not_stored() {
         let changes = listening();
-        let cache = ReadCache::new(Some(changes.clone()), 10);
+        let cache = ReadCache::new(Some(changes.clone()), limits(10, 1 << 20));
         let value = cache
             .get_or_try::<(), _>("a".into(), || async {
                 changes.changed(); // a commit landed while this read ran
@@ -227,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn nothing_is_served_while_not_listening_and_the_size_is_bounded() {
         let changes = listening();
-        let cache = ReadCache::new(Some(changes.clone()), 2);
+        let cache = ReadCache::new(Some(changes.clone()), limits(2, 1 << 20));
         changes.set_listening(false);
         get(&cache, "a", 1).await;
         assert_eq!(get(&cache, "a", 2).await, 2);
@@ -236,7 +321,7 @@ mod tests {
         for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
             get(&cache, key, i as u32).await;
         }
-        assert!(cache.entries.lock().unwrap().len() <= 2);
+        assert!(cache.entries.lock().unwrap().map.len() <= 2);
         assert_eq!(get(&cache, "c", 9).await, 2);
         assert_eq!(get(&ReadCache::disabled(), "c", 9).await, 9);
     }

@@ -86,14 +86,20 @@ impl Cursor {
             ProductSort::PriceAsc | ProductSort::PriceDesc => cursor.p.is_some(),
             ProductSort::Name => cursor.n.is_some(),
         };
-        if cursor.s != sort || !complete {
+        // A cursor is client input: keys the database cannot compare (text with NUL, a
+        // timestamp outside its range) are refused here rather than failing the query.
+        let storable = cursor.n.as_deref().is_none_or(|n| !n.contains('\0'))
+            && cursor
+                .t
+                .is_none_or(|t| (1..=9999).contains(&chrono::Datelike::year(&t)));
+        if cursor.s != sort || !complete || !storable {
             return Err(invalid());
         }
         Ok(cursor)
     }
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ProductPage {
     pub items: Vec<ProductSummary>,
     pub next_cursor: Option<String>,

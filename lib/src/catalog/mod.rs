@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use self::changes::{CatalogChanges, ReadCache};
+use self::changes::{CacheLimits, CatalogChanges, ReadCache};
 use crate::validation::ValidationErrors;
 
 /// The catalog service.
@@ -45,12 +45,18 @@ struct PublicReads {
 }
 
 impl PublicReads {
-    fn new(changes: Option<Arc<CatalogChanges>>, capacity: usize) -> Self {
+    fn new(changes: Option<Arc<CatalogChanges>>, limits: CacheLimits) -> Self {
         Self {
-            products: ReadCache::new(changes.clone(), capacity),
-            listings: ReadCache::new(changes.clone(), capacity),
-            category_filters: ReadCache::new(changes.clone(), capacity),
-            category_trees: ReadCache::new(changes, 1),
+            products: ReadCache::new(changes.clone(), limits),
+            listings: ReadCache::new(changes.clone(), limits),
+            category_filters: ReadCache::new(changes.clone(), limits),
+            category_trees: ReadCache::new(
+                changes,
+                CacheLimits {
+                    entries: 1,
+                    ..limits
+                },
+            ),
         }
     }
 }
@@ -60,7 +66,7 @@ impl Catalog {
         Self {
             db,
             currency: currency.into(),
-            reads: Arc::new(PublicReads::new(None, 0)),
+            reads: Arc::new(PublicReads::new(None, CacheLimits::NONE)),
         }
     }
 
@@ -68,9 +74,9 @@ impl Catalog {
     pub fn with_read_caches(
         mut self,
         changes: Option<Arc<CatalogChanges>>,
-        capacity: usize,
+        limits: CacheLimits,
     ) -> Self {
-        self.reads = Arc::new(PublicReads::new(changes, capacity));
+        self.reads = Arc::new(PublicReads::new(changes, limits));
         self
     }
 }

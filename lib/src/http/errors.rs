@@ -21,17 +21,52 @@ macro_rules! into_api_error {
 
 into_api_error!(AuthError, crate::validation::ValidationErrors);
 
-/// Logs an unexpected error once, where it is turned into a response, and hides it.
-pub fn internal(error: &dyn std::error::Error) -> Problem {
+/// Logs an unexpected error once, where it is turned into a response, and hides it. A lost
+/// database connection is not unexpected in the same way: it is a 503 with `Retry-After`
+/// (the client may simply try again once PostgreSQL is back).
+pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
     let mut chain = error.to_string();
     let mut source = error.source();
+    let mut database_unreachable = is_database_unreachable(error);
     while let Some(cause) = source {
         chain.push_str(": ");
         chain.push_str(&cause.to_string());
+        database_unreachable |= is_database_unreachable(cause);
         source = cause.source();
+    }
+    if database_unreachable {
+        tracing::warn!(error = %chain, "database unreachable");
+        let mut problem = Problem::unavailable(
+            "database_unavailable",
+            "the database is unreachable; retry shortly",
+        );
+        problem.retry_after = Some(DATABASE_RETRY_AFTER_SECONDS);
+        return problem;
     }
     tracing::error!(error = %chain, "unexpected error");
     Problem::internal()
+}
+
+/// A restart of PostgreSQL takes seconds.
+const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
+
+/// Failures of the connection rather than of the statement: I/O, TLS, the pool having no
+/// connection to give, and the server's "connection exception" and shutdown codes.
+fn is_database_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let Some(error) = error.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 impl From<crate::validation::ValidationErrors> for Problem {

@@ -60,7 +60,7 @@ impl<E: Endpoint> Endpoint for Observed<E> {
         let id = request_id(&req);
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
-        req.set_data(BodyLimit(self.config.body_limit_bytes));
+        req.set_data(BodyLimit(body_limit(&self.config, &path)));
         let span = tracing::info_span!("http.request", request_id = %id, http.method = %method, http.path = %path);
 
         let timeout = self.config.request_timeout;
@@ -70,15 +70,7 @@ impl<E: Endpoint> Endpoint for Observed<E> {
             }
             match tokio::time::timeout(timeout, self.inner.call(req)).await {
                 Ok(Ok(output)) => problem_for_bare_error(output.into_response()),
-                Ok(Err(error)) => {
-                    // Keep the operation id poem-openapi attached, for the metrics label.
-                    let operation = error.data::<OperationId>().copied();
-                    let mut resp = problem_from_error(error);
-                    if let Some(op) = operation {
-                        resp.set_data(op);
-                    }
-                    resp
-                }
+                Ok(Err(error)) => error_response(error),
                 Err(_) => Problem::unavailable("request_timeout", "the request took too long")
                     .into_response(),
             }
@@ -108,6 +100,16 @@ impl<E: Endpoint> Endpoint for Observed<E> {
     }
 }
 
+/// The payment webhook takes only Midtrans' small notifications; everything else the general
+/// limit.
+fn body_limit(config: &HttpConfig, path: &str) -> usize {
+    if path.starts_with("/api/v1/payments/") {
+        config.webhook_body_limit_bytes
+    } else {
+        config.body_limit_bytes
+    }
+}
+
 /// The metric label of a request: its operationId, or a fixed name for the few plain routes,
 /// never the raw path (unbounded cardinality).
 fn route_label(resp: &Response, path: &str) -> &'static str {
@@ -123,6 +125,17 @@ fn route_label(resp: &Response, path: &str) -> &'static str {
         _ if resp.status() == StatusCode::NOT_FOUND => "unmatched",
         _ => "other",
     }
+}
+
+/// The problem response of an error, keeping the operation id poem-openapi attached (the
+/// metrics label).
+pub(super) fn error_response(error: poem::Error) -> Response {
+    let operation = error.data::<OperationId>().copied();
+    let mut resp = problem_from_error(error);
+    if let Some(op) = operation {
+        resp.set_data(op);
+    }
+    resp
 }
 
 /// Turns any error raised before or by a handler into a problem response.

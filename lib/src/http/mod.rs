@@ -12,25 +12,22 @@ pub mod middleware;
 pub mod problem;
 mod rate_limit;
 mod security;
+mod server;
 mod state;
 
-use std::{future::Future, net::IpAddr, sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc};
 
-use poem::{
-    listener::{Acceptor, Listener, TcpListener},
-    middleware::Cors,
-    EndpointExt, IntoEndpoint, Request, Response, Route, Server,
-};
+use poem::{middleware::Cors, EndpointExt, IntoEndpoint, Request, Response, Route};
 use poem_openapi::OpenApiService;
+
+use crate::config::HttpConfig;
 
 pub use self::{
     json_body::{JsonBody, RawJson},
     security::{BearerAuth, CartAuth},
+    server::{BoundServer, ConnectionLimits},
     state::{AppState, Check, StartupError},
 };
-
-/// How long in-flight requests may run after SIGTERM before the server stops.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// The OpenAPI service: the operations and their document. `tokoctl openapi` writes
 /// `service().spec()` to `openapi.json`; a test keeps the two equal.
@@ -48,7 +45,8 @@ pub fn spec_json() -> String {
     service().spec()
 }
 
-/// The whole app: API, docs, health and metrics, wrapped in the standard middleware.
+/// The public app: API, docs and health, wrapped in the standard middleware. Metrics are
+/// served apart, on the metrics port ([`metrics_app`]).
 pub fn app(state: AppState) -> impl poem::Endpoint<Output = Response> {
     let service = service();
     let spec = service.spec();
@@ -68,105 +66,87 @@ pub fn app(state: AppState) -> impl poem::Endpoint<Output = Response> {
         )
         .nest("/api/docs", docs)
         .at("/health/live", poem::get(health::live))
-        .at("/health/ready", poem::get(health::ready))
-        .at("/metrics", poem::get(health::metrics));
+        .at("/health/ready", poem::get(health::ready));
 
-    let cors = cors(&state.config.http.cors_allowed_origins);
-    let app = routes.with(cors).data(state.clone()).map_to_response();
+    let app = match cors(&state.config.http.cors_allowed_origins) {
+        Some(cors) => routes
+            .with(cors)
+            .data(state.clone())
+            .map_to_response()
+            .boxed(),
+        None => routes.data(state.clone()).map_to_response().boxed(),
+    };
     let limited = rate_limit::RateLimited::new(app, state);
     middleware::Observed::new(limited, metrics, http_config)
 }
 
-/// Cross-origin access only for the configured origins (none by default).
-fn cors(origins: &[String]) -> Cors {
-    origins
-        .iter()
-        .fold(Cors::new(), |cors, origin| {
-            cors.allow_origin(origin.as_str())
-        })
-        .allow_methods(["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"])
-        .allow_headers([
-            "authorization",
-            "content-type",
-            "idempotency-key",
-            "x-cart-token",
-            "x-request-id",
-            "if-none-match",
-        ])
-        .expose_headers([
-            "x-request-id",
-            "etag",
-            "retry-after",
-            "ratelimit-limit",
-            "ratelimit-remaining",
-            "ratelimit-reset",
-            "x-cart-token",
-        ])
-        .max_age(600)
+/// `/metrics` for Prometheus, on the metrics port: kept off the public port because the
+/// counters describe traffic and internals to whoever asks.
+pub fn metrics_app(state: AppState) -> impl poem::Endpoint<Output = Response> {
+    Route::new()
+        .at("/metrics", poem::get(health::metrics))
+        .data(state)
+        .map_to_response()
 }
 
-/// The client's address: the socket peer, or — behind a trusted proxy
-/// (`TRUST_FORWARDED_FOR=true`) — the right-most `X-Forwarded-For` entry, the one that proxy
-/// appended. Entries to its left come from the client and could be forged to dodge per-IP
-/// limits.
-pub fn client_ip(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
-    if trust_forwarded_for {
-        let forwarded = req
-            .header("x-forwarded-for")
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
+/// Cross-origin access for the configured origins: none when the list is empty (no CORS
+/// headers at all, so browsers refuse), any origin only for an explicit `*`.
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let any = origins.iter().any(|o| o == "*");
+    let cors = origins
+        .iter()
+        .filter(|_| !any)
+        .fold(Cors::new(), |cors, origin| {
+            cors.allow_origin(origin.as_str())
+        });
+    Some(
+        cors.allow_methods(["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"])
+            .allow_headers([
+                "authorization",
+                "content-type",
+                "idempotency-key",
+                "x-cart-token",
+                "x-request-id",
+                "if-none-match",
+            ])
+            .expose_headers([
+                "x-request-id",
+                "etag",
+                "retry-after",
+                "ratelimit-limit",
+                "ratelimit-remaining",
+                "ratelimit-reset",
+                "x-cart-token",
+            ])
+            .max_age(600),
+    )
+}
+
+/// The client's address: the socket peer, or — behind trusted proxies
+/// (`TRUST_FORWARDED_FOR=true`) — the `X-Forwarded-For` entry `TRUSTED_PROXY_HOPS` from the right
+/// (1: the right-most, the one the nearest proxy appended). Every header line counts, joined
+/// in order, as proxies may append a line of their own. Entries further left come from the
+/// client and could be forged to dodge per-IP limits.
+pub fn client_ip(req: &Request, config: &HttpConfig) -> Option<IpAddr> {
+    if config.trust_forwarded_for {
+        let entries: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let entry = entries
+            .len()
+            .checked_sub(config.trusted_proxy_hops)
+            .and_then(|i| entries.get(i));
+        if let Some(ip) = entry.and_then(|e| e.parse().ok()) {
+            return Some(ip);
         }
     }
     req.remote_addr().as_socket_addr().map(|a| a.ip())
-}
-
-/// A bound server, ready to run (binding first lets tests learn the random port).
-pub struct BoundServer {
-    acceptor: poem::listener::TcpAcceptor,
-    pub local_addr: std::net::SocketAddr,
-}
-
-impl BoundServer {
-    pub async fn bind(host: IpAddr, port: u16) -> std::io::Result<Self> {
-        let acceptor = TcpListener::bind((host, port)).into_acceptor().await?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .ok_or_else(|| std::io::Error::other("listener has no socket address"))?;
-        Ok(Self {
-            acceptor,
-            local_addr,
-        })
-    }
-
-    /// Serves until `shutdown` resolves, then drains in-flight requests.
-    pub async fn run(
-        self,
-        state: AppState,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .idle_timeout(Duration::from_secs(60))
-            .run_with_graceful_shutdown(app(state), shutdown, Some(SHUTDOWN_GRACE))
-            .await
-    }
-
-    /// Serves another endpoint the same way (the workers' health and metrics server).
-    pub async fn serve<E>(
-        self,
-        endpoint: E,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> std::io::Result<()>
-    where
-        E: IntoEndpoint,
-        E::Endpoint: 'static,
-    {
-        Server::new_with_acceptor(self.acceptor)
-            .idle_timeout(Duration::from_secs(60))
-            .run_with_graceful_shutdown(endpoint, shutdown, Some(SHUTDOWN_GRACE))
-            .await
-    }
 }

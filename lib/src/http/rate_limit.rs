@@ -1,7 +1,8 @@
 //! Per-client request limits on the versioned API: per signed-in user, per IP for anonymous
 //! callers, and a stricter per-IP limit on `/api/v1/auth/*`. Every API response carries
 //! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a refusal is a 429 problem
-//! with `Retry-After`. Payment notifications are exempt (Midtrans must always get through).
+//! with `Retry-After`. Payment notifications have a per-IP limit of their own, high enough for
+//! Midtrans (which retries a refused notification later) and low enough to stop a flood.
 
 use std::sync::Arc;
 
@@ -25,18 +26,21 @@ impl<E> RateLimited<E> {
 fn bucket(state: &AppState, req: &Request) -> Option<(String, u32)> {
     let config = &state.config.rate_limit;
     let path = req.uri().path();
-    if !config.enabled || !path.starts_with("/api/v1/") || path.starts_with("/api/v1/payments/") {
+    if !config.enabled || !path.starts_with("/api/v1/") {
         return None;
     }
-    let ip = client_ip(req, state.config.http.trust_forwarded_for)
+    let ip = client_ip(req, &state.config.http)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    if path.starts_with("/api/v1/payments/") {
+        return Some((format!("webhook:{ip}"), config.webhook_per_minute));
+    }
     if path.starts_with("/api/v1/auth/") {
         return Some((format!("auth:{ip}"), config.auth_per_minute));
     }
     let principal = req
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|token| state.auth.authenticate(token));
+        .and_then(|token| state.auth.verify_signature(token));
     Some(match principal {
         Some(p) => (
             format!("user:{}", p.user_id),
@@ -70,10 +74,11 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
             .rate_limiter
             .hit(&bucket, limit, self.state.config.rate_limit.window)
             .await;
+        // Handler errors become their problem here, so they carry the headers too.
         let mut resp = if decision.allowed {
             match self.inner.call(req).await {
                 Ok(output) => output.into_response(),
-                Err(error) => return Err(error),
+                Err(error) => super::middleware::error_response(error),
             }
         } else {
             Problem::too_many_requests("rate_limited", decision.reset).into_response()

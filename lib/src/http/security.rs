@@ -1,11 +1,13 @@
 //! Bearer-token authentication for API operations.
 //!
 //! As an operation parameter, [`BearerAuth`] both enforces authentication (401 before the
-//! handler runs) and documents the `bearerAuth` security scheme in the spec. Role checks happen
-//! in the handler with [`BearerAuth::admin`], so a customer gets 403, never the data.
+//! handler runs) and documents the `bearerAuth` security scheme in the spec. The token must
+//! belong to a live session (see `auth::sessions`). Routes under `/api/v1/admin/` refuse
+//! non-admins here, before the body is read; handlers check the role again with
+//! [`BearerAuth::admin`], so a customer gets 403, never the data.
 
-use poem::Request;
-use poem_openapi::{auth::Bearer, SecurityScheme};
+use poem::{IntoResponse, Request};
+use poem_openapi::{auth::Bearer, error::AuthorizationError, SecurityScheme};
 
 use super::{
     problem::{ApiError, ErrorSet, Problem},
@@ -23,8 +25,30 @@ use crate::auth::Principal;
 )]
 pub struct BearerAuth(pub Principal);
 
-async fn authenticate(req: &Request, bearer: Bearer) -> Option<Principal> {
-    req.data::<AppState>()?.auth.authenticate(&bearer.token)
+/// 401 for a token that is invalid or no longer current; a database failure is its own
+/// problem (503), not a 401 that would sign the client out.
+async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR))?;
+    match state.auth.authenticate(&bearer.token).await {
+        Ok(Some(principal)) => check_route_role(req, principal),
+        Ok(None) => Err(AuthorizationError.into()),
+        Err(error) => Err(poem::Error::from_response(
+            Problem::from(error).into_response(),
+        )),
+    }
+}
+
+/// Every operation under `/api/v1/admin/` needs the admin role: refused here, before the
+/// request body is read or validated (authorization comes first: 403, never a 422 that
+/// would tell a customer about the shape of admin inputs).
+fn check_route_role(req: &Request, principal: Principal) -> poem::Result<Principal> {
+    if req.uri().path().starts_with("/api/v1/admin/") && !principal.is_admin() {
+        let problem: Problem = Problem::forbidden("this operation requires the admin role");
+        return Err(poem::Error::from_response(problem.into_response()));
+    }
+    Ok(principal)
 }
 
 impl BearerAuth {

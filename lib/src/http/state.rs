@@ -8,7 +8,10 @@ use sqlx::PgPool;
 use crate::{
     auth::AuthService,
     cart::Carts,
-    catalog::{changes::CatalogChanges, Catalog},
+    catalog::{
+        changes::{CacheLimits, CatalogChanges},
+        Catalog,
+    },
     config::ApiConfig,
     db,
     metrics::HttpMetrics,
@@ -47,10 +50,14 @@ impl AppState {
         let http_metrics = HttpMetrics::register(&registry)?;
         let auth = AuthService::new(db.clone(), config.auth.clone()).await?;
         // One listener keeps every public read cache honest (see catalog::changes).
-        let cache_entries = config.store.read_cache_entries;
-        let changes = (cache_entries > 0).then(|| CatalogChanges::follow(db.clone()));
+        let cache_limits = CacheLimits {
+            entries: config.store.read_cache_entries,
+            bytes: config.store.read_cache_bytes,
+        };
+        let changes = (cache_limits.entries > 0 && cache_limits.bytes > 0)
+            .then(|| CatalogChanges::follow(db.clone()));
         let catalog = Catalog::new(db.clone(), config.store.currency.clone())
-            .with_read_caches(changes.clone(), cache_entries);
+            .with_read_caches(changes.clone(), cache_limits);
         let carts = Carts::new(db.clone(), config.cart.clone());
         let orders = Orders::new(
             db.clone(),
@@ -69,7 +76,7 @@ impl AppState {
         let search = Search::from_config(&config.search, db.clone())?.with_result_cache(
             &config.search,
             changes,
-            cache_entries,
+            cache_limits,
         );
         Ok(Self {
             config: Arc::new(config),

@@ -169,21 +169,35 @@ impl Payments {
     /// Handles a raw notification body: verify, record, then reconcile through the status API.
     /// Errors: malformed (400), bad signature (401), unknown order id (404). A status API
     /// failure is not an error: the notification is recorded and the poller catches up.
-    pub async fn handle_notification(&self, raw: &str) -> Result<Reconciled, PaymentError> {
+    pub async fn handle_notification<'a>(&self, raw: &'a str) -> Result<Reconciled, PaymentError> {
         let client = self.client()?;
         let body: Value = serde_json::from_str(raw)
             .map_err(|e| PaymentError::MalformedNotification(e.to_string()))?;
         let field = |name: &str| body.get(name).and_then(Value::as_str);
+        // Anyone can post here: what is kept of an unverified notification is bounded.
+        let kept = |value: &'a str, valid: bool| {
+            if valid {
+                value
+            } else {
+                prefix(value, UNVERIFIED_BODY_KEPT)
+            }
+        };
         let record =
             |outcome: &'static str, valid: bool, order_id: Option<Uuid>| NotificationRecord {
-                provider_order_id: field("order_id"),
+                provider_order_id: field("order_id").map(|v| prefix(v, MAX_ORDER_ID_LENGTH)),
                 order_id,
-                transaction_status: field("transaction_status"),
-                status_code: field("status_code"),
-                raw_body: raw,
+                transaction_status: field("transaction_status").map(|v| prefix(v, 64)),
+                status_code: field("status_code").map(|v| prefix(v, 16)),
+                raw_body: kept(raw, valid),
                 signature_valid: valid,
                 outcome,
             };
+        if field("order_id").is_some_and(|id| id.len() > MAX_ORDER_ID_LENGTH) {
+            store::insert_notification(&self.db, record("malformed", false, None)).await?;
+            return Err(PaymentError::MalformedNotification(format!(
+                "order_id is longer than {MAX_ORDER_ID_LENGTH} characters"
+            )));
+        }
         let (Some(order_id), Some(status_code), Some(gross_amount), Some(signature_key)) = (
             field("order_id"),
             field("status_code"),
@@ -237,4 +251,22 @@ impl Payments {
     ) -> Result<Vec<Uuid>, PaymentError> {
         Ok(store::due_for_check(&self.db, older_than, limit).await?)
     }
+}
+
+/// Bytes of an unverified notification's body that are stored (its start shows what it was).
+pub const UNVERIFIED_BODY_KEPT: usize = 1024;
+
+/// Midtrans order ids are at most 50 characters.
+pub const MAX_ORDER_ID_LENGTH: usize = 50;
+
+/// The longest prefix of `value` within `max` bytes, cut at a character boundary.
+fn prefix(value: &str, max: usize) -> &str {
+    if value.len() <= max {
+        return value;
+    }
+    let mut end = max;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }

@@ -264,3 +264,21 @@ pub async fn due_for_check(
     .fetch_all(db)
     .await
 }
+
+/// Deletes notifications past their retention: unverified ones (anyone can send those) after
+/// `unverified`, the rest after `verified`. Returns the rows deleted.
+pub async fn prune_notifications(
+    db: &PgPool,
+    verified: std::time::Duration,
+    unverified: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "delete from payment_notifications
+         where received_at < now() - case when signature_valid then $1 else $2 end",
+    )
+    .bind(verified)
+    .bind(unverified)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
+}

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 pub use self::model::*;
 use crate::{
-    catalog::changes::{CatalogChanges, ReadCache},
+    catalog::changes::{CacheLimits, CatalogChanges, ReadCache},
     config::{SearchBackendConfig, SearchConfig},
 };
 
@@ -144,10 +144,10 @@ impl Search {
         mut self,
         config: &SearchConfig,
         changes: Option<Arc<CatalogChanges>>,
-        capacity: usize,
+        limits: CacheLimits,
     ) -> Self {
         if matches!(config.backend, SearchBackendConfig::Postgres) {
-            self.results = Arc::new(ReadCache::new(changes, capacity));
+            self.results = Arc::new(ReadCache::new(changes, limits));
         }
         self
     }

@@ -429,18 +429,29 @@ mod access_tokens {
     use super::*;
     use jsonwebtoken::{encode, EncodingKey, Header};
 
+    /// The claims of a real token, with `changes` applied (a `null` removes the claim).
     fn forged(
         secret: &str,
-        user_id: &str,
-        role: &str,
+        real: &str,
+        changes: Value,
         exp_offset: i64,
         alg: jsonwebtoken::Algorithm,
     ) -> String {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
         let now = chrono_now();
-        let claims = json!({
-            "sub": user_id, "role": role, "iat": now, "exp": now + exp_offset,
-            "iss": "toko", "aud": "toko-api", "jti": "00000000-0000-0000-0000-000000000001"
-        });
+        let payload = URL_SAFE_NO_PAD
+            .decode(real.split('.').nth(1).unwrap())
+            .unwrap();
+        let mut claims: serde_json::Map<String, Value> = serde_json::from_slice(&payload).unwrap();
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + exp_offset));
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                claims.remove(name);
+            } else {
+                claims.insert(name.clone(), value.clone());
+            }
+        }
         encode(
             &Header::new(alg),
             &claims,
@@ -464,7 +475,7 @@ mod access_tokens {
         let secret = "test-secret-that-is-long-enough-0123456789";
 
         // A token we sign ourselves with the right key is accepted (the harness is honest)...
-        let good = forged(secret, &user.id, "customer", 60, hs256);
+        let good = forged(secret, &user.access_token, json!({}), 60, hs256);
         assert_eq!(
             app.get("/api/v1/me")
                 .bearer_auth(&good)
@@ -481,19 +492,36 @@ mod access_tokens {
                 "another key",
                 forged(
                     "some-other-secret-of-enough-length-000",
-                    &user.id,
-                    "customer",
+                    &user.access_token,
+                    json!({}),
                     60,
                     hs256,
                 ),
             ),
-            ("expired", forged(secret, &user.id, "customer", -120, hs256)),
+            (
+                "expired",
+                forged(secret, &user.access_token, json!({}), -120, hs256),
+            ),
+            (
+                "without a session",
+                forged(secret, &user.access_token, json!({"sid": null}), 60, hs256),
+            ),
+            (
+                "a session that does not exist",
+                forged(
+                    secret,
+                    &user.access_token,
+                    json!({"sid": uuid::Uuid::new_v4()}),
+                    60,
+                    hs256,
+                ),
+            ),
             (
                 "HS512 instead of HS256",
                 forged(
                     secret,
-                    &user.id,
-                    "customer",
+                    &user.access_token,
+                    json!({}),
                     60,
                     jsonwebtoken::Algorithm::HS512,
                 ),
@@ -546,5 +574,127 @@ mod roles {
         assert_eq!(as_admin.status(), 200);
         let body: Value = as_admin.json().await.unwrap();
         assert_eq!(body["items"].as_array().unwrap().len(), 2);
+    }
+}
+
+mod revocation {
+    use super::*;
+
+    async fn me(app: &TestApp, access_token: &str) -> u16 {
+        app.get("/api/v1/me")
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test]
+    async fn a_password_change_voids_every_access_token_at_once() {
+        let app = TestApp::spawn().await;
+        let this = app.register_customer().await;
+        let other = app.login(&this.email, &this.password).await;
+        assert_eq!(me(&app, &other.access_token).await, 200);
+
+        let resp = app
+            .post(
+                "/api/v1/me/password",
+                &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token}),
+            )
+            .bearer_auth(&this.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+
+        assert_eq!(
+            me(&app, &other.access_token).await,
+            401,
+            "the other session"
+        );
+        assert_eq!(
+            me(&app, &this.access_token).await,
+            200,
+            "this session stays"
+        );
+        let renewed: Value = app
+            .post(
+                "/api/v1/auth/refresh",
+                &json!({"refresh_token": this.refresh_token}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = renewed["access_token"].as_str().unwrap();
+        assert_eq!(me(&app, access).await, 200);
+    }
+
+    #[tokio::test]
+    async fn logging_out_voids_that_sessions_access_token_at_once() {
+        let app = TestApp::spawn().await;
+        let this = app.register_customer().await;
+        let other = app.login(&this.email, &this.password).await;
+        let resp = app
+            .post(
+                "/api/v1/auth/logout",
+                &json!({"refresh_token": this.refresh_token}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+        assert_eq!(me(&app, &this.access_token).await, 401);
+        assert_eq!(me(&app, &other.access_token).await, 200, "another session");
+    }
+
+    #[tokio::test]
+    async fn logging_out_everywhere_voids_every_session_at_once() {
+        let app = TestApp::spawn().await;
+        let this = app.register_customer().await;
+        let other = app.login(&this.email, &this.password).await;
+        let resp = app
+            .delete("/api/v1/me/sessions")
+            .bearer_auth(&this.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+        for user in [&this, &other] {
+            assert_eq!(me(&app, &user.access_token).await, 401);
+            let refreshed = app
+                .post(
+                    "/api/v1/auth/refresh",
+                    &json!({"refresh_token": user.refresh_token}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_problem(refreshed, 401, "invalid_refresh_token").await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deleted_users_token_is_refused_with_401() {
+        let app = TestApp::spawn().await;
+        let user = app.register_customer().await;
+        assert_eq!(me(&app, &user.access_token).await, 200);
+        sqlx::query("delete from users where user_id = $1::uuid")
+            .bind(&user.id)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        // After the brief session cache has moved on.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        let resp = app
+            .get("/api/v1/cart")
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 401, "unauthorized").await;
     }
 }

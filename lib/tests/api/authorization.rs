@@ -69,6 +69,8 @@ const RULES: &[(&str, Access)] = &[
     ("create_order_transition", Access::Admin),
     ("create_order_refund", Access::Admin),
     ("cancel_order_payment", Access::Admin),
+    // Last: it signs each role's user out everywhere.
+    ("end_all_sessions", Access::Signed),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +200,7 @@ impl World {
                 let user = self.user(role).unwrap_or(&self.a);
                 c.post(url("/api/v1/me/password")).json(&json!({"current_password": user.password, "new_password": user.password}))
             }
+            "end_all_sessions" => c.delete(url("/api/v1/me/sessions")),
             "list_categories" => c.get(url("/api/v1/categories")),
             "get_category" => c.get(url(&format!("/api/v1/categories/{}", self.category))),
             "list_products" => c.get(url("/api/v1/products")),

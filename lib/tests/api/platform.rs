@@ -228,9 +228,7 @@ async fn metrics_count_requests_by_operation_and_status() {
     let app = TestApp::spawn().await;
     app.get("/api/v1/me").send().await.unwrap();
     app.get("/api/v1/me").send().await.unwrap();
-    let text = app
-        .get("/metrics")
-        .send()
+    let text = reqwest::get(format!("{}/metrics", app.metrics_url))
         .await
         .unwrap()
         .text()
@@ -267,4 +265,131 @@ async fn behind_a_trusted_proxy_the_client_ip_is_the_right_most_forwarded_entry(
     .await;
     // Another client behind the same proxy is another address.
     assert_eq!(fail("9.9.9.9, 198.51.100.2").await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn the_client_ip_counts_every_forwarded_for_line_and_the_trusted_hops() {
+    // HAProxy's `option forwardfor` appends a header line of its own rather than an entry.
+    let app = TestApp::builder()
+        .setting("TRUST_FORWARDED_FOR", "true")
+        .setting("LOGIN_MAX_FAILURES_PER_IP", "2")
+        .spawn()
+        .await;
+    let fail = |lines: &[&str]| {
+        let mut request = app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}));
+        for line in lines {
+            request = request.header("x-forwarded-for", *line);
+        }
+        request.send()
+    };
+    assert_eq!(
+        fail(&["1.1.1.1", "203.0.113.7"]).await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        fail(&["2.2.2.2", "203.0.113.7"]).await.unwrap().status(),
+        401
+    );
+    assert_problem(
+        fail(&["3.3.3.3", "203.0.113.7"]).await.unwrap(),
+        429,
+        "too_many_login_attempts",
+    )
+    .await;
+
+    // Two proxies: the client is the second entry from the right.
+    let app = TestApp::builder()
+        .setting("TRUST_FORWARDED_FOR", "true")
+        .setting("TRUSTED_PROXY_HOPS", "2")
+        .setting("LOGIN_MAX_FAILURES_PER_IP", "2")
+        .spawn()
+        .await;
+    let fail = |forwarded: &'static str| {
+        app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    assert_eq!(
+        fail("1.1.1.1, 203.0.113.9, 10.0.0.2")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        fail("2.2.2.2, 203.0.113.9, 10.0.0.3")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_problem(
+        fail("3.3.3.3, 203.0.113.9, 10.0.0.2").await.unwrap(),
+        429,
+        "too_many_login_attempts",
+    )
+    .await;
+}
+
+mod cors {
+    use super::*;
+
+    async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/products"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn allowed_origin(app: &TestApp, origin: &str) -> Option<String> {
+        let get = app
+            .get("/api/v1/products")
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        let pre = preflight(app, origin).await;
+        let header = |r: &reqwest::Response| {
+            r.headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(header(&get), header(&pre), "GET and preflight agree");
+        header(&get)
+    }
+
+    #[tokio::test]
+    async fn without_allowed_origins_no_origin_gets_cross_origin_access() {
+        let app = TestApp::spawn().await;
+        assert_eq!(allowed_origin(&app, "https://evil.example").await, None);
+    }
+
+    #[tokio::test]
+    async fn listed_origins_get_access_and_others_do_not() {
+        let app = TestApp::builder()
+            .setting("CORS_ALLOWED_ORIGINS", "https://shop.example")
+            .spawn()
+            .await;
+        assert_eq!(
+            allowed_origin(&app, "https://shop.example")
+                .await
+                .as_deref(),
+            Some("https://shop.example")
+        );
+        assert_eq!(allowed_origin(&app, "https://evil.example").await, None);
+    }
+
+    #[tokio::test]
+    async fn any_origin_only_when_asked_for_with_a_star() {
+        let app = TestApp::builder()
+            .setting("CORS_ALLOWED_ORIGINS", "*")
+            .spawn()
+            .await;
+        assert!(allowed_origin(&app, "https://anyone.example")
+            .await
+            .is_some());
+    }
 }

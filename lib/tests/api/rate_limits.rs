@@ -153,3 +153,21 @@ async fn replicas_sharing_redis_share_one_budget() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn handler_errors_carry_the_ratelimit_headers_too() {
+    let app = limited(TestApp::builder(), 50, 50, 50).spawn().await;
+    let resp = app
+        .get("/api/v1/products/no-such-product")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers().contains_key("ratelimit-limit")
+            && resp.headers().contains_key("ratelimit-remaining")
+            && resp.headers().contains_key("ratelimit-reset"),
+        "{:?}",
+        resp.headers()
+    );
+    assert_problem(resp, 404, "not_found").await;
+}

@@ -1,6 +1,7 @@
 //! `inventory-reconciler`: expires unpaid orders past their deadline (releasing their stock),
 //! audits stock levels against orders and the ledger (every `stock.changed`, and in full
-//! periodically), repairing and reporting drift; prunes expired idempotency keys.
+//! periodically), repairing and reporting drift; prunes expired idempotency keys and payment
+//! notifications past their retention.
 
 use toko::{
     catalog::{
@@ -60,6 +61,23 @@ async fn main() -> anyhow::Result<()> {
                 let pool = pool.clone();
                 async move {
                     toko::idempotency::prune(&pool).await?;
+                    Ok(())
+                }
+            },
+        )?;
+        let pool = worker.pool.clone();
+        let retention = (
+            sweeps.notification_retention,
+            sweeps.unverified_notification_retention,
+        );
+        worker.every(
+            "prune-payment-notifications",
+            Cadence::Every(std::time::Duration::from_secs(3600)),
+            move || {
+                let pool = pool.clone();
+                async move {
+                    let (verified, unverified) = retention;
+                    toko::payments::store::prune_notifications(&pool, verified, unverified).await?;
                     Ok(())
                 }
             },

@@ -4,8 +4,9 @@ use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
 
 use super::{dto::UserOut, ApiTags};
 use crate::{
+    auth::PasswordChange,
     error_set,
-    http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+    http::{client_ip, problem::ApiResult, AppState, BearerAuth, JsonBody},
 };
 
 error_set!(MeErrors: 401, 404);
@@ -30,6 +31,13 @@ pub struct PasswordChangeIn {
 #[derive(ApiResponse)]
 pub enum PasswordChanged {
     /// The password was changed and other sessions revoked.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[derive(ApiResponse)]
+pub enum SessionsEnded {
+    /// Every session of the account is signed out.
     #[oai(status = 204)]
     NoContent,
 }
@@ -75,6 +83,7 @@ impl AccountApi {
     async fn change_password(
         &self,
         state: poem::web::Data<&AppState>,
+        req: &poem::Request,
         auth: BearerAuth,
         body: JsonBody<PasswordChangeIn>,
     ) -> ApiResult<PasswordChanged, MeWriteErrors> {
@@ -86,12 +95,36 @@ impl AccountApi {
         state
             .auth
             .change_password(
-                auth.principal().user_id,
-                current_password,
-                new_password,
-                refresh_token.as_deref(),
+                auth.principal(),
+                PasswordChange {
+                    current: current_password,
+                    new: new_password,
+                    keep_refresh_token: refresh_token.as_deref(),
+                    client_ip: client_ip(req, &state.config.http),
+                },
             )
             .await?;
         Ok(PasswordChanged::NoContent)
+    }
+
+    /// Log out everywhere
+    ///
+    /// Ends every session of the account, this one included: all refresh tokens are revoked
+    /// and all access tokens stop working at once.
+    #[oai(
+        path = "/me/sessions",
+        method = "delete",
+        operation_id = "end_all_sessions"
+    )]
+    async fn end_all_sessions(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+    ) -> ApiResult<SessionsEnded, MeErrors> {
+        state
+            .auth
+            .end_all_sessions(auth.principal().user_id)
+            .await?;
+        Ok(SessionsEnded::NoContent)
     }
 }

@@ -202,7 +202,7 @@ impl AdminCatalogApi {
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
         status: Query<Option<ProductStatusDto>>,
-        q: Query<Option<String>>,
+        #[oai(validator(max_length = 200))] q: Query<Option<String>>,
         #[oai(
             default = "default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
@@ -438,7 +438,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        sku: Path<String>,
+        #[oai(validator(max_length = 64))] sku: Path<String>,
         #[oai(
             default = "default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))

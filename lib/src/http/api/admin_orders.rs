@@ -42,7 +42,7 @@ impl AdminOrdersApi {
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
         status: Query<Option<OrderStatusDto>>,
-        customer_email: Query<Option<String>>,
+        #[oai(validator(max_length = 254))] customer_email: Query<Option<String>>,
         created_from: Query<Option<DateTime<Utc>>>,
         created_to: Query<Option<DateTime<Utc>>>,
         #[oai(

@@ -33,6 +33,7 @@ impl AdminUsersApi {
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
         /// Part of the email address.
+        #[oai(validator(max_length = 254))]
         email: Query<Option<String>>,
         /// Page size, 1 to 100.
         #[oai(

@@ -106,7 +106,7 @@ impl AuthApi {
         body: JsonBody<LoginIn>,
     ) -> ApiResult<Json<SessionOut>, LoginErrors> {
         let LoginIn { email, password } = body.0;
-        let client_ip = client_ip(req, state.config.http.trust_forwarded_for);
+        let client_ip = client_ip(req, &state.config.http);
         let (user, tokens) = state
             .auth
             .login(LoginInput {

@@ -55,6 +55,7 @@ impl CatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         /// The category's id or slug.
+        #[oai(validator(max_length = 120))]
         id_or_slug: Path<String>,
     ) -> ApiResult<Json<CategoryDetailOut>, ReadErrors> {
         let detail = state
@@ -74,8 +75,10 @@ impl CatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         /// A category id or slug; its descendants are included.
+        #[oai(validator(max_length = 120))]
         category: Query<Option<String>>,
         /// Exact brand (case-insensitive).
+        #[oai(validator(max_length = 100))]
         brand: Query<Option<String>>,
         /// Lowest price, in minor units.
         #[oai(validator(minimum(value = "0")))]
@@ -94,6 +97,7 @@ impl CatalogApi {
         )]
         limit: Query<i64>,
         /// `next_cursor` of the previous page.
+        #[oai(validator(max_length = 1024))]
         cursor: Query<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Cached<ProductPageOut>, ListErrors> {
@@ -138,6 +142,7 @@ impl CatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         /// The product's id or slug.
+        #[oai(validator(max_length = 120))]
         id_or_slug: Path<String>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Cached<ProductOut>, ReadErrors> {

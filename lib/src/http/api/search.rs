@@ -37,8 +37,10 @@ impl SearchApi {
         #[oai(default, validator(max_length = 200))]
         q: Query<String>,
         /// A category id or slug; its descendants are included.
+        #[oai(validator(max_length = 120))]
         category: Query<Option<String>>,
         /// Exact brand (case-insensitive).
+        #[oai(validator(max_length = 100))]
         brand: Query<Option<String>>,
         /// Lowest price (of the product's cheapest variant), in minor units.
         #[oai(validator(minimum(value = "0")))]
