@@ -46,7 +46,7 @@ async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
     let list_path = "/api/v1/products?category=lamps";
 
     // Once the cache listens, an unnoticed rename is not seen: the answers come from memory.
-    eventually("reads are cached", Duration::from_secs(5), || async {
+    eventually("reads are cached", Duration::from_secs(15), || async {
         get(&app, &page_path).await;
         get(&app, list_path).await;
         unnoticed(&app.db, "update products set name = 'Floor Lamp'").await;
@@ -65,7 +65,7 @@ async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
         .execute(&app.db)
         .await
         .unwrap();
-    eventually("the cache is emptied", Duration::from_secs(5), || async {
+    eventually("the cache is emptied", Duration::from_secs(15), || async {
         let page = get(&app, &page_path).await;
         let list = get(&app, list_path).await;
         (page["name"] == "Floor Lamp" && list["items"][0]["name"] == "Floor Lamp").then_some(page)
@@ -87,7 +87,7 @@ async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
     assert_eq!(resp.status(), 200);
     eventually(
         "the archived product is gone",
-        Duration::from_secs(5),
+        Duration::from_secs(15),
         || async {
             let gone = app.get(&page_path).send().await.unwrap().status() == 404;
             let list = get(&app, list_path).await;
