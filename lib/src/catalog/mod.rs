@@ -245,6 +245,55 @@ impl<'a> Locator<'a> {
     }
 }
 
+/// A category as a client names it, by id or by slug; with both, the category must have both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryKey {
+    pub id: Option<Uuid>,
+    pub slug: Option<String>,
+    /// The input field that named it (`category`, `category_id`), for error messages.
+    pub field: &'static str,
+}
+
+impl CategoryKey {
+    /// An id or a slug given in the field `category`, as in `"t-shirts"` or `"0192f6c2-…"`.
+    pub fn parse(value: &str) -> Self {
+        let (id, slug) = match Uuid::parse_str(value) {
+            Ok(id) => (Some(id), None),
+            Err(_) => (None, Some(value.to_owned())),
+        };
+        Self {
+            id,
+            slug,
+            field: "category",
+        }
+    }
+
+    /// An id given in the field `category_id`.
+    pub fn id(id: Uuid) -> Self {
+        Self {
+            id: Some(id),
+            slug: None,
+            field: "category_id",
+        }
+    }
+
+    /// From a slug-or-id field and an id field of one request, either or both given.
+    pub fn from_fields(slug_or_id: Option<&str>, id: Option<Uuid>) -> Option<Self> {
+        let Some(value) = slug_or_id else {
+            return id.map(Self::id);
+        };
+        let mut key = Self::parse(value);
+        if let Some(id) = id {
+            if key.id.is_some_and(|named| named != id) {
+                // Two different ids name no category: no slug is an id, so nothing matches.
+                key.slug = Some(value.to_owned());
+            }
+            key.id = Some(id);
+        }
+        Some(key)
+    }
+}
+
 /// SKUs: letters, digits, dash, underscore and dot, 1 to 64 characters, starting with a
 /// letter or digit (they end up in URLs, CSV files and Midtrans item ids).
 pub fn is_valid_sku(sku: &str) -> bool {

@@ -22,14 +22,8 @@ macro_rules! into_api_error {
 into_api_error!(AuthError, crate::validation::ValidationErrors);
 
 /// Logs an unexpected error once, where it is turned into a response, and hides it.
-pub fn internal(error: &dyn std::error::Error) -> Problem {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
+pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
+    let chain = crate::telemetry::error_chain(error);
     tracing::error!(error = %chain, "unexpected error");
     Problem::internal()
 }
@@ -246,4 +240,20 @@ fn idempotency_problem(error: crate::idempotency::IdempotencyError) -> Problem {
         I::UnreadableResult(ref e) => internal(e),
         I::Database(ref e) => internal(e),
     }
+}
+
+/// The header a retry-safe write needs, when it is missing (or not printable ASCII).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// A write that requires an `Idempotency-Key` was sent without one: say so, and why.
+pub fn idempotency_key_required() -> Problem {
+    let mut problem = invalid_parameter(IDEMPOTENCY_KEY_HEADER, "is required");
+    problem.code = "idempotency_key_required".into();
+    problem.problem_type = "/problems/idempotency_key_required".into();
+    problem.detail =
+        "the Idempotency-Key header is required: this operation must not happen twice, \
+        so send a unique key per attempt (e.g. a UUID) and the same key with each retry; a retry \
+        then returns the first result instead of repeating the operation"
+            .into();
+    problem
 }

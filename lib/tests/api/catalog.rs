@@ -655,6 +655,109 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
 }
 
 #[tokio::test]
+async fn products_name_their_category_by_slug_or_id() {
+    let s = shop().await;
+    let create = |body: Value| {
+        s.app
+            .post("/api/v1/admin/products", &body)
+            .bearer_auth(&s.admin.access_token)
+            .send()
+    };
+    let variant = |sku: &str, price: i64| json!([{"sku": sku, "price": price, "stock_on_hand": 1}]);
+
+    // `category` takes a slug, as the bulk import does, or an id; `category_id` an id.
+    let by_slug: Value =
+        create(json!({"name": "Slug Tee", "category": "shirts", "variants": variant("SLUG-1", 1)}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(by_slug["category"]["id"], s.shirts.as_str(), "{by_slug}");
+    let by_id: Value =
+        create(json!({"name": "Id Shoe", "category": s.shoes, "variants": variant("ID-1", 1)}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(by_id["category"]["id"], s.shoes.as_str(), "{by_id}");
+    let both: Value = create(json!({"name": "Both", "category": "shirts", "category_id": s.shirts, "variants": variant("BOTH-1", 1)}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(both["category"]["id"], s.shirts.as_str(), "{both}");
+
+    // A patch moves a product by slug too.
+    let moved: Value = s
+        .app
+        .patch(
+            &format!("/api/v1/admin/products/{}", by_slug["id"].as_str().unwrap()),
+            &json!({"category": "electronics"}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["category"]["id"], s.electronics.as_str(), "{moved}");
+
+    // An unknown slug is reported with every other bad field; none given, or two that name
+    // different categories, are refused too.
+    let body = assert_problem(
+        create(json!({"name": "Lost", "category": "no-such-category", "variants": variant("LOST-1", -5)}))
+            .await
+            .unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    let fields: HashSet<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        HashSet::from(["category", "variants[0].price"]),
+        "{body}"
+    );
+    for (body, field) in [
+        (
+            json!({"name": "None", "variants": variant("NONE-1", 1)}),
+            "category",
+        ),
+        (
+            json!({"name": "Two", "category": "shoes", "category_id": s.shirts, "variants": variant("TWO-1", 1)}),
+            "category",
+        ),
+    ] {
+        let problem = assert_problem(create(body).await.unwrap(), 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    let body = assert_problem(
+        s.app
+            .patch(
+                &format!("/api/v1/admin/products/{}", by_id["id"].as_str().unwrap()),
+                &json!({"category": "no-such-category"}),
+            )
+            .bearer_auth(&s.admin.access_token)
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "category");
+}
+
+#[tokio::test]
 async fn duplicate_slugs_and_skus_are_conflicts() {
     let s = shop().await;
     s.app

@@ -22,7 +22,7 @@ use crate::{
         inventory::Adjustment,
         products::{AdminProductFilter, NewProduct, ProductPatch},
         variants::VariantPatch,
-        Locator,
+        CategoryKey, Locator,
     },
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
@@ -166,7 +166,7 @@ impl AdminCatalogApi {
             slug: p.slug,
             description: p.description,
             brand: p.brand,
-            category_id: p.category_id,
+            category: CategoryKey::from_fields(p.category.as_deref(), p.category_id),
             status: p.status.map(Into::into),
             attributes: p.attributes.unwrap_or_default(),
             images: p
@@ -277,7 +277,7 @@ impl AdminCatalogApi {
             } else {
                 Some(p.brand.take())
             },
-            category_id: p.category_id,
+            category: CategoryKey::from_fields(p.category.as_deref(), p.category_id),
             status: p.status.map(Into::into),
             attributes: p.attributes,
             images: p

@@ -403,7 +403,10 @@ pub struct ProductIn {
     pub slug: Option<String>,
     pub description: Option<String>,
     pub brand: Option<String>,
-    pub category_id: Uuid,
+    /// The category's slug or id (this or `category_id` is required).
+    pub category: Option<String>,
+    /// The category's id; `category` takes a slug or an id.
+    pub category_id: Option<Uuid>,
     pub status: Option<ProductStatusDto>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub images: Option<Vec<ImageDto>>,
@@ -421,6 +424,9 @@ pub struct ProductPatchIn {
     /// `null` removes the brand.
     #[serde(default)]
     pub brand: MaybeUndefined<String>,
+    /// Moves the product to the category with this slug or id.
+    pub category: Option<String>,
+    /// Moves the product to the category with this id.
     pub category_id: Option<Uuid>,
     pub status: Option<ProductStatusDto>,
     /// Replaces all attributes.
