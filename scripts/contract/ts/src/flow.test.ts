@@ -94,7 +94,8 @@ test("staff: the admin creates categories, a product with variants and stock", a
     await admin.POST("/api/v1/admin/products", {
       body: {
         name: `Kaos Batik ${RUN}`,
-        category_id: tees.id,
+        // A category is named by its slug (or id), as a front-end knows it.
+        category: tees.slug,
         brand: "Nusantara",
         description: "Cotton tee with a batik print",
         status: "active",
