@@ -202,7 +202,7 @@ impl Catalog {
         actor: Option<Uuid>,
     ) -> Result<ImportOutcome, CatalogError> {
         let mut tx = self.db.begin().await?;
-        let category = CategoryKey::parse(&record.category);
+        let category = CategoryKey::parse("category", &record.category);
         let skus: Vec<&str> = record.variants.iter().map(|v| v.sku.as_str()).collect();
         let owners: Vec<Uuid> = sqlx::query_scalar(
             "select product_id from products where slug = $1

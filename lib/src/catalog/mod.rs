@@ -255,34 +255,34 @@ pub struct CategoryKey {
 }
 
 impl CategoryKey {
-    /// An id or a slug given in the field `category`, as in `"t-shirts"` or `"0192f6c2-…"`.
-    pub fn parse(value: &str) -> Self {
+    /// An id or a slug given in `field`, as in `"t-shirts"` or `"0192f6c2-…"`.
+    pub fn parse(field: &'static str, value: &str) -> Self {
         let (id, slug) = match Uuid::parse_str(value) {
             Ok(id) => (Some(id), None),
             Err(_) => (None, Some(value.to_owned())),
         };
-        Self {
-            id,
-            slug,
-            field: "category",
-        }
+        Self { id, slug, field }
     }
 
-    /// An id given in the field `category_id`.
-    pub fn id(id: Uuid) -> Self {
+    /// An id given in `field`.
+    pub fn id(field: &'static str, id: Uuid) -> Self {
         Self {
             id: Some(id),
             slug: None,
-            field: "category_id",
+            field,
         }
     }
 
-    /// From a slug-or-id field and an id field of one request, either or both given.
-    pub fn from_fields(slug_or_id: Option<&str>, id: Option<Uuid>) -> Option<Self> {
+    /// From a slug-or-id field and an id field of one request (`category` and
+    /// `category_id`), either or both given: `(field name, value)` each.
+    pub fn from_fields(
+        (slug_or_id_field, slug_or_id): (&'static str, Option<&str>),
+        (id_field, id): (&'static str, Option<Uuid>),
+    ) -> Option<Self> {
         let Some(value) = slug_or_id else {
-            return id.map(Self::id);
+            return id.map(|id| Self::id(id_field, id));
         };
-        let mut key = Self::parse(value);
+        let mut key = Self::parse(slug_or_id_field, value);
         if let Some(id) = id {
             if key.id.is_some_and(|named| named != id) {
                 // Two different ids name no category: no slug is an id, so nothing matches.

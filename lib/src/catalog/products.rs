@@ -288,14 +288,7 @@ async fn resolve_category(
     let Some(key) = key.filter(|k| k.id.is_some() || k.slug.is_some()) else {
         return Ok(Resolved::NotGiven);
     };
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "select category_id from categories
-         where ($1::uuid is null or category_id = $1) and ($2::text is null or slug = $2)",
-    )
-    .bind(key.id)
-    .bind(key.slug.as_deref())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let id = super::categories::find_id(tx, key).await?;
     Ok(id.map_or(Resolved::Unknown { field: key.field }, Resolved::Found))
 }
 

@@ -758,6 +758,81 @@ async fn products_name_their_category_by_slug_or_id() {
 }
 
 #[tokio::test]
+async fn categories_name_their_parent_by_slug_or_id() {
+    let s = shop().await;
+    let admin = &s.admin.access_token;
+    let boots: Value = s
+        .app
+        .post(
+            "/api/v1/admin/categories",
+            &json!({"name": "Boots", "parent": "shoes"}),
+        )
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(boots["parent_id"], s.shoes.as_str(), "{boots}");
+    let boots_path = format!("/api/v1/admin/categories/{}", boots["id"].as_str().unwrap());
+    let moved: Value = s
+        .app
+        .patch(&boots_path, &json!({"parent": "electronics"}))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["parent_id"], s.electronics.as_str(), "{moved}");
+    let root: Value = s
+        .app
+        .patch(&boots_path, &json!({"parent_id": null}))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(root.get("parent_id").is_none(), "{root}");
+
+    let body = assert_problem(
+        s.app
+            .post(
+                "/api/v1/admin/categories",
+                &json!({"name": "Lost", "parent": "no-such-category"}),
+            )
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "parent", "{body}");
+    let clothing_path = format!("/api/v1/admin/categories/{}", s.clothing);
+    let body = assert_problem(
+        s.app
+            .patch(&clothing_path, &json!({"parent": "shirts"}))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["field"], "parent",
+        "a category never moves under its own subtree: {body}"
+    );
+}
+
+#[tokio::test]
 async fn duplicate_slugs_and_skus_are_conflicts() {
     let s = shop().await;
     s.app

@@ -150,6 +150,8 @@ pub struct CategoryIn {
     pub name: String,
     /// Generated from the name when absent.
     pub slug: Option<String>,
+    /// The parent category's slug or id (or give `parent_id`); a root without either.
+    pub parent: Option<String>,
     pub parent_id: Option<Uuid>,
     pub description: Option<String>,
     pub position: Option<i32>,
@@ -160,6 +162,8 @@ pub struct CategoryIn {
 pub struct CategoryPatchIn {
     pub name: Option<String>,
     pub slug: Option<String>,
+    /// Moves the category under the category with this slug or id.
+    pub parent: Option<String>,
     /// `null` makes the category a root.
     #[serde(default)]
     pub parent_id: MaybeUndefined<Uuid>,
