@@ -106,6 +106,7 @@ if [[ ! "$TS/node_modules/.package-lock.json" -nt "$TS/package-lock.json" ]]; th
 fi
 npm run --prefix "$TS" --silent generate
 npm run --prefix "$TS" --silent typecheck
+rm -rf "$TS/build"
 npm run --prefix "$TS" --silent build
 npm run --prefix "$TS" --silent flow
 
