@@ -37,11 +37,12 @@ BIN="${CARGO_TARGET_DIR:-target}/$([[ $PROFILE == dev ]] && echo debug || echo "
 if [[ ! -f .env ]]; then
     cat > .env <<DOTENV
 # Written by scripts/quickstart.sh so that tokoctl (and the binaries) find the quick start's
-# database and broker from this directory; see .env.example for every setting.
+# database, broker and token key from this directory; see .env.example for every setting.
 DATABASE_URL=$DATABASE_URL
 RABBITMQ_URL=$RABBITMQ_URL
+JWT_SECRET=$JWT_SECRET
 DOTENV
-    echo "==> wrote .env (DATABASE_URL, RABBITMQ_URL) for tokoctl in other shells"
+    echo "==> wrote .env (DATABASE_URL, RABBITMQ_URL, JWT_SECRET) for tokoctl in other shells"
 fi
 
 echo "==> building ($PROFILE profile): the first build takes about 15 minutes on 2 cores, later ones seconds"

@@ -240,12 +240,11 @@ fn check_shape(
                 }
             }
         }
-        ("string", Value::String(text)) => {
-            if !schema.enum_items.is_empty() && !schema.enum_items.iter().any(|e| e == text) {
-                let allowed: Vec<&str> =
-                    schema.enum_items.iter().filter_map(Value::as_str).collect();
-                errors.add(here(), format!("must be one of {}", allowed.join(", ")));
-            }
+        ("string", Value::String(text))
+            if !schema.enum_items.is_empty() && !schema.enum_items.iter().any(|e| e == text) =>
+        {
+            let allowed: Vec<&str> = schema.enum_items.iter().filter_map(Value::as_str).collect();
+            errors.add(here(), format!("must be one of {}", allowed.join(", ")));
         }
         ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => {
             let fits = match schema.format {
@@ -260,7 +259,9 @@ fn check_shape(
                 );
             }
         }
-        ("number", Value::Number(_)) | ("boolean", Value::Bool(_)) => {}
+        ("string", Value::String(_))
+        | ("number", Value::Number(_))
+        | ("boolean", Value::Bool(_)) => {}
         ("object" | "array" | "string" | "integer" | "number" | "boolean", _) => {
             let expected = match schema.ty {
                 "object" => "an object",
