@@ -7,9 +7,9 @@
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and RabbitMQ on 127.0.0.1:5672
 # (guest/guest). Settings come from the environment or .env (see .env.example); without a
-# .env, one is written with the database and broker URLs so that `tokoctl` works from another
-# shell. Set SMTP_URL to use your own mail server instead of the local catcher.
-# TOKO_SEED_PRODUCTS (default 200) demo products are generated on the first run.
+# .env, one is written with the database and broker URLs and the token key so that `tokoctl`
+# works from another shell. Set SMTP_URL to use your own mail server instead of the local
+# catcher. TOKO_SEED_PRODUCTS (default 200) demo products are generated on the first run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/env.sh

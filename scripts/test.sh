@@ -22,7 +22,8 @@ cargo nextest run --locked --workspace --no-fail-fast
 
 step "RabbitMQ restart during a stream of orders (stops the shared broker, so it runs alone)"
 # Selected by a filter over the whole workspace rather than with `-p toko-workers`: a
-# single-package build resolves dependency features differently and recompiled the library.
+# single-package build resolves dependency features differently and rebuilds what the steps
+# before built.
 cargo nextest run --locked --workspace --run-ignored only -E 'package(toko-workers) & binary(pipeline)'
 
 step "OpenAPI document is valid OpenAPI 3"
