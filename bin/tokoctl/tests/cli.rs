@@ -133,3 +133,28 @@ fn mail_list_and_show_decode_the_saved_emails() {
     assert!(text(&missing.stderr).contains("no email \"9\" among the 2"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The quick start writes `.env` at the repository root; `tokoctl` run from there or any
+/// directory below finds its settings without exports.
+#[test]
+fn settings_come_from_a_dotenv_in_this_or_a_parent_directory() {
+    let dir = scratch_dir("dotenv");
+    std::fs::write(
+        dir.join(".env"),
+        "DATABASE_URL=postgres://postgres@127.0.0.1:1/from_dotenv\n",
+    )
+    .unwrap();
+    let below = dir.join("scripts/deeper");
+    std::fs::create_dir_all(&below).unwrap();
+    for cwd in [&dir, &below] {
+        let output = tokoctl(cwd, &["migrate"], &[]);
+        let stderr = text(&output.stderr);
+        // It got as far as connecting to the database the .env names.
+        assert!(
+            stderr.starts_with("error: connecting to Postgres: "),
+            "{}: {stderr}",
+            cwd.display()
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
