@@ -6,16 +6,20 @@
 #  3. generates a Python client from the committed openapi.json with openapi-python-client
 #     (failing on any generator warning) and runs scripts/contract/test_sdk_flow.py, the
 #     shopper and admin flows driven through that client only;
-#  4. fuzzes every operation with schemathesis (customer token on the shopper operations,
+#  4. generates a TypeScript client from the same file (openapi-typescript types +
+#     openapi-fetch, versions pinned in scripts/contract/ts/package-lock.json), type-checks
+#     scripts/contract/ts/src with `tsc --noEmit` (a spec change that breaks typed clients
+#     fails here) and runs the same flows through it with Node's test runner;
+#  5. fuzzes every operation with schemathesis (customer token on the shopper operations,
 #     admin token on /admin): no 5xx, every status, content type, header and body as the
 #     spec says;
-#  5. runs `tokoctl audit` (stock and order consistency) on what the flow and the fuzz left.
+#  6. runs `tokoctl audit` (stock and order consistency) on what the flow and the fuzz left.
 #
 #   bash scripts/contract-tests.sh                           # CI: bounded fuzz
 #   bash scripts/contract-tests.sh --long                    # 500 examples per operation
 #   TOKO_FUZZ_EXAMPLES=2000 bash scripts/contract-tests.sh   # any number
 #
-# Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres). No RabbitMQ, Redis or
+# Needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres), Node 20 and npm. No RabbitMQ, Redis or
 # workers: the API writes events to the outbox only, and the simulator posts payment
 # notifications straight to the API's webhook.
 set -euo pipefail
@@ -94,6 +98,17 @@ step "generate the Python SDK from openapi.json"
 
 step "SDK flow (scripts/contract/test_sdk_flow.py)"
 PYTHONPATH="$WORK/sdk" "$PY/pytest" -q -x --tb=short -p no:cacheprovider scripts/contract/test_sdk_flow.py
+
+step "TypeScript client (scripts/contract/ts): generate from openapi.json, tsc --noEmit, the flow with Node"
+TS=scripts/contract/ts
+if [[ ! "$TS/node_modules/.package-lock.json" -nt "$TS/package-lock.json" ]]; then
+    npm ci --prefix "$TS" --no-audit --no-fund --loglevel=error
+fi
+npm run --prefix "$TS" --silent generate
+npm run --prefix "$TS" --silent typecheck
+rm -rf "$TS/build"
+npm run --prefix "$TS" --silent build
+npm run --prefix "$TS" --silent flow
 
 step "fuzz: schemathesis, $EXAMPLES examples per operation"
 token() { # email password

@@ -6,9 +6,10 @@
 #   bash scripts/quickstart.sh
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and RabbitMQ on 127.0.0.1:5672
-# (guest/guest). Settings come from the environment or .env (see .env.example); set SMTP_URL
-# to use your own mail server instead of the local catcher. TOKO_SEED_PRODUCTS (default 200)
-# demo products are generated on the first run.
+# (guest/guest). Settings come from the environment or .env (see .env.example); without a
+# .env, one is written with the database and broker URLs and the token key so that `tokoctl`
+# works from another shell. Set SMTP_URL to use your own mail server instead of the local
+# catcher. TOKO_SEED_PRODUCTS (default 200) demo products are generated on the first run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/env.sh
@@ -24,6 +25,8 @@ export MIDTRANS_SERVER_KEY="${MIDTRANS_SERVER_KEY:-SB-Mid-server-quickstart}"
 export MIDTRANS_SNAP_URL="${MIDTRANS_SNAP_URL:-http://127.0.0.1:3900/snap/v1}"
 export MIDTRANS_API_URL="${MIDTRANS_API_URL:-http://127.0.0.1:3900}"
 export SHOP_URL="${SHOP_URL:-http://$HOST:$PORT}"
+# There is no storefront: after paying, the simulator sends the customer to the API's docs.
+export MIDTRANS_FINISH_URL="${MIDTRANS_FINISH_URL:-$SHOP_URL/api/docs}"
 if [[ -z "${REDIS_URL:-}" ]] && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
     export REDIS_URL=redis://127.0.0.1:6379
 fi
@@ -31,7 +34,18 @@ MAILDIR=.tmp/mail
 PROFILE="${TOKO_PROFILE:-dev}"
 BIN="${CARGO_TARGET_DIR:-target}/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 
-echo "==> building ($PROFILE profile)"
+if [[ ! -f .env ]]; then
+    cat > .env <<DOTENV
+# Written by scripts/quickstart.sh so that tokoctl (and the binaries) find the quick start's
+# database, broker and token key from this directory; see .env.example for every setting.
+DATABASE_URL=$DATABASE_URL
+RABBITMQ_URL=$RABBITMQ_URL
+JWT_SECRET=$JWT_SECRET
+DOTENV
+    echo "==> wrote .env (DATABASE_URL, RABBITMQ_URL, JWT_SECRET) for tokoctl in other shells"
+fi
+
+echo "==> building ($PROFILE profile): the first build takes about 15 minutes on 2 cores, later ones seconds"
 cargo build --locked --profile "$PROFILE" --bins
 
 echo "==> migrating $DATABASE_URL"
@@ -44,12 +58,15 @@ if [[ "$products" == "0" ]]; then
 fi
 
 pids=()
+declare -A names=() # process name -> pid, to say which one exited
 cleanup() { trap - EXIT INT TERM; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT TERM
+trap 'echo; echo "stopping on request (Ctrl-C)"; cleanup; exit 0' INT
 start() { # name, command...
     local name="$1"; shift
     "$@" > ".tmp/logs/$name.log" 2>&1 &
     pids+=($!)
+    names[$name]=$!
 }
 mkdir -p .tmp/logs
 
@@ -58,7 +75,7 @@ if [[ -z "${SMTP_URL:-}" ]]; then
     mkdir -p "$MAILDIR"
     start smtp .venv/tools/bin/python testkit/smtp_catcher.py 1025 "$MAILDIR"
     export SMTP_URL=smtp://127.0.0.1:1025
-    MAIL_NOTE="emails are saved as .eml files in $MAILDIR"
+    MAIL_NOTE="emails are saved as .eml files in $MAILDIR: read them with tokoctl mail list / show"
 else
     MAIL_NOTE="emails go to $SMTP_URL"
 fi
@@ -86,11 +103,17 @@ toko is running:
   OpenAPI        http://$HOST:$PORT/api/openapi.json
   Health         http://$HOST:$PORT/health/ready     Metrics  http://$HOST:$PORT/metrics
   Workers        ${workers[*]} (health and metrics on ports 9101-$((port - 1)))
-  Midtrans sim   http://127.0.0.1:3900 (pay at the redirect_url a checkout returns)
+  Midtrans sim   http://127.0.0.1:3900 (pay at the redirect_url a checkout returns, or:
+                 curl -X POST http://127.0.0.1:3900/_sim/transactions/ORDER_NUMBER/pay)
   Admin          admin@toko.local / $TOKO_ADMIN_PASSWORD
   Mail           $MAIL_NOTE
   Logs           .tmp/logs/*.log
+  tokoctl        $BIN/tokoctl --help   (from this directory: it reads .env;
+                 elsewhere: export DATABASE_URL=$DATABASE_URL)
 Press Ctrl-C to stop everything.
 INFO
-wait -n "${pids[@]}" || true
-echo "a process exited; stopping everything (see .tmp/logs)" >&2
+exited=0
+wait -n -p exited "${pids[@]}" || true
+for name in "${!names[@]}"; do [[ "${names[$name]}" == "$exited" ]] && exited="$name"; done
+echo "$exited exited on its own; stopping everything (see .tmp/logs/$exited.log)" >&2
+exit 1

@@ -1,5 +1,8 @@
 //! Logging setup shared by every binary: text for humans, JSON (`LOG_FORMAT=json`) for log
-//! pipelines; `RUST_LOG` filters (default `info`).
+//! pipelines; `RUST_LOG` filters (default `info`). Also how a binary reports the error it
+//! stops with.
+
+use std::{io::IsTerminal, process::ExitCode};
 
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
@@ -27,7 +30,10 @@ pub fn init_with_default(format: LogFormat, default_filter: &str) {
                     .with_span_list(false),
             )
             .try_init(),
-        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+        // Colours only on a terminal: redirected to a file they are escape-code noise.
+        LogFormat::Text => registry
+            .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
     };
     // An error only means a subscriber is already installed.
     let _ = result;
@@ -54,4 +60,55 @@ pub async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received; draining");
+}
+
+/// The exit of a binary's `main`: on error, `error: ` and the error with its causes on one
+/// line on stderr, and a failure status. Never a backtrace (as `main` returning the error
+/// would print with `RUST_BACKTRACE=1`): a missing setting or a bad import file is an expected
+/// failure, not a bug to debug.
+pub fn exit_code<E>(result: Result<(), E>) -> ExitCode
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", error_chain(&*error.into()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes, `outer: inner: root`.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source's message in their own; say it once.
+        if !chain.ends_with(&cause_text) {
+            chain.push_str(": ");
+            chain.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading catalog.csv")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_error_chain_is_one_line_of_every_cause() {
+        let error = Outer(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ));
+        assert_eq!(error_chain(&error), "reading catalog.csv: no such file");
+    }
 }

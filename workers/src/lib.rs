@@ -5,8 +5,15 @@
 use toko::{config::WorkerConfig, messaging::Worker};
 
 /// Runs worker `name`: `setup` starts its components; returns after SIGTERM or Ctrl-C once
-/// every component has drained.
+/// every component has drained, or with the error that stopped it (reported on stderr).
 pub async fn run(
+    name: &str,
+    setup: impl FnOnce(&mut Worker) -> anyhow::Result<()>,
+) -> std::process::ExitCode {
+    toko::telemetry::exit_code(start(name, setup).await)
+}
+
+async fn start(
     name: &str,
     setup: impl FnOnce(&mut Worker) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {

@@ -4,7 +4,11 @@ use anyhow::Context;
 use toko::{config, db, http, telemetry};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    telemetry::exit_code(run().await)
+}
+
+async fn run() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     return_large_allocations_to_the_os();
     // A .env file is a development convenience; real deployments set the environment.

@@ -1,12 +1,26 @@
 //! `midtrans-sim` binary: reads the environment (see the library docs), serves until Ctrl-C or
 //! SIGTERM, then shuts down gracefully.
 
+use std::{io::IsTerminal, process::ExitCode};
+
 use anyhow::Context;
 use midtrans_sim::SimConfig;
 use tracing_subscriber::EnvFilter;
 
+/// A failure to start (a missing key, a taken port) is reported as its error chain on one
+/// line, without the backtrace `main` returning the error prints under `RUST_BACKTRACE=1`.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     init_tracing();
     let config = SimConfig::from_env().context("reading configuration")?;
     tracing::info!(
@@ -28,7 +42,10 @@ async fn main() -> anyhow::Result<()> {
 /// `RUST_LOG` (default `info`) and `LOG_FORMAT=json|text`, as every toko binary.
 fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only on a terminal: redirected to a file they are escape-code noise.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {

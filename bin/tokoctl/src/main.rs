@@ -6,10 +6,10 @@ mod commands;
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let _ = dotenvy::dotenv();
     let cli = commands::Cli::parse();
     // lapin logs a passive declare of a missing queue (how `dlq` probes queues) as an error.
     toko::telemetry::init_with_default(toko::config::LogFormat::Text, "warn,sqlx=error,lapin=off");
-    commands::run(cli).await
+    toko::telemetry::exit_code(commands::run(cli).await)
 }

@@ -3,7 +3,7 @@
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::{events, Catalog, CatalogError, Category, Locator};
+use super::{events, Catalog, CatalogError, Category, CategoryKey, Locator};
 use crate::validation::{is_slug, slugify, ValidationErrors};
 
 /// A category with its subtree.
@@ -24,18 +24,19 @@ pub struct CategoryDetail {
 pub struct NewCategory {
     pub name: String,
     pub slug: Option<String>,
-    pub parent_id: Option<Uuid>,
+    /// `None` makes a root.
+    pub parent: Option<CategoryKey>,
     pub description: Option<String>,
     pub position: Option<i32>,
 }
 
-/// Changes to a category; `None` leaves a field as it is. `parent_id: Some(None)` makes it a
+/// Changes to a category; `None` leaves a field as it is. `parent: Some(None)` makes it a
 /// root.
 #[derive(Default)]
 pub struct CategoryPatch {
     pub name: Option<String>,
     pub slug: Option<String>,
-    pub parent_id: Option<Option<Uuid>>,
+    pub parent: Option<Option<CategoryKey>>,
     pub description: Option<String>,
     pub position: Option<i32>,
 }
@@ -236,15 +237,16 @@ impl Catalog {
         errors.finish()?;
 
         let mut tx = self.db.begin().await?;
-        if let Some(parent_id) = input.parent_id {
-            require_parent(&mut tx, parent_id).await?;
-        }
+        let parent_id = match &input.parent {
+            Some(parent) => Some(require_parent(&mut tx, parent).await?),
+            None => None,
+        };
         let row: CategoryRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "insert into categories (category_id, parent_id, slug, name, description, position)
              values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
         )))
         .bind(Uuid::now_v7())
-        .bind(input.parent_id)
+        .bind(parent_id)
         .bind(&slug)
         .bind(&name)
         .bind(input.description.unwrap_or_default())
@@ -272,19 +274,21 @@ impl Catalog {
         errors.finish()?;
 
         let mut tx = self.db.begin().await?;
-        if let Some(Some(parent_id)) = patch.parent_id {
+        let mut parent_id = None;
+        if let Some(Some(parent)) = &patch.parent {
             sqlx::query("select pg_advisory_xact_lock($1)")
                 .bind(TREE_LOCK)
                 .execute(&mut *tx)
                 .await?;
-            require_parent(&mut tx, parent_id).await?;
-            if subtree_ids(&mut *tx, id).await?.contains(&parent_id) {
+            let id_of_parent = require_parent(&mut tx, parent).await?;
+            if subtree_ids(&mut *tx, id).await?.contains(&id_of_parent) {
                 return Err(ValidationErrors::single(
-                    "parent_id",
+                    parent.field,
                     "cannot be the category itself or one of its descendants",
                 )
                 .into());
             }
+            parent_id = Some(id_of_parent);
         }
         let slug = patch.slug.clone().unwrap_or_default();
         let row: Option<CategoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -300,8 +304,8 @@ impl Catalog {
         .bind(id)
         .bind(patch.name.as_deref().map(str::trim))
         .bind(patch.slug.as_deref())
-        .bind(patch.parent_id.is_some())
-        .bind(patch.parent_id.flatten())
+        .bind(patch.parent.is_some())
+        .bind(parent_id)
         .bind(patch.description.as_deref())
         .bind(patch.position)
         .fetch_optional(&mut *tx)
@@ -340,15 +344,23 @@ impl Catalog {
     }
 }
 
-async fn require_parent(tx: &mut PgConnection, parent_id: Uuid) -> Result<(), CatalogError> {
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from categories where category_id = $1)")
-            .bind(parent_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ValidationErrors::single("parent_id", "no such category").into())
-    }
+async fn require_parent(tx: &mut PgConnection, parent: &CategoryKey) -> Result<Uuid, CatalogError> {
+    find_id(tx, parent)
+        .await?
+        .ok_or_else(|| ValidationErrors::single(parent.field, "no such category").into())
+}
+
+/// The id of the category a key names, if there is one.
+pub(crate) async fn find_id(
+    tx: &mut PgConnection,
+    key: &CategoryKey,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select category_id from categories
+         where ($1::uuid is null or category_id = $1) and ($2::text is null or slug = $2)",
+    )
+    .bind(key.id)
+    .bind(key.slug.as_deref())
+    .fetch_optional(&mut *tx)
+    .await
 }

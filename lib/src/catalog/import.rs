@@ -16,7 +16,7 @@ use super::{
     events, inventory,
     products::{self, NewProduct, ProductPatch},
     variants::{self, NewVariant, VariantPatch},
-    Catalog, CatalogError, Image, ProductStatus,
+    Catalog, CatalogError, CategoryKey, Image, ProductStatus,
 };
 use crate::validation::ValidationErrors;
 
@@ -124,12 +124,39 @@ pub fn parse_csv(text: &str) -> Vec<ParsedLine> {
                 let line = record.position().map_or(0, |p| p.line() as usize);
                 let row = record
                     .deserialize::<CsvRow>(Some(&headers))
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| csv_cell_error(&e, &headers));
                 (line, row.and_then(csv_record))
             }
         });
     }
     out
+}
+
+/// Why a row could not be read, naming its column (the line is reported beside it).
+fn csv_cell_error(error: &csv::Error, headers: &csv::StringRecord) -> String {
+    match error.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => {
+            let column = err
+                .field()
+                .and_then(|index| headers.get(index as usize))
+                .map(|name| format!("column {name}: "))
+                .unwrap_or_default();
+            format!("{column}{}", err.kind())
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// The CSV column of a field of [`ProductRecord`] (`variants[0].price` is `price`), for
+/// reporting a CSV import's invalid fields in the file's terms.
+pub fn csv_column(field: &str) -> &str {
+    let field = field.rsplit_once("].").map_or(field, |(_, inner)| inner);
+    let field = field.split(['.', '[']).next().unwrap_or(field);
+    match field {
+        "name" => "product_name",
+        "slug" => "product_slug",
+        other => other,
+    }
 }
 
 fn csv_record(row: CsvRow) -> Result<ProductRecord, String> {
@@ -175,13 +202,7 @@ impl Catalog {
         actor: Option<Uuid>,
     ) -> Result<ImportOutcome, CatalogError> {
         let mut tx = self.db.begin().await?;
-        let category_id = sqlx::query_scalar::<_, Uuid>(
-            "select category_id from categories where slug = $1 or category_id::text = $1",
-        )
-        .bind(&record.category)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ValidationErrors::single("category", "no such category"))?;
+        let category = CategoryKey::parse("category", &record.category);
         let skus: Vec<&str> = record.variants.iter().map(|v| v.sku.as_str()).collect();
         let owners: Vec<Uuid> = sqlx::query_scalar(
             "select product_id from products where slug = $1
@@ -193,11 +214,11 @@ impl Catalog {
         .await?;
         let outcome = match owners.as_slice() {
             [] => {
-                products::create_in(&mut tx, new_product(record, category_id), actor).await?;
+                products::create_in(&mut tx, new_product(record, category), actor).await?;
                 ImportOutcome::Created
             }
             [product_id] => {
-                update_existing(&mut tx, *product_id, record, category_id, actor).await?;
+                update_existing(&mut tx, *product_id, record, category, actor).await?;
                 ImportOutcome::Updated
             }
             _ => {
@@ -224,14 +245,14 @@ fn new_variant(v: &VariantRecord) -> NewVariant {
     }
 }
 
-fn new_product(r: ProductRecord, category_id: Uuid) -> NewProduct {
+fn new_product(r: ProductRecord, category: CategoryKey) -> NewProduct {
     NewProduct {
         variants: r.variants.iter().map(new_variant).collect(),
         name: r.name,
         slug: r.slug,
         description: r.description,
         brand: r.brand,
-        category_id,
+        category: Some(category),
         status: r.status,
         attributes: r.attributes,
         images: r.images,
@@ -243,7 +264,7 @@ async fn update_existing(
     tx: &mut PgConnection,
     product_id: Uuid,
     r: ProductRecord,
-    category_id: Uuid,
+    category: CategoryKey,
     actor: Option<Uuid>,
 ) -> Result<(), CatalogError> {
     let patch = ProductPatch {
@@ -251,7 +272,7 @@ async fn update_existing(
         slug: None,
         description: r.description,
         brand: r.brand.map(Some),
-        category_id: Some(category_id),
+        category: Some(category),
         status: r.status,
         attributes: (!r.attributes.is_empty()).then_some(r.attributes),
         images: (!r.images.is_empty()).then_some(r.images),
@@ -316,7 +337,20 @@ mod tests {
         assert_eq!(record.options, vec!["color", "size"]);
         assert_eq!(record.variants[0].options["size"], "M");
         assert_eq!(parsed[1].0, 3);
-        assert!(parsed[1].1.is_err());
+        assert_eq!(
+            parsed[1].1.as_ref().unwrap_err(),
+            "column price: invalid digit found in string"
+        );
+    }
+
+    #[test]
+    fn record_fields_map_to_csv_columns() {
+        assert_eq!(csv_column("variants[0].price"), "price");
+        assert_eq!(csv_column("variants[0].options.size"), "options");
+        assert_eq!(csv_column("name"), "product_name");
+        assert_eq!(csv_column("slug"), "product_slug");
+        assert_eq!(csv_column("category"), "category");
+        assert_eq!(csv_column("options[1]"), "options");
     }
 
     #[test]

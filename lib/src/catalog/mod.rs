@@ -251,6 +251,55 @@ impl<'a> Locator<'a> {
     }
 }
 
+/// A category as a client names it, by id or by slug; with both, the category must have both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryKey {
+    pub id: Option<Uuid>,
+    pub slug: Option<String>,
+    /// The input field that named it (`category`, `category_id`), for error messages.
+    pub field: &'static str,
+}
+
+impl CategoryKey {
+    /// An id or a slug given in `field`, as in `"t-shirts"` or `"0192f6c2-…"`.
+    pub fn parse(field: &'static str, value: &str) -> Self {
+        let (id, slug) = match Uuid::parse_str(value) {
+            Ok(id) => (Some(id), None),
+            Err(_) => (None, Some(value.to_owned())),
+        };
+        Self { id, slug, field }
+    }
+
+    /// An id given in `field`.
+    pub fn id(field: &'static str, id: Uuid) -> Self {
+        Self {
+            id: Some(id),
+            slug: None,
+            field,
+        }
+    }
+
+    /// From a slug-or-id field and an id field of one request (`category` and
+    /// `category_id`), either or both given: `(field name, value)` each.
+    pub fn from_fields(
+        (slug_or_id_field, slug_or_id): (&'static str, Option<&str>),
+        (id_field, id): (&'static str, Option<Uuid>),
+    ) -> Option<Self> {
+        let Some(value) = slug_or_id else {
+            return id.map(|id| Self::id(id_field, id));
+        };
+        let mut key = Self::parse(slug_or_id_field, value);
+        if let Some(id) = id {
+            if key.id.is_some_and(|named| named != id) {
+                // Two different ids name no category: no slug is an id, so nothing matches.
+                key.slug = Some(value.to_owned());
+            }
+            key.id = Some(id);
+        }
+        Some(key)
+    }
+}
+
 /// SKUs: letters, digits, dash, underscore and dot, 1 to 64 characters, starting with a
 /// letter or digit (they end up in URLs, CSV files and Midtrans item ids).
 pub fn is_valid_sku(sku: &str) -> bool {

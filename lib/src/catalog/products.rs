@@ -7,8 +7,8 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{
-    events, variants, variants::NewVariant, Catalog, CatalogError, CategoryRef, Image, Locator,
-    Product, ProductStatus, ProductSummary,
+    events, variants, variants::NewVariant, Catalog, CatalogError, CategoryKey, CategoryRef, Image,
+    Locator, Product, ProductStatus, ProductSummary,
 };
 use crate::validation::{is_slug, slugify, ValidationErrors};
 
@@ -17,7 +17,8 @@ pub struct NewProduct {
     pub slug: Option<String>,
     pub description: Option<String>,
     pub brand: Option<String>,
-    pub category_id: Uuid,
+    /// Required; `None` is reported with the other invalid fields.
+    pub category: Option<CategoryKey>,
     pub status: Option<ProductStatus>,
     pub attributes: BTreeMap<String, String>,
     pub images: Vec<Image>,
@@ -32,7 +33,7 @@ pub struct ProductPatch {
     pub slug: Option<String>,
     pub description: Option<String>,
     pub brand: Option<Option<String>>,
-    pub category_id: Option<Uuid>,
+    pub category: Option<CategoryKey>,
     pub status: Option<ProductStatus>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub images: Option<Vec<Image>>,
@@ -209,8 +210,13 @@ fn validate_product_fields(
     }
 }
 
-fn validate_new(input: &NewProduct, slug: &str) -> Result<(), ValidationErrors> {
+fn validate_new(
+    input: &NewProduct,
+    slug: &str,
+    category: Resolved,
+) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
+    category.check(&mut errors);
     validate_product_fields(
         &mut errors,
         Some(&input.name),
@@ -249,10 +255,47 @@ fn validate_new(input: &NewProduct, slug: &str) -> Result<(), ValidationErrors> 
     errors.finish()
 }
 
+/// What a [`CategoryKey`] named.
+#[derive(Clone, Copy)]
+enum Resolved {
+    NotGiven,
+    Unknown { field: &'static str },
+    Found(Uuid),
+}
+
+impl Resolved {
+    fn check(self, errors: &mut ValidationErrors) {
+        match self {
+            Self::NotGiven => errors.add("category", "is required: a category slug or id"),
+            Self::Unknown { field } => errors.add(field, "no such category"),
+            Self::Found(_) => {}
+        }
+    }
+
+    fn id(self) -> Option<Uuid> {
+        match self {
+            Self::Found(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// Looks a category up by id, slug or both.
+async fn resolve_category(
+    tx: &mut PgConnection,
+    key: Option<&CategoryKey>,
+) -> Result<Resolved, CatalogError> {
+    let Some(key) = key.filter(|k| k.id.is_some() || k.slug.is_some()) else {
+        return Ok(Resolved::NotGiven);
+    };
+    let id = super::categories::find_id(tx, key).await?;
+    Ok(id.map_or(Resolved::Unknown { field: key.field }, Resolved::Found))
+}
+
 /// The category foreign key decides whether the category exists (no pre-check race).
 fn category_error(error: sqlx::Error, slug: &str) -> CatalogError {
     if crate::db::violated_constraint(&error) == Some("products_category_id_fkey") {
-        return ValidationErrors::single("category_id", "no such category").into();
+        return ValidationErrors::single("category", "no such category").into();
     }
     CatalogError::from_constraint(error, slug, None)
 }
@@ -368,6 +411,13 @@ pub(crate) async fn update_in(
         patch.images.as_deref(),
         patch.option_names.as_deref(),
     );
+    let category = match &patch.category {
+        Some(key) => resolve_category(tx, Some(key)).await?,
+        None => Resolved::NotGiven,
+    };
+    if patch.category.is_some() {
+        category.check(&mut errors);
+    }
     errors.finish()?;
 
     let before = load(tx, &Locator::Id(product_id))
@@ -408,7 +458,7 @@ pub(crate) async fn update_in(
     .bind(patch.description.as_deref())
     .bind(patch.brand.is_some())
     .bind(patch.brand.flatten().map(|b| b.trim().to_owned()))
-    .bind(patch.category_id)
+    .bind(category.id())
     .bind(patch.status.map(ProductStatus::as_db))
     .bind(patch.attributes.map(Json))
     .bind(patch.images.map(Json))
@@ -437,7 +487,8 @@ pub(crate) async fn create_in(
 ) -> Result<Product, CatalogError> {
     let explicit_slug = input.slug.is_some();
     let slug = input.slug.clone().unwrap_or_else(|| slugify(&input.name));
-    validate_new(&input, &slug)?;
+    let category = resolve_category(tx, input.category.as_ref()).await?;
+    validate_new(&input, &slug, category)?;
     let slug = if explicit_slug {
         slug
     } else {
@@ -454,7 +505,7 @@ pub(crate) async fn create_in(
     .bind(input.name.trim())
     .bind(input.description.as_deref().unwrap_or_default())
     .bind(input.brand.as_deref().map(str::trim))
-    .bind(input.category_id)
+    .bind(category.id())
     .bind(input.status.unwrap_or(ProductStatus::Draft).as_db())
     .bind(Json(&input.attributes))
     .bind(Json(&input.images))

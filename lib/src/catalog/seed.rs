@@ -13,11 +13,14 @@ use uuid::Uuid;
 
 use super::{Catalog, CatalogError};
 
-/// (top category, [(subcategory, nouns, price range in IDR, option kind)])
-type Department = (
-    &'static str,
-    &'static [(&'static str, &'static [&'static str], (i64, i64), Options)],
-);
+type Words = &'static [&'static str];
+
+/// A leaf category: (name, nouns, price range in IDR, option kind, brands, materials). Brands
+/// and materials belong to the leaf, so a phone is never made of cotton nor jeans by Samsung.
+type Leaf = (&'static str, Words, (i64, i64), Options, Words, Words);
+
+/// (top category, qualities, uses, leaves): the words of a description fit the department.
+type Department = (&'static str, Words, Words, &'static [Leaf]);
 
 #[derive(Clone, Copy)]
 enum Options {
@@ -32,11 +35,34 @@ const DEPARTMENTS: &[Department] = &[
     (
         "Fashion",
         &[
+            "lightweight",
+            "breathable",
+            "soft",
+            "durable",
+            "comfortable",
+            "stylish",
+            "versatile",
+        ],
+        &[
+            "daily use",
+            "the office",
+            "weekend trips",
+            "rainy season",
+            "long commutes",
+        ],
+        &[
             (
                 "T-Shirts",
                 &["T-Shirt", "Kaos", "Polo Shirt", "Henley"],
                 (49_000, 299_000),
                 Options::Apparel,
+                &["Uniqlo", "Erigo", "Nusantara", "Batavia", "Sumba"],
+                &[
+                    "cotton",
+                    "organic cotton",
+                    "cotton jersey",
+                    "recycled polyester",
+                ],
             ),
             (
                 "Shirts",
@@ -48,53 +74,86 @@ const DEPARTMENTS: &[Department] = &[
                 ],
                 (99_000, 599_000),
                 Options::Apparel,
+                &["Uniqlo", "Batavia", "Nusantara", "Sumba", "Erigo"],
+                &["cotton", "linen", "batik cotton", "flannel"],
             ),
             (
                 "Trousers",
                 &["Chino", "Jeans", "Cargo Pants", "Jogger"],
                 (149_000, 799_000),
                 Options::Apparel,
+                &["Uniqlo", "Erigo", "Batavia", "Nusantara"],
+                &["denim", "cotton twill", "ripstop nylon", "stretch cotton"],
             ),
             (
                 "Jackets",
                 &["Bomber Jacket", "Denim Jacket", "Rain Jacket", "Hoodie"],
                 (199_000, 1_499_000),
                 Options::Apparel,
+                &["Eiger", "Consina", "Erigo", "Uniqlo"],
+                &["denim", "nylon", "recycled polyester", "cotton fleece"],
             ),
             (
                 "Shoes",
                 &["Sneakers", "Running Shoes", "Loafers", "Sandals", "Boots"],
                 (199_000, 2_499_000),
                 Options::Shoes,
+                &["Compass", "Ortuseight", "Specs", "Eiger"],
+                &["canvas", "leather", "suede", "knit mesh"],
             ),
         ],
     ),
     (
         "Electronics",
         &[
+            "lightweight",
+            "durable",
+            "water-resistant",
+            "energy-efficient",
+            "compact",
+            "fast-charging",
+            "long-lasting",
+        ],
+        &[
+            "daily use",
+            "the office",
+            "students",
+            "long commutes",
+            "gaming",
+            "gifts",
+        ],
+        &[
             (
                 "Smartphones",
                 &["Smartphone", "Phone", "Android Phone", "iPhone"],
                 (1_499_000, 24_999_000),
                 Options::Storage,
+                &["Samsung", "Xiaomi", "Asus", "Sony"],
+                &["aluminium", "glass", "polycarbonate"],
             ),
             (
                 "Laptops",
                 &["Laptop", "Notebook", "Ultrabook", "Chromebook"],
                 (4_999_000, 39_999_000),
                 Options::Storage,
+                &["Asus", "Lenovo", "Samsung", "Xiaomi"],
+                &["aluminium", "magnesium alloy", "polycarbonate"],
             ),
             (
                 "Audio",
                 &["Headphones", "Earbuds", "Bluetooth Speaker", "Soundbar"],
                 (149_000, 6_999_000),
                 Options::Color,
+                &["Sony", "Philips", "Polytron", "Xiaomi", "Logitech"],
+                &["plastic", "aluminium", "fabric mesh"],
             ),
             (
                 "Cameras",
                 &["Mirrorless Camera", "Action Camera", "Webcam", "Lens"],
                 (499_000, 29_999_000),
                 Options::None,
+                &["Sony", "Logitech", "Xiaomi"],
+                &["magnesium alloy", "plastic", "aluminium"],
             ),
             (
                 "Accessories",
@@ -107,11 +166,29 @@ const DEPARTMENTS: &[Department] = &[
                 ],
                 (29_000, 3_999_000),
                 Options::Color,
+                &["Xiaomi", "Samsung", "Logitech", "Philips"],
+                &["silicone", "plastic", "braided nylon", "aluminium"],
             ),
         ],
     ),
     (
         "Home & Living",
+        &[
+            "sturdy",
+            "handcrafted",
+            "easy to clean",
+            "compact",
+            "energy-efficient",
+            "long-lasting",
+            "stylish",
+        ],
+        &[
+            "home cooking",
+            "small apartments",
+            "family gatherings",
+            "the office",
+            "gifts",
+        ],
         &[
             (
                 "Kitchen",
@@ -124,64 +201,127 @@ const DEPARTMENTS: &[Department] = &[
                 ],
                 (79_000, 2_999_000),
                 Options::Color,
+                &["Miyako", "Cosmos", "Philips", "Oxone", "Lock&Lock"],
+                &[
+                    "stainless steel",
+                    "ceramic",
+                    "cast aluminium",
+                    "tempered glass",
+                ],
             ),
             (
                 "Furniture",
                 &["Bookshelf", "Office Chair", "Coffee Table", "Sofa", "Desk"],
                 (299_000, 9_999_000),
                 Options::Color,
+                &["Informa", "Ikea", "Kawi", "Lombok Works"],
+                &["teak wood", "rattan", "bamboo", "steel frame"],
             ),
             (
                 "Bedding",
                 &["Pillow", "Bed Sheet", "Blanket", "Mattress Topper"],
                 (59_000, 1_999_000),
                 Options::Color,
+                &["Informa", "Ikea", "Sumba", "Nusantara"],
+                &["cotton", "microfiber", "bamboo fibre", "linen"],
             ),
             (
                 "Decor",
                 &["Wall Clock", "Table Lamp", "Plant Pot", "Picture Frame"],
                 (39_000, 899_000),
                 Options::Color,
+                &["Informa", "Ikea", "Lombok Works", "Kawi"],
+                &["ceramic", "rattan", "teak wood", "glass"],
             ),
         ],
     ),
     (
         "Beauty",
         &[
+            "gentle",
+            "fragrance-free",
+            "long-lasting",
+            "lightweight",
+            "dermatologist-tested",
+            "vegan",
+        ],
+        &[
+            "daily use",
+            "sensitive skin",
+            "humid weather",
+            "travel",
+            "gifts",
+        ],
+        &[
             (
                 "Skincare",
                 &["Face Wash", "Moisturizer", "Sunscreen", "Serum", "Toner"],
                 (29_000, 599_000),
                 Options::None,
+                &["Wardah", "Emina", "Somethinc"],
+                &[
+                    "aloe vera",
+                    "niacinamide",
+                    "green tea extract",
+                    "hyaluronic acid",
+                ],
             ),
             (
                 "Makeup",
                 &["Lipstick", "Foundation", "Mascara", "Eyeliner"],
                 (39_000, 499_000),
                 Options::Color,
+                &["Wardah", "Emina", "Somethinc"],
+                &["vitamin E", "shea butter", "jojoba oil"],
             ),
             (
                 "Hair Care",
                 &["Shampoo", "Conditioner", "Hair Oil", "Hair Dryer"],
                 (25_000, 1_299_000),
                 Options::None,
+                &["Wardah", "Emina", "Philips"],
+                &["argan oil", "candlenut oil", "aloe vera"],
             ),
         ],
     ),
     (
         "Sports & Outdoors",
         &[
+            "lightweight",
+            "durable",
+            "water-resistant",
+            "breathable",
+            "sturdy",
+            "compact",
+        ],
+        &[
+            "the gym",
+            "outdoor adventures",
+            "weekend trips",
+            "rainy season",
+            "morning rides",
+        ],
+        &[
             (
                 "Fitness",
                 &["Yoga Mat", "Dumbbell", "Resistance Band", "Jump Rope"],
                 (49_000, 1_499_000),
                 Options::Color,
+                &["Eiger", "Ortuseight", "Specs"],
+                &["natural rubber", "TPE foam", "cast iron", "nylon"],
             ),
             (
                 "Cycling",
                 &["Road Bike", "Bike Helmet", "Bike Light", "Cycling Jersey"],
                 (99_000, 19_999_000),
                 Options::Apparel,
+                &["Eiger", "Consina", "Polygon"],
+                &[
+                    "aluminium",
+                    "carbon fibre",
+                    "polycarbonate",
+                    "recycled polyester",
+                ],
             ),
             (
                 "Camping",
@@ -194,11 +334,28 @@ const DEPARTMENTS: &[Department] = &[
                 ],
                 (49_000, 3_999_000),
                 Options::Color,
+                &["Eiger", "Consina", "Rinjani", "Bromo"],
+                &["ripstop nylon", "polyester", "aluminium", "stainless steel"],
             ),
         ],
     ),
     (
         "Books & Hobbies",
+        &[
+            "illustrated",
+            "bestselling",
+            "beautifully made",
+            "engaging",
+            "classic",
+            "well-crafted",
+        ],
+        &[
+            "students",
+            "family gatherings",
+            "gifts",
+            "weekend trips",
+            "quiet evenings",
+        ],
         &[
             (
                 "Books",
@@ -211,6 +368,8 @@ const DEPARTMENTS: &[Department] = &[
                 ],
                 (39_000, 399_000),
                 Options::None,
+                &["Gramedia", "Kawi", "Batavia"],
+                &["recycled paper", "hardcover binding", "paperback binding"],
             ),
             (
                 "Toys",
@@ -223,17 +382,36 @@ const DEPARTMENTS: &[Department] = &[
                 ],
                 (49_000, 1_999_000),
                 Options::None,
+                &["Lego", "Gramedia", "Garuda"],
+                &["ABS plastic", "wood", "soft plush"],
             ),
             (
                 "Music",
                 &["Acoustic Guitar", "Ukulele", "Keyboard", "Drum Pad"],
                 (299_000, 12_999_000),
                 Options::Color,
+                &["Yamaha", "Kawi", "Merapi"],
+                &["mahogany", "spruce", "maple", "plastic"],
             ),
         ],
     ),
     (
         "Groceries",
+        &[
+            "fresh",
+            "rich",
+            "aromatic",
+            "crunchy",
+            "naturally sweet",
+            "small-batch",
+        ],
+        &[
+            "daily use",
+            "family gatherings",
+            "the office",
+            "gifts",
+            "afternoon breaks",
+        ],
         &[
             (
                 "Coffee & Tea",
@@ -245,58 +423,19 @@ const DEPARTMENTS: &[Department] = &[
                 ],
                 (19_000, 299_000),
                 Options::None,
+                &["Kapal Api", "Tanamera", "Toba", "Merapi"],
+                &["single-origin beans", "whole leaves", "locally grown beans"],
             ),
             (
                 "Snacks",
                 &["Keripik Singkong", "Cookies", "Chocolate Bar", "Mixed Nuts"],
                 (9_000, 149_000),
                 Options::None,
+                &["Chitato", "Garuda", "Nusantara"],
+                &["cassava", "cocoa", "roasted nuts", "palm sugar"],
             ),
         ],
     ),
-];
-
-const BRANDS: &[&str] = &[
-    "Nusantara",
-    "Garuda",
-    "Merapi",
-    "Kawi",
-    "Batavia",
-    "Lombok Works",
-    "Sumba",
-    "Toba",
-    "Bromo",
-    "Rinjani",
-    "Samsung",
-    "Xiaomi",
-    "Asus",
-    "Lenovo",
-    "Sony",
-    "Logitech",
-    "Philips",
-    "Miyako",
-    "Cosmos",
-    "Polytron",
-    "Uniqlo",
-    "Eiger",
-    "Consina",
-    "Compass",
-    "Erigo",
-    "Wardah",
-    "Emina",
-    "Somethinc",
-    "Specs",
-    "Ortuseight",
-    "Kapal Api",
-    "Tanamera",
-    "Chitato",
-    "Informa",
-    "Ikea",
-    "Oxone",
-    "Lock&Lock",
-    "Gramedia",
-    "Lego",
-    "Yamaha",
 ];
 
 const ADJECTIVES: &[&str] = &[
@@ -320,54 +459,6 @@ const ADJECTIVES: &[&str] = &[
     "Travel",
     "Studio",
     "Original",
-];
-
-const QUALITIES: &[&str] = &[
-    "lightweight",
-    "durable",
-    "breathable",
-    "water-resistant",
-    "handcrafted",
-    "ergonomic",
-    "soft",
-    "sturdy",
-    "energy-efficient",
-    "compact",
-    "comfortable",
-    "stylish",
-    "versatile",
-    "long-lasting",
-    "easy to clean",
-];
-
-const USES: &[&str] = &[
-    "daily use",
-    "the office",
-    "weekend trips",
-    "the gym",
-    "home cooking",
-    "outdoor adventures",
-    "students",
-    "gifts",
-    "rainy season",
-    "long commutes",
-    "small apartments",
-    "family gatherings",
-];
-
-const MATERIALS: &[&str] = &[
-    "cotton",
-    "linen",
-    "recycled polyester",
-    "stainless steel",
-    "aluminium",
-    "bamboo",
-    "teak wood",
-    "leather",
-    "silicone",
-    "ceramic",
-    "rattan",
-    "organic cotton",
 ];
 
 const COLORS: &[&str] = &[
@@ -416,14 +507,28 @@ fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]
 }
 
-fn description(rng: &mut StdRng, noun: &str, brand: &str) -> String {
-    let quality = pick(rng, QUALITIES);
-    let other = pick(rng, QUALITIES);
-    let material = pick(rng, MATERIALS);
-    let usage = pick(rng, USES);
+/// The words a product's description and attributes are made of.
+#[derive(Clone, Copy)]
+struct Vocabulary {
+    qualities: Words,
+    uses: Words,
+    brands: Words,
+    materials: Words,
+}
+
+fn description(
+    rng: &mut StdRng,
+    words: &Vocabulary,
+    noun: &str,
+    brand: &str,
+    material: &str,
+) -> String {
+    let quality = pick(rng, words.qualities);
+    let other = pick(rng, words.qualities);
+    let usage = pick(rng, words.uses);
     format!(
         "A {quality} {noun} from {brand}, made with {material}. {cap} and {other}, it is a great choice for {usage}. \
-         Backed by a one-year warranty and shipped from Jakarta.",
+         Shipped from Jakarta.",
         noun = noun.to_lowercase(),
         cap = capitalise(other),
     )
@@ -495,9 +600,10 @@ impl Catalog {
             let n = BATCH.min(products - written);
             let mut b = Batch::default();
             for i in written..written + n {
-                let (category_id, noun_list, (low, high), kind) = pick(&mut rng, &leaves).clone();
+                let (category_id, noun_list, (low, high), kind, words) = *pick(&mut rng, &leaves);
                 let noun = *pick(&mut rng, noun_list);
-                let brand = *pick(&mut rng, BRANDS);
+                let brand = *pick(&mut rng, words.brands);
+                let material = *pick(&mut rng, words.materials);
                 let model = format!(
                     "{}{}",
                     pick(&mut rng, &["X", "S", "M", "A", "Z", "R"]),
@@ -513,13 +619,13 @@ impl Catalog {
                 b.product_ids.push(product_id);
                 b.slugs
                     .push(format!("{}-{run}-{i}", crate::validation::slugify(&name)));
-                b.descriptions.push(description(&mut rng, noun, brand));
+                b.descriptions
+                    .push(description(&mut rng, &words, noun, brand, material));
                 b.names.push(name);
                 b.brands.push(brand.to_owned());
                 b.category_ids.push(category_id);
                 b.statuses.push(status);
-                b.attributes
-                    .push(json!({ "material": pick(&mut rng, MATERIALS) }));
+                b.attributes.push(json!({ "material": material }));
                 b.created_at
                     .push(started + chrono::Duration::seconds(i as i64));
                 let (names, combos) = option_values(kind, &mut rng);
@@ -567,14 +673,22 @@ impl Catalog {
     /// The department tree; existing categories (same slug) are reused.
     async fn seed_categories(
         &self,
-    ) -> Result<Vec<(Uuid, &'static [&'static str], (i64, i64), Options)>, CatalogError> {
+    ) -> Result<Vec<(Uuid, Words, (i64, i64), Options, Vocabulary)>, CatalogError> {
         let mut leaves = Vec::new();
         let mut tx = self.db.begin().await?;
-        for (position, (department, subs)) in DEPARTMENTS.iter().enumerate() {
+        for (position, (department, qualities, uses, subs)) in DEPARTMENTS.iter().enumerate() {
             let parent = upsert_category(&mut tx, department, None, position as i32).await?;
-            for (sub_position, (name, nouns, range, kind)) in subs.iter().enumerate() {
+            for (sub_position, (name, nouns, range, kind, brands, materials)) in
+                subs.iter().enumerate()
+            {
                 let id = upsert_category(&mut tx, name, Some(parent), sub_position as i32).await?;
-                leaves.push((id, *nouns, *range, *kind));
+                let words = Vocabulary {
+                    qualities,
+                    uses,
+                    brands,
+                    materials,
+                };
+                leaves.push((id, *nouns, *range, *kind, words));
             }
         }
         tx.commit().await?;

@@ -25,15 +25,9 @@ into_api_error!(AuthError, crate::validation::ValidationErrors);
 /// database connection is not unexpected in the same way: it is a 503 with `Retry-After`
 /// (the client may simply try again once PostgreSQL is back).
 pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    let mut database_unreachable = is_database_unreachable(error);
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        database_unreachable |= is_database_unreachable(cause);
-        source = cause.source();
-    }
+    let chain = crate::telemetry::error_chain(error);
+    let database_unreachable = std::iter::successors(Some(error), |e| e.source())
+        .any(is_database_unreachable);
     if database_unreachable {
         tracing::warn!(error = %chain, "database unreachable");
         let mut problem = Problem::unavailable(
@@ -281,4 +275,20 @@ fn idempotency_problem(error: crate::idempotency::IdempotencyError) -> Problem {
         I::UnreadableResult(ref e) => internal(e),
         I::Database(ref e) => internal(e),
     }
+}
+
+/// The header a retry-safe write needs, when it is missing (or not printable ASCII).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// A write that requires an `Idempotency-Key` was sent without one: say so, and why.
+pub fn idempotency_key_required() -> Problem {
+    let mut problem = invalid_parameter(IDEMPOTENCY_KEY_HEADER, "is required");
+    problem.code = "idempotency_key_required".into();
+    problem.problem_type = "/problems/idempotency_key_required".into();
+    problem.detail =
+        "the Idempotency-Key header is required: this operation must not happen twice, \
+        so send a unique key per attempt (e.g. a UUID) and the same key with each retry; a retry \
+        then returns the first result instead of repeating the operation"
+            .into();
+    problem
 }

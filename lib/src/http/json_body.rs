@@ -9,10 +9,11 @@ use poem::{Request, RequestBody};
 use poem_openapi::{
     impl_apirequest_for_payload,
     payload::{ParsePayload, Payload},
-    registry::{MetaSchemaRef, Registry},
+    registry::{MetaSchema, MetaSchemaRef, Registry},
     types::Type,
 };
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::problem::Problem;
 use crate::validation::ValidationErrors;
@@ -49,7 +50,9 @@ impl<T: Type + DeserializeOwned> ParsePayload for JsonBody<T> {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = read_limited(request, body).await?;
-        parse(bytes.as_ref()).map(Self).map_err(problem_error)
+        parse(bytes.as_ref())
+            .map(Self)
+            .map_err(|problem| problem_error(with_every_shape_error::<T>(problem, bytes.as_ref())))
     }
 }
 
@@ -156,6 +159,121 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
                 strip_position(&inner.to_string()),
             )))
         }
+    }
+}
+
+/// serde stops at the first field that does not fit; `T`'s schema finds the others (missing,
+/// wrong type, not one of an enum's values), so a client fixes a whole form in one round trip.
+fn with_every_shape_error<T: Type>(problem: Problem, bytes: &[u8]) -> Problem {
+    if problem.code != "validation_failed" {
+        return problem;
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
+        return problem;
+    };
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let mut errors = ValidationErrors::new();
+    check_shape(&registry, &T::schema_ref(), &value, "", &mut errors);
+    for first in problem.errors.iter().flatten() {
+        if !errors.0.iter().any(|e| e.field == first.field) {
+            errors.add(first.field.clone(), first.message.clone());
+        }
+    }
+    Problem::validation(errors)
+}
+
+fn check_shape(
+    registry: &Registry,
+    schema: &MetaSchemaRef,
+    value: &Value,
+    path: &str,
+    errors: &mut ValidationErrors,
+) {
+    let schema: &MetaSchema = match schema {
+        MetaSchemaRef::Inline(schema) => schema,
+        MetaSchemaRef::Reference(name) => match registry.schemas.get(name) {
+            Some(schema) => schema,
+            None => return,
+        },
+    };
+    if !schema.any_of.is_empty() || !schema.one_of.is_empty() || !schema.all_of.is_empty() {
+        return;
+    }
+    let field = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let here = || {
+        if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    match (schema.ty, value) {
+        (_, Value::Null) if schema.nullable => {}
+        ("object", Value::Object(map)) => {
+            for name in &schema.required {
+                if map.get(*name).is_none_or(Value::is_null) {
+                    errors.add(field(name), "is required");
+                }
+            }
+            for (name, property) in &schema.properties {
+                if let Some(inner) = map.get(*name).filter(|v| !v.is_null()) {
+                    check_shape(registry, property, inner, &field(name), errors);
+                }
+            }
+            if let Some(values) = &schema.additional_properties {
+                for (name, inner) in map {
+                    check_shape(registry, values, inner, &field(name), errors);
+                }
+            }
+        }
+        ("array", Value::Array(items)) => {
+            if let Some(item) = &schema.items {
+                for (i, inner) in items.iter().enumerate() {
+                    check_shape(registry, item, inner, &format!("{}[{i}]", here()), errors);
+                }
+            }
+        }
+        ("string", Value::String(text))
+            if !schema.enum_items.is_empty() && !schema.enum_items.iter().any(|e| e == text) =>
+        {
+            let allowed: Vec<&str> = schema.enum_items.iter().filter_map(Value::as_str).collect();
+            errors.add(here(), format!("must be one of {}", allowed.join(", ")));
+        }
+        ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            let fits = match schema.format {
+                Some("int32") => n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+                Some("int64") => n.is_i64(),
+                _ => true,
+            };
+            if !fits {
+                errors.add(
+                    here(),
+                    format!("must be an {} integer", schema.format.unwrap_or_default()),
+                );
+            }
+        }
+        ("string", Value::String(_))
+        | ("number", Value::Number(_))
+        | ("boolean", Value::Bool(_)) => {}
+        ("object" | "array" | "string" | "integer" | "number" | "boolean", _) => {
+            let expected = match schema.ty {
+                "object" => "an object",
+                "array" => "an array",
+                "string" => "a string",
+                "integer" => "an integer",
+                "number" => "a number",
+                _ => "true or false",
+            };
+            errors.add(here(), format!("must be {expected}"));
+        }
+        _ => {}
     }
 }
 

@@ -142,7 +142,13 @@ pub(super) fn error_response(error: poem::Error) -> Response {
 fn problem_from_error(error: poem::Error) -> Response {
     if error.has_source() {
         let problem = if let Some(e) = error.downcast_ref::<ParseParamError>() {
-            field_problem(e.name, &e.reason, "invalid_parameter")
+            if e.name
+                .eq_ignore_ascii_case(super::errors::IDEMPOTENCY_KEY_HEADER)
+            {
+                super::errors::idempotency_key_required()
+            } else {
+                field_problem(e.name, &e.reason, "invalid_parameter")
+            }
         } else if let Some(e) = error.downcast_ref::<ParsePathError>() {
             field_problem(e.name, &e.reason, "invalid_path_parameter")
         } else if let Some(e) = error.downcast_ref::<ContentTypeError>() {

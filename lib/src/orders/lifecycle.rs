@@ -87,7 +87,6 @@ pub(crate) async fn apply(
     order_id: Uuid,
     t: &Transition,
 ) -> Result<Order, OrderError> {
-    validate(t)?;
     let (from, refunded) = store::lock_status(tx, order_id)
         .await?
         .ok_or(OrderError::NotFound)?;
@@ -98,6 +97,8 @@ pub(crate) async fn apply(
     if from == t.to && t.refunded_total.is_none_or(|total| total <= refunded) {
         return Err(OrderError::IllegalTransition { from, to: t.to });
     }
+    // Legality first: a move the order can never make is refused as such, whatever its fields.
+    validate(t)?;
     if let Some(op) = stock_effect(from, t.to) {
         let lines = store::line_quantities(tx, order_id).await?;
         let refused = stock::apply(tx, order_id, op, &lines).await?;

@@ -124,6 +124,50 @@ async fn invalid_registrations_name_every_bad_field() {
         let body = assert_problem(resp, 422, "validation_failed").await;
         assert_eq!(body["errors"][0]["field"], "password", "{why}");
     }
+    // A forgotten field is reported with the others.
+    let resp = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "not-an-email", "password": "short"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["email", "name", "password"], "{body}");
+
+    // Fields that do not even fit the schema (a number for a string, a missing field) are
+    // listed together too, not only the first one the parser met.
+    let resp = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": 42, "password": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    let errors: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            ("name", "is required"),
+            ("email", "must be a string"),
+            ("password", "must be a string"),
+        ],
+        "{body}"
+    );
     let count: i64 = sqlx::query_scalar("select count(*) from users")
         .fetch_one(&app.db)
         .await

@@ -654,6 +654,124 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
     assert_eq!(counts, (0, 0, 0));
 }
 
+impl Shop {
+    /// An admin's POST or PATCH of `body` to `path`.
+    async fn admin_write(&self, patch: bool, path: &str, body: Value) -> reqwest::Response {
+        let request = if patch {
+            self.app.patch(path, &body)
+        } else {
+            self.app.post(path, &body)
+        };
+        let resp = request.bearer_auth(&self.admin.access_token).send().await;
+        resp.expect("admin request")
+    }
+
+    /// The body of a successful admin write.
+    async fn admin_ok(&self, patch: bool, path: &str, body: Value) -> Value {
+        let resp = self.admin_write(patch, path, body).await;
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.expect("json body")
+    }
+
+    /// The fields a refused admin write names.
+    async fn admin_refused(&self, patch: bool, path: &str, body: Value) -> Vec<String> {
+        let resp = self.admin_write(patch, path, body).await;
+        let problem = assert_problem(resp, 422, "validation_failed").await;
+        let errors = problem["errors"].as_array().expect("errors");
+        errors
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn products_name_their_category_by_slug_or_id() {
+    let s = shop().await;
+    const PRODUCTS: &str = "/api/v1/admin/products";
+    let product = |name: &str, category: Value, price: i64| {
+        let mut body = json!({"name": name, "variants": [{"sku": name.to_uppercase().replace(' ', "-"), "price": price, "stock_on_hand": 1}]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(category.as_object().unwrap().clone());
+        body
+    };
+
+    // `category` takes a slug, as the bulk import does, or an id; `category_id` an id.
+    for (name, category, expected) in [
+        ("Slug Tee", json!({"category": "shirts"}), &s.shirts),
+        ("Id Shoe", json!({"category": s.shoes}), &s.shoes),
+        (
+            "Both",
+            json!({"category": "shirts", "category_id": s.shirts}),
+            &s.shirts,
+        ),
+    ] {
+        let created = s
+            .admin_ok(false, PRODUCTS, product(name, category, 1))
+            .await;
+        assert_eq!(created["category"]["id"], expected.as_str(), "{created}");
+    }
+    let slug_tee = s
+        .admin_ok(
+            false,
+            PRODUCTS,
+            product("Moved Tee", json!({"category": "shirts"}), 1),
+        )
+        .await;
+    let path = format!("{PRODUCTS}/{}", slug_tee["id"].as_str().unwrap());
+
+    // A patch moves a product by slug too.
+    let moved = s
+        .admin_ok(true, &path, json!({"category": "electronics"}))
+        .await;
+    assert_eq!(moved["category"]["id"], s.electronics.as_str(), "{moved}");
+
+    // An unknown slug is reported with every other bad field; none given, or two that name
+    // different categories, are refused too.
+    let lost = product("Lost", json!({"category": "no-such-category"}), -5);
+    let fields = s.admin_refused(false, PRODUCTS, lost).await;
+    assert_eq!(fields, ["category", "variants[0].price"]);
+    let none = product("None", json!({}), 1);
+    assert_eq!(s.admin_refused(false, PRODUCTS, none).await, ["category"]);
+    let two = product(
+        "Two",
+        json!({"category": "shoes", "category_id": s.shirts}),
+        1,
+    );
+    assert_eq!(s.admin_refused(false, PRODUCTS, two).await, ["category"]);
+    let unknown = json!({"category": "no-such-category"});
+    assert_eq!(s.admin_refused(true, &path, unknown).await, ["category"]);
+}
+
+#[tokio::test]
+async fn categories_name_their_parent_by_slug_or_id() {
+    let s = shop().await;
+    const CATEGORIES: &str = "/api/v1/admin/categories";
+    let boots = s
+        .admin_ok(
+            false,
+            CATEGORIES,
+            json!({"name": "Boots", "parent": "shoes"}),
+        )
+        .await;
+    assert_eq!(boots["parent_id"], s.shoes.as_str(), "{boots}");
+    let path = format!("{CATEGORIES}/{}", boots["id"].as_str().unwrap());
+    let moved = s
+        .admin_ok(true, &path, json!({"parent": "electronics"}))
+        .await;
+    assert_eq!(moved["parent_id"], s.electronics.as_str(), "{moved}");
+    let root = s.admin_ok(true, &path, json!({"parent_id": null})).await;
+    assert!(root.get("parent_id").is_none(), "{root}");
+
+    let lost = json!({"name": "Lost", "parent": "no-such-category"});
+    assert_eq!(s.admin_refused(false, CATEGORIES, lost).await, ["parent"]);
+    // A category never moves under its own subtree, named by slug either.
+    let clothing = format!("{CATEGORIES}/{}", s.clothing);
+    let cycle = json!({"parent": "shirts"});
+    assert_eq!(s.admin_refused(true, &clothing, cycle).await, ["parent"]);
+}
+
 #[tokio::test]
 async fn duplicate_slugs_and_skus_are_conflicts() {
     let s = shop().await;

@@ -1,6 +1,8 @@
 //! Bulk data: import (JSON lines and CSV, upsert by SKU, one transaction per record) and the
 //! demo seed.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 use toko::catalog::import::{parse_csv, parse_jsonl, ImportOutcome};
 use toko_testkit::TestApp;
@@ -168,4 +170,54 @@ async fn the_seed_builds_a_browsable_consistent_catalog() {
     assert!(tree["items"].as_array().unwrap().len() >= 7);
     // Seeding twice adds products without clashing slugs or SKUs.
     app.state.catalog.seed(10, 7, |_| {}).await.unwrap();
+}
+
+#[tokio::test]
+async fn seeded_products_have_attributes_that_fit_their_department() {
+    const FABRICS: &[&str] = &[
+        "cotton",
+        "linen",
+        "denim",
+        "flannel",
+        "polyester",
+        "fleece",
+        "jersey",
+    ];
+    const ELECTRONICS_BRANDS: &[&str] =
+        &["Samsung", "Xiaomi", "Asus", "Lenovo", "Sony", "Logitech"];
+    let app = TestApp::spawn().await;
+    app.state.catalog.seed(400, 11, |_| {}).await.unwrap();
+    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "select d.name, c.name, p.brand, p.attributes->>'material', p.description
+         from products p join categories c on c.category_id = p.category_id
+         join categories d on d.category_id = c.parent_id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 400);
+    let departments: HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert!(departments.len() >= 6, "{departments:?}");
+    for (department, category, brand, material, description) in &rows {
+        let what = format!("{department} > {category}: {brand}, {material}");
+        assert!(
+            description.contains(&format!("made with {material}")),
+            "{what}: {description}"
+        );
+        if department != "Fashion"
+            && department != "Home & Living"
+            && department != "Sports & Outdoors"
+        {
+            assert!(!FABRICS.iter().any(|f| material.contains(f)), "{what}");
+        }
+        if department != "Electronics" {
+            assert!(!ELECTRONICS_BRANDS.contains(&brand.as_str()), "{what}");
+        }
+        if department == "Electronics" || department == "Groceries" || department == "Beauty" {
+            assert!(
+                !["leather", "linen", "teak wood", "rattan"].contains(&material.as_str()),
+                "{what}"
+            );
+        }
+    }
 }

@@ -147,8 +147,15 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
         .send()
         .await
         .unwrap();
-    let body = assert_problem(resp, 400, "invalid_parameter").await;
+    // The problem says the header is required and why, not how a string failed to parse.
+    let body = assert_problem(resp, 400, "idempotency_key_required").await;
     assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(body["errors"][0]["message"], "is required");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Idempotency-Key header is required") && detail.contains("retry"),
+        "{detail}"
+    );
 
     let mut bad = address();
     bad["postal_code"] = json!("!");

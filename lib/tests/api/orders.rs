@@ -207,6 +207,14 @@ async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
         "illegal_transition",
     )
     .await;
+    // Legality before the fields: an unpaid order can never ship, tracking number or not.
+    let body = assert_problem(
+        s.admin_move(&fresh, "shipped", None).await,
+        409,
+        "illegal_transition",
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
     assert_problem(
         s.admin_move(&fresh, "completed", None).await,
         409,

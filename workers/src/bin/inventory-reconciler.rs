@@ -14,7 +14,7 @@ use toko::{
 };
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     toko_workers::run("inventory-reconciler", |worker| {
         let env = Reader(&ProcessEnv);
         let sweeps = SweepConfig::from_reader(&env)?;

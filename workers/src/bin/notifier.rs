@@ -8,7 +8,7 @@ use toko::{
 };
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     toko_workers::run("notifier", |worker| {
         let env = Reader(&ProcessEnv);
         let mail = MailConfig::from_reader(&env)?;

@@ -2,7 +2,7 @@
 //! (see `toko::messaging::relay`). Scaled on its own; any number of replicas is safe.
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     toko_workers::run("outbox-relay", |worker| {
         worker.relay()?;
         Ok(())

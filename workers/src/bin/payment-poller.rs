@@ -10,7 +10,7 @@ use toko::{
 };
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     toko_workers::run("payment-poller", |worker| {
         let env = Reader(&ProcessEnv);
         let sweeps = SweepConfig::from_reader(&env)?;

@@ -7,7 +7,7 @@ use toko::{
 };
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     toko_workers::run("search-indexer", |worker| {
         let config = SearchConfig::from_reader(&Reader(&ProcessEnv))?;
         let search = Search::from_config(&config, worker.pool.clone())?;

@@ -56,9 +56,9 @@ async fn import_file(
         .map(str::to_owned)
         .or_else(|| file.extension().map(|e| e.to_string_lossy().to_lowercase()))
         .unwrap_or_default();
-    let records = match format.as_str() {
-        "jsonl" | "ndjson" | "json" => import::parse_jsonl(&text),
-        "csv" => import::parse_csv(&text),
+    let (records, csv) = match format.as_str() {
+        "jsonl" | "ndjson" | "json" => (import::parse_jsonl(&text), false),
+        "csv" => (import::parse_csv(&text), true),
         other => anyhow::bail!("unknown format {other:?}: use --format jsonl or --format csv"),
     };
     let started = Instant::now();
@@ -66,13 +66,23 @@ async fn import_file(
     let (mut created, mut updated) = (0, 0);
     let mut failed = Vec::new();
     for (line, record) in records {
-        match record {
-            Err(reason) => failed.push((line, reason)),
+        let failure = match record {
+            Err(reason) => Some(reason),
             Ok(record) => match catalog.import_product(record, None).await {
-                Ok(import::ImportOutcome::Created) => created += 1,
-                Ok(import::ImportOutcome::Updated) => updated += 1,
-                Err(e) => failed.push((line, describe(&e))),
+                Ok(import::ImportOutcome::Created) => {
+                    created += 1;
+                    None
+                }
+                Ok(import::ImportOutcome::Updated) => {
+                    updated += 1;
+                    None
+                }
+                Err(e) => Some(describe(&e, csv)),
             },
+        };
+        if let Some(reason) = failure {
+            progress.println(format!("line {line}: {reason}"));
+            failed.push((line, reason));
         }
         progress.inc(1);
     }
@@ -92,12 +102,16 @@ async fn import_file(
     }
 }
 
-/// A catalog error with its field details, for the import report.
-fn describe(error: &toko::catalog::CatalogError) -> String {
+/// A catalog error with its field details, for the import report; a CSV file's fields are
+/// named by their columns.
+fn describe(error: &toko::catalog::CatalogError, csv: bool) -> String {
     match error {
         toko::catalog::CatalogError::Validation(v) => {
             v.0.iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
+                .map(|e| match csv {
+                    true => format!("column {}: {}", import::csv_column(&e.field), e.message),
+                    false => format!("{}: {}", e.field, e.message),
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         }

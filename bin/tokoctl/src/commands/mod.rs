@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod catalog;
 mod dlq;
+mod mail;
 mod migrate;
 mod openapi;
 mod outbox;
@@ -40,6 +41,9 @@ enum Command {
     /// Search index operations.
     #[command(subcommand)]
     Search(search::Command),
+    /// Read the emails the quick start's local SMTP catcher saved (.tmp/mail).
+    #[command(subcommand)]
+    Mail(mail::Command),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -52,6 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
         Command::Search(command) => search::run(command).await,
+        Command::Mail(command) => mail::run(command),
     }
 }
 
@@ -84,6 +89,8 @@ mod tests {
         assert!(parses("tokoctl audit"));
         assert!(parses("tokoctl audit --all"));
         assert!(parses("tokoctl search reindex"));
+        assert!(parses("tokoctl mail list"));
+        assert!(parses("tokoctl mail show last --html --dir /tmp/mail"));
     }
 }
 

@@ -3,6 +3,7 @@
 use poem_openapi::{
     param::{Header, Path, Query},
     payload::Json,
+    types::MaybeUndefined,
     ApiResponse, OpenApi,
 };
 use uuid::Uuid;
@@ -22,7 +23,7 @@ use crate::{
         inventory::Adjustment,
         products::{AdminProductFilter, NewProduct, ProductPatch},
         variants::VariantPatch,
-        Locator,
+        CategoryKey, Locator,
     },
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
@@ -85,6 +86,7 @@ impl AdminCatalogApi {
         let CategoryIn {
             name,
             slug,
+            parent,
             parent_id,
             description,
             position,
@@ -94,7 +96,10 @@ impl AdminCatalogApi {
             .create_category(NewCategory {
                 name,
                 slug,
-                parent_id,
+                parent: CategoryKey::from_fields(
+                    ("parent", parent.as_deref()),
+                    ("parent_id", parent_id),
+                ),
                 description,
                 position,
             })
@@ -120,10 +125,13 @@ impl AdminCatalogApi {
         let patch = CategoryPatch {
             name: p.name,
             slug: p.slug,
-            parent_id: if p.parent_id.is_undefined() {
-                None
-            } else {
-                Some(p.parent_id.take())
+            parent: match (p.parent.as_deref(), p.parent_id) {
+                (None, MaybeUndefined::Undefined) => None,
+                (None, MaybeUndefined::Null) => Some(None),
+                (parent, parent_id) => Some(CategoryKey::from_fields(
+                    ("parent", parent),
+                    ("parent_id", parent_id.take()),
+                )),
             },
             description: p.description,
             position: p.position,
@@ -166,7 +174,10 @@ impl AdminCatalogApi {
             slug: p.slug,
             description: p.description,
             brand: p.brand,
-            category_id: p.category_id,
+            category: CategoryKey::from_fields(
+                ("category", p.category.as_deref()),
+                ("category_id", p.category_id),
+            ),
             status: p.status.map(Into::into),
             attributes: p.attributes.unwrap_or_default(),
             images: p
@@ -277,7 +288,10 @@ impl AdminCatalogApi {
             } else {
                 Some(p.brand.take())
             },
-            category_id: p.category_id,
+            category: CategoryKey::from_fields(
+                ("category", p.category.as_deref()),
+                ("category_id", p.category_id),
+            ),
             status: p.status.map(Into::into),
             attributes: p.attributes,
             images: p

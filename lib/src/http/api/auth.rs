@@ -19,10 +19,15 @@ error_set!(LoginErrors: 401, 413, 415, 422);
 /// A new account.
 #[derive(Debug, Object, serde::Deserialize)]
 pub struct RegisterIn {
+    // A missing field parses as empty (the spec still requires it) so that the account rules
+    // report it together with every other bad field of the form, not alone.
     /// Normalised to lowercase; must be unique.
+    #[serde(default)]
     pub email: String,
     /// At least 10 characters, not your email, not a common password.
+    #[serde(default)]
     pub password: String,
+    #[serde(default)]
     pub name: String,
 }
 

@@ -150,6 +150,8 @@ pub struct CategoryIn {
     pub name: String,
     /// Generated from the name when absent.
     pub slug: Option<String>,
+    /// The parent category's slug or id (or give `parent_id`); a root without either.
+    pub parent: Option<String>,
     pub parent_id: Option<Uuid>,
     pub description: Option<String>,
     pub position: Option<i32>,
@@ -160,6 +162,8 @@ pub struct CategoryIn {
 pub struct CategoryPatchIn {
     pub name: Option<String>,
     pub slug: Option<String>,
+    /// Moves the category under the category with this slug or id.
+    pub parent: Option<String>,
     /// `null` makes the category a root.
     #[serde(default)]
     pub parent_id: MaybeUndefined<Uuid>,
@@ -403,7 +407,10 @@ pub struct ProductIn {
     pub slug: Option<String>,
     pub description: Option<String>,
     pub brand: Option<String>,
-    pub category_id: Uuid,
+    /// The category's slug or id (this or `category_id` is required).
+    pub category: Option<String>,
+    /// The category's id; `category` takes a slug or an id.
+    pub category_id: Option<Uuid>,
     pub status: Option<ProductStatusDto>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub images: Option<Vec<ImageDto>>,
@@ -421,6 +428,9 @@ pub struct ProductPatchIn {
     /// `null` removes the brand.
     #[serde(default)]
     pub brand: MaybeUndefined<String>,
+    /// Moves the product to the category with this slug or id.
+    pub category: Option<String>,
+    /// Moves the product to the category with this id.
     pub category_id: Option<Uuid>,
     pub status: Option<ProductStatusDto>,
     /// Replaces all attributes.
