@@ -60,6 +60,13 @@ impl CatalogChanges {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// A write this process has just committed may have changed the catalog: stop serving
+    /// what was cached before it now, rather than when its notification arrives, so that a
+    /// client reads its own writes (other processes catch up through the notification).
+    pub fn changed_here(&self) {
+        self.changed();
+    }
+
     fn set_listening(&self, listening: bool) {
         // Changes missed while not listening are unknown: everything cached is suspect.
         self.changed();

@@ -26,8 +26,8 @@ into_api_error!(AuthError, crate::validation::ValidationErrors);
 /// (the client may simply try again once PostgreSQL is back).
 pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
     let chain = crate::telemetry::error_chain(error);
-    let database_unreachable = std::iter::successors(Some(error), |e| e.source())
-        .any(is_database_unreachable);
+    let database_unreachable =
+        std::iter::successors(Some(error), |e| e.source()).any(is_database_unreachable);
     if database_unreachable {
         tracing::warn!(error = %chain, "database unreachable");
         let mut problem = Problem::unavailable(

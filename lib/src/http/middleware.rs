@@ -15,7 +15,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{json_body::BodyLimit, problem::Problem, problem::PROBLEM_CONTENT_TYPE};
-use crate::{config::HttpConfig, metrics::HttpMetrics};
+use crate::{catalog::changes::CatalogChanges, config::HttpConfig, metrics::HttpMetrics};
 
 tokio::task_local! {
     /// The id of the request being handled, so problems can carry it without plumbing.
@@ -96,6 +96,48 @@ impl<E: Endpoint> Endpoint for Observed<E> {
                 );
             }
         });
+        Ok(resp)
+    }
+}
+
+/// Read-your-writes for the public read caches: a successful write through this process
+/// (checkout, cancellation, refund, payment notification, admin catalog or stock change)
+/// empties this process's caches before its response is sent, instead of when the database's
+/// change notification arrives a moment later. Carts, sign-in and account writes never touch
+/// the catalog and leave the caches alone.
+pub struct OwnWritesSeen<E> {
+    inner: E,
+    changes: Option<Arc<CatalogChanges>>,
+}
+
+impl<E> OwnWritesSeen<E> {
+    pub fn new(inner: E, changes: Option<Arc<CatalogChanges>>) -> Self {
+        Self { inner, changes }
+    }
+}
+
+/// Paths whose writes cannot change the catalog (or stock).
+const WRITES_BESIDE_THE_CATALOG: [&str; 4] = [
+    "/api/v1/cart",
+    "/api/v1/auth/",
+    "/api/v1/me",
+    "/api/v1/carts",
+];
+
+impl<E: Endpoint<Output = Response>> Endpoint for OwnWritesSeen<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let may_change_catalog = !req.method().is_safe()
+            && !WRITES_BESIDE_THE_CATALOG
+                .iter()
+                .any(|prefix| req.uri().path().starts_with(prefix));
+        let resp = self.inner.call(req).await?;
+        if may_change_catalog && resp.status().is_success() {
+            if let Some(changes) = &self.changes {
+                changes.changed_here();
+            }
+        }
         Ok(resp)
     }
 }

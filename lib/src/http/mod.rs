@@ -76,6 +76,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint<Output = Response> {
             .boxed(),
         None => routes.data(state.clone()).map_to_response().boxed(),
     };
+    let app = middleware::OwnWritesSeen::new(app, state.catalog_changes.clone()).boxed();
     let limited = rate_limit::RateLimited::new(app, state);
     middleware::Observed::new(limited, metrics, http_config)
 }

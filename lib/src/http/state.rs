@@ -33,6 +33,8 @@ pub struct AppState {
     pub payments: Payments,
     pub rate_limiter: super::rate_limit::SharedLimiter,
     pub search: Search,
+    /// The catalog's change counter behind the read caches; `None` when caching is off.
+    pub catalog_changes: Option<Arc<CatalogChanges>>,
     pub registry: Registry,
     pub http_metrics: HttpMetrics,
 }
@@ -75,7 +77,7 @@ impl AppState {
         });
         let search = Search::from_config(&config.search, db.clone())?.with_result_cache(
             &config.search,
-            changes,
+            changes.clone(),
             cache_limits,
         );
         Ok(Self {
@@ -88,6 +90,7 @@ impl AppState {
             payments,
             rate_limiter,
             search,
+            catalog_changes: changes,
             registry,
             http_metrics,
         })

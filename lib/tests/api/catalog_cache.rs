@@ -30,6 +30,48 @@ async fn get(app: &TestApp, path: &str) -> Value {
     resp.json().await.unwrap()
 }
 
+/// Read-your-writes: a write through the API empties this process's caches before it
+/// answers, even when the database's change notification has not arrived (here: never).
+#[tokio::test]
+async fn a_write_through_the_api_is_seen_by_the_next_read_without_waiting_for_the_notification() {
+    let app = TestApp::builder()
+        .setting("CATALOG_CACHE_ENTRIES", "100")
+        .spawn()
+        .await;
+    let admin = app.register_admin().await;
+    let category = app.create_category_id(&admin, "Lamps", None).await;
+    let product = app
+        .create_simple_product(&admin, &category, "Desk Lamp", "LAMP-W", 120_000, 5)
+        .await;
+    let id = product["id"].as_str().unwrap().to_owned();
+    let page_path = format!("/api/v1/products/{id}");
+    eventually("reads are cached", Duration::from_secs(15), || async {
+        get(&app, &page_path).await;
+        unnoticed(&app.db, "update products set name = 'Floor Lamp'").await;
+        let cached = get(&app, &page_path).await["name"] == "Desk Lamp";
+        if !cached {
+            unnoticed(&app.db, "update products set name = 'Desk Lamp'").await;
+        }
+        cached.then_some(())
+    })
+    .await;
+
+    // From here on the database tells no listener about product changes.
+    sqlx::query("alter table products disable trigger products_notify_catalog_changed")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.patch_ok(
+        &admin.access_token,
+        &format!("/api/v1/admin/products/{id}"),
+        &json!({"description": "Warm light"}),
+    )
+    .await;
+    let page = get(&app, &page_path).await;
+    assert_eq!(page["name"], "Floor Lamp", "the write emptied the cache");
+    assert_eq!(page["description"], "Warm light");
+}
+
 #[tokio::test]
 async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
     let app = TestApp::builder()
