@@ -4,10 +4,12 @@
 //! of the real service (which these machines cannot reach). It speaks the API described in
 //! `shared/reference/midtrans.md`:
 //!
-//! - **Snap** `POST /snap/v1/transactions` → `201 {token, redirect_url}`; errors are
-//!   `{"error_messages": [...]}` with the HTTP status carrying the code.
+//! - **Snap** `POST /snap/v1/transactions` → `201 {token, redirect_url}` (an `expiry` outside
+//!   5 minutes..7 days is a 400), and `POST /snap/v1/transactions/{token}/cancel` → `200
+//!   {canceled_at}` (the page can no longer be paid); errors are `{"error_messages": [...]}`
+//!   with the HTTP status carrying the code.
 //! - **Core API** under `/v2/{id}/...` (`id` = order_id or transaction_id): `GET status`,
-//!   `POST cancel | expire | refund | approve | deny`.
+//!   `GET status/b2b`, `POST cancel | expire | refund | approve | deny`.
 //! - **HTTP notifications** on every status change, signed with the server key and retried
 //!   per Midtrans' table.
 //! - A **payment page** at `/snap/v3/redirection/{token}` for humans.
@@ -25,8 +27,11 @@
 //! - Before a payment method is chosen (control `pay`), GET status answers 404, as on Midtrans.
 //! - `pay` sends two notifications (`pending`, then the outcome) unless the outcome is `pending`.
 //! - Each refund sends two notifications; the second has `refunds[].bank_confirmed_at`.
-//! - Refunds are allowed for every payment type (Midtrans' restriction to cards and e-wallets
-//!   is unconfirmed).
+//! - Refunds only for `credit_card, gopay, shopeepay, dana, ovo, qris, kredivo, akulaku` (else
+//!   412), ShopeePay and OVO only in full (else 414), as Midtrans documents; the HTTP codes
+//!   are our choice. A `refund_key` reused within 7 days for the same amount is a retry: the
+//!   same refund is answered again and nothing new happens; with another amount it is a 406.
+//! - A cancelled Snap session can no longer be paid (`pay` is a 409, the page says so).
 //! - A pending transaction expires by itself once its `expiry_time` passes (checked every
 //!   `expiry_sweep`; default 1 s, `SIM_EXPIRY_SWEEP_MS=0` turns it off). Without a Snap
 //!   `expiry`, the deadline is 24 h after the method is chosen; `pay` is refused (409) once
@@ -222,7 +227,9 @@ pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
 /// the health probe do not.
 fn app(sim: Arc<Simulator>) -> impl poem::Endpoint {
     let key = sim.server_key().to_owned();
-    let snap_routes = Route::new().at("/transactions", post(snap::create));
+    let snap_routes = Route::new()
+        .at("/transactions", post(snap::create))
+        .at("/transactions/:token/cancel", post(snap::cancel));
     Route::new()
         .nest(
             "/snap/v1",

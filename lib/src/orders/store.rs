@@ -175,25 +175,55 @@ pub(super) async fn history(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    let rows: Vec<(Option<String>, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "select from_status, to_status, actor, reason, created_at from order_history
-         where order_id = $1 order by history_id",
+    let rows: Vec<(
+        Option<String>,
+        String,
+        String,
+        String,
+        DateTime<Utc>,
+        String,
+    )> = sqlx::query_as(
+        "select from_status, to_status, actor, reason, created_at, kind from order_history
+             where order_id = $1 order by history_id",
     )
     .bind(order_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(from, to, actor, reason, at)| {
+        .filter_map(|(from, to, actor, reason, at, kind)| {
             Some(HistoryEntry {
                 from: from.as_deref().and_then(OrderStatus::parse),
                 to: OrderStatus::parse(&to)?,
                 actor,
                 reason,
                 at,
+                note: kind == "note",
             })
         })
         .collect())
+}
+
+/// A note in the history that leaves the status as it is (`from` = `to` = `status`).
+pub(super) async fn insert_note(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    status: OrderStatus,
+    actor: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into order_history (history_id, order_id, from_status, to_status, actor, reason, kind)
+         values ($1, $2, $3, $3, $4, $5, 'note')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
+    .bind(status.as_str())
+    .bind(actor)
+    .bind(reason)
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 pub(super) async fn insert_history(

@@ -1,5 +1,6 @@
 //! `payment-poller`: reconciles unpaid orders with Midtrans when their notification does not
-//! come — `order.created` schedules the first check, a sweep runs the due ones with backoff.
+//! come — `order.created` schedules the first check, a sweep runs the due ones with backoff —
+//! and closes at Midtrans the payments of cancelled or expired orders not closed yet.
 
 use anyhow::Context;
 use toko::{
@@ -35,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
                 let payments = payments.clone();
                 async move {
                     payments.poll_due(base, 100).await?;
+                    payments.close_abandoned(100).await?;
                     Ok(())
                 }
             },

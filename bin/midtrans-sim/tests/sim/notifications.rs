@@ -353,12 +353,13 @@ async fn overdue_pending_payments_expire_by_themselves() {
     config.notification_url = Some(receiver.url(200));
     config.expiry_sweep = Some(Duration::from_millis(50));
     let sim = TestSim::start(config).await;
-    // A one-minute window that started 59 s ago (in WIB): about one second left.
-    let start = (chrono::Utc::now() + chrono::Duration::hours(7) - chrono::Duration::seconds(59))
+    // The shortest window Snap accepts (5 minutes), started 299 s ago (in WIB): about one
+    // second left.
+    let start = (chrono::Utc::now() + chrono::Duration::hours(7) - chrono::Duration::seconds(299))
         .format("%Y-%m-%d %H:%M:%S +0700")
         .to_string();
     let mut body = snap_body("ORD-AUTOEXP", 1_000);
-    body["expiry"] = json!({ "start_time": start, "unit": "minute", "duration": 1 });
+    body["expiry"] = json!({ "start_time": start, "unit": "minute", "duration": 5 });
     sim.create_with(body, &[]).await;
     sim.pay("ORD-AUTOEXP", "bank_transfer", "pending").await;
     let got = receiver.wait_for("ORD-AUTOEXP", 2).await;
