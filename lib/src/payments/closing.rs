@@ -34,17 +34,33 @@ impl Payments {
             Ok(()) => {}
             Err(MidtransError::Refused { message, .. }) if message.contains("already canceled") => {
             }
-            // "Transaction is on progress" (a method was chosen) or an unknown token: cancel
+            // "Transaction is on progress" (a method was chosen) or an unknown token: end
             // whatever Core transaction exists.
             Err(MidtransError::Refused { .. }) => {
-                match client.cancel(&payment.provider_order_id).await {
-                    Ok(_) | Err(MidtransError::Refused { code: 404, .. }) => {}
-                    // Paid (or captured) meanwhile: reconciling handles the late payment.
-                    Err(MidtransError::Refused { code: 412, .. }) => {
+                match client.status(&payment.provider_order_id).await? {
+                    None => {}
+                    Some(status)
+                        if matches!(
+                            status.transaction_status.as_deref(),
+                            Some("pending" | "authorize")
+                        ) =>
+                    {
+                        match client.cancel(&payment.provider_order_id).await {
+                            Ok(_) | Err(MidtransError::Refused { code: 404, .. }) => {}
+                            // Paid meanwhile: reconciling handles the late payment.
+                            Err(MidtransError::Refused { code: 412, .. }) => {
+                                self.reconcile(order_id).await?;
+                                return Ok(());
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    // Paid, captured or ended already: reconciling records it, and refunds
+                    // or lists a payment that raced the closing.
+                    Some(_) => {
                         self.reconcile(order_id).await?;
                         return Ok(());
                     }
-                    Err(e) => return Err(e.into()),
                 }
             }
             Err(e) => return Err(e.into()),

@@ -69,6 +69,9 @@ const RULES: &[(&str, Access)] = &[
     ("create_order_transition", Access::Admin),
     ("create_order_refund", Access::Admin),
     ("cancel_order_payment", Access::Admin),
+    ("create_order_manual_refund", Access::Admin),
+    ("list_payment_exceptions", Access::Admin),
+    ("resolve_payment_exception", Access::Admin),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,10 +152,39 @@ impl World {
                 .await
                 .unwrap();
         self.app
-            .sim_action(&number, "pay", json!({"outcome": "settlement"}))
+            .sim_action(
+                &number,
+                "pay",
+                json!({"outcome": "settlement", "payment_type": "gopay"}),
+            )
             .await;
         assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
         id
+    }
+
+    /// An open payment exception: customer A's order paid, then reversed by the bank.
+    async fn exception_of_a(&self) -> String {
+        let id = self.paid_order_of_a().await;
+        let number: String =
+            sqlx::query_scalar("select order_number from orders where order_id = $1")
+                .bind(uuid::Uuid::parse_str(&id).unwrap())
+                .fetch_one(&self.app.db)
+                .await
+                .unwrap();
+        self.app.sim_action(&number, "deny", json!({})).await;
+        assert_eq!(
+            self.app
+                .wait_for_order_status(&id, "payment_reversed")
+                .await,
+            "payment_reversed"
+        );
+        let exception: uuid::Uuid =
+            sqlx::query_scalar("select exception_id from payment_exceptions where order_id = $1")
+                .bind(uuid::Uuid::parse_str(&id).unwrap())
+                .fetch_one(&self.app.db)
+                .await
+                .unwrap();
+        exception.to_string()
     }
 
     async fn cart_item_of_a(&self) -> String {
@@ -256,6 +288,11 @@ impl World {
             "create_order_transition" => c.post(url(&format!("/api/v1/admin/orders/{}/transitions", self.order_of_a().await))).json(&json!({"to": "paid"})),
             "create_order_refund" => c.post(url(&format!("/api/v1/admin/orders/{}/refund", self.paid_order_of_a().await))).json(&json!({"amount": 100, "reason": "goodwill"})),
             "cancel_order_payment" => c.post(url(&format!("/api/v1/admin/orders/{}/cancel-payment", self.order_of_a().await))),
+            "create_order_manual_refund" => c.post(url(&format!("/api/v1/admin/orders/{}/manual-refunds", self.paid_order_of_a().await)))
+                .json(&json!({"amount": 100, "method": "bank_transfer", "reference": "TRF-1", "note": "goodwill"})),
+            "list_payment_exceptions" => c.get(url("/api/v1/admin/payment-exceptions")),
+            "resolve_payment_exception" => c.post(url(&format!("/api/v1/admin/payment-exceptions/{}/resolve", self.exception_of_a().await)))
+                .json(&json!({"resolution": "the bank confirmed the reversal"})),
             other => panic!("no request for {other}: add one"),
         };
         match self.user(role) {

@@ -11,6 +11,7 @@ mod checkout;
 mod consistency;
 mod openapi;
 mod orders;
+mod payment_rules;
 mod payments;
 mod platform;
 mod rate_limits;
