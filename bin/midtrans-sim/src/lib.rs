@@ -53,6 +53,7 @@
 //! | `GET /_sim/transactions/{order_id}` | – | the order: Snap request, current and earlier transactions, notification bodies, delivery attempts |
 //! | `GET /_sim/transactions` | – | every order (including superseded ones) |
 //! | `GET /_sim/notifications` | – | the whole delivery log |
+//! | `GET /_sim/requests` | – | every Snap and Core API request: method, path, `content_type`, `accept` |
 //! | `POST /_sim/notifications/pause`, `/resume` | – | drop notifications while paused (lost webhooks) |
 //! | `GET`, `PUT /_sim/notification-url` | `{"url": "..." \| null}` | the default notification URL |
 //! | `DELETE /_sim/reset` | – | forget everything (204) |
@@ -93,6 +94,7 @@ mod core_api;
 mod notify;
 mod page;
 mod record;
+mod requests;
 mod signature;
 mod sim;
 mod snap;
@@ -114,6 +116,7 @@ pub use config::{ConfigError, SimConfig};
 pub use core_api::CoreError;
 pub use notify::{AttemptResult, DeliveryAttempt, NotificationTargets, Notifier};
 pub use record::{RefundRecord, StatusRecord, VaNumber};
+pub use requests::ApiRequest;
 pub use signature::{format_amount, signature_key};
 pub use sim::{Action, OrderView, PayOutcome, Payment, SimError, Simulator};
 pub use snap::{SnapCreated, SnapRequest};
@@ -233,12 +236,18 @@ fn app(sim: Arc<Simulator>) -> impl poem::Endpoint {
     Route::new()
         .nest(
             "/snap/v1",
-            auth::require_server_key(snap_routes, key.clone(), snap::unauthorized),
+            requests::logged(
+                auth::require_server_key(snap_routes, key.clone(), snap::unauthorized),
+                Arc::clone(&sim),
+            ),
         )
         .at("/snap/v3/redirection/:token", get(page::show))
         .nest(
             "/v2",
-            auth::require_server_key(core_api::routes(), key, core_api::unauthorized),
+            requests::logged(
+                auth::require_server_key(core_api::routes(), key, core_api::unauthorized),
+                Arc::clone(&sim),
+            ),
         )
         .nest("/_sim", control::routes())
         .at("/health", get(health))

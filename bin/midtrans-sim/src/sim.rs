@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::config::SimConfig;
 use crate::notify::{DeliveryAttempt, NotificationTargets, Notifier};
 use crate::record::{RecordContext, StatusRecord};
+use crate::requests::ApiRequest;
 use crate::snap::{SnapCancelError, SnapCreated, SnapRequest};
 use crate::state::{FraudStatus, RefundRequest, Rejection, Transaction, TransactionStatus};
 use crate::wib::{self, Timestamp};
@@ -191,6 +192,7 @@ pub struct Simulator {
     public_url: String,
     store: Mutex<Store>,
     notifier: Arc<Notifier>,
+    requests: Mutex<Vec<ApiRequest>>,
 }
 
 impl Simulator {
@@ -200,6 +202,7 @@ impl Simulator {
             public_url,
             store: Mutex::new(Store::default()),
             notifier,
+            requests: Mutex::new(Vec::new()),
         }
     }
 
@@ -216,6 +219,21 @@ impl Simulator {
     /// Notification sending, pausing and the delivery log.
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    pub(crate) fn log_request(&self, request: ApiRequest) {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request);
+    }
+
+    /// Every Snap and Core API request received, oldest first.
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
@@ -537,6 +555,10 @@ impl Simulator {
     pub fn reset(&self) {
         let mut store = self.lock();
         *store = Store::default();
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         self.notifier.reset();
         tracing::info!("simulator state reset");
     }

@@ -636,3 +636,105 @@ async fn expiry_closes_the_payment_and_a_racing_payment_is_handled_the_same_way(
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0));
     s.audit_passes().await;
 }
+
+#[tokio::test]
+async fn every_midtrans_call_sends_json_content_type_and_accept() {
+    let s = shop().await;
+    // Snap create, notifications re-checked with GET status, a refund.
+    let (_, order, _) = s.paid_with(1, "gopay", "settlement").await;
+    let resp = s
+        .admin_post(
+            &format!("/api/v1/admin/orders/{order}/refund"),
+            json!({"amount": 1_000, "reason": "goodwill"}),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    // A Snap session closed, and a chosen method's transaction cancelled (body-less POSTs).
+    for payment_type in [None, Some("bank_transfer")] {
+        let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+        let order = checkout["order"]["id"].as_str().unwrap();
+        if let Some(payment_type) = payment_type {
+            let number = checkout["order"]["number"].as_str().unwrap();
+            s.app
+                .sim_action(
+                    number,
+                    "pay",
+                    json!({"outcome": "pending", "payment_type": payment_type}),
+                )
+                .await;
+        }
+        let resp = s
+            .app
+            .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let requests: Vec<Value> = s
+        .app
+        .sim_call(reqwest::Method::GET, "/_sim/requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calls: std::collections::BTreeSet<String> = requests
+        .iter()
+        .map(|r| {
+            let path = r["path"].as_str().unwrap();
+            let kind = path.rsplit('/').next().unwrap();
+            format!("{} {}", r["method"].as_str().unwrap(), kind)
+        })
+        .collect();
+    for expected in [
+        "POST transactions",
+        "POST cancel",
+        "GET status",
+        "POST refund",
+    ] {
+        assert!(
+            calls.contains(expected),
+            "{expected} missing from {calls:?}"
+        );
+    }
+    assert!(
+        requests.iter().any(|r| r["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/snap/v1/transactions/")),
+        "a Snap session was closed: {requests:#?}"
+    );
+    for request in &requests {
+        assert_eq!(
+            (request["content_type"].as_str(), request["accept"].as_str()),
+            (Some("application/json"), Some("application/json")),
+            "{request}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn payments_of_orders_expired_elsewhere_are_closed_by_the_sweep() {
+    let s = shop().await;
+    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let order = checkout["order"]["id"].as_str().unwrap().to_owned();
+    let number = checkout["order"]["number"].as_str().unwrap().to_owned();
+    s.app.backdate_payment_deadline(&order).await;
+    // The inventory-reconciler expires orders without a Midtrans client.
+    let without_payments =
+        toko::orders::Orders::new(s.app.db.clone(), s.app.state.config.orders.clone(), "IDR");
+    assert_eq!(without_payments.expire_overdue(10).await.unwrap().len(), 1);
+    assert!(s.sim_view(&number).await["snap_canceled_at"].is_null());
+
+    // The payment-poller's sweep closes it, once.
+    assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 1);
+    assert!(s.sim_view(&number).await["snap_canceled_at"].is_string());
+    assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 0);
+    let payment: String = sqlx::query_scalar("select status from payments")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(payment, "expired");
+}

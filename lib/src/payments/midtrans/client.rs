@@ -153,16 +153,6 @@ impl MidtransClient {
         .await
     }
 
-    /// `POST /v2/{id}/expire`: ends a pending transaction (a VA number or store code).
-    pub async fn expire(&self, id: &str) -> Result<TransactionStatus, MidtransError> {
-        self.core(
-            reqwest::Method::POST,
-            &format!("/v2/{id}/expire"),
-            None,
-            false,
-        )
-        .await
-    }
     /// `POST /v2/{id}/refund` with a stable `refund_key` (which also makes it safe to retry).
     pub async fn refund(
         &self,
