@@ -185,43 +185,50 @@ impl Payments {
         staff: Uuid,
         resolution: &str,
     ) -> Result<PaymentException, PaymentError> {
-        let mut errors = ValidationErrors::new();
-        errors.length("resolution", resolution.trim(), 1, 1000);
-        errors.finish()?;
-        let state: Option<String> =
-            sqlx::query_scalar("select state from payment_exceptions where exception_id = $1")
-                .bind(exception_id)
-                .fetch_optional(&self.db)
-                .await?;
-        match state.as_deref() {
-            None => return Err(PaymentError::ExceptionNotFound),
-            Some("resolved") => return Err(PaymentError::ExceptionResolved),
-            Some(_) => {}
-        }
-        let updated = sqlx::query(
-            "update payment_exceptions set state = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now()
-             where exception_id = $1 and state = 'open'",
-        )
-        .bind(exception_id)
-        .bind(resolution.trim())
-        .bind(staff)
-        .execute(&self.db)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(PaymentError::ExceptionResolved);
-        }
-        self.exception(exception_id).await
+        resolve(&self.db, exception_id, staff, resolution).await
     }
+}
 
-    pub async fn exception(&self, exception_id: Uuid) -> Result<PaymentException, PaymentError> {
-        sqlx::query_as(SELECT)
-            .bind(Some(exception_id))
-            .bind(None::<&str>)
-            .bind(1_i64)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or(PaymentError::ExceptionNotFound)
+/// Marks an exception resolved by `staff` with what they did; `tokoctl` calls it directly.
+pub async fn resolve(
+    db: &PgPool,
+    exception_id: Uuid,
+    staff: Uuid,
+    resolution: &str,
+) -> Result<PaymentException, PaymentError> {
+    let mut errors = ValidationErrors::new();
+    errors.length("resolution", resolution.trim(), 1, 1000);
+    errors.finish()?;
+    let updated = sqlx::query(
+        "update payment_exceptions set state = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now()
+         where exception_id = $1 and state = 'open'",
+    )
+    .bind(exception_id)
+    .bind(resolution.trim())
+    .bind(staff)
+    .execute(db)
+    .await?;
+    let exception: PaymentException = sqlx::query_as(SELECT)
+        .bind(Some(exception_id))
+        .bind(None::<&str>)
+        .bind(1_i64)
+        .fetch_optional(db)
+        .await?
+        .ok_or(PaymentError::ExceptionNotFound)?;
+    if updated.rows_affected() == 0 {
+        return Err(PaymentError::ExceptionResolved);
     }
+    Ok(exception)
+}
+
+/// The id of the admin account with this email (who resolves exceptions from `tokoctl`).
+pub async fn admin_by_email(db: &PgPool, email: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select user_id from users where lower(email) = lower($1) and role = 'admin'",
+    )
+    .bind(email.trim())
+    .fetch_optional(db)
+    .await
 }
 
 /// Exceptions newest first (`state`: `open`, `resolved`, or both); `tokoctl` calls it

@@ -5,6 +5,7 @@
 //! `midtrans` is the client and wire format; `mapping` turns Midtrans states into ours;
 //! `reconcile` applies them to orders; `refunds` gives money back; `store` holds the SQL.
 
+pub mod audit;
 pub mod closing;
 pub mod exceptions;
 pub mod mapping;

@@ -7,6 +7,7 @@ mod dlq;
 mod migrate;
 mod openapi;
 mod outbox;
+mod payments;
 mod search;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,9 @@ enum Command {
     /// The outbox relay's backlog (DATABASE_URL).
     #[command(subcommand)]
     Outbox(outbox::Command),
+    /// Payment exceptions: list them, resolve them (DATABASE_URL).
+    #[command(subcommand)]
+    Payments(payments::Command),
     /// Search index operations.
     #[command(subcommand)]
     Search(search::Command),
@@ -51,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(command) => catalog::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
+        Command::Payments(command) => payments::run(command).await,
         Command::Search(command) => search::run(command).await,
     }
 }
@@ -84,6 +89,10 @@ mod tests {
         assert!(parses("tokoctl audit"));
         assert!(parses("tokoctl audit --all"));
         assert!(parses("tokoctl search reindex"));
+        assert!(parses("tokoctl payments exceptions --state open"));
+        assert!(parses(
+            "tokoctl payments resolve 0190c0de-0000-7000-8000-000000000000 --by a@b.c --resolution done"
+        ));
     }
 }
 
