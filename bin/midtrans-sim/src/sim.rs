@@ -366,6 +366,9 @@ impl Simulator {
         if let Some((refund_chargeback_id, refund_key)) = answered_refund {
             answer.refund_chargeback_id = Some(refund_chargeback_id);
             answer.refund_key = refund_key;
+            // The answer to a refund carries no `refunds[]`: those come with the bank's
+            // confirmation, in the later notification (midtrans.md §4).
+            answer.refunds = None;
         }
         Ok(answer)
     }

@@ -142,15 +142,18 @@ impl World {
         body["order"]["id"].as_str().unwrap().to_owned()
     }
 
+    async fn number_of(&self, order_id: &str) -> String {
+        sqlx::query_scalar("select order_number from orders where order_id = $1")
+            .bind(uuid::Uuid::parse_str(order_id).unwrap())
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap()
+    }
+
     /// A fresh paid order of customer A.
     async fn paid_order_of_a(&self) -> String {
         let id = self.order_of_a().await;
-        let number: String =
-            sqlx::query_scalar("select order_number from orders where order_id = $1")
-                .bind(uuid::Uuid::parse_str(&id).unwrap())
-                .fetch_one(&self.app.db)
-                .await
-                .unwrap();
+        let number = self.number_of(&id).await;
         self.app
             .sim_action(
                 &number,
@@ -165,12 +168,7 @@ impl World {
     /// An open payment exception: customer A's order paid, then reversed by the bank.
     async fn exception_of_a(&self) -> String {
         let id = self.paid_order_of_a().await;
-        let number: String =
-            sqlx::query_scalar("select order_number from orders where order_id = $1")
-                .bind(uuid::Uuid::parse_str(&id).unwrap())
-                .fetch_one(&self.app.db)
-                .await
-                .unwrap();
+        let number = self.number_of(&id).await;
         self.app.sim_action(&number, "deny", json!({})).await;
         assert_eq!(
             self.app

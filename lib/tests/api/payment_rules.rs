@@ -135,6 +135,32 @@ impl Shop {
         assert_eq!(self.audit_failures().await, Vec::<&str>::new());
     }
 
+    /// Corrupts the database with `sql`; `tokoctl audit` must then fail `check` alone.
+    async fn audit_reports(&self, sql: &'static str, check: &str) {
+        sqlx::query(sql).execute(&self.app.db).await.unwrap();
+        assert_eq!(self.audit_failures().await, [check]);
+    }
+
+    async fn event_types(&self, order: &str) -> Vec<String> {
+        self.app
+            .outbox_events(order)
+            .await
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    async fn customer_cancel(&self, user: &TestUser, order: &str) {
+        let resp = self
+            .app
+            .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
     fn staff(&self) -> String {
         format!("admin:{}", self.admin.id)
     }
@@ -234,15 +260,8 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
             "{reason}"
         );
     }
-    let events: Vec<String> = s
-        .app
-        .outbox_events(&order)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
     assert_eq!(
-        events,
+        s.event_types(&order).await,
         [
             "order.created",
             "order.paid",
@@ -272,14 +291,11 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     s.audit_passes().await;
 
     // `tokoctl audit` notices a manual refund that lost its reference.
-    sqlx::query("update refunds set reference = '' where amount = 500000")
-        .execute(&s.app.db)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.audit_failures().await,
-        ["payments.manual_refunds_recorded"]
-    );
+    s.audit_reports(
+        "update refunds set reference = '' where amount = 500000",
+        "payments.manual_refunds_recorded",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -439,14 +455,10 @@ async fn a_settlement_reversed_to_deny_blocks_shipping_and_is_listed() {
     assert_eq!(exception["state"], "open");
     assert_eq!(exception["amount"], 4_015_000);
     assert!(exception["action"].as_str().unwrap().contains("cancel"));
-    let events: Vec<String> = s
-        .app
-        .outbox_events(&order)
-        .await
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
-    assert_eq!(events.last().unwrap(), "order.payment_reversed");
+    assert_eq!(
+        s.event_types(&order).await.last().unwrap(),
+        "order.payment_reversed"
+    );
     let opened: i64 = sqlx::query_scalar(
         "select count(*) from outbox_events where event_type = 'payment.exception_opened'",
     )
@@ -488,14 +500,11 @@ async fn a_settlement_reversed_to_deny_blocks_shipping_and_is_listed() {
     s.audit_passes().await;
 
     // `tokoctl audit` notices a reversal nobody was told about.
-    sqlx::query("delete from payment_exceptions")
-        .execute(&s.app.db)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.audit_failures().await,
-        ["payments.reversals_held_and_listed"]
-    );
+    s.audit_reports(
+        "delete from payment_exceptions",
+        "payments.reversals_held_and_listed",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -504,14 +513,7 @@ async fn a_customer_cancel_closes_the_snap_session_so_a_later_payment_fails() {
     let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
     let order = checkout["order"]["id"].as_str().unwrap();
     let number = checkout["order"]["number"].as_str().unwrap();
-    let resp = s
-        .app
-        .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    s.customer_cancel(&user, order).await;
     assert!(s.sim_view(number).await["snap_canceled_at"].is_string());
     let resp = s
         .app
@@ -532,23 +534,23 @@ async fn a_customer_cancel_closes_the_snap_session_so_a_later_payment_fails() {
     assert_eq!(payment, "cancelled");
 }
 
+/// A customer pays with `payment_type` while toko is not told, then cancels the order;
+/// returns (order id, order number, the late payment's exception).
+async fn cancel_racing_a_payment(s: &Shop, payment_type: &str) -> (String, String, Value) {
+    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let order = checkout["order"]["id"].as_str().unwrap().to_owned();
+    let number = checkout["order"]["number"].as_str().unwrap().to_owned();
+    pay_unnoticed(&s.app, &number, payment_type).await;
+    s.customer_cancel(&user, &order).await;
+    let exception = s.wait_for_exception(&order, "late_payment").await;
+    (order, number, exception)
+}
+
 #[tokio::test]
 async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
     let s = shop().await;
     // GoPay can be refunded through Midtrans: it is, automatically.
-    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
-    let order = checkout["order"]["id"].as_str().unwrap().to_owned();
-    let number = checkout["order"]["number"].as_str().unwrap().to_owned();
-    pay_unnoticed(&s.app, &number, "gopay").await;
-    let resp = s
-        .app
-        .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let exception = s.wait_for_exception(&order, "late_payment").await;
+    let (order, number, exception) = cancel_racing_a_payment(&s, "gopay").await;
     assert_eq!(exception["state"], "resolved", "{exception}");
     assert!(exception["resolution"]
         .as_str()
@@ -564,19 +566,7 @@ async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
     );
 
     // A virtual account cannot: it is listed for staff.
-    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
-    let order = checkout["order"]["id"].as_str().unwrap().to_owned();
-    let number = checkout["order"]["number"].as_str().unwrap().to_owned();
-    pay_unnoticed(&s.app, &number, "bank_transfer").await;
-    let resp = s
-        .app
-        .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let exception = s.wait_for_exception(&order, "late_payment").await;
+    let (order, number, exception) = cancel_racing_a_payment(&s, "bank_transfer").await;
     assert_eq!(exception["state"], "open", "{exception}");
     assert!(exception["detail"]
         .as_str()
@@ -692,14 +682,7 @@ async fn every_midtrans_call_sends_json_content_type_and_accept() {
                 )
                 .await;
         }
-        let resp = s
-            .app
-            .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+        s.customer_cancel(&user, order).await;
     }
     let requests: Vec<Value> = s
         .app
