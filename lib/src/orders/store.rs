@@ -171,34 +171,37 @@ pub(super) async fn list(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    from_status: Option<String>,
+    to_status: String,
+    actor: String,
+    reason: String,
+    created_at: DateTime<Utc>,
+    kind: String,
+}
+
 pub(super) async fn history(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    let rows: Vec<(
-        Option<String>,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        String,
-    )> = sqlx::query_as(
+    let rows: Vec<HistoryRow> = sqlx::query_as(
         "select from_status, to_status, actor, reason, created_at, kind from order_history
-             where order_id = $1 order by history_id",
+         where order_id = $1 order by history_id",
     )
     .bind(order_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(from, to, actor, reason, at, kind)| {
+        .filter_map(|r| {
             Some(HistoryEntry {
-                from: from.as_deref().and_then(OrderStatus::parse),
-                to: OrderStatus::parse(&to)?,
-                actor,
-                reason,
-                at,
-                note: kind == "note",
+                from: r.from_status.as_deref().and_then(OrderStatus::parse),
+                to: OrderStatus::parse(&r.to_status)?,
+                actor: r.actor,
+                reason: r.reason,
+                at: r.created_at,
+                note: r.kind == "note",
             })
         })
         .collect())

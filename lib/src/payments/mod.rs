@@ -42,7 +42,7 @@ pub enum PaymentError {
     NotPayable(OrderStatus),
     #[error("the order is {0}: it cannot be refunded")]
     NotRefundable(OrderStatus),
-    #[error("Midtrans cannot refund {method} payments: refund the customer outside Midtrans and record it with POST /api/v1/admin/orders/{{id}}/manual-refunds")]
+    #[error("Midtrans cannot refund {method} payments: refund the customer outside Midtrans and record it with POST /api/v1/admin/orders/{{id}}/manual-refunds (with \"cancel_order\": true to cancel the order)")]
     GatewayRefundUnsupported { method: String },
     #[error("Midtrans cannot partly refund {method} payments: refund the whole unrefunded amount, or refund outside Midtrans and record it with POST /api/v1/admin/orders/{{id}}/manual-refunds")]
     PartialRefundUnsupported { method: String },

@@ -219,6 +219,7 @@ impl Payments {
                     method: None,
                     reference: None,
                     recorded_by: None,
+                    cancels_order: false,
                 },
             )
             .await?;

@@ -8,7 +8,11 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{midtrans::MidtransError, store, PaymentError, Payments};
+use super::{
+    exceptions::{ExceptionKind, NewException},
+    midtrans::MidtransError,
+    store, PaymentError, Payments,
+};
 use crate::{
     idempotency::IdempotencyKey,
     orders::{lifecycle::Transition, Actor, Order, OrderError, OrderStatus},
@@ -73,6 +77,9 @@ pub struct ManualRefund {
     /// Makes a retried recording the same refund.
     pub idempotency_seed: String,
     pub staff: Uuid,
+    /// Also cancel the order (restocking it): the refund must then be the whole unrefunded
+    /// amount. How staff cancel a paid order Midtrans cannot refund.
+    pub cancels_order: bool,
 }
 
 /// Midtrans refund keys allow letters, digits, `-` and `_`; derive a short, stable one.
@@ -164,6 +171,14 @@ impl Payments {
         errors.length("method", refund.method.trim(), 1, 50);
         errors.length("reference", refund.reference.trim(), 1, 100);
         errors.length("note", refund.note.trim(), 1, 500);
+        let remaining = order.grand_total - order.refunded_amount;
+        if refund.cancels_order {
+            errors.check(
+                refund.amount == remaining,
+                "amount",
+                format!("must be the whole unrefunded amount ({remaining}) to cancel the order"),
+            );
+        }
         errors.finish()?;
         let payment = store::latest_for_order(&mut *tx, order_id).await?;
         let key = refund_key(&order, &format!("manual:{}", refund.idempotency_seed));
@@ -186,6 +201,7 @@ impl Payments {
                 method: Some(refund.method.trim()),
                 reference: Some(refund.reference.trim()),
                 recorded_by: Some(refund.staff),
+                cancels_order: refund.cancels_order,
             },
         )
         .await?;
@@ -194,13 +210,14 @@ impl Payments {
             return Ok(order);
         }
         let (total, _) = store::refund_ledger(&mut *tx, order_id).await?;
+        let target = if refund.cancels_order {
+            OrderStatus::Cancelled
+        } else {
+            refunded_status(total, order.grand_total)
+        };
         let transition = Transition {
             refunded_total: Some(total),
-            ..Transition::new(
-                refunded_status(total, order.grand_total),
-                Actor::Admin(refund.staff),
-                reason,
-            )
+            ..Transition::new(target, Actor::Admin(refund.staff), reason)
         };
         let order = crate::orders::lifecycle::apply(&mut tx, order_id, &transition).await?;
         tx.commit().await?;
@@ -373,6 +390,21 @@ impl Payments {
             Err(e) => {
                 store::set_refund_status(&self.db, refund_id, "failed", Some(&e.to_string()))
                     .await?;
+                if let MidtransError::Refused { code, message } = &e {
+                    // Midtrans will not make this refund: someone must, outside it.
+                    self.open_exception(NewException {
+                        order_id,
+                        payment_id: Some(payment.payment_id),
+                        kind: ExceptionKind::RefundNeedsManualStep,
+                        detail: format!(
+                            "Midtrans refused a refund of {recorded_amount} ({code}: {message}); reason given: {}",
+                            request.reason.trim()
+                        ),
+                        amount: Some(recorded_amount),
+                        resolution: None,
+                    })
+                    .await?;
+                }
                 return Err(e.into());
             }
         }

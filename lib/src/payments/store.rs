@@ -238,6 +238,7 @@ pub struct MadeRefund<'a> {
     pub method: Option<&'a str>,
     pub reference: Option<&'a str>,
     pub recorded_by: Option<Uuid>,
+    pub cancels_order: bool,
 }
 
 /// Records a refund already made; `false` when its key was recorded before.
@@ -247,8 +248,8 @@ pub async fn insert_made_refund(
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
         "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, status, kind,
-                              method, reference, recorded_by)
-         values ($1, $2, $3, $4, $5, $6, 'succeeded', $7, $8, $9, $10)
+                              method, reference, recorded_by, cancels_order)
+         values ($1, $2, $3, $4, $5, $6, 'succeeded', $7, $8, $9, $10, $11)
          on conflict on constraint refunds_refund_key_key do nothing",
     )
     .bind(Uuid::now_v7())
@@ -261,6 +262,7 @@ pub async fn insert_made_refund(
     .bind(r.method)
     .bind(r.reference)
     .bind(r.recorded_by)
+    .bind(r.cancels_order)
     .execute(tx)
     .await?;
     Ok(inserted.rows_affected() == 1)

@@ -749,3 +749,47 @@ async fn payments_of_orders_expired_elsewhere_are_closed_by_the_sweep() {
         .unwrap();
     assert_eq!(payment, "expired");
 }
+
+#[tokio::test]
+async fn a_paid_va_order_is_cancelled_with_a_manual_refund() {
+    let s = shop().await;
+    let (_, order, _) = s.paid_with(2, "bank_transfer", "settlement").await;
+    let resp = s
+        .admin_post(
+            &format!("/api/v1/admin/orders/{order}/transitions"),
+            json!({"to": "cancelled", "reason": "out of stock"}),
+            None,
+        )
+        .await;
+    let problem = assert_problem(resp, 409, "refund_method_unsupported").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("cancel_order"),
+        "{problem}"
+    );
+    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+
+    let manual = |amount: i64| json!({"amount": amount, "method": "bank_transfer", "reference": "BNI-55", "note": "out of stock", "cancel_order": true});
+    let path = format!("/api/v1/admin/orders/{order}/manual-refunds");
+    let resp = s.admin_post(&path, manual(1_000), None).await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "amount");
+
+    let resp = s.admin_post(&path, manual(4_015_000), None).await;
+    assert_eq!(resp.status(), 200);
+    let cancelled: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (
+            cancelled["status"].as_str(),
+            cancelled["refunded_amount"].as_i64()
+        ),
+        (Some("cancelled"), Some(4_015_000))
+    );
+    assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0), "restocked");
+    let history = s.history(&order).await;
+    let last = history.last().unwrap();
+    assert_eq!(
+        (&last["to"], &last["actor"]),
+        (&json!("cancelled"), &json!(s.staff()))
+    );
+    s.audit_passes().await;
+}

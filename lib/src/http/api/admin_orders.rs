@@ -199,7 +199,9 @@ impl AdminOrdersApi {
     /// partial refunds it refuses: staff give the money back themselves and record the amount,
     /// method, reference and a note. The order, its refunded amount, history (naming the staff
     /// member and the note), events and emails move exactly as for a refund through Midtrans.
-    /// Retrying with the same `Idempotency-Key` records it once.
+    /// With `cancel_order: true` (and the whole unrefunded amount) the order is also cancelled
+    /// and restocked: how a paid order Midtrans cannot refund is cancelled. Retrying with the
+    /// same `Idempotency-Key` records it once.
     #[oai(
         path = "/orders/:order_id/manual-refunds",
         method = "post",
@@ -225,6 +227,7 @@ impl AdminOrdersApi {
             method,
             reference,
             note,
+            cancel_order,
         } = body.0;
         let refund = ManualRefund {
             amount,
@@ -235,6 +238,7 @@ impl AdminOrdersApi {
                 .0
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             staff: admin.user_id,
+            cancels_order: cancel_order.unwrap_or(false),
         };
         let order = state
             .payments

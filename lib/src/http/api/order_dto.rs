@@ -423,6 +423,9 @@ pub struct ManualRefundIn {
     pub reference: String,
     /// Why, in the staff member's words (recorded in the order history).
     pub note: String,
+    /// Also cancel the order and put its goods back on the shelf (how a paid order that
+    /// Midtrans cannot refund is cancelled); `amount` must then be the whole unrefunded amount.
+    pub cancel_order: Option<bool>,
 }
 
 /// A payment event that needs a person.
