@@ -39,11 +39,12 @@ impl Payments {
             Err(MidtransError::Refused { .. }) => {
                 match client.status(&payment.provider_order_id).await? {
                     None => {}
+                    // Not paid yet, or a card capture held for fraud review: void it.
                     Some(status)
                         if matches!(
                             status.transaction_status.as_deref(),
                             Some("pending" | "authorize")
-                        ) =>
+                        ) || status.fraud_status.as_deref() == Some("challenge") =>
                     {
                         match client.cancel(&payment.provider_order_id).await {
                             Ok(_) | Err(MidtransError::Refused { code: 404, .. }) => {}

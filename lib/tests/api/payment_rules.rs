@@ -793,3 +793,45 @@ async fn a_paid_va_order_is_cancelled_with_a_manual_refund() {
     );
     s.audit_passes().await;
 }
+
+#[tokio::test]
+async fn a_card_payment_held_for_review_is_voided_when_the_order_is_cancelled() {
+    let s = shop().await;
+    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let order = checkout["order"]["id"].as_str().unwrap().to_owned();
+    let number = checkout["order"]["number"].as_str().unwrap().to_owned();
+    s.app
+        .sim_action(
+            &number,
+            "pay",
+            json!({"outcome": "capture_challenge", "payment_type": "credit_card"}),
+        )
+        .await;
+    // toko has seen the challenge (the order still waits for payment).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status: String = sqlx::query_scalar("select status from payments")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+        if status == "challenge" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "payment is {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    s.customer_cancel(&user, &order).await;
+    assert_eq!(
+        s.sim_view(&number).await["transaction"]["transaction_status"],
+        "cancel"
+    );
+    let payment: String = sqlx::query_scalar("select status from payments")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(payment, "cancelled", "closed, so the sweep leaves it alone");
+    assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 0);
+}
