@@ -26,7 +26,8 @@
 //! ## Behaviour worth knowing
 //! - Before a payment method is chosen (control `pay`), GET status answers 404, as on Midtrans.
 //! - `pay` sends two notifications (`pending`, then the outcome) unless the outcome is `pending`.
-//! - Each refund sends two notifications; the second has `refunds[].bank_confirmed_at`.
+//! - Each refund sends two notifications; `refunds[]` lists a refund only from the second
+//!   (the bank's confirmation, with `bank_confirmed_at`); the refund answer itself has none.
 //! - Refunds only for `credit_card, gopay, shopeepay, dana, ovo, qris, kredivo, akulaku` (else
 //!   412), ShopeePay and OVO only in full (else 414), as Midtrans documents; the HTTP codes
 //!   are our choice. A `refund_key` reused within 7 days for the same amount is a retry: the

@@ -83,7 +83,7 @@ async fn every_status_change_is_notified_with_the_table_codes() {
     // Cancel and expire notify with 202.
     sim.action("ORD-T-CAP", "cancel").await;
     sim.action("ORD-T-PEND", "expire").await;
-    // Refund: two notifications, the second with bank_confirmed_at.
+    // Refund: two notifications; only the second (the bank's confirmation) lists it.
     sim.core(
         reqwest::Method::POST,
         "/v2/ORD-T-SET/refund",
@@ -100,7 +100,11 @@ async fn every_status_change_is_notified_with_the_table_codes() {
         statuses(&refund[2..]),
         [pair("partial_refund", "200"), pair("partial_refund", "200")]
     );
-    assert!(refund[2].body["refunds"][0]["bank_confirmed_at"].is_null());
+    assert!(
+        refund[2].body.get("refunds").is_none(),
+        "listed once the bank confirms"
+    );
+    assert_eq!(refund[2].body["refund_amount"], "4000.00");
     assert!(refund[3].body["refunds"][0]["bank_confirmed_at"].is_string());
     assert_eq!(refund[3].body["refund_amount"], "4000.00");
     for notification in receiver.received() {
