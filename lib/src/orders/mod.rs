@@ -91,6 +91,8 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     /// A note (e.g. the payment provider confirming a refund) rather than a status change.
     pub note: bool,
+    /// The name of the staff member or customer behind `actor`.
+    pub actor_name: Option<String>,
 }
 
 /// Who moved an order.

@@ -179,6 +179,7 @@ struct HistoryRow {
     reason: String,
     created_at: DateTime<Utc>,
     kind: String,
+    actor_name: Option<String>,
 }
 
 pub(super) async fn history(
@@ -186,8 +187,11 @@ pub(super) async fn history(
     order_id: Uuid,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
     let rows: Vec<HistoryRow> = sqlx::query_as(
-        "select from_status, to_status, actor, reason, created_at, kind from order_history
-         where order_id = $1 order by history_id",
+        "select h.from_status, h.to_status, h.actor, h.reason, h.created_at, h.kind, u.name as actor_name
+         from order_history h
+         left join users u on u.user_id = case when h.actor like 'admin:%' or h.actor like 'customer:%'
+                                               then split_part(h.actor, ':', 2)::uuid end
+         where h.order_id = $1 order by h.history_id",
     )
     .bind(order_id)
     .fetch_all(conn)
@@ -202,6 +206,7 @@ pub(super) async fn history(
                 reason: r.reason,
                 at: r.created_at,
                 note: r.kind == "note",
+                actor_name: r.actor_name,
             })
         })
         .collect())

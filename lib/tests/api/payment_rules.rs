@@ -357,6 +357,12 @@ async fn a_gateway_refund_names_the_staff_member_and_midtrans_confirms_separatel
         .collect();
     assert_eq!(refund.len(), 1, "{history:#?}");
     assert_eq!(refund[0]["actor"], s.staff());
+    let staff_name: String = sqlx::query_scalar("select name from users where user_id = $1")
+        .bind(Uuid::parse_str(&s.admin.id).unwrap())
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(refund[0]["actor_name"], staff_name, "named, not only an id");
     assert_eq!(refund[0]["reason"], "damaged box");
     let notes: Vec<&Value> = history.iter().filter(|h| h["kind"] == "note").collect();
     assert_eq!(
@@ -365,6 +371,7 @@ async fn a_gateway_refund_names_the_staff_member_and_midtrans_confirms_separatel
         "one confirmation, however often notified: {history:#?}"
     );
     assert_eq!(notes[0]["actor"], "payment:midtrans");
+    assert!(notes[0].get("actor_name").is_none());
     assert!(notes[0]["reason"]
         .as_str()
         .unwrap()

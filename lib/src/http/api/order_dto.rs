@@ -353,6 +353,8 @@ pub struct HistoryOut {
     pub to: OrderStatusDto,
     /// `customer:<id>`, `admin:<id>`, `payment:midtrans` or `system`.
     pub actor: String,
+    /// The staff member's or customer's name, for `admin:` and `customer:` actors.
+    pub actor_name: Option<String>,
     pub reason: String,
     pub at: DateTime<Utc>,
     /// `transition` (a status change) or `note` (recorded without changing the status, e.g.
@@ -366,6 +368,7 @@ impl From<HistoryEntry> for HistoryOut {
             from: h.from.map(Into::into),
             to: h.to.into(),
             actor: h.actor,
+            actor_name: h.actor_name,
             reason: h.reason,
             at: h.at,
             kind: if h.note { "note" } else { "transition" }.into(),
