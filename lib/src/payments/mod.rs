@@ -3,7 +3,10 @@
 //! refunds and cancellations.
 //!
 //! `midtrans` is the client and wire format; `mapping` turns Midtrans states into ours;
-//! `reconcile` applies them to orders; `refunds` gives money back; `store` holds the SQL.
+//! `reconcile` applies them to orders (reversals and late payments included); `refunds` gives
+//! money back, through Midtrans where the method allows it or recorded when staff did it;
+//! `closing` makes cancelled and expired orders unpayable; `exceptions` lists what needs a
+//! person; `audit` checks it for `tokoctl audit`; `store` holds the SQL.
 
 pub mod audit;
 pub mod closing;
