@@ -339,7 +339,7 @@ impl Payments {
         request: RefundRequest,
         final_status: Option<OrderStatus>,
     ) -> Result<Order, PaymentError> {
-        let client = self.client()?;
+        self.client()?;
         let (order, _) = self.orders.admin_order(order_id).await?;
         let remaining = order.grand_total - order.refunded_amount;
         let amount = request.amount.unwrap_or(remaining);
@@ -374,13 +374,26 @@ impl Payments {
         if status == "succeeded" {
             return Ok(order);
         }
+        self.send_refund(store::RequestedRefund {
+            refund_id,
+            order_id,
+            payment_id: payment.payment_id,
+            provider_order_id: payment.provider_order_id,
+            refund_key: key,
+            amount: recorded_amount,
+            reason: request.reason.trim().to_owned(),
+            recorded_by: staff,
+            cancels_order: final_status == Some(OrderStatus::Cancelled),
+        })
+        .await
+    }
+
+    /// Sends a requested refund to Midtrans (its key makes a repeat the same refund) and, once
+    /// accepted, records it and moves the order in the name of whoever asked for it.
+    async fn send_refund(&self, r: store::RequestedRefund) -> Result<Order, PaymentError> {
+        let client = self.client()?;
         match client
-            .refund(
-                &payment.provider_order_id,
-                &key,
-                recorded_amount,
-                request.reason.trim(),
-            )
+            .refund(&r.provider_order_id, &r.refund_key, r.amount, &r.reason)
             .await
         {
             Ok(_) => {}
@@ -388,39 +401,76 @@ impl Payments {
             // an earlier attempt went through.
             Err(MidtransError::Refused { code: 406, .. }) => {}
             Err(e) => {
-                store::set_refund_status(&self.db, refund_id, "failed", Some(&e.to_string()))
-                    .await?;
                 if let MidtransError::Refused { code, message } = &e {
+                    store::set_refund_status(&self.db, r.refund_id, "failed", Some(&e.to_string()))
+                        .await?;
                     // Midtrans will not make this refund: someone must, outside it.
                     self.open_exception(NewException {
-                        order_id,
-                        payment_id: Some(payment.payment_id),
+                        order_id: r.order_id,
+                        payment_id: Some(r.payment_id),
                         kind: ExceptionKind::RefundNeedsManualStep,
                         detail: format!(
-                            "Midtrans refused a refund of {recorded_amount} ({code}: {message}); reason given: {}",
-                            request.reason.trim()
+                            "Midtrans refused a refund of {} ({code}: {message}); reason given: {}",
+                            r.amount, r.reason
                         ),
-                        amount: Some(recorded_amount),
+                        amount: Some(r.amount),
                         resolution: None,
                     })
+                    .await?;
+                } else {
+                    // Midtrans may have it or not: left requested, retried with the same key
+                    // by the payment-poller.
+                    store::set_refund_status(
+                        &self.db,
+                        r.refund_id,
+                        "requested",
+                        Some(&e.to_string()),
+                    )
                     .await?;
                 }
                 return Err(e.into());
             }
         }
-        store::set_refund_status(&self.db, refund_id, "succeeded", None).await?;
-        let (total, _) = store::refund_ledger(&self.db, order_id).await?;
-        let target = final_status.unwrap_or(refunded_status(total, order.grand_total));
+        store::set_refund_status(&self.db, r.refund_id, "succeeded", None).await?;
+        let (total, _) = store::refund_ledger(&self.db, r.order_id).await?;
+        let (order, _) = self.orders.admin_order(r.order_id).await?;
+        let target = if r.cancels_order {
+            OrderStatus::Cancelled
+        } else {
+            refunded_status(total, order.grand_total)
+        };
+        let actor = r.recorded_by.map_or(Actor::System, Actor::Admin);
         let transition = Transition {
             refunded_total: Some(total),
-            ..Transition::new(target, request.actor, request.reason.trim())
+            ..Transition::new(target, actor, r.reason.as_str())
         };
-        match self.orders.transition(order_id, transition).await {
+        match self.orders.transition(r.order_id, transition).await {
             Ok(order) => Ok(order),
             Err(OrderError::IllegalTransition { .. }) => {
-                Ok(self.orders.admin_order(order_id).await?.0)
+                Ok(self.orders.admin_order(r.order_id).await?.0)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Sends again the refunds left requested for `older_than` (the request died, or Midtrans
+    /// was unreachable, after the refund was asked for): the same refund key makes each the
+    /// same refund. Returns how many went through.
+    pub async fn resume_refunds(
+        &self,
+        older_than: std::time::Duration,
+        limit: i64,
+    ) -> Result<u64, PaymentError> {
+        let mut done = 0;
+        for refund in store::stale_requested_refunds(&self.db, older_than, limit).await? {
+            let order_id = refund.order_id;
+            match self.send_refund(refund).await {
+                Ok(_) => done += 1,
+                Err(error) => {
+                    tracing::warn!(order.id = %order_id, error = %error, "requested refund still not through")
+                }
+            }
+        }
+        Ok(done)
     }
 }

@@ -226,6 +226,39 @@ pub async fn insert_refund(
     .await
 }
 
+/// A gateway refund asked for and not yet confirmed by Midtrans.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestedRefund {
+    pub refund_id: Uuid,
+    pub order_id: Uuid,
+    pub payment_id: Uuid,
+    pub provider_order_id: String,
+    pub refund_key: String,
+    pub amount: i64,
+    pub reason: String,
+    pub recorded_by: Option<Uuid>,
+    pub cancels_order: bool,
+}
+
+/// Gateway refunds still requested after `older_than`, oldest first.
+pub async fn stale_requested_refunds(
+    db: &PgPool,
+    older_than: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<RequestedRefund>, sqlx::Error> {
+    sqlx::query_as(
+        "select r.refund_id, r.order_id, r.payment_id, p.provider_order_id, r.refund_key, r.amount, r.reason,
+                r.recorded_by, r.cancels_order
+         from refunds r join payments p on p.payment_id = r.payment_id
+         where r.status = 'requested' and r.kind = 'gateway' and r.updated_at < now() - $1::interval
+         order by r.created_at limit $2",
+    )
+    .bind(older_than)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// A refund already made: by staff outside Midtrans (`manual`), or in Midtrans' dashboard
 /// (`gateway`, learnt from a notification). Recorded as succeeded.
 pub struct MadeRefund<'a> {

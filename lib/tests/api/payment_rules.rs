@@ -842,3 +842,79 @@ async fn a_card_payment_held_for_review_is_voided_when_the_order_is_cancelled() 
     assert_eq!(payment, "cancelled", "closed, so the sweep leaves it alone");
     assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
+    let s = shop().await;
+    let (_, order, number) = s.paid_with(1, "gopay", "settlement").await;
+    let order_id = Uuid::parse_str(&order).unwrap();
+    // A refund was asked for, then the API process died before Midtrans answered.
+    sqlx::query(
+        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, recorded_by, updated_at)
+         select $1, $2, p.payment_id, $3, 15000, 'late delivery', $4, now() - interval '2 minutes'
+         from payments p where p.order_id = $2",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
+    .bind(format!("{number}-r-crashed"))
+    .bind(Uuid::parse_str(&s.admin.id).unwrap())
+    .execute(&s.app.db)
+    .await
+    .unwrap();
+    // A fresh one is left alone: its request may still be running.
+    assert_eq!(
+        s.app
+            .state
+            .payments
+            .resume_refunds(std::time::Duration::from_secs(600), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.app
+            .state
+            .payments
+            .resume_refunds(std::time::Duration::from_secs(60), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    let refund = s
+        .history(&order)
+        .await
+        .into_iter()
+        .find(|h| h["to"] == "partially_refunded")
+        .expect("refunded");
+    assert_eq!(
+        (&refund["actor"], &refund["reason"]),
+        (&json!(s.staff()), &json!("late delivery"))
+    );
+    let view = s.sim_view(&number).await;
+    assert_eq!(view["transaction"]["refund_amount"], "15000.00");
+    // Sending it again is a retry of the same refund at Midtrans, never a second one.
+    sqlx::query("update refunds set status = 'requested'")
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.app
+            .state
+            .payments
+            .resume_refunds(std::time::Duration::ZERO, 10)
+            .await
+            .unwrap(),
+        1,
+        "Midtrans answers the retry as the same refund"
+    );
+    assert_eq!(
+        s.sim_view(&number).await["transaction"]["refund_amount"],
+        "15000.00"
+    );
+    let refunded: i64 = sqlx::query_scalar("select refunded_amount from orders")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(refunded, 15_000);
+    s.audit_passes().await;
+}
