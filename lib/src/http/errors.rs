@@ -212,6 +212,7 @@ impl From<crate::payments::PaymentError> for Problem {
             E::PartialRefundUnsupported { .. } => {
                 Problem::conflict("partial_refund_unsupported", detail)
             }
+            E::RefundInProgress => Problem::conflict("refund_in_progress", detail),
             E::ExceptionNotFound => Problem::not_found(detail),
             E::ExceptionResolved => Problem::conflict("payment_exception_resolved", detail),
             E::NotConfigured => Problem::unavailable("payments_not_configured", detail),

@@ -49,6 +49,8 @@ pub enum PaymentError {
     GatewayRefundUnsupported { method: String },
     #[error("Midtrans cannot partly refund {method} payments: refund the whole unrefunded amount, or refund outside Midtrans and record it with POST /api/v1/admin/orders/{{id}}/manual-refunds")]
     PartialRefundUnsupported { method: String },
+    #[error("another refund of this order is still waiting for Midtrans' answer; retry it with its Idempotency-Key, or wait (it is sent again automatically)")]
+    RefundInProgress,
     #[error("payment exception not found")]
     ExceptionNotFound,
     #[error("the payment exception is already resolved")]

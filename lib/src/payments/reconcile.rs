@@ -120,7 +120,7 @@ impl Payments {
             match state.order_status() {
                 Some(target) => {
                     self.move_order(
-                        order.id,
+                        payment,
                         order.status,
                         target,
                         state,
@@ -147,7 +147,10 @@ impl Payments {
             payment.status.as_str(),
             "paid" | "refunded" | "partially_refunded" | "reversed"
         );
-        if matches!(outcome, Reconciled::Applied(_) | Reconciled::Reversed) || !settled {
+        // (An applied move recorded it with the order, in one transaction.)
+        if !matches!(outcome, Reconciled::Applied(_))
+            && (outcome == Reconciled::Reversed || !settled)
+        {
             store::record_status(
                 &self.db,
                 payment.payment_id,
@@ -162,15 +165,18 @@ impl Payments {
         Ok(outcome)
     }
 
+    /// Moves the order to `target` and records the payment's new state with it, in one
+    /// transaction (whoever reads a paid order finds its payment paid).
     async fn move_order(
         &self,
-        order_id: Uuid,
+        payment: &PaymentRow,
         current: OrderStatus,
         target: OrderStatus,
         state: PaymentState,
         status: &TransactionStatus,
         transaction_status: &str,
     ) -> Result<Reconciled, PaymentError> {
+        let order_id = payment.order_id;
         if target == OrderStatus::Paid
             && matches!(current, OrderStatus::Cancelled | OrderStatus::Expired)
         {
@@ -235,6 +241,16 @@ impl Payments {
         };
         match crate::orders::lifecycle::apply(&mut tx, order_id, &transition).await {
             Ok(order) => {
+                store::record_status(
+                    &mut *tx,
+                    payment.payment_id,
+                    state.as_str(),
+                    status.transaction_id.as_deref(),
+                    Some(transaction_status),
+                    status.fraud_status.as_deref(),
+                    status.payment_type.as_deref(),
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(Reconciled::Applied(order.status))
             }

@@ -182,6 +182,9 @@ impl Payments {
         errors.finish()?;
         let payment = store::latest_for_order(&mut *tx, order_id).await?;
         let key = refund_key(&order, &format!("manual:{}", refund.idempotency_seed));
+        if store::other_refund_in_flight(&mut *tx, order_id, &key).await? {
+            return Err(PaymentError::RefundInProgress);
+        }
         let reason = format!(
             "{} (refunded outside Midtrans: {} by {}, reference {})",
             refund.note.trim(),
@@ -356,6 +359,10 @@ impl Payments {
             gateway_refund_allowed(method, amount, remaining)?;
         }
         let key = refund_key(&order, &request.idempotency_seed);
+        // Its amount is not in the order yet: another refund now could give back too much.
+        if store::other_refund_in_flight(&self.db, order_id, &key).await? {
+            return Err(PaymentError::RefundInProgress);
+        }
         let staff = match request.actor {
             Actor::Admin(id) => Some(id),
             _ => None,

@@ -240,6 +240,23 @@ pub struct RequestedRefund {
     pub cancels_order: bool,
 }
 
+/// Whether a gateway refund of the order other than `refund_key` is still waiting for
+/// Midtrans' answer.
+pub async fn other_refund_in_flight(
+    db: impl PgExecutor<'_>,
+    order_id: Uuid,
+    refund_key: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from refunds
+                         where order_id = $1 and status = 'requested' and refund_key <> $2)",
+    )
+    .bind(order_id)
+    .bind(refund_key)
+    .fetch_one(db)
+    .await
+}
+
 /// Gateway refunds still requested after `older_than`, oldest first.
 pub async fn stale_requested_refunds(
     db: &PgPool,

@@ -861,6 +861,19 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
     .execute(&s.app.db)
     .await
     .unwrap();
+    // Meanwhile no other refund can start: it could give back more than was paid.
+    for (path, body) in [
+        ("refund", json!({"amount": 1_000, "reason": "goodwill"})),
+        (
+            "manual-refunds",
+            json!({"amount": 1_000, "method": "cash", "reference": "C-1", "note": "goodwill"}),
+        ),
+    ] {
+        let resp = s
+            .admin_post(&format!("/api/v1/admin/orders/{order}/{path}"), body, None)
+            .await;
+        assert_problem(resp, 409, "refund_in_progress").await;
+    }
     // A fresh one is left alone: its request may still be running.
     assert_eq!(
         s.app
