@@ -51,6 +51,25 @@ impl Reconciled {
     }
 }
 
+/// Stores what Midtrans says about `payment`'s transaction, as `state`.
+async fn record(
+    db: impl sqlx::PgExecutor<'_>,
+    payment: &PaymentRow,
+    state: PaymentState,
+    status: &TransactionStatus,
+) -> Result<(), sqlx::Error> {
+    store::record_status(
+        db,
+        payment.payment_id,
+        state.as_str(),
+        status.transaction_id.as_deref(),
+        status.transaction_status.as_deref(),
+        status.fraud_status.as_deref(),
+        status.payment_type.as_deref(),
+    )
+    .await
+}
+
 impl Payments {
     /// Reconciles an order's latest payment with Midtrans.
     pub async fn reconcile(&self, order_id: Uuid) -> Result<Reconciled, PaymentError> {
@@ -151,16 +170,7 @@ impl Payments {
         if !matches!(outcome, Reconciled::Applied(_))
             && (outcome == Reconciled::Reversed || !settled)
         {
-            store::record_status(
-                &self.db,
-                payment.payment_id,
-                state.as_str(),
-                status.transaction_id.as_deref(),
-                Some(transaction_status),
-                status.fraud_status.as_deref(),
-                status.payment_type.as_deref(),
-            )
-            .await?;
+            record(&self.db, payment, state, status).await?;
         }
         Ok(outcome)
     }
@@ -241,16 +251,7 @@ impl Payments {
         };
         match crate::orders::lifecycle::apply(&mut tx, order_id, &transition).await {
             Ok(order) => {
-                store::record_status(
-                    &mut *tx,
-                    payment.payment_id,
-                    state.as_str(),
-                    status.transaction_id.as_deref(),
-                    Some(transaction_status),
-                    status.fraud_status.as_deref(),
-                    status.payment_type.as_deref(),
-                )
-                .await?;
+                record(&mut *tx, payment, state, status).await?;
                 tx.commit().await?;
                 Ok(Reconciled::Applied(order.status))
             }
