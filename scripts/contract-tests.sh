@@ -3,17 +3,19 @@
 #
 #  1. builds the binaries, creates a fresh database, migrates it and creates an admin;
 #  2. starts midtrans-sim and toko-api on free loopback ports;
-#  3. generates a Python client from the committed openapi.json with openapi-python-client
+#  3. drives the simulator with the official `midtransclient` from PyPI (Snap create, status,
+#     cancel, expire, refund, approve/deny, Snap session cancel, documented errors);
+#  4. generates a Python client from the committed openapi.json with openapi-python-client
 #     (failing on any generator warning) and runs scripts/contract/test_sdk_flow.py, the
 #     shopper and admin flows driven through that client only;
-#  4. generates a TypeScript client from the same file (openapi-typescript types +
+#  5. generates a TypeScript client from the same file (openapi-typescript types +
 #     openapi-fetch, versions pinned in scripts/contract/ts/package-lock.json), type-checks
 #     scripts/contract/ts/src with `tsc --noEmit` (a spec change that breaks typed clients
 #     fails here) and runs the same flows through it with Node's test runner;
-#  5. fuzzes every operation with schemathesis (customer token on the shopper operations,
+#  6. fuzzes every operation with schemathesis (customer token on the shopper operations,
 #     admin token on /admin): no 5xx, every status, content type, header and body as the
 #     spec says;
-#  6. runs `tokoctl audit` (stock and order consistency) on what the flow and the fuzz left.
+#  7. runs `tokoctl audit` (stock and order consistency) on what the flow and the fuzz left.
 #
 #   bash scripts/contract-tests.sh                           # CI: bounded fuzz
 #   bash scripts/contract-tests.sh --long                    # 500 examples per operation
@@ -39,7 +41,7 @@ step "build (binaries)"
 cargo build --locked --bins
 
 step "Python tools (openapi-python-client, schemathesis, pytest)"
-ensure_venv .venv/contract openapi-python-client==0.29.1 schemathesis==4.32.5 pytest==9.2.0
+ensure_venv .venv/contract openapi-python-client==0.29.1 schemathesis==4.32.5 pytest==9.2.0 midtransclient==1.4.2
 PY=.venv/contract/bin
 
 free_port() { "$PY/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -91,6 +93,9 @@ for url in "$TOKO_API_URL/health/ready" "$TOKO_SIM_URL/health"; do
         sleep 0.2
     done
 done
+
+step "official midtransclient against the simulator (scripts/contract/test_midtrans_client.py)"
+bash scripts/midtrans-client-tests.sh
 
 step "generate the Python SDK from openapi.json"
 "$PY/openapi-python-client" generate --path openapi.json --config scripts/contract/generator.yaml \

@@ -360,6 +360,10 @@ pub struct OrderConfig {
     pub shipping_methods: Vec<ShippingMethod>,
 }
 
+/// The payment expiry Midtrans Snap accepts (midtrans.md §3).
+pub const PAYMENT_TTL_MIN: Duration = Duration::from_secs(5 * 60);
+pub const PAYMENT_TTL_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+
 const DEFAULT_SHIPPING_METHODS: &str =
     "standard:Standard (3-5 days):15000;express:Express (1-2 days):35000";
 
@@ -372,10 +376,12 @@ impl OrderConfig {
                 reason,
             })?;
         let payment_ttl = r.duration("ORDER_PAYMENT_TTL", Duration::from_secs(30 * 60))?;
-        if payment_ttl < Duration::from_secs(1) {
+        // It is also the Snap `expiry`, which Midtrans accepts from 5 minutes to 7 days.
+        if !(PAYMENT_TTL_MIN..=PAYMENT_TTL_MAX).contains(&payment_ttl) {
             return Err(ConfigError::Invalid {
                 name: "ORDER_PAYMENT_TTL",
-                reason: "must be at least 1s".into(),
+                reason: "must be between 5m and 7d (the payment expiry Midtrans Snap accepts)"
+                    .into(),
             });
         }
         Ok(Self {

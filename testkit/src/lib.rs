@@ -490,6 +490,19 @@ impl TestApp {
         .expect("checkout request")
     }
 
+    /// Moves an order's payment deadline into the past, as if `ORDER_PAYMENT_TTL` (at least 5
+    /// minutes) had gone by.
+    pub async fn backdate_payment_deadline(&self, order_id: &str) {
+        let id: uuid::Uuid = order_id.parse().expect("order id");
+        sqlx::query(
+            "update orders set payment_due_at = now() - interval '1 second' where order_id = $1",
+        )
+        .bind(id)
+        .execute(&self.db)
+        .await
+        .expect("backdate the payment deadline");
+    }
+
     /// Stock levels of a SKU: (on hand, reserved).
     pub async fn stock_of(&self, sku: &str) -> (i32, i32) {
         sqlx::query_as("select stock_on_hand, stock_reserved from variants where sku = $1")

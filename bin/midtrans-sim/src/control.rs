@@ -34,6 +34,7 @@ pub fn routes() -> Route {
         .at("/transactions/:order_id/refund", post(refund))
         .at("/transactions/:order_id/notify", post(notify))
         .at("/notifications", get(attempts))
+        .at("/requests", get(api_requests))
         .at("/notifications/pause", post(pause))
         .at("/notifications/resume", post(resume))
         .at(
@@ -44,6 +45,11 @@ pub fn routes() -> Route {
 }
 
 type Sim<'a> = Data<&'a Arc<Simulator>>;
+
+#[handler]
+fn api_requests(sim: Sim<'_>) -> Json<Vec<crate::requests::ApiRequest>> {
+    Json(sim.requests())
+}
 
 #[handler]
 fn list(sim: Sim<'_>) -> Json<Vec<OrderView>> {

@@ -40,6 +40,7 @@ pub struct CoreError {
 pub fn routes() -> Route {
     Route::new()
         .at("/:id/status", get(status))
+        .at("/:id/status/b2b", get(status_b2b))
         .at("/:id/cancel", post(cancel))
         .at("/:id/expire", post(expire))
         .at("/:id/approve", post(approve))
@@ -52,6 +53,21 @@ pub fn routes() -> Route {
 #[handler]
 async fn status(sim: Data<&Arc<Simulator>>, Path(id): Path<String>) -> Response {
     respond(sim.status(&id))
+}
+
+/// `GET /v2/{id}/status/b2b`: `{status_code, status_message, id, transactions: [...]}`.
+#[handler]
+async fn status_b2b(sim: Data<&Arc<Simulator>>, Path(id): Path<String>) -> Response {
+    match sim.status_b2b(&id) {
+        Ok(transactions) => Json(serde_json::json!({
+            "status_code": "200",
+            "status_message": "Success, transaction is found",
+            "id": id,
+            "transactions": transactions,
+        }))
+        .into_response(),
+        Err(error) => error_of(&error),
+    }
 }
 
 #[handler]

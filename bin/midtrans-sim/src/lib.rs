@@ -4,10 +4,12 @@
 //! of the real service (which these machines cannot reach). It speaks the API described in
 //! `shared/reference/midtrans.md`:
 //!
-//! - **Snap** `POST /snap/v1/transactions` → `201 {token, redirect_url}`; errors are
-//!   `{"error_messages": [...]}` with the HTTP status carrying the code.
+//! - **Snap** `POST /snap/v1/transactions` → `201 {token, redirect_url}` (an `expiry` outside
+//!   5 minutes..7 days is a 400), and `POST /snap/v1/transactions/{token}/cancel` → `200
+//!   {canceled_at}` (the page can no longer be paid); errors are `{"error_messages": [...]}`
+//!   with the HTTP status carrying the code.
 //! - **Core API** under `/v2/{id}/...` (`id` = order_id or transaction_id): `GET status`,
-//!   `POST cancel | expire | refund | approve | deny`.
+//!   `GET status/b2b`, `POST cancel | expire | refund | approve | deny`.
 //! - **HTTP notifications** on every status change, signed with the server key and retried
 //!   per Midtrans' table.
 //! - A **payment page** at `/snap/v3/redirection/{token}` for humans.
@@ -24,9 +26,13 @@
 //! ## Behaviour worth knowing
 //! - Before a payment method is chosen (control `pay`), GET status answers 404, as on Midtrans.
 //! - `pay` sends two notifications (`pending`, then the outcome) unless the outcome is `pending`.
-//! - Each refund sends two notifications; the second has `refunds[].bank_confirmed_at`.
-//! - Refunds are allowed for every payment type (Midtrans' restriction to cards and e-wallets
-//!   is unconfirmed).
+//! - Each refund sends two notifications; `refunds[]` lists a refund only from the second
+//!   (the bank's confirmation, with `bank_confirmed_at`); the refund answer itself has none.
+//! - Refunds only for `credit_card, gopay, shopeepay, dana, ovo, qris, kredivo, akulaku` (else
+//!   412), ShopeePay and OVO only in full (else 414), as Midtrans documents; the HTTP codes
+//!   are our choice. A `refund_key` reused within 7 days for the same amount is a retry: the
+//!   same refund is answered again and nothing new happens; with another amount it is a 406.
+//! - A cancelled Snap session can no longer be paid (`pay` is a 409, the page says so).
 //! - A pending transaction expires by itself once its `expiry_time` passes (checked every
 //!   `expiry_sweep`; default 1 s, `SIM_EXPIRY_SWEEP_MS=0` turns it off). Without a Snap
 //!   `expiry`, the deadline is 24 h after the method is chosen; `pay` is refused (409) once
@@ -48,6 +54,7 @@
 //! | `GET /_sim/transactions/{order_id}` | – | the order: Snap request, current and earlier transactions, notification bodies, delivery attempts |
 //! | `GET /_sim/transactions` | – | every order (including superseded ones) |
 //! | `GET /_sim/notifications` | – | the whole delivery log |
+//! | `GET /_sim/requests` | – | every Snap and Core API request: method, path, `content_type`, `accept` |
 //! | `POST /_sim/notifications/pause`, `/resume` | – | drop notifications while paused (lost webhooks) |
 //! | `GET`, `PUT /_sim/notification-url` | `{"url": "..." \| null}` | the default notification URL |
 //! | `DELETE /_sim/reset` | – | forget everything (204) |
@@ -88,6 +95,7 @@ mod core_api;
 mod notify;
 mod page;
 mod record;
+mod requests;
 mod signature;
 mod sim;
 mod snap;
@@ -109,6 +117,7 @@ pub use config::{ConfigError, SimConfig};
 pub use core_api::CoreError;
 pub use notify::{AttemptResult, DeliveryAttempt, NotificationTargets, Notifier};
 pub use record::{RefundRecord, StatusRecord, VaNumber};
+pub use requests::ApiRequest;
 pub use signature::{format_amount, signature_key};
 pub use sim::{Action, OrderView, PayOutcome, Payment, SimError, Simulator};
 pub use snap::{SnapCreated, SnapRequest};
@@ -222,16 +231,24 @@ pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
 /// the health probe do not.
 fn app(sim: Arc<Simulator>) -> impl poem::Endpoint {
     let key = sim.server_key().to_owned();
-    let snap_routes = Route::new().at("/transactions", post(snap::create));
+    let snap_routes = Route::new()
+        .at("/transactions", post(snap::create))
+        .at("/transactions/:token/cancel", post(snap::cancel));
     Route::new()
         .nest(
             "/snap/v1",
-            auth::require_server_key(snap_routes, key.clone(), snap::unauthorized),
+            requests::logged(
+                auth::require_server_key(snap_routes, key.clone(), snap::unauthorized),
+                Arc::clone(&sim),
+            ),
         )
         .at("/snap/v3/redirection/:token", get(page::show))
         .nest(
             "/v2",
-            auth::require_server_key(core_api::routes(), key, core_api::unauthorized),
+            requests::logged(
+                auth::require_server_key(core_api::routes(), key, core_api::unauthorized),
+                Arc::clone(&sim),
+            ),
         )
         .nest("/_sim", control::routes())
         .at("/health", get(health))

@@ -127,9 +127,12 @@ impl StatusRecord {
         let signature_key = signature_key(ctx.order_id, status_code, &gross_amount, ctx.server_key);
         let is_card = txn.payment_type == "credit_card";
         let [custom_field1, custom_field2, custom_field3] = ctx.custom_fields.clone();
+        // A refund is listed in `refunds[]` once the bank confirmed it (the later of its two
+        // notifications); `refund_amount` counts it from the start.
         let refunds: Vec<RefundRecord> = txn
             .refunds
             .iter()
+            .filter(|refund| refund.bank_confirmed_at.is_some())
             .map(|refund| RefundRecord {
                 refund_chargeback_id: refund.refund_chargeback_id,
                 refund_amount: format_amount(refund.amount),
@@ -166,7 +169,7 @@ impl StatusRecord {
             custom_field1,
             custom_field2,
             custom_field3,
-            refund_amount: (!refunds.is_empty()).then(|| format_amount(txn.refunded_amount())),
+            refund_amount: (!txn.refunds.is_empty()).then(|| format_amount(txn.refunded_amount())),
             refunds: (!refunds.is_empty()).then_some(refunds),
             refund_chargeback_id: None,
             refund_key: None,
@@ -268,6 +271,9 @@ mod tests {
         }
         let record = StatusRecord::for_status_query(ctx(), &txn);
         assert_eq!(record.refund_amount.as_deref(), Some("10000.00"));
+        assert_eq!(record.refunds, None, "not confirmed by the bank yet");
+        txn.confirm_refunds(wib::now());
+        let record = StatusRecord::for_status_query(ctx(), &txn);
         assert_eq!(record.refunds.as_ref().map(Vec::len), Some(2));
         assert_eq!(record.transaction_status, TransactionStatus::PartialRefund);
     }

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::config::SimConfig;
 use crate::notify::{DeliveryAttempt, NotificationTargets, Notifier};
 use crate::record::{RecordContext, StatusRecord};
-use crate::snap::{SnapCreated, SnapRequest};
+use crate::requests::ApiRequest;
+use crate::snap::{SnapCancelError, SnapCreated, SnapRequest};
 use crate::state::{FraudStatus, RefundRequest, Rejection, Transaction, TransactionStatus};
 use crate::wib::{self, Timestamp};
 
@@ -110,6 +111,9 @@ pub struct OrderView {
     pub finish_url: Option<String>,
     /// True for an order whose order_id was reused by a newer Snap request.
     pub superseded: bool,
+    /// When the merchant closed the Snap session (`POST /snap/v1/transactions/{token}/cancel`).
+    #[serde(default)]
+    pub snap_canceled_at: Option<String>,
     /// The Snap request body as received.
     pub snap_request: Value,
     pub notification_targets: NotificationTargets,
@@ -133,6 +137,7 @@ struct Order {
     attempts: Vec<Transaction>,
     notifications: Vec<StatusRecord>,
     superseded: bool,
+    snap_canceled_at: Option<Timestamp>,
 }
 
 /// Position of a transaction in the store.
@@ -187,6 +192,7 @@ pub struct Simulator {
     public_url: String,
     store: Mutex<Store>,
     notifier: Arc<Notifier>,
+    requests: Mutex<Vec<ApiRequest>>,
 }
 
 impl Simulator {
@@ -196,6 +202,7 @@ impl Simulator {
             public_url,
             store: Mutex::new(Store::default()),
             notifier,
+            requests: Mutex::new(Vec::new()),
         }
     }
 
@@ -212,6 +219,21 @@ impl Simulator {
     /// Notification sending, pausing and the delivery log.
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    pub(crate) fn log_request(&self, request: ApiRequest) {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request);
+    }
+
+    /// Every Snap and Core API request received, oldest first.
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
@@ -277,6 +299,7 @@ impl Simulator {
             attempts: Vec::new(),
             notifications: Vec::new(),
             superseded: false,
+            snap_canceled_at: None,
         });
         let index = store.orders.len() - 1;
         store.active.insert(order_id, index);
@@ -307,7 +330,8 @@ impl Simulator {
         let refund_id = store.last_refund_id + 1;
         let order = &mut store.orders[loc.order];
         let txn = &mut order.attempts[loc.attempt];
-        let mut made_refund = None;
+        let mut answered_refund = None;
+        let mut changed = true;
         match &action {
             Action::Cancel => txn.cancel()?,
             Action::Expire => txn.expire()?,
@@ -316,12 +340,16 @@ impl Simulator {
             Action::Settle => txn.settle(now)?,
             Action::DenyByProvider => txn.deny_by_provider()?,
             Action::Refund(request) => {
-                let refund = txn.refund(request.clone(), refund_id, now)?;
-                made_refund = Some((refund.refund_chargeback_id, refund.refund_key.clone()));
+                let (refund, new) = txn.refund(request.clone(), refund_id, now)?;
+                answered_refund = Some((refund.refund_chargeback_id, refund.refund_key.clone()));
+                // A retried refund key: the same refund again, nothing new to notify.
+                changed = new;
             }
         }
-        self.emit(order, loc.attempt);
-        if made_refund.is_some() {
+        if changed {
+            self.emit(order, loc.attempt);
+        }
+        if answered_refund.is_some() && changed {
             store.last_refund_id = refund_id;
             let order = &mut store.orders[loc.order];
             // Midtrans sends a second notification once the bank confirms (midtrans.md §4).
@@ -335,9 +363,12 @@ impl Simulator {
             Some((code, message)) => StatusRecord::build(self.ctx(order), txn, code, message),
             None => StatusRecord::for_status_query(self.ctx(order), txn),
         };
-        if let Some((refund_chargeback_id, refund_key)) = made_refund {
+        if let Some((refund_chargeback_id, refund_key)) = answered_refund {
             answer.refund_chargeback_id = Some(refund_chargeback_id);
             answer.refund_key = refund_key;
+            // The answer to a refund carries no `refunds[]`: those come with the bank's
+            // confirmation, in the later notification (midtrans.md §4).
+            answer.refunds = None;
         }
         Ok(answer)
     }
@@ -349,6 +380,11 @@ impl Simulator {
         let mut store = self.lock();
         let index = store.active_order(order_id)?;
         let order = &mut store.orders[index];
+        if order.snap_canceled_at.is_some() {
+            return Err(SimError::Conflict(
+                "the merchant canceled this Snap session: it can no longer be paid".into(),
+            ));
+        }
         if let Some(current) = order.attempts.last() {
             if !current.allows_new_attempt() {
                 return Err(SimError::Conflict(format!(
@@ -471,6 +507,41 @@ impl Simulator {
     }
 
     /// The order a Snap token belongs to.
+    /// Closes a Snap session before any payment method was chosen; returns `canceled_at`
+    /// (ISO 8601, UTC, as in the docs' sample).
+    pub fn cancel_snap(&self, token: &str) -> Result<String, SnapCancelError> {
+        let mut store = self.lock();
+        let order = store
+            .orders
+            .iter_mut()
+            .find(|order| order.token == token)
+            .ok_or(SnapCancelError::NotFound)?;
+        if order.snap_canceled_at.is_some() {
+            return Err(SnapCancelError::AlreadyCanceled);
+        }
+        if !order.attempts.is_empty() {
+            return Err(SnapCancelError::InProgress);
+        }
+        let now = wib::now();
+        order.snap_canceled_at = Some(now);
+        tracing::info!(order.id = %order.request.order_id, "snap session canceled");
+        Ok(now
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    }
+
+    /// GET status/b2b: every transaction of the order (all payment attempts), oldest first.
+    pub fn status_b2b(&self, id: &str) -> Result<Vec<StatusRecord>, SimError> {
+        let store = self.lock();
+        let loc = store.locate(id).ok_or(SimError::NoTransaction)?;
+        let order = &store.orders[loc.order];
+        Ok(order
+            .attempts
+            .iter()
+            .map(|txn| StatusRecord::for_status_query(self.ctx(order), txn))
+            .collect())
+    }
+
     pub fn order_by_token(&self, token: &str) -> Option<OrderView> {
         let store = self.lock();
         let order = store.orders.iter().find(|order| order.token == token)?;
@@ -487,6 +558,10 @@ impl Simulator {
     pub fn reset(&self) {
         let mut store = self.lock();
         *store = Store::default();
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         self.notifier.reset();
         tracing::info!("simulator state reset");
     }
@@ -510,6 +585,7 @@ impl Simulator {
             created_at: wib::format(&order.created_at),
             finish_url: order.request.finish_url.clone(),
             superseded: order.superseded,
+            snap_canceled_at: order.snap_canceled_at.as_ref().map(wib::format),
             snap_request: order.raw_request.clone(),
             notification_targets: order.targets.clone(),
             transaction: current.map(|txn| StatusRecord::for_status_query(ctx, txn)),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use poem::http::{HeaderMap, StatusCode};
-use poem::web::{Data, Json};
+use poem::web::{Data, Json, Path};
 use poem::{handler, Body, IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -35,6 +35,9 @@ pub const SUM_MISMATCH: &str =
 /// Message for a missing or wrong server key.
 pub const UNAUTHORIZED: &str =
     "Access denied due to unauthorized transaction, please check client or server key";
+
+const MIN_EXPIRY_MINUTES: i64 = 5;
+const MAX_EXPIRY_MINUTES: i64 = 7 * 24 * 60;
 
 /// Snap `expiry`: the payment deadline is `start_time + duration`, or, without `start_time`,
 /// counted from the moment the customer picks a method.
@@ -184,6 +187,34 @@ pub async fn create(sim: Data<&Arc<Simulator>>, headers: &HeaderMap, body: Body)
     }
 }
 
+/// `POST /snap/v1/transactions/{token}/cancel`: closes a Snap session before its expiry so it
+/// can no longer be paid (reference/cancel-a-snap-session). `200 {"canceled_at": ...}`; errors
+/// `{"error_messages": [...]}`: "token not found" (404), "token already canceled" and
+/// "Transaction is on progress" (a method was chosen: cancel or expire the Core transaction)
+/// (both 412: the docs give the messages, not the statuses).
+#[handler]
+pub async fn cancel(sim: Data<&Arc<Simulator>>, Path(token): Path<String>) -> Response {
+    match sim.cancel_snap(&token) {
+        Ok(canceled_at) => Json(json!({ "canceled_at": canceled_at })).into_response(),
+        Err(SnapCancelError::NotFound) => error(StatusCode::NOT_FOUND, ["token not found"]),
+        Err(SnapCancelError::AlreadyCanceled) => {
+            error(StatusCode::PRECONDITION_FAILED, ["token already canceled"])
+        }
+        Err(SnapCancelError::InProgress) => error(
+            StatusCode::PRECONDITION_FAILED,
+            ["Transaction is on progress"],
+        ),
+    }
+}
+
+/// Why a Snap session could not be cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapCancelError {
+    NotFound,
+    AlreadyCanceled,
+    InProgress,
+}
+
 /// The Snap 401 answer.
 pub fn unauthorized() -> Response {
     error(StatusCode::UNAUTHORIZED, [UNAUTHORIZED])
@@ -315,6 +346,11 @@ fn parse_expiry(expiry: Option<&Value>, errors: &mut Vec<String>) -> Option<Expi
         }
     };
     let minutes = duration?.checked_mul(minutes_per_unit?)?;
+    // Snap accepts an expiry of 5 minutes to 7 days (reference/expire-a-snap-session).
+    if !(MIN_EXPIRY_MINUTES..=MAX_EXPIRY_MINUTES).contains(&minutes) {
+        errors.push("expiry.duration must be between 5 minutes and 7 days".to_owned());
+        return None;
+    }
     Some(Expiry {
         start_time,
         duration: Duration::try_minutes(minutes)?,

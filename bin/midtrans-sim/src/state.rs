@@ -70,7 +70,33 @@ pub enum Rejection {
     /// 414: the amount is not positive, not an integer, or more than what is left to refund.
     #[error("Refund amount is invalid")]
     InvalidRefundAmount,
+    /// 412: Midtrans' refund API does not cover this payment type (virtual accounts, Mandiri
+    /// bill, store payments: refunded outside Midtrans). The code is our choice; the rule is
+    /// confirmed (midtrans.md §4).
+    #[error("Refund is not available for this payment type; refund the customer outside Midtrans")]
+    RefundNotSupported,
+    /// 414: ShopeePay and OVO are refunded only in full.
+    #[error("Partial refund is not available for this payment type")]
+    PartialRefundNotSupported,
 }
+
+/// Payment types Midtrans' refund API accepts (midtrans.md §4).
+pub const REFUNDABLE_PAYMENT_TYPES: [&str; 8] = [
+    "credit_card",
+    "gopay",
+    "shopeepay",
+    "dana",
+    "ovo",
+    "qris",
+    "kredivo",
+    "akulaku",
+];
+
+/// Payment types refunded only in full.
+pub const FULL_REFUND_ONLY: [&str; 2] = ["shopeepay", "ovo"];
+
+/// How long a refund_key identifies one refund: reusing it within this window is a retry.
+const REFUND_KEY_RETRY_DAYS: i64 = 7;
 
 impl Rejection {
     /// The Midtrans `status_code` for this refusal (a number; the body carries it as a string).
@@ -79,6 +105,8 @@ impl Rejection {
             Self::NotModifiable => 412,
             Self::DuplicateRefundKey => 406,
             Self::InvalidRefundAmount => 414,
+            Self::RefundNotSupported => 412,
+            Self::PartialRefundNotSupported => 414,
         }
     }
 }
@@ -203,22 +231,33 @@ impl Transaction {
         Ok(())
     }
 
-    /// `POST /v2/{id}/refund`. The refund key is checked first so that a retried request with the
-    /// same key answers 406 even after the transaction became fully refunded.
+    /// `POST /v2/{id}/refund`. The refund key is checked first: a key reused within 7 days
+    /// for the same amount is a retry of that refund (answered again, nothing new happens;
+    /// the second value is `false`); reused for another amount, or later, it is a 406.
     pub fn refund(
         &mut self,
         request: RefundRequest,
         refund_chargeback_id: u64,
         now: Timestamp,
-    ) -> Result<&Refund, Rejection> {
+    ) -> Result<(&Refund, bool), Rejection> {
         if let Some(key) = &request.refund_key {
-            if self
+            if let Some(index) = self
                 .refunds
                 .iter()
-                .any(|refund| refund.refund_key.as_deref() == Some(key))
+                .position(|refund| refund.refund_key.as_deref() == Some(key))
             {
+                let earlier = &self.refunds[index];
+                let same_amount = request.amount.is_none_or(|amount| amount == earlier.amount);
+                let recent =
+                    now - earlier.created_at <= chrono::Duration::days(REFUND_KEY_RETRY_DAYS);
+                if same_amount && recent {
+                    return Ok((&self.refunds[index], false));
+                }
                 return Err(Rejection::DuplicateRefundKey);
             }
+        }
+        if !REFUNDABLE_PAYMENT_TYPES.contains(&self.payment_type.as_str()) {
+            return Err(Rejection::RefundNotSupported);
         }
         if !matches!(
             self.status,
@@ -230,6 +269,9 @@ impl Transaction {
         let amount = request.amount.unwrap_or(remaining);
         if amount <= 0 || amount > remaining {
             return Err(Rejection::InvalidRefundAmount);
+        }
+        if amount != remaining && FULL_REFUND_ONLY.contains(&self.payment_type.as_str()) {
+            return Err(Rejection::PartialRefundNotSupported);
         }
         self.status = if amount == remaining {
             TransactionStatus::Refund
@@ -244,7 +286,7 @@ impl Transaction {
             created_at: now,
             bank_confirmed_at: None,
         });
-        Ok(self.refunds.last().expect("a refund was just pushed"))
+        Ok((self.refunds.last().expect("a refund was just pushed"), true))
     }
 
     // ----- provider moves (simulator triggers) -----
@@ -481,13 +523,13 @@ mod tests {
     fn partial_then_full_refund() {
         let mut txn = settled();
         let first = txn.refund(refund(Some(50_000), Some("r1")), 1, wib::now());
-        assert_eq!(first.map(|r| r.amount), Ok(50_000));
+        assert_eq!(first.map(|(r, new)| (r.amount, new)), Ok((50_000, true)));
         assert_eq!(txn.status, PartialRefund);
         assert_eq!(txn.refunded_amount(), 50_000);
 
         // No amount: the rest.
         let rest = txn.refund(refund(None, Some("r2")), 2, wib::now());
-        assert_eq!(rest.map(|r| r.amount), Ok(100_000));
+        assert_eq!(rest.map(|(r, new)| (r.amount, new)), Ok((100_000, true)));
         assert_eq!(txn.status, Refund);
         assert_eq!(txn.refunded_amount(), 150_000);
     }
@@ -509,11 +551,23 @@ mod tests {
                 "{bad}"
             );
         }
-        // A reused key is a duplicate, even once nothing is left to refund.
+        // A reused key is a retry of the same refund, even once nothing is left to refund;
+        // with another amount, or after 7 days, it is a duplicate.
         let mut txn = settled();
-        txn.refund(refund(None, Some("k")), 1, wib::now()).unwrap();
+        let made = wib::now();
+        txn.refund(refund(None, Some("k")), 1, made).unwrap();
+        let retry = txn.refund(refund(Some(150_000), Some("k")), 2, made);
         assert_eq!(
-            txn.refund(refund(Some(1), Some("k")), 2, wib::now()).err(),
+            retry.map(|(r, new)| (r.refund_chargeback_id, new)),
+            Ok((1, false))
+        );
+        assert_eq!(
+            txn.refund(refund(Some(1), Some("k")), 2, made).err(),
+            Some(Rejection::DuplicateRefundKey)
+        );
+        assert_eq!(
+            txn.refund(refund(None, Some("k")), 2, made + chrono::Duration::days(8))
+                .err(),
             Some(Rejection::DuplicateRefundKey)
         );
         assert_eq!(
@@ -523,6 +577,29 @@ mod tests {
         );
         // A refused refund changes nothing.
         assert_eq!(txn.refunds.len(), 1);
+    }
+
+    #[test]
+    fn refunds_only_for_the_documented_methods_and_shopeepay_ovo_only_in_full() {
+        for method in ["bank_transfer", "echannel", "cstore", "permata"] {
+            let mut txn = Transaction::new(method, 150_000, wib::now(), None);
+            txn.settle(wib::now()).unwrap();
+            assert_eq!(
+                txn.refund(refund(None, None), 1, wib::now()).err(),
+                Some(Rejection::RefundNotSupported),
+                "{method}"
+            );
+        }
+        for method in FULL_REFUND_ONLY {
+            let mut txn = Transaction::new(method, 150_000, wib::now(), None);
+            txn.settle(wib::now()).unwrap();
+            assert_eq!(
+                txn.refund(refund(Some(1_000), None), 1, wib::now()).err(),
+                Some(Rejection::PartialRefundNotSupported),
+                "{method}"
+            );
+            assert!(txn.refund(refund(None, None), 1, wib::now()).is_ok());
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `tokoctl`: operations on a toko deployment (migrations, the OpenAPI document, admins,
-//! dead letters, the outbox, the search index).
+//! dead letters, the outbox, the search index, payment exceptions).
 
 mod commands;
 

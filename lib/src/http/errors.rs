@@ -235,6 +235,15 @@ impl From<crate::payments::PaymentError> for Problem {
             E::NoPayment => Problem::new(StatusCode::NOT_FOUND, "no_payment", detail),
             E::NotPayable(_) => Problem::conflict("order_not_payable", detail),
             E::NotRefundable(_) => Problem::conflict("order_not_refundable", detail),
+            E::GatewayRefundUnsupported { .. } => {
+                Problem::conflict("refund_method_unsupported", detail)
+            }
+            E::PartialRefundUnsupported { .. } => {
+                Problem::conflict("partial_refund_unsupported", detail)
+            }
+            E::RefundInProgress => Problem::conflict("refund_in_progress", detail),
+            E::ExceptionNotFound => Problem::not_found(detail),
+            E::ExceptionResolved => Problem::conflict("payment_exception_resolved", detail),
             E::NotConfigured => Problem::unavailable("payments_not_configured", detail),
             E::InvalidSignature => {
                 Problem::new(StatusCode::UNAUTHORIZED, "invalid_signature", detail)

@@ -11,7 +11,7 @@ pub mod templates;
 
 use async_trait::async_trait;
 use lettre::{
-    message::{Mailbox, MultiPart},
+    message::{Mailbox, Mailboxes, MultiPart},
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use serde::Deserialize;
@@ -99,13 +99,15 @@ impl Mailer {
 
     /// Sends `email` with a `Message-ID` derived from `id` (stable across retries).
     pub async fn send(&self, email: &Email, id: &str) -> Result<(), MailError> {
-        let to: Mailbox = email
+        let to: Mailboxes = email
             .to
             .parse()
             .map_err(|_| MailError::Address(email.to.clone()))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
+        let mut message = Message::builder().from(self.from.clone());
+        for recipient in to {
+            message = message.to(recipient);
+        }
+        let message = message
             .subject(&email.subject)
             .message_id(Some(format!("<{id}@{}>", self.domain)))
             .multipart(MultiPart::alternative_plain_html(
@@ -146,6 +148,9 @@ impl Notifier {
         struct OrderPayload {
             order_id: Uuid,
         }
+        if msg.event_type == crate::payments::exceptions::EXCEPTION_OPENED {
+            return self.staff_email(msg).await;
+        }
         if msg.event_type == crate::auth::USER_REGISTERED {
             let user: UserPayload = msg.payload_as()?;
             return Ok(Some(templates::welcome(
@@ -178,8 +183,45 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// A payment exception goes to every admin account; nothing when there is none.
+    async fn staff_email(&self, msg: &Delivered) -> Result<Option<Email>, HandlerError> {
+        #[derive(Deserialize)]
+        struct ExceptionPayload {
+            order_number: String,
+            kind: String,
+            detail: String,
+            action: String,
+            state: String,
+        }
+        let e: ExceptionPayload = msg.payload_as()?;
+        if e.state != "open" {
+            // Handled automatically (e.g. a late payment refunded): listed, nobody to wake.
+            return Ok(None);
+        }
+        let admins: Vec<String> =
+            sqlx::query_scalar("select email from users where role = 'admin' order by created_at")
+                .fetch_all(&self.db)
+                .await
+                .map_err(HandlerError::retryable)?;
+        if admins.is_empty() {
+            tracing::warn!(order = %e.order_number, "payment exception but no admin account to email");
+            return Ok(None);
+        }
+        Ok(Some(templates::payment_exception(
+            &self.shop,
+            &admins.join(", "),
+            &e.order_number,
+            &e.kind,
+            &e.detail,
+            &e.action,
+        )))
+    }
+}
+
 /// The events that send an email.
 pub const ROUTING_KEYS: &[&str] = &[
+    crate::payments::exceptions::EXCEPTION_OPENED,
     "user.registered",
     "order.created",
     "order.paid",

@@ -13,6 +13,7 @@ pub struct Shop {
 /// One email, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
+    /// One address, or several separated by commas.
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -244,6 +245,29 @@ pub fn order_closed(shop: &Shop, order: &Order, expired: bool) -> Email {
         subject,
         paragraphs,
         Some(order),
+    )
+}
+
+/// A payment exception for the shop's staff (`to`: the admins' addresses, comma-separated).
+pub fn payment_exception(
+    shop: &Shop,
+    to: &str,
+    order_number: &str,
+    kind: &str,
+    detail: &str,
+    action: &str,
+) -> Email {
+    email(
+        shop,
+        to,
+        format!("Payment exception on order {order_number}: {kind}"),
+        vec![
+            format!("A payment of order {order_number} needs a person ({kind})."),
+            detail.to_owned(),
+            format!("What to do: {action}."),
+            "The open exceptions are listed at GET /api/v1/admin/payment-exceptions and by `tokoctl payments exceptions`.".to_owned(),
+        ],
+        None,
     )
 }
 

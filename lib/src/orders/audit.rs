@@ -40,9 +40,11 @@ const FACTS_SQL: &str = "
            coalesce((select sum(r.amount) from refunds r
                       where r.order_id = o.order_id and r.status = 'succeeded'), 0)::int8 as refunds_succeeded,
            array(select coalesce(h.from_status, '') from order_history h
-                  where h.order_id = o.order_id order by h.created_at, h.history_id) as history_from,
+                  where h.order_id = o.order_id and h.kind = 'transition'
+                  order by h.created_at, h.history_id) as history_from,
            array(select h.to_status from order_history h
-                  where h.order_id = o.order_id order by h.created_at, h.history_id) as history_to
+                  where h.order_id = o.order_id and h.kind = 'transition'
+                  order by h.created_at, h.history_id) as history_to
     from orders o
     order by o.order_id";
 
@@ -116,6 +118,8 @@ fn paid_consistent(status: Option<OrderStatus>, o: &OrderFacts) -> bool {
         Some(OrderStatus::PendingPayment | OrderStatus::Expired) => !o.paid,
         // Cancelled before payment (no paid_at) or after it (refunded at Midtrans).
         Some(OrderStatus::Cancelled) => true,
+        // Paid once, then reversed by the bank: paid_at stays as the record of it.
+        Some(OrderStatus::PaymentReversed) => o.paid,
         Some(s) if s.is_paid() || s == OrderStatus::Refunded => o.paid && o.settled_payment,
         _ => false,
     }

@@ -60,8 +60,10 @@ fn stock_effect(from: OrderStatus, to: OrderStatus) -> Option<StockOp> {
     match (from, to) {
         (PendingPayment, Paid) => Some(StockOp::Commit),
         (PendingPayment, Cancelled | Expired) => Some(StockOp::Release),
-        // A paid order cancelled before shipping puts its goods back on the shelf.
-        (Paid | Processing, Cancelled) => Some(StockOp::Restock),
+        // A paid order cancelled before shipping puts its goods back on the shelf. A reversed
+        // payment keeps its goods set aside (committed, not shipped) until staff decide:
+        // cancelling restocks them, a confirmed payment ships them.
+        (Paid | Processing | PaymentReversed, Cancelled) => Some(StockOp::Restock),
         _ => None,
     }
 }
@@ -150,6 +152,14 @@ pub(crate) async fn apply(
     Ok(order)
 }
 
+/// Locks an order for the rest of the caller's transaction and loads it.
+pub(crate) async fn lock_order(tx: &mut PgConnection, order_id: Uuid) -> Result<Order, OrderError> {
+    store::lock_status(tx, order_id)
+        .await?
+        .ok_or(OrderError::NotFound)?;
+    store::load(tx, order_id).await?.ok_or(OrderError::NotFound)
+}
+
 impl Orders {
     /// Applies a transition in its own transaction.
     pub async fn transition(&self, order_id: Uuid, t: Transition) -> Result<Order, OrderError> {
@@ -157,6 +167,30 @@ impl Orders {
         let order = apply(&mut tx, order_id, &t).await?;
         tx.commit().await?;
         Ok(order)
+    }
+
+    /// Records a note in the order's history without changing its status. The same note by
+    /// the same actor is recorded once (repeated notifications say the same thing).
+    pub async fn note(&self, order_id: Uuid, actor: Actor, reason: &str) -> Result<(), OrderError> {
+        let mut tx = self.db.begin().await?;
+        let (status, _) = store::lock_status(&mut tx, order_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
+        let actor = actor.to_string();
+        let known: bool = sqlx::query_scalar(
+            "select exists (select 1 from order_history
+                             where order_id = $1 and kind = 'note' and actor = $2 and reason = $3)",
+        )
+        .bind(order_id)
+        .bind(&actor)
+        .bind(reason)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !known {
+            store::insert_note(&mut tx, order_id, status, &actor, reason).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A customer cancels their own unpaid order.
@@ -191,6 +225,9 @@ impl Orders {
         );
         let order = apply(&mut tx, order_id, &t).await?;
         tx.commit().await?;
+        if let Some(payments) = &self.payments {
+            payments.close_payment(&order).await;
+        }
         Ok(order)
     }
 
@@ -212,7 +249,12 @@ impl Orders {
                 "payment deadline passed",
             );
             match self.transition(order_id, t).await {
-                Ok(order) => expired.push(order),
+                Ok(order) => {
+                    if let Some(payments) = &self.payments {
+                        payments.close_payment(&order).await;
+                    }
+                    expired.push(order)
+                }
                 // Paid or cancelled meanwhile: nothing to expire.
                 Err(OrderError::IllegalTransition { .. }) => {}
                 Err(e) => return Err(e),

@@ -89,6 +89,10 @@ pub struct HistoryEntry {
     pub actor: String,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// A note (e.g. the payment provider confirming a refund) rather than a status change.
+    pub note: bool,
+    /// The name of the staff member or customer behind `actor`.
+    pub actor_name: Option<String>,
 }
 
 /// Who moved an order.
@@ -162,12 +166,17 @@ pub enum OrderError {
     Database(#[from] sqlx::Error),
 }
 
-/// How checkout starts a payment for a new order (implemented by `payments`). Must not fail:
+/// How checkout starts a payment for a new order, and closing an order closes it (implemented
+/// by `payments`). Must not fail:
 /// when the payment provider is unreachable it reports the payment as unavailable and the
 /// customer retries later.
 #[async_trait::async_trait]
 pub trait PaymentStarter: Send + Sync {
     async fn start_payment(&self, order: &Order) -> PaymentSummary;
+
+    /// Makes a cancelled or expired order unpayable at the provider. Must not fail either: a
+    /// payment not closed now is closed by the payment-poller's sweep.
+    async fn close_payment(&self, order: &Order);
 }
 
 /// The payment of an order as shown with it.

@@ -6,6 +6,7 @@
 //!        ├─▶ cancelled ◀──────────┤ (paid and processing: with a refund)
 //!        └─▶ expired   paid … delivered ─▶ refunded | partially_refunded
 //! partially_refunded ─▶ partially_refunded | refunded | completed
+//! paid, processing ─▶ payment_reversed ─▶ paid | cancelled   (a settlement the bank reversed)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -23,11 +24,14 @@ pub enum OrderStatus {
     Expired,
     Refunded,
     PartiallyRefunded,
+    /// The bank reversed a settled payment: held, never shipped, until staff cancel the order
+    /// (restocking it) or confirm the money arrived after all.
+    PaymentReversed,
 }
 
 use OrderStatus::*;
 
-pub const ALL: [OrderStatus; 10] = [
+pub const ALL: [OrderStatus; 11] = [
     PendingPayment,
     Paid,
     Processing,
@@ -38,6 +42,7 @@ pub const ALL: [OrderStatus; 10] = [
     Expired,
     Refunded,
     PartiallyRefunded,
+    PaymentReversed,
 ];
 
 impl OrderStatus {
@@ -45,11 +50,24 @@ impl OrderStatus {
     pub fn successors(self) -> &'static [OrderStatus] {
         match self {
             PendingPayment => &[Paid, Cancelled, Expired],
-            Paid => &[Processing, Cancelled, Refunded, PartiallyRefunded],
-            Processing => &[Shipped, Cancelled, Refunded, PartiallyRefunded],
+            Paid => &[
+                Processing,
+                Cancelled,
+                Refunded,
+                PartiallyRefunded,
+                PaymentReversed,
+            ],
+            Processing => &[
+                Shipped,
+                Cancelled,
+                Refunded,
+                PartiallyRefunded,
+                PaymentReversed,
+            ],
             Shipped => &[Delivered, Refunded, PartiallyRefunded],
             Delivered => &[Completed, Refunded, PartiallyRefunded],
             PartiallyRefunded => &[PartiallyRefunded, Refunded, Completed],
+            PaymentReversed => &[Paid, Cancelled],
             Completed | Cancelled | Expired | Refunded => &[],
         }
     }
@@ -78,6 +96,7 @@ impl OrderStatus {
             Expired => "expired",
             Refunded => "refunded",
             PartiallyRefunded => "partially_refunded",
+            PaymentReversed => "payment_reversed",
         }
     }
 
@@ -98,6 +117,7 @@ impl OrderStatus {
             Expired => "order.expired",
             Refunded => "order.refunded",
             PartiallyRefunded => "order.partially_refunded",
+            PaymentReversed => "order.payment_reversed",
         }
     }
 }
@@ -139,6 +159,10 @@ mod tests {
             "shipped goods are refunded, not cancelled"
         );
         assert!(!Expired.can_become(Paid));
+        assert!(
+            !PaymentReversed.can_become(Shipped) && !PaymentReversed.can_become(Processing),
+            "a reversed payment is never shipped"
+        );
     }
 
     #[test]

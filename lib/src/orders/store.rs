@@ -171,29 +171,67 @@ pub(super) async fn list(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    from_status: Option<String>,
+    to_status: String,
+    actor: String,
+    reason: String,
+    created_at: DateTime<Utc>,
+    kind: String,
+    actor_name: Option<String>,
+}
+
 pub(super) async fn history(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    let rows: Vec<(Option<String>, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "select from_status, to_status, actor, reason, created_at from order_history
-         where order_id = $1 order by history_id",
+    let rows: Vec<HistoryRow> = sqlx::query_as(
+        "select h.from_status, h.to_status, h.actor, h.reason, h.created_at, h.kind, u.name as actor_name
+         from order_history h
+         left join users u on u.user_id = case when h.actor like 'admin:%' or h.actor like 'customer:%'
+                                               then split_part(h.actor, ':', 2)::uuid end
+         where h.order_id = $1 order by h.history_id",
     )
     .bind(order_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(from, to, actor, reason, at)| {
+        .filter_map(|r| {
             Some(HistoryEntry {
-                from: from.as_deref().and_then(OrderStatus::parse),
-                to: OrderStatus::parse(&to)?,
-                actor,
-                reason,
-                at,
+                from: r.from_status.as_deref().and_then(OrderStatus::parse),
+                to: OrderStatus::parse(&r.to_status)?,
+                actor: r.actor,
+                reason: r.reason,
+                at: r.created_at,
+                note: r.kind == "note",
+                actor_name: r.actor_name,
             })
         })
         .collect())
+}
+
+/// A note in the history that leaves the status as it is (`from` = `to` = `status`).
+pub(super) async fn insert_note(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    status: OrderStatus,
+    actor: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into order_history (history_id, order_id, from_status, to_status, actor, reason, kind)
+         values ($1, $2, $3, $3, $4, $5, 'note')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
+    .bind(status.as_str())
+    .bind(actor)
+    .bind(reason)
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 pub(super) async fn insert_history(

@@ -18,6 +18,9 @@ pub enum PaymentState {
     Expired,
     Refunded,
     PartiallyRefunded,
+    /// A settlement the bank reversed (`settlement` → `deny`); never produced by
+    /// [`PaymentState::from_midtrans`], which cannot know the earlier state.
+    Reversed,
 }
 
 impl PaymentState {
@@ -49,6 +52,7 @@ impl PaymentState {
             Self::Expired => "expired",
             Self::Refunded => "refunded",
             Self::PartiallyRefunded => "partially_refunded",
+            Self::Reversed => "reversed",
         }
     }
 
@@ -61,6 +65,7 @@ impl PaymentState {
             Self::Expired => Some(OrderStatus::Expired),
             Self::Refunded => Some(OrderStatus::Refunded),
             Self::PartiallyRefunded => Some(OrderStatus::PartiallyRefunded),
+            Self::Reversed => Some(OrderStatus::PaymentReversed),
             Self::Pending | Self::Challenge | Self::Failed => None,
         }
     }

@@ -3,8 +3,14 @@
 //! refunds and cancellations.
 //!
 //! `midtrans` is the client and wire format; `mapping` turns Midtrans states into ours;
-//! `reconcile` applies them to orders; `refunds` gives money back; `store` holds the SQL.
+//! `reconcile` applies them to orders (reversals and late payments included); `refunds` gives
+//! money back, through Midtrans where the method allows it or recorded when staff did it;
+//! `closing` makes cancelled and expired orders unpayable; `exceptions` lists what needs a
+//! person; `audit` checks it for `tokoctl audit`; `store` holds the SQL.
 
+pub mod audit;
+pub mod closing;
+pub mod exceptions;
 pub mod mapping;
 pub mod midtrans;
 pub mod poller;
@@ -39,6 +45,16 @@ pub enum PaymentError {
     NotPayable(OrderStatus),
     #[error("the order is {0}: it cannot be refunded")]
     NotRefundable(OrderStatus),
+    #[error("Midtrans cannot refund {method} payments: refund the customer outside Midtrans and record it with POST /api/v1/admin/orders/{{id}}/manual-refunds (with \"cancel_order\": true to cancel the order)")]
+    GatewayRefundUnsupported { method: String },
+    #[error("Midtrans cannot partly refund {method} payments: refund the whole unrefunded amount, or refund outside Midtrans and record it with POST /api/v1/admin/orders/{{id}}/manual-refunds")]
+    PartialRefundUnsupported { method: String },
+    #[error("another refund of this order is still waiting for Midtrans' answer; retry it with its Idempotency-Key, or wait (it is sent again automatically)")]
+    RefundInProgress,
+    #[error("payment exception not found")]
+    ExceptionNotFound,
+    #[error("the payment exception is already resolved")]
+    ExceptionResolved,
     #[error("payments are not configured (MIDTRANS_SERVER_KEY is unset)")]
     NotConfigured,
     #[error("the notification signature is invalid")]
@@ -237,6 +253,10 @@ impl Payments {
 
 #[async_trait::async_trait]
 impl PaymentStarter for Payments {
+    async fn close_payment(&self, order: &Order) {
+        closing::close_quietly(self, order).await
+    }
+
     /// Checkout never fails because of Midtrans: any problem reports the payment unavailable.
     async fn start_payment(&self, order: &Order) -> PaymentSummary {
         match self.start(order).await {

@@ -7,8 +7,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
+    exceptions::{ExceptionKind, NewException},
     mapping::{parse_idr, PaymentState},
-    midtrans::{signature, TransactionStatus},
+    midtrans::{signature, MidtransError, TransactionStatus},
+    refunds::gateway_refund_allowed,
     store::{self, NotificationRecord, PaymentRow},
     PaymentError, Payments,
 };
@@ -25,8 +27,14 @@ pub enum Reconciled {
     NoTransaction,
     /// The amount or currency does not match the order: refused and logged.
     AmountMismatch,
-    /// Paid after the order was cancelled or expired: needs a person (and a refund).
+    /// Paid after the order was cancelled or expired: refunded automatically where the
+    /// method allows, else listed as a payment exception.
     LatePayment,
+    /// A settlement the bank reversed: the order is held and listed as an exception.
+    Reversed,
+    /// Midtrans confirmed something toko already recorded (a refund staff made): noted in
+    /// the order's history.
+    Noted,
 }
 
 impl Reconciled {
@@ -37,8 +45,29 @@ impl Reconciled {
             Self::NoTransaction => "no_transaction",
             Self::AmountMismatch => "amount_mismatch",
             Self::LatePayment => "late_payment",
+            Self::Reversed => "reversed",
+            Self::Noted => "noted",
         }
     }
+}
+
+/// Stores what Midtrans says about `payment`'s transaction, as `state`.
+async fn record(
+    db: impl sqlx::PgExecutor<'_>,
+    payment: &PaymentRow,
+    state: PaymentState,
+    status: &TransactionStatus,
+) -> Result<(), sqlx::Error> {
+    store::record_status(
+        db,
+        payment.payment_id,
+        state.as_str(),
+        status.transaction_id.as_deref(),
+        status.transaction_status.as_deref(),
+        status.fraud_status.as_deref(),
+        status.payment_type.as_deref(),
+    )
+    .await
 }
 
 impl Payments {
@@ -82,74 +111,136 @@ impl Payments {
                 currency = ?status.currency,
                 "Midtrans amount or currency does not match the order; refused"
             );
+            self.open_exception(NewException {
+                order_id: order.id,
+                payment_id: Some(payment.payment_id),
+                kind: ExceptionKind::AmountMismatch,
+                detail: format!(
+                    "Midtrans reports {} {} ({transaction_status}) for {}, whose payment is {} {}",
+                    status.gross_amount.as_deref().unwrap_or("no amount"),
+                    status.currency.as_deref().unwrap_or(""),
+                    payment.provider_order_id,
+                    payment.gross_amount,
+                    order.currency
+                ),
+                amount,
+                resolution: None,
+            })
+            .await?;
             return Ok(Reconciled::AmountMismatch);
         }
 
-        let outcome = match state.order_status() {
-            Some(target) => {
-                self.move_order(
-                    order.id,
-                    order.status,
-                    target,
-                    state,
-                    status,
-                    transaction_status,
-                )
-                .await?
+        // A settlement that becomes `deny` is a bank reversal (Permata VA, Mandiri bill,
+        // Indomaret), not a failed attempt: the money is gone after we counted it.
+        let reversal = state == PaymentState::Failed && payment.status == "paid";
+        let outcome = if reversal {
+            self.reverse(&order, payment, transaction_status).await?
+        } else {
+            match state.order_status() {
+                Some(target) => {
+                    self.move_order(
+                        payment,
+                        order.status,
+                        target,
+                        state,
+                        status,
+                        transaction_status,
+                    )
+                    .await?
+                }
+                None => Reconciled::Unchanged,
             }
-            None => Reconciled::Unchanged,
         };
+        let state = if reversal {
+            PaymentState::Reversed
+        } else {
+            state
+        };
+        if outcome == Reconciled::LatePayment {
+            self.settle_late_payment(&order, payment, status, transaction_status)
+                .await?;
+        }
         // The payment row follows Midtrans, except that stale news never overwrites a settled
         // state (a `pending` arriving after `settlement`).
         let settled = matches!(
             payment.status.as_str(),
-            "paid" | "refunded" | "partially_refunded"
+            "paid" | "refunded" | "partially_refunded" | "reversed"
         );
-        if matches!(outcome, Reconciled::Applied(_)) || !settled {
-            store::record_status(
-                &self.db,
-                payment.payment_id,
-                state.as_str(),
-                status.transaction_id.as_deref(),
-                Some(transaction_status),
-                status.fraud_status.as_deref(),
-                status.payment_type.as_deref(),
-            )
-            .await?;
+        // (An applied move recorded it with the order, in one transaction.)
+        if !matches!(outcome, Reconciled::Applied(_))
+            && (outcome == Reconciled::Reversed || !settled)
+        {
+            record(&self.db, payment, state, status).await?;
         }
         Ok(outcome)
     }
 
+    /// Moves the order to `target` and records the payment's new state with it, in one
+    /// transaction (whoever reads a paid order finds its payment paid).
     async fn move_order(
         &self,
-        order_id: Uuid,
+        payment: &PaymentRow,
         current: OrderStatus,
         target: OrderStatus,
         state: PaymentState,
         status: &TransactionStatus,
         transaction_status: &str,
     ) -> Result<Reconciled, PaymentError> {
+        let order_id = payment.order_id;
         if target == OrderStatus::Paid
             && matches!(current, OrderStatus::Cancelled | OrderStatus::Expired)
         {
             tracing::error!(order.id = %order_id, order.status = %current, "payment received for a closed order: refund it");
             return Ok(Reconciled::LatePayment);
         }
-        // A full refund requested to cancel the order cancels it, whoever gets there first:
-        // the cancelling request or Midtrans' notification of its refund.
-        let target = if target == OrderStatus::Refunded
-            && store::refunding_to_cancel(&self.db, order_id).await?
-        {
-            OrderStatus::Cancelled
-        } else {
-            target
-        };
-        let refunded_total = matches!(
+        let refund = matches!(
             state,
             PaymentState::Refunded | PaymentState::PartiallyRefunded
-        )
-        .then(|| status.refund_amount.as_deref().and_then(parse_idr))
-        .flatten();
+        );
+        let mut tx = self.db.begin().await?;
+        let mut refunded_total = None;
+        if refund {
+            if !current.is_paid() {
+                // A late payment refunded automatically: the order stays closed.
+                return Ok(Reconciled::Unchanged);
+            }
+            let reported = status.refund_amount.as_deref().and_then(parse_idr);
+            let (ledger, in_flight) = store::refund_ledger(&mut *tx, order_id).await?;
+            if in_flight || reported.is_none_or(|r| r <= ledger) {
+                drop(tx);
+                // A refund staff made through toko: their request moves the order (naming them
+                // and their reason); Midtrans' confirmation is a separate note.
+                let note = format!(
+                    "midtrans: {transaction_status} confirmed ({} refunded in total)",
+                    status
+                        .refund_amount
+                        .as_deref()
+                        .unwrap_or("amount not given")
+                );
+                self.orders.note(order_id, Actor::Payment, &note).await?;
+                return Ok(Reconciled::Noted);
+            }
+            // A refund made in Midtrans' dashboard: enter the difference in our ledger.
+            let total = reported.unwrap_or(ledger);
+            let provider_order_id = status.order_id.as_deref().unwrap_or_default();
+            store::insert_made_refund(
+                &mut tx,
+                store::MadeRefund {
+                    refund_key: &format!("{provider_order_id}-dashboard-{total}"),
+                    order_id,
+                    payment_id: None,
+                    kind: "gateway",
+                    amount: total - ledger,
+                    reason: "refunded in the Midtrans dashboard",
+                    method: None,
+                    reference: None,
+                    recorded_by: None,
+                    cancels_order: false,
+                },
+            )
+            .await?;
+            refunded_total = Some(total);
+        }
         let transition = Transition {
             refunded_total,
             ..Transition::new(
@@ -158,12 +249,119 @@ impl Payments {
                 format!("midtrans: {transaction_status}"),
             )
         };
-        match self.orders.transition(order_id, transition).await {
-            Ok(order) => Ok(Reconciled::Applied(order.status)),
+        match crate::orders::lifecycle::apply(&mut tx, order_id, &transition).await {
+            Ok(order) => {
+                record(&mut *tx, payment, state, status).await?;
+                tx.commit().await?;
+                Ok(Reconciled::Applied(order.status))
+            }
             // Already there, or further along: news that is late or repeated.
             Err(OrderError::IllegalTransition { .. }) => Ok(Reconciled::Unchanged),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A settlement reversed to deny: a paid order not yet shipped is held (never shipped,
+    /// goods set aside); staff are told through a payment exception either way.
+    async fn reverse(
+        &self,
+        order: &crate::orders::Order,
+        payment: &PaymentRow,
+        transaction_status: &str,
+    ) -> Result<Reconciled, PaymentError> {
+        let mut tx = self.db.begin().await?;
+        let held = matches!(order.status, OrderStatus::Paid | OrderStatus::Processing);
+        if held {
+            let transition = Transition::new(
+                OrderStatus::PaymentReversed,
+                Actor::Payment,
+                format!("midtrans: settlement reversed to {transaction_status} by the bank"),
+            );
+            crate::orders::lifecycle::apply(&mut tx, order.id, &transition).await?;
+        }
+        super::exceptions::open(
+            &mut tx,
+            NewException {
+                order_id: order.id,
+                payment_id: Some(payment.payment_id),
+                kind: ExceptionKind::Reversal,
+                detail: format!(
+                    "the bank reversed the settled {} payment {} ({}); the order was {}{}",
+                    payment.payment_type.as_deref().unwrap_or("unknown"),
+                    payment.provider_order_id,
+                    transaction_status,
+                    order.status,
+                    if held {
+                        " and is now held as payment_reversed"
+                    } else {
+                        ", already past shipping"
+                    }
+                ),
+                amount: Some(payment.gross_amount),
+                resolution: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Reconciled::Reversed)
+    }
+
+    /// A payment that arrived for a cancelled or expired order (it raced the cancellation):
+    /// voided or refunded in full through Midtrans where the method allows, else listed for
+    /// staff. Either way it is recorded as a payment exception (resolved when automatic).
+    async fn settle_late_payment(
+        &self,
+        order: &crate::orders::Order,
+        payment: &PaymentRow,
+        status: &TransactionStatus,
+        transaction_status: &str,
+    ) -> Result<(), PaymentError> {
+        let client = self.client()?;
+        let method = status
+            .payment_type
+            .as_deref()
+            .or(payment.payment_type.as_deref())
+            .unwrap_or("unknown");
+        let amount = payment.gross_amount;
+        let refundable = gateway_refund_allowed(method, amount, amount).is_ok();
+        let attempt = if transaction_status == "capture" {
+            Some(("voided", client.cancel(&payment.provider_order_id).await))
+        } else if refundable {
+            let key = format!("{}-late", payment.provider_order_id);
+            let reason = format!("paid after the order was {}", order.status);
+            Some((
+                "refunded",
+                client
+                    .refund(&payment.provider_order_id, &key, amount, &reason)
+                    .await,
+            ))
+        } else {
+            None
+        };
+        let (resolution, outcome) = match attempt {
+            None => (None, format!("Midtrans cannot refund {method} payments")),
+            Some((done, Ok(_) | Err(MidtransError::Refused { code: 406, .. }))) => {
+                let done = format!("{done} automatically through Midtrans");
+                (Some(done.clone()), done)
+            }
+            Some((_, Err(e))) => {
+                tracing::warn!(order.id = %order.id, error = %e, "automatic refund of a late payment failed");
+                (None, format!("the automatic refund failed ({e})"))
+            }
+        };
+        let detail = format!(
+            "{method} payment of {amount} for {} arrived after the order was {}: {outcome}",
+            payment.provider_order_id, order.status
+        );
+        self.open_exception(NewException {
+            order_id: order.id,
+            payment_id: Some(payment.payment_id),
+            kind: ExceptionKind::LatePayment,
+            detail,
+            amount: Some(amount),
+            resolution: resolution.as_deref(),
+        })
+        .await
     }
 
     /// Handles a raw notification body: verify, record, then reconcile through the status API.

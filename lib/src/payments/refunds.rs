@@ -1,18 +1,58 @@
-//! Giving money back: full and partial refunds through Midtrans with stable refund keys,
-//! cancelling a paid order (refund + restock), and cancelling an unpaid order's payment.
+//! Giving money back: refunds through Midtrans with stable refund keys where the payment
+//! method allows it, refunds staff made outside Midtrans (recorded here), cancelling a paid
+//! order (void before settlement, refund after) and cancelling an unpaid order's payment.
+//!
+//! Our `refunds` table is the ledger: an order's refunded amount is the sum of its succeeded
+//! refunds, never Midtrans' `refund_amount` (whose cumulative meaning is unconfirmed).
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    mapping::parse_idr, midtrans::MidtransError, reconcile::Reconciled, store, PaymentError,
-    Payments,
+    exceptions::{ExceptionKind, NewException},
+    midtrans::MidtransError,
+    store, PaymentError, Payments,
 };
 use crate::{
     idempotency::IdempotencyKey,
-    orders::{lifecycle::Transition, Actor, Order, OrderStatus},
+    orders::{lifecycle::Transition, Actor, Order, OrderError, OrderStatus},
     validation::ValidationErrors,
 };
+
+/// Payment types Midtrans' refund API accepts (midtrans.md §4, confirmed 2026-04). Virtual
+/// accounts, Mandiri bill and store payments are refunded outside Midtrans.
+pub const GATEWAY_REFUNDABLE: [&str; 8] = [
+    "credit_card",
+    "gopay",
+    "shopeepay",
+    "dana",
+    "ovo",
+    "qris",
+    "kredivo",
+    "akulaku",
+];
+
+/// Payment types Midtrans refunds only in full.
+pub const NO_PARTIAL_REFUND: [&str; 2] = ["shopeepay", "ovo"];
+
+/// Whether Midtrans can refund `amount` of a `payment_type` payment with `remaining` unrefunded.
+pub fn gateway_refund_allowed(
+    payment_type: &str,
+    amount: i64,
+    remaining: i64,
+) -> Result<(), PaymentError> {
+    if !GATEWAY_REFUNDABLE.contains(&payment_type) {
+        return Err(PaymentError::GatewayRefundUnsupported {
+            method: payment_type.to_owned(),
+        });
+    }
+    if NO_PARTIAL_REFUND.contains(&payment_type) && amount != remaining {
+        return Err(PaymentError::PartialRefundUnsupported {
+            method: payment_type.to_owned(),
+        });
+    }
+    Ok(())
+}
 
 /// A refund request.
 #[derive(Clone)]
@@ -25,14 +65,60 @@ pub struct RefundRequest {
     pub actor: Actor,
 }
 
+/// A refund staff made outside Midtrans (bank transfer, cash...), to be recorded.
+#[derive(Clone)]
+pub struct ManualRefund {
+    pub amount: i64,
+    /// How the money went back, e.g. `bank_transfer`.
+    pub method: String,
+    /// The bank's or the shop's reference of the transfer.
+    pub reference: String,
+    pub note: String,
+    /// Makes a retried recording the same refund.
+    pub idempotency_seed: String,
+    pub staff: Uuid,
+    /// Also cancel the order (restocking it): the refund must then be the whole unrefunded
+    /// amount. How staff cancel a paid order Midtrans cannot refund.
+    pub cancels_order: bool,
+}
+
 /// Midtrans refund keys allow letters, digits, `-` and `_`; derive a short, stable one.
 fn refund_key(order: &Order, seed: &str) -> String {
     let digest = Sha256::digest(format!("{}:{seed}", order.id).as_bytes());
     format!("{}-r-{}", order.number, &hex::encode(digest)[..12])
 }
 
+/// The status a refund leaves the order in.
+fn refunded_status(total: i64, grand_total: i64) -> OrderStatus {
+    if total >= grand_total {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::PartiallyRefunded
+    }
+}
+
+/// Validates a refund of `amount` against what is left to refund.
+fn check_amount(
+    order: &Order,
+    amount: i64,
+    errors: &mut ValidationErrors,
+) -> Result<(), PaymentError> {
+    if !order.status.is_paid() || order.status == OrderStatus::Completed {
+        return Err(PaymentError::NotRefundable(order.status));
+    }
+    let remaining = order.grand_total - order.refunded_amount;
+    errors.check(
+        (1..=remaining).contains(&amount),
+        "amount",
+        format!("must be between 1 and {remaining} (the unrefunded amount)"),
+    );
+    Ok(())
+}
+
 impl Payments {
-    /// Refunds part or all of a paid order, moving it to `partially_refunded` or `refunded`.
+    /// Refunds part or all of a paid order through Midtrans, moving it to
+    /// `partially_refunded` or `refunded`. Refused, naming the method, when Midtrans cannot
+    /// refund it (staff then refund outside Midtrans and record it with [`Self::record_manual_refund`]).
     /// Retrying with the same idempotency seed repeats the same refund, never a second one;
     /// with an idempotency key the first answer is also replayed for 24 hours.
     pub async fn refund(
@@ -52,8 +138,99 @@ impl Payments {
         }
     }
 
-    /// Cancels an order. Unpaid: releases its stock (and voids the Midtrans transaction when
-    /// one exists). Paid but not shipped: refunds it in full and restocks.
+    /// Records a refund staff made outside Midtrans: the order, its refunded amount, history
+    /// (naming the staff member and their note), events and emails move exactly as for a
+    /// gateway refund, in one transaction.
+    pub async fn record_manual_refund(
+        &self,
+        order_id: Uuid,
+        refund: ManualRefund,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Order, PaymentError> {
+        match key {
+            Some(key) => {
+                key.run_once(&self.db, || {
+                    self.record_manual_refund_once(order_id, &refund)
+                })
+                .await
+            }
+            None => self.record_manual_refund_once(order_id, &refund).await,
+        }
+    }
+
+    async fn record_manual_refund_once(
+        &self,
+        order_id: Uuid,
+        refund: &ManualRefund,
+    ) -> Result<Order, PaymentError> {
+        let mut tx = self.db.begin().await?;
+        // Lock the order so concurrent refunds see each other's amounts.
+        let order = crate::orders::lifecycle::lock_order(&mut tx, order_id).await?;
+        let mut errors = ValidationErrors::new();
+        check_amount(&order, refund.amount, &mut errors)?;
+        errors.length("method", refund.method.trim(), 1, 50);
+        errors.length("reference", refund.reference.trim(), 1, 100);
+        errors.length("note", refund.note.trim(), 1, 500);
+        let remaining = order.grand_total - order.refunded_amount;
+        if refund.cancels_order {
+            errors.check(
+                refund.amount == remaining,
+                "amount",
+                format!("must be the whole unrefunded amount ({remaining}) to cancel the order"),
+            );
+        }
+        errors.finish()?;
+        let payment = store::latest_for_order(&mut *tx, order_id).await?;
+        let key = refund_key(&order, &format!("manual:{}", refund.idempotency_seed));
+        if store::other_refund_in_flight(&mut *tx, order_id, &key).await? {
+            return Err(PaymentError::RefundInProgress);
+        }
+        let reason = format!(
+            "{} (refunded outside Midtrans: {} by {}, reference {})",
+            refund.note.trim(),
+            crate::notifications::templates::money(refund.amount, &order.currency),
+            refund.method.trim(),
+            refund.reference.trim()
+        );
+        let recorded = store::insert_made_refund(
+            &mut tx,
+            store::MadeRefund {
+                refund_key: &key,
+                order_id,
+                payment_id: payment.map(|p| p.payment_id),
+                kind: "manual",
+                amount: refund.amount,
+                reason: refund.note.trim(),
+                method: Some(refund.method.trim()),
+                reference: Some(refund.reference.trim()),
+                recorded_by: Some(refund.staff),
+                cancels_order: refund.cancels_order,
+            },
+        )
+        .await?;
+        if !recorded {
+            // The same recording retried: nothing more to move.
+            return Ok(order);
+        }
+        let (total, _) = store::refund_ledger(&mut *tx, order_id).await?;
+        let target = if refund.cancels_order {
+            OrderStatus::Cancelled
+        } else {
+            refunded_status(total, order.grand_total)
+        };
+        let transition = Transition {
+            refunded_total: Some(total),
+            ..Transition::new(target, Actor::Admin(refund.staff), reason)
+        };
+        let order = crate::orders::lifecycle::apply(&mut tx, order_id, &transition).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// Cancels an order. Unpaid: releases its stock and closes its payment at Midtrans. Paid
+    /// but not shipped: a card payment not yet settled is voided (Midtrans' Cancel API),
+    /// anything else refunded in full; the goods go back on the shelf. Held after a reversal:
+    /// cancelled and restocked (the bank already took the money back).
     pub async fn cancel_order(
         &self,
         order_id: Uuid,
@@ -64,7 +241,14 @@ impl Payments {
         let (order, _) = self.orders.admin_order(order_id).await?;
         match order.status {
             OrderStatus::PendingPayment => self.cancel_payment(order_id, actor).await,
+            OrderStatus::PaymentReversed => {
+                let transition = Transition::new(OrderStatus::Cancelled, actor, reason);
+                Ok(self.orders.transition(order_id, transition).await?)
+            }
             OrderStatus::Paid | OrderStatus::Processing => {
+                if let Some(order) = self.void(&order, &reason, actor).await? {
+                    return Ok(order);
+                }
                 let request = RefundRequest {
                     amount: None,
                     reason,
@@ -74,7 +258,7 @@ impl Payments {
                 self.refund_into(order_id, request, Some(OrderStatus::Cancelled))
                     .await
             }
-            other => Err(crate::orders::OrderError::IllegalTransition {
+            other => Err(OrderError::IllegalTransition {
                 from: other,
                 to: OrderStatus::Cancelled,
             }
@@ -82,41 +266,74 @@ impl Payments {
         }
     }
 
-    /// Voids the live Midtrans transaction of an unpaid order and cancels the order.
+    /// Voids a captured card payment that Midtrans has not settled yet, cancelling the order
+    /// in the same database transaction (held open across the call, so Midtrans' `cancel`
+    /// notification waits for it and finds the order already cancelled by staff). `None`
+    /// when there is nothing to void (settled, or not a card capture): refund instead.
+    async fn void(
+        &self,
+        order: &Order,
+        reason: &str,
+        actor: Actor,
+    ) -> Result<Option<Order>, PaymentError> {
+        let client = self.client()?;
+        let Some(payment) = store::latest_for_order(&self.db, order.id)
+            .await?
+            .filter(|p| p.status == "paid" && p.transaction_status.as_deref() == Some("capture"))
+        else {
+            return Ok(None);
+        };
+        let mut tx = self.db.begin().await?;
+        let transition = Transition::new(
+            OrderStatus::Cancelled,
+            actor,
+            format!("{reason} (card payment voided before settlement)"),
+        );
+        let cancelled = crate::orders::lifecycle::apply(&mut tx, order.id, &transition).await?;
+        match client.cancel(&payment.provider_order_id).await {
+            Ok(answer) => {
+                store::record_status(
+                    &mut *tx,
+                    payment.payment_id,
+                    "cancelled",
+                    answer.transaction_id.as_deref(),
+                    answer.transaction_status.as_deref(),
+                    answer.fraud_status.as_deref(),
+                    None,
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::info!(order.id = %order.id, "captured card payment voided");
+                Ok(Some(cancelled))
+            }
+            // Settled meanwhile: it must be refunded instead.
+            Err(MidtransError::Refused { code: 412, .. }) => {
+                tx.rollback().await?;
+                self.reconcile(order.id).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Cancels an unpaid order (releasing its stock), then closes its payment at Midtrans:
+    /// the Snap session, and the transaction when the customer already chose a method. A
+    /// payment racing the cancellation is refunded automatically or listed (see `closing`).
     pub async fn cancel_payment(
         &self,
         order_id: Uuid,
         actor: Actor,
     ) -> Result<Order, PaymentError> {
-        let (order, _) = self.orders.admin_order(order_id).await?;
-        if order.status != OrderStatus::PendingPayment {
-            return Err(PaymentError::NotPayable(order.status));
-        }
-        if let (Some(client), Some(payment)) = (
-            &self.client,
-            store::latest_for_order(&self.db, order_id).await?,
-        ) {
-            match client.cancel(&payment.provider_order_id).await {
-                Ok(_) => {
-                    if let Reconciled::Applied(_) = self.reconcile(order_id).await? {
-                        return Ok(self.orders.admin_order(order_id).await?.0);
-                    }
-                }
-                // No transaction yet (the customer never picked a method): nothing to void.
-                Err(MidtransError::Refused { code: 404, .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            store::retire(&self.db, payment.payment_id, "cancelled").await?;
-        }
         let transition = Transition::new(OrderStatus::Cancelled, actor, "payment cancelled");
-        match self.orders.transition(order_id, transition).await {
-            Ok(order) => Ok(order),
-            // Midtrans' cancellation was applied by its notification meanwhile.
-            Err(crate::orders::OrderError::IllegalTransition { .. }) => {
-                Ok(self.orders.admin_order(order_id).await?.0)
+        let order = match self.orders.transition(order_id, transition).await {
+            Ok(order) => order,
+            Err(OrderError::IllegalTransition { from, .. }) => {
+                return Err(PaymentError::NotPayable(from))
             }
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => return Err(e.into()),
+        };
+        super::closing::close_quietly(self, &order).await;
+        Ok(order)
     }
 
     async fn refund_into(
@@ -125,19 +342,12 @@ impl Payments {
         request: RefundRequest,
         final_status: Option<OrderStatus>,
     ) -> Result<Order, PaymentError> {
-        let client = self.client()?;
+        self.client()?;
         let (order, _) = self.orders.admin_order(order_id).await?;
-        if !order.status.is_paid() || order.status == OrderStatus::Completed {
-            return Err(PaymentError::NotRefundable(order.status));
-        }
         let remaining = order.grand_total - order.refunded_amount;
         let amount = request.amount.unwrap_or(remaining);
         let mut errors = ValidationErrors::new();
-        errors.check(
-            (1..=remaining).contains(&amount),
-            "amount",
-            format!("must be between 1 and {remaining} (the unrefunded amount)"),
-        );
+        check_amount(&order, amount, &mut errors)?;
         errors.length("reason", request.reason.trim(), 1, 255);
         errors.finish()?;
 
@@ -145,7 +355,18 @@ impl Payments {
             .await?
             .filter(|p| matches!(p.status.as_str(), "paid" | "partially_refunded"))
             .ok_or(PaymentError::NoPayment)?;
+        if let Some(method) = payment.payment_type.as_deref() {
+            gateway_refund_allowed(method, amount, remaining)?;
+        }
         let key = refund_key(&order, &request.idempotency_seed);
+        // Its amount is not in the order yet: another refund now could give back too much.
+        if store::other_refund_in_flight(&self.db, order_id, &key).await? {
+            return Err(PaymentError::RefundInProgress);
+        }
+        let staff = match request.actor {
+            Actor::Admin(id) => Some(id),
+            _ => None,
+        };
         let (refund_id, status, recorded_amount) = store::insert_refund(
             &self.db,
             &key,
@@ -154,56 +375,109 @@ impl Payments {
             amount,
             request.reason.trim(),
             final_status == Some(OrderStatus::Cancelled),
+            staff,
         )
         .await?;
         if status == "succeeded" {
             return Ok(order);
         }
-        let answer = match client
-            .refund(
-                &payment.provider_order_id,
-                &key,
-                recorded_amount,
-                request.reason.trim(),
-            )
+        self.send_refund(store::RequestedRefund {
+            refund_id,
+            order_id,
+            payment_id: payment.payment_id,
+            provider_order_id: payment.provider_order_id,
+            refund_key: key,
+            amount: recorded_amount,
+            reason: request.reason.trim().to_owned(),
+            recorded_by: staff,
+            cancels_order: final_status == Some(OrderStatus::Cancelled),
+        })
+        .await
+    }
+
+    /// Sends a requested refund to Midtrans (its key makes a repeat the same refund) and, once
+    /// accepted, records it and moves the order in the name of whoever asked for it.
+    async fn send_refund(&self, r: store::RequestedRefund) -> Result<Order, PaymentError> {
+        let client = self.client()?;
+        match client
+            .refund(&r.provider_order_id, &r.refund_key, r.amount, &r.reason)
             .await
         {
-            Ok(answer) => answer,
-            // Midtrans already has this refund key: an earlier attempt went through.
-            Err(MidtransError::Refused { code: 406, .. }) => {
-                store::set_refund_status(&self.db, refund_id, "succeeded", None).await?;
-                self.reconcile(order_id).await?;
-                return Ok(self.orders.admin_order(order_id).await?.0);
-            }
+            Ok(_) => {}
+            // A refund key reused within 7 days is a retry of the same refund (midtrans.md §4):
+            // an earlier attempt went through.
+            Err(MidtransError::Refused { code: 406, .. }) => {}
             Err(e) => {
-                store::set_refund_status(&self.db, refund_id, "failed", Some(&e.to_string()))
+                if let MidtransError::Refused { code, message } = &e {
+                    store::set_refund_status(&self.db, r.refund_id, "failed", Some(&e.to_string()))
+                        .await?;
+                    // Midtrans will not make this refund: someone must, outside it.
+                    self.open_exception(NewException {
+                        order_id: r.order_id,
+                        payment_id: Some(r.payment_id),
+                        kind: ExceptionKind::RefundNeedsManualStep,
+                        detail: format!(
+                            "Midtrans refused a refund of {} ({code}: {message}); reason given: {}",
+                            r.amount, r.reason
+                        ),
+                        amount: Some(r.amount),
+                        resolution: None,
+                    })
                     .await?;
+                } else {
+                    // Midtrans may have it or not: left requested, retried with the same key
+                    // by the payment-poller.
+                    store::set_refund_status(
+                        &self.db,
+                        r.refund_id,
+                        "requested",
+                        Some(&e.to_string()),
+                    )
+                    .await?;
+                }
                 return Err(e.into());
             }
-        };
-        store::set_refund_status(&self.db, refund_id, "succeeded", None).await?;
-        // Midtrans reports the cumulative refunded amount: apply that (not our addition), so
-        // the refund's own notification, racing with this, cannot count it twice.
-        let total = answer
-            .refund_amount
-            .as_deref()
-            .and_then(parse_idr)
-            .unwrap_or(order.refunded_amount + recorded_amount);
-        let target = final_status.unwrap_or(if total >= order.grand_total {
-            OrderStatus::Refunded
+        }
+        store::set_refund_status(&self.db, r.refund_id, "succeeded", None).await?;
+        let (total, _) = store::refund_ledger(&self.db, r.order_id).await?;
+        let (order, _) = self.orders.admin_order(r.order_id).await?;
+        let target = if r.cancels_order {
+            OrderStatus::Cancelled
         } else {
-            OrderStatus::PartiallyRefunded
-        });
+            refunded_status(total, order.grand_total)
+        };
+        let actor = r.recorded_by.map_or(Actor::System, Actor::Admin);
         let transition = Transition {
             refunded_total: Some(total),
-            ..Transition::new(target, request.actor, request.reason.trim())
+            ..Transition::new(target, actor, r.reason.as_str())
         };
-        match self.orders.transition(order_id, transition).await {
+        match self.orders.transition(r.order_id, transition).await {
             Ok(order) => Ok(order),
-            Err(crate::orders::OrderError::IllegalTransition { .. }) => {
-                Ok(self.orders.admin_order(order_id).await?.0)
+            Err(OrderError::IllegalTransition { .. }) => {
+                Ok(self.orders.admin_order(r.order_id).await?.0)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Sends again the refunds left requested for `older_than` (the request died, or Midtrans
+    /// was unreachable, after the refund was asked for): the same refund key makes each the
+    /// same refund. Returns how many went through.
+    pub async fn resume_refunds(
+        &self,
+        older_than: std::time::Duration,
+        limit: i64,
+    ) -> Result<u64, PaymentError> {
+        let mut done = 0;
+        for refund in store::stale_requested_refunds(&self.db, older_than, limit).await? {
+            let order_id = refund.order_id;
+            match self.send_refund(refund).await {
+                Ok(_) => done += 1,
+                Err(error) => {
+                    tracing::warn!(order.id = %order_id, error = %error, "requested refund still not through")
+                }
+            }
+        }
+        Ok(done)
     }
 }

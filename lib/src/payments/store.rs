@@ -18,6 +18,8 @@ pub struct PaymentRow {
     pub transaction_id: Option<String>,
     pub transaction_status: Option<String>,
     pub fraud_status: Option<String>,
+    /// The method the customer chose (`credit_card`, `bank_transfer`, `gopay`, ...).
+    pub payment_type: Option<String>,
     /// Why the last attempt to create the Snap session failed.
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -194,7 +196,8 @@ pub async fn set_notification_outcome(
         .map(|_| ())
 }
 
-/// A refund request, created once per refund key.
+/// A gateway refund request, created once per refund key.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_refund(
     db: &PgPool,
     refund_key: &str,
@@ -203,10 +206,11 @@ pub async fn insert_refund(
     amount: i64,
     reason: &str,
     cancels_order: bool,
+    recorded_by: Option<Uuid>,
 ) -> Result<(Uuid, String, i64), sqlx::Error> {
     sqlx::query_as(
-        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, cancels_order)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, cancels_order, recorded_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict on constraint refunds_refund_key_key do update set refund_key = excluded.refund_key
          returning refund_id, status, amount",
     )
@@ -217,14 +221,113 @@ pub async fn insert_refund(
     .bind(amount)
     .bind(reason)
     .bind(cancels_order)
+    .bind(recorded_by)
     .fetch_one(db)
     .await
 }
 
-/// Whether a refund of the order was requested to cancel it.
-pub async fn refunding_to_cancel(db: &PgPool, order_id: Uuid) -> Result<bool, sqlx::Error> {
+/// A gateway refund asked for and not yet confirmed by Midtrans.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestedRefund {
+    pub refund_id: Uuid,
+    pub order_id: Uuid,
+    pub payment_id: Uuid,
+    pub provider_order_id: String,
+    pub refund_key: String,
+    pub amount: i64,
+    pub reason: String,
+    pub recorded_by: Option<Uuid>,
+    pub cancels_order: bool,
+}
+
+/// Whether a gateway refund of the order other than `refund_key` is still waiting for
+/// Midtrans' answer.
+pub async fn other_refund_in_flight(
+    db: impl PgExecutor<'_>,
+    order_id: Uuid,
+    refund_key: &str,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
-        "select exists (select 1 from refunds where order_id = $1 and cancels_order and status <> 'failed')",
+        "select exists (select 1 from refunds
+                         where order_id = $1 and status = 'requested' and refund_key <> $2)",
+    )
+    .bind(order_id)
+    .bind(refund_key)
+    .fetch_one(db)
+    .await
+}
+
+/// Gateway refunds still requested after `older_than`, oldest first.
+pub async fn stale_requested_refunds(
+    db: &PgPool,
+    older_than: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<RequestedRefund>, sqlx::Error> {
+    sqlx::query_as(
+        "select r.refund_id, r.order_id, r.payment_id, p.provider_order_id, r.refund_key, r.amount, r.reason,
+                r.recorded_by, r.cancels_order
+         from refunds r join payments p on p.payment_id = r.payment_id
+         where r.status = 'requested' and r.kind = 'gateway' and r.updated_at < now() - $1::interval
+         order by r.created_at limit $2",
+    )
+    .bind(older_than)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// A refund already made: by staff outside Midtrans (`manual`), or in Midtrans' dashboard
+/// (`gateway`, learnt from a notification). Recorded as succeeded.
+pub struct MadeRefund<'a> {
+    pub refund_key: &'a str,
+    pub order_id: Uuid,
+    pub payment_id: Option<Uuid>,
+    pub kind: &'a str,
+    pub amount: i64,
+    pub reason: &'a str,
+    pub method: Option<&'a str>,
+    pub reference: Option<&'a str>,
+    pub recorded_by: Option<Uuid>,
+    pub cancels_order: bool,
+}
+
+/// Records a refund already made; `false` when its key was recorded before.
+pub async fn insert_made_refund(
+    tx: &mut sqlx::PgConnection,
+    r: MadeRefund<'_>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, status, kind,
+                              method, reference, recorded_by, cancels_order)
+         values ($1, $2, $3, $4, $5, $6, 'succeeded', $7, $8, $9, $10, $11)
+         on conflict on constraint refunds_refund_key_key do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(r.order_id)
+    .bind(r.payment_id)
+    .bind(r.refund_key)
+    .bind(r.amount)
+    .bind(r.reason)
+    .bind(r.kind)
+    .bind(r.method)
+    .bind(r.reference)
+    .bind(r.recorded_by)
+    .bind(r.cancels_order)
+    .execute(tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Our ledger of an order's refunds: the succeeded total, and whether a gateway refund is
+/// still in flight (requested, no answer yet).
+pub async fn refund_ledger(
+    db: impl PgExecutor<'_>,
+    order_id: Uuid,
+) -> Result<(i64, bool), sqlx::Error> {
+    sqlx::query_as(
+        "select coalesce(sum(amount) filter (where status = 'succeeded'), 0)::int8,
+                coalesce(bool_or(status = 'requested'), false)
+         from refunds where order_id = $1",
     )
     .bind(order_id)
     .fetch_one(db)

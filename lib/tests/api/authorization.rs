@@ -69,6 +69,9 @@ const RULES: &[(&str, Access)] = &[
     ("create_order_transition", Access::Admin),
     ("create_order_refund", Access::Admin),
     ("cancel_order_payment", Access::Admin),
+    ("create_order_manual_refund", Access::Admin),
+    ("list_payment_exceptions", Access::Admin),
+    ("resolve_payment_exception", Access::Admin),
     // Last: it signs each role's user out everywhere.
     ("end_all_sessions", Access::Signed),
 ];
@@ -141,20 +144,47 @@ impl World {
         body["order"]["id"].as_str().unwrap().to_owned()
     }
 
+    async fn number_of(&self, order_id: &str) -> String {
+        sqlx::query_scalar("select order_number from orders where order_id = $1")
+            .bind(uuid::Uuid::parse_str(order_id).unwrap())
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap()
+    }
+
     /// A fresh paid order of customer A.
     async fn paid_order_of_a(&self) -> String {
         let id = self.order_of_a().await;
-        let number: String =
-            sqlx::query_scalar("select order_number from orders where order_id = $1")
+        let number = self.number_of(&id).await;
+        self.app
+            .sim_action(
+                &number,
+                "pay",
+                json!({"outcome": "settlement", "payment_type": "gopay"}),
+            )
+            .await;
+        assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
+        id
+    }
+
+    /// An open payment exception: customer A's order paid, then reversed by the bank.
+    async fn exception_of_a(&self) -> String {
+        let id = self.paid_order_of_a().await;
+        let number = self.number_of(&id).await;
+        self.app.sim_action(&number, "deny", json!({})).await;
+        assert_eq!(
+            self.app
+                .wait_for_order_status(&id, "payment_reversed")
+                .await,
+            "payment_reversed"
+        );
+        let exception: uuid::Uuid =
+            sqlx::query_scalar("select exception_id from payment_exceptions where order_id = $1")
                 .bind(uuid::Uuid::parse_str(&id).unwrap())
                 .fetch_one(&self.app.db)
                 .await
                 .unwrap();
-        self.app
-            .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-            .await;
-        assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
-        id
+        exception.to_string()
     }
 
     async fn cart_item_of_a(&self) -> String {
@@ -259,6 +289,11 @@ impl World {
             "create_order_transition" => c.post(url(&format!("/api/v1/admin/orders/{}/transitions", self.order_of_a().await))).json(&json!({"to": "paid"})),
             "create_order_refund" => c.post(url(&format!("/api/v1/admin/orders/{}/refund", self.paid_order_of_a().await))).json(&json!({"amount": 100, "reason": "goodwill"})),
             "cancel_order_payment" => c.post(url(&format!("/api/v1/admin/orders/{}/cancel-payment", self.order_of_a().await))),
+            "create_order_manual_refund" => c.post(url(&format!("/api/v1/admin/orders/{}/manual-refunds", self.paid_order_of_a().await)))
+                .json(&json!({"amount": 100, "method": "bank_transfer", "reference": "TRF-1", "note": "goodwill"})),
+            "list_payment_exceptions" => c.get(url("/api/v1/admin/payment-exceptions")),
+            "resolve_payment_exception" => c.post(url(&format!("/api/v1/admin/payment-exceptions/{}/resolve", self.exception_of_a().await)))
+                .json(&json!({"resolution": "the bank confirmed the reversal"})),
             other => panic!("no request for {other}: add one"),
         };
         match self.user(role) {

@@ -14,6 +14,7 @@ mod hostile_input;
 mod openapi;
 mod orders;
 mod password_guessing;
+mod payment_rules;
 mod payments;
 mod platform;
 mod rate_limits;

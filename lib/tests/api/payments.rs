@@ -410,7 +410,11 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
     let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
     let (order, number) = ids(&checkout);
     s.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
+        .sim_action(
+            &number,
+            "pay",
+            json!({"outcome": "settlement", "payment_type": "gopay"}),
+        )
         .await;
     assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
     let refund = |amount: Option<i64>, key: &'static str| {
@@ -497,7 +501,11 @@ async fn cancelling_a_paid_order_refunds_it_and_restocks() {
     let (_, checkout) = s.app.checked_out(&s.variant, 2).await;
     let (order, number) = ids(&checkout);
     s.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
+        .sim_action(
+            &number,
+            "pay",
+            json!({"outcome": "settlement", "payment_type": "gopay"}),
+        )
         .await;
     assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
     let resp = s

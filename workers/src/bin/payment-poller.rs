@@ -1,5 +1,7 @@
 //! `payment-poller`: reconciles unpaid orders with Midtrans when their notification does not
-//! come — `order.created` schedules the first check, a sweep runs the due ones with backoff.
+//! come — `order.created` schedules the first check, a sweep runs the due ones with backoff —
+//! closes at Midtrans the payments of cancelled or expired orders not closed yet, and sends
+//! again (same refund key) refunds whose request died before Midtrans answered.
 
 use anyhow::Context;
 use toko::{
@@ -35,6 +37,10 @@ async fn main() -> std::process::ExitCode {
                 let payments = payments.clone();
                 async move {
                     payments.poll_due(base, 100).await?;
+                    payments.close_abandoned(100).await?;
+                    payments
+                        .resume_refunds(std::time::Duration::from_secs(60), 100)
+                        .await?;
                     Ok(())
                 }
             },

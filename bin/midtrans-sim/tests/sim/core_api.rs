@@ -305,3 +305,76 @@ async fn a_denied_order_can_be_paid_again_and_keeps_its_history() {
     assert_eq!(old["transaction_status"], "deny");
     assert_eq!(old["status_code"], "202");
 }
+
+#[tokio::test]
+async fn refunds_follow_the_payment_method() {
+    let sim = TestSim::start(fast_config()).await;
+    // Virtual account, Mandiri bill and store payments are refunded outside Midtrans.
+    for (order, method) in [
+        ("ORD-M-VA", "bank_transfer"),
+        ("ORD-M-BILL", "echannel"),
+        ("ORD-M-STORE", "cstore"),
+    ] {
+        sim.create(order, 10_000).await;
+        sim.pay(order, method, "settlement").await;
+        assert_error(
+            refund(&sim, order, json!({ "amount": 10_000 })).await,
+            412,
+            "Refund is not available for this payment type; refund the customer outside Midtrans",
+        );
+        assert_eq!(
+            sim.status(order).await.1["transaction_status"],
+            "settlement"
+        );
+    }
+    // ShopeePay and OVO: only in full.
+    for (order, method) in [("ORD-M-SPAY", "shopeepay"), ("ORD-M-OVO", "ovo")] {
+        sim.create(order, 10_000).await;
+        sim.pay(order, method, "settlement").await;
+        assert_error(
+            refund(&sim, order, json!({ "amount": 4_000 })).await,
+            414,
+            "Partial refund is not available for this payment type",
+        );
+        let (status, body) = refund(&sim, order, json!({ "amount": 10_000 })).await;
+        assert_eq!(
+            (status, body["transaction_status"].as_str()),
+            (200, Some("refund"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reused_refund_key_is_a_retry_of_the_same_refund() {
+    let sim = TestSim::start(fast_config()).await;
+    sim.create("ORD-RETRY", 10_000).await;
+    sim.pay("ORD-RETRY", "gopay", "settlement").await;
+    let body = json!({ "refund_key": "ord-retry-1", "amount": 3_000 });
+    let (status, first) = refund(&sim, "ORD-RETRY", body.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = refund(&sim, "ORD-RETRY", body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["refund_chargeback_id"], first["refund_chargeback_id"]);
+    let (_, status_body) = sim.status("ORD-RETRY").await;
+    assert_eq!(status_body["refunds"].as_array().map(Vec::len), Some(1));
+    assert_eq!(status_body["refund_amount"], "3000.00", "refunded once");
+}
+
+#[tokio::test]
+async fn b2b_status_lists_every_transaction_of_the_order() {
+    let sim = TestSim::start(fast_config()).await;
+    sim.create("ORD-B2B", 10_000).await;
+    sim.pay("ORD-B2B", "credit_card", "deny").await;
+    sim.pay("ORD-B2B", "credit_card", "capture_accept").await;
+    let (status, body) = sim.core(Method::GET, "/v2/ORD-B2B/status/b2b", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status_code"], "200");
+    assert_eq!(body["id"], "ORD-B2B");
+    let statuses: Vec<&str> = body["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["transaction_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["deny", "capture"]);
+}

@@ -83,7 +83,7 @@ async fn every_status_change_is_notified_with_the_table_codes() {
     // Cancel and expire notify with 202.
     sim.action("ORD-T-CAP", "cancel").await;
     sim.action("ORD-T-PEND", "expire").await;
-    // Refund: two notifications, the second with bank_confirmed_at.
+    // Refund: two notifications; only the second (the bank's confirmation) lists it.
     sim.core(
         reqwest::Method::POST,
         "/v2/ORD-T-SET/refund",
@@ -100,7 +100,11 @@ async fn every_status_change_is_notified_with_the_table_codes() {
         statuses(&refund[2..]),
         [pair("partial_refund", "200"), pair("partial_refund", "200")]
     );
-    assert!(refund[2].body["refunds"][0]["bank_confirmed_at"].is_null());
+    assert!(
+        refund[2].body.get("refunds").is_none(),
+        "listed once the bank confirms"
+    );
+    assert_eq!(refund[2].body["refund_amount"], "4000.00");
     assert!(refund[3].body["refunds"][0]["bank_confirmed_at"].is_string());
     assert_eq!(refund[3].body["refund_amount"], "4000.00");
     for notification in receiver.received() {
@@ -353,12 +357,13 @@ async fn overdue_pending_payments_expire_by_themselves() {
     config.notification_url = Some(receiver.url(200));
     config.expiry_sweep = Some(Duration::from_millis(50));
     let sim = TestSim::start(config).await;
-    // A one-minute window that started 59 s ago (in WIB): about one second left.
-    let start = (chrono::Utc::now() + chrono::Duration::hours(7) - chrono::Duration::seconds(59))
+    // The shortest window Snap accepts (5 minutes), started 299 s ago (in WIB): about one
+    // second left.
+    let start = (chrono::Utc::now() + chrono::Duration::hours(7) - chrono::Duration::seconds(299))
         .format("%Y-%m-%d %H:%M:%S +0700")
         .to_string();
     let mut body = snap_body("ORD-AUTOEXP", 1_000);
-    body["expiry"] = json!({ "start_time": start, "unit": "minute", "duration": 1 });
+    body["expiry"] = json!({ "start_time": start, "unit": "minute", "duration": 5 });
     sim.create_with(body, &[]).await;
     sim.pay("ORD-AUTOEXP", "bank_transfer", "pending").await;
     let got = receiver.wait_for("ORD-AUTOEXP", 2).await;

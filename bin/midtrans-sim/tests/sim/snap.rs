@@ -201,3 +201,84 @@ async fn wrong_or_missing_server_key_is_401() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_cancelled_snap_session_can_no_longer_be_paid() {
+    let sim = TestSim::start(fast_config()).await;
+    let created = sim.create("ORD-SNAP-CANCEL", 10_000).await;
+    let token = created["token"].as_str().unwrap();
+    let cancel = |token: String| {
+        sim.authed_post(&format!("/snap/v1/transactions/{token}/cancel"))
+            .header("content-type", "application/json")
+            .send()
+    };
+    let response = cancel(token.to_owned()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["canceled_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{body}"
+    );
+    let (status, refused) = sim
+        .control(
+            "/transactions/ORD-SNAP-CANCEL/pay",
+            json!({ "payment_type": "bank_transfer" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+
+    let again = cancel(token.to_owned()).await.unwrap();
+    assert_eq!(again.status(), 412);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["error_messages"][0], "token already canceled");
+
+    let unknown = cancel("no-such-token".to_owned()).await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(unknown["error_messages"][0], "token not found");
+
+    // Once a method is chosen, the Core transaction must be cancelled instead.
+    let created = sim.create("ORD-SNAP-BUSY", 10_000).await;
+    sim.pay("ORD-SNAP-BUSY", "bank_transfer", "pending").await;
+    let busy = cancel(created["token"].as_str().unwrap().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), 412);
+    let busy: Value = busy.json().await.unwrap();
+    assert_eq!(busy["error_messages"][0], "Transaction is on progress");
+}
+
+#[tokio::test]
+async fn an_expiry_outside_five_minutes_to_seven_days_is_refused() {
+    let sim = TestSim::start(fast_config()).await;
+    for (n, (unit, duration)) in [("minute", 4), ("day", 8), ("hour", 169)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut body = snap_body(&format!("ORD-EXPIRY-{n}"), 10_000);
+        body["expiry"] = json!({ "unit": unit, "duration": duration });
+        let response = sim
+            .authed_post("/snap/v1/transactions")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{unit} {duration}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error_messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == "expiry.duration must be between 5 minutes and 7 days"),
+            "{body}"
+        );
+    }
+    for (n, (unit, duration)) in [("minute", 5), ("day", 7)].into_iter().enumerate() {
+        let mut body = snap_body(&format!("ORD-EXPIRY-OK-{n}"), 10_000);
+        body["expiry"] = json!({ "unit": unit, "duration": duration });
+        sim.create_with(body, &[]).await;
+    }
+}

@@ -8,6 +8,7 @@ mod mail;
 mod migrate;
 mod openapi;
 mod outbox;
+mod payments;
 mod search;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,9 @@ enum Command {
     /// The outbox relay's backlog (DATABASE_URL).
     #[command(subcommand)]
     Outbox(outbox::Command),
+    /// Payment exceptions: list them, resolve them (DATABASE_URL).
+    #[command(subcommand)]
+    Payments(payments::Command),
     /// Search index operations.
     #[command(subcommand)]
     Search(search::Command),
@@ -55,6 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(command) => catalog::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
+        Command::Payments(command) => payments::run(command).await,
         Command::Search(command) => search::run(command).await,
         Command::Mail(command) => mail::run(command),
     }
@@ -91,6 +96,10 @@ mod tests {
         assert!(parses("tokoctl search reindex"));
         assert!(parses("tokoctl mail list"));
         assert!(parses("tokoctl mail show last --html --dir /tmp/mail"));
+        assert!(parses("tokoctl payments exceptions --state open"));
+        assert!(parses(
+            "tokoctl payments resolve 0190c0de-0000-7000-8000-000000000000 --by a@b.c --resolution done"
+        ));
     }
 }
 

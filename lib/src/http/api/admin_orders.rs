@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::{
     catalog::default_limit,
-    order_dto::{OrderDetailOut, OrderOut, OrderPageOut, OrderStatusDto, RefundIn, TransitionIn},
+    order_dto::{
+        ExceptionStateDto, ManualRefundIn, OrderDetailOut, OrderOut, OrderPageOut, OrderStatusDto,
+        PaymentExceptionListOut, PaymentExceptionOut, RefundIn, ResolveExceptionIn, TransitionIn,
+    },
     ApiTags,
 };
 use crate::{
@@ -18,7 +21,7 @@ use crate::{
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
     idempotency::IdempotencyKey,
     orders::{lifecycle::Transition, Actor, OrderFilter, OrderStatus},
-    payments::refunds::RefundRequest,
+    payments::refunds::{ManualRefund, RefundRequest},
     validation::ValidationErrors,
 };
 
@@ -26,6 +29,8 @@ error_set!(AdminOrderRead: 401, 403, 404);
 error_set!(AdminOrderList: 401, 403);
 error_set!(AdminOrderWrite: 401, 403, 404, 409, 413, 415, 422, 502);
 error_set!(AdminPaymentCancel: 401, 403, 404, 409, 502);
+error_set!(AdminManualRefund: 401, 403, 404, 409, 413, 415, 422);
+error_set!(AdminExceptionResolve: 401, 403, 404, 409, 413, 415, 422);
 
 pub struct AdminOrdersApi;
 
@@ -147,7 +152,11 @@ impl AdminOrdersApi {
     ///
     /// Full (no `amount`) or partial, through Midtrans with a stable refund key: retrying with
     /// the same `Idempotency-Key` repeats the same refund, never a second one. Moves the order
-    /// to `partially_refunded` or `refunded`.
+    /// to `partially_refunded` or `refunded`. Midtrans refunds only `credit_card`, `gopay`,
+    /// `shopeepay`, `dana`, `ovo`, `qris`, `kredivo` and `akulaku` payments, and ShopeePay and
+    /// OVO only in full: anything else is a 409 (`refund_method_unsupported`,
+    /// `partial_refund_unsupported`) naming the method; refund outside Midtrans and record it
+    /// with `POST /api/v1/admin/orders/{id}/manual-refunds`.
     #[oai(
         path = "/orders/:order_id/refund",
         method = "post",
@@ -182,6 +191,117 @@ impl AdminOrdersApi {
             .refund(order_id.0, request, key.as_ref())
             .await?;
         Ok(Json(order.into()))
+    }
+
+    /// Record a refund made outside Midtrans
+    ///
+    /// For payments Midtrans cannot refund (virtual accounts, Mandiri bill, store payments) or
+    /// partial refunds it refuses: staff give the money back themselves and record the amount,
+    /// method, reference and a note. The order, its refunded amount, history (naming the staff
+    /// member and the note), events and emails move exactly as for a refund through Midtrans.
+    /// With `cancel_order: true` (and the whole unrefunded amount) the order is also cancelled
+    /// and restocked: how a paid order Midtrans cannot refund is cancelled. Retrying with the
+    /// same `Idempotency-Key` records it once.
+    #[oai(
+        path = "/orders/:order_id/manual-refunds",
+        method = "post",
+        operation_id = "create_order_manual_refund"
+    )]
+    async fn manual_refund(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        order_id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: JsonBody<ManualRefundIn>,
+    ) -> ApiResult<Json<OrderOut>, AdminManualRefund> {
+        let admin = auth.admin()?;
+        let key = idempotency_key
+            .0
+            .as_deref()
+            .map(|k| IdempotencyKey::new(format!("manual-refund:{}", order_id.0), k, &body.0))
+            .transpose()
+            .map_err(crate::payments::PaymentError::from)?;
+        let ManualRefundIn {
+            amount,
+            method,
+            reference,
+            note,
+            cancel_order,
+        } = body.0;
+        let refund = ManualRefund {
+            amount,
+            method,
+            reference,
+            note,
+            idempotency_seed: idempotency_key
+                .0
+                .unwrap_or_else(|| Uuid::new_v4().to_string()),
+            staff: admin.user_id,
+            cancels_order: cancel_order.unwrap_or(false),
+        };
+        let order = state
+            .payments
+            .record_manual_refund(order_id.0, refund, key.as_ref())
+            .await?;
+        Ok(Json(order.into()))
+    }
+
+    /// List payment exceptions
+    ///
+    /// Payments that need a person, newest first: late payments (paid after the order was
+    /// cancelled or expired, with what was done about them), settlements the bank reversed,
+    /// amounts that do not match the order, refunds that need a manual step. Each says what
+    /// resolves it. Staff are emailed when one appears.
+    #[oai(
+        path = "/payment-exceptions",
+        method = "get",
+        operation_id = "list_payment_exceptions"
+    )]
+    async fn exceptions(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        /// `open` or `resolved`; both when absent.
+        #[oai(name = "state")]
+        exception_state: Query<Option<ExceptionStateDto>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+    ) -> ApiResult<Json<PaymentExceptionListOut>, AdminOrderList> {
+        auth.admin()?;
+        let items = state
+            .payments
+            .exceptions(exception_state.0.map(ExceptionStateDto::as_str), limit.0)
+            .await?;
+        Ok(Json(PaymentExceptionListOut {
+            items: items.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Resolve a payment exception
+    ///
+    /// Records what a staff member did about it; a resolved exception is a 409.
+    #[oai(
+        path = "/payment-exceptions/:exception_id/resolve",
+        method = "post",
+        operation_id = "resolve_payment_exception"
+    )]
+    async fn resolve_exception(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        exception_id: Path<Uuid>,
+        body: JsonBody<ResolveExceptionIn>,
+    ) -> ApiResult<Json<PaymentExceptionOut>, AdminExceptionResolve> {
+        let admin = auth.admin()?;
+        let resolved = state
+            .payments
+            .resolve_exception(exception_id.0, admin.user_id, &body.0.resolution)
+            .await?;
+        Ok(Json(resolved.into()))
     }
 
     /// Cancel an unpaid order's payment

@@ -172,6 +172,7 @@ pub enum OrderStatusDto {
     Expired,
     Refunded,
     PartiallyRefunded,
+    PaymentReversed,
 }
 
 macro_rules! status_mapping {
@@ -194,7 +195,8 @@ status_mapping!(
     Cancelled,
     Expired,
     Refunded,
-    PartiallyRefunded
+    PartiallyRefunded,
+    PaymentReversed
 );
 
 /// A line as bought (snapshots of name, options and price).
@@ -351,8 +353,13 @@ pub struct HistoryOut {
     pub to: OrderStatusDto,
     /// `customer:<id>`, `admin:<id>`, `payment:midtrans` or `system`.
     pub actor: String,
+    /// The staff member's or customer's name, for `admin:` and `customer:` actors.
+    pub actor_name: Option<String>,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// `transition` (a status change) or `note` (recorded without changing the status, e.g.
+    /// the payment provider confirming a refund).
+    pub kind: String,
 }
 
 impl From<HistoryEntry> for HistoryOut {
@@ -361,8 +368,10 @@ impl From<HistoryEntry> for HistoryOut {
             from: h.from.map(Into::into),
             to: h.to.into(),
             actor: h.actor,
+            actor_name: h.actor_name,
             reason: h.reason,
             at: h.at,
+            kind: if h.note { "note" } else { "transition" }.into(),
         }
     }
 }
@@ -404,4 +413,91 @@ pub struct RefundIn {
     /// Minor units; the whole unrefunded amount when absent.
     pub amount: Option<i64>,
     pub reason: String,
+}
+
+/// A refund staff made outside Midtrans, to record.
+#[derive(Debug, Object, serde::Deserialize, serde::Serialize)]
+pub struct ManualRefundIn {
+    /// Minor units, at most the unrefunded amount.
+    pub amount: i64,
+    /// How the money went back, e.g. `bank_transfer`, `cash`.
+    pub method: String,
+    /// The transfer's reference (bank or shop), 1-100 characters.
+    pub reference: String,
+    /// Why, in the staff member's words (recorded in the order history).
+    pub note: String,
+    /// Also cancel the order and put its goods back on the shelf (how a paid order that
+    /// Midtrans cannot refund is cancelled); `amount` must then be the whole unrefunded amount.
+    pub cancel_order: Option<bool>,
+}
+
+/// A payment event that needs a person.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct PaymentExceptionOut {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub order_number: String,
+    /// `late_payment`, `reversal`, `amount_mismatch` or `refund_needs_manual_step`.
+    pub kind: String,
+    /// `open` or `resolved`.
+    pub state: String,
+    pub detail: String,
+    /// Money concerned (minor units).
+    pub amount: Option<i64>,
+    /// What a person does to resolve it.
+    pub action: String,
+    pub resolution: Option<String>,
+    pub resolved_by: Option<Uuid>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<crate::payments::exceptions::PaymentException> for PaymentExceptionOut {
+    fn from(e: crate::payments::exceptions::PaymentException) -> Self {
+        Self {
+            action: e.action().to_owned(),
+            id: e.exception_id,
+            order_id: e.order_id,
+            order_number: e.order_number,
+            kind: e.kind,
+            state: e.state,
+            detail: e.detail,
+            amount: e.amount,
+            resolution: e.resolution,
+            resolved_by: e.resolved_by,
+            resolved_at: e.resolved_at,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// The state of a payment exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ExceptionStateDto {
+    Open,
+    Resolved,
+}
+
+impl ExceptionStateDto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+/// Payment exceptions, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct PaymentExceptionListOut {
+    pub items: Vec<PaymentExceptionOut>,
+}
+
+/// How a payment exception was resolved.
+#[derive(Debug, Object, serde::Deserialize, serde::Serialize)]
+pub struct ResolveExceptionIn {
+    /// What was done (e.g. "refunded by BCA transfer, ref 123"), 1-1000 characters.
+    pub resolution: String,
 }

@@ -84,13 +84,32 @@ impl MidtransClient {
     /// `POST {snap}/transactions`. Not retried: a retry after a lost answer would collide with
     /// the order_id Midtrans already took (the caller then starts a fresh session).
     pub async fn create_snap(&self, body: &Value) -> Result<SnapTransaction, MidtransError> {
-        let url = format!("{}/transactions", self.config.snap_url);
-        let resp = self
+        let text = self.snap_post("/transactions", Some(body)).await?;
+        serde_json::from_str(&text).map_err(|e| MidtransError::Malformed(e.to_string()))
+    }
+
+    /// `POST {snap}/transactions/{token}/cancel`: closes a Snap session so it can no longer be
+    /// paid. Refused (`Refused { code, message }`) when the token is unknown, already
+    /// cancelled, or a method was already chosen ("Transaction is on progress": then cancel
+    /// or expire the Core transaction instead).
+    pub async fn cancel_snap(&self, token: &str) -> Result<(), MidtransError> {
+        self.snap_post(&format!("/transactions/{token}/cancel"), None)
+            .await
+            .map(drop)
+    }
+
+    /// A Snap POST; the body text of a 200/201 answer.
+    async fn snap_post(&self, path: &str, body: Option<&Value>) -> Result<String, MidtransError> {
+        let mut request = self
             .http
-            .post(url)
+            .post(format!("{}{path}", self.config.snap_url))
             .header("authorization", &self.authorization)
             .header("accept", "application/json")
-            .json(body)
+            .header("content-type", "application/json");
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let resp = request
             .send()
             .await
             .map_err(|e| MidtransError::Unavailable(describe(&e)))?;
@@ -100,27 +119,9 @@ impl MidtransClient {
             .await
             .map_err(|e| MidtransError::Unavailable(describe(&e)))?;
         if status == 201 || status == 200 {
-            return serde_json::from_str(&text)
-                .map_err(|e| MidtransError::Malformed(e.to_string()));
-        }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| {
-                v["error_messages"].as_array().map(|m| {
-                    m.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-            })
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        if status >= 500 {
-            Err(MidtransError::Unavailable(message))
+            Ok(text)
         } else {
-            Err(MidtransError::Refused {
-                code: status,
-                message,
-            })
+            Err(snap_error(status, &text))
         }
     }
 
@@ -141,7 +142,7 @@ impl MidtransClient {
         }
     }
 
-    /// `POST /v2/{id}/cancel`.
+    /// `POST /v2/{id}/cancel`: voids a transaction before settlement.
     pub async fn cancel(&self, id: &str) -> Result<TransactionStatus, MidtransError> {
         self.core(
             reqwest::Method::POST,
@@ -185,9 +186,10 @@ impl MidtransClient {
                 .http
                 .request(method.clone(), &url)
                 .header("authorization", &self.authorization)
-                .header("accept", "application/json");
+                .header("accept", "application/json")
+                .header("content-type", "application/json");
             if let Some(body) = body {
-                request = request.json(body);
+                request = request.body(body.to_string());
             }
             let result = match request.send().await {
                 Ok(resp) => {
@@ -206,6 +208,29 @@ impl MidtransClient {
                 }
                 other => return other,
             }
+        }
+    }
+}
+
+/// A Snap error: the HTTP status is the code, the body `{"error_messages": [...]}`.
+fn snap_error(status: u16, text: &str) -> MidtransError {
+    let message = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| {
+            v["error_messages"].as_array().map(|m| {
+                m.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        })
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    if status >= 500 {
+        MidtransError::Unavailable(message)
+    } else {
+        MidtransError::Refused {
+            code: status,
+            message,
         }
     }
 }
