@@ -51,7 +51,7 @@ pub const MAX_IDLE_TIME: Duration = Duration::from_secs(60);
 
 /// How the connection is encrypted.
 #[derive(Clone)]
-enum Tls {
+enum Encryption {
     None,
     StartTls {
         parameters: TlsParameters,
@@ -65,7 +65,7 @@ enum Tls {
 struct Server {
     host: String,
     port: u16,
-    tls: Tls,
+    tls: Encryption,
     credentials: Option<Credentials>,
     hello: ClientId,
 }
@@ -87,15 +87,15 @@ impl Server {
             .find(|(k, _)| k == "tls")
             .map(|(_, v)| v.into_owned());
         let (tls, default_port) = match (url.scheme(), tls_param.as_deref()) {
-            ("smtp", None) => (Tls::None, 25),
+            ("smtp", None) => (Encryption::None, 25),
             ("smtp", Some(mode @ ("required" | "opportunistic"))) => (
-                Tls::StartTls {
+                Encryption::StartTls {
                     parameters: tls_parameters()?,
                     required: mode == "required",
                 },
                 587,
             ),
-            ("smtps", _) => (Tls::Implicit(tls_parameters()?), 465),
+            ("smtps", _) => (Encryption::Implicit(tls_parameters()?), 465),
             _ => {
                 return Err(invalid(
                     "expected smtp://, smtp://...?tls=required|opportunistic or smtps://",
@@ -224,18 +224,18 @@ impl SmtpClient {
         // The point of this client: see the module docs.
         tcp.set_nodelay(true).map_err(MailError::Connect)?;
         let mut connection = match &s.tls {
-            Tls::Implicit(parameters) => {
+            Encryption::Implicit(parameters) => {
                 #[allow(deprecated)]
                 let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
                 stream.upgrade_tls(parameters.clone()).await?;
                 AsyncSmtpConnection::connect_with_transport(Box::new(Encrypted(stream)), &s.hello)
                     .await?
             }
-            Tls::None | Tls::StartTls { .. } => {
+            Encryption::None | Encryption::StartTls { .. } => {
                 AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &s.hello).await?
             }
         };
-        if let Tls::StartTls {
+        if let Encryption::StartTls {
             parameters,
             required,
         } = &s.tls
@@ -310,7 +310,7 @@ mod tests {
     fn urls_read_as_lettre_reads_them() {
         let plain = Server::from_url("smtp://127.0.0.1:1025").unwrap();
         assert_eq!((plain.host.as_str(), plain.port), ("127.0.0.1", 1025));
-        assert!(matches!(plain.tls, Tls::None));
+        assert!(matches!(plain.tls, Encryption::None));
         assert!(plain.credentials.is_none());
 
         let submission =
@@ -319,7 +319,7 @@ mod tests {
         assert_eq!(submission.port, 587);
         assert!(matches!(
             submission.tls,
-            Tls::StartTls { required: true, .. }
+            Encryption::StartTls { required: true, .. }
         ));
         assert_eq!(
             submission.credentials,
@@ -329,7 +329,7 @@ mod tests {
 
         let implicit = Server::from_url("smtps://mail.example.com").unwrap();
         assert_eq!(implicit.port, 465);
-        assert!(matches!(implicit.tls, Tls::Implicit(_)));
+        assert!(matches!(implicit.tls, Encryption::Implicit(_)));
 
         assert!(Server::from_url("smtp://mail.example.com?tls=sometimes").is_err());
         assert!(Server::from_url("http://mail.example.com").is_err());

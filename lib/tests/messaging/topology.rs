@@ -190,8 +190,8 @@ async fn every_event_type_toko_produces_is_routed_and_none_is_refused() {
     // And one no code produces yet: the archive takes whatever comes.
     let all: Vec<&'static str> = types.iter().copied().chain(["webhook.future"]).collect();
     let mut tx = env.pool.begin().await.unwrap();
-    for event_type in &all {
-        let event = NewEvent::new(*event_type, "test", Uuid::new_v4(), json!({}));
+    for &event_type in &all {
+        let event = NewEvent::new(event_type, "test", Uuid::new_v4(), json!({}));
         outbox::enqueue(&mut tx, event).await.unwrap();
     }
     tx.commit().await.unwrap();
