@@ -28,15 +28,21 @@ async fn start(env: &Env, handler: &TestHandler, connection_name: &str) -> (Work
     (worker, env.broker.connect().await)
 }
 
-/// Waits until the worker's queues exist (declared by the worker at start).
+/// Waits until the worker consumes its queue: its queues and bindings are declared before
+/// it consumes, so a message published from then on is routed (the DLQ alone came before
+/// the bindings, and a test publishing in between had its message returned).
 async fn wait_for_queues(broker: &TestBroker, worker: &str) {
-    let dlq = format!("toko.{worker}.dlq");
+    let queue = format!("toko.{worker}");
     eventually(
-        "the worker declared its queues",
-        Duration::from_secs(10),
+        "the worker consumes its queue",
+        // The management API refreshes consumer counts every few seconds.
+        Duration::from_secs(20),
         || async {
             let queues = broker.management.queues(&broker.vhost).await.ok()?;
-            queues.iter().any(|q| q.name == dlq).then_some(())
+            queues
+                .iter()
+                .any(|q| q.name == queue && q.consumers > 0)
+                .then_some(())
         },
     )
     .await;
