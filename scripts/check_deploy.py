@@ -774,8 +774,22 @@ def check_expectations(label: str, docs: list[dict[str, Any]], values: dict[str,
                     f"[{label}] migration Job is a weighted pre-install/pre-upgrade hook with a delete policy")
             pod = job["spec"]["template"]
             check_pod_spec(label, "migrate", pod, image)
-            container = pod["spec"]["containers"][0]
+            containers = pod["spec"]["containers"]
+            container = containers[0]
             R.check(container.get("args") == ["tokoctl", "migrate"], f"[{label}] migration runs tokoctl migrate")
+            # The RabbitMQ topology before any worker: a queue exists, and so a backlog KEDA can
+            # see, even for a worker scaled to zero from the first install on.
+            setup = [c for c in containers if c.get("args") == ["tokoctl", "messaging", "setup"]]
+            scaled_to_zero = sorted(n for n, w in workers.items()
+                                    if w["enabled"] and dig(w, "autoscaling", "minReplicas") == 0)
+            R.check(len(setup) == 1 and setup[0].get("envFrom") == container.get("envFrom")
+                    and setup[0].get("env") == container.get("env"),
+                    f"[{label}] the hook Job also runs tokoctl messaging setup, with the same settings"
+                    + (f" (workers at minReplicas 0: {scaled_to_zero})" if scaled_to_zero else ""))
+            if not existing:
+                hook_secret = r.of("Secret", hooks=True).get(f"{FULLNAME}-migrate") or {}
+                R.check(set(hook_secret.get("data") or {}) == {"DATABASE_URL", "RABBITMQ_URL"},
+                        f"[{label}] the hook Secret holds DATABASE_URL and RABBITMQ_URL only")
             # A hook runs before the release's ordinary objects exist: everything it uses must
             # be external (existingSecret, an existing ServiceAccount) or a lower-weight hook.
             refs = [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e]
@@ -1167,18 +1181,20 @@ def check_compose(binaries: list[str], worker_names: list[str]) -> None:
     services = yaml.safe_load(full.stdout)["services"]
     infra = {"postgres", "rabbitmq", "elasticsearch", "mailpit", "redis"}
     relay_and_workers = ["outbox-relay", *[w for w in worker_names if w != "outbox-relay"]]
-    toko = {"midtrans-sim", "migrate", "api", *relay_and_workers}
+    one_shots = {"migrate", "messaging-setup"}
+    toko = {"midtrans-sim", *one_shots, "api", *relay_and_workers}
     R.check(infra | toko <= set(services), f"services present: missing {sorted((infra | toko) - set(services))}")
     images = {services[s].get("image") for s in toko if s in services}
     R.check(len(images) == 1, f"every toko service runs the same image ({images})")
     R.check(sum("build" in services[s] for s in toko if s in services) == 1, "the image is built exactly once")
     expected_commands = {"midtrans-sim": ["midtrans-sim"], "migrate": ["tokoctl", "migrate"],
+                         "messaging-setup": ["tokoctl", "messaging", "setup"],
                          "api": ["toko-api"], **{w: [w] for w in relay_and_workers}}
     for name, command in expected_commands.items():
         svc = services.get(name, {})
         R.check(svc.get("command") == command, f"{name}: command {command}")
         R.check(command[0] in binaries, f"{name}: {command[0]} is a binary of CONVENTIONS.md")
-    for name in infra | toko - {"migrate"}:
+    for name in infra | toko - one_shots:
         R.check(bool(dig(services, name, "healthcheck", "test")), f"{name}: has a healthcheck")
     R.check(dig(services, "api", "healthcheck", "test") == ["CMD", "toko-healthcheck", "3000", "/health/ready"],
             "api healthcheck: GET /health/ready on 3000")
@@ -1187,12 +1203,13 @@ def check_compose(binaries: list[str], worker_names: list[str]) -> None:
         R.check(dig(svc, "healthcheck", "test") == ["CMD", "toko-healthcheck", "9100", "/health/ready"],
                 f"{name}: healthcheck GET /health/ready on 9100")
         R.check(dig(svc, "depends_on", "migrate", "condition") == "service_completed_successfully"
+                and dig(svc, "depends_on", "messaging-setup", "condition") == "service_completed_successfully"
                 and dig(svc, "depends_on", "rabbitmq", "condition") == "service_healthy"
                 and dig(svc, "depends_on", "postgres", "condition") == "service_healthy",
-                f"{name}: waits for migrate (completed) and healthy postgres + rabbitmq")
+                f"{name}: waits for migrate and messaging-setup (completed) and healthy postgres + rabbitmq")
     for name, svc in services.items():
         for dep, cond in (svc.get("depends_on") or {}).items():
-            want = "service_completed_successfully" if dep == "migrate" else "service_healthy"
+            want = "service_completed_successfully" if dep in one_shots else "service_healthy"
             R.check(cond.get("condition") == want, f"{name} -> {dep}: condition {want}")
     env = dig(services, "api", "environment") or {}
     wanted = {"SEARCH_BACKEND": "elasticsearch", "ELASTICSEARCH_URL": "http://elasticsearch:9200",

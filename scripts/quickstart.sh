@@ -50,6 +50,8 @@ cargo build --locked --profile "$PROFILE" --bins
 
 echo "==> migrating $DATABASE_URL"
 "$BIN/tokoctl" migrate
+echo "==> declaring the RabbitMQ topology (queues, retry queues, DLQs, bindings)"
+"$BIN/tokoctl" messaging setup >/dev/null
 "$BIN/tokoctl" create-admin --email admin@toko.local >/dev/null
 products=$(psql "$DATABASE_URL" -Atc "select count(*) from products" 2>/dev/null || echo 0)
 if [[ "$products" == "0" ]]; then

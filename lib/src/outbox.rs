@@ -6,7 +6,10 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// The version of the payload layout; consumers check it before reading a payload.
+/// The major version of the payload layout, sent as the `schema_version` header. Compatible
+/// changes (a new field) keep it; a breaking one raises it. Consumers check it before reading
+/// a payload: one newer than they know goes to their DLQ with the reason
+/// (`messaging::envelope`), to be replayed once they are upgraded.
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// An event about to be written.

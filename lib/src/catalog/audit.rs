@@ -301,10 +301,6 @@ impl crate::messaging::Handler for StockAuditor {
         "inventory-reconciler"
     }
 
-    fn routing_keys(&self) -> &[&str] {
-        &[events::STOCK_CHANGED]
-    }
-
     async fn handle(
         &self,
         msg: &crate::messaging::Delivered,

@@ -102,8 +102,12 @@ impl From<sqlx::Error> for HandlerError {
 pub trait Handler: Send + Sync + 'static {
     /// The worker's name: its queue is `toko.<name>`, and its idempotency records use it.
     fn name(&self) -> &str;
-    /// Routing keys (event types, or topic patterns like `order.*`) its queue is bound to.
-    fn routing_keys(&self) -> &[&str];
+    /// Routing keys (event types, or topic patterns like `order.*`) its queue is bound to:
+    /// the worker's entry in [`topology::SUBSCRIPTIONS`], where the deployment's whole
+    /// topology is decided. Only handlers outside the deployment (tests) give their own.
+    fn routing_keys(&self) -> &[&str] {
+        topology::subscriptions_of(self.name())
+    }
     /// Handles one message. Must be idempotent per `msg.message_id` (see
     /// [`super::Idempotency`]).
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError>;

@@ -55,7 +55,15 @@ pub enum EnvelopeError {
     MissingMessageId,
     #[error("body is not JSON: {0}")]
     NotJson(String),
+    #[error(
+        "unsupported schema_version {found}: this consumer reads versions 1 to {supported}; \
+         replay it (`tokoctl dlq replay`) once a toko that reads it is deployed"
+    )]
+    UnsupportedSchema { found: i64, supported: i32 },
 }
+
+/// The header carrying the payload's schema version ([`crate::outbox::SCHEMA_VERSION`]).
+pub const SCHEMA_VERSION: &str = "schema_version";
 
 impl Delivered {
     /// Reads a delivery's properties and body.
@@ -66,6 +74,7 @@ impl Delivered {
         body: &[u8],
     ) -> Result<Self, EnvelopeError> {
         let headers = properties.headers().clone().unwrap_or_default();
+        check_schema_version(&headers)?;
         let message_id = properties
             .message_id()
             .as_ref()
@@ -108,6 +117,22 @@ impl Delivered {
     }
 }
 
+/// Accepts the schema versions this code reads. The version is a major version: compatible
+/// changes (a new field) keep it, so anything newer has a layout this consumer cannot read.
+/// A message without the header (published by hand) is read as version 1.
+fn check_schema_version(headers: &FieldTable) -> Result<(), EnvelopeError> {
+    let supported = crate::outbox::SCHEMA_VERSION;
+    let Some(value) = headers.inner().get(SCHEMA_VERSION) else {
+        return Ok(());
+    };
+    let found = as_i64(value).unwrap_or(-1);
+    if (1..=i64::from(supported)).contains(&found) {
+        Ok(())
+    } else {
+        Err(EnvelopeError::UnsupportedSchema { found, supported })
+    }
+}
+
 /// Failed attempts recorded on a message (0 when none).
 pub fn failed_attempts(headers: &FieldTable) -> u32 {
     headers.inner().get(ATTEMPTS).and_then(as_u32).unwrap_or(0)
@@ -123,7 +148,11 @@ pub fn header_str(headers: &FieldTable, name: &str) -> Option<String> {
 }
 
 fn as_u32(value: &AMQPValue) -> Option<u32> {
-    let n: i64 = match value {
+    u32::try_from(as_i64(value)?).ok()
+}
+
+fn as_i64(value: &AMQPValue) -> Option<i64> {
+    Some(match value {
         AMQPValue::ShortShortInt(n) => (*n).into(),
         AMQPValue::ShortShortUInt(n) => (*n).into(),
         AMQPValue::ShortInt(n) => (*n).into(),
@@ -132,8 +161,7 @@ fn as_u32(value: &AMQPValue) -> Option<u32> {
         AMQPValue::LongUInt(n) => (*n).into(),
         AMQPValue::LongLongInt(n) => *n,
         _ => return None,
-    };
-    u32::try_from(n).ok()
+    })
 }
 
 /// A failure to record on a copy.
@@ -256,6 +284,34 @@ mod tests {
         assert_eq!(msg.correlation_id.as_deref(), Some("c-1"));
         assert_eq!(msg.header("aggregate_type").as_deref(), Some("order"));
         assert_eq!(msg.payload["order_id"], "o-1");
+    }
+
+    #[test]
+    fn only_known_schema_versions_are_read() {
+        let with_version = |version: AMQPValue| {
+            let mut headers = FieldTable::default();
+            headers.insert(SCHEMA_VERSION.into(), version);
+            published().with_headers(headers)
+        };
+        let parse = |p: &BasicProperties| Delivered::parse(p, "order.paid", false, b"{}");
+        assert!(parse(&with_version(AMQPValue::LongInt(1))).is_ok());
+        assert!(
+            parse(&BasicProperties::default().with_message_id("m".into())).is_ok(),
+            "no header reads as version 1"
+        );
+        let newer = parse(&with_version(AMQPValue::LongInt(2))).unwrap_err();
+        assert_eq!(
+            newer,
+            EnvelopeError::UnsupportedSchema {
+                found: 2,
+                supported: 1
+            }
+        );
+        assert!(newer
+            .to_string()
+            .starts_with("unsupported schema_version 2: this consumer reads versions 1 to 1"));
+        assert!(parse(&with_version(AMQPValue::LongInt(0))).is_err());
+        assert!(parse(&with_version(long_string("two"))).is_err());
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //! unconfirmed rows unpublished; the relay reconnects with backoff and publishes them again
 //! (at-least-once: consumers deduplicate by message id).
 //!
+//! While a backlog lasts, [`LANES`] batches run at once on the same channel, each over rows
+//! the others skipped; events are therefore not published in strict `created_at` order
+//! (nor are they with several replicas): consumers never rely on it.
+//!
 //! When idle the relay sleeps `OUTBOX_POLL_INTERVAL`, woken early by the `outbox` NOTIFY a
 //! trigger sends on every insert. Published rows older than `OUTBOX_RETENTION` and consumer
 //! idempotency records older than `PROCESSED_MESSAGES_RETENTION` are pruned every minute.
@@ -36,7 +40,7 @@ use uuid::Uuid;
 use super::{
     housekeeping::prune,
     metrics::RelayMetrics,
-    topology::{self, long_string, short},
+    topology::{self, long_string, short, Topology},
     worker_http::BrokerStatus,
     Backoff,
 };
@@ -46,6 +50,10 @@ use crate::config::RelayConfig;
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often published rows and old idempotency records are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Batches in flight at once while a backlog lasts. Each claims other rows (`SKIP LOCKED`), so
+/// one batch's publishing overlaps another's claim, confirms and commit: the broker and
+/// Postgres work at the same time instead of in turn.
+const LANES: usize = 3;
 
 /// An outbox row as the relay reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -121,6 +129,7 @@ pub struct Relay {
     connection_name: String,
     metrics: RelayMetrics,
     broker: BrokerStatus,
+    topology: Option<Arc<Topology>>,
 }
 
 impl Relay {
@@ -138,7 +147,15 @@ impl Relay {
             connection_name: super::connection_name("outbox-relay"),
             metrics,
             broker,
+            topology: None,
         }
+    }
+
+    /// Declares `topology` on every (re)connection, before publishing: events then wait in
+    /// their queues even when no worker has started yet.
+    pub fn declaring(mut self, topology: Topology) -> Self {
+        self.topology = Some(Arc::new(topology));
+        self
     }
 
     /// The AMQP connection name (tests use it to find and close the connection).
@@ -176,6 +193,7 @@ impl Relay {
             tracing::info!("relay connected to RabbitMQ");
             self.broker.set(Some(&connection));
 
+            let mut busy = false;
             while !shutdown.is_cancelled() {
                 if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
                     last_prune = Some(tokio::time::Instant::now());
@@ -183,11 +201,24 @@ impl Relay {
                         tracing::warn!(error = %e, "pruning the outbox failed");
                     }
                 }
-                match self.publish_batch(&channel).await {
-                    Ok(outcome) => {
+                let lanes = if busy { LANES } else { 1 };
+                let batches =
+                    futures::future::join_all((0..lanes).map(|_| self.publish_batch(&channel)))
+                        .await;
+                let mut failure = None;
+                busy = false;
+                for batch in batches {
+                    match batch {
+                        // A full batch: more rows are probably waiting.
+                        Ok(outcome) => busy |= outcome.claimed as i64 >= self.config.batch_size,
+                        Err(e) => failure = failure.or(Some(e)),
+                    }
+                }
+                match failure {
+                    None => {
                         backoff.reset();
-                        if outcome.claimed as i64 >= self.config.batch_size {
-                            continue; // more rows are probably waiting
+                        if busy {
+                            continue;
                         }
                         tokio::select! {
                             () = wake.notified() => {}
@@ -195,12 +226,12 @@ impl Relay {
                             () = shutdown.cancelled() => {}
                         }
                     }
-                    Err(RelayError::Database(e)) => {
+                    Some(RelayError::Database(e)) => {
                         let delay = backoff.next_delay();
                         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "relay cannot read the outbox");
                         sleep_or_cancel(delay, &shutdown).await;
                     }
-                    Err(e) => {
+                    Some(e) => {
                         tracing::warn!(error = %e, "relay lost RabbitMQ; reconnecting");
                         break;
                     }
@@ -212,9 +243,24 @@ impl Relay {
         listener.abort();
     }
 
-    /// Connects and opens a channel in confirm mode, with the exchange declared.
+    /// Connects and opens a channel in confirm mode, with the exchange (and the topology, see
+    /// [`Relay::declaring`]) declared.
     async fn open(&self) -> lapin::Result<(Connection, Channel)> {
         let connection = super::connect(&self.url, &self.connection_name).await?;
+        if let Some(topology) = &self.topology {
+            // Its own channel: a refused declare closes the channel it was sent on.
+            let declaring = connection.create_channel().await?;
+            match topology::declare_all(&declaring, topology).await {
+                Ok(()) => {
+                    let _ = declaring.close(200, "topology declared".into()).await;
+                }
+                // An existing queue with other arguments (a changed RETRY_DELAYS) must not stop
+                // publishing: events still reach the queues that exist.
+                Err(e) => {
+                    tracing::error!(error = %e, "declaring the topology failed; see `tokoctl messaging setup`")
+                }
+            }
+        }
         let channel = connection.create_channel().await?;
         // Publisher confirms: the broker acks each message once it has taken responsibility
         // for it (persisted to every queue it was routed to).

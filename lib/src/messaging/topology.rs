@@ -1,5 +1,12 @@
 //! The RabbitMQ topology: what exists, described as plain data that tests can inspect, and
-//! declared idempotently by every process at start.
+//! declared idempotently before traffic.
+//!
+//! [`SUBSCRIPTIONS`] is the one place that says which worker receives which events; the
+//! whole topology ([`Topology::deployment`]) follows from it. `tokoctl messaging setup`
+//! declares it (the Helm hook Job, docker-compose and the quick start run it before any
+//! worker), the relay declares it again when it connects, and each consumer declares its own
+//! part. So an event published before its worker ever started waits in the worker's queue,
+//! and a worker scaled to zero (KEDA `minReplicas: 0`) still has a queue to show a backlog.
 //!
 //! ```text
 //!  relay ──▶ toko.events (durable topic) ──[routing keys]──▶ toko.<worker>   (quorum)
@@ -24,6 +31,12 @@
 //!   and lets them return, never counts against a quorum queue's delivery limit.
 //! - The consumer publishes retry and dead-letter copies itself (with the error headers)
 //!   and only then acks the original; RabbitMQ's own nack dead-lettering cannot add headers.
+//! - [`ARCHIVE_QUEUE`] (`toko.archive`) is bound to every routing key (`#`), so every event
+//!   reaches at least one queue: an event no worker subscribes to (`order.processing`,
+//!   `order.delivered`, ...) is confirmed and marked published instead of being returned by
+//!   the broker and retried forever. It keeps the newest [`ARCHIVE_MAX_LENGTH`] events
+//!   (`x-max-length`; the broker drops the oldest beyond that), for people reading what
+//!   happened and for future subscribers such as outbound webhooks. Nothing consumes it.
 
 use std::time::Duration;
 
@@ -43,14 +56,45 @@ pub const EXCHANGE: &str = "toko.events";
 /// runtime acks them after publishing the retry copy.
 pub const DELIVERY_LIMIT: u32 = 20;
 
-/// The workers of docs/CONVENTIONS.md, for operations that list queues without the
+/// Which worker consumes which events (routing keys or topic patterns): the workers of
+/// docs/CONVENTIONS.md. Their handlers take their bindings from here
+/// ([`super::Handler::routing_keys`]), and [`Topology::deployment`] declares them.
+pub const SUBSCRIPTIONS: [(&str, &[&str]); 4] = [
+    ("search-indexer", crate::search::indexer::ROUTING_KEYS),
+    (
+        "inventory-reconciler",
+        &[crate::catalog::events::STOCK_CHANGED],
+    ),
+    (
+        "payment-poller",
+        &[crate::orders::OrderStatus::PendingPayment.event_type()],
+    ),
+    ("notifier", crate::notifications::ROUTING_KEYS),
+];
+
+/// The workers of [`SUBSCRIPTIONS`], for operations that list queues without the
 /// management API.
 pub const KNOWN_WORKERS: [&str; 4] = [
-    "search-indexer",
-    "inventory-reconciler",
-    "payment-poller",
-    "notifier",
+    SUBSCRIPTIONS[0].0,
+    SUBSCRIPTIONS[1].0,
+    SUBSCRIPTIONS[2].0,
+    SUBSCRIPTIONS[3].0,
 ];
+
+/// The routing keys worker `worker` subscribes to (none for a worker not in
+/// [`SUBSCRIPTIONS`]).
+pub fn subscriptions_of(worker: &str) -> &'static [&'static str] {
+    SUBSCRIPTIONS
+        .iter()
+        .find(|(name, _)| *name == worker)
+        .map_or(&[], |(_, keys)| *keys)
+}
+
+/// The queue bound to every event (see the module docs).
+pub const ARCHIVE_QUEUE: &str = "toko.archive";
+
+/// Events kept in [`ARCHIVE_QUEUE`]: at ~1 KiB an event, about 100 MiB of broker disk.
+pub const ARCHIVE_MAX_LENGTH: u32 = 100_000;
 
 /// The kind of a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +116,9 @@ pub struct QueueSpec {
     /// `x-delivery-limit` (quorum queues): deliveries without an ack before the broker
     /// dead-letters the message.
     pub delivery_limit: Option<u32>,
+    /// `x-max-length`: beyond it the broker drops the oldest messages (`x-overflow`
+    /// `drop-head`).
+    pub max_length: Option<u32>,
 }
 
 impl QueueSpec {
@@ -90,6 +137,10 @@ impl QueueSpec {
                 "x-delivery-limit".into(),
                 AMQPValue::LongLongInt(limit.into()),
             );
+        }
+        if let Some(max) = self.max_length {
+            args.insert("x-max-length".into(), AMQPValue::LongLongInt(max.into()));
+            args.insert("x-overflow".into(), long_string("drop-head"));
         }
         if let Some(target) = &self.dead_letter_to {
             // The default exchange ("") routes by queue name.
@@ -131,6 +182,7 @@ impl WorkerTopology {
                 message_ttl: None,
                 dead_letter_to: Some(dlq_name(worker)),
                 delivery_limit: Some(DELIVERY_LIMIT),
+                max_length: None,
             },
             retry: retry_delays
                 .iter()
@@ -141,6 +193,7 @@ impl WorkerTopology {
                     message_ttl: Some(*delay),
                     dead_letter_to: Some(queue.clone()),
                     delivery_limit: None,
+                    max_length: None,
                 })
                 .collect(),
             dlq: QueueSpec {
@@ -149,6 +202,7 @@ impl WorkerTopology {
                 message_ttl: None,
                 dead_letter_to: None,
                 delivery_limit: None,
+                max_length: None,
             },
             bindings: routing_keys
                 .iter()
@@ -173,6 +227,61 @@ impl WorkerTopology {
         let index = (failed_attempts.max(1) as usize - 1).min(self.retry.len().checked_sub(1)?);
         self.retry.get(index)
     }
+}
+
+/// Everything toko declares on the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topology {
+    pub workers: Vec<WorkerTopology>,
+    /// [`ARCHIVE_QUEUE`], bound to `#`.
+    pub archive: QueueSpec,
+}
+
+impl Topology {
+    /// The queues of every worker in [`SUBSCRIPTIONS`] with `retry_delays` (`RETRY_DELAYS`,
+    /// which must be the workers' own setting: a queue declared with other arguments fails),
+    /// and the archive.
+    pub fn deployment(retry_delays: &[Duration]) -> Self {
+        Self {
+            workers: SUBSCRIPTIONS
+                .iter()
+                .map(|(worker, keys)| WorkerTopology::new(worker, keys, retry_delays))
+                .collect(),
+            archive: QueueSpec {
+                name: ARCHIVE_QUEUE.to_owned(),
+                kind: QueueKind::Classic,
+                message_ttl: None,
+                dead_letter_to: None,
+                delivery_limit: None,
+                max_length: Some(ARCHIVE_MAX_LENGTH),
+            },
+        }
+    }
+
+    /// The queues that receive an event published with `routing_key` (topic matching).
+    pub fn queues_for(&self, routing_key: &str) -> Vec<&str> {
+        let workers = self.workers.iter().flat_map(|w| &w.bindings);
+        workers
+            .filter(|b| topic_matches(&b.routing_key, routing_key))
+            .map(|b| b.queue.as_str())
+            .chain(std::iter::once(self.archive.name.as_str()))
+            .collect()
+    }
+}
+
+/// Whether topic pattern `pattern` (`*` one word, `#` zero or more) matches `key`.
+pub fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn go(pattern: &[&str], key: &[&str]) -> bool {
+        match (pattern.split_first(), key.split_first()) {
+            (None, None) => true,
+            (Some((&"#", rest)), _) => go(rest, key) || (!key.is_empty() && go(pattern, &key[1..])),
+            (Some((&p, rest)), Some((&k, key_rest))) => (p == "*" || p == k) && go(rest, key_rest),
+            _ => false,
+        }
+    }
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let key: Vec<&str> = key.split('.').collect();
+    go(&pattern, &key)
 }
 
 /// `toko.<worker>`
@@ -218,31 +327,51 @@ pub async fn declare_exchange(channel: &Channel) -> lapin::Result<()> {
 pub async fn declare(channel: &Channel, topology: &WorkerTopology) -> lapin::Result<()> {
     declare_exchange(channel).await?;
     for queue in topology.queues() {
-        channel
-            .queue_declare(
-                queue.name.as_str().into(),
-                // durable: the queue survives broker restarts (quorum queues require it);
-                // not exclusive or auto-delete: replicas share it and it outlives consumers.
-                QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                queue.arguments(),
-            )
-            .await?;
+        declare_queue(channel, queue).await?;
     }
     for binding in &topology.bindings {
-        channel
-            .queue_bind(
-                binding.queue.as_str().into(),
-                EXCHANGE.into(),
-                binding.routing_key.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        bind(channel, &binding.queue, &binding.routing_key).await?;
     }
     Ok(())
+}
+
+/// Declares the whole [`Topology`] (`tokoctl messaging setup`, the relay at start). Safe to
+/// repeat, with the same caveat as [`declare`].
+pub async fn declare_all(channel: &Channel, topology: &Topology) -> lapin::Result<()> {
+    for worker in &topology.workers {
+        declare(channel, worker).await?;
+    }
+    declare_exchange(channel).await?;
+    declare_queue(channel, &topology.archive).await?;
+    bind(channel, &topology.archive.name, "#").await
+}
+
+async fn declare_queue(channel: &Channel, queue: &QueueSpec) -> lapin::Result<()> {
+    channel
+        .queue_declare(
+            queue.name.as_str().into(),
+            // durable: the queue survives broker restarts (quorum queues require it);
+            // not exclusive or auto-delete: replicas share it and it outlives consumers.
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            queue.arguments(),
+        )
+        .await
+        .map(|_| ())
+}
+
+async fn bind(channel: &Channel, queue: &str, routing_key: &str) -> lapin::Result<()> {
+    channel
+        .queue_bind(
+            queue.into(),
+            EXCHANGE.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
 }
 
 /// Ready messages in a queue, read with a passive declare (which fails when the queue does
@@ -365,6 +494,50 @@ mod tests {
         assert!(WorkerTopology::new("x", &[], &[])
             .retry_queue_for(1)
             .is_none());
+    }
+
+    #[test]
+    fn the_archive_is_bounded_and_every_key_reaches_it() {
+        let t = Topology::deployment(&[Duration::from_secs(1)]);
+        let args = t.archive.arguments();
+        assert_eq!(
+            args.inner().get("x-max-length"),
+            Some(&AMQPValue::LongLongInt(ARCHIVE_MAX_LENGTH.into()))
+        );
+        assert_eq!(
+            args.inner().get("x-overflow"),
+            Some(&long_string("drop-head"))
+        );
+        assert_eq!(t.queues_for("order.processing"), ["toko.archive"]);
+        assert_eq!(
+            t.queues_for("order.created"),
+            ["toko.payment-poller", "toko.notifier", "toko.archive"]
+        );
+        assert_eq!(
+            t.queues_for("variant.updated"),
+            ["toko.search-indexer", "toko.archive"]
+        );
+    }
+
+    #[test]
+    fn topic_patterns_match_like_the_broker() {
+        assert!(topic_matches("order.*", "order.paid"));
+        assert!(!topic_matches("order.*", "order.paid.late"));
+        assert!(!topic_matches("order.*", "order"));
+        assert!(topic_matches("#", "anything.at.all"));
+        assert!(topic_matches("order.#", "order"));
+        assert!(topic_matches("order.#", "order.paid.late"));
+        assert!(topic_matches("*.paid", "order.paid"));
+        assert!(!topic_matches("order.paid", "order.created"));
+    }
+
+    #[test]
+    fn workers_take_their_bindings_from_the_subscriptions() {
+        let t = Topology::deployment(&[Duration::from_secs(1)]);
+        let names: Vec<_> = t.workers.iter().map(|w| w.worker.as_str()).collect();
+        assert_eq!(names, KNOWN_WORKERS);
+        assert_eq!(subscriptions_of("payment-poller"), ["order.created"]);
+        assert!(subscriptions_of("no-such-worker").is_empty());
     }
 
     #[test]

@@ -22,6 +22,7 @@ use super::{
     metrics::{self, ConsumerMetrics, RelayMetrics},
     relay::Relay,
     schedule::{self, Cadence, PeriodicMetrics},
+    topology::Topology,
     worker_http::{self, BrokerStatus, HealthState},
     Handler,
 };
@@ -142,7 +143,8 @@ impl Worker {
             self.config.messaging.url.expose(),
             metrics,
             self.broker.clone(),
-        );
+        )
+        .declaring(Topology::deployment(&self.config.consumer.retry_delays));
         let (running, shutdown) = (relay.clone(), self.shutdown.clone());
         self.components
             .spawn(async move { running.run(shutdown).await });

@@ -7,18 +7,24 @@
 //! the email is sent again on redelivery, with the same `Message-ID` (`<event-id@host>`), so
 //! mail clients show it once.
 
+pub mod smtp;
 pub mod templates;
 
 use async_trait::async_trait;
+use std::{sync::Arc, time::Duration};
+
 use lettre::{
     message::{Mailbox, Mailboxes, MultiPart},
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
 };
 use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use self::templates::{Email, Shop};
+use self::{
+    smtp::SmtpClient,
+    templates::{Email, Shop},
+};
 use crate::{
     config::{ConfigError, Reader, Secret},
     messaging::{Delivered, Handler, HandlerError, Idempotency},
@@ -68,12 +74,17 @@ pub enum MailError {
     Build(#[from] lettre::error::Error),
     #[error("SMTP delivery failed: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("connecting to the SMTP server: {0}")]
+    Connect(#[source] std::io::Error),
+    #[error("the SMTP server did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
-/// Sends emails over SMTP (`SMTP_URL`, e.g. `smtp://mailpit:1025`, `smtps://user:pass@host`).
+/// Sends emails over SMTP (`SMTP_URL`, e.g. `smtp://mailpit:1025`, `smtps://user:pass@host`)
+/// on pooled connections ([`smtp`]).
 #[derive(Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    smtp: Arc<SmtpClient>,
     from: Mailbox,
     /// The domain of `Message-ID`s.
     domain: String,
@@ -81,17 +92,14 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(config: &MailConfig) -> Result<Self, MailError> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.expose())
-            .map_err(|e| MailError::Config(e.to_string()))?
-            .timeout(Some(std::time::Duration::from_secs(20)))
-            .build();
+        let smtp = SmtpClient::new(config.smtp_url.expose(), Duration::from_secs(20))?;
         let from: Mailbox = config
             .from
             .parse()
             .map_err(|_| MailError::Address(config.from.clone()))?;
         let domain = from.email.domain().to_owned();
         Ok(Self {
-            transport,
+            smtp: Arc::new(smtp),
             from,
             domain,
         })
@@ -114,8 +122,9 @@ impl Mailer {
                 email.text.clone(),
                 email.html.clone(),
             ))?;
-        self.transport.send(message).await?;
-        Ok(())
+        self.smtp
+            .send(message.envelope(), &message.formatted())
+            .await
     }
 }
 
@@ -236,10 +245,6 @@ pub const ROUTING_KEYS: &[&str] = &[
 impl Handler for Notifier {
     fn name(&self) -> &str {
         "notifier"
-    }
-
-    fn routing_keys(&self) -> &[&str] {
-        ROUTING_KEYS
     }
 
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {

@@ -105,7 +105,7 @@ impl OrderStatus {
     }
 
     /// The outbox event type announcing a move into this status (`order.paid`, ...).
-    pub fn event_type(self) -> &'static str {
+    pub const fn event_type(self) -> &'static str {
         match self {
             PendingPayment => "order.created",
             Paid => "order.paid",

@@ -36,10 +36,6 @@ impl Handler for PaymentPoller {
         "payment-poller"
     }
 
-    fn routing_keys(&self) -> &[&str] {
-        &["order.created"]
-    }
-
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
         #[derive(serde::Deserialize)]
         struct Payload {

@@ -48,10 +48,6 @@ impl Handler for SearchIndexer {
         "search-indexer"
     }
 
-    fn routing_keys(&self) -> &[&str] {
-        ROUTING_KEYS
-    }
-
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
         let touched: Touched = msg.payload_as()?;
         if msg.event_type == "category.changed" {

@@ -333,3 +333,55 @@ async fn idempotency_records_serialize_concurrent_deliveries_of_one_message() {
         "records are per consumer"
     );
 }
+
+#[tokio::test]
+async fn a_message_of_an_unknown_schema_version_goes_to_the_dlq_with_the_reason() {
+    let env = Env::new().await;
+    let handler = TestHandler::new("notifier", &env.pool, Mode::Succeed);
+    let (worker, connection) = start(&env, &handler, "notifier-1").await;
+    let channel = connection.create_channel().await.unwrap();
+    for (id, version) in [("msg-v2", 2), ("msg-v1", 1)] {
+        let mut headers = lapin::types::FieldTable::default();
+        headers.insert(
+            "schema_version".into(),
+            lapin::types::AMQPValue::LongInt(version),
+        );
+        channel
+            .basic_publish(
+                toko::messaging::topology::EXCHANGE.into(),
+                "order.paid".into(),
+                Default::default(),
+                &serde_json::to_vec(&order_payload()).unwrap(),
+                lapin::BasicProperties::default()
+                    .with_message_id(id.into())
+                    .with_headers(headers),
+            )
+            .await
+            .unwrap();
+    }
+
+    let letters = eventually("v2 in the DLQ", Duration::from_secs(10), || async {
+        let letters = dead_letters(&env.broker, "toko.notifier.dlq").await;
+        (!letters.is_empty()).then_some(letters)
+    })
+    .await;
+    eventually("v1 handled", Duration::from_secs(10), || async {
+        (env.effects("msg-v1").await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.message_id.as_deref(), Some("msg-v2"));
+    assert_eq!(letter.failure.as_deref(), Some("permanent"));
+    assert!(
+        letter
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("unsupported schema_version 2: this consumer reads versions 1 to 1"),
+        "{letter:?}"
+    );
+    assert_eq!(handler.calls(), 1, "the handler never saw version 2");
+    assert_eq!(env.effects("msg-v2").await, 0);
+    worker.run_until(async {}).await;
+}

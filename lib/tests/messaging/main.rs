@@ -8,3 +8,4 @@ mod helpers;
 mod operations;
 mod relay;
 mod schedule;
+mod topology;

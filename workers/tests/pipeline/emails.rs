@@ -91,3 +91,60 @@ async fn staff_are_emailed_once_when_a_payment_exception_appears() {
     assert!(mail.contains(&admin), "sent to the admin: {mail}");
     assert!(mail.contains("payment_reversed"), "says what to do: {mail}");
 }
+
+#[tokio::test]
+async fn an_email_event_waits_in_its_queue_for_a_notifier_started_later() {
+    // A fresh install where the relay runs first: it declares the whole topology itself.
+    let p = Pipeline::bare(&[], Duration::ZERO, None).await;
+    p.spawn_relay().await;
+    let (_user, _order, number) = p.order(1).await;
+
+    // Welcome emails for the admin and the customer, and the order confirmation.
+    let connection = p.broker.connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    let waiting = wait_until_async(
+        || async {
+            toko::messaging::topology::message_count(&channel, "toko.notifier")
+                .await
+                .unwrap() as usize
+        },
+        3,
+    )
+    .await;
+    assert_eq!(waiting, 3, "published while no notifier had ever run");
+    assert!(p.smtp.messages().is_empty());
+
+    p.spawn_notifier().await;
+    let confirmation = wait_until(
+        || p.emails_about(&format!("Order {number} received")).len(),
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(confirmation, 1);
+    assert_eq!(
+        wait_until(
+            || p.emails_about("Welcome to").len(),
+            2,
+            Duration::from_secs(10)
+        )
+        .await,
+        2
+    );
+}
+
+/// Polls `check` until it reaches `expected` (or 20 s pass); returns its last value.
+async fn wait_until_async<F, Fut>(check: F, expected: usize) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = check().await;
+        if n >= expected || tokio::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -5,6 +5,7 @@ mod audit;
 mod catalog;
 mod dlq;
 mod mail;
+mod messaging;
 mod migrate;
 mod openapi;
 mod outbox;
@@ -36,6 +37,9 @@ enum Command {
     /// Inspect, replay and purge the workers' dead-letter queues (RABBITMQ_URL).
     #[command(subcommand)]
     Dlq(dlq::Command),
+    /// The RabbitMQ topology: `setup` declares it before any worker runs (RABBITMQ_URL).
+    #[command(subcommand)]
+    Messaging(messaging::Command),
     /// The outbox relay's backlog (DATABASE_URL).
     #[command(subcommand)]
     Outbox(outbox::Command),
@@ -58,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
+        Command::Messaging(command) => messaging::run(command).await,
         Command::Outbox(command) => outbox::run(command).await,
         Command::Payments(command) => payments::run(command).await,
         Command::Search(command) => search::run(command).await,
@@ -91,6 +96,7 @@ mod tests {
         assert!(parses("tokoctl dlq show notifier --limit 5"));
         assert!(parses("tokoctl dlq purge notifier --yes"));
         assert!(parses("tokoctl outbox status"));
+        assert!(parses("tokoctl messaging setup"));
         assert!(parses("tokoctl audit"));
         assert!(parses("tokoctl audit --all"));
         assert!(parses("tokoctl search reindex"));
