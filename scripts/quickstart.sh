@@ -103,7 +103,7 @@ toko is running:
   API            http://$HOST:$PORT/api/v1
   Swagger UI     http://$HOST:$PORT/api/docs
   OpenAPI        http://$HOST:$PORT/api/openapi.json
-  Health         http://$HOST:$PORT/health/ready     Metrics  http://$HOST:$PORT/metrics
+  Health         http://$HOST:$PORT/health/ready     Metrics  http://$HOST:${METRICS_PORT:-9100}/metrics
   Workers        ${workers[*]} (health and metrics on ports 9101-$((port - 1)))
   Midtrans sim   http://127.0.0.1:3900 (pay at the redirect_url a checkout returns, or:
                  curl -X POST http://127.0.0.1:3900/_sim/transactions/ORDER_NUMBER/pay)
