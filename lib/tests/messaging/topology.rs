@@ -41,6 +41,8 @@ fn produced_event_types() -> Vec<&'static str> {
         catalog::CATEGORY_CHANGED,
         // auth (registration)
         toko::auth::USER_REGISTERED,
+        // payments::exceptions (staff must look at a payment)
+        toko::payments::exceptions::EXCEPTION_OPENED,
     ];
     // orders::checkout (order.created) and orders::lifecycle (every status move)
     types.extend(ORDER_STATUSES.iter().map(|s| s.event_type()));
@@ -58,6 +60,7 @@ fn producers_are_all_listed() {
         "STOCK_CHANGED",     // catalog::events::stock, orders::stock
         "CATEGORY_CHANGED",  // catalog::events::category
         "USER_REGISTERED",   // auth
+        "EXCEPTION_OPENED",  // payments::exceptions
         "\"order.created\"", // orders::checkout
         "t.to.event_type()", // orders::lifecycle
     ];
