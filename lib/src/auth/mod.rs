@@ -76,6 +76,8 @@ pub struct User {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while staff have disabled the account: it cannot sign in.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// An access token plus the refresh token that renews it.
@@ -102,6 +104,10 @@ pub enum AuthError {
     InvalidRefreshToken,
     #[error("user not found")]
     UserNotFound,
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("staff cannot disable their own account")]
+    CannotDisableSelf,
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -229,6 +235,31 @@ impl AuthService {
         Ok(())
     }
 
+    /// Disables an account (every session ends at once, sign-in is refused) or enables it again
+    /// (it signs in afresh: ended sessions stay ended). Staff cannot disable themselves, so a
+    /// shop cannot lose its last administrator this way.
+    pub async fn set_disabled(
+        &self,
+        actor: Uuid,
+        user_id: Uuid,
+        disabled: bool,
+    ) -> Result<User, AuthError> {
+        if disabled && actor == user_id {
+            return Err(AuthError::CannotDisableSelf);
+        }
+        let mut tx = self.db.begin().await?;
+        let row = store::set_disabled(&mut *tx, user_id, disabled)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if disabled {
+            store::revoke_other_families(&mut *tx, user_id, None).await?;
+        }
+        tx.commit().await?;
+        self.sessions.forget_user(user_id);
+        tracing::info!(user.id = %user_id, actor.id = %actor, disabled, "account access changed");
+        Ok(row.into_user())
+    }
+
     pub async fn register(&self, input: RegisterInput) -> Result<(User, TokenPair), AuthError> {
         let email = normalise_email(&input.email);
         let name = input.name.trim().to_owned();
@@ -280,6 +311,10 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         };
         throttle::succeeded(&self.db, &attempt).await?;
+        // Said only to whoever knows the password, so it tells an attacker nothing new.
+        if row.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
 
         let user = row.into_user();
         let mut tx = self.db.begin().await?;

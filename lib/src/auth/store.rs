@@ -15,6 +15,7 @@ pub struct UserRow {
     pub role: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl UserRow {
@@ -26,11 +27,13 @@ impl UserRow {
             role: Role::from_db(&self.role),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            disabled_at: self.disabled_at,
         }
     }
 }
 
-const USER_COLUMNS: &str = "user_id, email, name, password_hash, role, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "user_id, email, name, password_hash, role, created_at, updated_at, disabled_at";
 
 pub async fn insert_user(
     db: impl PgExecutor<'_>,
@@ -42,7 +45,7 @@ pub async fn insert_user(
     sqlx::query_as(
         "insert into users (user_id, email, name, password_hash, role)
          values ($1, $2, $3, $4, $5)
-         returning user_id, email, name, password_hash, role, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
     )
     .bind(Uuid::now_v7())
     .bind(email)
@@ -81,7 +84,7 @@ pub async fn update_name(
 ) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(
         "update users set name = $2 where user_id = $1
-         returning user_id, email, name, password_hash, role, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
     )
     .bind(user_id)
     .bind(name)
@@ -103,7 +106,8 @@ pub async fn update_password_hash(
 }
 
 /// The role of the user of a live session (a refresh-token family not revoked); `None` when
-/// the session was revoked (logout, password change, reuse) or the user no longer exists.
+/// the session was revoked (logout, password change, reuse) or the user no longer exists or
+/// is disabled.
 pub async fn live_session_role(
     db: &PgPool,
     user_id: Uuid,
@@ -111,12 +115,30 @@ pub async fn live_session_role(
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "select u.role from users u
-         where u.user_id = $1
+         where u.user_id = $1 and u.disabled_at is null
            and exists (select 1 from refresh_tokens r
                        where r.family_id = $2 and r.user_id = $1 and r.revoked_at is null)",
     )
     .bind(user_id)
     .bind(family_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Disables (now, keeping an earlier time) or enables the account; `None` when it does not exist.
+pub async fn set_disabled(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    disabled: bool,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "update users
+         set disabled_at = case when $2 then coalesce(disabled_at, now()) end
+         where user_id = $1
+         returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
+    )
+    .bind(user_id)
+    .bind(disabled)
     .fetch_optional(db)
     .await
 }
@@ -133,7 +155,7 @@ pub async fn upsert_admin(
          values ($1, $2, $3, $4, 'admin')
          on conflict on constraint users_email_key
          do update set role = 'admin', password_hash = excluded.password_hash
-         returning user_id, email, name, password_hash, role, created_at, updated_at",
+         returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
     )
     .bind(Uuid::now_v7())
     .bind(email)

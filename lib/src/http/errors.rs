@@ -45,7 +45,8 @@ pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
 const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Failures of the connection rather than of the statement: I/O, TLS, the pool having no
-/// connection to give, and the server's "connection exception" and shutdown codes.
+/// connection to give, and the server's "connection exception", "too many connections" and
+/// shutdown codes.
 fn is_database_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
     let Some(error) = error.downcast_ref::<sqlx::Error>() else {
         return false;
@@ -57,7 +58,8 @@ fn is_database_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(e) => e.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+            code.starts_with("08")
+                || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
         }),
         _ => false,
     }
@@ -97,6 +99,12 @@ impl From<AuthError> for Problem {
                 error.to_string(),
             ),
             AuthError::UserNotFound => Problem::not_found("user not found"),
+            AuthError::AccountDisabled => {
+                Problem::new(StatusCode::FORBIDDEN, "account_disabled", error.to_string())
+            }
+            AuthError::CannotDisableSelf => {
+                Problem::conflict("cannot_disable_self", error.to_string())
+            }
             AuthError::Database(ref e) => internal(e),
             AuthError::Hashing(ref e) => internal(e),
         }

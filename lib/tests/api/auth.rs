@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp};
+use toko_testkit::{assert_problem, TestApp, TestUser};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -719,6 +719,68 @@ mod revocation {
                 .unwrap();
             assert_problem(refreshed, 401, "invalid_refresh_token").await;
         }
+    }
+
+    async fn set_disabled(app: &TestApp, admin: &TestUser, user_id: &str, action: &str) -> reqwest::Response {
+        app.post(&format!("/api/v1/admin/users/{user_id}/{action}"), &json!({}))
+            .bearer_auth(&admin.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn disabling_an_account_ends_its_sessions_at_once_until_it_is_enabled() {
+        let app = TestApp::spawn().await;
+        let admin = app.register_admin().await;
+        let this = app.register_customer().await;
+        let other = app.login(&this.email, &this.password).await;
+
+        let resp = set_disabled(&app, &admin, &this.id, "disable").await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["disabled_at"].is_string(), "{body}");
+
+        for session in [&this, &other] {
+            assert_eq!(me(&app, &session.access_token).await, 401);
+            let refreshed = app
+                .post("/api/v1/auth/refresh", &json!({"refresh_token": session.refresh_token}))
+                .send()
+                .await
+                .unwrap();
+            assert_problem(refreshed, 401, "invalid_refresh_token").await;
+        }
+        let login = app
+            .post("/api/v1/auth/login", &json!({"email": this.email, "password": this.password}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(login, 403, "account_disabled").await;
+        let wrong_password = app
+            .post("/api/v1/auth/login", &json!({"email": this.email, "password": "not the password at all"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(wrong_password, 401, "invalid_credentials").await;
+
+        let resp = set_disabled(&app, &admin, &this.id, "enable").await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert!(body.get("disabled_at").is_none(), "{body}");
+        assert_eq!(me(&app, &this.access_token).await, 401, "ended sessions stay ended");
+        let again = app.login(&this.email, &this.password).await;
+        assert_eq!(me(&app, &again.access_token).await, 200);
+    }
+
+    #[tokio::test]
+    async fn staff_cannot_disable_themselves_or_an_unknown_account() {
+        let app = TestApp::spawn().await;
+        let admin = app.register_admin().await;
+        let itself = set_disabled(&app, &admin, &admin.id, "disable").await;
+        assert_problem(itself, 409, "cannot_disable_self").await;
+        assert_eq!(me(&app, &admin.access_token).await, 200);
+        let unknown = set_disabled(&app, &admin, &uuid::Uuid::new_v4().to_string(), "disable").await;
+        assert_problem(unknown, 404, "not_found").await;
     }
 
     #[tokio::test]

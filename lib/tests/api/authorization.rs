@@ -51,6 +51,8 @@ const RULES: &[(&str, Access)] = &[
     ("create_order_payment", Access::Owned),
     ("receive_midtrans_notification", Access::Signature),
     ("list_users", Access::Admin),
+    ("disable_user", Access::Admin),
+    ("enable_user", Access::Admin),
     ("create_category", Access::Admin),
     ("update_category", Access::Admin),
     ("delete_category", Access::Admin),
@@ -260,6 +262,8 @@ impl World {
                 "order_id": "X", "status_code": "200", "gross_amount": "1.00", "signature_key": "forged", "transaction_status": "settlement"
             })),
             "list_users" => c.get(url("/api/v1/admin/users")),
+            "disable_user" => c.post(url(&format!("/api/v1/admin/users/{}/disable", app.register_customer().await.id))),
+            "enable_user" => c.post(url(&format!("/api/v1/admin/users/{}/enable", app.register_customer().await.id))),
             "create_category" => c.post(url("/api/v1/admin/categories")).json(&json!({"name": format!("Cat {unique}")})),
             "update_category" => c.patch(url(&format!("/api/v1/admin/categories/{}", self.category))).json(&json!({"description": "x"})),
             "delete_category" => {

@@ -1,10 +1,11 @@
 //! Crafted input is a 4xx naming what is wrong, never a 500: oversized text, cursors the
 //! database cannot compare, a deleted user's token, bodies sent to routes the caller may not
-//! use, and the database going away.
+//! use, and the database going away or refusing connections.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp};
+use sqlx::PgPool;
+use toko_testkit::{assert_problem, TestApp, TestDatabase};
 
 fn cursor(value: Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&value).unwrap())
@@ -109,4 +110,50 @@ async fn requests_while_the_database_is_unreachable_are_a_503_with_retry_after()
         .unwrap();
     assert!(retry_after > 0);
     assert_problem(resp, 503, "database_unavailable").await;
+}
+
+/// A PostgreSQL role that may hold no more connections: every new connection the app opens is
+/// refused with `too_many_connections` (53300), as when the server is at `max_connections`.
+const LIMITED_ROLE: &str = "toko_test_connection_limited";
+
+#[tokio::test]
+async fn a_database_refusing_new_connections_is_a_503_with_retry_after() {
+    let database = TestDatabase::create().await;
+    let admin = PgPool::connect(&database.url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "do $$ begin create role {LIMITED_ROLE} login; exception when duplicate_object then null; end $$;
+         alter role {LIMITED_ROLE} connection limit -1;
+         grant all on all tables in schema public to {LIMITED_ROLE};
+         grant all on all sequences in schema public to {LIMITED_ROLE};"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let mut limited_url = reqwest::Url::parse(&database.url).unwrap();
+    limited_url.set_username(LIMITED_ROLE).unwrap();
+    limited_url.set_password(None).unwrap();
+    let app = TestApp::builder()
+        .setting("DATABASE_URL", limited_url.as_str())
+        .spawn()
+        .await;
+    let resp = app.get("/api/v1/products").send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the role can read while it may connect");
+
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "alter role {LIMITED_ROLE} connection limit 0;
+         select pg_terminate_backend(pid) from pg_stat_activity where usename = '{LIMITED_ROLE}';"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let resp = app.get("/api/v1/products").send().await.unwrap();
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_problem(resp, 503, "database_unavailable").await;
+
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop owned by {LIMITED_ROLE}; alter role {LIMITED_ROLE} connection limit -1;"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
 }

@@ -1,6 +1,10 @@
-//! `/api/v1/admin/users`: the user list for admins.
+//! `/api/v1/admin/users`: the user list for admins, and disabling accounts.
 
-use poem_openapi::{param::Query, payload::Json, Object, OpenApi};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    Object, OpenApi,
+};
 use uuid::Uuid;
 
 use super::{dto::UserOut, ApiTags};
@@ -10,6 +14,7 @@ use crate::{
 };
 
 error_set!(AdminReadErrors: 401, 403);
+error_set!(AdminUserWrite: 401, 403, 404, 409);
 
 /// A page of users.
 #[derive(Debug, Object)]
@@ -56,6 +61,41 @@ impl AdminUsersApi {
             items: users.into_iter().map(Into::into).collect(),
             next_cursor,
         }))
+    }
+
+    /// Disable a user
+    ///
+    /// Every session of the account ends at once (its access tokens stop working on the next
+    /// request) and it cannot sign in until enabled again. Staff cannot disable themselves.
+    #[oai(
+        path = "/users/:user_id/disable",
+        method = "post",
+        operation_id = "disable_user"
+    )]
+    async fn disable(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        user_id: Path<Uuid>,
+    ) -> ApiResult<Json<UserOut>, AdminUserWrite> {
+        let admin = auth.admin()?;
+        let user = state.auth.set_disabled(admin.user_id, user_id.0, true).await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Enable a user
+    ///
+    /// A disabled account may sign in again; the sessions that disabling ended stay ended.
+    #[oai(path = "/users/:user_id/enable", method = "post", operation_id = "enable_user")]
+    async fn enable(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        user_id: Path<Uuid>,
+    ) -> ApiResult<Json<UserOut>, AdminUserWrite> {
+        let admin = auth.admin()?;
+        let user = state.auth.set_disabled(admin.user_id, user_id.0, false).await?;
+        Ok(Json(user.into()))
     }
 }
 

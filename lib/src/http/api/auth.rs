@@ -14,7 +14,8 @@ use crate::{
 };
 
 error_set!(RegisterErrors: 409, 413, 415, 422);
-error_set!(LoginErrors: 401, 413, 415, 422);
+error_set!(LoginErrors: 401, 403, 413, 415, 422);
+error_set!(TokenErrors: 401, 413, 415, 422);
 
 /// A new account.
 #[derive(Debug, Object, serde::Deserialize)]
@@ -98,7 +99,8 @@ impl AuthApi {
     /// Log in
     ///
     /// Unknown emails and wrong passwords get the same 401. Repeated failures per account and
-    /// per client IP are refused with 429 and `Retry-After`. With `X-Cart-Token`, the guest
+    /// per client IP are refused with 429 and `Retry-After`. A disabled account gets 403
+    /// `account_disabled`, told only to whoever gave its right password. With `X-Cart-Token`, the guest
     /// cart is merged into the customer's cart (quantities summed, capped by availability).
     #[oai(path = "/login", method = "post", operation_id = "login_user")]
     async fn login(
@@ -136,7 +138,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         body: JsonBody<RefreshIn>,
-    ) -> ApiResult<Json<TokenPairOut>, LoginErrors> {
+    ) -> ApiResult<Json<TokenPairOut>, TokenErrors> {
         let tokens = state.auth.refresh(&body.0.refresh_token).await?;
         Ok(Json(tokens.into()))
     }
@@ -149,7 +151,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         body: JsonBody<RefreshIn>,
-    ) -> ApiResult<LogoutResponse, LoginErrors> {
+    ) -> ApiResult<LogoutResponse, TokenErrors> {
         state.auth.logout(&body.0.refresh_token).await?;
         Ok(LogoutResponse::NoContent)
     }

@@ -26,6 +26,7 @@ impl From<Role> for RoleOut {
 
 /// A user account.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserOut {
     pub id: Uuid,
     pub email: String,
@@ -33,6 +34,8 @@ pub struct UserOut {
     pub role: RoleOut,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while staff have disabled the account.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl From<User> for UserOut {
@@ -44,6 +47,7 @@ impl From<User> for UserOut {
             role: u.role.into(),
             created_at: u.created_at,
             updated_at: u.updated_at,
+            disabled_at: u.disabled_at,
         }
     }
 }
