@@ -21,5 +21,6 @@ pub mod outbox;
 pub mod payments;
 pub mod ratelimit;
 pub mod search;
+pub mod serving;
 pub mod telemetry;
 pub mod validation;

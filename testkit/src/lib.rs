@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use toko::{config::ApiConfig, http};
+use toko::{config::ApiConfig, http, serving::BoundServer};
 
 pub use broker::{eventually, TcpProxy, TestBroker};
 pub use database::TestDatabase;
@@ -123,11 +123,11 @@ impl TestAppBuilder {
         let state = http::AppState::new(config, db.clone())
             .await
             .expect("app state");
-        let server = http::BoundServer::bind([127, 0, 0, 1].into(), 0)
+        let server = BoundServer::bind([127, 0, 0, 1].into(), 0)
             .await
             .expect("bind");
         let base_url = format!("http://{}", server.local_addr);
-        let metrics_server = http::BoundServer::bind([127, 0, 0, 1].into(), 0)
+        let metrics_server = BoundServer::bind([127, 0, 0, 1].into(), 0)
             .await
             .expect("bind the metrics port");
         let metrics_url = format!("http://{}", metrics_server.local_addr);

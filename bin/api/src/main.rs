@@ -1,7 +1,7 @@
 //! `toko-api`: the HTTP API server.
 
 use anyhow::Context;
-use toko::{config, db, http, telemetry};
+use toko::{config, db, http, serving::BoundServer, telemetry};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -26,10 +26,10 @@ async fn run() -> anyhow::Result<()> {
     }
     let (host, port, metrics_port) = (config.http.host, config.http.port, config.http.metrics_port);
     let state = http::AppState::new(config, pool).await?;
-    let server = http::BoundServer::bind(host, port)
+    let server = BoundServer::bind(host, port)
         .await
         .with_context(|| format!("binding {host}:{port}"))?;
-    let metrics_server = http::BoundServer::bind(host, metrics_port)
+    let metrics_server = BoundServer::bind(host, metrics_port)
         .await
         .with_context(|| format!("binding {host}:{metrics_port} (METRICS_PORT)"))?;
     tracing::info!(

@@ -58,8 +58,7 @@ fn is_database_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(e) => e.code().is_some_and(|code| {
-            code.starts_with("08")
-                || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
+            code.starts_with("08") || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
         }),
         _ => false,
     }

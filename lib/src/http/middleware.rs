@@ -15,17 +15,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{json_body::BodyLimit, problem::Problem, problem::PROBLEM_CONTENT_TYPE};
-use crate::{catalog::changes::CatalogChanges, config::HttpConfig, metrics::HttpMetrics};
-
-tokio::task_local! {
-    /// The id of the request being handled, so problems can carry it without plumbing.
-    static REQUEST_ID: Arc<str>;
-}
-
-/// The request id of the current request, when called inside one.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.to_string()).ok()
-}
+use crate::{
+    catalog::changes::CatalogChanges, config::HttpConfig, metrics::HttpMetrics, serving::REQUEST_ID,
+};
 
 /// The outermost endpoint wrapper (see the module docs).
 pub struct Observed<E> {

@@ -1,7 +1,8 @@
 //! The HTTP edge: the poem app, its OpenAPI document, middleware and error mapping.
 //!
-//! Only this module knows about HTTP. `api/` declares the operations; `problem` and `errors`
-//! turn domain errors into problem+json; `middleware` wraps every request.
+//! Domain modules never see HTTP: `api/` declares the operations and calls the services;
+//! `problem` and `errors` turn domain errors into problem+json; `middleware` wraps every
+//! request; `server` runs the API on the shared [`crate::serving`] server.
 
 pub mod api;
 pub mod caching;
@@ -25,7 +26,6 @@ use crate::config::HttpConfig;
 pub use self::{
     json_body::{JsonBody, RawJson},
     security::{BearerAuth, CartAuth},
-    server::{BoundServer, ConnectionLimits},
     state::{AppState, Check, StartupError},
 };
 

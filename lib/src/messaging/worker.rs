@@ -26,7 +26,7 @@ use super::{
     worker_http::{self, BrokerStatus, HealthState},
     Handler,
 };
-use crate::{config::WorkerConfig, http::BoundServer};
+use crate::{config::WorkerConfig, serving::BoundServer};
 
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use prometheus::Registry;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::http::problem::Problem;
+use crate::serving::Problem;
 
 /// Whether the process's RabbitMQ connection is up, for readiness. Processes that do not use
 /// RabbitMQ (only periodic jobs) never call [`BrokerStatus::set`] and are ready without it.

@@ -721,12 +721,20 @@ mod revocation {
         }
     }
 
-    async fn set_disabled(app: &TestApp, admin: &TestUser, user_id: &str, action: &str) -> reqwest::Response {
-        app.post(&format!("/api/v1/admin/users/{user_id}/{action}"), &json!({}))
-            .bearer_auth(&admin.access_token)
-            .send()
-            .await
-            .unwrap()
+    async fn set_disabled(
+        app: &TestApp,
+        admin: &TestUser,
+        user_id: &str,
+        action: &str,
+    ) -> reqwest::Response {
+        app.post(
+            &format!("/api/v1/admin/users/{user_id}/{action}"),
+            &json!({}),
+        )
+        .bearer_auth(&admin.access_token)
+        .send()
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -744,20 +752,29 @@ mod revocation {
         for session in [&this, &other] {
             assert_eq!(me(&app, &session.access_token).await, 401);
             let refreshed = app
-                .post("/api/v1/auth/refresh", &json!({"refresh_token": session.refresh_token}))
+                .post(
+                    "/api/v1/auth/refresh",
+                    &json!({"refresh_token": session.refresh_token}),
+                )
                 .send()
                 .await
                 .unwrap();
             assert_problem(refreshed, 401, "invalid_refresh_token").await;
         }
         let login = app
-            .post("/api/v1/auth/login", &json!({"email": this.email, "password": this.password}))
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": this.email, "password": this.password}),
+            )
             .send()
             .await
             .unwrap();
         assert_problem(login, 403, "account_disabled").await;
         let wrong_password = app
-            .post("/api/v1/auth/login", &json!({"email": this.email, "password": "not the password at all"}))
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": this.email, "password": "not the password at all"}),
+            )
             .send()
             .await
             .unwrap();
@@ -767,7 +784,11 @@ mod revocation {
         assert_eq!(resp.status(), 200);
         let body: Value = resp.json().await.unwrap();
         assert!(body.get("disabled_at").is_none(), "{body}");
-        assert_eq!(me(&app, &this.access_token).await, 401, "ended sessions stay ended");
+        assert_eq!(
+            me(&app, &this.access_token).await,
+            401,
+            "ended sessions stay ended"
+        );
         let again = app.login(&this.email, &this.password).await;
         assert_eq!(me(&app, &again.access_token).await, 200);
     }
@@ -779,7 +800,8 @@ mod revocation {
         let itself = set_disabled(&app, &admin, &admin.id, "disable").await;
         assert_problem(itself, 409, "cannot_disable_self").await;
         assert_eq!(me(&app, &admin.access_token).await, 200);
-        let unknown = set_disabled(&app, &admin, &uuid::Uuid::new_v4().to_string(), "disable").await;
+        let unknown =
+            set_disabled(&app, &admin, &uuid::Uuid::new_v4().to_string(), "disable").await;
         assert_problem(unknown, 404, "not_found").await;
     }
 

@@ -11,6 +11,7 @@ mod checkout;
 mod connections;
 mod consistency;
 mod hostile_input;
+mod layers;
 mod openapi;
 mod orders;
 mod password_guessing;

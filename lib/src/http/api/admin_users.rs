@@ -79,14 +79,21 @@ impl AdminUsersApi {
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<UserOut>, AdminUserWrite> {
         let admin = auth.admin()?;
-        let user = state.auth.set_disabled(admin.user_id, user_id.0, true).await?;
+        let user = state
+            .auth
+            .set_disabled(admin.user_id, user_id.0, true)
+            .await?;
         Ok(Json(user.into()))
     }
 
     /// Enable a user
     ///
     /// A disabled account may sign in again; the sessions that disabling ended stay ended.
-    #[oai(path = "/users/:user_id/enable", method = "post", operation_id = "enable_user")]
+    #[oai(
+        path = "/users/:user_id/enable",
+        method = "post",
+        operation_id = "enable_user"
+    )]
     async fn enable(
         &self,
         state: poem::web::Data<&AppState>,
@@ -94,7 +101,10 @@ impl AdminUsersApi {
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<UserOut>, AdminUserWrite> {
         let admin = auth.admin()?;
-        let user = state.auth.set_disabled(admin.user_id, user_id.0, false).await?;
+        let user = state
+            .auth
+            .set_disabled(admin.user_id, user_id.0, false)
+            .await?;
         Ok(Json(user.into()))
     }
 }
