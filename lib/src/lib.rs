@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod consistency;
 pub mod db;
+pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod messaging;

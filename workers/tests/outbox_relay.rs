@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use toko::outbox::{self, NewEvent};
+use toko::{catalog::events::ProductEvent, events::Event, outbox};
 use toko_testkit::{eventually, TestBroker, TestDatabase};
 
 struct Running(Child);
@@ -61,12 +61,12 @@ async fn the_relay_binary_publishes_serves_health_and_metrics_and_stops_on_sigte
     let mut tx = pool.begin().await.unwrap();
     let event_id = outbox::enqueue(
         &mut tx,
-        NewEvent::new(
-            "product.updated",
-            "product",
-            uuid::Uuid::new_v4(),
-            serde_json::json!({}),
-        ),
+        Event::ProductUpdated(ProductEvent {
+            product_id: uuid::Uuid::new_v4(),
+            slug: "relayed".into(),
+            status: "active".into(),
+            category_id: uuid::Uuid::new_v4(),
+        }),
     )
     .await
     .unwrap();

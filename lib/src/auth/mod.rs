@@ -21,10 +21,26 @@ use self::{
     throttle::Attempt,
     tokens::{AccessTokens, IssuedAccessToken},
 };
-use crate::{config::AuthConfig, db, validation::ValidationErrors};
+use crate::{
+    config::AuthConfig,
+    db,
+    events::{Event, Payload},
+    validation::ValidationErrors,
+};
 
-/// The outbox event of a new account (the notifier sends the welcome email).
-pub const USER_REGISTERED: &str = "user.registered";
+/// A new customer account (the notifier sends the welcome email).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UserRegistered {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+impl Payload for UserRegistered {
+    fn aggregate_id(&self) -> Uuid {
+        self.user_id
+    }
+}
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,13 +297,12 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         let pair = self.start_family(&mut tx, &user).await?;
-        let payload =
-            serde_json::json!({ "user_id": user.id, "email": user.email, "name": user.name });
-        crate::outbox::enqueue(
-            &mut tx,
-            crate::outbox::NewEvent::new(USER_REGISTERED, "user", user.id, payload),
-        )
-        .await?;
+        let registered = UserRegistered {
+            user_id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+        };
+        crate::outbox::enqueue(&mut tx, Event::UserRegistered(registered)).await?;
         tx.commit().await?;
         tracing::info!(user.id = %user.id, "user registered");
         Ok((user, pair))

@@ -125,6 +125,15 @@ pub async fn live_session_role(
     .await
 }
 
+/// The addresses of every admin account, oldest first (staff notifications).
+pub async fn admin_emails(db: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select email from users where role = 'admin' and disabled_at is null order by created_at",
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Disables (now, keeping an earlier time) or enables the account; `None` when it does not exist.
 pub async fn set_disabled(
     db: impl PgExecutor<'_>,

@@ -11,7 +11,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{events, inventory, variants, Catalog, CatalogError, Variant};
-use crate::consistency::{Check, Progress};
+use crate::{
+    consistency::{Check, Progress},
+    events::{Event, EventKind},
+};
 
 /// One variant whose numbers disagreed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +298,35 @@ impl StockAuditor {
     }
 }
 
+/// The inventory-reconciler audits the variant of every stock change.
+pub fn subscribes(kind: EventKind) -> bool {
+    use EventKind::*;
+    match kind {
+        StockChanged => true,
+        ProductCreated
+        | ProductUpdated
+        | ProductArchived
+        | ProductDeleted
+        | VariantCreated
+        | VariantUpdated
+        | VariantDeleted
+        | CategoryChanged
+        | UserRegistered
+        | OrderCreated
+        | OrderPaid
+        | OrderProcessing
+        | OrderShipped
+        | OrderDelivered
+        | OrderCompleted
+        | OrderCancelled
+        | OrderExpired
+        | OrderRefunded
+        | OrderPartiallyRefunded
+        | OrderPaymentReversed
+        | PaymentExceptionOpened => false,
+    }
+}
+
 #[async_trait::async_trait]
 impl crate::messaging::Handler for StockAuditor {
     fn name(&self) -> &str {
@@ -305,11 +337,10 @@ impl crate::messaging::Handler for StockAuditor {
         &self,
         msg: &crate::messaging::Delivered,
     ) -> Result<(), crate::messaging::HandlerError> {
-        #[derive(serde::Deserialize)]
-        struct Payload {
-            variant_id: Uuid,
-        }
-        let Payload { variant_id } = msg.payload_as()?;
+        let variant_id = match msg.event()? {
+            Event::StockChanged(stock) => stock.variant_id,
+            other => return Err(crate::messaging::HandlerError::not_subscribed(other.kind())),
+        };
         let report = self
             .catalog
             .audit_stock(Some(&[variant_id]))

@@ -3,7 +3,10 @@
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::{events, Catalog, CatalogError, Category, CategoryKey, Locator};
+use super::{
+    events::{self, CategoryChange},
+    Catalog, CatalogError, Category, CategoryKey, Locator,
+};
 use crate::validation::{is_slug, slugify, ValidationErrors};
 
 /// A category with its subtree.
@@ -254,7 +257,7 @@ impl Catalog {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| CatalogError::from_constraint(e, &slug, None))?;
-        events::category(&mut tx, row.category_id, "created").await?;
+        events::category(&mut tx, row.category_id, CategoryChange::Created).await?;
         tx.commit().await?;
         Ok(row.into())
     }
@@ -312,7 +315,7 @@ impl Catalog {
         .await
         .map_err(|e| CatalogError::from_constraint(e, &slug, None))?;
         let row = row.ok_or(CatalogError::NotFound("category"))?;
-        events::category(&mut tx, id, "updated").await?;
+        events::category(&mut tx, id, CategoryChange::Updated).await?;
         tx.commit().await?;
         Ok(row.into())
     }
@@ -338,7 +341,7 @@ impl Catalog {
                 })
             }
         }
-        events::category(&mut tx, id, "deleted").await?;
+        events::category(&mut tx, id, CategoryChange::Deleted).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,115 +1,151 @@
-//! The outbox events the catalog writes. Payloads carry ids and the facts consumers filter on;
-//! consumers that need the full document (the search indexer) read it from the database, so
-//! a late or replayed event never applies stale data.
+//! The payloads of the catalog's events and the functions that write them. Payloads carry ids
+//! and the facts consumers filter on; consumers that need the full document (the search
+//! indexer) read it from the database, so a late or replayed event never applies stale data.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Product, Variant};
-use crate::outbox::{self, NewEvent};
+use crate::{
+    events::{Event, Payload},
+    outbox,
+};
 
-pub const PRODUCT_CREATED: &str = "product.created";
-pub const PRODUCT_UPDATED: &str = "product.updated";
-pub const PRODUCT_ARCHIVED: &str = "product.archived";
-pub const PRODUCT_DELETED: &str = "product.deleted";
-pub const VARIANT_CREATED: &str = "variant.created";
-pub const VARIANT_UPDATED: &str = "variant.updated";
-pub const VARIANT_DELETED: &str = "variant.deleted";
-pub const STOCK_CHANGED: &str = "stock.changed";
-pub const CATEGORY_CHANGED: &str = "category.changed";
-
-#[derive(Serialize)]
-pub struct ProductPayload<'a> {
+/// A product was created, updated, archived or deleted.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ProductEvent {
     pub product_id: Uuid,
-    pub slug: &'a str,
-    pub status: &'a str,
+    pub slug: String,
+    /// `draft`, `active` or `archived`.
+    pub status: String,
     pub category_id: Uuid,
 }
 
-#[derive(Serialize)]
-pub struct VariantPayload<'a> {
+impl Payload for ProductEvent {
+    fn aggregate_id(&self) -> Uuid {
+        self.product_id
+    }
+}
+
+/// A variant was created, updated or deleted.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct VariantEvent {
     pub variant_id: Uuid,
     pub product_id: Uuid,
-    pub sku: &'a str,
+    pub sku: String,
+    /// Unit price in minor units of the shop's currency.
     pub price: i64,
 }
 
-#[derive(Serialize)]
-pub struct StockPayload<'a> {
+impl Payload for VariantEvent {
+    fn aggregate_id(&self) -> Uuid {
+        self.product_id
+    }
+}
+
+/// A variant's stock after a change.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct StockChanged {
     pub variant_id: Uuid,
     pub product_id: Uuid,
-    pub sku: &'a str,
+    pub sku: String,
     pub stock_on_hand: i32,
     pub stock_reserved: i32,
+    /// On hand minus reserved: what customers can still buy.
     pub available: i32,
     /// The ledger kind that caused the change (`adjustment`, `reservation`, ...).
-    pub kind: &'a str,
+    pub kind: String,
 }
 
+impl StockChanged {
+    pub fn of(v: &Variant, kind: &str) -> Self {
+        Self {
+            variant_id: v.id,
+            product_id: v.product_id,
+            sku: v.sku.clone(),
+            stock_on_hand: v.stock_on_hand,
+            stock_reserved: v.stock_reserved,
+            available: v.available(),
+            kind: kind.to_owned(),
+        }
+    }
+}
+
+impl Payload for StockChanged {
+    fn aggregate_id(&self) -> Uuid {
+        self.product_id
+    }
+}
+
+/// A category was created, updated or deleted.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CategoryChanged {
+    pub category_id: Uuid,
+    pub change: CategoryChange,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoryChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl Payload for CategoryChanged {
+    fn aggregate_id(&self) -> Uuid {
+        self.category_id
+    }
+}
+
+/// Writes a product event: `kind` is one of `Event::Product*`.
 pub async fn product(
     tx: &mut PgConnection,
-    event_type: &'static str,
+    kind: fn(ProductEvent) -> Event,
     p: &Product,
 ) -> Result<(), sqlx::Error> {
-    let payload = ProductPayload {
+    let payload = ProductEvent {
         product_id: p.id,
-        slug: &p.slug,
-        status: p.status.as_db(),
+        slug: p.slug.clone(),
+        status: p.status.as_db().to_owned(),
         category_id: p.category.id,
     };
-    outbox::enqueue(tx, NewEvent::new(event_type, "product", p.id, payload))
-        .await
-        .map(|_| ())
+    outbox::enqueue(tx, kind(payload)).await.map(|_| ())
 }
 
+/// Writes a variant event: `kind` is one of `Event::Variant*`.
 pub async fn variant(
     tx: &mut PgConnection,
-    event_type: &'static str,
+    kind: fn(VariantEvent) -> Event,
     v: &Variant,
 ) -> Result<(), sqlx::Error> {
-    let payload = VariantPayload {
+    let payload = VariantEvent {
         variant_id: v.id,
         product_id: v.product_id,
-        sku: &v.sku,
+        sku: v.sku.clone(),
         price: v.price,
     };
-    outbox::enqueue(
-        tx,
-        NewEvent::new(event_type, "product", v.product_id, payload),
-    )
-    .await
-    .map(|_| ())
+    outbox::enqueue(tx, kind(payload)).await.map(|_| ())
 }
 
 pub async fn stock(tx: &mut PgConnection, v: &Variant, kind: &str) -> Result<(), sqlx::Error> {
-    let payload = StockPayload {
-        variant_id: v.id,
-        product_id: v.product_id,
-        sku: &v.sku,
-        stock_on_hand: v.stock_on_hand,
-        stock_reserved: v.stock_reserved,
-        available: v.available(),
-        kind,
-    };
-    outbox::enqueue(
-        tx,
-        NewEvent::new(STOCK_CHANGED, "product", v.product_id, payload),
-    )
-    .await
-    .map(|_| ())
+    outbox::enqueue(tx, Event::StockChanged(StockChanged::of(v, kind)))
+        .await
+        .map(|_| ())
 }
 
 pub async fn category(
     tx: &mut PgConnection,
     category_id: Uuid,
-    change: &str,
+    change: CategoryChange,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "category_id": category_id, "change": change });
-    outbox::enqueue(
-        tx,
-        NewEvent::new(CATEGORY_CHANGED, "category", category_id, payload),
-    )
-    .await
-    .map(|_| ())
+    let payload = CategoryChanged {
+        category_id,
+        change,
+    };
+    outbox::enqueue(tx, Event::CategoryChanged(payload))
+        .await
+        .map(|_| ())
 }

@@ -18,7 +18,7 @@ use super::{
     variants::{self, NewVariant, VariantPatch},
     Catalog, CatalogError, CategoryKey, Image, ProductStatus,
 };
-use crate::validation::ValidationErrors;
+use crate::{events::Event, validation::ValidationErrors};
 
 /// One product with the variants to upsert.
 #[derive(Debug, Clone, Deserialize)]
@@ -293,7 +293,7 @@ async fn update_existing(
             let position = product.variants.len() as i32 + i as i32;
             let variant =
                 variants::insert(tx, product_id, &new_variant(record), position, actor).await?;
-            events::variant(tx, events::VARIANT_CREATED, &variant).await?;
+            events::variant(tx, Event::VariantCreated, &variant).await?;
             continue;
         };
         let patch = VariantPatch {

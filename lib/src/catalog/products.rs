@@ -10,7 +10,10 @@ use super::{
     events, variants, variants::NewVariant, Catalog, CatalogError, CategoryKey, CategoryRef, Image,
     Locator, Product, ProductStatus, ProductSummary,
 };
-use crate::validation::{is_slug, slugify, ValidationErrors};
+use crate::{
+    events::Event,
+    validation::{is_slug, slugify, ValidationErrors},
+};
 
 pub struct NewProduct {
     pub name: String,
@@ -358,7 +361,7 @@ impl Catalog {
             .execute(&mut *tx)
             .await
             .map_err(variants::ordered_conflict)?;
-        events::product(&mut tx, events::PRODUCT_DELETED, &product).await?;
+        events::product(&mut tx, Event::ProductDeleted, &product).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -471,9 +474,9 @@ pub(crate) async fn update_in(
         .ok_or(CatalogError::NotFound("product"))?;
     let event =
         if product.status == ProductStatus::Archived && before.status != ProductStatus::Archived {
-            events::PRODUCT_ARCHIVED
+            Event::ProductArchived
         } else {
-            events::PRODUCT_UPDATED
+            Event::ProductUpdated
         };
     events::product(tx, event, &product).await?;
     Ok(product)
@@ -519,7 +522,7 @@ pub(crate) async fn create_in(
     let product = load(tx, &Locator::Id(product_id))
         .await?
         .ok_or(CatalogError::NotFound("product"))?;
-    events::product(tx, events::PRODUCT_CREATED, &product).await?;
+    events::product(tx, Event::ProductCreated, &product).await?;
     Ok(product)
 }
 

@@ -8,7 +8,7 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{events, inventory, is_valid_sku, Catalog, CatalogError, Variant};
-use crate::validation::ValidationErrors;
+use crate::{events::Event, validation::ValidationErrors};
 
 /// Prices above this (in minor units) are refused as typos: 10^13 is ten trillion rupiah.
 pub const MAX_PRICE: i64 = 10_000_000_000_000;
@@ -228,7 +228,7 @@ impl Catalog {
         .fetch_one(&mut *tx)
         .await?;
         let variant = insert(&mut tx, product_id, &input, position, actor).await?;
-        events::variant(&mut tx, events::VARIANT_CREATED, &variant).await?;
+        events::variant(&mut tx, Event::VariantCreated, &variant).await?;
         if variant.stock_on_hand > 0 {
             events::stock(&mut tx, &variant, "initial").await?;
         }
@@ -272,7 +272,7 @@ impl Catalog {
             .execute(&mut *tx)
             .await
             .map_err(ordered_conflict)?;
-        events::variant(&mut tx, events::VARIANT_DELETED, &row.into()).await?;
+        events::variant(&mut tx, Event::VariantDeleted, &row.into()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -348,7 +348,7 @@ pub(crate) async fn update_in(
         }
     })?;
     let variant: Variant = row.into();
-    events::variant(tx, events::VARIANT_UPDATED, &variant).await?;
+    events::variant(tx, Event::VariantUpdated, &variant).await?;
     Ok(variant)
 }
 

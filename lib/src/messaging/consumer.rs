@@ -72,6 +72,12 @@ impl HandlerError {
         Self::Permanent(error.into())
     }
 
+    /// An event the worker's queue is not bound to (published by hand, or a binding left
+    /// from an older subscription): it will never be handled here.
+    pub fn not_subscribed(kind: crate::events::EventKind) -> Self {
+        Self::permanent(format!("this worker does not handle {kind}"))
+    }
+
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::Permanent(_))
     }
@@ -102,10 +108,10 @@ impl From<sqlx::Error> for HandlerError {
 pub trait Handler: Send + Sync + 'static {
     /// The worker's name: its queue is `toko.<name>`, and its idempotency records use it.
     fn name(&self) -> &str;
-    /// Routing keys (event types, or topic patterns like `order.*`) its queue is bound to:
-    /// the worker's entry in [`topology::SUBSCRIPTIONS`], where the deployment's whole
-    /// topology is decided. Only handlers outside the deployment (tests) give their own.
-    fn routing_keys(&self) -> &[&str] {
+    /// Routing keys its queue is bound to: those of the worker's entry in
+    /// [`topology::SUBSCRIPTIONS`], where the deployment's whole topology is decided. Only
+    /// handlers outside the deployment (tests) give their own.
+    fn routing_keys(&self) -> Vec<&str> {
         topology::subscriptions_of(self.name())
     }
     /// Handles one message. Must be idempotent per `msg.message_id` (see
@@ -165,8 +171,11 @@ impl Consumer {
         metrics: ConsumerMetrics,
         broker: BrokerStatus,
     ) -> Self {
-        let topology =
-            WorkerTopology::new(handler.name(), handler.routing_keys(), &config.retry_delays);
+        let topology = WorkerTopology::new(
+            handler.name(),
+            &handler.routing_keys(),
+            &config.retry_delays,
+        );
         metrics.init_queue(&topology.queue.name, &topology.dlq.name);
         Self {
             connection_name: super::connection_name(handler.name()),

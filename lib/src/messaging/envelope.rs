@@ -9,6 +9,7 @@ use lapin::{
 };
 
 use super::topology::long_string;
+use crate::events::{Event, EventKind};
 
 /// Failed attempts so far (0 on the first delivery).
 pub const ATTEMPTS: &str = "x-toko-attempts";
@@ -56,13 +57,27 @@ pub enum EnvelopeError {
     #[error("body is not JSON: {0}")]
     NotJson(String),
     #[error(
-        "unsupported schema_version {found}: this consumer reads versions 1 to {supported}; \
-         replay it (`tokoctl dlq replay`) once a toko that reads it is deployed"
+        "unsupported schema_version {found} of {event_type}: this consumer reads version \
+         {supported}; replay it (`tokoctl dlq replay`) once a toko that reads it is deployed"
     )]
-    UnsupportedSchema { found: i64, supported: i32 },
+    UnsupportedSchema {
+        event_type: String,
+        found: i64,
+        supported: i32,
+    },
+    #[error(
+        "retired schema_version {found} of {event_type}: this consumer reads version \
+         {supported}; it was published by an older toko (drain the queues before such an \
+         upgrade, see docs/EVENTS.md)"
+    )]
+    RetiredSchema {
+        event_type: String,
+        found: i64,
+        supported: i32,
+    },
 }
 
-/// The header carrying the payload's schema version ([`crate::outbox::SCHEMA_VERSION`]).
+/// The header carrying the payload's schema version ([`EventKind::schema_version`]).
 pub const SCHEMA_VERSION: &str = "schema_version";
 
 impl Delivered {
@@ -74,7 +89,6 @@ impl Delivered {
         body: &[u8],
     ) -> Result<Self, EnvelopeError> {
         let headers = properties.headers().clone().unwrap_or_default();
-        check_schema_version(&headers)?;
         let message_id = properties
             .message_id()
             .as_ref()
@@ -88,6 +102,7 @@ impl Delivered {
             .as_ref()
             .map(|k| k.as_str().to_owned())
             .unwrap_or_else(|| routing_key.clone());
+        check_schema_version(&headers, &event_type)?;
         let payload =
             serde_json::from_slice(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
         Ok(Self {
@@ -110,26 +125,47 @@ impl Delivered {
         header_str(&self.headers, name)
     }
 
-    /// The payload as a typed value; a mismatch is a permanent failure (retrying will not
-    /// change the bytes).
-    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, super::HandlerError> {
-        serde_json::from_value(self.payload.clone()).map_err(super::HandlerError::permanent)
+    /// The kind of event, when it is one this code knows.
+    pub fn kind(&self) -> Option<EventKind> {
+        EventKind::from_routing_key(&self.event_type)
+    }
+
+    /// The event with its typed payload. An unknown type or a payload that does not match
+    /// its type is a permanent failure (retrying will not change the bytes).
+    pub fn event(&self) -> Result<Event, super::HandlerError> {
+        let kind = self.kind().ok_or_else(|| {
+            super::HandlerError::permanent(format!("unknown event type {:?}", self.event_type))
+        })?;
+        Event::decode(kind, self.payload.clone()).map_err(|e| {
+            super::HandlerError::permanent(format!("{kind} payload does not match its schema: {e}"))
+        })
     }
 }
 
-/// Accepts the schema versions this code reads. The version is a major version: compatible
-/// changes (a new field) keep it, so anything newer has a layout this consumer cannot read.
-/// A message without the header (published by hand) is read as version 1.
-fn check_schema_version(headers: &FieldTable) -> Result<(), EnvelopeError> {
-    let supported = crate::outbox::SCHEMA_VERSION;
+/// Accepts the schema version this code reads for the event's kind. The version is a major
+/// version: compatible changes (a new field) keep it, so a newer one has a layout this
+/// consumer cannot read yet, and an older one a layout it no longer reads. A message without
+/// the header (published by hand) is read as the current version; an unknown event type as
+/// version 1.
+fn check_schema_version(headers: &FieldTable, event_type: &str) -> Result<(), EnvelopeError> {
+    let supported = EventKind::from_routing_key(event_type).map_or(1, EventKind::schema_version);
     let Some(value) = headers.inner().get(SCHEMA_VERSION) else {
         return Ok(());
     };
     let found = as_i64(value).unwrap_or(-1);
-    if (1..=i64::from(supported)).contains(&found) {
-        Ok(())
-    } else {
-        Err(EnvelopeError::UnsupportedSchema { found, supported })
+    let event_type = event_type.to_owned();
+    match found {
+        f if f == i64::from(supported) => Ok(()),
+        f if (1..i64::from(supported)).contains(&f) => Err(EnvelopeError::RetiredSchema {
+            event_type,
+            found,
+            supported,
+        }),
+        _ => Err(EnvelopeError::UnsupportedSchema {
+            event_type,
+            found,
+            supported,
+        }),
     }
 }
 
@@ -265,7 +301,7 @@ mod tests {
     fn published() -> BasicProperties {
         let mut headers = FieldTable::default();
         headers.insert("aggregate_type".into(), long_string("order"));
-        headers.insert("schema_version".into(), AMQPValue::LongInt(1));
+        headers.insert("schema_version".into(), AMQPValue::LongInt(2));
         BasicProperties::default()
             .with_message_id("m-1".into())
             .with_type("order.paid".into())
@@ -293,25 +329,46 @@ mod tests {
             headers.insert(SCHEMA_VERSION.into(), version);
             published().with_headers(headers)
         };
-        let parse = |p: &BasicProperties| Delivered::parse(p, "order.paid", false, b"{}");
-        assert!(parse(&with_version(AMQPValue::LongInt(1))).is_ok());
+        let parse = |p: &BasicProperties, event_type: &str| {
+            Delivered::parse(
+                &p.clone().with_type(event_type.into()),
+                event_type,
+                false,
+                b"{}",
+            )
+        };
+        let current = EventKind::OrderPaid.schema_version();
+        assert_eq!(current, 2);
+        assert!(parse(&with_version(AMQPValue::LongInt(2)), "order.paid").is_ok());
+        assert!(parse(&with_version(AMQPValue::LongInt(1)), "product.updated").is_ok());
         assert!(
-            parse(&BasicProperties::default().with_message_id("m".into())).is_ok(),
-            "no header reads as version 1"
+            parse(
+                &BasicProperties::default().with_message_id("m".into()),
+                "order.paid"
+            )
+            .is_ok(),
+            "no header reads as the current version"
         );
-        let newer = parse(&with_version(AMQPValue::LongInt(2))).unwrap_err();
+        let newer = parse(&with_version(AMQPValue::LongInt(3)), "order.paid").unwrap_err();
         assert_eq!(
             newer,
             EnvelopeError::UnsupportedSchema {
-                found: 2,
-                supported: 1
+                event_type: "order.paid".into(),
+                found: 3,
+                supported: 2
             }
         );
-        assert!(newer
-            .to_string()
-            .starts_with("unsupported schema_version 2: this consumer reads versions 1 to 1"));
-        assert!(parse(&with_version(AMQPValue::LongInt(0))).is_err());
-        assert!(parse(&with_version(long_string("two"))).is_err());
+        assert!(newer.to_string().starts_with(
+            "unsupported schema_version 3 of order.paid: this consumer reads version 2"
+        ));
+        let older = parse(&with_version(AMQPValue::LongInt(1)), "order.paid").unwrap_err();
+        assert!(
+            matches!(older, EnvelopeError::RetiredSchema { found: 1, .. }),
+            "{older}"
+        );
+        assert!(parse(&with_version(AMQPValue::LongInt(2)), "product.updated").is_err());
+        assert!(parse(&with_version(AMQPValue::LongInt(0)), "order.paid").is_err());
+        assert!(parse(&with_version(long_string("two")), "order.paid").is_err());
     }
 
     #[test]

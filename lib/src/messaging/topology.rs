@@ -40,6 +40,8 @@
 
 use std::time::Duration;
 
+use crate::events::EventKind;
+
 use lapin::{
     options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
     types::{AMQPValue, FieldTable, LongString, ShortString},
@@ -56,20 +58,15 @@ pub const EXCHANGE: &str = "toko.events";
 /// runtime acks them after publishing the retry copy.
 pub const DELIVERY_LIMIT: u32 = 20;
 
-/// Which worker consumes which events (routing keys or topic patterns): the workers of
-/// docs/CONVENTIONS.md. Their handlers take their bindings from here
-/// ([`super::Handler::routing_keys`]), and [`Topology::deployment`] declares them.
-pub const SUBSCRIPTIONS: [(&str, &[&str]); 4] = [
-    ("search-indexer", crate::search::indexer::ROUTING_KEYS),
-    (
-        "inventory-reconciler",
-        &[crate::catalog::events::STOCK_CHANGED],
-    ),
-    (
-        "payment-poller",
-        &[crate::orders::OrderStatus::PendingPayment.event_type()],
-    ),
-    ("notifier", crate::notifications::ROUTING_KEYS),
+/// Which worker consumes which events: the workers of docs/CONVENTIONS.md, each with its
+/// handler's `subscribes`, an exhaustive `match` over [`EventKind`] (a new kind does not
+/// compile until each worker has decided). Their queues are bound to the routing keys of the
+/// kinds they take ([`subscriptions_of`]), and [`Topology::deployment`] declares them.
+pub const SUBSCRIPTIONS: [(&str, fn(EventKind) -> bool); 4] = [
+    ("search-indexer", crate::search::indexer::subscribes),
+    ("inventory-reconciler", crate::catalog::audit::subscribes),
+    ("payment-poller", crate::payments::poller::subscribes),
+    ("notifier", crate::notifications::subscribes),
 ];
 
 /// The workers of [`SUBSCRIPTIONS`], for operations that list queues without the
@@ -83,11 +80,19 @@ pub const KNOWN_WORKERS: [&str; 4] = [
 
 /// The routing keys worker `worker` subscribes to (none for a worker not in
 /// [`SUBSCRIPTIONS`]).
-pub fn subscriptions_of(worker: &str) -> &'static [&'static str] {
+pub fn subscriptions_of(worker: &str) -> Vec<&'static str> {
     SUBSCRIPTIONS
         .iter()
         .find(|(name, _)| *name == worker)
-        .map_or(&[], |(_, keys)| *keys)
+        .map_or_else(Vec::new, |(_, subscribes)| routing_keys(*subscribes))
+}
+
+fn routing_keys(subscribes: fn(EventKind) -> bool) -> Vec<&'static str> {
+    EventKind::ALL
+        .iter()
+        .filter(|kind| subscribes(**kind))
+        .map(|kind| kind.routing_key())
+        .collect()
 }
 
 /// The queue bound to every event (see the module docs).
@@ -245,7 +250,9 @@ impl Topology {
         Self {
             workers: SUBSCRIPTIONS
                 .iter()
-                .map(|(worker, keys)| WorkerTopology::new(worker, keys, retry_delays))
+                .map(|(worker, subscribes)| {
+                    WorkerTopology::new(worker, &routing_keys(*subscribes), retry_delays)
+                })
                 .collect(),
             archive: QueueSpec {
                 name: ARCHIVE_QUEUE.to_owned(),

@@ -17,9 +17,7 @@ use lettre::{
     message::{Mailbox, Mailboxes, MultiPart},
     Message,
 };
-use serde::Deserialize;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use self::{
     smtp::SmtpClient,
@@ -27,8 +25,9 @@ use self::{
 };
 use crate::{
     config::{ConfigError, Reader, Secret},
+    events::{Event, EventKind},
     messaging::{Delivered, Handler, HandlerError, Idempotency},
-    orders::Orders,
+    payments::exceptions::PaymentExceptionOpened,
 };
 
 /// SMTP and sender settings of the notifier.
@@ -131,88 +130,62 @@ impl Mailer {
 /// The `notifier` worker.
 pub struct Notifier {
     db: PgPool,
-    orders: Orders,
     mailer: Mailer,
     shop: Shop,
 }
 
-impl Notifier {
-    pub fn new(db: PgPool, orders: Orders, mailer: Mailer, shop: Shop) -> Self {
-        Self {
-            db,
-            orders,
-            mailer,
-            shop,
-        }
-    }
-
-    /// The email an event calls for (`None`: nothing to send for it).
-    async fn email_for(&self, msg: &Delivered) -> Result<Option<Email>, HandlerError> {
-        #[derive(Deserialize)]
-        struct UserPayload {
-            email: String,
-            name: String,
-        }
-        #[derive(Deserialize)]
-        struct OrderPayload {
-            order_id: Uuid,
-        }
-        if msg.event_type == crate::payments::exceptions::EXCEPTION_OPENED {
-            return self.staff_email(msg).await;
-        }
-        if msg.event_type == crate::auth::USER_REGISTERED {
-            let user: UserPayload = msg.payload_as()?;
-            return Ok(Some(templates::welcome(
-                &self.shop,
-                &user.email,
-                &user.name,
-            )));
-        }
-        let OrderPayload { order_id } = msg.payload_as()?;
-        let order = match self.orders.admin_order(order_id).await {
-            Ok((order, _)) => order,
-            Err(crate::orders::OrderError::NotFound) => {
-                return Err(HandlerError::permanent(format!(
-                    "order {order_id} does not exist"
-                )))
-            }
-            Err(e) => return Err(HandlerError::retryable(e)),
-        };
-        Ok(match msg.event_type.as_str() {
-            "order.created" => Some(templates::order_confirmation(&self.shop, &order)),
-            "order.paid" => Some(templates::payment_received(&self.shop, &order)),
-            "order.shipped" => Some(templates::order_shipped(&self.shop, &order)),
-            "order.cancelled" => Some(templates::order_closed(&self.shop, &order, false)),
-            "order.expired" => Some(templates::order_closed(&self.shop, &order, true)),
-            "order.refunded" | "order.partially_refunded" => {
-                Some(templates::refund_issued(&self.shop, &order))
-            }
-            _ => None,
-        })
+/// The events that send an email.
+pub fn subscribes(kind: EventKind) -> bool {
+    use EventKind::*;
+    match kind {
+        UserRegistered
+        | OrderCreated
+        | OrderPaid
+        | OrderShipped
+        | OrderCancelled
+        | OrderExpired
+        | OrderRefunded
+        | OrderPartiallyRefunded
+        | PaymentExceptionOpened => true,
+        ProductCreated | ProductUpdated | ProductArchived | ProductDeleted | VariantCreated
+        | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged | OrderProcessing
+        | OrderDelivered | OrderCompleted | OrderPaymentReversed => false,
     }
 }
 
 impl Notifier {
+    pub fn new(db: PgPool, mailer: Mailer, shop: Shop) -> Self {
+        Self { db, mailer, shop }
+    }
+
+    /// The email an event calls for (`None`: nothing to send for it). Everything an email
+    /// says comes from the event's payload, as it was when the event was written.
+    async fn email_for(&self, msg: &Delivered) -> Result<Option<Email>, HandlerError> {
+        let shop = &self.shop;
+        Ok(match msg.event()? {
+            Event::UserRegistered(user) => Some(templates::welcome(shop, &user.email, &user.name)),
+            Event::OrderCreated(order) => Some(templates::order_confirmation(shop, &order)),
+            Event::OrderPaid(order) => Some(templates::payment_received(shop, &order)),
+            Event::OrderShipped(order) => Some(templates::order_shipped(shop, &order)),
+            Event::OrderCancelled(order) => Some(templates::order_closed(shop, &order, false)),
+            Event::OrderExpired(order) => Some(templates::order_closed(shop, &order, true)),
+            Event::OrderRefunded(order) | Event::OrderPartiallyRefunded(order) => {
+                Some(templates::refund_issued(shop, &order))
+            }
+            Event::PaymentExceptionOpened(exception) => self.staff_email(&exception).await?,
+            _ => None,
+        })
+    }
+
     /// A payment exception goes to every admin account; nothing when there is none.
-    async fn staff_email(&self, msg: &Delivered) -> Result<Option<Email>, HandlerError> {
-        #[derive(Deserialize)]
-        struct ExceptionPayload {
-            order_number: String,
-            kind: String,
-            detail: String,
-            action: String,
-            state: String,
-        }
-        let e: ExceptionPayload = msg.payload_as()?;
-        if e.state != "open" {
+    async fn staff_email(&self, e: &PaymentExceptionOpened) -> Result<Option<Email>, HandlerError> {
+        if !e.needs_staff() {
             // Handled automatically (e.g. a late payment refunded): listed, nobody to wake.
             return Ok(None);
         }
-        let admins: Vec<String> =
-            sqlx::query_scalar("select email from users where role = 'admin' order by created_at")
-                .fetch_all(&self.db)
-                .await
-                .map_err(HandlerError::retryable)?;
+        let admins = crate::auth::store::admin_emails(&self.db)
+            .await
+            .map_err(HandlerError::retryable)?;
         if admins.is_empty() {
             tracing::warn!(order = %e.order_number, "payment exception but no admin account to email");
             return Ok(None);
@@ -227,19 +200,6 @@ impl Notifier {
         )))
     }
 }
-
-/// The events that send an email.
-pub const ROUTING_KEYS: &[&str] = &[
-    crate::payments::exceptions::EXCEPTION_OPENED,
-    "user.registered",
-    "order.created",
-    "order.paid",
-    "order.shipped",
-    "order.cancelled",
-    "order.expired",
-    "order.refunded",
-    "order.partially_refunded",
-];
 
 #[async_trait]
 impl Handler for Notifier {

@@ -1,6 +1,6 @@
 //! The emails toko sends, as plain text and HTML (pure functions; unit-tested).
 
-use crate::orders::Order;
+use crate::orders::events::OrderEvent as Order;
 
 /// Shop details that appear in every email.
 #[derive(Debug, Clone)]
@@ -166,12 +166,12 @@ pub fn order_confirmation(shop: &Shop, order: &Order) -> Email {
     email(
         shop,
         &order.customer_email,
-        format!("Order {} received", order.number),
+        format!("Order {} received", order.order_number),
         vec![
             format!("Hi {},", order.customer_name),
             format!(
                 "Thank you for your order {}. Please complete the payment of {} before {} (UTC); after that the order expires.",
-                order.number,
+                order.order_number,
                 money(order.grand_total, &order.currency),
                 order.payment_due_at.format("%Y-%m-%d %H:%M")
             ),
@@ -184,13 +184,13 @@ pub fn payment_received(shop: &Shop, order: &Order) -> Email {
     email(
         shop,
         &order.customer_email,
-        format!("Payment received for order {}", order.number),
+        format!("Payment received for order {}", order.order_number),
         vec![
             format!("Hi {},", order.customer_name),
             format!(
                 "We received your payment of {} for order {}. We will let you know when it ships.",
                 money(order.grand_total, &order.currency),
-                order.number
+                order.order_number
             ),
         ],
         Some(order),
@@ -205,12 +205,12 @@ pub fn order_shipped(shop: &Shop, order: &Order) -> Email {
     email(
         shop,
         &order.customer_email,
-        format!("Order {} has shipped", order.number),
+        format!("Order {} has shipped", order.order_number),
         vec![
             format!("Hi {},", order.customer_name),
             format!(
                 "Your order {} is on its way. Tracking number: {tracking}.",
-                order.number
+                order.order_number
             ),
         ],
         Some(order),
@@ -220,18 +220,18 @@ pub fn order_shipped(shop: &Shop, order: &Order) -> Email {
 pub fn order_closed(shop: &Shop, order: &Order, expired: bool) -> Email {
     let (subject, why) = if expired {
         (
-            format!("Order {} expired", order.number),
+            format!("Order {} expired", order.order_number),
             "the payment was not completed in time",
         )
     } else {
         (
-            format!("Order {} cancelled", order.number),
+            format!("Order {} cancelled", order.order_number),
             "it was cancelled",
         )
     };
     let mut paragraphs = vec![
         format!("Hi {},", order.customer_name),
-        format!("Your order {} is closed because {why}.", order.number),
+        format!("Your order {} is closed because {why}.", order.order_number),
     ];
     if order.refunded_amount > 0 {
         paragraphs.push(format!(
@@ -275,13 +275,13 @@ pub fn refund_issued(shop: &Shop, order: &Order) -> Email {
     email(
         shop,
         &order.customer_email,
-        format!("Refund for order {}", order.number),
+        format!("Refund for order {}", order.order_number),
         vec![
             format!("Hi {},", order.customer_name),
             format!(
                 "We refunded {} of order {} (total refunded: {} of {}).",
                 money(order.refunded_amount, &order.currency),
-                order.number,
+                order.order_number,
                 money(order.refunded_amount, &order.currency),
                 money(order.grand_total, &order.currency)
             ),

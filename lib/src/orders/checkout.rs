@@ -12,14 +12,16 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{
+    events::OrderEvent,
     stock::{self, StockOp},
     store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order, OrderError, OrderStatus,
     Orders,
 };
 use crate::{
     cart::{self, CheckoutLine},
+    events::Event,
     idempotency::{Existing, IdempotencyKey},
-    outbox::{self, NewEvent},
+    outbox,
     validation::ValidationErrors,
 };
 
@@ -273,16 +275,7 @@ impl Orders {
         let order = store::load(tx, order_id)
             .await?
             .ok_or(OrderError::NotFound)?;
-        outbox::enqueue(
-            tx,
-            NewEvent::new(
-                "order.created",
-                "order",
-                order_id,
-                super::lifecycle::event_payload(&order, None),
-            ),
-        )
-        .await?;
+        outbox::enqueue(tx, Event::OrderCreated(OrderEvent::announce(&order, None))).await?;
         Ok(order)
     }
 }

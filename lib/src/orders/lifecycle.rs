@@ -2,18 +2,15 @@
 //! its stock effect, history row and outbox event in one transaction. Customer cancellation
 //! and the expiry sweep are built on it.
 
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
+    events::OrderEvent,
     stock::{self, StockOp},
     store, Actor, Order, OrderError, OrderStatus, Orders,
 };
-use crate::{
-    outbox::{self, NewEvent},
-    validation::ValidationErrors,
-};
+use crate::{outbox, validation::ValidationErrors};
 
 /// A requested transition.
 #[derive(Debug, Clone)]
@@ -38,20 +35,6 @@ impl Transition {
             refunded_total: None,
         }
     }
-}
-
-/// The payload of every `order.*` event: enough to route and filter; consumers read the order.
-pub(crate) fn event_payload(order: &Order, from: Option<OrderStatus>) -> serde_json::Value {
-    json!({
-        "order_id": order.id,
-        "order_number": order.number,
-        "user_id": order.user_id,
-        "status": order.status,
-        "from_status": from,
-        "grand_total": order.grand_total,
-        "refunded_amount": order.refunded_amount,
-        "currency": order.currency,
-    })
 }
 
 /// The stock effect of moving from `from` to `to`.
@@ -138,16 +121,7 @@ pub(crate) async fn apply(
     let order = store::load(tx, order_id)
         .await?
         .ok_or(OrderError::NotFound)?;
-    outbox::enqueue(
-        tx,
-        NewEvent::new(
-            t.to.event_type(),
-            "order",
-            order_id,
-            event_payload(&order, Some(from)),
-        ),
-    )
-    .await?;
+    outbox::enqueue(tx, t.to.event()(OrderEvent::announce(&order, Some(from)))).await?;
     tracing::info!(order.id = %order_id, from = %from, to = %t.to, actor = %t.actor, "order transition");
     Ok(order)
 }

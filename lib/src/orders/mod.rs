@@ -2,11 +2,12 @@
 //! order state machine with its stock effects, history and events, expiry of unpaid orders,
 //! and the customer and admin views.
 //!
-//! `status` is the state machine; `checkout` places orders; `lifecycle` moves them; `store`
-//! holds the SQL; `stock` the reservation bookkeeping shared by both.
+//! `status` is the state machine; `checkout` places orders; `lifecycle` moves them; `events`
+//! is what their events say; `store` holds the SQL; `stock` the reservation bookkeeping shared by both.
 
 pub mod audit;
 pub mod checkout;
+pub mod events;
 pub mod lifecycle;
 pub mod status;
 mod stock;
@@ -15,6 +16,7 @@ mod store;
 use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -23,7 +25,7 @@ pub use self::status::OrderStatus;
 use crate::{config::OrderConfig, idempotency::IdempotencyError, validation::ValidationErrors};
 
 /// Where an order ships to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Address {
     pub recipient_name: String,
     pub phone: String,
@@ -37,7 +39,7 @@ pub struct Address {
 }
 
 /// A line as it was bought: names, options and price are snapshots.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLine {
     pub id: Uuid,
     pub variant_id: Uuid,

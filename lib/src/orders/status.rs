@@ -9,9 +9,13 @@
 //! paid, processing ─▶ payment_reversed ─▶ paid | cancelled   (a settlement the bank reversed)
 //! ```
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+use super::events::OrderEvent;
+use crate::events::Event;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     PendingPayment,
@@ -104,20 +108,20 @@ impl OrderStatus {
         ALL.into_iter().find(|s| s.as_str() == value)
     }
 
-    /// The outbox event type announcing a move into this status (`order.paid`, ...).
-    pub const fn event_type(self) -> &'static str {
+    /// The event announcing a move into this status (`order.paid`, ...).
+    pub const fn event(self) -> fn(OrderEvent) -> Event {
         match self {
-            PendingPayment => "order.created",
-            Paid => "order.paid",
-            Processing => "order.processing",
-            Shipped => "order.shipped",
-            Delivered => "order.delivered",
-            Completed => "order.completed",
-            Cancelled => "order.cancelled",
-            Expired => "order.expired",
-            Refunded => "order.refunded",
-            PartiallyRefunded => "order.partially_refunded",
-            PaymentReversed => "order.payment_reversed",
+            PendingPayment => Event::OrderCreated,
+            Paid => Event::OrderPaid,
+            Processing => Event::OrderProcessing,
+            Shipped => Event::OrderShipped,
+            Delivered => Event::OrderDelivered,
+            Completed => Event::OrderCompleted,
+            Cancelled => Event::OrderCancelled,
+            Expired => Event::OrderExpired,
+            Refunded => Event::OrderRefunded,
+            PartiallyRefunded => Event::OrderPartiallyRefunded,
+            PaymentReversed => Event::OrderPaymentReversed,
         }
     }
 }

@@ -6,10 +6,7 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{
-    catalog::events::{StockPayload, STOCK_CHANGED},
-    outbox::{self, NewEvent},
-};
+use crate::{catalog::events::StockChanged, events::Event, outbox};
 
 /// A stock operation and its effect per unit on (on hand, reserved).
 #[derive(Debug, Clone, Copy)]
@@ -126,16 +123,15 @@ async fn record(
     let events = changed
         .iter()
         .map(|c| {
-            let payload = StockPayload {
+            Event::StockChanged(StockChanged {
                 variant_id: c.variant_id,
                 product_id: c.product_id,
-                sku: &c.sku,
+                sku: c.sku.clone(),
                 stock_on_hand: c.stock_on_hand,
                 stock_reserved: c.stock_reserved,
                 available: c.stock_on_hand - c.stock_reserved,
-                kind: op.kind(),
-            };
-            NewEvent::new(STOCK_CHANGED, "product", c.product_id, payload)
+                kind: op.kind().to_owned(),
+            })
         })
         .collect();
     outbox::enqueue_many(tx, events).await

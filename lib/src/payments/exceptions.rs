@@ -5,18 +5,46 @@
 //! event (staff are emailed) in the same transaction.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{PaymentError, Payments};
 use crate::{
-    outbox::{self, NewEvent},
+    events::{Event, Payload},
+    outbox,
     validation::ValidationErrors,
 };
 
-/// The event announcing a new exception.
-pub const EXCEPTION_OPENED: &str = "payment.exception_opened";
+/// A new payment exception (the payload of `payment.exception_opened`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentExceptionOpened {
+    pub exception_id: Uuid,
+    pub order_id: Uuid,
+    pub order_number: String,
+    /// `late_payment`, `reversal`, `amount_mismatch`, `refund_failed`, ...
+    pub kind: String,
+    /// `open` (staff must act) or `resolved` (handled automatically, listed for the record).
+    pub state: String,
+    pub detail: String,
+    /// The amount concerned, in minor units, when there is one.
+    pub amount: Option<i64>,
+    /// What staff should do.
+    pub action: String,
+}
+
+impl PaymentExceptionOpened {
+    pub fn needs_staff(&self) -> bool {
+        self.state == "open"
+    }
+}
+
+impl Payload for PaymentExceptionOpened {
+    fn aggregate_id(&self) -> Uuid {
+        self.exception_id
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExceptionKind {
@@ -136,25 +164,22 @@ pub async fn open(tx: &mut PgConnection, e: NewException<'_>) -> Result<bool, sq
                 .bind(e.order_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        outbox::enqueue(
-            tx,
-            NewEvent::new(
-                EXCEPTION_OPENED,
-                "payment_exception",
-                id,
-                json!({
-                    "exception_id": id,
-                    "order_id": e.order_id,
-                    "order_number": order_number,
-                    "kind": e.kind.as_str(),
-                    "state": if e.resolution.is_some() { "resolved" } else { "open" },
-                    "detail": e.detail,
-                    "amount": e.amount,
-                    "action": e.kind.action(),
-                }),
-            ),
-        )
-        .await?;
+        let opened = PaymentExceptionOpened {
+            exception_id: id,
+            order_id: e.order_id,
+            order_number,
+            kind: e.kind.as_str().to_owned(),
+            state: if e.resolution.is_some() {
+                "resolved"
+            } else {
+                "open"
+            }
+            .to_owned(),
+            detail: e.detail.clone(),
+            amount: e.amount,
+            action: e.kind.action().to_owned(),
+        };
+        outbox::enqueue(tx, Event::PaymentExceptionOpened(opened)).await?;
         tracing::warn!(order.id = %e.order_id, kind = e.kind.as_str(), detail = %e.detail, "payment exception");
     }
     Ok(inserted)

@@ -7,11 +7,13 @@
 
 use std::time::Duration;
 
+use super::{PaymentError, Payments};
+use crate::{
+    events::{Event, EventKind},
+    messaging::{Delivered, Handler, HandlerError, Idempotency},
+};
 use async_trait::async_trait;
 use uuid::Uuid;
-
-use super::{PaymentError, Payments};
-use crate::messaging::{Delivered, Handler, HandlerError, Idempotency};
 
 const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -30,6 +32,35 @@ impl PaymentPoller {
     }
 }
 
+/// The poller schedules a check of every new order.
+pub fn subscribes(kind: EventKind) -> bool {
+    use EventKind::*;
+    match kind {
+        OrderCreated => true,
+        ProductCreated
+        | ProductUpdated
+        | ProductArchived
+        | ProductDeleted
+        | VariantCreated
+        | VariantUpdated
+        | VariantDeleted
+        | StockChanged
+        | CategoryChanged
+        | UserRegistered
+        | OrderPaid
+        | OrderProcessing
+        | OrderShipped
+        | OrderDelivered
+        | OrderCompleted
+        | OrderCancelled
+        | OrderExpired
+        | OrderRefunded
+        | OrderPartiallyRefunded
+        | OrderPaymentReversed
+        | PaymentExceptionOpened => false,
+    }
+}
+
 #[async_trait]
 impl Handler for PaymentPoller {
     fn name(&self) -> &str {
@@ -37,11 +68,10 @@ impl Handler for PaymentPoller {
     }
 
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
-        #[derive(serde::Deserialize)]
-        struct Payload {
-            order_id: Uuid,
-        }
-        let Payload { order_id } = msg.payload_as()?;
+        let order_id = match msg.event()? {
+            Event::OrderCreated(order) => order.order_id,
+            other => return Err(HandlerError::not_subscribed(other.kind())),
+        };
         let Some(mut tx) =
             Idempotency::begin(&self.payments.db, self.name(), &msg.message_id).await?
         else {

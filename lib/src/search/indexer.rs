@@ -5,11 +5,12 @@
 //! harmless.
 
 use async_trait::async_trait;
-use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{Search, SearchError};
-use crate::messaging::{Delivered, Handler, HandlerError};
+use crate::{
+    events::{Event, EventKind},
+    messaging::{Delivered, Handler, HandlerError},
+};
 
 pub struct SearchIndexer {
     search: Search,
@@ -22,17 +23,25 @@ impl SearchIndexer {
 }
 
 /// The events whose products need re-indexing.
-pub const ROUTING_KEYS: &[&str] = &[
-    "product.*",
-    "variant.*",
-    "stock.changed",
-    "category.changed",
-];
-
-#[derive(Deserialize)]
-struct Touched {
-    product_id: Option<Uuid>,
-    category_id: Option<Uuid>,
+pub fn subscribes(kind: EventKind) -> bool {
+    use EventKind::*;
+    match kind {
+        ProductCreated | ProductUpdated | ProductArchived | ProductDeleted | VariantCreated
+        | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged => true,
+        UserRegistered
+        | OrderCreated
+        | OrderPaid
+        | OrderProcessing
+        | OrderShipped
+        | OrderDelivered
+        | OrderCompleted
+        | OrderCancelled
+        | OrderExpired
+        | OrderRefunded
+        | OrderPartiallyRefunded
+        | OrderPaymentReversed
+        | PaymentExceptionOpened => false,
+    }
 }
 
 fn failure(error: SearchError) -> HandlerError {
@@ -49,16 +58,24 @@ impl Handler for SearchIndexer {
     }
 
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
-        let touched: Touched = msg.payload_as()?;
-        if msg.event_type == "category.changed" {
-            let category = touched
-                .category_id
-                .ok_or_else(|| HandlerError::permanent("category.changed without category_id"))?;
-            return self.search.index_category(category).await.map_err(failure);
-        }
-        let product = touched.product_id.ok_or_else(|| {
-            HandlerError::permanent(format!("{} without product_id", msg.event_type))
-        })?;
+        let product = match msg.event()? {
+            Event::CategoryChanged(category) => {
+                return self
+                    .search
+                    .index_category(category.category_id)
+                    .await
+                    .map_err(failure);
+            }
+            Event::ProductCreated(p)
+            | Event::ProductUpdated(p)
+            | Event::ProductArchived(p)
+            | Event::ProductDeleted(p) => p.product_id,
+            Event::VariantCreated(v) | Event::VariantUpdated(v) | Event::VariantDeleted(v) => {
+                v.product_id
+            }
+            Event::StockChanged(stock) => stock.product_id,
+            other => return Err(HandlerError::not_subscribed(other.kind())),
+        };
         self.search
             .backend()
             .index_products(&[product])

@@ -6,10 +6,9 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use toko::{
-    config::{OrderConfig, Reader, WorkerConfig},
+    config::{Reader, WorkerConfig},
     messaging::Worker,
     notifications::{MailConfig, Mailer, Notifier},
-    orders::Orders,
 };
 use toko_testkit::{broker::worker_settings, SmtpCatcher, TestApp, TestBroker, TestUser};
 
@@ -95,12 +94,7 @@ impl Pipeline {
     pub fn notifier(&self, pool: sqlx::PgPool) -> Notifier {
         let reader = Reader(&self.settings);
         let mail = MailConfig::from_reader(&reader).expect("mail settings");
-        let orders = Orders::new(
-            pool.clone(),
-            OrderConfig::from_reader(&reader).expect("order settings"),
-            "IDR",
-        );
-        Notifier::new(pool, orders, Mailer::new(&mail).expect("mailer"), mail.shop)
+        Notifier::new(pool, Mailer::new(&mail).expect("mailer"), mail.shop)
     }
 
     pub async fn spawn_consumer(&self, name: &str, handler: impl toko::messaging::Handler) {

@@ -27,6 +27,8 @@ enum Command {
     Migrate,
     /// Write the OpenAPI document (no server or database needed).
     Openapi(openapi::Args),
+    /// Write the event catalog with the payloads' JSON Schemas (docs/EVENTS.md).
+    Events(openapi::EventArgs),
     /// Create an admin, or promote an existing account (password from stdin or TOKO_ADMIN_PASSWORD).
     CreateAdmin(admin::Args),
     /// Check stock and order consistency; exits non-zero on violations (DATABASE_URL).
@@ -58,6 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => migrate::run().await,
         Command::Openapi(args) => openapi::run(args),
+        Command::Events(args) => openapi::events(args),
         Command::CreateAdmin(args) => admin::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,

@@ -1,6 +1,7 @@
-//! `tokoctl openapi [--output FILE]`
+//! `tokoctl openapi [--output FILE]` and `tokoctl events [--output FILE]`: the generated
+//! documents of the API and of the events (no server or database needed).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -9,13 +10,27 @@ pub struct Args {
     output: PathBuf,
 }
 
+#[derive(clap::Args)]
+pub struct EventArgs {
+    /// Where to write the catalog; `-` for stdout.
+    #[arg(long, short, default_value = "docs/EVENTS.md")]
+    output: PathBuf,
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let spec = toko::http::spec_json();
-    if args.output.as_os_str() == "-" {
-        println!("{spec}");
+    write(&args.output, &format!("{}\n", toko::http::spec_json()))
+}
+
+pub fn events(args: EventArgs) -> anyhow::Result<()> {
+    write(&args.output, &toko::events::catalog_markdown())
+}
+
+fn write(output: &Path, text: &str) -> anyhow::Result<()> {
+    if output.as_os_str() == "-" {
+        print!("{text}");
     } else {
-        std::fs::write(&args.output, format!("{spec}\n"))?;
-        eprintln!("wrote {}", args.output.display());
+        std::fs::write(output, text)?;
+        eprintln!("wrote {}", output.display());
     }
     Ok(())
 }
