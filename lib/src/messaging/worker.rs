@@ -6,7 +6,7 @@
 //!
 //! ```ignore
 //! let mut worker = Worker::start("notifier", config).await?;
-//! worker.consume(Notifier::new(worker.pool.clone(), mailer))?;
+//! worker.consume(Notifier::new(worker.pool.clone(), mailer, shop))?;
 //! worker.run_until(toko::telemetry::shutdown_signal()).await;
 //! ```
 
