@@ -44,7 +44,6 @@ async fn every_event_written_by_a_shop_day_reads_as_its_catalog_type() {
         EventKind::UserRegistered,
         EventKind::CategoryChanged,
         EventKind::ProductCreated,
-        EventKind::VariantCreated,
         EventKind::StockChanged,
         EventKind::OrderCreated,
         EventKind::OrderCancelled,

@@ -335,12 +335,13 @@ async fn idempotency_records_serialize_concurrent_deliveries_of_one_message() {
 }
 
 #[tokio::test]
-async fn a_message_of_an_unknown_schema_version_goes_to_the_dlq_with_the_reason() {
+async fn messages_of_other_schema_versions_go_to_the_dlq_with_the_reason() {
     let env = Env::new().await;
     let handler = TestHandler::new("notifier", &env.pool, Mode::Succeed);
     let (worker, connection) = start(&env, &handler, "notifier-1").await;
     let channel = connection.create_channel().await.unwrap();
-    for (id, version) in [("msg-v2", 2), ("msg-v1", 1)] {
+    // order.paid is at version 2: 3 is newer than this consumer, 1 retired.
+    for (id, version) in [("msg-v3", 3), ("msg-v1", 1), ("msg-v2", 2)] {
         let mut headers = lapin::types::FieldTable::default();
         headers.insert(
             "schema_version".into(),
@@ -360,28 +361,37 @@ async fn a_message_of_an_unknown_schema_version_goes_to_the_dlq_with_the_reason(
             .unwrap();
     }
 
-    let letters = eventually("v2 in the DLQ", Duration::from_secs(10), || async {
+    let letters = eventually("v3 and v1 in the DLQ", Duration::from_secs(10), || async {
         let letters = dead_letters(&env.broker, "toko.notifier.dlq").await;
-        (!letters.is_empty()).then_some(letters)
+        (letters.len() >= 2).then_some(letters)
     })
     .await;
-    eventually("v1 handled", Duration::from_secs(10), || async {
-        (env.effects("msg-v1").await == 1).then_some(())
+    eventually("v2 handled", Duration::from_secs(10), || async {
+        (env.effects("msg-v2").await == 1).then_some(())
     })
     .await;
-    assert_eq!(letters.len(), 1);
-    let letter = &letters[0];
-    assert_eq!(letter.message_id.as_deref(), Some("msg-v2"));
-    assert_eq!(letter.failure.as_deref(), Some("permanent"));
+    assert_eq!(letters.len(), 2);
+    let reason = |id: &str| {
+        let letter = letters
+            .iter()
+            .find(|l| l.message_id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("{id} dead-lettered: {letters:?}"));
+        assert_eq!(letter.failure.as_deref(), Some("permanent"));
+        letter.last_error.clone().unwrap()
+    };
+    let newer = reason("msg-v3");
     assert!(
-        letter
-            .last_error
-            .as_deref()
-            .unwrap()
-            .starts_with("unsupported schema_version 2: this consumer reads versions 1 to 1"),
-        "{letter:?}"
+        newer.starts_with(
+            "unsupported schema_version 3 of order.paid: this consumer reads version 2"
+        ),
+        "{newer}"
     );
-    assert_eq!(handler.calls(), 1, "the handler never saw version 2");
-    assert_eq!(env.effects("msg-v2").await, 0);
+    let older = reason("msg-v1");
+    assert!(
+        older.starts_with("retired schema_version 1 of order.paid"),
+        "{older}"
+    );
+    assert_eq!(handler.calls(), 1, "the handler saw only version 2");
+    assert_eq!(env.effects("msg-v3").await + env.effects("msg-v1").await, 0);
     worker.run_until(async {}).await;
 }

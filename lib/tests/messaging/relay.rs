@@ -97,7 +97,9 @@ async fn a_batch_publishes_each_row_once_with_its_properties_and_marks_it_after_
     assert!(header(first, "aggregate_id").is_some());
     assert_eq!(
         p.headers().as_ref().unwrap().inner().get("schema_version"),
-        Some(&AMQPValue::LongInt(1))
+        Some(&AMQPValue::LongInt(
+            toko::events::EventKind::OrderPaid.schema_version()
+        ))
     );
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&first.data).unwrap(),
