@@ -107,6 +107,25 @@ impl Reader<'_> {
         }
     }
 
+    /// A comma-separated list of durations, each longer than 0 (retry schedules).
+    pub fn durations(
+        &self,
+        name: &'static str,
+        default: &[Duration],
+    ) -> Result<Vec<Duration>, ConfigError> {
+        let Some(raw) = self.0.get(name) else {
+            return Ok(default.to_vec());
+        };
+        raw.split(',')
+            .map(|d| match parse_duration(d) {
+                Ok(d) if !d.is_zero() => Ok(d),
+                Ok(_) => Err("every delay must be longer than 0".to_owned()),
+                Err(e) => Err(e),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|reason| ConfigError::Invalid { name, reason })
+    }
+
     /// A count that must be at least 1.
     pub fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
         match self.parse(name, default)? {
@@ -616,25 +635,14 @@ impl ConsumerConfig {
                 });
             }
         }
-        let retry_delays = match r.optional("RETRY_DELAYS") {
-            None => vec![
+        let retry_delays = r.durations(
+            "RETRY_DELAYS",
+            &[
                 Duration::from_secs(1),
                 Duration::from_secs(10),
                 Duration::from_secs(60),
             ],
-            Some(raw) => raw
-                .split(',')
-                .map(|d| match parse_duration(d) {
-                    Ok(d) if !d.is_zero() => Ok(d),
-                    Ok(_) => Err("retry delays must be longer than 0".to_owned()),
-                    Err(e) => Err(e),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|reason| ConfigError::Invalid {
-                    name: "RETRY_DELAYS",
-                    reason,
-                })?,
-        };
+        )?;
         Ok(Self {
             prefetch,
             concurrency,
@@ -762,6 +770,7 @@ pub struct ApiConfig {
     pub midtrans: Option<MidtransConfig>,
     pub rate_limit: RateLimitConfig,
     pub search: SearchConfig,
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl ApiConfig {
@@ -783,6 +792,7 @@ impl ApiConfig {
             midtrans: MidtransConfig::from_reader(&r)?,
             rate_limit: RateLimitConfig::from_reader(&r)?,
             search: SearchConfig::from_reader(&r)?,
+            webhooks: crate::webhooks::WebhookConfig::from_reader(&r)?,
         })
     }
 }

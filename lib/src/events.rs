@@ -20,6 +20,7 @@ use crate::{
     catalog::events::{CategoryChanged, ProductEvent, StockChanged, VariantEvent},
     orders::events::OrderEvent,
     payments::exceptions::PaymentExceptionOpened,
+    webhooks::EndpointDisabled,
 };
 
 /// A payload: what an event says, and which aggregate it is about (the outbox orders events
@@ -149,6 +150,8 @@ event_catalog! {
     OrderPaymentReversed => "order.payment_reversed", v 2, "order", OrderEvent;
     /// A payment needs staff attention (or was handled automatically and is listed).
     PaymentExceptionOpened => "payment.exception_opened", v 1, "payment_exception", PaymentExceptionOpened;
+    /// A webhook endpoint was disabled after its deliveries failed for too long.
+    WebhookEndpointDisabled => "webhook.endpoint_disabled", v 1, "webhook_endpoint", EndpointDisabled;
 }
 
 impl EventKind {

@@ -25,3 +25,4 @@ pub mod search;
 pub mod serving;
 pub mod telemetry;
 pub mod validation;
+pub mod webhooks;

@@ -308,3 +308,16 @@ pub fn idempotency_key_required() -> Problem {
             .into();
     problem
 }
+
+into_api_error!(crate::webhooks::WebhookError);
+
+impl From<crate::webhooks::WebhookError> for Problem {
+    fn from(error: crate::webhooks::WebhookError) -> Self {
+        use crate::webhooks::WebhookError as E;
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::NotFound(_) => Problem::not_found(error.to_string()),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}

@@ -19,6 +19,7 @@ use crate::{
     payments::Payments,
     ratelimit::RateLimiter,
     search::Search,
+    webhooks::Webhooks,
 };
 
 /// Services and settings every handler can reach (cheap to clone: all `Arc`s and pools).
@@ -33,6 +34,7 @@ pub struct AppState {
     pub payments: Payments,
     pub rate_limiter: super::rate_limit::SharedLimiter,
     pub search: Search,
+    pub webhooks: Webhooks,
     /// The catalog's change counter behind the read caches; `None` when caching is off.
     pub catalog_changes: Option<Arc<CatalogChanges>>,
     pub registry: Registry,
@@ -80,6 +82,7 @@ impl AppState {
             changes.clone(),
             cache_limits,
         );
+        let webhooks = Webhooks::new(db.clone(), config.webhooks.clone());
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -90,6 +93,7 @@ impl AppState {
             payments,
             rate_limiter,
             search,
+            webhooks,
             catalog_changes: changes,
             registry,
             http_metrics,

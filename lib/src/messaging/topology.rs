@@ -62,20 +62,22 @@ pub const DELIVERY_LIMIT: u32 = 20;
 /// handler's `subscribes`, an exhaustive `match` over [`EventKind`] (a new kind does not
 /// compile until each worker has decided). Their queues are bound to the routing keys of the
 /// kinds they take ([`subscriptions_of`]), and [`Topology::deployment`] declares them.
-pub const SUBSCRIPTIONS: [(&str, fn(EventKind) -> bool); 4] = [
+pub const SUBSCRIPTIONS: [(&str, fn(EventKind) -> bool); 5] = [
     ("search-indexer", crate::search::indexer::subscribes),
     ("inventory-reconciler", crate::catalog::audit::subscribes),
     ("payment-poller", crate::payments::poller::subscribes),
     ("notifier", crate::notifications::subscribes),
+    ("webhook-dispatcher", crate::webhooks::dispatch::subscribes),
 ];
 
 /// The workers of [`SUBSCRIPTIONS`], for operations that list queues without the
 /// management API.
-pub const KNOWN_WORKERS: [&str; 4] = [
+pub const KNOWN_WORKERS: [&str; 5] = [
     SUBSCRIPTIONS[0].0,
     SUBSCRIPTIONS[1].0,
     SUBSCRIPTIONS[2].0,
     SUBSCRIPTIONS[3].0,
+    SUBSCRIPTIONS[4].0,
 ];
 
 /// The routing keys worker `worker` subscribes to (none for a worker not in

@@ -146,7 +146,8 @@ pub fn subscribes(kind: EventKind) -> bool {
         | OrderExpired
         | OrderRefunded
         | OrderPartiallyRefunded
-        | PaymentExceptionOpened => true,
+        | PaymentExceptionOpened
+        | WebhookEndpointDisabled => true,
         ProductCreated | ProductUpdated | ProductArchived | ProductDeleted | VariantCreated
         | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged | OrderProcessing
         | OrderDelivered | OrderCompleted | OrderPaymentReversed => false,
@@ -172,32 +173,50 @@ impl Notifier {
             Event::OrderRefunded(order) | Event::OrderPartiallyRefunded(order) => {
                 Some(templates::refund_issued(shop, &order))
             }
-            Event::PaymentExceptionOpened(exception) => self.staff_email(&exception).await?,
+            Event::PaymentExceptionOpened(exception) => self.payment_exception(&exception).await?,
+            Event::WebhookEndpointDisabled(endpoint) => {
+                self.to_admins(|to| templates::webhook_endpoint_disabled(shop, to, &endpoint))
+                    .await?
+            }
             _ => None,
         })
     }
 
-    /// A payment exception goes to every admin account; nothing when there is none.
-    async fn staff_email(&self, e: &PaymentExceptionOpened) -> Result<Option<Email>, HandlerError> {
+    /// A payment exception that needs a person goes to the admins.
+    async fn payment_exception(
+        &self,
+        e: &PaymentExceptionOpened,
+    ) -> Result<Option<Email>, HandlerError> {
         if !e.needs_staff() {
             // Handled automatically (e.g. a late payment refunded): listed, nobody to wake.
             return Ok(None);
         }
+        self.to_admins(|to| {
+            templates::payment_exception(
+                &self.shop,
+                to,
+                &e.order_number,
+                &e.kind,
+                &e.detail,
+                &e.action,
+            )
+        })
+        .await
+    }
+
+    /// An email to every enabled admin account; nothing when there is none.
+    async fn to_admins(
+        &self,
+        email: impl FnOnce(&str) -> Email,
+    ) -> Result<Option<Email>, HandlerError> {
         let admins = crate::auth::store::admin_emails(&self.db)
             .await
             .map_err(HandlerError::retryable)?;
         if admins.is_empty() {
-            tracing::warn!(order = %e.order_number, "payment exception but no admin account to email");
+            tracing::warn!("a staff notification but no admin account to email");
             return Ok(None);
         }
-        Ok(Some(templates::payment_exception(
-            &self.shop,
-            &admins.join(", "),
-            &e.order_number,
-            &e.kind,
-            &e.detail,
-            &e.action,
-        )))
+        Ok(Some(email(&admins.join(", "))))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The emails toko sends, as plain text and HTML (pure functions; unit-tested).
 
-use crate::orders::events::OrderEvent as Order;
+use crate::{orders::events::OrderEvent as Order, webhooks::EndpointDisabled};
 
 /// Shop details that appear in every email.
 #[derive(Debug, Clone)]
@@ -266,6 +266,28 @@ pub fn payment_exception(
             detail.to_owned(),
             format!("What to do: {action}."),
             "The open exceptions are listed at GET /api/v1/admin/payment-exceptions and by `tokoctl payments exceptions`.".to_owned(),
+        ],
+        None,
+    )
+}
+
+/// A webhook endpoint disabled after failing too long, for the shop's staff.
+pub fn webhook_endpoint_disabled(shop: &Shop, to: &str, e: &EndpointDisabled) -> Email {
+    let id = e.endpoint_id;
+    email(
+        shop,
+        to,
+        format!("Webhook endpoint disabled: {}", e.url),
+        vec![
+            format!(
+                "toko stopped sending events to {} because {}.",
+                e.url, e.reason
+            ),
+            format!(
+                "Failed deliveries are kept. Once the endpoint answers again, enable it \
+                 (PATCH /api/v1/admin/webhooks/{id} with enabled: true) and send them again \
+                 (POST /api/v1/admin/webhooks/{id}/redeliver)."
+            ),
         ],
         None,
     )

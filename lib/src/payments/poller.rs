@@ -57,7 +57,8 @@ pub fn subscribes(kind: EventKind) -> bool {
         | OrderRefunded
         | OrderPartiallyRefunded
         | OrderPaymentReversed
-        | PaymentExceptionOpened => false,
+        | PaymentExceptionOpened
+        | WebhookEndpointDisabled => false,
     }
 }
 

@@ -6,6 +6,7 @@ mod account;
 mod admin_catalog;
 mod admin_orders;
 mod admin_users;
+mod admin_webhooks;
 mod auth;
 mod cart;
 mod catalog;
@@ -16,6 +17,7 @@ mod orders;
 mod payments;
 mod search;
 mod search_dto;
+mod webhook_dto;
 
 use poem_openapi::Tags;
 
@@ -53,6 +55,7 @@ pub type Api = (
     admin_users::AdminUsersApi,
     admin_catalog::AdminCatalogApi,
     admin_orders::AdminOrdersApi,
+    admin_webhooks::AdminWebhooksApi,
 );
 
 pub fn all() -> Api {
@@ -67,5 +70,6 @@ pub fn all() -> Api {
         admin_users::AdminUsersApi,
         admin_catalog::AdminCatalogApi,
         admin_orders::AdminOrdersApi,
+        admin_webhooks::AdminWebhooksApi,
     )
 }
