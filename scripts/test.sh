@@ -16,8 +16,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "build (workspace, all targets)"
 cargo build --locked --workspace --all-targets
 
-step "test tools (aiosmtpd as the tests' SMTP server, openapi-spec-validator)"
-ensure_venv .venv/tools aiosmtpd openapi-spec-validator
+step "test tools (aiosmtpd as the tests' SMTP server, openapi-spec-validator, standardwebhooks to verify webhook deliveries)"
+ensure_venv .venv/tools aiosmtpd openapi-spec-validator standardwebhooks==1.3.0
 
 step "osmem-server (the Elasticsearch specs' server: an emulator of the OpenSearch API, in memory)"
 trap stop_osmem EXIT
