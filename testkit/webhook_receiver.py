@@ -78,7 +78,18 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def read_body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        # A streamed body: http.server does not decode chunks itself.
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0], 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()
 
     def answer(self, status: int, payload=None):
         data = b"" if payload is None or status == 204 else json.dumps(payload).encode()

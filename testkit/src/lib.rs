@@ -3,12 +3,14 @@
 //!
 //! Databases are cloned from a template that holds the migrated schema (built once per set of
 //! migrations), which makes a fresh database cost tens of milliseconds instead of a full
-//! migration run. Messaging tests get a RabbitMQ vhost of their own ([`TestBroker`]).
+//! migration run. Messaging tests get a RabbitMQ vhost of their own ([`TestBroker`]); email and
+//! webhook tests get a real SMTP server ([`SmtpCatcher`]) and webhook endpoint ([`WebhookReceiver`]).
 
 pub mod broker;
 pub mod database;
 pub mod elasticsearch;
 pub mod smtp;
+pub mod webhooks;
 
 use std::collections::HashMap;
 
@@ -19,6 +21,7 @@ use toko::{config::ApiConfig, http, serving::BoundServer};
 pub use broker::{eventually, TcpProxy, TestBroker};
 pub use database::TestDatabase;
 pub use smtp::SmtpCatcher;
+pub use webhooks::WebhookReceiver;
 
 /// A running app with its own database.
 pub struct TestApp {

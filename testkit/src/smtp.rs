@@ -2,6 +2,7 @@
 //! storing each accepted message as a file we can count and read.
 
 use std::{
+    ffi::OsString,
     io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -20,10 +21,34 @@ fn python() -> PathBuf {
     let python = root.join(".venv/tools/bin/python");
     assert!(
         python.exists(),
-        "{} is missing: run `bash scripts/test.sh` once, or create .venv/tools with aiosmtpd",
+        "{} is missing: run `bash scripts/test.sh` once, or create .venv/tools with the \
+         packages its `ensure_venv .venv/tools` line names",
         python.display()
     );
     python
+}
+
+/// Starts one of testkit's Python scripts with the tool virtualenv's Python and waits for
+/// the "READY" it prints once listening; `what` names it in the panic when it does not start.
+pub(crate) fn spawn_tool_script(script: &str, args: &[OsString], what: &str) -> Child {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
+    let mut child = Command::new(python())
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start the {what}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{what} output: {e}"));
+    if line.trim() != "READY" {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the {what} did not start (its error is above; is .venv/tools up to date with scripts/test.sh?)");
+    }
+    child
 }
 
 pub fn free_port() -> u16 {
@@ -43,21 +68,15 @@ impl SmtpCatcher {
     pub fn spawn_on(port: u16, rcpt_delay: Duration) -> Self {
         let directory =
             std::env::temp_dir().join(format!("toko-smtp-{}", uuid::Uuid::new_v4().simple()));
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp_catcher.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .arg(port.to_string())
-            .arg(&directory)
-            .arg(rcpt_delay.as_millis().to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the SMTP catcher");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("SMTP catcher output");
-        assert_eq!(line.trim(), "READY", "the SMTP catcher did not start");
+        let child = spawn_tool_script(
+            "smtp_catcher.py",
+            &[
+                port.to_string().into(),
+                directory.clone().into(),
+                rcpt_delay.as_millis().to_string().into(),
+            ],
+            "SMTP catcher",
+        );
         Self {
             child,
             port,
