@@ -142,8 +142,9 @@ impl Dispatcher {
 
     /// Claims up to `limit` due deliveries and sends them.
     pub async fn deliver_due(&self, limit: i64) -> Result<SweepReport, sqlx::Error> {
-        // The lease: long enough for the attempt to end before anyone else may take it.
-        let lease = self.config.timeout + Duration::from_secs(30);
+        // The lease: the attempt (lookup and request, each bounded by the timeout) ends
+        // before anyone else may take the delivery.
+        let lease = self.config.timeout * 2 + Duration::from_secs(5);
         let due: Vec<Due> = sqlx::query_as(
             "with due as (
                  select delivery_id from webhook_deliveries
@@ -192,9 +193,11 @@ impl Dispatcher {
             Ok(url) => url,
             Err(e) => return Outcome::failed(format!("invalid URL: {e}"), started),
         };
-        let target = match address::resolve(&url, &self.config.allowed_networks).await {
-            Ok(target) => target,
-            Err(refusal) => return Outcome::failed(format!("refused: {refusal}"), started),
+        let lookup = address::resolve(&url, &self.config.allowed_networks);
+        let target = match tokio::time::timeout(self.config.timeout, lookup).await {
+            Ok(Ok(target)) => target,
+            Ok(Err(refusal)) => return Outcome::failed(format!("refused: {refusal}"), started),
+            Err(_) => return Outcome::failed("the address lookup timed out", started),
         };
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -74,6 +74,18 @@ const RULES: &[(&str, Access)] = &[
     ("create_order_manual_refund", Access::Admin),
     ("list_payment_exceptions", Access::Admin),
     ("resolve_payment_exception", Access::Admin),
+    ("create_webhook_endpoint", Access::Admin),
+    ("list_webhook_endpoints", Access::Admin),
+    ("list_webhook_event_types", Access::Admin),
+    ("get_webhook_endpoint", Access::Admin),
+    ("update_webhook_endpoint", Access::Admin),
+    ("delete_webhook_endpoint", Access::Admin),
+    ("rotate_webhook_secret", Access::Admin),
+    ("send_webhook_test", Access::Admin),
+    ("redeliver_webhook_range", Access::Admin),
+    ("list_webhook_deliveries", Access::Admin),
+    ("get_webhook_delivery", Access::Admin),
+    ("redeliver_webhook_delivery", Access::Admin),
     // Last: it signs each role's user out everywhere.
     ("end_all_sessions", Access::Signed),
 ];
@@ -189,6 +201,39 @@ impl World {
         exception.to_string()
     }
 
+    /// A fresh webhook endpoint (registered by the admin).
+    async fn webhook_endpoint(&self) -> String {
+        let created: Value = self
+            .admin_post(
+                "/api/v1/admin/webhooks",
+                json!({"url": "https://hooks.example.com/matrix"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["endpoint"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A test delivery queued to a fresh endpoint.
+    async fn webhook_delivery(&self) -> String {
+        let endpoint = self.webhook_endpoint().await;
+        let queued: Value = self
+            .admin_post(
+                &format!("/api/v1/admin/webhooks/{endpoint}/test"),
+                json!({}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        queued["id"].as_str().unwrap().to_owned()
+    }
+
     async fn cart_item_of_a(&self) -> String {
         let cart = self.app.add_to_cart(&self.a, &self.variant, 1).await;
         cart["items"][0]["id"].as_str().unwrap().to_owned()
@@ -298,6 +343,19 @@ impl World {
             "list_payment_exceptions" => c.get(url("/api/v1/admin/payment-exceptions")),
             "resolve_payment_exception" => c.post(url(&format!("/api/v1/admin/payment-exceptions/{}/resolve", self.exception_of_a().await)))
                 .json(&json!({"resolution": "the bank confirmed the reversal"})),
+            "create_webhook_endpoint" => c.post(url("/api/v1/admin/webhooks")).json(&json!({"url": "https://hooks.example.com/toko"})),
+            "list_webhook_endpoints" => c.get(url("/api/v1/admin/webhooks")),
+            "list_webhook_event_types" => c.get(url("/api/v1/admin/webhooks/event-types")),
+            "get_webhook_endpoint" => c.get(url(&format!("/api/v1/admin/webhooks/{}", self.webhook_endpoint().await))),
+            "update_webhook_endpoint" => c.patch(url(&format!("/api/v1/admin/webhooks/{}", self.webhook_endpoint().await))).json(&json!({"description": "ERP"})),
+            "delete_webhook_endpoint" => c.delete(url(&format!("/api/v1/admin/webhooks/{}", self.webhook_endpoint().await))),
+            "rotate_webhook_secret" => c.post(url(&format!("/api/v1/admin/webhooks/{}/rotate-secret", self.webhook_endpoint().await))).json(&json!({})),
+            "send_webhook_test" => c.post(url(&format!("/api/v1/admin/webhooks/{}/test", self.webhook_endpoint().await))),
+            "redeliver_webhook_range" => c.post(url(&format!("/api/v1/admin/webhooks/{}/redeliver", self.webhook_endpoint().await)))
+                .json(&json!({"from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z"})),
+            "list_webhook_deliveries" => c.get(url(&format!("/api/v1/admin/webhooks/{}/deliveries", self.webhook_endpoint().await))),
+            "get_webhook_delivery" => c.get(url(&format!("/api/v1/admin/webhook-deliveries/{}", self.webhook_delivery().await))),
+            "redeliver_webhook_delivery" => c.post(url(&format!("/api/v1/admin/webhook-deliveries/{}/redeliver", self.webhook_delivery().await))),
             other => panic!("no request for {other}: add one"),
         };
         match self.user(role) {

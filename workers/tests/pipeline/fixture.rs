@@ -7,8 +7,12 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use toko::{
     config::{Reader, WorkerConfig},
-    messaging::Worker,
+    messaging::{schedule::Cadence, Worker},
     notifications::{MailConfig, Mailer, Notifier},
+    webhooks::{
+        dispatch::{Dispatcher, Fanout},
+        WebhookConfig,
+    },
 };
 use toko_testkit::{broker::worker_settings, SmtpCatcher, TestApp, TestBroker, TestUser};
 
@@ -100,6 +104,30 @@ impl Pipeline {
     pub async fn spawn_consumer(&self, name: &str, handler: impl toko::messaging::Handler) {
         let mut worker = self.worker(name).await;
         worker.consume(handler).expect("consume");
+        self.run(worker);
+    }
+
+    /// The webhook dispatcher: its queue consumer and its delivery sweep.
+    pub async fn spawn_webhook_dispatcher(&self) {
+        let mut worker = self.worker("webhook-dispatcher").await;
+        let config = WebhookConfig::from_reader(&Reader(&self.settings)).expect("webhook settings");
+        worker
+            .consume(Fanout::new(worker.pool.clone()))
+            .expect("consume");
+        let dispatcher = Dispatcher::new(worker.pool.clone(), config.clone());
+        worker
+            .every(
+                "deliver-webhooks",
+                Cadence::Every(config.sweep_interval),
+                move || {
+                    let dispatcher = dispatcher.clone();
+                    async move {
+                        dispatcher.deliver_due(100).await?;
+                        Ok(())
+                    }
+                },
+            )
+            .expect("sweep");
         self.run(worker);
     }
 

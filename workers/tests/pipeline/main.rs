@@ -10,3 +10,4 @@ mod fixture;
 mod indexer;
 mod reconciler;
 mod restart;
+mod webhooks;
