@@ -11,6 +11,7 @@ mod openapi;
 mod outbox;
 mod payments;
 mod search;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 
@@ -51,6 +52,9 @@ enum Command {
     /// Search index operations.
     #[command(subcommand)]
     Search(search::Command),
+    /// Merchants' webhook endpoints and their deliveries (DATABASE_URL).
+    #[command(subcommand)]
+    Webhooks(webhooks::Command),
     /// Read the emails the quick start's local SMTP catcher saved (.tmp/mail).
     #[command(subcommand)]
     Mail(mail::Command),
@@ -69,6 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Outbox(command) => outbox::run(command).await,
         Command::Payments(command) => payments::run(command).await,
         Command::Search(command) => search::run(command).await,
+        Command::Webhooks(command) => webhooks::run(command).await,
         Command::Mail(command) => mail::run(command),
     }
 }
