@@ -58,11 +58,14 @@ pub const EXCHANGE: &str = "toko.events";
 /// runtime acks them after publishing the retry copy.
 pub const DELIVERY_LIMIT: u32 = 20;
 
+/// Whether a worker takes events of a kind (each handler module's `subscribes`).
+pub type Subscribes = fn(EventKind) -> bool;
+
 /// Which worker consumes which events: the workers of docs/CONVENTIONS.md, each with its
 /// handler's `subscribes`, an exhaustive `match` over [`EventKind`] (a new kind does not
 /// compile until each worker has decided). Their queues are bound to the routing keys of the
 /// kinds they take ([`subscriptions_of`]), and [`Topology::deployment`] declares them.
-pub const SUBSCRIPTIONS: [(&str, fn(EventKind) -> bool); 5] = [
+pub const SUBSCRIPTIONS: [(&str, Subscribes); 5] = [
     ("search-indexer", crate::search::indexer::subscribes),
     ("inventory-reconciler", crate::catalog::audit::subscribes),
     ("payment-poller", crate::payments::poller::subscribes),
@@ -89,7 +92,7 @@ pub fn subscriptions_of(worker: &str) -> Vec<&'static str> {
         .map_or_else(Vec::new, |(_, subscribes)| routing_keys(*subscribes))
 }
 
-fn routing_keys(subscribes: fn(EventKind) -> bool) -> Vec<&'static str> {
+fn routing_keys(subscribes: Subscribes) -> Vec<&'static str> {
     EventKind::ALL
         .iter()
         .filter(|kind| subscribes(**kind))
