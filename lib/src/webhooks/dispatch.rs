@@ -18,9 +18,30 @@ use uuid::Uuid;
 use super::{address, signing, EndpointDisabled, WebhookConfig};
 use crate::{
     events::{Event, EventKind},
-    messaging::{Delivered, Handler, HandlerError},
+    messaging::{
+        schedule::Cadence,
+        worker::{Worker, WorkerError},
+        Delivered, Handler, HandlerError,
+    },
     outbox,
 };
+
+/// Runs the dispatcher in `worker`: the queue consumer (fan-out) and the delivery sweep.
+pub fn run_in(worker: &mut Worker, config: WebhookConfig) -> Result<(), WorkerError> {
+    worker.consume(Fanout::new(worker.pool.clone()))?;
+    let dispatcher = Dispatcher::new(worker.pool.clone(), config.clone());
+    worker.every(
+        "deliver-webhooks",
+        Cadence::Every(config.sweep_interval),
+        move || {
+            let dispatcher = dispatcher.clone();
+            async move {
+                dispatcher.deliver_due(100).await?;
+                Ok(())
+            }
+        },
+    )
+}
 
 /// Every event may be wanted by some endpoint: endpoints choose, not the deployment.
 pub fn subscribes(_kind: EventKind) -> bool {

@@ -15,51 +15,54 @@ fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// `(file relative to lib/src, line)` for every code line (not a comment) containing `needle`.
-fn code_lines_with(needle: &str) -> Vec<(String, String)> {
+/// Every source file of the library: (path relative to lib/src, its code lines without
+/// comments).
+fn library_code() -> Vec<(String, Vec<String>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&root, &mut files);
     assert!(files.len() > 20, "the library's sources are found");
-    let mut hits = Vec::new();
-    for file in files {
-        let relative = file
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        for line in std::fs::read_to_string(&file).unwrap().lines() {
-            let code = line.trim_start();
-            if !code.starts_with("//") && code.contains(needle) {
-                hits.push((relative.clone(), code.to_owned()));
-            }
-        }
-    }
-    hits
+    files
+        .into_iter()
+        .map(|file| {
+            let relative = file
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let code = std::fs::read_to_string(&file)
+                .unwrap()
+                .lines()
+                .map(str::trim_start)
+                .filter(|line| !line.starts_with("//"))
+                .map(str::to_owned)
+                .collect();
+            (relative, code)
+        })
+        .collect()
+}
+
+/// `(file relative to lib/src, line)` for every code line containing `needle`.
+fn code_lines_with(needle: &str) -> Vec<(String, String)> {
+    library_code()
+        .into_iter()
+        .flat_map(|(file, lines)| {
+            lines
+                .into_iter()
+                .filter(|line| line.contains(needle))
+                .map(move |line| (file.clone(), line))
+        })
+        .collect()
 }
 
 /// Every `use` of the crate's own modules, whitespace removed, per file outside `http/`.
 fn crate_imports_outside_http() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&root, &mut files);
     let mut imports = Vec::new();
-    for file in files {
-        let relative = file
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+    for (relative, lines) in library_code() {
         if relative.starts_with("http/") {
             continue;
         }
-        let text = std::fs::read_to_string(&file).unwrap();
-        let code: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for statement in code.split(';') {
+        for statement in lines.join("\n").split(';') {
             let statement: String = statement.split_whitespace().collect();
             let statement = statement
                 .trim_start_matches("pub")

@@ -4,30 +4,14 @@
 
 use toko::{
     config::{ProcessEnv, Reader},
-    messaging::schedule::Cadence,
-    webhooks::{
-        dispatch::{Dispatcher, Fanout},
-        WebhookConfig,
-    },
+    webhooks::{dispatch, WebhookConfig},
 };
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     toko_workers::run("webhook-dispatcher", |worker| {
         let config = WebhookConfig::from_reader(&Reader(&ProcessEnv))?;
-        worker.consume(Fanout::new(worker.pool.clone()))?;
-        let dispatcher = Dispatcher::new(worker.pool.clone(), config.clone());
-        worker.every(
-            "deliver-webhooks",
-            Cadence::Every(config.sweep_interval),
-            move || {
-                let dispatcher = dispatcher.clone();
-                async move {
-                    dispatcher.deliver_due(100).await?;
-                    Ok(())
-                }
-            },
-        )?;
+        dispatch::run_in(worker, config)?;
         Ok(())
     })
     .await

@@ -1,18 +1,20 @@
 //! A shop with its workers: the API (with the Midtrans simulator), a vhost, an SMTP server,
 //! the relay and chosen workers running in this process.
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use toko::{
     config::{Reader, WorkerConfig},
-    messaging::{schedule::Cadence, Worker},
+    messaging::Worker,
     notifications::{MailConfig, Mailer, Notifier},
-    webhooks::{
-        dispatch::{Dispatcher, Fanout},
-        WebhookConfig,
-    },
+    webhooks::{dispatch, WebhookConfig},
 };
 use toko_testkit::{broker::worker_settings, SmtpCatcher, TestApp, TestBroker, TestUser};
 
@@ -111,23 +113,7 @@ impl Pipeline {
     pub async fn spawn_webhook_dispatcher(&self) {
         let mut worker = self.worker("webhook-dispatcher").await;
         let config = WebhookConfig::from_reader(&Reader(&self.settings)).expect("webhook settings");
-        worker
-            .consume(Fanout::new(worker.pool.clone()))
-            .expect("consume");
-        let dispatcher = Dispatcher::new(worker.pool.clone(), config.clone());
-        worker
-            .every(
-                "deliver-webhooks",
-                Cadence::Every(config.sweep_interval),
-                move || {
-                    let dispatcher = dispatcher.clone();
-                    async move {
-                        dispatcher.deliver_due(100).await?;
-                        Ok(())
-                    }
-                },
-            )
-            .expect("sweep");
+        dispatch::run_in(&mut worker, config).expect("dispatcher");
         self.run(worker);
     }
 
@@ -156,6 +142,45 @@ impl Pipeline {
             .into_iter()
             .filter(|m| subject(m).contains(needle))
             .collect()
+    }
+}
+
+/// A worker's real binary (where a crash matters), killed when dropped.
+pub struct WorkerProcess(pub Child);
+
+impl WorkerProcess {
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL the worker");
+        self.0.wait().expect("reap the worker");
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Pipeline {
+    /// Starts `binary` (an `env!("CARGO_BIN_EXE_<name>")`) with the pipeline's settings plus
+    /// `extra`.
+    pub fn start_binary(&self, binary: &str, extra: &[(&str, &str)]) -> WorkerProcess {
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.settings)
+            .env("METRICS_PORT", toko_testkit::smtp::free_port().to_string())
+            .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied());
+        WorkerProcess(
+            command
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {binary}: {e}")),
+        )
     }
 }
 

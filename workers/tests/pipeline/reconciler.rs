@@ -1,42 +1,12 @@
 //! The inventory-reconciler binary expires unpaid orders (releasing their stock; the customer
 //! is told by email) and repairs stock drift.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
-use super::fixture::{wait_until, Pipeline};
+use super::fixture::{wait_until, Pipeline, WorkerProcess};
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn reconciler(p: &Pipeline, extra: &[(&str, &str)]) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_inventory-reconciler"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in &p.settings {
-        command.env(k, v);
-    }
-    command
-        .env("METRICS_PORT", toko_testkit::smtp::free_port().to_string())
-        .env("RUST_LOG", "warn");
-    for (k, v) in extra {
-        command.env(k, v);
-    }
-    Process(
-        command
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the inventory-reconciler binary"),
-    )
+fn reconciler(p: &Pipeline, extra: &[(&str, &str)]) -> WorkerProcess {
+    p.start_binary(env!("CARGO_BIN_EXE_inventory-reconciler"), extra)
 }
 
 #[tokio::test]

@@ -4,10 +4,7 @@
 //! here wrote). Loopback is allowed by `WEBHOOK_ALLOWED_NETWORKS`, as a deployment would
 //! allow an ERP inside its own network.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use toko_testkit::{assert_problem, eventually, WebhookReceiver};
@@ -398,37 +395,6 @@ async fn private_and_metadata_addresses_are_refused_at_registration_and_at_deliv
     assert!(receiver.requests().await.is_empty(), "nothing was sent");
 }
 
-/// The real dispatcher binary, to kill.
-struct Dispatcher(Child);
-
-impl Dispatcher {
-    fn start(p: &Pipeline) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_webhook-dispatcher"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default());
-        for (k, v) in &p.settings {
-            command.env(k, v);
-        }
-        command
-            .env("METRICS_PORT", toko_testkit::smtp::free_port().to_string())
-            .env("RUST_LOG", "warn");
-        Self(
-            command
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("start the webhook dispatcher"),
-        )
-    }
-}
-
-impl Drop for Dispatcher {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_dispatcher_killed_mid_delivery_loses_nothing() {
     let p = Pipeline::bare(LOOPBACK, Duration::ZERO, None).await;
@@ -441,13 +407,13 @@ async fn a_dispatcher_killed_mid_delivery_loses_nothing() {
         .behave(204, Duration::from_millis(1_500), Some(1))
         .await;
 
-    let mut first = Dispatcher::start(&p);
+    let dispatcher = env!("CARGO_BIN_EXE_webhook-dispatcher");
+    let mut first = p.start_binary(dispatcher, &[]);
     let delivery = p.send_test(&endpoint).await;
     receiver.wait_for(1, Duration::from_secs(15)).await;
-    first.0.kill().expect("SIGKILL the dispatcher");
-    first.0.wait().expect("reap");
+    first.kill();
 
-    let _second = Dispatcher::start(&p);
+    let _second = p.start_binary(dispatcher, &[]);
     let detail = p.delivery_settles(&delivery, "succeeded").await;
     let received = receiver.requests().await;
     assert!(
