@@ -144,7 +144,7 @@ def conventions() -> tuple[list[str], list[str], set[str]]:
 # methods (`r.string("NAME", ...)`), local helpers (`url("NAME", ...)`, the simulator's
 # `var("NAME")`) and the errors naming them. Tests are cut off at `#[cfg(test)]`.
 SETTINGS_FILES = ("lib/src/config.rs", "lib/src/config/**/*.rs", "lib/src/notifications/mod.rs",
-                  "bin/midtrans-sim/src/config.rs")
+                  "lib/src/webhooks/mod.rs", "bin/midtrans-sim/src/config.rs")
 # Everywhere else only direct reads count: std::env::var("NAME"), clap's env = "NAME".
 SOURCE_DIRS = ("lib/src", "bin", "workers/src")
 DIRECT_READ = re.compile(r'\benv::var(?:_os)?\(\s*"([A-Z][A-Z0-9_]+)"|\benv\s*=\s*"([A-Z][A-Z0-9_]+)"')
@@ -256,18 +256,31 @@ def _rust_value(expr: str, constants: dict[str, str]) -> Any:
 
 
 def code_defaults() -> dict[str, Any]:
-    """Defaults of the Reader calls with a literal default: NAME -> str, int, bool or
-    ("duration", milliseconds)."""
+    """Defaults of the Reader calls with a literal default: NAME -> str, int, bool,
+    ("duration", milliseconds) or ("durations", [milliseconds, ...])."""
     defaults: dict[str, Any] = {}
     for path in settings_files():
         text = rust_without_tests(path)
         constants = dict(re.findall(r'const ([A-Z_]+): &str = ("(?:[^"\\]|\\.)*");', text))
         constants = {k: v[1:-1] for k, v in constants.items()}
+        # Local unit helpers, e.g. `let hours = |h: u64| Duration::from_secs(h * 3600);`:
+        # their calls are read as the Duration they build.
+        for helper, arg, unit, factor in re.findall(
+                r"let (\w+) = \|(\w+): u64\| Duration::from_(secs|millis)\(\s*\2\s*\*\s*([0-9_]+)\s*\);", text):
+            text = re.sub(rf"\b{helper}\(([^()]*)\)", rf"Duration::from_{unit}(\1 * {factor})", text)
         # `match r.optional("NAME") { None => vec![Duration::..., ...]`: a list of durations.
         for name, items in re.findall(r'r\.optional\(\s*"([A-Z][A-Z0-9_]+)"\s*\)\s*\{\s*None\s*=>\s*vec!\[(.*?)\]', text, re.S):
             values = [_rust_value(item, constants) for item in _call_args(f"({items})", 0)]
             if values and all(isinstance(v, tuple) for v in values):
                 defaults[name] = ("durations", [v[1] for v in values])
+        # `r.durations("NAME", &[Duration::..., ...])`: a list of durations.
+        for match in re.finditer(r'\.durations\(\s*"([A-Z][A-Z0-9_]+)"', text):
+            args = _call_args(text, text.index("(", match.start()))
+            items = args[1].lstrip("&").strip() if len(args) == 2 else ""
+            if items.startswith("[") and items.endswith("]"):
+                values = [_rust_value(item, constants) for item in _call_args(f"({items[1:-1]})", 0)]
+                if values and all(isinstance(v, tuple) for v in values):
+                    defaults[match.group(1)] = ("durations", [v[1] for v in values])
         for match in re.finditer(r'\.(string|parse|duration|bool)\(\s*"([A-Z][A-Z0-9_]+)"', text):
             args = _call_args(text, match.end(1))
             if len(args) == 2:
