@@ -2,7 +2,7 @@
 #
 # One image for every toko binary (see docs/CONVENTIONS.md):
 #   toko-api (default CMD), tokoctl, midtrans-sim, outbox-relay, search-indexer,
-#   inventory-reconciler, payment-poller, notifier.
+#   inventory-reconciler, payment-poller, notifier, webhook-dispatcher.
 # Pick the process with the command: `docker run IMAGE tokoctl migrate`,
 # `docker run IMAGE notifier`, compose `command:`, Kubernetes `args:`.
 #
@@ -12,7 +12,7 @@
 #
 # Stages: chef (toolchain + cargo-chef) -> planner (dependency recipe) ->
 #         builder (cooked dependencies in their own cached layer, then the workspace) ->
-#         runtime (debian bookworm-slim, non-root, the eight binaries only).
+#         runtime (debian bookworm-slim, non-root, the nine binaries only).
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_SUITE=bookworm
@@ -46,7 +46,7 @@ COPY . .
 RUN cargo build --release --locked --workspace --bins \
  && mkdir -p /out \
  && for bin in toko-api tokoctl midtrans-sim outbox-relay search-indexer \
-               inventory-reconciler payment-poller notifier; do \
+               inventory-reconciler payment-poller notifier webhook-dispatcher; do \
         install -m 0755 "target/release/${bin}" "/out/${bin}" || exit 1; \
     done
 
@@ -109,7 +109,7 @@ EXPOSE 3000 9100 3900
 USER 10001:10001
 WORKDIR /tmp
 
-# No HEALTHCHECK instruction: the same image runs eight different processes with
+# No HEALTHCHECK instruction: the same image runs nine different processes with
 # different ports (3000, 9100, 3900) and a one-shot migration; docker-compose.yml and the
 # Helm chart declare the right check per process.
 ENTRYPOINT ["/usr/bin/tini", "--"]

@@ -12,6 +12,7 @@ No cluster, no helm binary, no Docker engine:
   * k8s/*.yaml are validated and kept in step with the chart;
   * the `helm install` / `kubectl apply` commands of docs/DEPLOY.md are rendered as written;
   * docker-compose.yml passes `docker-compose config -q` and wires every service;
+  * scripts/quickstart.sh starts every worker binary of CONVENTIONS.md;
   * the Dockerfile ships exactly the binaries the workspace builds (and CONVENTIONS.md lists);
   * every environment variable the Rust code reads is settable through the chart (or listed
     as not exposed, with a reason), documented in docs/CONVENTIONS.md and README.md's
@@ -144,7 +145,7 @@ def conventions() -> tuple[list[str], list[str], set[str]]:
 # methods (`r.string("NAME", ...)`), local helpers (`url("NAME", ...)`, the simulator's
 # `var("NAME")`) and the errors naming them. Tests are cut off at `#[cfg(test)]`.
 SETTINGS_FILES = ("lib/src/config.rs", "lib/src/config/**/*.rs", "lib/src/notifications/mod.rs",
-                  "bin/midtrans-sim/src/config.rs")
+                  "lib/src/webhooks/mod.rs", "bin/midtrans-sim/src/config.rs")
 # Everywhere else only direct reads count: std::env::var("NAME"), clap's env = "NAME".
 SOURCE_DIRS = ("lib/src", "bin", "workers/src")
 DIRECT_READ = re.compile(r'\benv::var(?:_os)?\(\s*"([A-Z][A-Z0-9_]+)"|\benv\s*=\s*"([A-Z][A-Z0-9_]+)"')
@@ -256,18 +257,31 @@ def _rust_value(expr: str, constants: dict[str, str]) -> Any:
 
 
 def code_defaults() -> dict[str, Any]:
-    """Defaults of the Reader calls with a literal default: NAME -> str, int, bool or
-    ("duration", milliseconds)."""
+    """Defaults of the Reader calls with a literal default: NAME -> str, int, bool,
+    ("duration", milliseconds) or ("durations", [milliseconds, ...])."""
     defaults: dict[str, Any] = {}
     for path in settings_files():
         text = rust_without_tests(path)
         constants = dict(re.findall(r'const ([A-Z_]+): &str = ("(?:[^"\\]|\\.)*");', text))
         constants = {k: v[1:-1] for k, v in constants.items()}
+        # Local unit helpers, e.g. `let hours = |h: u64| Duration::from_secs(h * 3600);`:
+        # their calls are read as the Duration they build.
+        for helper, arg, unit, factor in re.findall(
+                r"let (\w+) = \|(\w+): u64\| Duration::from_(secs|millis)\(\s*\2\s*\*\s*([0-9_]+)\s*\);", text):
+            text = re.sub(rf"\b{helper}\(([^()]*)\)", rf"Duration::from_{unit}(\1 * {factor})", text)
         # `match r.optional("NAME") { None => vec![Duration::..., ...]`: a list of durations.
         for name, items in re.findall(r'r\.optional\(\s*"([A-Z][A-Z0-9_]+)"\s*\)\s*\{\s*None\s*=>\s*vec!\[(.*?)\]', text, re.S):
             values = [_rust_value(item, constants) for item in _call_args(f"({items})", 0)]
             if values and all(isinstance(v, tuple) for v in values):
                 defaults[name] = ("durations", [v[1] for v in values])
+        # `r.durations("NAME", &[Duration::..., ...])`: a list of durations.
+        for match in re.finditer(r'\.durations\(\s*"([A-Z][A-Z0-9_]+)"', text):
+            args = _call_args(text, text.index("(", match.start()))
+            items = args[1].lstrip("&").strip() if len(args) == 2 else ""
+            if items.startswith("[") and items.endswith("]"):
+                values = [_rust_value(item, constants) for item in _call_args(f"({items[1:-1]})", 0)]
+                if values and all(isinstance(v, tuple) for v in values):
+                    defaults[match.group(1)] = ("durations", [v[1] for v in values])
         for match in re.finditer(r'\.(string|parse|duration|bool)\(\s*"([A-Z][A-Z0-9_]+)"', text):
             args = _call_args(text, match.end(1))
             if len(args) == 2:
@@ -653,6 +667,46 @@ def check_redis(label: str, r: Rendered, final: dict[str, Any]) -> None:
                         f"[{label}] NetworkPolicy {policy_name} does not select the Redis pod")
 
 
+PRIVATE_V4 = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10"}
+
+
+def check_webhook_egress(label: str, r: Rendered, final: dict[str, Any], workers: dict[str, dict[str, Any]],
+                         enabled: list[str]) -> None:
+    """With egress restricted, the webhook-dispatcher pods still reach merchants' endpoints:
+    public addresses on 443 (and 80 when WEBHOOK_REQUIRE_HTTPS is false), and the networks
+    of WEBHOOK_ALLOWED_NETWORKS."""
+    name = f"{FULLNAME}-webhook-dispatcher-egress"
+    policy = r.one("NetworkPolicy", name)
+    restricted = bool(final["networkPolicy"]["enabled"] and final["networkPolicy"]["egress"])
+    if not (restricted and "webhook-dispatcher" in enabled):
+        R.check(policy is None, f"[{label}] no NetworkPolicy {name} unless egress is restricted and the dispatcher runs")
+        return
+    if not R.check(policy is not None, f"[{label}] NetworkPolicy {name} exists (egress is restricted)"):
+        return
+    pod_labels = r.one("Deployment", f"{FULLNAME}-webhook-dispatcher")["spec"]["template"]["metadata"]["labels"]
+    selector = dig(policy, "spec", "podSelector", "matchLabels", default={})
+    others = [r.one("Deployment", f"{FULLNAME}-{n}") for n in enabled if n != "webhook-dispatcher"]
+    R.check(selector.items() <= pod_labels.items() and dig(policy, "spec", "policyTypes") == ["Egress"]
+            and not any(selector.items() <= d["spec"]["template"]["metadata"]["labels"].items() for d in others),
+            f"[{label}] NetworkPolicy {name}: egress of the webhook-dispatcher pods only")
+    settings = {**settings_strings(final["config"]), **settings_strings(workers["webhook-dispatcher"].get("config"))}
+    https = settings.get("WEBHOOK_REQUIRE_HTTPS", "true").strip().lower() not in ("false", "0", "no", "off")
+    allowed = {n.strip() for n in settings.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()}
+    rules = dig(policy, "spec", "egress", default=[])
+    public = [rule for rule in rules
+              if any(dig(peer, "ipBlock", "cidr") == "0.0.0.0/0" for peer in rule.get("to", []))]
+    ports = {(p.get("port"), p.get("protocol", "TCP")) for rule in public for p in rule.get("ports", [])}
+    excepted = {e for rule in public for peer in rule.get("to", [])
+                if dig(peer, "ipBlock", "cidr") == "0.0.0.0/0" for e in dig(peer, "ipBlock", "except", default=[])}
+    want = {(443, "TCP")} | (set() if https else {(80, "TCP")})
+    R.check(len(public) == 1 and ports == want and PRIVATE_V4 <= excepted,
+            f"[{label}] NetworkPolicy {name}: public addresses (private ranges excepted) on {sorted(want)} "
+            f"(WEBHOOK_REQUIRE_HTTPS {https}; got {sorted(ports)}, except {sorted(excepted)})")
+    reached = {dig(peer, "ipBlock", "cidr") for rule in rules if rule not in public for peer in rule.get("to", [])}
+    R.check(reached == allowed, f"[{label}] NetworkPolicy {name}: WEBHOOK_ALLOWED_NETWORKS {sorted(allowed)} "
+            f"reachable (got {sorted(c for c in reached if c)})")
+
+
 def check_expectations(label: str, docs: list[dict[str, Any]], values: dict[str, Any],
                        defaults: dict[str, Any], worker_names: list[str]) -> None:
     r = Rendered(docs)
@@ -826,6 +880,7 @@ def check_expectations(label: str, docs: list[dict[str, Any]], values: dict[str,
                        ("PodDisruptionBudget", final["api"]["podDisruptionBudget"]["enabled"])):
         R.check(bool(r.of(kind)) == bool(flag), f"[{label}] {kind} {'present' if flag else 'absent'}")
     R.check(bool(r.of("ServiceAccount")) == final["serviceAccount"]["create"], f"[{label}] ServiceAccount")
+    check_webhook_egress(label, r, final, workers, enabled)
     for name, monitor in r.of("ServiceMonitor").items():
         ports = {e["port"] for e in monitor["spec"]["endpoints"]}
         selector = monitor["spec"]["selector"]["matchLabels"]
@@ -881,7 +936,9 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "terminationGracePeriodSeconds": 60,
         "workers": {"notifier": {"autoscaling": {"minReplicas": 0},
                                  "config": {"CONCURRENCY": 8, "DRAIN_TIMEOUT": "50s"}},
-                    "search-indexer": {"podAnnotations": {"example.com/queue": "toko.search-indexer"}}},
+                    "search-indexer": {"podAnnotations": {"example.com/queue": "toko.search-indexer"}},
+                    "webhook-dispatcher": {"config": {"WEBHOOK_REQUIRE_HTTPS": False,
+                                                      "WEBHOOK_ALLOWED_NETWORKS": "10.20.0.0/16, 192.168.7.0/24"}}},
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
         "networkPolicy": {
             "enabled": True,
@@ -933,6 +990,9 @@ SCHEMA_REJECTS: dict[str, dict[str, Any]] = {
     "bad type in api.config": {"api": {"config": {"DATABASE_MAX_CONNECTIONS": "many"}}},
     "shipping method without a fee": {"config": {"SHIPPING_METHODS": "standard:Standard"}},
     "zero retry delay": {"config": {"RETRY_DELAYS": "1s,0s"}},
+    "zero webhook retry delay": {"config": {"WEBHOOK_RETRY_DELAYS": "5s,0s"}},
+    "webhook network without a prefix length": {"config": {"WEBHOOK_ALLOWED_NETWORKS": "10.0.0.0/8,192.168.1.10"}},
+    "zero webhook sweep interval": {"workers": {"webhook-dispatcher": {"config": {"WEBHOOK_SWEEP_INTERVAL": "0s"}}}},
     "PREFETCH above u16": {"config": {"PREFETCH": 70000}},
     "OUTBOX_BATCH_SIZE of 0": {"config": {"OUTBOX_BATCH_SIZE": 0}},
     "zero rate limit window": {"config": {"RATE_LIMIT_WINDOW": "0s"}},
@@ -1251,6 +1311,15 @@ def check_compose(binaries: list[str], worker_names: list[str]) -> None:
     R.check(re.search(r"^x-toko-env: &", text, re.M) is not None, "environment written once (x-toko-env anchor)")
 
 
+def check_quickstart(worker_names: list[str]) -> None:
+    R.section("scripts/quickstart.sh")
+    text = (ROOT / "scripts" / "quickstart.sh").read_text()
+    started = {w for group in re.findall(r"^\s*(?:\[\[[^\n]*&&\s*)?workers\+?=\(([^)]*)\)", text, re.M)
+               for w in group.split()}
+    R.check(started == set(worker_names), f"the quick start starts every worker of CONVENTIONS.md "
+            f"(missing {sorted(set(worker_names) - started)}, unknown {sorted(started - set(worker_names))})")
+
+
 def container_ports(services: dict[str, Any], name: str) -> set[str]:
     """Container-side ports of a compose service (short "ip:host:container" or long syntax)."""
     return {str(p["target"]) if isinstance(p, dict) else str(p).rsplit(":", 1)[-1].split("/")[0]
@@ -1319,6 +1388,7 @@ def main() -> int:
         k8s = check_k8s_dir(chart)
         check_docs(chart, k8s)
     check_compose(binaries, worker_names)
+    check_quickstart(worker_names)
     check_dockerfile(binaries)
 
     elapsed = time.monotonic() - started

@@ -86,7 +86,7 @@ start midtrans-sim env HOST=127.0.0.1 PORT=3900 \
     SIM_NOTIFICATION_URL="http://$HOST:$PORT/api/v1/payments/midtrans/notification" "$BIN/midtrans-sim"
 start toko-api "$BIN/toko-api"
 port=9101
-workers=(outbox-relay notifier inventory-reconciler payment-poller)
+workers=(outbox-relay notifier inventory-reconciler payment-poller webhook-dispatcher)
 [[ -x "$BIN/search-indexer" ]] && workers+=(search-indexer)
 for worker in "${workers[@]}"; do
     start "$worker" env METRICS_PORT=$port "$BIN/$worker"
