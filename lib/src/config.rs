@@ -126,6 +126,21 @@ impl Reader<'_> {
             .map_err(|reason| ConfigError::Invalid { name, reason })
     }
 
+    /// A duration that must be longer than 0.
+    pub fn positive_duration(
+        &self,
+        name: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match self.duration(name, default)? {
+            d if d.is_zero() => Err(ConfigError::Invalid {
+                name,
+                reason: "must be longer than 0".into(),
+            }),
+            d => Ok(d),
+        }
+    }
+
     /// A count that must be at least 1.
     pub fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
         match self.parse(name, default)? {

@@ -36,7 +36,7 @@
 //!   `order.delivered`, ...) is confirmed and marked published instead of being returned by
 //!   the broker and retried forever. It keeps the newest [`ARCHIVE_MAX_LENGTH`] events
 //!   (`x-max-length`; the broker drops the oldest beyond that), for people reading what
-//!   happened and for future subscribers such as outbound webhooks. Nothing consumes it.
+//!   happened and for a subscriber added later to look back. Nothing consumes it.
 
 use std::time::Duration;
 

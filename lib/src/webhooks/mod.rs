@@ -64,7 +64,7 @@ impl WebhookConfig {
             .collect::<Result<_, _>>()?;
         let hours = |h: u64| Duration::from_secs(h * 3600);
         Ok(Self {
-            timeout: r.duration("WEBHOOK_TIMEOUT", Duration::from_secs(10))?,
+            timeout: r.positive_duration("WEBHOOK_TIMEOUT", Duration::from_secs(10))?,
             allowed_networks,
             require_https: r.bool("WEBHOOK_REQUIRE_HTTPS", true)?,
             // 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h: about three days in all.
@@ -82,8 +82,10 @@ impl WebhookConfig {
                     hours(20),
                 ],
             )?,
-            disable_after: r.duration("WEBHOOK_DISABLE_AFTER", hours(5 * 24))?,
-            sweep_interval: r.duration("WEBHOOK_SWEEP_INTERVAL", Duration::from_secs(1))?,
+            disable_after: r.positive_duration("WEBHOOK_DISABLE_AFTER", hours(5 * 24))?,
+            // The sweep runs on whole seconds (`Cadence::Every`): less is 1 s.
+            sweep_interval: r
+                .positive_duration("WEBHOOK_SWEEP_INTERVAL", Duration::from_secs(1))?,
         })
     }
 }
