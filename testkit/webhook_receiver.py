@@ -9,7 +9,8 @@ Tests steer it over HTTP, on paths under /_control/ (any other path is a webhook
     POST /_control/secrets    {"secrets": ["whsec_..."]}   the secrets a delivery may be signed with
     POST /_control/behaviour  {"status": 500, "delay_ms": 0, "times": 1}
                               answer the next `times` deliveries (all when null) with `status`
-                              after `delay_ms`; then back to 204 at once
+                              after `delay_ms` (and `body_bytes` bytes of body when given; 3xx
+                              answers point `Location` at /redirected); then back to 204 at once
     GET  /_control/requests   every delivery so far, oldest first
     POST /_control/reset      forget the deliveries and the behaviour (the secrets stay)
 
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook
 
-DEFAULT_BEHAVIOUR = {"status": 204, "delay_ms": 0, "times": None}
+DEFAULT_BEHAVIOUR = {"status": 204, "delay_ms": 0, "times": None, "body_bytes": 0}
 
 
 class State:
@@ -34,14 +35,15 @@ class State:
         self.behaviour = dict(DEFAULT_BEHAVIOUR)
 
     def next_answer(self):
-        """The (status, delay in seconds) for the delivery arriving now; uses up one of `times`."""
+        """The (status, delay in seconds, body size) for the delivery arriving now; uses up one
+        of `times`."""
         with self.lock:
             behaviour = self.behaviour
             if behaviour["times"] is not None:
                 behaviour["times"] -= 1
                 if behaviour["times"] <= 0:
                     self.behaviour = dict(DEFAULT_BEHAVIOUR)
-            return behaviour["status"], behaviour["delay_ms"] / 1000
+            return behaviour["status"], behaviour["delay_ms"] / 1000, behaviour["body_bytes"]
 
 
 STATE = State()
@@ -91,10 +93,15 @@ class Handler(BaseHTTPRequestHandler):
             body += self.rfile.read(size)
             self.rfile.readline()
 
-    def answer(self, status: int, payload=None):
+    def answer(self, status: int, payload=None, body_bytes: int = 0):
         data = b"" if payload is None or status == 204 else json.dumps(payload).encode()
+        if body_bytes and status != 204:
+            data = b"x" * body_bytes
         try:
             self.send_response(status)
+            if 300 <= status < 400:
+                # Somewhere a sender that follows redirects would go next.
+                self.send_header("Location", "/redirected")
             if data:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -118,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         arrived = time.time()
         verified, error, secret_index = verify(body, dict(self.headers.items()))
-        status, delay = STATE.next_answer()
+        status, delay, body_bytes = STATE.next_answer()
         with STATE.lock:
             STATE.requests.append(
                 {
@@ -136,7 +143,9 @@ class Handler(BaseHTTPRequestHandler):
             )
         if delay:
             time.sleep(delay)
-        self.answer(status, None if 200 <= status < 300 else {"error": "as told by the test"})
+        self.answer(
+            status, None if 200 <= status < 300 else {"error": "as told by the test"}, body_bytes
+        )
 
     def control(self, path: str, body: bytes):
         try:
@@ -151,6 +160,7 @@ class Handler(BaseHTTPRequestHandler):
                     "status": int(command.get("status", 204)),
                     "delay_ms": int(command.get("delay_ms", 0)),
                     "times": None if times is None else int(times),
+                    "body_bytes": int(command.get("body_bytes", 0)),
                 }
                 if behaviour["times"] is not None and behaviour["times"] <= 0:
                     behaviour = dict(DEFAULT_BEHAVIOUR)

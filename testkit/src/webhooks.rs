@@ -85,6 +85,15 @@ impl WebhookReceiver {
         .await;
     }
 
+    /// Answers the next delivery with `status` and a body of `bytes` bytes.
+    pub async fn answer_with_body(&self, status: u16, bytes: usize) {
+        self.control(
+            "behaviour",
+            json!({ "status": status, "times": 1, "body_bytes": bytes }),
+        )
+        .await;
+    }
+
     /// Forgets the deliveries so far and the behaviour; the secrets stay.
     pub async fn reset(&self) {
         self.control("reset", json!({})).await;

@@ -60,6 +60,11 @@ impl CatalogChanges {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Whether changes are followed now (caches are bypassed while they are not).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
     /// A write this process has just committed may have changed the catalog: stop serving
     /// what was cached before it now, rather than when its notification arrives, so that a
     /// client reads its own writes (other processes catch up through the notification).

@@ -32,9 +32,10 @@
 //! - The consumer publishes retry and dead-letter copies itself (with the error headers)
 //!   and only then acks the original; RabbitMQ's own nack dead-lettering cannot add headers.
 //! - [`ARCHIVE_QUEUE`] (`toko.archive`) is bound to every routing key (`#`), so every event
-//!   reaches at least one queue: an event no worker subscribes to (`order.processing`,
-//!   `order.delivered`, ...) is confirmed and marked published instead of being returned by
-//!   the broker and retried forever. It keeps the newest [`ARCHIVE_MAX_LENGTH`] events
+//!   reaches at least one queue: an event no worker subscribes to (the webhook dispatcher
+//!   takes every kind of the catalog, but not a type published by hand or by a newer toko)
+//!   is confirmed and marked published instead of being returned
+//!   by the broker and retried forever. It keeps the newest [`ARCHIVE_MAX_LENGTH`] events
 //!   (`x-max-length`; the broker drops the oldest beyond that), for people reading what
 //!   happened and for a subscriber added later to look back. Nothing consumes it.
 
@@ -520,14 +521,28 @@ mod tests {
             args.inner().get("x-overflow"),
             Some(&long_string("drop-head"))
         );
-        assert_eq!(t.queues_for("order.processing"), ["toko.archive"]);
+        // A type no worker knows (published by hand, or by a newer toko) is still routed.
+        assert_eq!(t.queues_for("order.teleported"), ["toko.archive"]);
+        assert_eq!(
+            t.queues_for("order.processing"),
+            ["toko.webhook-dispatcher", "toko.archive"]
+        );
         assert_eq!(
             t.queues_for("order.created"),
-            ["toko.payment-poller", "toko.notifier", "toko.archive"]
+            [
+                "toko.payment-poller",
+                "toko.notifier",
+                "toko.webhook-dispatcher",
+                "toko.archive"
+            ]
         );
         assert_eq!(
             t.queues_for("variant.updated"),
-            ["toko.search-indexer", "toko.archive"]
+            [
+                "toko.search-indexer",
+                "toko.webhook-dispatcher",
+                "toko.archive"
+            ]
         );
     }
 

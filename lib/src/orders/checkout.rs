@@ -12,13 +12,12 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{
-    events::OrderEvent,
-    stock::{self, StockOp},
-    store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order, OrderError, OrderStatus,
-    Orders,
+    events::OrderEvent, store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order,
+    OrderError, OrderStatus, Orders,
 };
 use crate::{
     cart::{self, CheckoutLine},
+    catalog::inventory::{self, StockOp},
     events::Event,
     idempotency::{Existing, IdempotencyKey},
     outbox,
@@ -207,11 +206,10 @@ impl Orders {
             return Err(OrderError::InsufficientStock(problems));
         }
 
-        let (email, name): (String, String) =
-            sqlx::query_as("select email, name from users where user_id = $1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let customer = crate::auth::store::find_user(&mut *tx, user_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
+        let (email, name) = (customer.email, customer.name);
         let method = self
             .config
             .shipping_methods
@@ -239,7 +237,8 @@ impl Orders {
 
         let quantities: Vec<(Uuid, i32)> =
             lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
-        let refused = stock::apply(tx, order_id, StockOp::Reserve, &quantities).await?;
+        let refused =
+            inventory::apply_to_order(tx, order_id, StockOp::Reserve, &quantities).await?;
         if !refused.is_empty() {
             // Unreachable while the variants stay locked, but the guard decides, not the check.
             let short = lines

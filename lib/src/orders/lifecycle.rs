@@ -5,12 +5,12 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{
-    events::OrderEvent,
-    stock::{self, StockOp},
-    store, Actor, Order, OrderError, OrderStatus, Orders,
+use super::{events::OrderEvent, store, Actor, Order, OrderError, OrderStatus, Orders};
+use crate::{
+    catalog::inventory::{self, StockOp},
+    outbox,
+    validation::ValidationErrors,
 };
-use crate::{outbox, validation::ValidationErrors};
 
 /// A requested transition.
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ pub(crate) async fn apply(
     validate(t)?;
     if let Some(op) = stock_effect(from, t.to) {
         let lines = store::line_quantities(tx, order_id).await?;
-        let refused = stock::apply(tx, order_id, op, &lines).await?;
+        let refused = inventory::apply_to_order(tx, order_id, op, &lines).await?;
         if !refused.is_empty() {
             // Reserved stock always covers its orders unless the ledger drifted; the
             // inventory reconciler repairs drift, so refuse loudly rather than guess.

@@ -3,14 +3,14 @@
 //! and the customer and admin views.
 //!
 //! `status` is the state machine; `checkout` places orders; `lifecycle` moves them; `events`
-//! is what their events say; `store` holds the SQL; `stock` the reservation bookkeeping shared by both.
+//! is what their events say; `store` holds the SQL. Stock is reserved, committed and released
+//! through `catalog::inventory`.
 
 pub mod audit;
 pub mod checkout;
 pub mod events;
 pub mod lifecycle;
 pub mod status;
-mod stock;
 mod store;
 
 use std::{collections::BTreeMap, sync::Arc};

@@ -348,6 +348,40 @@ async fn an_endpoint_failing_past_the_limit_is_disabled_and_the_admins_are_email
 }
 
 #[tokio::test]
+async fn redirects_are_not_followed_and_answers_are_read_only_in_part() {
+    let p = shop(LOOPBACK).await;
+    let receiver = WebhookReceiver::spawn();
+    let (endpoint, _) = p.register(&receiver.url("/hook"), QUIET).await;
+    receiver.behave(302, Duration::ZERO, Some(1)).await;
+    let redirected = p.send_test(&endpoint).await;
+    let detail = eventually("the 302 recorded", Duration::from_secs(10), || async {
+        let d = p
+            .admin_get(&format!("/api/v1/admin/webhook-deliveries/{redirected}"))
+            .await;
+        (!d["attempts"].as_array().unwrap().is_empty()).then_some(d)
+    })
+    .await;
+    assert_eq!(detail["attempts"][0]["status_code"], 302);
+    assert_eq!(detail["attempts"][0]["error"], "answered 302");
+
+    receiver.answer_with_body(500, 1_000_000).await;
+    let big = p.send_test(&endpoint).await;
+    let detail = eventually("the 500 recorded", Duration::from_secs(10), || async {
+        let d = p
+            .admin_get(&format!("/api/v1/admin/webhook-deliveries/{big}"))
+            .await;
+        (!d["attempts"].as_array().unwrap().is_empty()).then_some(d)
+    })
+    .await;
+    let excerpt = detail["attempts"][0]["response_excerpt"].as_str().unwrap();
+    assert_eq!(excerpt.len(), 2048, "the first 2 KiB of a 1 MB answer");
+    assert!(
+        receiver.requests().await.iter().all(|r| r.path == "/hook"),
+        "nothing followed the Location header"
+    );
+}
+
+#[tokio::test]
 async fn private_and_metadata_addresses_are_refused_at_registration_and_at_delivery() {
     // Nothing private allowed: the deployment default.
     let p = shop(&[
