@@ -121,6 +121,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn urls_are_shown_without_query_or_credentials() {
+        assert_eq!(
+            super::super::shown_url("https://u:p@erp.example.com/hooks/toko?token=s3cret#x"),
+            "https://erp.example.com/hooks/toko"
+        );
+    }
+
     #[tokio::test]
     async fn loopback_is_refused_unless_its_network_is_allowed() {
         let url = Url::parse("http://127.0.0.1:9/hook").unwrap();

@@ -249,7 +249,7 @@ impl Dispatcher {
             .await;
         let mut response = match sent {
             Ok(response) => response,
-            Err(e) => return Outcome::failed(describe(&e), started),
+            Err(e) => return Outcome::failed(describe(e), started),
         };
         let status = response.status().as_u16();
         let mut excerpt = Vec::new();
@@ -321,13 +321,14 @@ impl Dispatcher {
         tx: &mut sqlx::PgConnection,
         endpoint_id: Uuid,
     ) -> Result<(), sqlx::Error> {
-        let (url, failing_since): (String, DateTime<Utc>) = sqlx::query_as(
+        let (full_url, failing_since): (String, DateTime<Utc>) = sqlx::query_as(
             "update webhook_endpoints set failing_since = coalesce(failing_since, now())
              where endpoint_id = $1 returning url, failing_since",
         )
         .bind(endpoint_id)
         .fetch_one(&mut *tx)
         .await?;
+        let url = super::shown_url(&full_url);
         let failing_for = (Utc::now() - failing_since).to_std().unwrap_or_default();
         if failing_for < self.config.disable_after {
             return Ok(());
@@ -360,8 +361,10 @@ impl Dispatcher {
     }
 }
 
-/// A failed request in a few words (reqwest's own display hides timeouts in the chain).
-fn describe(error: &reqwest::Error) -> String {
+/// A failed request in a few words (reqwest's own display hides timeouts in the chain), without
+/// the URL (its query may hold the merchant's token).
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
     if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_connect() {

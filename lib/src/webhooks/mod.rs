@@ -173,6 +173,8 @@ pub struct Attempt {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct EndpointDisabled {
     pub endpoint_id: Uuid,
+    /// Scheme, host and path only: merchants put tokens in query strings, and this event
+    /// reaches other endpoints too.
     pub url: String,
     pub failing_since: DateTime<Utc>,
     pub reason: String,
@@ -181,6 +183,20 @@ pub struct EndpointDisabled {
 impl Payload for EndpointDisabled {
     fn aggregate_id(&self) -> Uuid {
         self.endpoint_id
+    }
+}
+
+/// A URL as it may be shown in logs and events: without query, fragment or credentials.
+pub fn shown_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => "(invalid URL)".to_owned(),
     }
 }
 
