@@ -2,6 +2,8 @@
 
 use std::{str::FromStr, time::Duration};
 
+use chrono::{DateTime, Utc};
+
 use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -103,4 +105,28 @@ pub async fn applied_migrations(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
         .fetch_one(pool)
         .await
+}
+
+/// Rows deleted per statement while pruning (keeps each delete short).
+const PRUNE_CHUNK: i64 = 5_000;
+
+/// Runs a `delete ... where ... < $1 limit $2` statement until it deletes less than a chunk.
+pub async fn delete_in_chunks(
+    pool: &PgPool,
+    statement: &'static str,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(statement)
+            .bind(cutoff)
+            .bind(PRUNE_CHUNK)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        total += deleted;
+        if deleted < PRUNE_CHUNK as u64 {
+            return Ok(total);
+        }
+    }
 }

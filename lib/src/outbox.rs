@@ -1,11 +1,28 @@
 //! The transactional outbox: events are rows written in the same transaction as the change
 //! they announce, so an event exists if and only if its change committed. The relay
-//! (`messaging::relay`) publishes them to RabbitMQ. What events exist is [`crate::events`].
+//! (`messaging::relay`) claims them here, publishes them to RabbitMQ and marks them here;
+//! published rows are pruned after a retention. What events exist is [`crate::events`].
 
-use sqlx::PgConnection;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::events::Event;
+
+/// An outbox row as the relay publishes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub aggregate_type: String,
+    pub aggregate_id: Uuid,
+    pub payload: serde_json::Value,
+    pub schema_version: i32,
+    pub correlation_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
 
 /// Writes the event inside the caller's transaction; returns its id (the message id it will
 /// be published with).
@@ -54,4 +71,112 @@ pub async fn enqueue_many(tx: &mut PgConnection, events: Vec<Event>) -> Result<(
     .execute(tx)
     .await
     .map(|_| ())
+}
+
+/// Locks up to `limit` unpublished rows that are due, oldest first, for the rest of the
+/// caller's transaction (other relays skip them).
+pub async fn claim(tx: &mut PgConnection, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    sqlx::query_as(
+        "select event_id, event_type, aggregate_type, aggregate_id, payload, schema_version,
+                correlation_id, created_at
+         from outbox_events
+         where published_at is null and (next_attempt_at is null or next_attempt_at <= now())
+         order by created_at, event_id
+         limit $1
+         for update skip locked",
+    )
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// Marks rows the broker confirmed.
+pub async fn mark_published(tx: &mut PgConnection, event_ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update outbox_events set published_at = now(), last_error = null where event_id = any($1)",
+    )
+    .bind(event_ids)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// Records a refusal by the broker; the row is tried again after a doubling pause (at most
+/// five minutes).
+pub async fn mark_refused(
+    tx: &mut PgConnection,
+    event_id: Uuid,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update outbox_events
+         set publish_attempts = publish_attempts + 1,
+             last_error = $2,
+             next_attempt_at = now() + least(interval '1 second' * power(2, publish_attempts), interval '5 minutes')
+         where event_id = $1",
+    )
+    .bind(event_id)
+    .bind(error)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// Deletes rows published before `cutoff`, in short chunks; returns how many.
+pub async fn prune_published(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    crate::db::delete_in_chunks(
+        pool,
+        "delete from outbox_events where event_id in (
+             select event_id from outbox_events where published_at < $1 limit $2)",
+        cutoff,
+    )
+    .await
+}
+
+/// The relay's backlog, as `tokoctl outbox status` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxStatus {
+    /// Rows not yet published.
+    pub pending: i64,
+    /// Age of the oldest unpublished row.
+    pub oldest_pending_age: Option<Duration>,
+    /// Unpublished rows the broker refused at least once (no queue bound, nack).
+    pub refused: i64,
+    /// The most recent refusal reason, if any row is refused.
+    pub last_error: Option<String>,
+    pub published_last_minute: i64,
+    pub published_last_hour: i64,
+}
+
+impl OutboxStatus {
+    /// Reads the status with index-backed queries (the partial indexes on published_at).
+    pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
+        let (pending, oldest, refused): (i64, Option<DateTime<Utc>>, i64) = sqlx::query_as(
+            "select count(*), min(created_at), count(*) filter (where publish_attempts > 0)
+             from outbox_events where published_at is null",
+        )
+        .fetch_one(pool)
+        .await?;
+        let last_error: Option<String> = sqlx::query_scalar(
+            "select last_error from outbox_events
+             where published_at is null and last_error is not null
+             order by next_attempt_at desc nulls last limit 1",
+        )
+        .fetch_optional(pool)
+        .await?;
+        let (minute, hour): (i64, i64) = sqlx::query_as(
+            "select count(*) filter (where published_at > now() - interval '1 minute'), count(*)
+             from outbox_events where published_at > now() - interval '1 hour'",
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(Self {
+            pending,
+            oldest_pending_age: oldest.map(|t| (Utc::now() - t).to_std().unwrap_or_default()),
+            refused,
+            last_error,
+            published_last_minute: minute,
+            published_last_hour: hour,
+        })
+    }
 }

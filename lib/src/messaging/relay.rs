@@ -26,7 +26,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
 use lapin::{
     options::{BasicPublishOptions, ConfirmSelectOptions},
     types::{AMQPValue, FieldTable, ShortString},
@@ -44,7 +43,10 @@ use super::{
     worker_http::BrokerStatus,
     Backoff,
 };
-use crate::config::RelayConfig;
+use crate::{
+    config::RelayConfig,
+    outbox::{self, StoredEvent},
+};
 
 /// How long the relay waits for the broker to confirm a batch before reconnecting.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,47 +57,32 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Postgres work at the same time instead of in turn.
 const LANES: usize = 3;
 
-/// An outbox row as the relay reads it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OutboxRow {
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub aggregate_type: String,
-    pub aggregate_id: Uuid,
-    pub payload: serde_json::Value,
-    pub schema_version: i32,
-    pub correlation_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl OutboxRow {
-    /// The AMQP properties of the message: persistent, message id = event id, correlation
-    /// id = the row's or the event id, type = event type, JSON, creation time, and the
-    /// aggregate and schema version as headers.
-    pub fn properties(&self) -> BasicProperties {
-        let mut headers = FieldTable::default();
-        headers.insert("aggregate_type".into(), long_string(&self.aggregate_type));
-        headers.insert(
-            "aggregate_id".into(),
-            long_string(&self.aggregate_id.to_string()),
-        );
-        headers.insert(
-            "schema_version".into(),
-            AMQPValue::LongInt(self.schema_version),
-        );
-        BasicProperties::default()
-            .with_message_id(short(&self.event_id.to_string()))
-            .with_correlation_id(short(
-                &self.correlation_id.unwrap_or(self.event_id).to_string(),
-            ))
-            .with_type(short(&self.event_type))
-            .with_content_type(short("application/json"))
-            .with_timestamp(u64::try_from(self.created_at.timestamp()).unwrap_or(0))
-            // 2 = persistent: written to disk by the broker, survives its restart.
-            .with_delivery_mode(2)
-            .with_app_id(short("toko"))
-            .with_headers(headers)
-    }
+/// The AMQP properties of an event's message: persistent, message id = event id, correlation
+/// id = the row's or the event id, type = event type, JSON, creation time, and the aggregate
+/// and schema version as headers.
+pub fn properties(event: &StoredEvent) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert("aggregate_type".into(), long_string(&event.aggregate_type));
+    headers.insert(
+        "aggregate_id".into(),
+        long_string(&event.aggregate_id.to_string()),
+    );
+    headers.insert(
+        "schema_version".into(),
+        AMQPValue::LongInt(event.schema_version),
+    );
+    BasicProperties::default()
+        .with_message_id(short(&event.event_id.to_string()))
+        .with_correlation_id(short(
+            &event.correlation_id.unwrap_or(event.event_id).to_string(),
+        ))
+        .with_type(short(&event.event_type))
+        .with_content_type(short("application/json"))
+        .with_timestamp(u64::try_from(event.created_at.timestamp()).unwrap_or(0))
+        // 2 = persistent: written to disk by the broker, survives its restart.
+        .with_delivery_mode(2)
+        .with_app_id(short("toko"))
+        .with_headers(headers)
 }
 
 /// What one batch did.
@@ -275,18 +262,7 @@ impl Relay {
     pub async fn publish_batch(&self, channel: &Channel) -> Result<BatchOutcome, RelayError> {
         let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<OutboxRow> = sqlx::query_as(
-            "select event_id, event_type, aggregate_type, aggregate_id, payload, schema_version,
-                    correlation_id, created_at
-             from outbox_events
-             where published_at is null and (next_attempt_at is null or next_attempt_at <= now())
-             order by created_at, event_id
-             limit $1
-             for update skip locked",
-        )
-        .bind(self.config.batch_size)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = outbox::claim(&mut tx, self.config.batch_size).await?;
         if rows.is_empty() {
             return Ok(BatchOutcome::default());
         }
@@ -311,7 +287,7 @@ impl Relay {
                     routing_key,
                     options,
                     &body,
-                    row.properties(),
+                    properties(row),
                 )
                 .await
             {
@@ -350,23 +326,10 @@ impl Relay {
             }
         }
 
-        sqlx::query("update outbox_events set published_at = now(), last_error = null where event_id = any($1)")
-            .bind(&published)
-            .execute(&mut *tx)
-            .await?;
+        outbox::mark_published(&mut tx, &published).await?;
         for (event_id, error) in &rejected {
             tracing::warn!(event.id = %event_id, error = %error, "broker refused an event; will retry");
-            sqlx::query(
-                "update outbox_events
-                 set publish_attempts = publish_attempts + 1,
-                     last_error = $2,
-                     next_attempt_at = now() + least(interval '1 second' * power(2, publish_attempts), interval '5 minutes')
-                 where event_id = $1",
-            )
-            .bind(event_id)
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
+            outbox::mark_refused(&mut tx, *event_id, error).await?;
         }
         tx.commit().await?;
 
@@ -432,7 +395,7 @@ mod tests {
     fn messages_carry_the_event_identity_and_headers() {
         let event_id = Uuid::now_v7();
         let aggregate_id = Uuid::new_v4();
-        let row = OutboxRow {
+        let row = StoredEvent {
             event_id,
             event_type: "order.paid".into(),
             aggregate_type: "order".into(),
@@ -440,9 +403,9 @@ mod tests {
             payload: serde_json::json!({ "order_id": aggregate_id }),
             schema_version: 1,
             correlation_id: None,
-            created_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            created_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         };
-        let p = row.properties();
+        let p = properties(&row);
         assert_eq!(
             p.message_id().as_ref().map(|s| s.as_str()),
             Some(event_id.to_string().as_str())
@@ -473,11 +436,10 @@ mod tests {
         );
 
         let correlation = Uuid::new_v4();
-        let p = OutboxRow {
+        let p = properties(&StoredEvent {
             correlation_id: Some(correlation),
             ..row
-        }
-        .properties();
+        });
         assert_eq!(
             p.correlation_id().as_ref().map(|s| s.as_str()),
             Some(correlation.to_string().as_str())

@@ -11,11 +11,11 @@ use serde_json::json;
 use toko::messaging::{
     dlq::{self, QueueRow, Selection},
     envelope::{self, failure_properties, Failure},
-    housekeeping::OutboxStatus,
     management::Management,
     topology::{self, WorkerTopology},
     Worker,
 };
+use toko::outbox::OutboxStatus;
 use toko_testkit::{eventually, TcpProxy};
 
 use crate::helpers::{header, insert_event, order_payload, publish, Env, Mode, TestHandler};

@@ -8,12 +8,13 @@ use lapin::types::AMQPValue;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use toko::messaging::{
-    housekeeping::{prune, OutboxStatus},
+    housekeeping::prune,
     metrics::{registry, RelayMetrics},
     relay::{BatchOutcome, Relay},
     topology,
     worker_http::BrokerStatus,
 };
+use toko::outbox::OutboxStatus;
 use toko_testkit::{eventually, TcpProxy};
 use uuid::Uuid;
 

@@ -8,13 +8,13 @@ use serde_json::json;
 use toko::{
     events::EventKind,
     messaging::{
-        housekeeping::OutboxStatus,
         metrics::{registry, RelayMetrics},
         relay::Relay,
         topology::{self, Topology, ARCHIVE_QUEUE, KNOWN_WORKERS},
         worker_http::BrokerStatus,
         Worker,
     },
+    outbox::OutboxStatus,
 };
 use toko_testkit::eventually;
 

@@ -85,6 +85,17 @@ impl Pipeline {
             .to_owned()
     }
 
+    /// Waits until the delivery's first attempt is recorded; returns it with its attempts.
+    async fn first_attempt(&self, delivery: &str) -> Value {
+        eventually("an attempt recorded", Duration::from_secs(10), || async {
+            let d = self
+                .admin_get(&format!("/api/v1/admin/webhook-deliveries/{delivery}"))
+                .await;
+            (!d["attempts"].as_array().unwrap().is_empty()).then_some(d)
+        })
+        .await
+    }
+
     /// Waits until the delivery reaches `status`; returns it with its attempts.
     async fn delivery_settles(&self, delivery: &str, status: &str) -> Value {
         eventually(
@@ -354,25 +365,13 @@ async fn redirects_are_not_followed_and_answers_are_read_only_in_part() {
     let (endpoint, _) = p.register(&receiver.url("/hook"), QUIET).await;
     receiver.behave(302, Duration::ZERO, Some(1)).await;
     let redirected = p.send_test(&endpoint).await;
-    let detail = eventually("the 302 recorded", Duration::from_secs(10), || async {
-        let d = p
-            .admin_get(&format!("/api/v1/admin/webhook-deliveries/{redirected}"))
-            .await;
-        (!d["attempts"].as_array().unwrap().is_empty()).then_some(d)
-    })
-    .await;
+    let detail = p.first_attempt(&redirected).await;
     assert_eq!(detail["attempts"][0]["status_code"], 302);
     assert_eq!(detail["attempts"][0]["error"], "answered 302");
 
     receiver.answer_with_body(500, 1_000_000).await;
     let big = p.send_test(&endpoint).await;
-    let detail = eventually("the 500 recorded", Duration::from_secs(10), || async {
-        let d = p
-            .admin_get(&format!("/api/v1/admin/webhook-deliveries/{big}"))
-            .await;
-        (!d["attempts"].as_array().unwrap().is_empty()).then_some(d)
-    })
-    .await;
+    let detail = p.first_attempt(&big).await;
     let excerpt = detail["attempts"][0]["response_excerpt"].as_str().unwrap();
     assert_eq!(excerpt.len(), 2048, "the first 2 KiB of a 1 MB answer");
     assert!(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
-use toko::{config, db, messaging::housekeeping::OutboxStatus};
+use toko::{config, db, outbox::OutboxStatus};
 
 #[derive(Subcommand)]
 pub enum Command {
