@@ -15,39 +15,54 @@ use serde::{Deserialize, Serialize};
 use super::events::OrderEvent;
 use crate::events::Event;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    PendingPayment,
-    Paid,
-    Processing,
-    Shipped,
-    Delivered,
-    Completed,
-    Cancelled,
-    Expired,
-    Refunded,
-    PartiallyRefunded,
-    /// The bank reversed a settled payment: held, never shipped, until staff cancel the order
-    /// (restocking it) or confirm the money arrived after all.
-    PaymentReversed,
+/// The order statuses in lifecycle order, each with its name on the wire: the one list that
+/// the domain's [`OrderStatus`] and the API's status enum are generated from.
+/// `with_order_statuses!(m)` expands to `m! { Variant => "name", ... }`.
+#[macro_export]
+macro_rules! with_order_statuses {
+    ($callback:ident) => {
+        $callback! {
+            PendingPayment => "pending_payment",
+            Paid => "paid",
+            Processing => "processing",
+            Shipped => "shipped",
+            Delivered => "delivered",
+            Completed => "completed",
+            Cancelled => "cancelled",
+            Expired => "expired",
+            Refunded => "refunded",
+            PartiallyRefunded => "partially_refunded",
+            /// The bank reversed a settled payment: held, never shipped, until staff cancel the
+            /// order (restocking it) or confirm the money arrived after all.
+            PaymentReversed => "payment_reversed",
+        }
+    };
 }
 
-use OrderStatus::*;
+macro_rules! define_order_status {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        /// Where an order is in its lifecycle.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+        pub enum OrderStatus {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)+
+        }
 
-pub const ALL: [OrderStatus; 11] = [
-    PendingPayment,
-    Paid,
-    Processing,
-    Shipped,
-    Delivered,
-    Completed,
-    Cancelled,
-    Expired,
-    Refunded,
-    PartiallyRefunded,
-    PaymentReversed,
-];
+        /// Every status, in lifecycle order.
+        pub const ALL: &[OrderStatus] = &[$(OrderStatus::$variant,)+];
+
+        impl OrderStatus {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(OrderStatus::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+with_order_statuses!(define_order_status);
+
+use OrderStatus::*;
 
 impl OrderStatus {
     /// The statuses this one may move to.
@@ -88,24 +103,8 @@ impl OrderStatus {
         )
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PendingPayment => "pending_payment",
-            Paid => "paid",
-            Processing => "processing",
-            Shipped => "shipped",
-            Delivered => "delivered",
-            Completed => "completed",
-            Cancelled => "cancelled",
-            Expired => "expired",
-            Refunded => "refunded",
-            PartiallyRefunded => "partially_refunded",
-            PaymentReversed => "payment_reversed",
-        }
-    }
-
     pub fn parse(value: &str) -> Option<Self> {
-        ALL.into_iter().find(|s| s.as_str() == value)
+        ALL.iter().copied().find(|s| s.as_str() == value)
     }
 
     /// The event announcing a move into this status (`order.paid`, ...).
@@ -181,14 +180,14 @@ mod tests {
             }
             i += 1;
         }
-        for s in ALL {
+        for &s in ALL {
             assert!(reached.contains(&s), "{s} cannot be reached");
         }
     }
 
     #[test]
     fn names_round_trip() {
-        for s in ALL {
+        for &s in ALL {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
         }
     }

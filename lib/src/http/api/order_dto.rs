@@ -157,47 +157,33 @@ pub struct CheckoutIn {
     pub note: Option<String>,
 }
 
-/// Where an order is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Deserialize)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatusDto {
-    PendingPayment,
-    Paid,
-    Processing,
-    Shipped,
-    Delivered,
-    Completed,
-    Cancelled,
-    Expired,
-    Refunded,
-    PartiallyRefunded,
-    PaymentReversed,
-}
-
-macro_rules! status_mapping {
-    ($($v:ident),*) => {
-        impl From<OrderStatus> for OrderStatusDto {
-            fn from(s: OrderStatus) -> Self { match s { $(OrderStatus::$v => Self::$v),* } }
+macro_rules! order_status_dto {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        /// Where an order is in its lifecycle.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Deserialize)]
+        pub enum OrderStatusDto {
+            $($(#[$doc])* #[oai(rename = $name)] #[serde(rename = $name)] $variant,)+
         }
+
+        impl From<OrderStatus> for OrderStatusDto {
+            fn from(s: OrderStatus) -> Self {
+                match s {
+                    $(OrderStatus::$variant => Self::$variant,)+
+                }
+            }
+        }
+
         impl From<OrderStatusDto> for OrderStatus {
-            fn from(s: OrderStatusDto) -> Self { match s { $(OrderStatusDto::$v => Self::$v),* } }
+            fn from(s: OrderStatusDto) -> Self {
+                match s {
+                    $(OrderStatusDto::$variant => Self::$variant,)+
+                }
+            }
         }
     };
 }
-status_mapping!(
-    PendingPayment,
-    Paid,
-    Processing,
-    Shipped,
-    Delivered,
-    Completed,
-    Cancelled,
-    Expired,
-    Refunded,
-    PartiallyRefunded,
-    PaymentReversed
-);
+
+crate::with_order_statuses!(order_status_dto);
 
 /// A line as bought (snapshots of name, options and price).
 #[derive(Debug, Clone, Object)]
