@@ -144,8 +144,9 @@ def conventions() -> tuple[list[str], list[str], set[str]]:
 # Files whose string literals passed as a first argument are variable names: the Reader
 # methods (`r.string("NAME", ...)`), local helpers (`url("NAME", ...)`, the simulator's
 # `var("NAME")`) and the errors naming them. Tests are cut off at `#[cfg(test)]`.
-SETTINGS_FILES = ("lib/src/config.rs", "lib/src/config/**/*.rs", "lib/src/notifications/mod.rs",
-                  "lib/src/webhooks/mod.rs", "bin/midtrans-sim/src/config.rs")
+SETTINGS_FILES = ("lib/src/config.rs", "lib/src/config/**/*.rs", "lib/src/*/settings.rs",
+                  "lib/src/notifications/mod.rs", "lib/src/webhooks/mod.rs",
+                  "bin/midtrans-sim/src/config.rs")
 # Everywhere else only direct reads count: std::env::var("NAME"), clap's env = "NAME".
 SOURCE_DIRS = ("lib/src", "bin", "workers/src")
 DIRECT_READ = re.compile(r'\benv::var(?:_os)?\(\s*"([A-Z][A-Z0-9_]+)"|\benv\s*=\s*"([A-Z][A-Z0-9_]+)"')

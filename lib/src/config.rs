@@ -377,81 +377,6 @@ impl CartConfig {
     }
 }
 
-/// A way to ship an order and its flat fee.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShippingMethod {
-    pub code: String,
-    pub name: String,
-    /// Minor units of the store currency.
-    pub fee: i64,
-}
-
-/// Settings of checkout and orders.
-#[derive(Debug, Clone)]
-pub struct OrderConfig {
-    /// How long an order waits for payment before it expires and releases its stock.
-    pub payment_ttl: Duration,
-    pub shipping_methods: Vec<ShippingMethod>,
-}
-
-/// The payment expiry Midtrans Snap accepts (midtrans.md §3).
-pub const PAYMENT_TTL_MIN: Duration = Duration::from_secs(5 * 60);
-pub const PAYMENT_TTL_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
-
-const DEFAULT_SHIPPING_METHODS: &str =
-    "standard:Standard (3-5 days):15000;express:Express (1-2 days):35000";
-
-impl OrderConfig {
-    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
-        let raw = r.string("SHIPPING_METHODS", DEFAULT_SHIPPING_METHODS);
-        let shipping_methods =
-            parse_shipping_methods(&raw).map_err(|reason| ConfigError::Invalid {
-                name: "SHIPPING_METHODS",
-                reason,
-            })?;
-        let payment_ttl = r.duration("ORDER_PAYMENT_TTL", Duration::from_secs(30 * 60))?;
-        // It is also the Snap `expiry`, which Midtrans accepts from 5 minutes to 7 days.
-        if !(PAYMENT_TTL_MIN..=PAYMENT_TTL_MAX).contains(&payment_ttl) {
-            return Err(ConfigError::Invalid {
-                name: "ORDER_PAYMENT_TTL",
-                reason: "must be between 5m and 7d (the payment expiry Midtrans Snap accepts)"
-                    .into(),
-            });
-        }
-        Ok(Self {
-            payment_ttl,
-            shipping_methods,
-        })
-    }
-}
-
-/// `code:Name:fee;code:Name:fee`
-fn parse_shipping_methods(raw: &str) -> Result<Vec<ShippingMethod>, String> {
-    let methods: Vec<ShippingMethod> = raw
-        .split(';')
-        .filter(|m| !m.trim().is_empty())
-        .map(|m| {
-            let parts: Vec<&str> = m.split(':').map(str::trim).collect();
-            match parts.as_slice() {
-                [code, name, fee] if !code.is_empty() && !name.is_empty() => {
-                    Ok(ShippingMethod {
-                        code: code.to_string(),
-                        name: name.to_string(),
-                        fee: fee.parse::<i64>().ok().filter(|f| *f >= 0).ok_or_else(|| {
-                            format!("fee of {code:?} must be a non-negative integer")
-                        })?,
-                    })
-                }
-                _ => Err(format!("expected code:Name:fee, got {m:?}")),
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    if methods.is_empty() {
-        return Err("at least one shipping method is required".into());
-    }
-    Ok(methods)
-}
-
 /// Which Midtrans hosts to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MidtransEnv {
@@ -706,7 +631,6 @@ impl RelayConfig {
 /// Everything a worker process (a consumer or the relay) needs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    pub environment: Environment,
     pub database: DatabaseConfig,
     pub messaging: MessagingConfig,
     pub consumer: ConsumerConfig,
@@ -723,8 +647,10 @@ impl WorkerConfig {
 
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let r = Reader(source);
+        // Workers read APP_ENV only through the settings it guards (Midtrans); a typo still
+        // refuses to start here.
+        r.environment()?;
         Ok(Self {
-            environment: r.environment()?,
             database: DatabaseConfig::from_reader(&r)?,
             messaging: MessagingConfig::from_reader(&r)?,
             consumer: ConsumerConfig::from_reader(&r)?,
@@ -775,13 +701,12 @@ impl SweepConfig {
 /// Everything the API server needs.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    pub environment: Environment,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub store: StoreConfig,
     pub cart: CartConfig,
-    pub orders: OrderConfig,
+    pub orders: crate::orders::OrderConfig,
     pub midtrans: Option<MidtransConfig>,
     pub rate_limit: RateLimitConfig,
     pub search: SearchConfig,
@@ -797,13 +722,12 @@ impl ApiConfig {
         let r = Reader(source);
         let environment = r.environment()?;
         Ok(Self {
-            environment,
             http: HttpConfig::from_reader(&r)?,
             database: DatabaseConfig::from_reader(&r)?,
             auth: AuthConfig::from_reader(&r, environment)?,
             store: StoreConfig::from_reader(&r)?,
             cart: CartConfig::from_reader(&r)?,
-            orders: OrderConfig::from_reader(&r)?,
+            orders: crate::orders::OrderConfig::from_reader(&r)?,
             midtrans: MidtransConfig::from_reader(&r)?,
             rate_limit: RateLimitConfig::from_reader(&r)?,
             search: SearchConfig::from_reader(&r)?,
@@ -979,16 +903,6 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("TRUSTED_PROXY_HOPS"), "{err}");
-    }
-
-    #[test]
-    fn shipping_methods_parse_and_reject_nonsense() {
-        let methods = parse_shipping_methods(DEFAULT_SHIPPING_METHODS).unwrap();
-        assert_eq!(methods[1].code, "express");
-        assert_eq!(methods[1].fee, 35_000);
-        assert!(parse_shipping_methods("standard:Std:-1").is_err());
-        assert!(parse_shipping_methods("standard").is_err());
-        assert!(parse_shipping_methods("").is_err());
     }
 
     #[test]

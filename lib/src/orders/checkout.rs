@@ -34,7 +34,7 @@ pub struct CheckoutInput {
 
 fn validate(
     input: &CheckoutInput,
-    methods: &[crate::config::ShippingMethod],
+    methods: &[super::ShippingMethod],
 ) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let a = &input.shipping_address;

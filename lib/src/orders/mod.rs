@@ -10,6 +10,7 @@ pub mod audit;
 pub mod checkout;
 pub mod events;
 pub mod lifecycle;
+mod settings;
 pub mod status;
 mod store;
 
@@ -21,8 +22,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use self::status::OrderStatus;
-use crate::{config::OrderConfig, idempotency::IdempotencyError, validation::ValidationErrors};
+pub use self::{
+    settings::{OrderConfig, ShippingMethod},
+    status::OrderStatus,
+};
+use crate::{idempotency::IdempotencyError, validation::ValidationErrors};
 
 /// Where an order ships to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -232,7 +236,7 @@ impl Orders {
         self
     }
 
-    pub fn shipping_methods(&self) -> &[crate::config::ShippingMethod] {
+    pub fn shipping_methods(&self) -> &[ShippingMethod] {
         &self.config.shipping_methods
     }
 

@@ -8,9 +8,9 @@ use toko::{
         audit::{AuditMetrics, StockAuditor},
         Catalog,
     },
-    config::{OrderConfig, ProcessEnv, Reader, StoreConfig, SweepConfig},
+    config::{ProcessEnv, Reader, StoreConfig, SweepConfig},
     messaging::schedule::Cadence,
-    orders::Orders,
+    orders::{OrderConfig, Orders},
 };
 
 #[tokio::main]

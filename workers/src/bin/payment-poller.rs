@@ -5,9 +5,9 @@
 
 use anyhow::Context;
 use toko::{
-    config::{MidtransConfig, OrderConfig, ProcessEnv, Reader, StoreConfig, SweepConfig},
+    config::{MidtransConfig, ProcessEnv, Reader, StoreConfig, SweepConfig},
     messaging::schedule::Cadence,
-    orders::Orders,
+    orders::{OrderConfig, Orders},
     payments::{poller::PaymentPoller, Payments},
 };
 
