@@ -20,6 +20,15 @@ use uuid::Uuid;
 const STALE_AFTER: Duration = Duration::from_secs(30);
 /// How long a duplicate waits for the first attempt to complete.
 const WAIT_FOR: Duration = Duration::from_secs(20);
+
+/// A stored key: request hash, status, response, resource id, and whether its claim is stale.
+type StoredKey = (
+    Vec<u8>,
+    String,
+    Option<serde_json::Value>,
+    Option<Uuid>,
+    bool,
+);
 /// How long results are replayed.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
@@ -99,7 +108,7 @@ impl IdempotencyKey {
     ) -> Result<Existing<T>, IdempotencyError> {
         let deadline = tokio::time::Instant::now() + WAIT_FOR;
         loop {
-            let row: Option<(Vec<u8>, String, Option<serde_json::Value>, Option<Uuid>, bool)> = sqlx::query_as(
+            let row: Option<StoredKey> = sqlx::query_as(
                 "select request_hash, status, response_body, resource_id, updated_at < now() - $3::interval
                  from idempotency_keys where scope = $1 and idempotency_key = $2",
             )

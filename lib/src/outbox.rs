@@ -122,6 +122,23 @@ pub async fn mark_refused(
     .map(|_| ())
 }
 
+/// The distinct aggregates of `aggregate_type` that events written since `since` are about
+/// (the outbox as a change log: the search index catches up with it after a rebuild).
+pub async fn aggregates_since(
+    db: &PgPool,
+    aggregate_type: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select distinct aggregate_id from outbox_events
+         where aggregate_type = $1 and created_at >= $2",
+    )
+    .bind(aggregate_type)
+    .bind(since)
+    .fetch_all(db)
+    .await
+}
+
 /// Deletes rows published before `cutoff`, in short chunks; returns how many.
 pub async fn prune_published(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     crate::db::delete_in_chunks(

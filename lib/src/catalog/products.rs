@@ -137,6 +137,7 @@ pub(crate) async fn load(
     Ok(row.map(Into::into))
 }
 
+#[allow(clippy::too_many_arguments)] // one per field of the product form
 fn validate_product_fields(
     errors: &mut ValidationErrors,
     name: Option<&str>,

@@ -57,6 +57,7 @@ impl BearerAuth {
     }
 
     /// The principal if it is an admin; 403 otherwise.
+    #[allow(clippy::result_large_err)] // the problem body is the error path's answer
     pub fn admin<S: ErrorSet>(&self) -> Result<Principal, ApiError<S>> {
         if self.0.is_admin() {
             Ok(self.0)

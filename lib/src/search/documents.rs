@@ -112,14 +112,17 @@ pub async fn database_now(db: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
 /// every catalog change writes in its own transaction (product, variant and stock events carry
 /// the product id; category events stand for all of the category's products).
 pub async fn changed_since(db: &PgPool, since: DateTime<Utc>) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select aggregate_id from outbox_events
-          where aggregate_type = 'product' and created_at >= $1
-         union
-         select p.product_id from outbox_events e join products p on p.category_id = e.aggregate_id
-          where e.aggregate_type = 'category' and e.created_at >= $1",
-    )
-    .bind(since)
-    .fetch_all(db)
-    .await
+    let mut products = crate::outbox::aggregates_since(db, "product", since).await?;
+    let categories = crate::outbox::aggregates_since(db, "category", since).await?;
+    products.extend(
+        sqlx::query_scalar::<_, Uuid>(
+            "select product_id from products where category_id = any($1)",
+        )
+        .bind(&categories)
+        .fetch_all(db)
+        .await?,
+    );
+    products.sort_unstable();
+    products.dedup();
+    Ok(products)
 }

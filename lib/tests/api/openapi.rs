@@ -43,7 +43,7 @@ async fn every_operation_has_an_id_a_tag_and_documented_errors() {
             );
             assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
             assert!(
-                !op["tags"].as_array().map_or(true, |t| t.is_empty()),
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
                 "{id} has no tag"
             );
             let responses = op["responses"].as_object().unwrap();

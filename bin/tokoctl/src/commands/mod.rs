@@ -78,6 +78,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The database pool from `DATABASE_URL`.
+async fn database() -> anyhow::Result<toko::db::PgPool> {
+    use anyhow::Context;
+    let reader = toko::config::Reader(&toko::config::ProcessEnv);
+    let database = toko::config::DatabaseConfig::from_reader(&reader)?;
+    toko::db::connect(&database)
+        .await
+        .context("connecting to Postgres")
+}
+
+/// The catalog service, for commands that work on products.
+async fn catalog_service() -> anyhow::Result<toko::catalog::Catalog> {
+    let reader = toko::config::Reader(&toko::config::ProcessEnv);
+    let store = toko::config::StoreConfig::from_reader(&reader)?;
+    Ok(toko::catalog::Catalog::new(
+        database().await?,
+        store.currency,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -115,24 +135,4 @@ mod tests {
             "tokoctl payments resolve 0190c0de-0000-7000-8000-000000000000 --by a@b.c --resolution done"
         ));
     }
-}
-
-/// The database pool from `DATABASE_URL`.
-async fn database() -> anyhow::Result<toko::db::PgPool> {
-    use anyhow::Context;
-    let reader = toko::config::Reader(&toko::config::ProcessEnv);
-    let database = toko::config::DatabaseConfig::from_reader(&reader)?;
-    toko::db::connect(&database)
-        .await
-        .context("connecting to Postgres")
-}
-
-/// The catalog service, for commands that work on products.
-async fn catalog_service() -> anyhow::Result<toko::catalog::Catalog> {
-    let reader = toko::config::Reader(&toko::config::ProcessEnv);
-    let store = toko::config::StoreConfig::from_reader(&reader)?;
-    Ok(toko::catalog::Catalog::new(
-        database().await?,
-        store.currency,
-    ))
 }
