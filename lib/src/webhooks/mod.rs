@@ -354,7 +354,8 @@ impl Webhooks {
     }
 
     /// The endpoint's deliveries, newest first, optionally of one status; `before` is the
-    /// last delivery id of the previous page.
+    /// last delivery id of the previous page. Ordered by creation time: fanned-out deliveries
+    /// get random ids from the database, so their ids do not sort by time.
     pub async fn deliveries(
         &self,
         endpoint_id: Uuid,
@@ -366,8 +367,9 @@ impl Webhooks {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "select {DELIVERY_COLUMNS} from webhook_deliveries
              where endpoint_id = $1 and ($2::text is null or status = $2)
-               and ($3::uuid is null or delivery_id < $3)
-             order by delivery_id desc limit $4"
+               and ($3::uuid is null or (created_at, delivery_id) <
+                   (select created_at, delivery_id from webhook_deliveries where delivery_id = $3))
+             order by created_at desc, delivery_id desc limit $4"
         )))
         .bind(endpoint_id)
         .bind(status)

@@ -458,3 +458,45 @@ async fn a_dispatcher_killed_mid_delivery_loses_nothing() {
         .all(|r| r.verified && r.id == received[0].id));
     assert_eq!(detail["delivery"]["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn deliveries_page_newest_first_one_at_a_time() {
+    let p = shop(LOOPBACK).await;
+    let receiver = WebhookReceiver::spawn();
+    let (endpoint, _) = p
+        .register(&receiver.url("/orders"), &["order.created"])
+        .await;
+    for _ in 0..3 {
+        p.order(1).await;
+    }
+    receiver.wait_for(3, Duration::from_secs(20)).await;
+
+    let mut seen: Vec<Value> = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..4 {
+        let page = p
+            .admin_get(&format!(
+                "/api/v1/admin/webhooks/{endpoint}/deliveries?limit=1{cursor}"
+            ))
+            .await;
+        seen.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    let created: Vec<&str> = seen
+        .iter()
+        .map(|d| d["created_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        seen.iter()
+            .filter(|d| d["event_type"] == "order.created")
+            .count(),
+        3,
+        "{seen:?}"
+    );
+    let mut newest_first = created.clone();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(created, newest_first);
+}
