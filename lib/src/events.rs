@@ -20,6 +20,7 @@ use crate::{
     catalog::events::{CategoryChanged, ProductEvent, StockChanged, VariantEvent},
     orders::events::OrderEvent,
     payments::exceptions::PaymentExceptionOpened,
+    promotions::RedemptionEvent,
     webhooks::EndpointDisabled,
 };
 
@@ -152,6 +153,11 @@ event_catalog! {
     PaymentExceptionOpened => "payment.exception_opened", v 1, "payment_exception", PaymentExceptionOpened;
     /// A webhook endpoint was disabled after its deliveries failed for too long.
     WebhookEndpointDisabled => "webhook.endpoint_disabled", v 1, "webhook_endpoint", EndpointDisabled;
+    /// An order redeemed a promotion at checkout (with the discount it gave).
+    PromotionRedeemed => "promotion.redeemed", v 1, "promotion", RedemptionEvent;
+    /// An unpaid order that redeemed a promotion was cancelled or expired: the redemption no
+    /// longer counts towards the promotion's limits.
+    PromotionReleased => "promotion.released", v 1, "promotion", RedemptionEvent;
 }
 
 impl EventKind {

@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod promotions;
 pub mod ratelimit;
 pub mod search;
 pub mod serving;

@@ -147,8 +147,19 @@ async fn api_workloads_run(
         }
         if args.runs("w5") {
             let summary =
-                checkout::spread(&api, load, &fixtures.tokens, &fixtures.variant_ids).await;
+                checkout::spread(&api, load, &fixtures.tokens, &fixtures.variant_ids, None).await;
             rows.push(row("W5a checkout, spread", summary, tpc_b, ""));
+            check_alive!();
+            checkout::prepare_code(db).await?;
+            let summary = checkout::spread(
+                &api,
+                load,
+                &fixtures.tokens,
+                &fixtures.variant_ids,
+                Some(checkout::BENCH_CODE),
+            )
+            .await;
+            rows.push(row("W5c checkout, spread, with a code", summary, tpc_b, ""));
             check_alive!();
             let (summary, hot) = checkout::hot_variants(&api, db, load, &fixtures.tokens).await?;
             let note = format!(

@@ -1,8 +1,9 @@
 //! Carts: one open cart per customer (created lazily), guest carts addressed by a token, and
 //! the merge of a guest cart into the customer's cart at login.
 //!
-//! Lines, totals and availability are always computed here from current prices and stock;
-//! clients never send prices. `store` holds the SQL.
+//! Lines, totals, availability and discounts are always computed here from current prices,
+//! stock and promotions; clients never send prices. A cart holds at most one promotion code
+//! (kept even while it does not apply, with the reason shown). `store` holds the SQL.
 
 mod store;
 
@@ -12,7 +13,14 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{config::CartConfig, validation::ValidationErrors};
+use crate::{
+    config::CartConfig,
+    promotions::{
+        self,
+        rules::{Applied, BasketLine, NotApplied},
+    },
+    validation::ValidationErrors,
+};
 
 /// Who a cart belongs to: a signed-in customer or the holder of a guest token.
 #[derive(Debug, Clone)]
@@ -29,6 +37,8 @@ pub struct CartLine {
     pub product_id: Uuid,
     pub product_name: String,
     pub product_slug: String,
+    pub category_id: Option<Uuid>,
+    pub brand: Option<String>,
     pub sku: String,
     pub options: BTreeMap<String, String>,
     pub image_url: Option<String>,
@@ -41,6 +51,8 @@ pub struct CartLine {
     pub available: i32,
     /// The product is active (an archived or draft product cannot be bought).
     pub purchasable: bool,
+    /// What promotions take off this line.
+    pub discount: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +63,31 @@ pub struct Cart {
     pub item_count: i64,
     pub subtotal: i64,
     pub updated_at: DateTime<Utc>,
+    pub promotion_code: Option<String>,
+    /// The discount the customer last saw (checkout refuses a changed one).
+    pub seen_discount: i64,
+    /// The promotions that apply, in the order they applied.
+    pub promotions: Vec<Applied>,
+    /// The cart's code when it does not apply, and why.
+    pub rejected_code: Option<(String, NotApplied)>,
+    /// The promotions' discount on the lines.
+    pub discount_total: i64,
+}
+
+impl Cart {
+    fn basket(&self) -> Vec<BasketLine> {
+        self.lines
+            .iter()
+            .map(|l| BasketLine {
+                variant_id: l.variant_id,
+                product_id: l.product_id,
+                category_id: l.category_id,
+                brand: l.brand.clone(),
+                unit_price: l.unit_price,
+                quantity: l.quantity,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +104,10 @@ pub enum CartError {
     InsufficientStock { available: i32 },
     #[error("a cart holds at most {0} different items")]
     TooManyLines(i64),
+    #[error("no promotion has this code")]
+    UnknownCode,
+    #[error("the cart holds no such code")]
+    CodeNotInCart,
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
@@ -93,7 +134,7 @@ impl Carts {
     pub async fn create_guest(&self) -> Result<GuestCart, CartError> {
         let token = crate::auth::tokens::new_refresh_token();
         let cart_id = store::insert_guest(&self.db, &token.hash).await?;
-        let cart = self.load(cart_id).await?;
+        let cart = self.show(cart_id).await?;
         Ok(GuestCart {
             token: token.value,
             cart,
@@ -136,7 +177,7 @@ impl Carts {
         }
         store::upsert_line(&mut tx, cart_id, variant_id, total, variant.price).await?;
         tx.commit().await?;
-        self.load(cart_id).await
+        self.show(cart_id).await
     }
 
     /// Sets a line's quantity; 0 removes it.
@@ -168,7 +209,7 @@ impl Carts {
         }
         store::update_quantity(&mut tx, item_id, quantity, variant.price).await?;
         tx.commit().await?;
-        self.load(cart_id).await
+        self.show(cart_id).await
     }
 
     pub async fn remove_item(&self, owner: &CartOwner, item_id: Uuid) -> Result<Cart, CartError> {
@@ -176,14 +217,41 @@ impl Carts {
         if !store::delete_line(&self.db, cart_id, item_id).await? {
             return Err(CartError::ItemNotFound);
         }
-        self.load(cart_id).await
+        self.show(cart_id).await
     }
 
     /// Empties the cart.
     pub async fn clear(&self, owner: &CartOwner) -> Result<Cart, CartError> {
         let cart_id = self.resolve(owner).await?;
         store::delete_lines(&self.db, cart_id).await?;
-        self.load(cart_id).await
+        self.show(cart_id).await
+    }
+
+    /// Puts a promotion code on the cart (replacing its code). A code no promotion has is
+    /// refused; a known one is kept even when it does not apply yet, with the reason shown.
+    pub async fn apply_code(&self, owner: &CartOwner, code: &str) -> Result<Cart, CartError> {
+        let cart_id = self.resolve(owner).await?;
+        let mut conn = self.db.acquire().await?;
+        let code = promotions::canonical_code(&mut conn, code.trim())
+            .await?
+            .ok_or(CartError::UnknownCode)?;
+        drop(conn);
+        store::set_code(&self.db, cart_id, Some(&code)).await?;
+        self.show(cart_id).await
+    }
+
+    /// Takes the code off the cart.
+    pub async fn remove_code(&self, owner: &CartOwner, code: &str) -> Result<Cart, CartError> {
+        let cart_id = self.resolve(owner).await?;
+        let cart = self.load(cart_id).await?;
+        if !cart
+            .promotion_code
+            .is_some_and(|c| c.eq_ignore_ascii_case(code.trim()))
+        {
+            return Err(CartError::CodeNotInCart);
+        }
+        store::set_code(&self.db, cart_id, None).await?;
+        self.show(cart_id).await
     }
 
     /// Moves a guest cart's lines into the customer's open cart: quantities are summed and
@@ -217,6 +285,7 @@ impl Carts {
             }
             store::upsert_line(&mut tx, target, variant_id, merged, variant.price).await?;
         }
+        store::adopt_code(&mut tx, guest_id, target).await?;
         store::mark_merged(&mut tx, guest_id).await?;
         tx.commit().await?;
         Ok(())
@@ -245,13 +314,61 @@ impl Carts {
         }
     }
 
+    /// The cart priced now, with its promotions.
     async fn load(&self, cart_id: Uuid) -> Result<Cart, CartError> {
         let mut conn = self.db.acquire().await?;
-        store::load(&mut conn, cart_id)
+        priced(&mut conn, cart_id)
             .await?
             .ok_or(CartError::CartNotFound)
     }
+
+    /// The cart after a change by its owner: what it shows now is what they have seen.
+    async fn show(&self, cart_id: Uuid) -> Result<Cart, CartError> {
+        let mut cart = self.load(cart_id).await?;
+        if cart.seen_discount != cart.discount_total {
+            store::remember_discount(&self.db, cart_id, cart.discount_total).await?;
+            cart.seen_discount = cart.discount_total;
+        }
+        Ok(cart)
+    }
+}
+
+/// A cart with current prices and what its promotions give.
+async fn priced(conn: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Option<Cart>, sqlx::Error> {
+    let Some(mut cart) = store::load(conn, cart_id).await? else {
+        return Ok(None);
+    };
+    let outcome = promotions::evaluate(
+        conn,
+        &cart.basket(),
+        cart.user_id,
+        cart.promotion_code.as_deref(),
+        None,
+    )
+    .await?;
+    for (line, discount) in cart.lines.iter_mut().zip(&outcome.line_discounts) {
+        line.discount = *discount;
+    }
+    cart.discount_total = outcome.lines_discount;
+    cart.promotions = outcome.applied;
+    cart.rejected_code = outcome.rejected_code;
+    Ok(Some(cart))
+}
+
+/// After checkout refused a changed cart: the customer has now been shown the current prices
+/// and discount (returned), and the next attempt may go through at those.
+pub async fn acknowledge(db: &PgPool, user_id: Uuid) -> Result<i64, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    store::acknowledge_prices(&mut *conn, user_id).await?;
+    let Some(cart_id) = store::open_cart_id(&mut *conn, user_id).await? else {
+        return Ok(0);
+    };
+    let Some(cart) = priced(&mut conn, cart_id).await? else {
+        return Ok(0);
+    };
+    store::remember_discount(&mut *conn, cart_id, cart.discount_total).await?;
+    Ok(cart.discount_total)
 }
 
 /// What checkout needs of a customer's cart, read under lock inside its transaction.
-pub use store::{acknowledge_prices, checkout_lines, empty_cart_in, CheckoutLine};
+pub use store::{checkout_lines, empty_cart_in, CheckoutCart, CheckoutLine};

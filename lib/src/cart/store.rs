@@ -213,6 +213,8 @@ struct LineRow {
     product_id: Uuid,
     product_name: String,
     product_slug: String,
+    category_id: Option<Uuid>,
+    brand: Option<String>,
     sku: String,
     options: Json<BTreeMap<String, String>>,
     image_url: Option<String>,
@@ -224,7 +226,8 @@ struct LineRow {
 }
 
 const LINES_SQL: &str = "
-    select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name, p.slug as product_slug, v.sku,
+    select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name, p.slug as product_slug,
+           p.category_id, p.brand, v.sku,
            v.options, p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price, v.price,
            v.stock_on_hand - v.stock_reserved as available, p.status = 'active' as active
     from cart_items ci
@@ -237,12 +240,13 @@ pub(super) async fn load(
     conn: &mut PgConnection,
     cart_id: Uuid,
 ) -> Result<Option<Cart>, sqlx::Error> {
-    let header: Option<(Option<Uuid>, DateTime<Utc>)> =
-        sqlx::query_as("select user_id, updated_at from carts where cart_id = $1")
-            .bind(cart_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some((user_id, updated_at)) = header else {
+    let header: Option<(Option<Uuid>, DateTime<Utc>, Option<String>, i64)> = sqlx::query_as(
+        "select user_id, updated_at, promotion_code, seen_discount from carts where cart_id = $1",
+    )
+    .bind(cart_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((user_id, updated_at, promotion_code, seen_discount)) = header else {
         return Ok(None);
     };
     let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL)
@@ -257,6 +261,8 @@ pub(super) async fn load(
             product_id: r.product_id,
             product_name: r.product_name,
             product_slug: r.product_slug,
+            category_id: r.category_id,
+            brand: r.brand,
             sku: r.sku,
             options: r.options.0,
             image_url: r.image_url,
@@ -266,6 +272,7 @@ pub(super) async fn load(
             line_total: r.price * i64::from(r.quantity),
             available: r.available.max(0),
             purchasable: r.active,
+            discount: 0,
         })
         .collect();
     Ok(Some(Cart {
@@ -275,6 +282,11 @@ pub(super) async fn load(
         subtotal: lines.iter().map(|l| l.line_total).sum(),
         lines,
         updated_at,
+        promotion_code,
+        seen_discount,
+        promotions: Vec::new(),
+        rejected_code: None,
+        discount_total: 0,
     }))
 }
 
@@ -283,6 +295,8 @@ pub(super) async fn load(
 pub struct CheckoutLine {
     pub variant_id: Uuid,
     pub product_id: Uuid,
+    pub category_id: Option<Uuid>,
+    pub brand: Option<String>,
     pub product_name: String,
     pub sku: String,
     pub options: BTreeMap<String, String>,
@@ -293,19 +307,30 @@ pub struct CheckoutLine {
     pub active: bool,
 }
 
+/// The customer's open cart as checkout sees it.
+#[derive(Debug, Clone)]
+pub struct CheckoutCart {
+    pub id: Uuid,
+    pub lines: Vec<CheckoutLine>,
+    pub promotion_code: Option<String>,
+    /// The discount on the lines the customer last saw.
+    pub seen_discount: i64,
+}
+
 /// The customer's open cart and its lines, locking the cart and then the variants in id
 /// order (one global order, so concurrent checkouts cannot deadlock).
 pub async fn checkout_lines(
     tx: &mut PgConnection,
     user_id: Uuid,
-) -> Result<Option<(Uuid, Vec<CheckoutLine>)>, sqlx::Error> {
-    let cart_id: Option<Uuid> = sqlx::query_scalar(
-        "select cart_id from carts where user_id = $1 and status = 'open' for update",
+) -> Result<Option<CheckoutCart>, sqlx::Error> {
+    let cart: Option<(Uuid, Option<String>, i64)> = sqlx::query_as(
+        "select cart_id, promotion_code, seen_discount from carts
+         where user_id = $1 and status = 'open' for update",
     )
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(cart_id) = cart_id else {
+    let Some((cart_id, promotion_code, seen_discount)) = cart else {
         return Ok(None);
     };
     sqlx::query(
@@ -324,6 +349,8 @@ pub async fn checkout_lines(
         .map(|r| CheckoutLine {
             variant_id: r.variant_id,
             product_id: r.product_id,
+            category_id: r.category_id,
+            brand: r.brand,
             product_name: r.product_name,
             sku: r.sku,
             options: r.options.0,
@@ -334,19 +361,87 @@ pub async fn checkout_lines(
             active: r.active,
         })
         .collect();
-    Ok(Some((cart_id, lines)))
+    Ok(Some(CheckoutCart {
+        id: cart_id,
+        lines,
+        promotion_code,
+        seen_discount,
+    }))
 }
 
+/// Empties the cart after checkout; its code was used (or did not apply) and goes too.
 pub async fn empty_cart_in(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("delete from cart_items where cart_id = $1")
+        .bind(cart_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("update carts set promotion_code = null, seen_discount = 0 where cart_id = $1")
         .bind(cart_id)
         .execute(tx)
         .await
         .map(|_| ())
 }
 
+pub(super) async fn set_code(
+    db: &PgPool,
+    cart_id: Uuid,
+    code: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update carts set promotion_code = $2 where cart_id = $1")
+        .bind(cart_id)
+        .bind(code)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Records the discount the customer is being shown.
+pub(super) async fn remember_discount(
+    db: impl sqlx::PgExecutor<'_>,
+    cart_id: Uuid,
+    discount: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update carts set seen_discount = $2 where cart_id = $1 and seen_discount <> $2")
+        .bind(cart_id)
+        .bind(discount)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// The customer's open cart, if any.
+pub(super) async fn open_cart_id(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select cart_id from carts where user_id = $1 and status = 'open'")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Carries a guest cart's code into the customer's cart when it holds none.
+pub(super) async fn adopt_code(
+    tx: &mut PgConnection,
+    from: Uuid,
+    to: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update carts t set promotion_code = f.promotion_code from carts f
+         where t.cart_id = $2 and f.cart_id = $1 and t.promotion_code is null",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
 /// Records that the customer has now seen the current prices (after a price-change refusal).
-pub async fn acknowledge_prices(db: &PgPool, user_id: Uuid) -> Result<(), sqlx::Error> {
+pub(super) async fn acknowledge_prices(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update cart_items ci set unit_price = v.price
          from variants v, carts c

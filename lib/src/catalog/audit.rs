@@ -324,7 +324,9 @@ pub fn subscribes(kind: EventKind) -> bool {
         | OrderPartiallyRefunded
         | OrderPaymentReversed
         | PaymentExceptionOpened
-        | WebhookEndpointDisabled => false,
+        | WebhookEndpointDisabled
+        | PromotionRedeemed
+        | PromotionReleased => false,
     }
 }
 

@@ -185,6 +185,16 @@ impl From<crate::cart::CartError> for Problem {
                 p
             }
             E::TooManyLines(_) => Problem::conflict("cart_full", error.to_string()),
+            E::UnknownCode => {
+                let mut p = Problem::validation(crate::validation::ValidationErrors::single(
+                    "code",
+                    error.to_string(),
+                ));
+                p.code = "promotion_code_unknown".into();
+                p.problem_type = "/problems/promotion_code_unknown".into();
+                p
+            }
+            E::CodeNotInCart => Problem::not_found(error.to_string()),
             E::Database(ref e) => internal(e),
         }
     }
@@ -221,6 +231,12 @@ impl From<crate::orders::OrderError> for Problem {
             E::InsufficientStock(lines) => {
                 let mut p = Problem::conflict("insufficient_stock", detail);
                 p.lines = Some(line_problems(lines));
+                p
+            }
+            E::DiscountChanged { previous, current } => {
+                let mut p = Problem::conflict("cart_changed", detail);
+                p.previous_discount_total = Some(previous);
+                p.discount_total = Some(current);
                 p
             }
             E::IllegalTransition { .. } => Problem::conflict("illegal_transition", detail),
@@ -317,6 +333,21 @@ impl From<crate::webhooks::WebhookError> for Problem {
         match error {
             E::Validation(errors) => Problem::validation(errors),
             E::NotFound(_) => Problem::not_found(error.to_string()),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
+into_api_error!(crate::promotions::PromotionError);
+
+impl From<crate::promotions::PromotionError> for Problem {
+    fn from(error: crate::promotions::PromotionError) -> Self {
+        use crate::promotions::PromotionError as E;
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::NotFound => Problem::not_found(error.to_string()),
+            E::DuplicateCode => Problem::conflict("promotion_code_taken", error.to_string()),
+            E::InUse => Problem::conflict("promotion_in_use", error.to_string()),
             E::Database(ref e) => internal(e),
         }
     }

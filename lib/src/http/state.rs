@@ -17,6 +17,7 @@ use crate::{
     metrics::HttpMetrics,
     orders::Orders,
     payments::Payments,
+    promotions::Promotions,
     ratelimit::RateLimiter,
     search::Search,
     webhooks::Webhooks,
@@ -32,6 +33,7 @@ pub struct AppState {
     pub carts: Carts,
     pub orders: Orders,
     pub payments: Payments,
+    pub promotions: Promotions,
     pub rate_limiter: super::rate_limit::SharedLimiter,
     pub search: Search,
     pub webhooks: Webhooks,
@@ -83,6 +85,14 @@ impl AppState {
             cache_limits,
         );
         let webhooks = Webhooks::new(db.clone(), config.webhooks.clone());
+        let promotions = Promotions::new(
+            db.clone(),
+            orders
+                .shipping_methods()
+                .iter()
+                .map(|m| m.code.clone())
+                .collect(),
+        );
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -91,6 +101,7 @@ impl AppState {
             carts,
             orders,
             payments,
+            promotions,
             rate_limiter,
             search,
             webhooks,

@@ -150,7 +150,8 @@ pub fn subscribes(kind: EventKind) -> bool {
         | WebhookEndpointDisabled => true,
         ProductCreated | ProductUpdated | ProductArchived | ProductDeleted | VariantCreated
         | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged | OrderProcessing
-        | OrderDelivered | OrderCompleted | OrderPaymentReversed => false,
+        | OrderDelivered | OrderCompleted | OrderPaymentReversed | PromotionRedeemed
+        | PromotionReleased => false,
     }
 }
 

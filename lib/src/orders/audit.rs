@@ -15,6 +15,8 @@ struct OrderFacts {
     status: String,
     subtotal: i64,
     shipping_fee: i64,
+    discount_total: i64,
+    shipping_discount: i64,
     grand_total: i64,
     refunded_amount: i64,
     paid: bool,
@@ -28,7 +30,8 @@ struct OrderFacts {
 }
 
 const FACTS_SQL: &str = "
-    select o.order_id, o.order_number, o.status, o.subtotal, o.shipping_fee, o.grand_total,
+    select o.order_id, o.order_number, o.status, o.subtotal, o.shipping_fee, o.discount_total,
+           o.shipping_discount, o.grand_total,
            o.refunded_amount, o.paid_at is not null as paid,
            (select count(*) from order_lines l where l.order_id = o.order_id) as line_count,
            coalesce((select sum(l.line_total) from order_lines l where l.order_id = o.order_id), 0)::int8 as lines_total,
@@ -56,7 +59,7 @@ pub async fn check_orders(
     let rows: Vec<OrderFacts> = sqlx::query_as(FACTS_SQL).fetch_all(&mut *tx).await?;
     let mut totals = Check::new(
         "orders.totals_match_lines",
-        "every order has lines, each line is unit price × quantity, the subtotal is their sum and the grand total is subtotal + shipping",
+        "every order has lines, each line is unit price × quantity, the subtotal is their sum and the grand total is subtotal - discount + shipping - shipping discount",
     );
     let mut payments = Check::new(
         "orders.paid_matches_payments",
@@ -77,11 +80,13 @@ pub async fn check_orders(
             o.line_count > 0
                 && o.bad_lines == 0
                 && o.subtotal == o.lines_total
-                && o.grand_total == o.subtotal + o.shipping_fee,
+                && o.grand_total
+                    == o.subtotal - o.discount_total + o.shipping_fee - o.shipping_discount,
             || {
                 format!(
-                    "{number}: {} lines ({} mispriced) summing to {}, subtotal {}, shipping {}, grand total {}",
-                    o.line_count, o.bad_lines, o.lines_total, o.subtotal, o.shipping_fee, o.grand_total
+                    "{number}: {} lines ({} mispriced) summing to {}, subtotal {}, discount {}, shipping {}, shipping discount {}, grand total {}",
+                    o.line_count, o.bad_lines, o.lines_total, o.subtotal, o.discount_total,
+                    o.shipping_fee, o.shipping_discount, o.grand_total
                 )
             },
         );

@@ -1,8 +1,9 @@
 //! Checkout: turns the customer's cart into an order, exactly once per idempotency key.
 //!
 //! In one transaction: claim the key, lock the cart and its variants (in id order), revalidate
-//! every line's price and availability, create the order with line snapshots, reserve the
-//! stock (guarded in SQL), empty the cart and write `order.created`. Payment starts after the
+//! every line's price and availability and the cart's discount, create the order with line
+//! snapshots and discounts, reserve the stock (guarded in SQL), redeem the promotions (guarded
+//! in SQL), empty the cart and write `order.created`. Payment starts after the
 //! commit (never hold locks across a call to Midtrans), then the receipt is stored for replays.
 
 use chrono::Utc;
@@ -21,6 +22,11 @@ use crate::{
     events::Event,
     idempotency::{Existing, IdempotencyKey},
     outbox,
+    promotions::{
+        self,
+        rules::{BasketLine, Shipping},
+        RedeemingOrder,
+    },
     validation::ValidationErrors,
 };
 
@@ -148,12 +154,19 @@ impl Orders {
                     Ok(order) => order,
                     Err(e) => {
                         tx.rollback().await?;
-                        if matches!(e, OrderError::CartChanged(_)) {
-                            // The customer has now been shown the new prices; the next attempt
-                            // may go through at those prices.
-                            cart::acknowledge_prices(&self.db, user_id).await?;
-                        }
-                        return Err(e);
+                        // The customer has now been shown the new prices and discount; the
+                        // next attempt may go through at those.
+                        return match e {
+                            OrderError::CartChanged(_) => {
+                                cart::acknowledge(&self.db, user_id).await?;
+                                Err(e)
+                            }
+                            OrderError::DiscountChanged { previous, .. } => {
+                                let current = cart::acknowledge(&self.db, user_id).await?;
+                                Err(OrderError::DiscountChanged { previous, current })
+                            }
+                            e => Err(e),
+                        };
                     }
                 };
                 key.set_resource(&mut tx, order.id).await?;
@@ -189,13 +202,14 @@ impl Orders {
         user_id: Uuid,
         input: &CheckoutInput,
     ) -> Result<Order, OrderError> {
-        let (cart_id, lines) = cart::checkout_lines(tx, user_id)
+        let cart = cart::checkout_lines(tx, user_id)
             .await?
             .ok_or(OrderError::CartEmpty)?;
+        let lines = &cart.lines;
         if lines.is_empty() {
             return Err(OrderError::CartEmpty);
         }
-        let problems = line_problems(&lines);
+        let problems = line_problems(lines);
         if problems
             .iter()
             .any(|p| p.issue != LineIssue::InsufficientStock)
@@ -216,24 +230,43 @@ impl Orders {
             .iter()
             .find(|m| m.code == input.shipping_method)
             .expect("validated shipping method");
+        let basket = basket(lines);
+        let shipping = Shipping {
+            method: method.code.clone(),
+            fee: method.fee,
+        };
+        let code = cart.promotion_code.as_deref();
+        let outcome =
+            promotions::evaluate(tx, &basket, Some(user_id), code, Some(&shipping)).await?;
+        if outcome.lines_discount != cart.seen_discount {
+            return Err(OrderError::DiscountChanged {
+                previous: cart.seen_discount,
+                current: outcome.lines_discount,
+            });
+        }
         let subtotal: i64 = lines.iter().map(|l| l.price * i64::from(l.quantity)).sum();
         let order_id = Uuid::now_v7();
         let due =
             Utc::now() + chrono::Duration::from_std(self.config.payment_ttl).unwrap_or_default();
-        insert_order(
+        let totals = Totals {
+            subtotal,
+            shipping_fee: method.fee,
+            discount_total: outcome.lines_discount,
+            shipping_discount: outcome.shipping_discount,
+        };
+        let number = insert_order(
             tx,
             order_id,
             user_id,
             &self.currency,
             input,
-            subtotal,
-            method.fee,
+            &totals,
             &email,
             &name,
             due,
         )
         .await?;
-        insert_lines(tx, order_id, &lines).await?;
+        let line_ids = insert_lines(tx, order_id, lines, &outcome.line_discounts).await?;
 
         let quantities: Vec<(Uuid, i32)> =
             lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
@@ -261,7 +294,14 @@ impl Orders {
                     .collect(),
             ));
         }
-        cart::empty_cart_in(tx, cart_id).await?;
+        let redeeming = RedeemingOrder {
+            order_id,
+            order_number: &number,
+            user_id,
+            currency: &self.currency,
+            line_ids: &line_ids,
+        };
+        cart::empty_cart_in(tx, cart.id).await?;
         store::insert_history(
             tx,
             order_id,
@@ -271,6 +311,15 @@ impl Orders {
             "checkout",
         )
         .await?;
+        // Last: counting a limited promotion holds its row lock until the commit.
+        if promotions::redeem(tx, &redeeming, &outcome).await?.is_err() {
+            // A limit was reached (or the promotion ended) since the quote above; the
+            // current discount is filled in once the cart is shown again.
+            return Err(OrderError::DiscountChanged {
+                previous: cart.seen_discount,
+                current: cart.seen_discount,
+            });
+        }
         let order = store::load(tx, order_id)
             .await?
             .ok_or(OrderError::NotFound)?;
@@ -279,6 +328,36 @@ impl Orders {
     }
 }
 
+/// A cart's lines as promotions see them.
+fn basket(lines: &[CheckoutLine]) -> Vec<BasketLine> {
+    lines
+        .iter()
+        .map(|l| BasketLine {
+            variant_id: l.variant_id,
+            product_id: l.product_id,
+            category_id: l.category_id,
+            brand: l.brand.clone(),
+            unit_price: l.price,
+            quantity: l.quantity,
+        })
+        .collect()
+}
+
+/// An order's amounts (minor units).
+struct Totals {
+    subtotal: i64,
+    shipping_fee: i64,
+    discount_total: i64,
+    shipping_discount: i64,
+}
+
+impl Totals {
+    fn grand_total(&self) -> i64 {
+        self.subtotal - self.discount_total + self.shipping_fee - self.shipping_discount
+    }
+}
+
+/// Inserts the order and returns its number.
 #[allow(clippy::too_many_arguments)]
 async fn insert_order(
     tx: &mut PgConnection,
@@ -286,28 +365,30 @@ async fn insert_order(
     user_id: Uuid,
     currency: &str,
     input: &CheckoutInput,
-    subtotal: i64,
-    shipping_fee: i64,
+    totals: &Totals,
     email: &str,
     name: &str,
     payment_due_at: chrono::DateTime<Utc>,
-) -> Result<(), OrderError> {
+) -> Result<String, OrderError> {
     // A fresh number on the (astronomically rare) collision, inside a savepoint.
     for _ in 0..5 {
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        let number = order_number();
         let result = sqlx::query(
             "insert into orders (order_id, order_number, user_id, status, currency, subtotal, shipping_fee,
-                                 grand_total, shipping_method, shipping_address, note, customer_email,
-                                 customer_name, payment_due_at)
-             values ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                 discount_total, shipping_discount, grand_total, shipping_method,
+                                 shipping_address, note, customer_email, customer_name, payment_due_at)
+             values ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(order_id)
-        .bind(order_number())
+        .bind(&number)
         .bind(user_id)
         .bind(currency)
-        .bind(subtotal)
-        .bind(shipping_fee)
-        .bind(subtotal + shipping_fee)
+        .bind(totals.subtotal)
+        .bind(totals.shipping_fee)
+        .bind(totals.discount_total)
+        .bind(totals.shipping_discount)
+        .bind(totals.grand_total())
         .bind(&input.shipping_method)
         .bind(Json(&input.shipping_address))
         .bind(input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()))
@@ -319,7 +400,7 @@ async fn insert_order(
         match result {
             Ok(_) => {
                 savepoint.commit().await?;
-                return Ok(());
+                return Ok(number);
             }
             Err(e) if crate::db::violated_constraint(&e) == Some("orders_order_number_key") => {
                 savepoint.rollback().await?;
@@ -332,11 +413,13 @@ async fn insert_order(
     )))
 }
 
+/// Inserts the order's lines (with their discounts, in cart order) and returns their ids.
 async fn insert_lines(
     tx: &mut PgConnection,
     order_id: Uuid,
     lines: &[CheckoutLine],
-) -> Result<(), sqlx::Error> {
+    discounts: &[i64],
+) -> Result<Vec<Uuid>, sqlx::Error> {
     let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
     let variant_ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
     let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
@@ -351,10 +434,11 @@ async fn insert_lines(
     let positions: Vec<i32> = (0..lines.len() as i32).collect();
     sqlx::query(
         "insert into order_lines (order_line_id, order_id, variant_id, product_id, product_name, sku, variant_options,
-                                  unit_price, quantity, line_total, position)
-         select id, $1, v, p, n, s, o, price, q, price * q, pos
-         from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::int8[], $9::int4[], $10::int4[])
-              as t(id, v, p, n, s, o, price, q, pos)",
+                                  unit_price, quantity, line_total, position, discount)
+         select id, $1, v, p, n, s, o, price, q, price * q, pos, d
+         from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::int8[], $9::int4[],
+                     $10::int4[], $11::int8[])
+              as t(id, v, p, n, s, o, price, q, pos, d)",
     )
     .bind(order_id)
     .bind(&ids)
@@ -366,7 +450,8 @@ async fn insert_lines(
     .bind(&prices)
     .bind(&quantities)
     .bind(&positions)
+    .bind(discounts)
     .execute(tx)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(ids)
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Address, Order, OrderLine, OrderStatus};
-use crate::events::Payload;
+use crate::{events::Payload, promotions::OrderPromotion};
 
 /// An order after a change of status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -23,6 +23,12 @@ pub struct OrderEvent {
     pub currency: String,
     pub subtotal: i64,
     pub shipping_fee: i64,
+    /// Promotions' discount on the lines.
+    #[serde(default)]
+    pub discount_total: i64,
+    /// Promotions' discount on shipping.
+    #[serde(default)]
+    pub shipping_discount: i64,
     pub grand_total: i64,
     pub refunded_amount: i64,
     pub shipping_method: String,
@@ -35,6 +41,9 @@ pub struct OrderEvent {
     pub paid_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub lines: Vec<OrderLine>,
+    /// The promotions the order redeemed.
+    #[serde(default)]
+    pub promotions: Vec<OrderPromotion>,
 }
 
 impl OrderEvent {
@@ -49,6 +58,8 @@ impl OrderEvent {
             currency: order.currency.clone(),
             subtotal: order.subtotal,
             shipping_fee: order.shipping_fee,
+            discount_total: order.discount_total,
+            shipping_discount: order.shipping_discount,
             grand_total: order.grand_total,
             refunded_amount: order.refunded_amount,
             shipping_method: order.shipping_method.clone(),
@@ -61,6 +72,7 @@ impl OrderEvent {
             paid_at: order.paid_at,
             created_at: order.created_at,
             lines: order.lines.clone(),
+            promotions: order.promotions.clone(),
         }
     }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{events::OrderEvent, store, Actor, Order, OrderError, OrderStatus, Orders};
 use crate::{
     catalog::inventory::{self, StockOp},
-    outbox,
+    outbox, promotions,
     validation::ValidationErrors,
 };
 
@@ -49,6 +49,13 @@ fn stock_effect(from: OrderStatus, to: OrderStatus) -> Option<StockOp> {
         (Paid | Processing | PaymentReversed, Cancelled) => Some(StockOp::Restock),
         _ => None,
     }
+}
+
+/// An order that was never paid gives its promotion redemptions back (a paid one keeps them:
+/// the customer had the discount).
+fn gives_back_promotions(from: OrderStatus, to: OrderStatus) -> bool {
+    from == OrderStatus::PendingPayment
+        && matches!(to, OrderStatus::Cancelled | OrderStatus::Expired)
 }
 
 fn validate(t: &Transition) -> Result<(), ValidationErrors> {
@@ -118,9 +125,15 @@ pub(crate) async fn apply(
         t.reason.trim(),
     )
     .await?;
-    let order = store::load(tx, order_id)
+    let mut order = store::load(tx, order_id)
         .await?
         .ok_or(OrderError::NotFound)?;
+    if gives_back_promotions(from, t.to) && !order.promotions.is_empty() {
+        promotions::release(tx, &order).await?;
+        order = store::load(tx, order_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
+    }
     outbox::enqueue(tx, t.to.event()(OrderEvent::announce(&order, Some(from)))).await?;
     tracing::info!(order.id = %order_id, from = %from, to = %t.to, actor = %t.actor, "order transition");
     Ok(order)

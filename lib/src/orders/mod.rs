@@ -26,7 +26,9 @@ pub use self::{
     settings::{OrderConfig, ShippingMethod},
     status::OrderStatus,
 };
-use crate::{idempotency::IdempotencyError, validation::ValidationErrors};
+use crate::{
+    idempotency::IdempotencyError, promotions::OrderPromotion, validation::ValidationErrors,
+};
 
 /// Where an order ships to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -54,6 +56,9 @@ pub struct OrderLine {
     pub unit_price: i64,
     pub quantity: i32,
     pub line_total: i64,
+    /// What promotions took off this line (what was paid is `line_total - discount`).
+    #[serde(default)]
+    pub discount: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +71,11 @@ pub struct Order {
     pub currency: String,
     pub subtotal: i64,
     pub shipping_fee: i64,
+    /// Promotions' discount on the lines (the sum of the lines' discounts).
+    pub discount_total: i64,
+    /// Promotions' discount on the shipping fee.
+    pub shipping_discount: i64,
+    /// `subtotal - discount_total + shipping_fee - shipping_discount`.
     pub grand_total: i64,
     pub refunded_amount: i64,
     pub shipping_method: String,
@@ -79,6 +89,8 @@ pub struct Order {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub lines: Vec<OrderLine>,
+    /// The promotions the order redeemed, in the order they applied.
+    pub promotions: Vec<OrderPromotion>,
 }
 
 impl Order {
@@ -162,6 +174,8 @@ pub enum OrderError {
     CartEmpty,
     #[error("some items changed since they were added to the cart; review the cart")]
     CartChanged(Vec<LineProblem>),
+    #[error("the cart's discount changed since it was shown; review the cart")]
+    DiscountChanged { previous: i64, current: i64 },
     #[error("some items are not available in the requested quantity")]
     InsufficientStock(Vec<LineProblem>),
     #[error("an order cannot go from {from} to {to}")]
@@ -302,4 +316,13 @@ impl Orders {
             .await?
             .ok_or(OrderError::NotFound)
     }
+}
+
+/// Whether the customer has an order that was not cancelled or expired (promotions for first
+/// orders only ask).
+pub async fn has_ordered(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    store::has_ordered(conn, user_id).await
 }

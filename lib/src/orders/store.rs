@@ -7,6 +7,7 @@ use sqlx::{types::Json, PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{Address, HistoryEntry, Order, OrderLine, OrderStatus};
+use crate::promotions::OrderPromotion;
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {
@@ -17,6 +18,8 @@ struct OrderRow {
     currency: String,
     subtotal: i64,
     shipping_fee: i64,
+    discount_total: i64,
+    shipping_discount: i64,
     grand_total: i64,
     refunded_amount: i64,
     shipping_method: String,
@@ -30,6 +33,7 @@ struct OrderRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     lines: Json<Vec<LineRow>>,
+    promotions: Json<Vec<OrderPromotion>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -43,6 +47,7 @@ struct LineRow {
     unit_price: i64,
     quantity: i32,
     line_total: i64,
+    discount: i64,
 }
 
 impl From<OrderRow> for Order {
@@ -56,6 +61,8 @@ impl From<OrderRow> for Order {
             currency: r.currency,
             subtotal: r.subtotal,
             shipping_fee: r.shipping_fee,
+            discount_total: r.discount_total,
+            shipping_discount: r.shipping_discount,
             grand_total: r.grand_total,
             refunded_amount: r.refunded_amount,
             shipping_method: r.shipping_method,
@@ -82,14 +89,21 @@ impl From<OrderRow> for Order {
                     unit_price: l.unit_price,
                     quantity: l.quantity,
                     line_total: l.line_total,
+                    discount: l.discount,
                 })
                 .collect(),
+            promotions: r.promotions.0,
         }
     }
 }
 
 const SELECT_ORDER: &str = "
-    select o.*, coalesce((select json_agg(l order by l.position) from order_lines l where l.order_id = o.order_id), '[]') as lines
+    select o.*, coalesce((select json_agg(l order by l.position) from order_lines l where l.order_id = o.order_id), '[]') as lines,
+           coalesce((select json_agg(json_build_object('promotion_id', r.promotion_id, 'code', r.code, 'name', r.name,
+                                                       'lines_discount', r.lines_discount,
+                                                       'shipping_discount', r.shipping_discount,
+                                                       'released_at', r.released_at) order by r.position)
+                     from promotion_redemptions r where r.order_id = o.order_id), '[]') as promotions
     from orders o";
 
 pub(super) async fn load(
@@ -267,5 +281,17 @@ pub(super) async fn line_quantities(
     )
     .bind(order_id)
     .fetch_all(tx)
+    .await
+}
+
+pub(super) async fn has_ordered(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from orders where user_id = $1 and status not in ('cancelled', 'expired'))",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
     .await
 }

@@ -41,7 +41,9 @@ pub fn subscribes(kind: EventKind) -> bool {
         | OrderPartiallyRefunded
         | OrderPaymentReversed
         | PaymentExceptionOpened
-        | WebhookEndpointDisabled => false,
+        | WebhookEndpointDisabled
+        | PromotionRedeemed
+        | PromotionReleased => false,
     }
 }
 

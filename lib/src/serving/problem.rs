@@ -62,6 +62,10 @@ pub struct Problem {
     pub lines: Option<Vec<ProblemLine>>,
     /// Seconds until a retry may succeed (also sent as `Retry-After`).
     pub retry_after: Option<u64>,
+    /// For a changed cart discount: the discount the client saw.
+    pub previous_discount_total: Option<i64>,
+    /// For a changed cart discount: the discount now.
+    pub discount_total: Option<i64>,
 }
 
 impl Problem {
@@ -77,6 +81,8 @@ impl Problem {
             available_quantity: None,
             lines: None,
             retry_after: None,
+            previous_discount_total: None,
+            discount_total: None,
         }
     }
 

@@ -42,6 +42,8 @@ const RULES: &[(&str, Access)] = &[
     ("add_cart_item", Access::Signed),
     ("update_cart_item", Access::Owned),
     ("delete_cart_item", Access::Owned),
+    ("apply_cart_promotion_code", Access::Signed),
+    ("remove_cart_promotion_code", Access::Signed),
     ("list_shipping_methods", Access::Public),
     ("create_checkout", Access::Signed),
     ("list_orders", Access::Signed),
@@ -86,6 +88,12 @@ const RULES: &[(&str, Access)] = &[
     ("list_webhook_deliveries", Access::Admin),
     ("get_webhook_delivery", Access::Admin),
     ("redeliver_webhook_delivery", Access::Admin),
+    ("create_promotion", Access::Admin),
+    ("list_promotions", Access::Admin),
+    ("get_promotion", Access::Admin),
+    ("update_promotion", Access::Admin),
+    ("delete_promotion", Access::Admin),
+    ("get_promotion_usage", Access::Admin),
     // Last: it signs each role's user out everywhere.
     ("end_all_sessions", Access::Signed),
 ];
@@ -234,6 +242,39 @@ impl World {
         queued["id"].as_str().unwrap().to_owned()
     }
 
+    /// A fresh promotion code (created by the admin); returns (id, code).
+    async fn promotion(&self) -> (String, String) {
+        let code = format!("M{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let created: Value = self
+            .admin_post(
+                "/api/v1/admin/promotions",
+                json!({"name": "Matrix", "code": code, "effect": "order_fixed", "amount": 1}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (created["id"].as_str().unwrap().to_owned(), code)
+    }
+
+    /// A code on `role`'s cart (nothing for anonymous callers).
+    async fn code_on_cart_of(&self, role: Role) -> String {
+        let (_, code) = self.promotion().await;
+        if let Some(user) = self.user(role) {
+            let resp = self
+                .app
+                .post("/api/v1/cart/promotions", &json!({"code": code}))
+                .bearer_auth(&user.access_token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+        code
+    }
+
     async fn cart_item_of_a(&self) -> String {
         let cart = self.app.add_to_cart(&self.a, &self.variant, 1).await;
         cart["items"][0]["id"].as_str().unwrap().to_owned()
@@ -290,6 +331,8 @@ impl World {
             "update_cart_item" => c.patch(url(&format!("/api/v1/cart/items/{}", self.cart_item_of_a().await))).json(&json!({"quantity": 2})),
             "delete_cart_item" => c.delete(url(&format!("/api/v1/cart/items/{}", self.cart_item_of_a().await))),
             "list_shipping_methods" => c.get(url("/api/v1/shipping-methods")),
+            "apply_cart_promotion_code" => c.post(url("/api/v1/cart/promotions")).json(&json!({"code": self.promotion().await.1})),
+            "remove_cart_promotion_code" => c.delete(url(&format!("/api/v1/cart/promotions/{}", self.code_on_cart_of(role).await))),
             "create_checkout" => {
                 if let Some(user) = self.user(role) {
                     app.add_to_cart(user, &self.variant, 1).await;
@@ -356,6 +399,13 @@ impl World {
             "list_webhook_deliveries" => c.get(url(&format!("/api/v1/admin/webhooks/{}/deliveries", self.webhook_endpoint().await))),
             "get_webhook_delivery" => c.get(url(&format!("/api/v1/admin/webhook-deliveries/{}", self.webhook_delivery().await))),
             "redeliver_webhook_delivery" => c.post(url(&format!("/api/v1/admin/webhook-deliveries/{}/redeliver", self.webhook_delivery().await))),
+            "create_promotion" => c.post(url("/api/v1/admin/promotions"))
+                .json(&json!({"name": "Ten off", "code": format!("T{}", &unique[..12]), "effect": "order_percent", "percent": 10})),
+            "list_promotions" => c.get(url("/api/v1/admin/promotions")),
+            "get_promotion" => c.get(url(&format!("/api/v1/admin/promotions/{}", self.promotion().await.0))),
+            "update_promotion" => c.patch(url(&format!("/api/v1/admin/promotions/{}", self.promotion().await.0))).json(&json!({"enabled": false})),
+            "delete_promotion" => c.delete(url(&format!("/api/v1/admin/promotions/{}", self.promotion().await.0))),
+            "get_promotion_usage" => c.get(url(&format!("/api/v1/admin/promotions/{}/usage", self.promotion().await.0))),
             other => panic!("no request for {other}: add one"),
         };
         match self.user(role) {

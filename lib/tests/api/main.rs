@@ -19,6 +19,7 @@ mod password_guessing;
 mod payment_rules;
 mod payments;
 mod platform;
+mod promotions;
 mod rate_limits;
 mod search;
 mod webhook_flood;

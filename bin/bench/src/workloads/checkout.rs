@@ -1,5 +1,7 @@
 //! W5: checkout. (a) spread over many variants; (b) every connection buying one of 5 hot
-//! variants until their stock runs out, then the database is checked for overselling.
+//! variants until their stock runs out, then the database is checked for overselling; (c) as
+//! (a) with a promotion code on every cart (a percentage off, with a usage limit, so every
+//! checkout evaluates, allocates and counts the redemption under the promotion's row lock).
 
 use std::{
     collections::HashSet,
@@ -23,9 +25,33 @@ use crate::{
 pub const HOT_STOCK: i32 = 200;
 const HOT_VARIANTS: i64 = 5;
 
-/// W5a: each iteration puts one random variant in the customer's cart (not timed) and
-/// checks out with a fresh `Idempotency-Key` (timed).
-pub async fn spread(api: &Api, load: Load, tokens: &[String], variant_ids: &[Uuid]) -> Summary {
+/// The code W5c puts on every cart.
+pub const BENCH_CODE: &str = "BENCH10";
+
+/// Creates W5c's promotion: 10% off, limited far beyond what a run redeems (the bench
+/// database is disposable: written directly).
+pub async fn prepare_code(db: &PgPool) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into promotions (promotion_id, name, code, effect, percent, usage_limit)
+         values ($1, 'Bench ten percent', $2, 'order_percent', 10, 2000000000)
+         on conflict do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(BENCH_CODE)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// W5a (and W5c with `code`): each iteration puts one random variant in the customer's cart
+/// (and the code on it; not timed) and checks out with a fresh `Idempotency-Key` (timed).
+pub async fn spread(
+    api: &Api,
+    load: Load,
+    tokens: &[String],
+    variant_ids: &[Uuid],
+    code: Option<&'static str>,
+) -> Summary {
     cart::clear_carts(api, tokens).await;
     let (api, tokens, variants) = (
         api.clone(),
@@ -33,7 +59,7 @@ pub async fn spread(api: &Api, load: Load, tokens: &[String], variant_ids: &[Uui
         Arc::new(variant_ids.to_vec()),
     );
     load::run(
-        "W5a",
+        if code.is_some() { "W5c" } else { "W5a" },
         load.connections,
         load.duration,
         move |connection, _| {
@@ -41,7 +67,11 @@ pub async fn spread(api: &Api, load: Load, tokens: &[String], variant_ids: &[Uui
             async move {
                 let token = &tokens[connection];
                 let variant = variants[rand::rng().random_range(0..variants.len())];
-                if cart::add_item(&api, token, variant).await.is_err() {
+                let mut prepared = cart::add_item(&api, token, variant).await;
+                if let (Ok(_), Some(code)) = (&prepared, code) {
+                    prepared = apply_code(&api, token, code).await;
+                }
+                if prepared.is_err() {
                     let _ = cart::clear_cart(&api, token).await;
                     return Step::Failed(Default::default());
                 }
@@ -124,6 +154,13 @@ pub async fn hot_variants(
     .await;
     let outcome = verify_no_overselling(db, &hot).await?;
     Ok((summary, outcome))
+}
+
+async fn apply_code(api: &Api, token: &str, code: &str) -> anyhow::Result<bool> {
+    let request = api
+        .request(Method::POST, "/api/v1/cart/promotions", Some(token))
+        .json(&json!({ "code": code }));
+    api.send(request, &[]).await
 }
 
 async fn checkout(api: &Api, token: &str) -> anyhow::Result<bool> {

@@ -4,7 +4,7 @@ use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use super::{
-    order_dto::{CartItemIn, CartItemPatch, CartOut, GuestCartOut},
+    order_dto::{CartItemIn, CartItemPatch, CartOut, GuestCartOut, PromotionCodeIn},
     ApiTags,
 };
 use crate::{
@@ -107,6 +107,42 @@ impl CartApi {
         item_id: Path<Uuid>,
     ) -> ApiResult<Json<CartOut>, CartRead> {
         let cart = state.carts.remove_item(&auth.owner(), item_id.0).await?;
+        Ok(Json(CartOut::new(cart, &state.catalog.currency)))
+    }
+
+    /// Put a promotion code on my cart
+    ///
+    /// Replaces the cart's code. A code no promotion has is a 422 (`promotion_code_unknown`);
+    /// a known code is kept even when it does not apply yet, and the cart says why
+    /// (`rejected_code`).
+    #[oai(
+        path = "/cart/promotions",
+        method = "post",
+        operation_id = "apply_cart_promotion_code"
+    )]
+    async fn apply_code(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: CartAuth,
+        body: JsonBody<PromotionCodeIn>,
+    ) -> ApiResult<Json<CartOut>, CartWrite> {
+        let cart = state.carts.apply_code(&auth.owner(), &body.0.code).await?;
+        Ok(Json(CartOut::new(cart, &state.catalog.currency)))
+    }
+
+    /// Take a promotion code off my cart
+    #[oai(
+        path = "/cart/promotions/:code",
+        method = "delete",
+        operation_id = "remove_cart_promotion_code"
+    )]
+    async fn remove_code(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: CartAuth,
+        code: Path<String>,
+    ) -> ApiResult<Json<CartOut>, CartRead> {
+        let cart = state.carts.remove_code(&auth.owner(), &code.0).await?;
         Ok(Json(CartOut::new(cart, &state.catalog.currency)))
     }
 

@@ -5,6 +5,7 @@
 mod account;
 mod admin_catalog;
 mod admin_orders;
+mod admin_promotions;
 mod admin_users;
 mod admin_webhooks;
 mod auth;
@@ -15,6 +16,7 @@ mod dto;
 mod order_dto;
 mod orders;
 mod payments;
+mod promotion_dto;
 mod search;
 mod search_dto;
 mod webhook_dto;
@@ -56,6 +58,7 @@ pub type Api = (
     admin_catalog::AdminCatalogApi,
     admin_orders::AdminOrdersApi,
     admin_webhooks::AdminWebhooksApi,
+    admin_promotions::AdminPromotionsApi,
 );
 
 pub fn all() -> Api {
@@ -71,5 +74,6 @@ pub fn all() -> Api {
         admin_catalog::AdminCatalogApi,
         admin_orders::AdminOrdersApi,
         admin_webhooks::AdminWebhooksApi,
+        admin_promotions::AdminPromotionsApi,
     )
 }

@@ -11,6 +11,7 @@ use crate::{
     orders::{
         Address, CheckoutReceipt, HistoryEntry, Order, OrderLine, OrderStatus, PaymentSummary,
     },
+    promotions::{rules::NotApplied, OrderPromotion},
 };
 
 /// A line of a cart, priced now.
@@ -35,6 +36,8 @@ pub struct CartItemOut {
     pub available: i32,
     /// False when the product is no longer for sale.
     pub purchasable: bool,
+    /// What promotions take off this line.
+    pub discount: i64,
 }
 
 impl From<CartLine> for CartItemOut {
@@ -54,20 +57,94 @@ impl From<CartLine> for CartItemOut {
             line_total: l.line_total,
             available: l.available,
             purchasable: l.purchasable,
+            discount: l.discount,
         }
     }
 }
 
 /// A cart with totals computed by the server.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CartOut {
     pub id: Uuid,
     pub items: Vec<CartItemOut>,
     /// Total units.
     pub item_count: i64,
     pub subtotal: i64,
+    /// What promotions take off the items (shipping discounts are known at checkout).
+    pub discount_total: i64,
+    /// The discount shown before, present when it has changed since: checkout refuses the
+    /// cart until it has been shown again.
+    pub previous_discount_total: Option<i64>,
+    /// `subtotal - discount_total`, before shipping.
+    pub total: i64,
+    /// The promotion code the cart holds (applied or not).
+    pub promotion_code: Option<String>,
+    /// The promotions that apply, in the order they apply.
+    pub promotions: Vec<AppliedPromotionOut>,
+    /// The cart's code when it does not apply, and why.
+    pub rejected_code: Option<RejectedCodeOut>,
     pub currency: String,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A promotion applied to a cart.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AppliedPromotionOut {
+    pub promotion_id: Uuid,
+    pub name: String,
+    /// Absent for an automatic promotion.
+    pub code: Option<String>,
+    /// Taken off the items.
+    pub discount: i64,
+    /// Free shipping: the fee is taken off at checkout for a covered method.
+    pub free_shipping: bool,
+}
+
+/// Why a code does not apply.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum NotAppliedReason {
+    Unknown,
+    Disabled,
+    NotStarted,
+    Expired,
+    MinimumNotMet,
+    LimitReached,
+    NotEligible,
+    NothingMatches,
+    NotCombinable,
+}
+
+impl From<NotApplied> for NotAppliedReason {
+    fn from(reason: NotApplied) -> Self {
+        match reason {
+            NotApplied::Unknown => Self::Unknown,
+            NotApplied::Disabled => Self::Disabled,
+            NotApplied::NotStarted => Self::NotStarted,
+            NotApplied::Expired => Self::Expired,
+            NotApplied::MinimumNotMet => Self::MinimumNotMet,
+            NotApplied::LimitReached => Self::LimitReached,
+            NotApplied::NotEligible => Self::NotEligible,
+            NotApplied::NothingMatches => Self::NothingMatches,
+            NotApplied::NotCombinable => Self::NotCombinable,
+        }
+    }
+}
+
+/// A code the cart holds that does not apply now.
+#[derive(Debug, Clone, Object)]
+pub struct RejectedCodeOut {
+    pub code: String,
+    pub reason: NotAppliedReason,
+}
+
+/// A promotion code to put on the cart.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+pub struct PromotionCodeIn {
+    /// Case does not matter.
+    pub code: String,
 }
 
 impl CartOut {
@@ -77,6 +154,26 @@ impl CartOut {
             items: cart.lines.into_iter().map(Into::into).collect(),
             item_count: cart.item_count,
             subtotal: cart.subtotal,
+            discount_total: cart.discount_total,
+            previous_discount_total: (cart.seen_discount != cart.discount_total)
+                .then_some(cart.seen_discount),
+            total: cart.subtotal - cart.discount_total,
+            promotion_code: cart.promotion_code,
+            promotions: cart
+                .promotions
+                .into_iter()
+                .map(|p| AppliedPromotionOut {
+                    free_shipping: p.free_shipping,
+                    promotion_id: p.promotion_id,
+                    name: p.name,
+                    code: p.code,
+                    discount: p.lines_discount,
+                })
+                .collect(),
+            rejected_code: cart.rejected_code.map(|(code, reason)| RejectedCodeOut {
+                code,
+                reason: reason.into(),
+            }),
             currency: currency.to_owned(),
             updated_at: cart.updated_at,
         }
@@ -197,6 +294,8 @@ pub struct OrderLineOut {
     pub unit_price: i64,
     pub quantity: i32,
     pub line_total: i64,
+    /// What promotions took off this line; the customer paid `line_total - discount` for it.
+    pub discount: i64,
 }
 
 impl From<OrderLine> for OrderLineOut {
@@ -211,6 +310,33 @@ impl From<OrderLine> for OrderLineOut {
             unit_price: l.unit_price,
             quantity: l.quantity,
             line_total: l.line_total,
+            discount: l.discount,
+        }
+    }
+}
+
+/// A promotion an order redeemed.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct OrderPromotionOut {
+    pub promotion_id: Uuid,
+    pub code: Option<String>,
+    pub name: String,
+    pub lines_discount: i64,
+    pub shipping_discount: i64,
+    /// Set when the unpaid order was cancelled or expired and gave the redemption back.
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+impl From<OrderPromotion> for OrderPromotionOut {
+    fn from(p: OrderPromotion) -> Self {
+        Self {
+            promotion_id: p.promotion_id,
+            code: p.code,
+            name: p.name,
+            lines_discount: p.lines_discount,
+            shipping_discount: p.shipping_discount,
+            released_at: p.released_at,
         }
     }
 }
@@ -226,6 +352,11 @@ pub struct OrderOut {
     pub currency: String,
     pub subtotal: i64,
     pub shipping_fee: i64,
+    /// Promotions' discount on the lines.
+    pub discount_total: i64,
+    /// Promotions' discount on shipping.
+    pub shipping_discount: i64,
+    /// `subtotal - discount_total + shipping_fee - shipping_discount`.
     pub grand_total: i64,
     pub refunded_amount: i64,
     pub shipping_method: String,
@@ -239,6 +370,7 @@ pub struct OrderOut {
     pub paid_at: Option<DateTime<Utc>>,
     pub item_count: i64,
     pub lines: Vec<OrderLineOut>,
+    pub promotions: Vec<OrderPromotionOut>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -253,6 +385,8 @@ impl From<Order> for OrderOut {
             currency: o.currency,
             subtotal: o.subtotal,
             shipping_fee: o.shipping_fee,
+            discount_total: o.discount_total,
+            shipping_discount: o.shipping_discount,
             grand_total: o.grand_total,
             refunded_amount: o.refunded_amount,
             shipping_method: o.shipping_method,
@@ -264,6 +398,7 @@ impl From<Order> for OrderOut {
             payment_due_at: o.payment_due_at,
             paid_at: o.paid_at,
             lines: o.lines.into_iter().map(Into::into).collect(),
+            promotions: o.promotions.into_iter().map(Into::into).collect(),
             created_at: o.created_at,
             updated_at: o.updated_at,
         }

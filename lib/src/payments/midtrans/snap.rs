@@ -1,7 +1,8 @@
 //! The Snap "create transaction" request for an order (a pure function, unit-tested).
 //!
-//! `item_details` must sum exactly to `gross_amount`: every line becomes an item and shipping
-//! is one more. The expiry starts explicitly at the order's creation (otherwise Midtrans starts
+//! `item_details` must sum exactly to `gross_amount`: every line becomes an item at its unit
+//! price, shipping is one more, and each promotion's discount is an item with a negative price
+//! (Midtrans accepts negative prices for discounts; midtrans.md §item_details). The expiry starts explicitly at the order's creation (otherwise Midtrans starts
 //! the clock when the customer picks a method) and ends at the order's payment deadline.
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -36,12 +37,29 @@ pub fn request(order: &Order, provider_order_id: &str, finish_url: Option<&str>)
             json!({ "id": clip(&l.sku), "price": l.unit_price, "quantity": l.quantity, "name": clip(&name) })
         })
         .collect();
+    let promotions = || order.promotions.iter().filter(|p| p.released_at.is_none());
+    for promotion in promotions().filter(|p| p.lines_discount > 0) {
+        items.push(json!({
+            "id": clip(&format!("DISCOUNT-{}", promotion.code.as_deref().unwrap_or("AUTO"))),
+            "price": -promotion.lines_discount,
+            "quantity": 1,
+            "name": clip(&format!("Discount: {}", promotion.name)),
+        }));
+    }
     if order.shipping_fee > 0 {
         items.push(json!({
             "id": "SHIPPING",
             "price": order.shipping_fee,
             "quantity": 1,
             "name": clip(&format!("Shipping ({})", order.shipping_method)),
+        }));
+    }
+    for promotion in promotions().filter(|p| p.shipping_discount > 0) {
+        items.push(json!({
+            "id": clip(&format!("SHIPPING-DISCOUNT-{}", promotion.code.as_deref().unwrap_or("AUTO"))),
+            "price": -promotion.shipping_discount,
+            "quantity": 1,
+            "name": clip(&format!("Shipping discount: {}", promotion.name)),
         }));
     }
     let minutes = (order.payment_due_at - order.created_at)
@@ -89,7 +107,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::orders::{Address, OrderLine, OrderStatus};
+    use crate::{
+        orders::{Address, OrderLine, OrderStatus},
+        promotions::OrderPromotion,
+    };
 
     fn order() -> Order {
         let created = DateTime::parse_from_rfc3339("2026-11-26T03:00:00Z")
@@ -105,6 +126,7 @@ mod tests {
             unit_price: price,
             quantity,
             line_total: price * i64::from(quantity),
+            discount: 0,
         };
         Order {
             id: uuid::Uuid::nil(),
@@ -114,6 +136,8 @@ mod tests {
             currency: "IDR".into(),
             subtotal: 260_000,
             shipping_fee: 15_000,
+            discount_total: 0,
+            shipping_discount: 0,
             grand_total: 275_000,
             refunded_amount: 0,
             shipping_method: "standard".into(),
@@ -136,7 +160,67 @@ mod tests {
             created_at: created,
             updated_at: created,
             lines: vec![line("SKU-A", 100_000, 2), line("SKU-B", 60_000, 1)],
+            promotions: Vec::new(),
         }
+    }
+
+    fn item_sum(body: &Value) -> i64 {
+        body["item_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["price"].as_i64().unwrap() * i["quantity"].as_i64().unwrap())
+            .sum()
+    }
+
+    #[test]
+    fn discounts_are_negative_items_and_the_sum_still_matches() {
+        let mut order = order();
+        let promotion = |code: Option<&str>, lines: i64, shipping: i64| OrderPromotion {
+            promotion_id: uuid::Uuid::nil(),
+            code: code.map(str::to_owned),
+            name: "Year-end sale with a name longer than fifty characters".into(),
+            lines_discount: lines,
+            shipping_discount: shipping,
+            released_at: None,
+        };
+        order.promotions = vec![
+            promotion(Some("HEMAT10"), 26_000, 0),
+            promotion(None, 1_001, 0),
+            promotion(Some("ONGKIR"), 0, 15_000),
+        ];
+        order.discount_total = 27_001;
+        order.shipping_discount = 15_000;
+        order.grand_total = 260_000 - 27_001 + 15_000 - 15_000;
+        let body = request(&order, "TK261126-ABCDEFGH", None);
+        assert_eq!(item_sum(&body), order.grand_total);
+        assert_eq!(
+            body["transaction_details"]["gross_amount"],
+            order.grand_total
+        );
+        let ids: Vec<&str> = body["item_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "SKU-A",
+                "SKU-B",
+                "DISCOUNT-HEMAT10",
+                "DISCOUNT-AUTO",
+                "SHIPPING",
+                "SHIPPING-DISCOUNT-ONGKIR"
+            ]
+        );
+        assert_eq!(body["item_details"][2]["price"], -26_000);
+        assert!(body["item_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["name"].as_str().unwrap().chars().count() <= 50));
     }
 
     #[test]

@@ -1,0 +1,435 @@
+//! SQL for the `promotions`, `promotion_redemptions` and `promotion_line_discounts` tables.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::{
+    rules::{Effect, Eligibility, Rule, Targets},
+    OrderPromotion, Promotion, UsageOrder,
+};
+
+#[derive(sqlx::FromRow)]
+struct PromotionRow {
+    promotion_id: Uuid,
+    name: String,
+    code: Option<String>,
+    effect: String,
+    percent: Option<i32>,
+    amount: Option<i64>,
+    max_discount: Option<i64>,
+    product_ids: Vec<Uuid>,
+    category_ids: Vec<Uuid>,
+    brands: Vec<String>,
+    shipping_methods: Vec<String>,
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: Option<DateTime<Utc>>,
+    min_subtotal: i64,
+    eligibility: String,
+    usage_limit: Option<i32>,
+    per_customer_limit: Option<i32>,
+    redemption_count: i32,
+    stackable: bool,
+    priority: i32,
+    enabled: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl PromotionRow {
+    fn into_promotion(self) -> Result<Promotion, sqlx::Error> {
+        let corrupt = |what: &str| {
+            sqlx::Error::Decode(format!("promotion {}: {what}", self.promotion_id).into())
+        };
+        let effect = match (self.effect.as_str(), self.percent, self.amount) {
+            ("order_percent", Some(percent), _) => Effect::OrderPercent {
+                percent,
+                max_discount: self.max_discount,
+            },
+            ("lines_percent", Some(percent), _) => Effect::LinesPercent {
+                percent,
+                max_discount: self.max_discount,
+            },
+            ("order_fixed", _, Some(amount)) => Effect::OrderFixed { amount },
+            ("lines_fixed", _, Some(amount)) => Effect::LinesFixed { amount },
+            ("free_shipping", _, _) => Effect::FreeShipping {
+                methods: self.shipping_methods.clone(),
+            },
+            _ => return Err(corrupt("unknown effect")),
+        };
+        let eligibility =
+            Eligibility::parse(&self.eligibility).ok_or_else(|| corrupt("unknown eligibility"))?;
+        Ok(Promotion {
+            rule: Rule {
+                id: self.promotion_id,
+                name: self.name,
+                code: self.code,
+                effect,
+                targets: Targets {
+                    product_ids: self.product_ids,
+                    category_ids: self.category_ids,
+                    brands: self.brands,
+                },
+                starts_at: self.starts_at,
+                ends_at: self.ends_at,
+                min_subtotal: self.min_subtotal,
+                eligibility,
+                usage_limit: self.usage_limit,
+                per_customer_limit: self.per_customer_limit,
+                redemption_count: self.redemption_count,
+                stackable: self.stackable,
+                priority: self.priority,
+                enabled: self.enabled,
+            },
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn promotions(rows: Vec<PromotionRow>) -> Result<Vec<Promotion>, sqlx::Error> {
+    rows.into_iter().map(PromotionRow::into_promotion).collect()
+}
+
+pub(super) async fn get(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<Promotion>, sqlx::Error> {
+    sqlx::query_as::<_, PromotionRow>("select * from promotions where promotion_id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .map(PromotionRow::into_promotion)
+        .transpose()
+}
+
+/// The promotion a code names (ignoring case), enabled or not.
+pub(super) async fn by_code(
+    db: impl PgExecutor<'_>,
+    code: &str,
+) -> Result<Option<Promotion>, sqlx::Error> {
+    sqlx::query_as::<_, PromotionRow>("select * from promotions where lower(code) = lower($1)")
+        .bind(code)
+        .fetch_optional(db)
+        .await?
+        .map(PromotionRow::into_promotion)
+        .transpose()
+}
+
+/// Enabled automatic promotions whose window contains `now`.
+pub(super) async fn automatic(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Promotion>, sqlx::Error> {
+    promotions(
+        sqlx::query_as::<_, PromotionRow>(
+            "select * from promotions
+             where code is null and enabled
+               and (starts_at is null or starts_at <= $1) and (ends_at is null or ends_at > $1)
+             order by priority, promotion_id",
+        )
+        .bind(now)
+        .fetch_all(db)
+        .await?,
+    )
+}
+
+/// Newest first; `before` is the last id of the previous page.
+pub(super) async fn list(
+    db: impl PgExecutor<'_>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Promotion>, sqlx::Error> {
+    promotions(
+        sqlx::query_as::<_, PromotionRow>(
+            "select * from promotions where ($1::uuid is null or promotion_id < $1)
+             order by promotion_id desc limit $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(db)
+        .await?,
+    )
+}
+
+/// Writes a promotion (insert, or update of everything but its count).
+pub(super) async fn save(
+    db: impl PgExecutor<'_>,
+    rule: &Rule,
+    insert: bool,
+) -> Result<bool, sqlx::Error> {
+    let (percent, amount, max_discount, methods) = match &rule.effect {
+        Effect::OrderPercent {
+            percent,
+            max_discount,
+        }
+        | Effect::LinesPercent {
+            percent,
+            max_discount,
+        } => (Some(*percent), None, *max_discount, Vec::new()),
+        Effect::OrderFixed { amount } | Effect::LinesFixed { amount } => {
+            (None, Some(*amount), None, Vec::new())
+        }
+        Effect::FreeShipping { methods } => (None, None, None, methods.clone()),
+    };
+    let sql = if insert {
+        "insert into promotions (promotion_id, name, code, effect, percent, amount, max_discount, product_ids,
+             category_ids, brands, shipping_methods, starts_at, ends_at, min_subtotal, eligibility, usage_limit,
+             per_customer_limit, stackable, priority, enabled)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    } else {
+        "update promotions set name = $2, code = $3, effect = $4, percent = $5, amount = $6, max_discount = $7,
+             product_ids = $8, category_ids = $9, brands = $10, shipping_methods = $11, starts_at = $12,
+             ends_at = $13, min_subtotal = $14, eligibility = $15, usage_limit = $16, per_customer_limit = $17,
+             stackable = $18, priority = $19, enabled = $20
+         where promotion_id = $1"
+    };
+    let result = sqlx::query(sql)
+        .bind(rule.id)
+        .bind(&rule.name)
+        .bind(&rule.code)
+        .bind(rule.effect.name())
+        .bind(percent)
+        .bind(amount)
+        .bind(max_discount)
+        .bind(&rule.targets.product_ids)
+        .bind(&rule.targets.category_ids)
+        .bind(&rule.targets.brands)
+        .bind(&methods)
+        .bind(rule.starts_at)
+        .bind(rule.ends_at)
+        .bind(rule.min_subtotal)
+        .bind(rule.eligibility.as_str())
+        .bind(rule.usage_limit)
+        .bind(rule.per_customer_limit)
+        .bind(rule.stackable)
+        .bind(rule.priority)
+        .bind(rule.enabled)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(super) async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("delete from promotions where promotion_id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Whether any order ever redeemed the promotion (released redemptions included).
+pub(super) async fn ever_redeemed(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from promotion_redemptions where promotion_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Which of `ids` are not categories.
+pub(super) async fn unknown_categories(
+    db: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from unnest($1::uuid[]) as t(id)
+         where not exists (select 1 from categories c where c.category_id = t.id)",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// Which of `ids` are not products.
+pub(super) async fn unknown_products(
+    db: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from unnest($1::uuid[]) as t(id)
+         where not exists (select 1 from products p where p.product_id = t.id)",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// `ids` and every category below them.
+pub(super) async fn with_descendants(
+    db: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "with recursive tree(category_id) as (
+             select category_id from categories where category_id = any($1)
+             union
+             select c.category_id from categories c join tree t on c.parent_id = t.category_id
+         )
+         select category_id from tree",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// The customer's redemptions that count, per promotion among `ids`.
+pub(super) async fn customer_redemptions(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select promotion_id, count(*) from promotion_redemptions
+         where user_id = $1 and promotion_id = any($2) and released_at is null
+         group by promotion_id",
+    )
+    .bind(user_id)
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// Counts one redemption, guarded: `None` when the promotion is disabled, outside its window
+/// or at its limit; otherwise its per-customer limit. Takes the promotion's row lock until the
+/// transaction ends.
+pub(super) async fn count_redemption(
+    tx: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Option<i32>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update promotions set redemption_count = redemption_count + 1
+         where promotion_id = $1 and enabled
+           and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
+           and (usage_limit is null or redemption_count < usage_limit)
+         returning per_customer_limit",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(tx)
+    .await
+}
+
+pub(super) struct NewRedemption<'a> {
+    pub promotion_id: Uuid,
+    pub order_id: Uuid,
+    pub order_number: &'a str,
+    pub user_id: Uuid,
+    pub code: Option<&'a str>,
+    pub name: &'a str,
+    pub position: i32,
+    pub lines_discount: i64,
+    pub shipping_discount: i64,
+    /// (order line, amount) for every line the promotion discounted.
+    pub lines: Vec<(Uuid, i64)>,
+}
+
+pub(super) async fn insert_redemption(
+    tx: &mut PgConnection,
+    r: &NewRedemption<'_>,
+) -> Result<(), sqlx::Error> {
+    let (line_ids, amounts): (Vec<Uuid>, Vec<i64>) = r.lines.iter().copied().unzip();
+    sqlx::query(
+        "with redemption as (
+             insert into promotion_redemptions (promotion_id, order_id, order_number, user_id, code, name,
+                                                position, lines_discount, shipping_discount)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             returning order_id, promotion_id
+         )
+         insert into promotion_line_discounts (order_id, promotion_id, order_line_id, amount)
+         select redemption.order_id, redemption.promotion_id, line, amount
+         from redemption, unnest($10::uuid[], $11::int8[]) as t(line, amount)",
+    )
+    .bind(r.promotion_id)
+    .bind(r.order_id)
+    .bind(r.order_number)
+    .bind(r.user_id)
+    .bind(r.code)
+    .bind(r.name)
+    .bind(r.position)
+    .bind(r.lines_discount)
+    .bind(r.shipping_discount)
+    .bind(&line_ids)
+    .bind(&amounts)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// Marks the order's redemptions released and gives their counts back; the released ones.
+pub(super) async fn release(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Vec<OrderPromotion>, sqlx::Error> {
+    let released: Vec<OrderPromotion> = sqlx::query_as(
+        "update promotion_redemptions set released_at = now()
+         where order_id = $1 and released_at is null
+         returning promotion_id, code, name, lines_discount, shipping_discount, released_at",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<Uuid> = released.iter().map(|p| p.promotion_id).collect();
+    sqlx::query(
+        "update promotions set redemption_count = redemption_count - 1 where promotion_id = any($1)",
+    )
+    .bind(&ids)
+    .execute(tx)
+    .await?;
+    Ok(released)
+}
+
+/// What the order received, in the order the promotions applied.
+pub(super) async fn of_order(
+    db: impl PgExecutor<'_>,
+    order_id: Uuid,
+) -> Result<Vec<OrderPromotion>, sqlx::Error> {
+    sqlx::query_as(
+        "select promotion_id, code, name, lines_discount, shipping_discount, released_at
+         from promotion_redemptions where order_id = $1 order by position",
+    )
+    .bind(order_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Redemptions of a promotion, newest first; `before` is the last order id of the previous
+/// page.
+pub(super) async fn usage_orders(
+    db: impl PgExecutor<'_>,
+    promotion_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<UsageOrder>, sqlx::Error> {
+    sqlx::query_as(
+        "select order_id, order_number, user_id, code, lines_discount, shipping_discount, created_at, released_at
+         from promotion_redemptions
+         where promotion_id = $1 and ($2::uuid is null or order_id < $2)
+         order by order_id desc limit $3",
+    )
+    .bind(promotion_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// (counting redemptions, released ones, discount on lines, discount on shipping) of the
+/// counting ones.
+pub(super) async fn usage_totals(
+    db: impl PgExecutor<'_>,
+    promotion_id: Uuid,
+) -> Result<(i64, i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where released_at is null),
+                count(*) filter (where released_at is not null),
+                coalesce(sum(lines_discount) filter (where released_at is null), 0)::int8,
+                coalesce(sum(shipping_discount) filter (where released_at is null), 0)::int8
+         from promotion_redemptions where promotion_id = $1",
+    )
+    .bind(promotion_id)
+    .fetch_one(db)
+    .await
+}

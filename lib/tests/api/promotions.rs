@@ -1,0 +1,825 @@
+//! Promotions: codes and automatic promotions on carts and orders, every rupiah allocated to a
+//! line, limits that hold under concurrency, and redemptions given back by unpaid orders.
+
+use futures::future::join_all;
+use serde_json::{json, Value};
+use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use uuid::Uuid;
+
+struct Shop {
+    app: TestApp,
+    admin: TestUser,
+    category: String,
+}
+
+async fn shop() -> Shop {
+    shop_with(TestApp::builder()).await
+}
+
+async fn shop_with(builder: toko_testkit::TestAppBuilder) -> Shop {
+    let app = builder
+        .setting("DATABASE_MAX_CONNECTIONS", "20")
+        .spawn()
+        .await;
+    let admin = app.register_admin().await;
+    let category = app.create_category_id(&admin, "Apparel", None).await;
+    Shop {
+        app,
+        admin,
+        category,
+    }
+}
+
+impl Shop {
+    /// A variant of a new product in `category` (the shop's own when `None`).
+    async fn variant_in(
+        &self,
+        category: &str,
+        sku: &str,
+        price: i64,
+        brand: Option<&str>,
+    ) -> String {
+        let product = self
+            .app
+            .create_product(
+                &self.admin,
+                &json!({
+                    "name": format!("Item {sku}"), "category_id": category, "status": "active",
+                    "brand": brand,
+                    "variants": [{"sku": sku, "price": price, "stock_on_hand": 1000}]
+                }),
+            )
+            .await;
+        product["variants"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn variant(&self, sku: &str, price: i64) -> String {
+        self.variant_in(&self.category.clone(), sku, price, None)
+            .await
+    }
+
+    /// Creates a promotion; asserts success and returns it.
+    async fn promotion(&self, body: Value) -> Value {
+        let resp = self
+            .app
+            .post("/api/v1/admin/promotions", &body)
+            .bearer_auth(&self.admin.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    async fn patch_promotion(&self, id: &str, body: Value) -> Value {
+        let resp = self
+            .app
+            .patch(&format!("/api/v1/admin/promotions/{id}"), &body)
+            .bearer_auth(&self.admin.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    async fn apply_code(&self, user: &TestUser, code: &str) -> reqwest::Response {
+        self.app
+            .post("/api/v1/cart/promotions", &json!({ "code": code }))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Puts a code on the cart; asserts success and returns the cart.
+    async fn with_code(&self, user: &TestUser, code: &str) -> Value {
+        let resp = self.apply_code(user, code).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    async fn cart(&self, user: &TestUser) -> Value {
+        self.app
+            .get("/api/v1/cart")
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Checks out with `method`; asserts success and returns the order.
+    async fn order(&self, user: &TestUser, method: &str) -> Value {
+        let resp = self.checkout(user, method).await;
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        let body: Value = resp.json().await.unwrap();
+        body["order"].clone()
+    }
+
+    async fn checkout(&self, user: &TestUser, method: &str) -> reqwest::Response {
+        self.app
+            .post(
+                "/api/v1/checkout",
+                &json!({ "shipping_address": address(), "shipping_method": method }),
+            )
+            .header("idempotency-key", Uuid::new_v4().to_string())
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn usage(&self, id: &str) -> Value {
+        self.app
+            .get(&format!("/api/v1/admin/promotions/{id}/usage"))
+            .bearer_auth(&self.admin.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn redemption_count(&self, id: &str) -> i32 {
+        sqlx::query_scalar("select redemption_count from promotions where promotion_id = $1")
+            .bind(Uuid::parse_str(id).unwrap())
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap()
+    }
+}
+
+fn rejected(cart: &Value) -> (&str, &str) {
+    (
+        cart["rejected_code"]["code"].as_str().unwrap_or_default(),
+        cart["rejected_code"]["reason"].as_str().unwrap_or_default(),
+    )
+}
+
+/// The order's amounts add up and each line's discount is what its allocations say.
+async fn assert_order_adds_up(app: &TestApp, order: &Value) {
+    let lines = order["lines"].as_array().unwrap();
+    let line_discounts: i64 = lines.iter().map(|l| l["discount"].as_i64().unwrap()).sum();
+    assert_eq!(line_discounts, order["discount_total"].as_i64().unwrap());
+    let promotions = order["promotions"].as_array().unwrap();
+    let by_promotion: i64 = promotions
+        .iter()
+        .map(|p| p["lines_discount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(by_promotion, order["discount_total"].as_i64().unwrap());
+    let shipping: i64 = promotions
+        .iter()
+        .map(|p| p["shipping_discount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(shipping, order["shipping_discount"].as_i64().unwrap());
+    assert_eq!(
+        order["grand_total"].as_i64().unwrap(),
+        order["subtotal"].as_i64().unwrap() - order["discount_total"].as_i64().unwrap()
+            + order["shipping_fee"].as_i64().unwrap()
+            - order["shipping_discount"].as_i64().unwrap()
+    );
+    for line in lines {
+        let allocated: i64 = sqlx::query_scalar(
+            "select coalesce(sum(amount), 0)::int8 from promotion_line_discounts where order_line_id = $1",
+        )
+        .bind(Uuid::parse_str(line["id"].as_str().unwrap()).unwrap())
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(allocated, line["discount"].as_i64().unwrap(), "line {line}");
+    }
+}
+
+#[tokio::test]
+async fn a_percentage_code_discounts_cart_and_order_with_an_allocation_that_sums_exactly() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 33_333).await;
+    let socks = s.variant("SOCKS", 10_001).await;
+    let promotion = s
+        .promotion(json!({"name": "Ten percent", "code": "Hemat10", "effect": "order_percent", "percent": 10}))
+        .await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 1).await;
+    s.app.add_to_cart(&user, &socks, 2).await;
+
+    let cart = s.with_code(&user, "hemat10").await;
+    assert_eq!(
+        cart["promotion_code"], "Hemat10",
+        "stored as staff wrote it"
+    );
+    // 10% of 53,335 = 5,333.5, rounded down; split 33,333 : 20,002 by largest remainder.
+    assert_eq!(cart["discount_total"], 5_333);
+    assert_eq!(cart["total"], 53_335 - 5_333);
+    assert_eq!(cart["items"][0]["discount"], 3_333);
+    assert_eq!(cart["items"][1]["discount"], 2_000);
+    assert_eq!(cart["promotions"][0]["code"], "Hemat10");
+    assert!(cart["rejected_code"].is_null());
+
+    let order = s.order(&user, "standard").await;
+    assert_eq!(order["discount_total"], 5_333);
+    assert_eq!(order["grand_total"], 53_335 - 5_333 + 15_000);
+    assert_eq!(order["promotions"][0]["code"], "Hemat10");
+    assert_order_adds_up(&s.app, &order).await;
+    let id = promotion["id"].as_str().unwrap();
+    assert_eq!(s.redemption_count(id).await, 1);
+    let events: Vec<String> = s
+        .app
+        .outbox_events(id)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(events, ["promotion.redeemed"]);
+    let usage = s.usage(id).await;
+    assert_eq!(
+        (
+            &usage["redemptions"],
+            &usage["lines_discount"],
+            &usage["orders"][0]["order_number"]
+        ),
+        (&json!(1), &json!(5_333), &order["number"])
+    );
+    assert!(
+        s.cart(&user).await["promotion_code"].is_null(),
+        "checkout used the code up"
+    );
+}
+
+#[tokio::test]
+async fn codes_that_do_not_apply_say_why() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 50_000).await;
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+    s.promotion(
+        json!({"name": "Later", "code": "LATER", "effect": "order_fixed", "amount": 1000,
+        "starts_at": now + hour}),
+    )
+    .await;
+    s.promotion(
+        json!({"name": "Over", "code": "OVER", "effect": "order_fixed", "amount": 1000,
+        "starts_at": now - hour - hour, "ends_at": now - hour}),
+    )
+    .await;
+    s.promotion(
+        json!({"name": "Big", "code": "BIG", "effect": "order_fixed", "amount": 1000,
+        "min_subtotal": 100_000}),
+    )
+    .await;
+    s.promotion(
+        json!({"name": "Brand", "code": "BRAND", "effect": "lines_fixed", "amount": 1000,
+        "brands": ["Nowhere"]}),
+    )
+    .await;
+    s.promotion(
+        json!({"name": "Welcome", "code": "FIRST", "effect": "order_fixed", "amount": 1000,
+        "eligibility": "first_order"}),
+    )
+    .await;
+    let off = s
+        .promotion(json!({"name": "Off", "code": "OFF", "effect": "order_fixed", "amount": 1000}))
+        .await;
+    s.patch_promotion(off["id"].as_str().unwrap(), json!({"enabled": false}))
+        .await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 1).await;
+
+    let body = assert_problem(
+        s.apply_code(&user, "NOPE").await,
+        422,
+        "promotion_code_unknown",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "code");
+    for (code, reason) in [
+        ("LATER", "not_started"),
+        ("OVER", "expired"),
+        ("BIG", "minimum_not_met"),
+        ("BRAND", "nothing_matches"),
+        ("OFF", "disabled"),
+    ] {
+        let cart = s.with_code(&user, code).await;
+        assert_eq!(rejected(&cart), (code, reason));
+        assert_eq!(cart["discount_total"], 0);
+    }
+
+    // Meeting the minimum makes the kept code apply.
+    let cart = s.with_code(&user, "big").await;
+    assert_eq!(rejected(&cart).1, "minimum_not_met");
+    let cart = s.app.add_to_cart(&user, &shirt, 1).await;
+    assert!(cart["rejected_code"].is_null(), "{cart}");
+    assert_eq!(cart["discount_total"], 1_000);
+
+    // A first-order promotion no longer applies after an order.
+    let cart = s.with_code(&user, "FIRST").await;
+    assert_eq!(cart["discount_total"], 1_000);
+    s.order(&user, "standard").await;
+    s.app.add_to_cart(&user, &shirt, 1).await;
+    assert_eq!(
+        rejected(&s.with_code(&user, "FIRST").await),
+        ("FIRST", "not_eligible")
+    );
+
+    // Removing the code.
+    let resp = s
+        .app
+        .delete("/api/v1/cart/promotions/first")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cart: Value = resp.json().await.unwrap();
+    assert!(cart["promotion_code"].is_null() && cart["rejected_code"].is_null());
+    let resp = s
+        .app
+        .delete("/api/v1/cart/promotions/FIRST")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn line_effects_match_products_categories_with_descendants_and_brands() {
+    let s = shop().await;
+    let child = s
+        .app
+        .create_category_id(&s.admin, "Shirts", Some(&s.category))
+        .await;
+    let other = s.app.create_category_id(&s.admin, "Food", None).await;
+    let shirt = s
+        .variant_in(&child, "SHIRT", 100_000, Some("Batik Co"))
+        .await;
+    let tea = s.variant_in(&other, "TEA", 20_000, Some("Sari")).await;
+    let coffee = s.variant_in(&other, "COFFEE", 30_000, None).await;
+    s.promotion(
+        json!({"name": "Apparel", "code": "APPAREL", "effect": "lines_fixed", "amount": 5_000,
+        "category_ids": [s.category]}),
+    )
+    .await;
+    s.promotion(
+        json!({"name": "Sari", "code": "SARI", "effect": "lines_percent", "percent": 50,
+        "brands": ["sari"]}),
+    )
+    .await;
+    let coffee_product: Uuid =
+        sqlx::query_scalar("select product_id from variants where sku = 'COFFEE'")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    s.promotion(
+        json!({"name": "Coffee", "code": "COFFEE", "effect": "lines_percent", "percent": 10,
+        "max_discount": 4_000, "product_ids": [coffee_product]}),
+    )
+    .await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 2).await;
+    s.app.add_to_cart(&user, &tea, 1).await;
+    s.app.add_to_cart(&user, &coffee, 3).await;
+
+    let discounts = |cart: &Value| -> Vec<i64> {
+        cart["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["discount"].as_i64().unwrap())
+            .collect()
+    };
+    // 5,000 off each unit in Apparel or below it.
+    assert_eq!(
+        discounts(&s.with_code(&user, "APPAREL").await),
+        [10_000, 0, 0]
+    );
+    // Brand ignores case.
+    assert_eq!(discounts(&s.with_code(&user, "SARI").await), [0, 10_000, 0]);
+    // 10% of 90,000 capped at 4,000.
+    assert_eq!(
+        discounts(&s.with_code(&user, "COFFEE").await),
+        [0, 0, 4_000]
+    );
+    let order = s.order(&user, "standard").await;
+    assert_eq!(order["discount_total"], 4_000);
+    assert_order_adds_up(&s.app, &order).await;
+}
+
+#[tokio::test]
+async fn automatic_promotions_stack_by_priority_and_a_non_stackable_code_stays_out() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 100_000).await;
+    s.promotion(json!({"name": "Second", "effect": "order_percent", "percent": 50, "priority": 2}))
+        .await;
+    s.promotion(json!({"name": "First", "effect": "order_fixed", "amount": 20_000, "priority": 1}))
+        .await;
+    s.promotion(
+        json!({"name": "Solo", "code": "SOLO", "effect": "order_fixed", "amount": 1_000,
+        "stackable": false, "priority": 5}),
+    )
+    .await;
+    let user = s.app.register_customer().await;
+    let cart = s.app.add_to_cart(&user, &shirt, 1).await;
+    let names: Vec<&str> = cart["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["First", "Second"]);
+    // 20,000 off first, then half of what is left.
+    assert_eq!(cart["discount_total"], 20_000 + 40_000);
+    let cart = s.with_code(&user, "SOLO").await;
+    assert_eq!(rejected(&cart), ("SOLO", "not_combinable"));
+    assert_eq!(cart["discount_total"], 60_000);
+    let order = s.order(&user, "standard").await;
+    assert_eq!(order["grand_total"], 100_000 - 60_000 + 15_000);
+    assert_order_adds_up(&s.app, &order).await;
+}
+
+#[tokio::test]
+async fn free_shipping_covers_only_its_methods() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 100_000).await;
+    s.promotion(
+        json!({"name": "Free standard shipping", "code": "ONGKIR", "effect": "free_shipping",
+        "shipping_methods": ["standard"]}),
+    )
+    .await;
+    let refused = s
+        .app
+        .post(
+            "/api/v1/admin/promotions",
+            &json!({"name": "x", "code": "BADSHIP", "effect": "free_shipping", "shipping_methods": ["teleport"]}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(refused, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "shipping_methods[0]");
+
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 1).await;
+    let cart = s.with_code(&user, "ONGKIR").await;
+    assert_eq!(cart["promotions"][0]["free_shipping"], true);
+    let order = s.order(&user, "standard").await;
+    assert_eq!(
+        (
+            &order["shipping_fee"],
+            &order["shipping_discount"],
+            &order["grand_total"]
+        ),
+        (&json!(15_000), &json!(15_000), &json!(100_000))
+    );
+    assert_order_adds_up(&s.app, &order).await;
+
+    let other = s.app.register_customer().await;
+    s.app.add_to_cart(&other, &shirt, 1).await;
+    s.with_code(&other, "ONGKIR").await;
+    let order = s.order(&other, "express").await;
+    assert_eq!(order["shipping_discount"], 0);
+    assert_eq!(order["promotions"], json!([]));
+}
+
+#[tokio::test]
+async fn a_changed_discount_refuses_checkout_until_the_cart_is_shown_again() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 100_000).await;
+    let sale = s
+        .promotion(json!({"name": "Sale", "effect": "order_percent", "percent": 20}))
+        .await;
+    let user = s.app.register_customer().await;
+    assert_eq!(
+        s.app.add_to_cart(&user, &shirt, 1).await["discount_total"],
+        20_000
+    );
+    s.patch_promotion(sale["id"].as_str().unwrap(), json!({"enabled": false}))
+        .await;
+
+    let body = assert_problem(s.checkout(&user, "standard").await, 409, "cart_changed").await;
+    assert_eq!(
+        (&body["previous_discount_total"], &body["discount_total"]),
+        (&json!(20_000), &json!(0))
+    );
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0, "nothing written");
+    // Refused once, the customer has now seen the new discount.
+    let order = s.order(&user, "standard").await;
+    assert_eq!(order["discount_total"], 0);
+    assert_eq!(order["grand_total"], 115_000);
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_checkouts_redeem_a_code_limited_to_fifty_exactly_fifty_times() {
+    let s = shop().await;
+    let mut items = Vec::new();
+    for sku in ["SHIRT", "HAT", "SCARF", "BELT"] {
+        items.push(s.variant(sku, 100_000).await);
+    }
+    let promotion = s
+        .promotion(
+            json!({"name": "Flash", "code": "FLASH50", "effect": "order_fixed", "amount": 10_000,
+            "usage_limit": 50}),
+        )
+        .await;
+    let id = promotion["id"].as_str().unwrap();
+    let buyers: Vec<TestUser> = join_all((0..200).map(|_| s.app.register_customer())).await;
+    join_all(
+        buyers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| s.app.add_to_cart(b, &items[i % items.len()], 1)),
+    )
+    .await;
+    for chunk in buyers.chunks(50) {
+        for cart in join_all(chunk.iter().map(|b| s.with_code(b, "FLASH50"))).await {
+            assert_eq!(cart["discount_total"], 10_000);
+        }
+    }
+
+    let responses = join_all(buyers.iter().map(|b| s.checkout(b, "standard"))).await;
+    let mut placed = 0;
+    let mut changed = Vec::new();
+    for (buyer, resp) in buyers.iter().zip(responses) {
+        match resp.status().as_u16() {
+            201 => placed += 1,
+            409 => {
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["code"], "cart_changed");
+                assert_eq!(body["discount_total"], 0);
+                changed.push(buyer);
+            }
+            other => panic!("unexpected {other}: {}", resp.text().await.unwrap()),
+        }
+    }
+    assert_eq!(placed, 50);
+    assert_eq!(changed.len(), 150);
+    assert_eq!(s.redemption_count(id).await, 50);
+    let discounted: i64 =
+        sqlx::query_scalar("select count(*) from orders where discount_total = 10000")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(discounted, 50);
+    assert_eq!(s.usage(id).await["redemptions"], 50);
+
+    // The others now see the code refused, and check out at the full price.
+    let cart = s.cart(changed[0]).await;
+    assert_eq!(rejected(&cart), ("FLASH50", "limit_reached"));
+    let order = s.order(changed[0], "standard").await;
+    assert_eq!(order["discount_total"], 0);
+}
+
+#[tokio::test]
+async fn a_per_customer_limit_holds_under_concurrent_checkouts() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 100_000).await;
+    let promotion = s
+        .promotion(
+            json!({"name": "Once each", "code": "ONCE", "effect": "order_fixed", "amount": 5_000,
+            "per_customer_limit": 1}),
+        )
+        .await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 1).await;
+    s.with_code(&user, "ONCE").await;
+    let responses = join_all((0..10).map(|_| s.checkout(&user, "standard"))).await;
+    let placed = responses.iter().filter(|r| r.status() == 201).count();
+    assert_eq!(placed, 1, "one cart, one order");
+    assert_eq!(
+        s.redemption_count(promotion["id"].as_str().unwrap()).await,
+        1
+    );
+
+    s.app.add_to_cart(&user, &shirt, 1).await;
+    assert_eq!(
+        rejected(&s.with_code(&user, "ONCE").await),
+        ("ONCE", "limit_reached")
+    );
+    // Another customer still may.
+    let other = s.app.register_customer().await;
+    s.app.add_to_cart(&other, &shirt, 1).await;
+    assert_eq!(s.with_code(&other, "ONCE").await["discount_total"], 5_000);
+}
+
+#[tokio::test]
+async fn cancelled_and_expired_unpaid_orders_give_their_redemption_back() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 100_000).await;
+    let promotion = s
+        .promotion(
+            json!({"name": "Only one", "code": "ONE", "effect": "order_fixed", "amount": 5_000,
+            "usage_limit": 1}),
+        )
+        .await;
+    let id = promotion["id"].as_str().unwrap();
+    let first = s.app.register_customer().await;
+    s.app.add_to_cart(&first, &shirt, 1).await;
+    s.with_code(&first, "ONE").await;
+    let order = s.order(&first, "standard").await;
+
+    let second = s.app.register_customer().await;
+    s.app.add_to_cart(&second, &shirt, 1).await;
+    assert_eq!(
+        rejected(&s.with_code(&second, "ONE").await),
+        ("ONE", "limit_reached")
+    );
+
+    let resp = s
+        .app
+        .post(
+            &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .bearer_auth(&first.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let cancelled: Value = resp.json().await.unwrap();
+    assert!(cancelled["promotions"][0]["released_at"].is_string());
+    assert_eq!(s.redemption_count(id).await, 0);
+    let events: Vec<String> = s
+        .app
+        .outbox_events(id)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(events, ["promotion.redeemed", "promotion.released"]);
+
+    // The second customer may now use it (the cart shows the new discount, and checkout asks
+    // once to review it, like a changed price); their unpaid order expires and gives it back.
+    let cart = s.cart(&second).await;
+    assert_eq!(
+        (&cart["discount_total"], &cart["previous_discount_total"]),
+        (&json!(5_000), &json!(0))
+    );
+    assert_problem(s.checkout(&second, "standard").await, 409, "cart_changed").await;
+    let order = s.order(&second, "standard").await;
+    assert_eq!(order["discount_total"], 5_000);
+    assert_eq!(s.redemption_count(id).await, 1);
+    s.app
+        .backdate_payment_deadline(order["id"].as_str().unwrap())
+        .await;
+    let expired = s.app.state.orders.expire_overdue(10).await.unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(s.redemption_count(id).await, 0);
+    let usage = s.usage(id).await;
+    assert_eq!(
+        (&usage["redemptions"], &usage["released"]),
+        (&json!(0), &json!(2))
+    );
+}
+
+#[tokio::test]
+async fn midtrans_accepts_discounted_orders_whose_items_sum_to_the_gross_amount() {
+    let s = shop_with(TestApp::builder().with_midtrans()).await;
+    let shirt = s.variant("SHIRT", 33_333).await;
+    s.promotion(
+        json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
+    )
+    .await;
+    s.promotion(json!({"name": "Free shipping", "effect": "free_shipping"}))
+        .await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 3).await;
+    s.with_code(&user, "TEN").await;
+    let resp = s.checkout(&user, "standard").await;
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["payment"]["status"], "pending",
+        "the simulator checks Σ item_details = gross_amount: {body}"
+    );
+    let order = &body["order"];
+    assert_eq!(order["discount_total"], 9_999);
+    assert_eq!(order["shipping_discount"], 15_000);
+    assert_eq!(order["grand_total"], 99_999 - 9_999);
+    assert_order_adds_up(&s.app, order).await;
+}
+
+#[tokio::test]
+async fn staff_manage_promotions_and_bad_input_names_every_field() {
+    let s = shop().await;
+    let resp = s
+        .app
+        .post(
+            "/api/v1/admin/promotions",
+            &json!({"name": "", "code": "a b", "effect": "order_percent", "percent": 150, "amount": 5,
+                "category_ids": [Uuid::nil()], "starts_at": "2027-01-02T00:00:00Z",
+                "ends_at": "2027-01-01T00:00:00Z", "usage_limit": 0}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    let mut fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    fields.dedup();
+    assert_eq!(
+        fields,
+        [
+            "amount",
+            "category_ids[0]",
+            "code",
+            "ends_at",
+            "name",
+            "percent",
+            "product_ids",
+            "usage_limit"
+        ]
+    );
+    let none: i64 = sqlx::query_scalar("select count(*) from promotions")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+
+    let promotion = s
+        .promotion(
+            json!({"name": "Weekend", "code": "WEEKEND", "effect": "order_fixed", "amount": 5_000}),
+        )
+        .await;
+    let id = promotion["id"].as_str().unwrap();
+    let dup = s
+        .app
+        .post(
+            "/api/v1/admin/promotions",
+            &json!({"name": "Copy", "code": "weekend", "effect": "order_fixed", "amount": 1}),
+        )
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(dup, 409, "promotion_code_taken").await;
+
+    let changed = s
+        .patch_promotion(
+            id,
+            json!({"usage_limit": 10, "ends_at": "2030-01-01T00:00:00Z", "name": "Long weekend"}),
+        )
+        .await;
+    assert_eq!(
+        (&changed["usage_limit"], &changed["name"]),
+        (&json!(10), &json!("Long weekend"))
+    );
+    let cleared = s.patch_promotion(id, json!({"usage_limit": null})).await;
+    assert!(cleared["usage_limit"].is_null());
+
+    // Redeemed: deleting is refused, disabling works.
+    let shirt = s.variant("SHIRT", 100_000).await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 1).await;
+    s.with_code(&user, "WEEKEND").await;
+    s.order(&user, "standard").await;
+    let resp = s
+        .app
+        .delete(&format!("/api/v1/admin/promotions/{id}"))
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 409, "promotion_in_use").await;
+    let disabled = s.patch_promotion(id, json!({"enabled": false})).await;
+    assert_eq!(disabled["enabled"], false);
+
+    let unused = s
+        .promotion(json!({"name": "Unused", "effect": "order_fixed", "amount": 1}))
+        .await;
+    let resp = s
+        .app
+        .delete(&format!(
+            "/api/v1/admin/promotions/{}",
+            unused["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let listed: Value = s
+        .app
+        .get("/api/v1/admin/promotions")
+        .bearer_auth(&s.admin.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
