@@ -823,3 +823,59 @@ async fn staff_manage_promotions_and_bad_input_names_every_field() {
         .unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_customers() {
+    let s = shop().await;
+    let shirt = s.variant("SHIRT", 100_000).await;
+    s.promotion(json!({"name": "Members", "code": "MEMBERS", "effect": "order_percent", "percent": 5,
+        "eligibility": "signed_in"})).await;
+    s.promotion(json!({"name": "Everyone", "effect": "order_fixed", "amount": 1_000})).await;
+    let guest: Value = s
+        .app
+        .post("/api/v1/carts", &json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = guest["cart_token"].as_str().unwrap();
+    let as_guest = |request: reqwest::RequestBuilder| request.header("x-cart-token", token);
+    let resp = as_guest(s.app.post(
+        "/api/v1/cart/items",
+        &json!({"variant_id": shirt, "quantity": 1}),
+    ))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cart: Value = as_guest(s.app.post("/api/v1/cart/promotions", &json!({"code": "members"})))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rejected(&cart), ("MEMBERS", "not_eligible"));
+    assert_eq!(cart["discount_total"], 1_000);
+
+    // Signing in merges the cart and its code, which now applies.
+    let user = s.app.register_customer().await;
+    let resp = s
+        .app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": user.email, "password": user.password}),
+        )
+        .header("x-cart-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cart = s.cart(&user).await;
+    assert_eq!(cart["promotion_code"], "MEMBERS");
+    assert!(cart["rejected_code"].is_null(), "{cart}");
+    // Same priority: the code first (5% of 100,000), then the automatic one.
+    assert_eq!(cart["discount_total"], 5_000 + 1_000);
+}
