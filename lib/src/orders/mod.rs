@@ -93,6 +93,23 @@ pub struct Order {
     pub promotions: Vec<OrderPromotion>,
 }
 
+impl OrderLine {
+    /// What the customer paid for the line: its total after promotions.
+    pub fn paid(&self) -> i64 {
+        self.line_total - self.discount
+    }
+
+    /// What the customer paid for `quantity` units after the first `refunded` units: the
+    /// line's paid amount spread over its units in whole minor units (rounded down, so the
+    /// last unit carries the remainder); refunding every unit, in any steps, gives back
+    /// exactly [`Self::paid`].
+    pub fn paid_for_units(&self, refunded: i32, quantity: i32) -> i64 {
+        let (paid, units) = (i128::from(self.paid()), i128::from(self.quantity.max(1)));
+        let through = |k: i32| (paid * i128::from(k) / units) as i64;
+        through(refunded + quantity) - through(refunded)
+    }
+}
+
 impl Order {
     pub fn item_count(&self) -> i64 {
         self.lines.iter().map(|l| i64::from(l.quantity)).sum()
@@ -325,4 +342,41 @@ pub async fn has_ordered(
     user_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
     store::has_ordered(conn, user_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_of_a_discounted_line_refund_exactly_what_was_paid_in_any_steps() {
+        let line = OrderLine {
+            id: Uuid::nil(),
+            variant_id: Uuid::nil(),
+            product_id: Uuid::nil(),
+            product_name: "Shirt".into(),
+            sku: "SHIRT".into(),
+            options: BTreeMap::new(),
+            unit_price: 33_333,
+            quantity: 3,
+            line_total: 99_999,
+            discount: 10_001,
+        };
+        assert_eq!(line.paid(), 89_998);
+        assert_eq!(line.paid_for_units(0, 1), 29_999);
+        assert_eq!(line.paid_for_units(1, 1), 29_999);
+        assert_eq!(line.paid_for_units(2, 1), 30_000);
+        for steps in [[1, 1, 1], [2, 1, 0], [0, 3, 0], [1, 2, 0]] {
+            let mut refunded = 0;
+            let total: i64 = steps
+                .iter()
+                .map(|q| {
+                    let amount = line.paid_for_units(refunded, *q);
+                    refunded += q;
+                    amount
+                })
+                .sum();
+            assert_eq!(total, line.paid());
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Payment consistency rules for `tokoctl audit` (read only): refunds staff made outside
-//! Midtrans are recorded in full, and every payment the bank reversed holds its order and is
-//! listed for staff. (That manual refunds add up to the orders' refunded amounts is checked
+//! Midtrans are recorded in full, every payment the bank reversed holds its order and is
+//! listed for staff, and refunds by line stay within what each line bought and paid. (That manual refunds add up to the orders' refunded amounts is checked
 //! with the other refunds by `orders.refunds_match`.)
 
 use sqlx::PgConnection;
@@ -15,6 +15,16 @@ struct ManualRefund {
     has_method: bool,
     has_reference: bool,
     recorded_by_admin: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct RefundedLine {
+    order_number: String,
+    sku: String,
+    quantity: i32,
+    paid: i64,
+    refunded_units: i64,
+    refunded_amount: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -86,5 +96,34 @@ pub async fn check_payments(
         });
     }
     progress("reversals", reversals.len() as u64, reversals.len() as u64);
-    Ok(vec![manual_check, reversal_check])
+
+    let lines: Vec<RefundedLine> = sqlx::query_as(
+        "select o.order_number, l.sku, l.quantity, l.line_total - l.discount as paid,
+                sum(rl.quantity)::int8 as refunded_units, sum(rl.amount)::int8 as refunded_amount
+         from refund_lines rl
+         join refunds r on r.refund_id = rl.refund_id and r.status <> 'failed'
+         join order_lines l on l.order_line_id = rl.order_line_id
+         join orders o on o.order_id = l.order_id
+         group by o.order_id, o.order_number, l.order_line_id, l.sku, l.quantity, l.line_total, l.discount
+         order by o.order_id, l.order_line_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut lines_check = Check::new(
+        "payments.refunded_lines_within_paid",
+        "refunds by line give back at most the units bought and at most what was paid for the line after its discount",
+    );
+    for l in &lines {
+        lines_check.expect(
+            l.refunded_units <= i64::from(l.quantity) && l.refunded_amount <= l.paid,
+            || {
+                format!(
+                    "{} {}: refunded {} of {} units, {} of {} paid",
+                    l.order_number, l.sku, l.refunded_units, l.quantity, l.refunded_amount, l.paid
+                )
+            },
+        );
+    }
+    progress("refunded lines", lines.len() as u64, lines.len() as u64);
+    Ok(vec![manual_check, reversal_check, lines_check])
 }

@@ -54,11 +54,21 @@ pub fn gateway_refund_allowed(
     Ok(())
 }
 
+/// Units of an order line to refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRefund {
+    pub order_line_id: Uuid,
+    pub quantity: i32,
+}
+
 /// A refund request.
 #[derive(Clone)]
 pub struct RefundRequest {
-    /// Minor units; the whole unrefunded amount when absent.
+    /// Minor units; the whole unrefunded amount when absent (and no `lines`).
     pub amount: Option<i64>,
+    /// Refund these units instead of an amount: what was paid for them, after their lines'
+    /// promotion discounts.
+    pub lines: Vec<LineRefund>,
     pub reason: String,
     /// Makes retries of one refund the same refund (the admin's Idempotency-Key, or a fresh id).
     pub idempotency_seed: String,
@@ -68,7 +78,10 @@ pub struct RefundRequest {
 /// A refund staff made outside Midtrans (bank transfer, cash...), to be recorded.
 #[derive(Clone)]
 pub struct ManualRefund {
-    pub amount: i64,
+    /// Required unless `lines` are given.
+    pub amount: Option<i64>,
+    /// Units given back instead of an amount (see [`RefundRequest::lines`]).
+    pub lines: Vec<LineRefund>,
     /// How the money went back, e.g. `bank_transfer`.
     pub method: String,
     /// The bank's or the shop's reference of the transfer.
@@ -97,18 +110,80 @@ fn refunded_status(total: i64, grand_total: i64) -> OrderStatus {
     }
 }
 
+/// The amount of a refund: given, or what was paid for the refunded units (each line's share
+/// after its discount, continuing from the units refunded before), with those units.
+/// `default` is the amount when neither is given (`None`: one of them is required).
+async fn refund_amount(
+    conn: &mut sqlx::PgConnection,
+    order: &Order,
+    amount: Option<i64>,
+    lines: &[LineRefund],
+    default: Option<i64>,
+    errors: &mut ValidationErrors,
+) -> Result<(i64, Vec<store::RefundedLine>), PaymentError> {
+    if lines.is_empty() {
+        errors.check(
+            amount.or(default).is_some(),
+            "amount",
+            "is required unless lines are given",
+        );
+        return Ok((amount.or(default).unwrap_or(0), Vec::new()));
+    }
+    errors.check(
+        amount.is_none(),
+        "amount",
+        "give either an amount or lines, not both",
+    );
+    let refunded: std::collections::HashMap<Uuid, i64> =
+        store::refunded_quantities(&mut *conn, order.id)
+            .await?
+            .into_iter()
+            .collect();
+    let mut refunded_lines = Vec::with_capacity(lines.len());
+    for (i, wanted) in lines.iter().enumerate() {
+        let Some(line) = order.lines.iter().find(|l| l.id == wanted.order_line_id) else {
+            errors.add(format!("lines[{i}].line_id"), "not a line of this order");
+            continue;
+        };
+        if lines[..i].iter().any(|l| l.order_line_id == line.id) {
+            errors.add(format!("lines[{i}].line_id"), "appears twice");
+            continue;
+        }
+        let done = refunded.get(&line.id).copied().unwrap_or(0) as i32;
+        let left = line.quantity - done;
+        if !(1..=left).contains(&wanted.quantity) {
+            errors.add(
+                format!("lines[{i}].quantity"),
+                format!("must be between 1 and {left} (the units not refunded yet)"),
+            );
+            continue;
+        }
+        refunded_lines.push(store::RefundedLine {
+            order_line_id: line.id,
+            quantity: wanted.quantity,
+            amount: line.paid_for_units(done, wanted.quantity),
+        });
+    }
+    Ok((
+        refunded_lines.iter().map(|l| l.amount).sum(),
+        refunded_lines,
+    ))
+}
+
 /// Validates a refund of `amount` against what is left to refund.
 fn check_amount(
     order: &Order,
     amount: i64,
+    lines_valid: bool,
     errors: &mut ValidationErrors,
 ) -> Result<(), PaymentError> {
     if !order.status.is_paid() || order.status == OrderStatus::Completed {
         return Err(PaymentError::NotRefundable(order.status));
     }
     let remaining = order.grand_total - order.refunded_amount;
+    // Invalid lines are reported as such, not as the amount they would have made.
     errors.check(
-        (1..=remaining).contains(&amount),
+        !lines_valid || (1..=remaining).contains(&amount),
         "amount",
         format!("must be between 1 and {remaining} (the unrefunded amount)"),
     );
@@ -164,17 +239,27 @@ impl Payments {
         refund: &ManualRefund,
     ) -> Result<Order, PaymentError> {
         let mut tx = self.db.begin().await?;
-        // Lock the order so concurrent refunds see each other's amounts.
+        // Lock the order so concurrent refunds see each other's amounts and units.
         let order = crate::orders::lifecycle::lock_order(&mut tx, order_id).await?;
         let mut errors = ValidationErrors::new();
-        check_amount(&order, refund.amount, &mut errors)?;
+        let (amount, lines) = refund_amount(
+            &mut tx,
+            &order,
+            refund.amount,
+            &refund.lines,
+            None,
+            &mut errors,
+        )
+        .await?;
+        let lines_valid = lines.len() == refund.lines.len();
+        check_amount(&order, amount, lines_valid, &mut errors)?;
         errors.length("method", refund.method.trim(), 1, 50);
         errors.length("reference", refund.reference.trim(), 1, 100);
         errors.length("note", refund.note.trim(), 1, 500);
         let remaining = order.grand_total - order.refunded_amount;
         if refund.cancels_order {
             errors.check(
-                refund.amount == remaining,
+                amount == remaining,
                 "amount",
                 format!("must be the whole unrefunded amount ({remaining}) to cancel the order"),
             );
@@ -188,7 +273,7 @@ impl Payments {
         let reason = format!(
             "{} (refunded outside Midtrans: {} by {}, reference {})",
             refund.note.trim(),
-            crate::notifications::templates::money(refund.amount, &order.currency),
+            crate::notifications::templates::money(amount, &order.currency),
             refund.method.trim(),
             refund.reference.trim()
         );
@@ -199,7 +284,7 @@ impl Payments {
                 order_id,
                 payment_id: payment.map(|p| p.payment_id),
                 kind: "manual",
-                amount: refund.amount,
+                amount,
                 reason: refund.note.trim(),
                 method: Some(refund.method.trim()),
                 reference: Some(refund.reference.trim()),
@@ -212,6 +297,7 @@ impl Payments {
             // The same recording retried: nothing more to move.
             return Ok(order);
         }
+        store::insert_refund_lines(&mut *tx, &key, &lines).await?;
         let (total, _) = store::refund_ledger(&mut *tx, order_id).await?;
         let target = if refund.cancels_order {
             OrderStatus::Cancelled
@@ -251,6 +337,7 @@ impl Payments {
                 }
                 let request = RefundRequest {
                     amount: None,
+                    lines: Vec::new(),
                     reason,
                     idempotency_seed,
                     actor,
@@ -343,15 +430,27 @@ impl Payments {
         final_status: Option<OrderStatus>,
     ) -> Result<Order, PaymentError> {
         self.client()?;
-        let (order, _) = self.orders.admin_order(order_id).await?;
+        // The order stays locked until the refund (and its units) is recorded, so concurrent
+        // refunds see each other.
+        let mut tx = self.db.begin().await?;
+        let order = crate::orders::lifecycle::lock_order(&mut tx, order_id).await?;
         let remaining = order.grand_total - order.refunded_amount;
-        let amount = request.amount.unwrap_or(remaining);
         let mut errors = ValidationErrors::new();
-        check_amount(&order, amount, &mut errors)?;
+        let (amount, lines) = refund_amount(
+            &mut tx,
+            &order,
+            request.amount,
+            &request.lines,
+            Some(remaining),
+            &mut errors,
+        )
+        .await?;
+        let lines_valid = lines.len() == request.lines.len();
+        check_amount(&order, amount, lines_valid, &mut errors)?;
         errors.length("reason", request.reason.trim(), 1, 255);
         errors.finish()?;
 
-        let payment = store::latest_for_order(&self.db, order_id)
+        let payment = store::latest_for_order(&mut *tx, order_id)
             .await?
             .filter(|p| matches!(p.status.as_str(), "paid" | "partially_refunded"))
             .ok_or(PaymentError::NoPayment)?;
@@ -360,7 +459,7 @@ impl Payments {
         }
         let key = refund_key(&order, &request.idempotency_seed);
         // Its amount is not in the order yet: another refund now could give back too much.
-        if store::other_refund_in_flight(&self.db, order_id, &key).await? {
+        if store::other_refund_in_flight(&mut *tx, order_id, &key).await? {
             return Err(PaymentError::RefundInProgress);
         }
         let staff = match request.actor {
@@ -368,7 +467,7 @@ impl Payments {
             _ => None,
         };
         let (refund_id, status, recorded_amount) = store::insert_refund(
-            &self.db,
+            &mut *tx,
             &key,
             order_id,
             payment.payment_id,
@@ -378,6 +477,8 @@ impl Payments {
             staff,
         )
         .await?;
+        store::insert_refund_lines(&mut *tx, &key, &lines).await?;
+        tx.commit().await?;
         if status == "succeeded" {
             return Ok(order);
         }

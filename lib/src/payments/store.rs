@@ -199,7 +199,7 @@ pub async fn set_notification_outcome(
 /// A gateway refund request, created once per refund key.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_refund(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     refund_key: &str,
     order_id: Uuid,
     payment_id: Uuid,
@@ -384,4 +384,53 @@ pub async fn prune_notifications(
     .execute(db)
     .await
     .map(|r| r.rows_affected())
+}
+
+/// Units of each line of the order given back by refunds that did not fail.
+pub async fn refunded_quantities(
+    db: impl PgExecutor<'_>,
+    order_id: Uuid,
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select rl.order_line_id, sum(rl.quantity)::int8
+         from refund_lines rl join refunds r on r.refund_id = rl.refund_id
+         where r.order_id = $1 and r.status <> 'failed'
+         group by rl.order_line_id",
+    )
+    .bind(order_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Records which units a refund gave back (once: a retried refund keeps its lines).
+pub async fn insert_refund_lines(
+    db: impl PgExecutor<'_>,
+    refund_key: &str,
+    lines: &[RefundedLine],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.order_line_id).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let amounts: Vec<i64> = lines.iter().map(|l| l.amount).collect();
+    sqlx::query(
+        "insert into refund_lines (refund_id, order_line_id, quantity, amount)
+         select r.refund_id, t.line, t.quantity, t.amount
+         from refunds r, unnest($2::uuid[], $3::int4[], $4::int8[]) as t(line, quantity, amount)
+         where r.refund_key = $1
+         on conflict on constraint refund_lines_pkey do nothing",
+    )
+    .bind(refund_key)
+    .bind(&ids)
+    .bind(&quantities)
+    .bind(&amounts)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Units of an order line a refund gives back, and what was paid for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundedLine {
+    pub order_line_id: Uuid,
+    pub quantity: i32,
+    pub amount: i64,
 }

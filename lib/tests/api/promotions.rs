@@ -828,9 +828,13 @@ async fn staff_manage_promotions_and_bad_input_names_every_field() {
 async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_customers() {
     let s = shop().await;
     let shirt = s.variant("SHIRT", 100_000).await;
-    s.promotion(json!({"name": "Members", "code": "MEMBERS", "effect": "order_percent", "percent": 5,
-        "eligibility": "signed_in"})).await;
-    s.promotion(json!({"name": "Everyone", "effect": "order_fixed", "amount": 1_000})).await;
+    s.promotion(
+        json!({"name": "Members", "code": "MEMBERS", "effect": "order_percent", "percent": 5,
+        "eligibility": "signed_in"}),
+    )
+    .await;
+    s.promotion(json!({"name": "Everyone", "effect": "order_fixed", "amount": 1_000}))
+        .await;
     let guest: Value = s
         .app
         .post("/api/v1/carts", &json!({}))
@@ -850,13 +854,16 @@ async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_cus
     .await
     .unwrap();
     assert_eq!(resp.status(), 200);
-    let cart: Value = as_guest(s.app.post("/api/v1/cart/promotions", &json!({"code": "members"})))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = as_guest(
+        s.app
+            .post("/api/v1/cart/promotions", &json!({"code": "members"})),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(rejected(&cart), ("MEMBERS", "not_eligible"));
     assert_eq!(cart["discount_total"], 1_000);
 
@@ -878,4 +885,164 @@ async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_cus
     assert!(cart["rejected_code"].is_null(), "{cart}");
     // Same priority: the code first (5% of 100,000), then the automatic one.
     assert_eq!(cart["discount_total"], 5_000 + 1_000);
+}
+
+#[tokio::test]
+async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discount() {
+    let s = shop_with(TestApp::builder().with_midtrans()).await;
+    let shirt = s.variant("SHIRT", 33_333).await;
+    let hat = s.variant("HAT", 20_000).await;
+    s.promotion(
+        json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
+    )
+    .await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 3).await;
+    s.app.add_to_cart(&user, &hat, 1).await;
+    s.with_code(&user, "TEN").await;
+    let order = s.order(&user, "standard").await;
+    let (id, number) = (
+        order["id"].as_str().unwrap(),
+        order["number"].as_str().unwrap(),
+    );
+    s.app
+        .sim_action(
+            number,
+            "pay",
+            json!({"outcome": "settlement", "payment_type": "credit_card"}),
+        )
+        .await;
+    assert_eq!(s.app.wait_for_order_status(id, "paid").await, "paid");
+    let line = |sku: &str| {
+        order["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["sku"] == sku)
+            .unwrap()
+            .clone()
+    };
+    let (shirts, hats) = (line("SHIRT"), line("HAT"));
+    let paid = |l: &Value| l["line_total"].as_i64().unwrap() - l["discount"].as_i64().unwrap();
+    assert!(shirts["discount"].as_i64().unwrap() > 0 && hats["discount"].as_i64().unwrap() > 0);
+    let refund = |path: &str, body: Value| {
+        let request = s
+            .app
+            .post(&format!("/api/v1/admin/orders/{id}/{path}"), &body)
+            .bearer_auth(&s.admin.access_token)
+            .header("idempotency-key", Uuid::new_v4().to_string());
+        async move { request.send().await.unwrap() }
+    };
+    let units = |l: &Value, quantity: i64| json!([{"line_id": l["id"], "quantity": quantity}]);
+
+    // One shirt of three through Midtrans: a third of what the shirts cost after the discount.
+    let resp = refund(
+        "refund",
+        json!({"lines": units(&shirts, 1), "reason": "returned"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let after: Value = resp.json().await.unwrap();
+    let one_shirt = paid(&shirts) / 3;
+    assert_eq!(after["refunded_amount"], one_shirt);
+    // The other two: together exactly what the shirts cost.
+    let resp = refund(
+        "refund",
+        json!({"lines": units(&shirts, 2), "reason": "returned"}),
+    )
+    .await;
+    let after: Value = resp.json().await.unwrap();
+    assert_eq!(after["refunded_amount"], paid(&shirts));
+
+    // No shirt is left to refund; an amount and lines at once, or a line of another order,
+    // are refused field by field.
+    let resp = refund(
+        "refund",
+        json!({"lines": [{"line_id": shirts["id"], "quantity": 1}, {"line_id": Uuid::nil(), "quantity": 1}],
+               "amount": 5, "reason": "again"}),
+    )
+    .await;
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["amount", "lines[0].quantity", "lines[1].line_id"]);
+
+    // The hat, refunded outside Midtrans: what was paid for it.
+    let resp = refund(
+        "manual-refunds",
+        json!({"lines": units(&hats, 1), "method": "cash", "reference": "STORE-1", "note": "returned at the shop"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let after: Value = resp.json().await.unwrap();
+    assert_eq!(after["refunded_amount"], paid(&shirts) + paid(&hats));
+    assert_eq!(
+        after["status"], "partially_refunded",
+        "shipping was not refunded"
+    );
+    let checks = toko::consistency::run(&s.app.db, &|_, _, _| {})
+        .await
+        .unwrap();
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| c.name)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+#[tokio::test]
+async fn concurrent_refunds_of_one_line_never_give_back_more_units_than_were_bought() {
+    let s = shop_with(TestApp::builder().with_midtrans()).await;
+    let shirt = s.variant("SHIRT", 10_000).await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 3).await;
+    let order = s.order(&user, "standard").await;
+    let (id, number) = (
+        order["id"].as_str().unwrap(),
+        order["number"].as_str().unwrap(),
+    );
+    s.app
+        .sim_action(
+            number,
+            "pay",
+            json!({"outcome": "settlement", "payment_type": "bank_transfer"}),
+        )
+        .await;
+    assert_eq!(s.app.wait_for_order_status(id, "paid").await, "paid");
+    let line = order["lines"][0]["id"].clone();
+    let responses = join_all((0..8).map(|i| {
+        s.app
+            .post(
+                &format!("/api/v1/admin/orders/{id}/manual-refunds"),
+                &json!({"lines": [{"line_id": line, "quantity": 1}], "method": "bank_transfer",
+                        "reference": format!("BCA-{i}"), "note": "returned"}),
+            )
+            .bearer_auth(&s.admin.access_token)
+            .send()
+    }))
+    .await;
+    let statuses: Vec<u16> = responses
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        5,
+        "{statuses:?}"
+    );
+    let units: i64 = sqlx::query_scalar("select sum(quantity)::int8 from refund_lines")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(units, 3);
 }

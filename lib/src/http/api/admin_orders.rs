@@ -11,8 +11,9 @@ use uuid::Uuid;
 use super::{
     catalog::default_limit,
     order_dto::{
-        ExceptionStateDto, ManualRefundIn, OrderDetailOut, OrderOut, OrderPageOut, OrderStatusDto,
-        PaymentExceptionListOut, PaymentExceptionOut, RefundIn, ResolveExceptionIn, TransitionIn,
+        refund_lines, ExceptionStateDto, ManualRefundIn, OrderDetailOut, OrderOut, OrderPageOut,
+        OrderStatusDto, PaymentExceptionListOut, PaymentExceptionOut, RefundIn, ResolveExceptionIn,
+        TransitionIn,
     },
     ApiTags,
 };
@@ -179,6 +180,7 @@ impl AdminOrdersApi {
             .map_err(crate::payments::PaymentError::from)?;
         let request = RefundRequest {
             amount: body.0.amount,
+            lines: refund_lines(body.0.lines),
             reason: body.0.reason,
             // The key also makes Midtrans' refund_key stable across retries.
             idempotency_seed: idempotency_key
@@ -224,6 +226,7 @@ impl AdminOrdersApi {
             .map_err(crate::payments::PaymentError::from)?;
         let ManualRefundIn {
             amount,
+            lines,
             method,
             reference,
             note,
@@ -231,6 +234,7 @@ impl AdminOrdersApi {
         } = body.0;
         let refund = ManualRefund {
             amount,
+            lines: refund_lines(lines),
             method,
             reference,
             note,

@@ -531,16 +531,47 @@ pub struct ShippingMethodsOut {
 /// A refund.
 #[derive(Debug, Object, serde::Deserialize, serde::Serialize)]
 pub struct RefundIn {
-    /// Minor units; the whole unrefunded amount when absent.
+    /// Minor units; the whole unrefunded amount when absent (and no `lines`).
     pub amount: Option<i64>,
+    /// Units to refund instead of an amount: the refund is what was paid for them, after
+    /// their lines' promotion discounts (`line_total - discount` spread over the line's units).
+    pub lines: Option<Vec<RefundLineIn>>,
     pub reason: String,
+}
+
+/// Units of an order line to refund.
+#[derive(Debug, Clone, Copy, Object, serde::Deserialize, serde::Serialize)]
+pub struct RefundLineIn {
+    pub line_id: Uuid,
+    /// At most the units not refunded yet.
+    pub quantity: i32,
+}
+
+impl From<RefundLineIn> for crate::payments::refunds::LineRefund {
+    fn from(l: RefundLineIn) -> Self {
+        Self {
+            order_line_id: l.line_id,
+            quantity: l.quantity,
+        }
+    }
+}
+
+/// The optional refund lines of a request, parsed.
+pub fn refund_lines(lines: Option<Vec<RefundLineIn>>) -> Vec<crate::payments::refunds::LineRefund> {
+    lines
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect()
 }
 
 /// A refund staff made outside Midtrans, to record.
 #[derive(Debug, Object, serde::Deserialize, serde::Serialize)]
 pub struct ManualRefundIn {
-    /// Minor units, at most the unrefunded amount.
-    pub amount: i64,
+    /// Minor units, at most the unrefunded amount; required unless `lines` are given.
+    pub amount: Option<i64>,
+    /// Units given back instead of an amount (see the gateway refund's `lines`).
+    pub lines: Option<Vec<RefundLineIn>>,
     /// How the money went back, e.g. `bank_transfer`, `cash`.
     pub method: String,
     /// The transfer's reference (bank or shop), 1-100 characters.
