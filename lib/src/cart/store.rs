@@ -236,17 +236,31 @@ const LINES_SQL: &str = "
     where ci.cart_id = $1
     order by ci.cart_item_id";
 
+#[derive(sqlx::FromRow)]
+struct CartHeader {
+    user_id: Option<Uuid>,
+    updated_at: DateTime<Utc>,
+    promotion_code: Option<String>,
+    seen_discount: i64,
+}
+
 pub(super) async fn load(
     conn: &mut PgConnection,
     cart_id: Uuid,
 ) -> Result<Option<Cart>, sqlx::Error> {
-    let header: Option<(Option<Uuid>, DateTime<Utc>, Option<String>, i64)> = sqlx::query_as(
+    let header: Option<CartHeader> = sqlx::query_as(
         "select user_id, updated_at, promotion_code, seen_discount from carts where cart_id = $1",
     )
     .bind(cart_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((user_id, updated_at, promotion_code, seen_discount)) = header else {
+    let Some(CartHeader {
+        user_id,
+        updated_at,
+        promotion_code,
+        seen_discount,
+    }) = header
+    else {
         return Ok(None);
     };
     let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL)

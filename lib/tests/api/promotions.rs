@@ -132,6 +132,24 @@ impl Shop {
             .unwrap()
     }
 
+    /// Checks out and pays with `payment_type` through the simulator; returns the order.
+    async fn paid_order(&self, user: &TestUser, payment_type: &str) -> Value {
+        let order = self.order(user, "standard").await;
+        let (id, number) = (
+            order["id"].as_str().unwrap(),
+            order["number"].as_str().unwrap(),
+        );
+        self.app
+            .sim_action(
+                number,
+                "pay",
+                json!({"outcome": "settlement", "payment_type": payment_type}),
+            )
+            .await;
+        assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
+        order
+    }
+
     async fn usage(&self, id: &str) -> Value {
         self.app
             .get(&format!("/api/v1/admin/promotions/{id}/usage"))
@@ -900,19 +918,8 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
     s.app.add_to_cart(&user, &shirt, 3).await;
     s.app.add_to_cart(&user, &hat, 1).await;
     s.with_code(&user, "TEN").await;
-    let order = s.order(&user, "standard").await;
-    let (id, number) = (
-        order["id"].as_str().unwrap(),
-        order["number"].as_str().unwrap(),
-    );
-    s.app
-        .sim_action(
-            number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "credit_card"}),
-        )
-        .await;
-    assert_eq!(s.app.wait_for_order_status(id, "paid").await, "paid");
+    let order = s.paid_order(&user, "credit_card").await;
+    let id = order["id"].as_str().unwrap();
     let line = |sku: &str| {
         order["lines"]
             .as_array()
@@ -1001,19 +1008,8 @@ async fn concurrent_refunds_of_one_line_never_give_back_more_units_than_were_bou
     let shirt = s.variant("SHIRT", 10_000).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 3).await;
-    let order = s.order(&user, "standard").await;
-    let (id, number) = (
-        order["id"].as_str().unwrap(),
-        order["number"].as_str().unwrap(),
-    );
-    s.app
-        .sim_action(
-            number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "bank_transfer"}),
-        )
-        .await;
-    assert_eq!(s.app.wait_for_order_status(id, "paid").await, "paid");
+    let order = s.paid_order(&user, "bank_transfer").await;
+    let id = order["id"].as_str().unwrap();
     let line = order["lines"][0]["id"].clone();
     let responses = join_all((0..8).map(|i| {
         s.app
