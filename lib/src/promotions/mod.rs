@@ -282,9 +282,9 @@ impl Promotions {
         };
         let positive_amount = |errors: &mut ValidationErrors| {
             errors.check(
-                draft.amount.is_some_and(|a| a > 0),
+                draft.amount.is_some_and(|a| (1..=MAX_AMOUNT).contains(&a)),
                 "amount",
-                "must be a positive amount in minor units for a fixed effect",
+                format!("must be between 1 and {MAX_AMOUNT} minor units for a fixed effect"),
             );
         };
         let effect = match draft.effect {
@@ -349,7 +349,11 @@ impl Promotions {
             }
         };
         if let Some(max) = draft.max_discount {
-            errors.check(max > 0, "max_discount", "must be positive");
+            errors.check(
+                (1..=MAX_AMOUNT).contains(&max),
+                "max_discount",
+                format!("must be between 1 and {MAX_AMOUNT}"),
+            );
         }
         let targets_lines = matches!(
             draft.effect,
@@ -439,6 +443,10 @@ impl Promotions {
     }
 }
 
+/// The largest amount a promotion may name (minor units): far above any real order, small
+/// enough that no discount arithmetic can overflow.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
 /// The terms staff may change later: name, window, minimum, limits.
 fn check_terms(rule: &Rule, errors: &mut ValidationErrors) {
     errors.length("name", &rule.name, 1, 200);
@@ -451,9 +459,9 @@ fn check_terms(rule: &Rule, errors: &mut ValidationErrors) {
         "must be after starts_at",
     );
     errors.check(
-        rule.min_subtotal >= 0,
+        (0..=MAX_AMOUNT).contains(&rule.min_subtotal),
         "min_subtotal",
-        "must not be negative",
+        format!("must be between 0 and {MAX_AMOUNT}"),
     );
     errors.check(
         rule.usage_limit.is_none_or(|l| l > 0),

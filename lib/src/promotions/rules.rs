@@ -393,7 +393,7 @@ fn line_effect(effect: &Effect, targets: &Targets, lines: &[BasketLine], left: &
                 if *base == 0 {
                     0
                 } else {
-                    (amount * i64::from(line.quantity)).min(*base)
+                    amount.saturating_mul(i64::from(line.quantity)).min(*base)
                 }
             })
             .collect(),
