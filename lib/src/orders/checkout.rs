@@ -3,7 +3,8 @@
 //! In one transaction: claim the key, lock the cart and its variants (in id order), revalidate
 //! every line's price and availability and the cart's discount, create the order with line
 //! snapshots and discounts, reserve the stock (guarded in SQL), redeem the promotions (guarded
-//! in SQL), empty the cart and write `order.created`. Payment starts after the
+//! in SQL), empty the cart, and enter the order into the state machine (`lifecycle::enter`:
+//! history and `order.created`). Payment starts after the
 //! commit (never hold locks across a call to Midtrans), then the receipt is stored for replays.
 
 use chrono::Utc;
@@ -13,15 +14,13 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{
-    events::OrderEvent, store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order,
-    OrderError, OrderStatus, Orders,
+    lifecycle, store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order, OrderError,
+    Orders,
 };
 use crate::{
     cart::{self, CheckoutLine},
     catalog::inventory::{self, StockOp},
-    events::Event,
     idempotency::{Existing, IdempotencyKey},
-    outbox,
     promotions::{
         self,
         rules::{BasketLine, Shipping},
@@ -302,15 +301,6 @@ impl Orders {
             line_ids: &line_ids,
         };
         cart::empty_cart_in(tx, cart.id).await?;
-        store::insert_history(
-            tx,
-            order_id,
-            None,
-            OrderStatus::PendingPayment,
-            &Actor::Customer(user_id).to_string(),
-            "checkout",
-        )
-        .await?;
         // Last: counting a limited promotion holds its row lock until the commit.
         if promotions::redeem(tx, &redeeming, &outcome).await?.is_err() {
             // A limit was reached (or the promotion ended) since the quote above; the
@@ -320,11 +310,7 @@ impl Orders {
                 current: cart.seen_discount,
             });
         }
-        let order = store::load(tx, order_id)
-            .await?
-            .ok_or(OrderError::NotFound)?;
-        outbox::enqueue(tx, Event::OrderCreated(OrderEvent::announce(&order, None))).await?;
-        Ok(order)
+        lifecycle::enter(tx, order_id, Actor::Customer(user_id)).await
     }
 }
 

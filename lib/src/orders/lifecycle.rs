@@ -72,6 +72,22 @@ fn validate(t: &Transition) -> Result<(), ValidationErrors> {
     errors.finish()
 }
 
+/// Enters a just-placed order into the state machine at `pending_payment`: its first history
+/// row and `order.created`, in the caller's (checkout's) transaction.
+pub(crate) async fn enter(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    actor: Actor,
+) -> Result<Order, OrderError> {
+    let to = OrderStatus::PendingPayment;
+    store::insert_history(tx, order_id, None, to, &actor.to_string(), "checkout").await?;
+    let order = store::load(tx, order_id)
+        .await?
+        .ok_or(OrderError::NotFound)?;
+    outbox::enqueue(tx, to.event()(OrderEvent::announce(&order, None))).await?;
+    Ok(order)
+}
+
 /// Applies a transition inside the caller's transaction; the order row is locked first, so
 /// concurrent transitions of one order serialise and each sees the other's result.
 pub(crate) async fn apply(
