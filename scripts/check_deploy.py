@@ -145,6 +145,7 @@ def conventions() -> tuple[list[str], list[str], set[str]]:
 # methods (`r.string("NAME", ...)`), local helpers (`url("NAME", ...)`, the simulator's
 # `var("NAME")`) and the errors naming them. Tests are cut off at `#[cfg(test)]`.
 SETTINGS_FILES = ("lib/src/config.rs", "lib/src/config/**/*.rs", "lib/src/*/settings.rs",
+                  "lib/src/db.rs", "lib/src/ratelimit.rs",
                   "lib/src/notifications/mod.rs", "lib/src/webhooks/mod.rs",
                   "bin/midtrans-sim/src/config.rs")
 # Everywhere else only direct reads count: std::env::var("NAME"), clap's env = "NAME".

@@ -12,7 +12,7 @@ use sqlx::{
 
 pub use sqlx::PgPool;
 
-use crate::config::DatabaseConfig;
+use crate::config::{ConfigError, Reader, Secret};
 
 /// The migrations in `migrations/`, compiled into every binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -128,5 +128,30 @@ pub async fn delete_in_chunks(
         if deleted < PRUNE_CHUNK as u64 {
             return Ok(total);
         }
+    }
+}
+
+/// Settings of the Postgres connection pool.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: Secret,
+    pub max_connections: u32,
+    pub run_migrations: bool,
+}
+
+impl DatabaseConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let url = r.required("DATABASE_URL")?;
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "expected a postgres:// URL".into(),
+            });
+        }
+        Ok(Self {
+            url: Secret::new(url),
+            max_connections: r.parse("DATABASE_MAX_CONNECTIONS", 20)?,
+            run_migrations: r.bool("RUN_MIGRATIONS", false)?,
+        })
     }
 }

@@ -13,6 +13,8 @@ use std::{
 
 use redis::aio::ConnectionManager;
 
+use crate::config::{ConfigError, Reader, Secret};
+
 /// The answer for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -102,6 +104,50 @@ impl RateLimiter {
             remaining: limit.saturating_sub(count),
             reset,
         }
+    }
+}
+
+/// Request rate limits. Shared across API replicas through Redis when `REDIS_URL` is set;
+/// without it each process counts on its own (fine for one replica).
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Requests per minute per client IP without a token.
+    pub anonymous_per_minute: u32,
+    /// Requests per minute per signed-in user.
+    pub authenticated_per_minute: u32,
+    /// Requests per minute per client IP to `/api/v1/auth/*` (login, register, refresh).
+    pub auth_per_minute: u32,
+    /// Requests per minute per client IP to the payment webhook.
+    pub webhook_per_minute: u32,
+    /// The counting window (the limits are per this window; `60s` makes them per minute).
+    pub window: Duration,
+    pub redis_url: Option<Secret>,
+    /// Prefix of the Redis keys (several deployments may share one Redis).
+    pub key_prefix: String,
+}
+
+impl RateLimitConfig {
+    pub fn from_reader(r: &Reader) -> Result<Self, ConfigError> {
+        let redis_url = r.optional("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError::Invalid {
+                    name: "REDIS_URL",
+                    reason: "expected a redis:// URL".into(),
+                });
+            }
+        }
+        Ok(Self {
+            enabled: r.bool("RATE_LIMIT_ENABLED", true)?,
+            anonymous_per_minute: r.parse("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 300)?,
+            authenticated_per_minute: r.parse("RATE_LIMIT_AUTHENTICATED_PER_MINUTE", 600)?,
+            auth_per_minute: r.parse("RATE_LIMIT_AUTH_PER_MINUTE", 30)?,
+            webhook_per_minute: r.parse("RATE_LIMIT_WEBHOOK_PER_MINUTE", 600)?,
+            window: r.duration("RATE_LIMIT_WINDOW", Duration::from_secs(60))?,
+            redis_url: redis_url.map(Secret::new),
+            key_prefix: r.string("RATE_LIMIT_KEY_PREFIX", "toko:rl"),
+        })
     }
 }
 

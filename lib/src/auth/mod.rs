@@ -6,6 +6,7 @@
 
 pub mod password;
 mod sessions;
+mod settings;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
@@ -17,12 +18,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use self::settings::AuthConfig;
 use self::{
     throttle::Attempt,
     tokens::{AccessTokens, IssuedAccessToken},
 };
 use crate::{
-    config::AuthConfig,
     db,
     events::{Event, Payload},
     validation::ValidationErrors,

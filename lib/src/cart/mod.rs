@@ -5,7 +5,10 @@
 //! stock and promotions; clients never send prices. A cart holds at most one promotion code
 //! (kept even while it does not apply, with the reason shown). `store` holds the SQL.
 
+mod settings;
 mod store;
+
+pub use self::settings::CartConfig;
 
 use std::collections::BTreeMap;
 
@@ -14,7 +17,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    config::CartConfig,
     promotions::{
         self,
         rules::{Applied, BasketLine, NotApplied},

@@ -15,7 +15,10 @@ pub mod inventory;
 pub mod listing;
 pub mod products;
 pub mod seed;
+mod settings;
 pub mod variants;
+
+pub use self::settings::StoreConfig;
 
 use std::{collections::BTreeMap, sync::Arc};
 

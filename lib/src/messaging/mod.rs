@@ -38,6 +38,7 @@ pub mod management;
 pub mod metrics;
 pub mod relay;
 pub mod schedule;
+mod settings;
 pub mod topology;
 pub mod worker;
 pub mod worker_http;
@@ -50,6 +51,7 @@ pub use self::{
     consumer::{Delivered, Handler, HandlerError},
     idempotency::Idempotency,
     relay::Relay,
+    settings::{ConsumerConfig, MessagingConfig, RelayConfig, SweepConfig},
     worker::Worker,
 };
 

@@ -16,7 +16,10 @@ pub mod midtrans;
 pub mod poller;
 pub mod reconcile;
 pub mod refunds;
+mod settings;
 pub mod store;
+
+pub use self::settings::{MidtransConfig, MidtransEnv};
 
 use chrono::Utc;
 use sqlx::PgPool;
@@ -27,7 +30,6 @@ use self::{
     store::PaymentRow,
 };
 use crate::{
-    config::MidtransConfig,
     idempotency::IdempotencyKey,
     orders::{Order, OrderError, OrderStatus, Orders, PaymentStarter, PaymentSummary},
     validation::ValidationErrors,

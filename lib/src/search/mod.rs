@@ -16,6 +16,7 @@ pub mod elasticsearch;
 pub mod indexer;
 pub mod model;
 pub mod postgres;
+mod settings;
 pub mod syntax;
 
 use std::{sync::Arc, time::Instant};
@@ -24,11 +25,11 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use self::model::*;
-use crate::{
-    catalog::changes::{CacheLimits, CatalogChanges, ReadCache},
-    config::{SearchBackendConfig, SearchConfig},
+pub use self::{
+    model::*,
+    settings::{ElasticsearchConfig, SearchBackendConfig, SearchConfig},
 };
+use crate::catalog::changes::{CacheLimits, CatalogChanges, ReadCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {

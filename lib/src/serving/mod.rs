@@ -4,12 +4,14 @@
 
 pub mod problem;
 mod server;
+mod settings;
 
 use std::sync::Arc;
 
 pub use self::{
     problem::Problem,
     server::{BoundServer, ConnectionLimits},
+    settings::HttpConfig,
 };
 
 tokio::task_local! {

@@ -1,6 +1,6 @@
-//! Settings of product search (`SEARCH_*`, `ELASTICSEARCH_*`), part of [`crate::config`].
+//! Settings of product search (`SEARCH_*`, `ELASTICSEARCH_*`).
 
-use super::{ConfigError, Reader, Secret};
+use crate::config::{ConfigError, Reader, Secret};
 
 /// Settings of an Elasticsearch cluster (`SEARCH_BACKEND=elasticsearch`).
 #[derive(Debug, Clone)]
@@ -134,7 +134,7 @@ mod tests {
             ("DATABASE_URL", "postgres://localhost/toko"),
             ("JWT_SECRET", "x"),
         ];
-        let config = super::super::ApiConfig::from_source(&source(&base)).unwrap();
+        let config = crate::config::ApiConfig::from_source(&source(&base)).unwrap();
         assert!(matches!(
             config.search.backend,
             SearchBackendConfig::Postgres
@@ -144,7 +144,7 @@ mod tests {
         let with = |extra: &[(&'static str, &'static str)]| {
             let mut pairs = base.to_vec();
             pairs.extend_from_slice(extra);
-            super::super::ApiConfig::from_source(&source(&pairs))
+            crate::config::ApiConfig::from_source(&source(&pairs))
         };
         let err = with(&[("SEARCH_BACKEND", "elasticsearch")]).unwrap_err();
         assert_eq!(

@@ -1,0 +1,45 @@
+//! Settings of sign-in and tokens.
+
+use std::time::Duration;
+
+use crate::config::{ConfigError, Environment, Reader, Secret};
+
+/// Settings of token issuing.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: Secret,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub issuer: String,
+    pub audience: String,
+    /// Failed password attempts on one account from one client IP within `login_window`
+    /// before 429.
+    pub max_failed_logins: u32,
+    /// Failed attempts per client IP across accounts (higher: many people may share one NAT
+    /// address).
+    pub max_failed_logins_per_ip: u32,
+    /// Failed attempts on one account across all IPs: a ceiling well above the per-IP limits,
+    /// so that one address cannot lock the owner out, while a distributed guesser is stopped.
+    pub max_failed_logins_per_account: u32,
+    pub login_window: Duration,
+}
+
+impl AuthConfig {
+    pub fn from_reader(r: &Reader, env: Environment) -> Result<Self, ConfigError> {
+        let secret = r.required("JWT_SECRET")?;
+        if env == Environment::Production {
+            crate::config::production::check_jwt_secret(&secret)?;
+        }
+        Ok(Self {
+            jwt_secret: Secret::new(secret),
+            access_token_ttl: r.duration("JWT_EXPIRES_IN", Duration::from_secs(15 * 60))?,
+            refresh_token_ttl: r.duration("REFRESH_TOKEN_TTL", Duration::from_secs(30 * 86_400))?,
+            issuer: r.string("JWT_ISSUER", "toko"),
+            audience: r.string("JWT_AUDIENCE", "toko-api"),
+            max_failed_logins: r.parse("LOGIN_MAX_FAILURES", 5)?,
+            max_failed_logins_per_ip: r.parse("LOGIN_MAX_FAILURES_PER_IP", 20)?,
+            max_failed_logins_per_account: r.parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", 100)?,
+            login_window: r.duration("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60))?,
+        })
+    }
+}
