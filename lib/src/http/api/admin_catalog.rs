@@ -3,7 +3,6 @@
 use poem_openapi::{
     param::{Header, Path, Query},
     payload::Json,
-    types::MaybeUndefined,
     ApiResponse, OpenApi,
 };
 use uuid::Uuid;
@@ -19,10 +18,9 @@ use super::{
 };
 use crate::{
     catalog::{
-        categories::{CategoryPatch, NewCategory},
+        categories::NewCategory,
         inventory::Adjustment,
-        products::{AdminProductFilter, NewProduct, ProductPatch},
-        variants::VariantPatch,
+        products::{AdminProductFilter, NewProduct},
         CategoryKey, Locator,
     },
     error_set,
@@ -121,22 +119,10 @@ impl AdminCatalogApi {
         body: JsonBody<CategoryPatchIn>,
     ) -> ApiResult<Json<CategoryOut>, AdminWrite> {
         auth.admin()?;
-        let p = body.0;
-        let patch = CategoryPatch {
-            name: p.name,
-            slug: p.slug,
-            parent: match (p.parent.as_deref(), p.parent_id) {
-                (None, MaybeUndefined::Undefined) => None,
-                (None, MaybeUndefined::Null) => Some(None),
-                (parent, parent_id) => Some(CategoryKey::from_fields(
-                    ("parent", parent),
-                    ("parent_id", parent_id.take()),
-                )),
-            },
-            description: p.description,
-            position: p.position,
-        };
-        let category = state.catalog.update_category(category_id.0, patch).await?;
+        let category = state
+            .catalog
+            .update_category(category_id.0, body.0.into())
+            .await?;
         Ok(Json(category.into()))
     }
 
@@ -278,28 +264,10 @@ impl AdminCatalogApi {
         body: JsonBody<ProductPatchIn>,
     ) -> ApiResult<Json<ProductOut>, AdminWrite> {
         auth.admin()?;
-        let p = body.0;
-        let patch = ProductPatch {
-            name: p.name,
-            slug: p.slug,
-            description: p.description,
-            brand: if p.brand.is_undefined() {
-                None
-            } else {
-                Some(p.brand.take())
-            },
-            category: CategoryKey::from_fields(
-                ("category", p.category.as_deref()),
-                ("category_id", p.category_id),
-            ),
-            status: p.status.map(Into::into),
-            attributes: p.attributes,
-            images: p
-                .images
-                .map(|images| images.into_iter().map(Into::into).collect()),
-            option_names: p.options,
-        };
-        let product = state.catalog.update_product(product_id.0, patch).await?;
+        let product = state
+            .catalog
+            .update_product(product_id.0, body.0.into())
+            .await?;
         Ok(Json(ProductOut::new(
             product,
             &state.catalog.currency,
@@ -364,20 +332,10 @@ impl AdminCatalogApi {
         body: JsonBody<VariantPatchIn>,
     ) -> ApiResult<Json<VariantOut>, AdminWrite> {
         auth.admin()?;
-        let p = body.0;
-        let patch = VariantPatch {
-            sku: p.sku,
-            price: p.price,
-            compare_at_price: if p.compare_at_price.is_undefined() {
-                None
-            } else {
-                Some(p.compare_at_price.take())
-            },
-            weight_grams: p.weight_grams,
-            options: p.options,
-            position: p.position,
-        };
-        let variant = state.catalog.update_variant(variant_id.0, patch).await?;
+        let variant = state
+            .catalog
+            .update_variant(variant_id.0, body.0.into())
+            .await?;
         Ok(Json(VariantOut::admin(variant, &state.catalog.currency)))
     }
 

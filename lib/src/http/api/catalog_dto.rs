@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{types::MaybeUndefined, Enum, Object};
 use uuid::Uuid;
 
+use super::dto::nullable;
+
 use crate::catalog::{
     self, categories::CategoryDetail, categories::CategoryTree, inventory::Movement, Category,
     Image, Product, ProductStatus, ProductSummary, Variant,
@@ -514,4 +516,57 @@ pub struct AdjustmentOut {
 pub struct MovementPageOut {
     pub items: Vec<MovementOut>,
     pub next_cursor: Option<String>,
+}
+
+impl From<CategoryPatchIn> for catalog::categories::CategoryPatch {
+    fn from(p: CategoryPatchIn) -> Self {
+        Self {
+            name: p.name,
+            slug: p.slug,
+            parent: match (p.parent.as_deref(), p.parent_id) {
+                (None, MaybeUndefined::Undefined) => None,
+                (None, MaybeUndefined::Null) => Some(None),
+                (parent, parent_id) => Some(catalog::CategoryKey::from_fields(
+                    ("parent", parent),
+                    ("parent_id", parent_id.take()),
+                )),
+            },
+            description: p.description,
+            position: p.position,
+        }
+    }
+}
+
+impl From<ProductPatchIn> for catalog::products::ProductPatch {
+    fn from(p: ProductPatchIn) -> Self {
+        Self {
+            name: p.name,
+            slug: p.slug,
+            description: p.description,
+            brand: nullable(p.brand),
+            category: catalog::CategoryKey::from_fields(
+                ("category", p.category.as_deref()),
+                ("category_id", p.category_id),
+            ),
+            status: p.status.map(Into::into),
+            attributes: p.attributes,
+            images: p
+                .images
+                .map(|images| images.into_iter().map(Into::into).collect()),
+            option_names: p.options,
+        }
+    }
+}
+
+impl From<VariantPatchIn> for catalog::variants::VariantPatch {
+    fn from(p: VariantPatchIn) -> Self {
+        Self {
+            sku: p.sku,
+            price: p.price,
+            compare_at_price: nullable(p.compare_at_price),
+            weight_grams: p.weight_grams,
+            options: p.options,
+            position: p.position,
+        }
+    }
 }

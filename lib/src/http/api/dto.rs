@@ -1,7 +1,7 @@
 //! Request and response bodies shared by several APIs (`XxxIn` / `XxxOut`).
 
 use chrono::{DateTime, Utc};
-use poem_openapi::{Enum, Object};
+use poem_openapi::{types::MaybeUndefined, Enum, Object};
 use uuid::Uuid;
 
 use crate::auth::{Role, TokenPair, User};
@@ -85,4 +85,14 @@ impl From<TokenPair> for TokenPairOut {
 pub struct SessionOut {
     pub user: UserOut,
     pub tokens: TokenPairOut,
+}
+
+/// A PATCH field that may be cleared: absent leaves it (`None`), `null` clears it
+/// (`Some(None)`), a value sets it.
+pub fn nullable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
 }

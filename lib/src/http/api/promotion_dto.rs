@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{types::MaybeUndefined, Enum, Object};
 use uuid::Uuid;
 
+use super::dto::nullable;
+
 use crate::promotions::{
     rules::{Effect, Eligibility, Targets},
     Draft, EffectKind, Patch, Promotion, Usage, UsageOrder,
@@ -38,7 +40,7 @@ impl From<EffectDto> for EffectKind {
     }
 }
 
-/// Who may use a promotion.
+/// Who may use a promotion (`everyone` when absent from a new promotion).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -97,7 +99,8 @@ pub struct PromotionIn {
     pub ends_at: Option<DateTime<Utc>>,
     /// The cart subtotal (before discounts) needed; default 0.
     pub min_subtotal: Option<i64>,
-    /// Default `everyone`.
+    // Absent: `everyone`. (No doc comment: on an enum field it becomes an `allOf` that SDK
+    // generators refuse.)
     pub eligibility: Option<EligibilityDto>,
     /// Total redemptions allowed (orders not cancelled or expired unpaid).
     pub usage_limit: Option<i32>,
@@ -158,14 +161,6 @@ pub struct PromotionPatchIn {
     pub per_customer_limit: MaybeUndefined<i32>,
     pub stackable: Option<bool>,
     pub priority: Option<i32>,
-}
-
-fn nullable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
 }
 
 impl From<PromotionPatchIn> for Patch {
