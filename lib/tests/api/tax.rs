@@ -211,9 +211,23 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let cart: Value = resp.json().await.unwrap();
     let order = s.order(&user).await;
 
     assert_eq!(order["prices_include_tax"], false);
+    // The cart showed the items' tax checkout charged, and a total with it.
+    let items_tax: i64 = order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| int(&l["tax"]))
+        .sum();
+    assert_eq!(cart["prices_include_tax"], false);
+    assert_eq!(int(&cart["tax_total"]), items_tax);
+    assert_eq!(
+        int(&cart["total"]),
+        int(&order["subtotal"]) - int(&order["discount_total"]) + items_tax
+    );
     // Each line: rate × what was paid for it after its share of the discount, half up.
     for (sku, rate) in [("GADGET", 1100), ("PAMPHLET", 1000), ("RICE", 0)] {
         let l = line(&order, sku);

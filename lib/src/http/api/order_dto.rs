@@ -76,7 +76,11 @@ pub struct CartOut {
     /// The discount shown before, present when it has changed since: checkout refuses the
     /// cart until it has been shown again.
     pub previous_discount_total: Option<i64>,
-    /// `subtotal - discount_total`, before shipping.
+    /// The items' tax after their discounts (shipping's is added at checkout).
+    pub tax_total: i64,
+    /// Whether prices include the tax; otherwise `tax_total` is added at checkout.
+    pub prices_include_tax: bool,
+    /// `subtotal - discount_total`, plus `tax_total` when prices exclude it; before shipping.
     pub total: i64,
     /// The promotion code the cart holds (applied or not).
     pub promotion_code: Option<String>,
@@ -157,7 +161,14 @@ impl CartOut {
             discount_total: cart.discount_total,
             previous_discount_total: (cart.seen_discount != cart.discount_total)
                 .then_some(cart.seen_discount),
-            total: cart.subtotal - cart.discount_total,
+            total: cart.subtotal - cart.discount_total
+                + if cart.prices_include_tax {
+                    0
+                } else {
+                    cart.tax_total
+                },
+            tax_total: cart.tax_total,
+            prices_include_tax: cart.prices_include_tax,
             promotion_code: cart.promotion_code,
             promotions: cart
                 .promotions
