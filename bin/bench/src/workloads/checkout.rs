@@ -28,8 +28,8 @@ const HOT_VARIANTS: i64 = 5;
 /// The code W5c puts on every cart.
 pub const BENCH_CODE: &str = "BENCH10";
 
-/// Creates W5c's promotion: 10% off, limited far beyond what a run redeems (the bench
-/// database is disposable: written directly).
+/// Creates W5c's promotion: 10% off, without limits (the bench database is disposable:
+/// written directly).
 pub async fn prepare_code(db: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
         "insert into promotions (promotion_id, name, code, effect, percent)
