@@ -77,11 +77,19 @@ pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The name of the unique or foreign-key constraint a statement violated, if that is why it
-/// failed. Modules turn these into domain errors instead of racing with a pre-check.
+/// The name of the unique, foreign-key or check constraint a statement violated, if that is
+/// why it failed. Modules turn these into domain errors instead of racing with a pre-check.
 pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
+    use sqlx::error::ErrorKind;
     match error {
-        sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+        sqlx::Error::Database(db)
+            if matches!(
+                db.kind(),
+                ErrorKind::UniqueViolation
+                    | ErrorKind::ForeignKeyViolation
+                    | ErrorKind::CheckViolation
+            ) =>
+        {
             db.constraint()
         }
         _ => None,

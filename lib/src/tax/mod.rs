@@ -114,6 +114,9 @@ impl Taxes {
             "must be between 0 and 10000 (basis points: 1100 is 11%)",
         );
         errors.finish()?;
+        if code == STANDARD {
+            return Err(TaxError::DuplicateCode);
+        }
         match store::insert_class(&self.db, code, name.trim(), rate_bp).await {
             Ok(()) => {}
             Err(e) if crate::db::violated_constraint(&e) == Some("tax_classes_pkey") => {

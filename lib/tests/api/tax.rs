@@ -402,6 +402,14 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
         )
         .await;
     assert_problem(again, 409, "tax_class_taken").await;
+    let standard = s
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/admin/tax-classes",
+            json!({"code": "standard", "name": "Again", "rate_bp": 0}),
+        )
+        .await;
+    assert_problem(standard, 409, "tax_class_taken").await;
     let resp = s
         .admin(
             reqwest::Method::PATCH,
