@@ -84,7 +84,7 @@ async fn staff_are_emailed_once_when_a_payment_exception_appears() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(p.emails_about(&subject).len(), 1, "exactly once");
     let mail = &p.emails_about(&subject)[0];
-    let admin: String = sqlx::query_scalar("select email from users where role = 'admin'")
+    let admin: String = sqlx::query_scalar!("select email from users where role = 'admin'",)
         .fetch_one(&p.app.db)
         .await
         .unwrap();
