@@ -275,6 +275,7 @@ pub struct ApiConfig {
     pub rate_limit: RateLimitConfig,
     pub search: SearchConfig,
     pub webhooks: crate::webhooks::WebhookConfig,
+    pub returns: crate::returns::ReturnConfig,
 }
 
 impl ApiConfig {
@@ -296,6 +297,7 @@ impl ApiConfig {
             rate_limit: RateLimitConfig::from_reader(&r)?,
             search: SearchConfig::from_reader(&r)?,
             webhooks: crate::webhooks::WebhookConfig::from_reader(&r)?,
+            returns: crate::returns::ReturnConfig::from_reader(&r)?,
         })
     }
 }

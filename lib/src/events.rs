@@ -21,6 +21,7 @@ use crate::{
     orders::events::OrderEvent,
     payments::exceptions::PaymentExceptionOpened,
     promotions::RedemptionEvent,
+    returns::ReturnEvent,
     webhooks::EndpointDisabled,
 };
 
@@ -158,6 +159,16 @@ event_catalog! {
     /// An unpaid order that redeemed a promotion was cancelled or expired: the redemption no
     /// longer counts towards the promotion's limits.
     PromotionReleased => "promotion.released", v 1, "promotion", RedemptionEvent;
+    /// A customer asked to return delivered units.
+    ReturnRequested => "return.requested", v 1, "return", ReturnEvent;
+    /// Staff accepted a return: the customer may send the units.
+    ReturnApproved => "return.approved", v 1, "return", ReturnEvent;
+    /// Staff turned a return down, saying why.
+    ReturnRejected => "return.rejected", v 1, "return", ReturnEvent;
+    /// The returned units arrived; each line was restocked or written off.
+    ReturnReceived => "return.received", v 1, "return", ReturnEvent;
+    /// What was paid for the returned units was refunded.
+    ReturnRefunded => "return.refunded", v 1, "return", ReturnEvent;
 }
 
 impl EventKind {

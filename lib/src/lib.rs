@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod payments;
 pub mod promotions;
 pub mod ratelimit;
+pub mod returns;
 pub mod search;
 pub mod serving;
 pub mod telemetry;

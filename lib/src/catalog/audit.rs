@@ -362,7 +362,12 @@ pub fn subscribes(kind: EventKind) -> bool {
         | PaymentExceptionOpened
         | WebhookEndpointDisabled
         | PromotionRedeemed
-        | PromotionReleased => false,
+        | PromotionReleased
+        | ReturnRequested
+        | ReturnApproved
+        | ReturnRejected
+        | ReturnReceived
+        | ReturnRefunded => false,
     }
 }
 

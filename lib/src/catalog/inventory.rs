@@ -233,6 +233,8 @@ pub enum StockOp {
     Commit,
     Release,
     Restock,
+    /// Units a customer sent back, received in sellable condition (returns).
+    Return,
 }
 
 impl StockOp {
@@ -241,7 +243,7 @@ impl StockOp {
             StockOp::Reserve => (0, 1),
             StockOp::Commit => (-1, -1),
             StockOp::Release => (0, -1),
-            StockOp::Restock => (1, 0),
+            StockOp::Restock | StockOp::Return => (1, 0),
         }
     }
     fn kind(self) -> &'static str {
@@ -250,6 +252,7 @@ impl StockOp {
             StockOp::Commit => "commit",
             StockOp::Release => "release",
             StockOp::Restock => "restock",
+            StockOp::Return => "return",
         }
     }
 }

@@ -352,3 +352,22 @@ impl From<crate::promotions::PromotionError> for Problem {
         }
     }
 }
+
+into_api_error!(crate::returns::ReturnError);
+
+impl From<crate::returns::ReturnError> for Problem {
+    fn from(error: crate::returns::ReturnError) -> Self {
+        use crate::returns::ReturnError as E;
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::NotFound => Problem::not_found(detail),
+            E::OrderNotReturnable(_) => Problem::conflict("order_not_returnable", detail),
+            E::WindowClosed { .. } => Problem::conflict("return_window_closed", detail),
+            E::WrongStatus { .. } => Problem::conflict("return_status_conflict", detail),
+            E::Order(e) => Problem::from(e),
+            E::Payment(e) => Problem::from(e),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}

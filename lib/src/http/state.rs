@@ -19,6 +19,7 @@ use crate::{
     payments::Payments,
     promotions::Promotions,
     ratelimit::RateLimiter,
+    returns::Returns,
     search::Search,
     webhooks::Webhooks,
 };
@@ -34,6 +35,7 @@ pub struct AppState {
     pub orders: Orders,
     pub payments: Payments,
     pub promotions: Promotions,
+    pub returns: Returns,
     pub rate_limiter: super::rate_limit::SharedLimiter,
     pub search: Search,
     pub webhooks: Webhooks,
@@ -93,6 +95,12 @@ impl AppState {
                 .map(|m| m.code.clone())
                 .collect(),
         );
+        let returns = Returns::new(
+            db.clone(),
+            orders.clone(),
+            payments.clone(),
+            config.returns.clone(),
+        );
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -102,6 +110,7 @@ impl AppState {
             orders,
             payments,
             promotions,
+            returns,
             rate_limiter,
             search,
             webhooks,

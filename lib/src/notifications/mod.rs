@@ -147,7 +147,12 @@ pub fn subscribes(kind: EventKind) -> bool {
         | OrderRefunded
         | OrderPartiallyRefunded
         | PaymentExceptionOpened
-        | WebhookEndpointDisabled => true,
+        | WebhookEndpointDisabled
+        | ReturnRequested
+        | ReturnApproved
+        | ReturnRejected
+        | ReturnReceived
+        | ReturnRefunded => true,
         ProductCreated | ProductUpdated | ProductArchived | ProductDeleted | VariantCreated
         | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged | OrderProcessing
         | OrderDelivered | OrderCompleted | OrderPaymentReversed | PromotionRedeemed
@@ -174,6 +179,11 @@ impl Notifier {
             Event::OrderRefunded(order) | Event::OrderPartiallyRefunded(order) => {
                 Some(templates::refund_issued(shop, &order))
             }
+            Event::ReturnRequested(r)
+            | Event::ReturnApproved(r)
+            | Event::ReturnRejected(r)
+            | Event::ReturnReceived(r)
+            | Event::ReturnRefunded(r) => Some(templates::return_update(shop, &r)),
             Event::PaymentExceptionOpened(exception) => self.payment_exception(&exception).await?,
             Event::WebhookEndpointDisabled(endpoint) => {
                 self.to_admins(|to| templates::webhook_endpoint_disabled(shop, to, &endpoint))

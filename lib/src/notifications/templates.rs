@@ -1,6 +1,10 @@
 //! The emails toko sends, as plain text and HTML (pure functions; unit-tested).
 
-use crate::{orders::events::OrderEvent as Order, webhooks::EndpointDisabled};
+use crate::{
+    orders::events::OrderEvent as Order,
+    returns::{ReturnEvent, ReturnStatus},
+    webhooks::EndpointDisabled,
+};
 
 /// Shop details that appear in every email.
 #[derive(Debug, Clone)]
@@ -310,6 +314,58 @@ pub fn refund_issued(shop: &Shop, order: &Order) -> Email {
         ],
         None,
     )
+}
+
+/// A return moved a step: what happens next, in the customer's words.
+pub fn return_update(shop: &Shop, e: &ReturnEvent) -> Email {
+    let r = &e.details;
+    let units: i32 = r.lines.iter().map(|l| l.quantity).sum();
+    let (subject, what) = match r.status {
+        ReturnStatus::Requested => (
+            format!("Return {} requested", r.number),
+            format!(
+                "We received your request to return {units} item(s) of order {}. We will let you know once we have looked at it.",
+                r.order_number
+            ),
+        ),
+        ReturnStatus::Approved => (
+            format!("Return {} approved", r.number),
+            format!(
+                "Your return of {units} item(s) of order {} is approved: please send the items back, with the return number {} on the parcel.",
+                r.order_number, r.number
+            ),
+        ),
+        ReturnStatus::Rejected => (
+            format!("Return {} declined", r.number),
+            format!(
+                "We cannot accept your return of order {}: {}.",
+                r.order_number,
+                r.decision_note.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        ReturnStatus::Received => (
+            format!("Return {} received", r.number),
+            format!(
+                "The items you sent back from order {} arrived. Your refund follows shortly.",
+                r.order_number
+            ),
+        ),
+        ReturnStatus::Refunded => (
+            format!("Return {} refunded", r.number),
+            format!(
+                "We refunded {} for your return of order {}.",
+                money(r.refund_amount.unwrap_or(0), &r.currency),
+                r.order_number
+            ),
+        ),
+    };
+    let mut paragraphs = vec![format!("Hi {},", e.customer_name), what];
+    paragraphs.extend(
+        r.lines
+            .iter()
+            .map(|l| format!("{} × {} ({})", l.quantity, l.product_name, l.sku)),
+    );
+    email(shop, &e.customer_email, subject, paragraphs, None)
 }
 
 #[cfg(test)]

@@ -163,6 +163,38 @@ pub(crate) async fn lock_order(tx: &mut PgConnection, order_id: Uuid) -> Result<
     store::load(tx, order_id).await?.ok_or(OrderError::NotFound)
 }
 
+/// When the order was delivered; `None` if it never was.
+pub(crate) async fn delivered_at(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, OrderError> {
+    Ok(store::delivered_at(conn, order_id).await?)
+}
+
+/// Records units received back through a return on the order's lines, with a note in its
+/// history, in the caller's transaction (the order locked by [`lock_order`]).
+pub(crate) async fn record_returned_units(
+    tx: &mut PgConnection,
+    order: &Order,
+    units: &[(Uuid, i32)],
+    actor: Actor,
+    note: &str,
+) -> Result<(), OrderError> {
+    store::add_returned_units(tx, order.id, units).await?;
+    add_note(tx, order, actor, note).await
+}
+
+/// A note in the order's history (e.g. a return's progress) without a status change, in the
+/// caller's transaction.
+pub(crate) async fn add_note(
+    tx: &mut PgConnection,
+    order: &Order,
+    actor: Actor,
+    note: &str,
+) -> Result<(), OrderError> {
+    Ok(store::insert_note(tx, order.id, order.status, &actor.to_string(), note).await?)
+}
+
 impl Orders {
     /// Applies a transition in its own transaction.
     pub async fn transition(&self, order_id: Uuid, t: Transition) -> Result<Order, OrderError> {

@@ -59,6 +59,9 @@ pub struct OrderLine {
     /// What promotions took off this line (what was paid is `line_total - discount`).
     #[serde(default)]
     pub discount: i64,
+    /// Units received back from the customer through returns.
+    #[serde(default)]
+    pub returned_quantity: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +117,29 @@ impl Order {
     pub fn item_count(&self) -> i64 {
         self.lines.iter().map(|l| i64::from(l.quantity)).sum()
     }
+
+    /// How much of the order came back through returns.
+    pub fn return_state(&self) -> ReturnState {
+        let returned: i64 = self
+            .lines
+            .iter()
+            .map(|l| i64::from(l.returned_quantity))
+            .sum();
+        match returned {
+            0 => ReturnState::None,
+            r if r >= self.item_count() => ReturnState::Returned,
+            _ => ReturnState::PartiallyReturned,
+        }
+    }
+}
+
+/// How much of an order came back through returns (beside its status, which follows the money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnState {
+    None,
+    PartiallyReturned,
+    Returned,
 }
 
 /// One recorded transition.
@@ -361,6 +387,7 @@ mod tests {
             quantity: 3,
             line_total: 99_999,
             discount: 10_001,
+            returned_quantity: 0,
         };
         assert_eq!(line.paid(), 89_998);
         assert_eq!(line.paid_for_units(0, 1), 29_999);

@@ -48,6 +48,7 @@ struct LineRow {
     quantity: i32,
     line_total: i64,
     discount: i64,
+    returned_quantity: i32,
 }
 
 impl From<OrderRow> for Order {
@@ -90,6 +91,7 @@ impl From<OrderRow> for Order {
                     quantity: l.quantity,
                     line_total: l.line_total,
                     discount: l.discount,
+                    returned_quantity: l.returned_quantity,
                 })
                 .collect(),
             promotions: r.promotions.0,
@@ -294,4 +296,39 @@ pub(super) async fn has_ordered(
     .bind(user_id)
     .fetch_one(conn)
     .await
+}
+
+/// When the order last moved into `delivered`.
+pub(super) async fn delivered_at(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select max(created_at) from order_history
+         where order_id = $1 and to_status = 'delivered' and kind = 'transition'",
+    )
+    .bind(order_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Adds units received back to the order's lines; the table's check keeps each line's
+/// returned units within what was bought.
+pub(super) async fn add_returned_units(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    units: &[(Uuid, i32)],
+) -> Result<(), sqlx::Error> {
+    let (lines, quantities): (Vec<Uuid>, Vec<i32>) = units.iter().copied().unzip();
+    sqlx::query(
+        "update order_lines l set returned_quantity = l.returned_quantity + u.quantity
+         from unnest($2::uuid[], $3::int4[]) as u(order_line_id, quantity)
+         where l.order_id = $1 and l.order_line_id = u.order_line_id",
+    )
+    .bind(order_id)
+    .bind(&lines)
+    .bind(&quantities)
+    .execute(tx)
+    .await
+    .map(|_| ())
 }

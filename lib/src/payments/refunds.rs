@@ -95,6 +95,36 @@ pub struct ManualRefund {
     pub cancels_order: bool,
 }
 
+/// A refund of units sent back (a return): what was paid for them plus `extra` (shipping the
+/// shop's policy gives back, and staff's adjustment).
+#[derive(Clone)]
+pub struct UnitsRefund {
+    pub lines: Vec<LineRefund>,
+    pub extra: i64,
+    pub reason: String,
+    /// Makes every retry the same refund (the return's id).
+    pub idempotency_seed: String,
+    pub staff: Uuid,
+    /// How staff gave the money back themselves: required when Midtrans cannot refund the
+    /// payment's method, and staff may always choose it.
+    pub manual: Option<MadeOutside>,
+}
+
+/// A refund staff made outside Midtrans: how, and the transfer's reference.
+#[derive(Debug, Clone)]
+pub struct MadeOutside {
+    pub method: String,
+    pub reference: String,
+}
+
+/// A refund made: its key in the ledger and its amount.
+#[derive(Debug, Clone)]
+pub struct MadeRefundReceipt {
+    pub refund_key: String,
+    pub amount: i64,
+    pub order: Order,
+}
+
 /// Midtrans refund keys allow letters, digits, `-` and `_`; derive a short, stable one.
 fn refund_key(order: &Order, seed: &str) -> String {
     let digest = Sha256::digest(format!("{}:{seed}", order.id).as_bytes());
@@ -113,11 +143,13 @@ fn refunded_status(total: i64, grand_total: i64) -> OrderStatus {
 /// The amount of a refund: given, or what was paid for the refunded units (each line's share
 /// after its discount, continuing from the units refunded before), with those units.
 /// `default` is the amount when neither is given (`None`: one of them is required).
+/// `extra` is added to what the units cost (a return's shipping and staff adjustment).
 async fn refund_amount(
     conn: &mut sqlx::PgConnection,
     order: &Order,
     amount: Option<i64>,
     lines: &[LineRefund],
+    extra: i64,
     default: Option<i64>,
     errors: &mut ValidationErrors,
 ) -> Result<(i64, Vec<store::RefundedLine>), PaymentError> {
@@ -165,7 +197,7 @@ async fn refund_amount(
         });
     }
     Ok((
-        refunded_lines.iter().map(|l| l.amount).sum(),
+        refunded_lines.iter().map(|l| l.amount).sum::<i64>() + extra,
         refunded_lines,
     ))
 }
@@ -205,11 +237,11 @@ impl Payments {
         match key {
             Some(key) => {
                 key.run_once(&self.db, || {
-                    self.refund_into(order_id, request.clone(), None)
+                    self.refund_into(order_id, request.clone(), None, 0)
                 })
                 .await
             }
-            None => self.refund_into(order_id, request, None).await,
+            None => self.refund_into(order_id, request, None, 0).await,
         }
     }
 
@@ -225,11 +257,11 @@ impl Payments {
         match key {
             Some(key) => {
                 key.run_once(&self.db, || {
-                    self.record_manual_refund_once(order_id, &refund)
+                    self.record_manual_refund_once(order_id, &refund, 0)
                 })
                 .await
             }
-            None => self.record_manual_refund_once(order_id, &refund).await,
+            None => self.record_manual_refund_once(order_id, &refund, 0).await,
         }
     }
 
@@ -237,6 +269,7 @@ impl Payments {
         &self,
         order_id: Uuid,
         refund: &ManualRefund,
+        extra: i64,
     ) -> Result<Order, PaymentError> {
         let mut tx = self.db.begin().await?;
         // Lock the order so concurrent refunds see each other's amounts and units.
@@ -247,6 +280,7 @@ impl Payments {
             &order,
             refund.amount,
             &refund.lines,
+            extra,
             None,
             &mut errors,
         )
@@ -342,7 +376,7 @@ impl Payments {
                     idempotency_seed,
                     actor,
                 };
-                self.refund_into(order_id, request, Some(OrderStatus::Cancelled))
+                self.refund_into(order_id, request, Some(OrderStatus::Cancelled), 0)
                     .await
             }
             other => Err(OrderError::IllegalTransition {
@@ -428,6 +462,7 @@ impl Payments {
         order_id: Uuid,
         request: RefundRequest,
         final_status: Option<OrderStatus>,
+        extra: i64,
     ) -> Result<Order, PaymentError> {
         self.client()?;
         // The order stays locked until the refund (and its units) is recorded, so concurrent
@@ -441,6 +476,7 @@ impl Payments {
             &order,
             request.amount,
             &request.lines,
+            extra,
             Some(remaining),
             &mut errors,
         )
@@ -494,6 +530,116 @@ impl Payments {
             cancels_order: final_status == Some(OrderStatus::Cancelled),
         })
         .await
+    }
+
+    /// The refund made with `seed` (through Midtrans or recorded), if it succeeded.
+    pub async fn refund_made(
+        &self,
+        order: &Order,
+        seed: &str,
+    ) -> Result<Option<MadeRefundReceipt>, PaymentError> {
+        for key in [
+            refund_key(order, seed),
+            refund_key(order, &format!("manual:{seed}")),
+        ] {
+            if let Some((status, amount)) = store::refund_by_key(&self.db, &key).await? {
+                if status == "succeeded" {
+                    return Ok(Some(MadeRefundReceipt {
+                        refund_key: key,
+                        amount,
+                        order: order.clone(),
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Refunds units sent back: through Midtrans when the payment's method allows it and
+    /// staff did not refund outside it, otherwise recorded as made outside Midtrans. The same
+    /// seed is the same refund: a retry after success changes nothing, after a lost answer
+    /// sends the same refund again.
+    pub async fn refund_units(
+        &self,
+        order_id: Uuid,
+        refund: UnitsRefund,
+    ) -> Result<MadeRefundReceipt, PaymentError> {
+        let (order, _) = self.orders.admin_order(order_id).await?;
+        let done = |key: String, amount: i64, order: Order| MadeRefundReceipt {
+            refund_key: key,
+            amount,
+            order,
+        };
+        if let Some(outside) = &refund.manual {
+            let key = refund_key(&order, &format!("manual:{}", refund.idempotency_seed));
+            if let Some((_, amount)) = store::refund_by_key(&self.db, &key).await? {
+                return Ok(done(key, amount, order));
+            }
+            let manual = ManualRefund {
+                amount: None,
+                lines: refund.lines,
+                method: outside.method.clone(),
+                reference: outside.reference.clone(),
+                note: refund.reason,
+                idempotency_seed: refund.idempotency_seed,
+                staff: refund.staff,
+                cancels_order: false,
+            };
+            let order = self
+                .record_manual_refund_once(order_id, &manual, refund.extra)
+                .await?;
+            let (_, amount) = store::refund_by_key(&self.db, &key)
+                .await?
+                .ok_or(PaymentError::Database(sqlx::Error::RowNotFound))?;
+            return Ok(done(key, amount, order));
+        }
+        let method = store::latest_for_order(&self.db, order_id)
+            .await?
+            .and_then(|p| p.payment_type)
+            .unwrap_or_default();
+        if !GATEWAY_REFUNDABLE.contains(&method.as_str()) || self.client().is_err() {
+            let why = format!(
+                "is required: {} payments are not refunded through Midtrans; refund the customer \
+                 yourself and say how",
+                if method.is_empty() { "these" } else { &method }
+            );
+            let mut errors = ValidationErrors::new();
+            errors.add("manual.method", why.clone());
+            errors.add("manual.reference", why);
+            return Err(errors.into());
+        }
+        let key = refund_key(&order, &refund.idempotency_seed);
+        match store::refund_by_key(&self.db, &key).await? {
+            Some((status, amount)) if status == "succeeded" => {
+                return Ok(done(key, amount, order));
+            }
+            Some(_) => {
+                // Asked for before without a final answer: ask again with the same key.
+                if let Some(requested) = store::requested_refund(&self.db, &key).await? {
+                    let amount = requested.amount;
+                    let order = self.send_refund(requested).await?;
+                    return Ok(done(key, amount, order));
+                }
+                return Err(PaymentError::Provider(
+                    "Midtrans refused this refund; refund the customer outside Midtrans and record how".into(),
+                ));
+            }
+            None => {}
+        }
+        let request = RefundRequest {
+            amount: None,
+            lines: refund.lines,
+            reason: refund.reason,
+            idempotency_seed: refund.idempotency_seed,
+            actor: Actor::Admin(refund.staff),
+        };
+        let order = self
+            .refund_into(order_id, request, None, refund.extra)
+            .await?;
+        let (_, amount) = store::refund_by_key(&self.db, &key)
+            .await?
+            .ok_or(PaymentError::Database(sqlx::Error::RowNotFound))?;
+        Ok(done(key, amount, order))
     }
 
     /// Sends a requested refund to Midtrans (its key makes a repeat the same refund) and, once

@@ -434,3 +434,30 @@ pub struct RefundedLine {
     pub quantity: i32,
     pub amount: i64,
 }
+
+/// A refund by its key: `(status, amount)`.
+pub async fn refund_by_key(
+    db: impl PgExecutor<'_>,
+    refund_key: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("select status, amount from refunds where refund_key = $1")
+        .bind(refund_key)
+        .fetch_optional(db)
+        .await
+}
+
+/// A requested gateway refund by its key, to send again.
+pub async fn requested_refund(
+    db: impl PgExecutor<'_>,
+    refund_key: &str,
+) -> Result<Option<RequestedRefund>, sqlx::Error> {
+    sqlx::query_as(
+        "select r.refund_id, r.order_id, r.payment_id, p.provider_order_id, r.refund_key, r.amount, r.reason,
+                r.recorded_by, r.cancels_order
+         from refunds r join payments p on p.payment_id = r.payment_id
+         where r.refund_key = $1 and r.status = 'requested'",
+    )
+    .bind(refund_key)
+    .fetch_optional(db)
+    .await
+}

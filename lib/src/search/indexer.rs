@@ -43,7 +43,12 @@ pub fn subscribes(kind: EventKind) -> bool {
         | PaymentExceptionOpened
         | WebhookEndpointDisabled
         | PromotionRedeemed
-        | PromotionReleased => false,
+        | PromotionReleased
+        | ReturnRequested
+        | ReturnApproved
+        | ReturnRejected
+        | ReturnReceived
+        | ReturnRefunded => false,
     }
 }
 

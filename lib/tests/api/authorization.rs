@@ -94,6 +94,15 @@ const RULES: &[(&str, Access)] = &[
     ("update_promotion", Access::Admin),
     ("delete_promotion", Access::Admin),
     ("get_promotion_usage", Access::Admin),
+    ("create_return", Access::Owned),
+    ("list_returns", Access::Signed),
+    ("get_return", Access::Owned),
+    ("list_admin_returns", Access::Admin),
+    ("get_admin_return", Access::Admin),
+    ("approve_return", Access::Admin),
+    ("reject_return", Access::Admin),
+    ("receive_return", Access::Admin),
+    ("refund_return", Access::Admin),
     // Last: it signs each role's user out everywhere.
     ("end_all_sessions", Access::Signed),
 ];
@@ -186,6 +195,65 @@ impl World {
             )
             .await;
         assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
+        id
+    }
+
+    /// A fresh delivered order of customer A; returns (order id, its line id).
+    async fn delivered_order_of_a(&self) -> (String, String) {
+        let id = self.paid_order_of_a().await;
+        for (to, tracking) in [
+            ("processing", None),
+            ("shipped", Some("JNE-1")),
+            ("delivered", None),
+        ] {
+            let resp = self
+                .admin_post(
+                    &format!("/api/v1/admin/orders/{id}/transitions"),
+                    json!({"to": to, "tracking_number": tracking}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{to}");
+        }
+        let line: uuid::Uuid =
+            sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
+                .bind(uuid::Uuid::parse_str(&id).unwrap())
+                .fetch_one(&self.app.db)
+                .await
+                .unwrap();
+        (id, line.to_string())
+    }
+
+    /// A fresh return of customer A, moved on by the admin through `steps` (`approve`, `receive`).
+    async fn return_of_a(&self, steps: &[&str]) -> String {
+        let (order, line) = self.delivered_order_of_a().await;
+        let created: Value = self
+            .app
+            .post(
+                &format!("/api/v1/orders/{order}/returns"),
+                &json!({"lines": [{"line_id": line, "quantity": 1, "reason": "damaged"}]}),
+            )
+            .bearer_auth(&self.a.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        for step in steps {
+            let body = match *step {
+                "receive" => json!({"lines": [{"line_id": line, "disposition": "restock"}]}),
+                _ => json!({}),
+            };
+            let resp = self
+                .admin_post(&format!("/api/v1/admin/returns/{id}/{step}"), body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{step}");
+        }
         id
     }
 
@@ -383,6 +451,25 @@ impl World {
             "cancel_order_payment" => c.post(url(&format!("/api/v1/admin/orders/{}/cancel-payment", self.order_of_a().await))),
             "create_order_manual_refund" => c.post(url(&format!("/api/v1/admin/orders/{}/manual-refunds", self.paid_order_of_a().await)))
                 .json(&json!({"amount": 100, "method": "bank_transfer", "reference": "TRF-1", "note": "goodwill"})),
+            "create_return" => {
+                let (order, line) = self.delivered_order_of_a().await;
+                c.post(url(&format!("/api/v1/orders/{order}/returns")))
+                    .json(&json!({"lines": [{"line_id": line, "quantity": 1, "reason": "wrong_item"}], "note": "too small"}))
+            }
+            "list_returns" => c.get(url("/api/v1/returns")),
+            "get_return" => c.get(url(&format!("/api/v1/returns/{}", self.return_of_a(&[]).await))),
+            "list_admin_returns" => c.get(url("/api/v1/admin/returns?status=requested")),
+            "get_admin_return" => c.get(url(&format!("/api/v1/admin/returns/{}", self.return_of_a(&[]).await))),
+            "approve_return" => c.post(url(&format!("/api/v1/admin/returns/{}/approve", self.return_of_a(&[]).await))).json(&json!({"note": "send it"})),
+            "reject_return" => c.post(url(&format!("/api/v1/admin/returns/{}/reject", self.return_of_a(&[]).await))).json(&json!({"reason": "worn"})),
+            "receive_return" => {
+                let id = self.return_of_a(&["approve"]).await;
+                let returned: Value = self.app.get(&format!("/api/v1/admin/returns/{id}")).bearer_auth(&self.admin.access_token)
+                    .send().await.unwrap().json().await.unwrap();
+                c.post(url(&format!("/api/v1/admin/returns/{id}/receive")))
+                    .json(&json!({"lines": [{"line_id": returned["lines"][0]["line_id"], "disposition": "write_off"}]}))
+            }
+            "refund_return" => c.post(url(&format!("/api/v1/admin/returns/{}/refund", self.return_of_a(&["approve", "receive"]).await))).json(&json!({})),
             "list_payment_exceptions" => c.get(url("/api/v1/admin/payment-exceptions")),
             "resolve_payment_exception" => c.post(url(&format!("/api/v1/admin/payment-exceptions/{}/resolve", self.exception_of_a().await)))
                 .json(&json!({"resolution": "the bank confirmed the reversal"})),

@@ -21,5 +21,6 @@ mod payments;
 mod platform;
 mod promotions;
 mod rate_limits;
+mod returns;
 mod search;
 mod webhook_flood;

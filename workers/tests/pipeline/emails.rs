@@ -135,6 +135,86 @@ async fn an_email_event_waits_in_its_queue_for_a_notifier_started_later() {
     );
 }
 
+#[tokio::test]
+async fn every_step_of_a_return_emails_the_customer_exactly_once() {
+    let p = Pipeline::start(&[], Duration::ZERO).await;
+    let (user, order, number) = p.order(2).await;
+    p.app
+        .sim_action(
+            &number,
+            "pay",
+            json!({"outcome": "settlement", "payment_type": "gopay"}),
+        )
+        .await;
+    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    let admin = |path: String, body: serde_json::Value| {
+        let request = p.app.post(&path, &body).bearer_auth(&p.admin_token);
+        async move {
+            let resp = request.send().await.unwrap();
+            assert!(resp.status().is_success(), "{path}: {}", resp.status());
+            resp.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    for (to, tracking) in [
+        ("processing", None),
+        ("shipped", Some("JNE-9")),
+        ("delivered", None),
+    ] {
+        admin(
+            format!("/api/v1/admin/orders/{order}/transitions"),
+            json!({"to": to, "tracking_number": tracking}),
+        )
+        .await;
+    }
+    let line: uuid::Uuid =
+        sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
+            .bind(uuid::Uuid::parse_str(&order).unwrap())
+            .fetch_one(&p.app.db)
+            .await
+            .unwrap();
+    let resp = p
+        .app
+        .post(
+            &format!("/api/v1/orders/{order}/returns"),
+            &json!({"lines": [{"line_id": line, "quantity": 1, "reason": "damaged"}]}),
+        )
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let r: serde_json::Value = resp.json().await.unwrap();
+    let (id, return_number) = (r["id"].as_str().unwrap(), r["number"].as_str().unwrap());
+    admin(format!("/api/v1/admin/returns/{id}/approve"), json!({})).await;
+    admin(
+        format!("/api/v1/admin/returns/{id}/receive"),
+        json!({"lines": [{"line_id": line, "disposition": "restock"}]}),
+    )
+    .await;
+    admin(format!("/api/v1/admin/returns/{id}/refund"), json!({})).await;
+
+    for step in ["requested", "approved", "received", "refunded"] {
+        let subject = format!("Return {return_number} {step}");
+        let sent = wait_until(
+            || p.emails_about(&subject).len(),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(sent, 1, "{subject}");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        p.emails_about(&format!("Return {return_number}")).len(),
+        4,
+        "one email per step: {:#?}",
+        p.smtp.messages()
+    );
+    let refunded = &p.emails_about(&format!("Return {return_number} refunded"))[0];
+    assert!(refunded.contains(&user.email), "{refunded}");
+    assert!(refunded.contains("Rp 80.000"), "says how much: {refunded}");
+}
+
 /// Polls `check` until it reaches `expected` (or 20 s pass); returns its last value.
 async fn wait_until_async<F, Fut>(check: F, expected: usize) -> usize
 where

@@ -6,6 +6,7 @@ mod account;
 mod admin_catalog;
 mod admin_orders;
 mod admin_promotions;
+mod admin_returns;
 mod admin_users;
 mod admin_webhooks;
 mod auth;
@@ -17,6 +18,8 @@ mod order_dto;
 mod orders;
 mod payments;
 mod promotion_dto;
+mod return_dto;
+mod returns;
 mod search;
 mod search_dto;
 mod webhook_dto;
@@ -59,6 +62,8 @@ pub type Api = (
     admin_orders::AdminOrdersApi,
     admin_webhooks::AdminWebhooksApi,
     admin_promotions::AdminPromotionsApi,
+    returns::ReturnsApi,
+    admin_returns::AdminReturnsApi,
 );
 
 pub fn all() -> Api {
@@ -75,5 +80,7 @@ pub fn all() -> Api {
         admin_orders::AdminOrdersApi,
         admin_webhooks::AdminWebhooksApi,
         admin_promotions::AdminPromotionsApi,
+        returns::ReturnsApi,
+        admin_returns::AdminReturnsApi,
     )
 }

@@ -296,6 +296,8 @@ pub struct OrderLineOut {
     pub line_total: i64,
     /// What promotions took off this line; the customer paid `line_total - discount` for it.
     pub discount: i64,
+    /// Units received back through returns.
+    pub returned_quantity: i32,
 }
 
 impl From<OrderLine> for OrderLineOut {
@@ -311,6 +313,7 @@ impl From<OrderLine> for OrderLineOut {
             quantity: l.quantity,
             line_total: l.line_total,
             discount: l.discount,
+            returned_quantity: l.returned_quantity,
         }
     }
 }
@@ -371,14 +374,36 @@ pub struct OrderOut {
     pub item_count: i64,
     pub lines: Vec<OrderLineOut>,
     pub promotions: Vec<OrderPromotionOut>,
+    pub return_state: ReturnStateDto,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How much of the order came back through returns (its `status` follows the money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ReturnStateDto {
+    None,
+    PartiallyReturned,
+    Returned,
+}
+
+impl From<crate::orders::ReturnState> for ReturnStateDto {
+    fn from(state: crate::orders::ReturnState) -> Self {
+        use crate::orders::ReturnState as S;
+        match state {
+            S::None => Self::None,
+            S::PartiallyReturned => Self::PartiallyReturned,
+            S::Returned => Self::Returned,
+        }
+    }
 }
 
 impl From<Order> for OrderOut {
     fn from(o: Order) -> Self {
         Self {
             item_count: o.item_count(),
+            return_state: o.return_state().into(),
             id: o.id,
             number: o.number,
             status: o.status.into(),

@@ -127,6 +127,7 @@ mod tests {
             quantity,
             line_total: price * i64::from(quantity),
             discount: 0,
+            returned_quantity: 0,
         };
         Order {
             id: uuid::Uuid::nil(),

@@ -1,0 +1,648 @@
+//! Returns: a customer sends delivered units back within the window, staff approve or reject,
+//! receive them (restocked or written off) and refund what was paid for them — through
+//! Midtrans for a card, recorded as made outside it for a virtual account.
+
+use futures::future::join_all;
+use serde_json::{json, Value};
+use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use uuid::Uuid;
+
+struct Shop {
+    app: TestApp,
+    admin: TestUser,
+    category: String,
+}
+
+impl Shop {
+    async fn new(builder: toko_testkit::TestAppBuilder) -> Self {
+        let app = builder.with_midtrans().spawn().await;
+        let admin = app.register_admin().await;
+        let category = app.create_category_id(&admin, "Apparel", None).await;
+        Self {
+            app,
+            admin,
+            category,
+        }
+    }
+
+    async fn variant(&self, sku: &str, price: i64) -> String {
+        self.app
+            .create_simple_variant(
+                &self.admin,
+                &self.category,
+                &format!("Item {sku}"),
+                sku,
+                price,
+                100,
+            )
+            .await
+    }
+
+    async fn as_admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.app
+            .client
+            .request(method, self.app.url(path))
+            .json(&body)
+            .bearer_auth(&self.admin.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An admin call that must succeed; returns its body.
+    async fn admin_ok(&self, path: &str, body: Value) -> Value {
+        let resp = self.as_admin(reqwest::Method::POST, path, body).await;
+        assert_eq!(resp.status(), 200, "{path}: {}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    /// `user` checks out their cart (with `code` when given), pays with `payment_type` and
+    /// the order is delivered; returns the order.
+    async fn delivered_order(
+        &self,
+        user: &TestUser,
+        payment_type: &str,
+        code: Option<&str>,
+    ) -> Value {
+        if let Some(code) = code {
+            let resp = self
+                .app
+                .post("/api/v1/cart/promotions", &json!({ "code": code }))
+                .bearer_auth(&user.access_token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+        let resp = self
+            .app
+            .post(
+                "/api/v1/checkout",
+                &json!({ "shipping_address": address(), "shipping_method": "standard" }),
+            )
+            .header("idempotency-key", Uuid::new_v4().to_string())
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let order = resp.json::<Value>().await.unwrap()["order"].clone();
+        let (id, number) = (
+            order["id"].as_str().unwrap(),
+            order["number"].as_str().unwrap(),
+        );
+        self.app
+            .sim_action(
+                number,
+                "pay",
+                json!({"outcome": "settlement", "payment_type": payment_type}),
+            )
+            .await;
+        assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
+        for (to, tracking) in [
+            ("processing", None),
+            ("shipped", Some("JNE-42")),
+            ("delivered", None),
+        ] {
+            self.admin_ok(
+                &format!("/api/v1/admin/orders/{id}/transitions"),
+                json!({"to": to, "tracking_number": tracking}),
+            )
+            .await;
+        }
+        self.order(id).await
+    }
+
+    async fn order(&self, id: &str) -> Value {
+        self.as_admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/admin/orders/{id}"),
+            Value::Null,
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["order"]
+            .clone()
+    }
+
+    async fn ask_return(&self, user: &TestUser, order: &Value, lines: Value) -> reqwest::Response {
+        self.app
+            .post(
+                &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
+                &json!({ "lines": lines, "note": "see photos" }),
+            )
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Asks for a return that must be accepted; returns it.
+    async fn requested(&self, user: &TestUser, order: &Value, lines: Value) -> Value {
+        let resp = self.ask_return(user, order, lines).await;
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    async fn event_types(&self, aggregate: &str) -> Vec<String> {
+        self.app
+            .outbox_events(aggregate)
+            .await
+            .into_iter()
+            .map(|(kind, _)| kind)
+            .collect()
+    }
+
+    async fn audit_passes(&self) {
+        let checks = toko::consistency::run(&self.app.db, &|_, _, _| {})
+            .await
+            .unwrap();
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.passed())
+            .map(|c| format!("{}: {:?}", c.name, c.violations))
+            .collect();
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+}
+
+fn line<'a>(order: &'a Value, sku: &str) -> &'a Value {
+    order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["sku"] == sku)
+        .unwrap()
+}
+
+fn paid(line: &Value) -> i64 {
+    line["line_total"].as_i64().unwrap() - line["discount"].as_i64().unwrap()
+}
+
+fn fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_card_payment_return_is_approved_received_and_refunded_through_midtrans() {
+    let s = Shop::new(TestApp::builder()).await;
+    let shirt = s.variant("SHIRT", 33_333).await;
+    let hat = s.variant("HAT", 20_000).await;
+    let resp = s
+        .as_admin(
+            reqwest::Method::POST,
+            "/api/v1/admin/promotions",
+            json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 3).await;
+    s.app.add_to_cart(&user, &hat, 1).await;
+    let order = s.delivered_order(&user, "credit_card", Some("TEN")).await;
+    let (shirts, hats) = (line(&order, "SHIRT").clone(), line(&order, "HAT").clone());
+    assert!(
+        shirts["discount"].as_i64().unwrap() > 0,
+        "the lines are discounted"
+    );
+    let stock_before = s.app.stock_of("SHIRT").await;
+
+    // Two of the three shirts and the hat.
+    let requested = s
+        .requested(
+            &user,
+            &order,
+            json!([{"line_id": shirts["id"], "quantity": 2, "reason": "not_as_described"},
+                   {"line_id": hats["id"], "quantity": 1, "reason": "damaged"}]),
+        )
+        .await;
+    assert_eq!(requested["status"], "requested");
+    assert_eq!(
+        requested["number"],
+        format!("{}-R1", order["number"].as_str().unwrap())
+    );
+    let id = requested["id"].as_str().unwrap().to_owned();
+    // The customer sees it; another customer does not.
+    let mine: Value = s
+        .app
+        .get("/api/v1/returns")
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"][0]["id"], id.as_str());
+    let other = s.app.register_customer().await;
+    let resp = s
+        .app
+        .get(&format!("/api/v1/returns/{id}"))
+        .bearer_auth(&other.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    // Nothing can be received or refunded before it is approved.
+    let resp = s
+        .as_admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/returns/{id}/refund"),
+            json!({}),
+        )
+        .await;
+    assert_problem(resp, 409, "return_status_conflict").await;
+    let approved = s
+        .admin_ok(
+            &format!("/api/v1/admin/returns/{id}/approve"),
+            json!({"note": "use the prepaid label"}),
+        )
+        .await;
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["decision_note"], "use the prepaid label");
+
+    // Received: every line needs a disposition.
+    let resp = s
+        .as_admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/returns/{id}/receive"),
+            json!({"lines": [{"line_id": shirts["id"], "disposition": "restock"}]}),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(fields(&problem), ["lines"]);
+    let received = s
+        .admin_ok(
+            &format!("/api/v1/admin/returns/{id}/receive"),
+            json!({"lines": [{"line_id": shirts["id"], "disposition": "restock"},
+                             {"line_id": hats["id"], "disposition": "write_off"}]}),
+        )
+        .await;
+    assert_eq!(received["status"], "received");
+    let (on_hand, reserved) = s.app.stock_of("SHIRT").await;
+    assert_eq!(
+        (on_hand, reserved),
+        (stock_before.0 + 2, stock_before.1),
+        "two shirts restocked"
+    );
+    assert_eq!(
+        s.app.stock_of("HAT").await.0,
+        99,
+        "the damaged hat is written off"
+    );
+
+    // Refunded through Midtrans: what was paid for two of three discounted shirts and the hat,
+    // less a restocking fee.
+    let resp = s
+        .as_admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/returns/{id}/refund"),
+            json!({"adjustment": {"amount": -1_000, "reason": ""}}),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(fields(&problem), ["adjustment.reason"]);
+    let refunded = s
+        .admin_ok(
+            &format!("/api/v1/admin/returns/{id}/refund"),
+            json!({"adjustment": {"amount": -1_000, "reason": "restocking fee"}}),
+        )
+        .await;
+    let two_shirts = paid(&shirts) * 2 / 3;
+    let expected = two_shirts + paid(&hats) - 1_000;
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(refunded["refund_amount"], expected);
+    assert_eq!(
+        refunded["shipping_refund"], 0,
+        "the default policy keeps shipping"
+    );
+    let kind: String = sqlx::query_scalar("select kind from refunds where order_id = $1")
+        .bind(Uuid::parse_str(order["id"].as_str().unwrap()).unwrap())
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        kind, "gateway",
+        "a card payment is refunded through Midtrans"
+    );
+    // Again: the same return, no second refund.
+    let again = s
+        .admin_ok(&format!("/api/v1/admin/returns/{id}/refund"), json!({}))
+        .await;
+    assert_eq!(again["refund_amount"], expected);
+
+    let after = s.order(order["id"].as_str().unwrap()).await;
+    assert_eq!(after["refunded_amount"], expected);
+    assert_eq!(after["status"], "partially_refunded");
+    assert_eq!(after["return_state"], "partially_returned");
+    assert_eq!(line(&after, "SHIRT")["returned_quantity"], 2);
+    assert_eq!(
+        s.event_types(&id).await,
+        [
+            "return.requested",
+            "return.approved",
+            "return.received",
+            "return.refunded"
+        ]
+    );
+    let restocks: i64 = sqlx::query_scalar(
+        "select coalesce(sum(on_hand_delta), 0)::int8 from stock_movements where kind = 'return'",
+    )
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    assert_eq!(restocks, 2);
+
+    // The last shirt can still come back; the hat cannot.
+    let resp = s
+        .ask_return(
+            &user,
+            &after,
+            json!([{"line_id": shirts["id"], "quantity": 2, "reason": "other"},
+                   {"line_id": hats["id"], "quantity": 1, "reason": "other"}]),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(fields(&problem), ["lines[0].quantity", "lines[1].quantity"]);
+    let second = s
+        .requested(
+            &user,
+            &after,
+            json!([{"line_id": shirts["id"], "quantity": 1, "reason": "other"}]),
+        )
+        .await;
+    assert!(second["number"].as_str().unwrap().ends_with("-R2"));
+    s.audit_passes().await;
+}
+
+#[tokio::test]
+async fn a_virtual_account_return_is_refunded_outside_midtrans_with_shipping_for_the_whole_order() {
+    let s = Shop::new(TestApp::builder().setting("RETURN_SHIPPING_REFUND", "whole_order")).await;
+    let mug = s.variant("MUG", 45_000).await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &mug, 2).await;
+    let order = s.delivered_order(&user, "bank_transfer", None).await;
+    let mugs = line(&order, "MUG").clone();
+    let r = s
+        .requested(
+            &user,
+            &order,
+            json!([{"line_id": mugs["id"], "quantity": 2, "reason": "defective"}]),
+        )
+        .await;
+    let id = r["id"].as_str().unwrap();
+    s.admin_ok(&format!("/api/v1/admin/returns/{id}/approve"), json!({}))
+        .await;
+    s.admin_ok(
+        &format!("/api/v1/admin/returns/{id}/receive"),
+        json!({"lines": [{"line_id": mugs["id"], "disposition": "restock"}]}),
+    )
+    .await;
+
+    // Midtrans cannot refund a virtual account: staff must say how they refunded it.
+    let resp = s
+        .as_admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/returns/{id}/refund"),
+            json!({}),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(fields(&problem), ["manual.method", "manual.reference"]);
+    assert!(problem.to_string().contains("bank_transfer"), "{problem}");
+    let refunded = s
+        .admin_ok(
+            &format!("/api/v1/admin/returns/{id}/refund"),
+            json!({"manual": {"method": "bank_transfer", "reference": "BCA-7781"}}),
+        )
+        .await;
+    let shipping = order["shipping_fee"].as_i64().unwrap();
+    assert!(shipping > 0);
+    assert_eq!(refunded["shipping_refund"], shipping);
+    assert_eq!(refunded["refund_amount"], paid(&mugs) + shipping);
+    let after = s.order(order["id"].as_str().unwrap()).await;
+    assert_eq!(after["status"], "refunded", "everything, shipping included");
+    assert_eq!(after["return_state"], "returned");
+    let (kind, method): (String, Option<String>) =
+        sqlx::query_as("select kind, method from refunds where order_id = $1")
+            .bind(Uuid::parse_str(order["id"].as_str().unwrap()).unwrap())
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (kind.as_str(), method.as_deref()),
+        ("manual", Some("bank_transfer"))
+    );
+    // Refunding again changes nothing.
+    let again = s
+        .admin_ok(&format!("/api/v1/admin/returns/{id}/refund"), json!({}))
+        .await;
+    assert_eq!(again["refund_amount"], paid(&mugs) + shipping);
+    s.audit_passes().await;
+}
+
+#[tokio::test]
+async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_window_return() {
+    let s = Shop::new(TestApp::builder().setting("RETURN_WINDOW_DAYS", "14")).await;
+    let book = s.variant("BOOK", 80_000).await;
+    let user = s.app.register_customer().await;
+
+    // Paid but not delivered: nothing to return yet.
+    s.app.add_to_cart(&user, &book, 1).await;
+    let body: Value = s
+        .app
+        .checkout(&user, &Uuid::new_v4().to_string())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pending = &body["order"];
+    let resp = s
+        .ask_return(
+            &user,
+            pending,
+            json!([{"line_id": pending["lines"][0]["id"], "quantity": 1, "reason": "other"}]),
+        )
+        .await;
+    assert_problem(resp, 409, "order_not_returnable").await;
+
+    s.app.add_to_cart(&user, &book, 1).await;
+    let order = s.delivered_order(&user, "gopay", None).await;
+    let book_line = json!([{"line_id": line(&order, "BOOK")["id"], "quantity": 1, "reason": "no_longer_wanted"}]);
+    // Someone else's order is not found.
+    let stranger = s.app.register_customer().await;
+    assert_problem(
+        s.ask_return(&stranger, &order, book_line.clone()).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    let r = s.requested(&user, &order, book_line.clone()).await;
+    let id = r["id"].as_str().unwrap();
+    // The unit is promised: a second request for it is refused.
+    let problem = assert_problem(
+        s.ask_return(&user, &order, book_line.clone()).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&problem), ["lines[0].quantity"]);
+    // Rejecting needs a reason, then frees the unit.
+    let resp = s
+        .as_admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/returns/{id}/reject"),
+            json!({"reason": " "}),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(fields(&problem), ["reason"]);
+    let rejected = s
+        .admin_ok(
+            &format!("/api/v1/admin/returns/{id}/reject"),
+            json!({"reason": "the seal is broken"}),
+        )
+        .await;
+    assert_eq!(rejected["status"], "rejected");
+    let resp = s
+        .as_admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/returns/{id}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_problem(resp, 409, "return_status_conflict").await;
+    let listed: Value = s
+        .as_admin(
+            reqwest::Method::GET,
+            "/api/v1/admin/returns?status=rejected",
+            Value::Null,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.event_types(id).await,
+        ["return.requested", "return.rejected"]
+    );
+    s.requested(&user, &order, book_line.clone()).await;
+
+    // Fifteen days after delivery (the whole history moved back) the window is closed.
+    s.app.add_to_cart(&user, &book, 1).await;
+    let late = s.delivered_order(&user, "gopay", None).await;
+    sqlx::query(
+        "update order_history set created_at = created_at - interval '15 days' where order_id = $1",
+    )
+    .bind(Uuid::parse_str(late["id"].as_str().unwrap()).unwrap())
+    .execute(&s.app.db)
+    .await
+    .unwrap();
+    let resp = s
+        .ask_return(
+            &user,
+            &late,
+            json!([{"line_id": line(&late, "BOOK")["id"], "quantity": 1, "reason": "other"}]),
+        )
+        .await;
+    assert_problem(resp, 409, "return_window_closed").await;
+    s.audit_passes().await;
+}
+
+#[tokio::test]
+async fn a_bad_return_request_names_every_field_and_writes_nothing() {
+    let s = Shop::new(TestApp::builder()).await;
+    let book = s.variant("BOOK", 80_000).await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &book, 2).await;
+    let order = s.delivered_order(&user, "gopay", None).await;
+    let book_id = line(&order, "BOOK")["id"].clone();
+    let resp = s
+        .app
+        .post(
+            &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
+            &json!({"lines": [{"line_id": book_id, "quantity": 0, "reason": "damaged"},
+                              {"line_id": Uuid::nil(), "quantity": 1, "reason": "damaged"},
+                              {"line_id": book_id, "quantity": 1, "reason": "damaged"}],
+                    "note": "x".repeat(1001)}),
+        )
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(
+        fields(&problem),
+        [
+            "note",
+            "lines[0].quantity",
+            "lines[1].line_id",
+            "lines[2].line_id"
+        ]
+    );
+    let resp = s.ask_return(&user, &order, json!([])).await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(fields(&problem), ["lines"]);
+    let resp = s
+        .ask_return(
+            &user,
+            &order,
+            json!([{"line_id": book_id, "quantity": 1, "reason": "bored"}]),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert!(problem.to_string().contains("reason"), "{problem}");
+    let count: i64 = sqlx::query_scalar("select count(*) from returns")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn concurrent_returns_of_one_line_never_return_more_than_was_delivered() {
+    let s = Shop::new(TestApp::builder().setting("DATABASE_MAX_CONNECTIONS", "20")).await;
+    let cup = s.variant("CUP", 10_000).await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &cup, 3).await;
+    let order = s.delivered_order(&user, "gopay", None).await;
+    let cup_line =
+        json!([{"line_id": line(&order, "CUP")["id"], "quantity": 1, "reason": "defective"}]);
+    let responses = join_all((0..12).map(|_| s.ask_return(&user, &order, cup_line.clone()))).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        9,
+        "{statuses:?}"
+    );
+    let promised: i64 = sqlx::query_scalar("select sum(quantity)::int8 from return_lines")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(promised, 3);
+    let numbers: Vec<String> = sqlx::query_scalar("select number from returns order by number")
+        .fetch_all(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(numbers.len(), 3, "distinct numbers: {numbers:?}");
+    s.audit_passes().await;
+}
