@@ -166,12 +166,13 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
         )
         .await;
     }
-    let line: uuid::Uuid =
-        sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
-            .bind(uuid::Uuid::parse_str(&order).unwrap())
-            .fetch_one(&p.app.db)
-            .await
-            .unwrap();
+    let line: uuid::Uuid = sqlx::query_scalar!(
+        "select order_line_id from order_lines where order_id = $1",
+        uuid::Uuid::parse_str(&order).unwrap(),
+    )
+    .fetch_one(&p.app.db)
+    .await
+    .unwrap();
     let resp = p
         .app
         .post(
