@@ -74,6 +74,10 @@ pub struct Cart {
     pub rejected_code: Option<(String, NotApplied)>,
     /// The promotions' discount on the lines.
     pub discount_total: i64,
+    /// The items' tax after their discounts (shipping's is known at checkout): included in
+    /// the prices, or to be added.
+    pub tax_total: i64,
+    pub prices_include_tax: bool,
 }
 
 impl Cart {
@@ -319,7 +323,7 @@ impl Carts {
     /// The cart priced now, with its promotions.
     async fn load(&self, cart_id: Uuid) -> Result<Cart, CartError> {
         let mut conn = self.db.acquire().await?;
-        priced(&mut conn, cart_id)
+        priced(&mut conn, cart_id, Some(&self.config.tax))
             .await?
             .ok_or(CartError::CartNotFound)
     }
@@ -335,8 +339,12 @@ impl Carts {
     }
 }
 
-/// A cart with current prices and what its promotions give.
-async fn priced(conn: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Option<Cart>, sqlx::Error> {
+/// A cart with current prices, what its promotions give and (with `tax`) its tax.
+async fn priced(
+    conn: &mut sqlx::PgConnection,
+    cart_id: Uuid,
+    tax: Option<&crate::tax::TaxConfig>,
+) -> Result<Option<Cart>, sqlx::Error> {
     let Some(mut cart) = store::load(conn, cart_id).await? else {
         return Ok(None);
     };
@@ -354,6 +362,19 @@ async fn priced(conn: &mut sqlx::PgConnection, cart_id: Uuid) -> Result<Option<C
     cart.discount_total = outcome.lines_discount;
     cart.promotions = outcome.applied;
     cart.rejected_code = outcome.rejected_code;
+    if let Some(tax) = tax {
+        let products: Vec<Uuid> = cart.lines.iter().map(|l| l.product_id).collect();
+        let rates = crate::tax::rates_for_products(conn, tax, &products).await?;
+        cart.prices_include_tax = tax.prices_include_tax;
+        cart.tax_total = cart
+            .lines
+            .iter()
+            .map(|l| {
+                let base = l.unit_price * i64::from(l.quantity) - l.discount;
+                crate::tax::tax_of(base, rates[&l.product_id].rate_bp, tax.prices_include_tax)
+            })
+            .sum();
+    }
     Ok(Some(cart))
 }
 
@@ -365,7 +386,7 @@ pub async fn acknowledge(db: &PgPool, user_id: Uuid) -> Result<i64, sqlx::Error>
     let Some(cart_id) = store::open_cart_id(&mut *conn, user_id).await? else {
         return Ok(0);
     };
-    let Some(cart) = priced(&mut conn, cart_id).await? else {
+    let Some(cart) = priced(&mut conn, cart_id, None).await? else {
         return Ok(0);
     };
     store::remember_discount(&mut *conn, cart_id, cart.discount_total).await?;

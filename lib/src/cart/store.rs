@@ -323,6 +323,8 @@ pub(super) async fn load(
         promotions: Vec::new(),
         rejected_code: None,
         discount_total: 0,
+        tax_total: 0,
+        prices_include_tax: true,
     }))
 }
 

@@ -371,3 +371,20 @@ impl From<crate::returns::ReturnError> for Problem {
         }
     }
 }
+
+into_api_error!(crate::tax::TaxError);
+
+impl From<crate::tax::TaxError> for Problem {
+    fn from(error: crate::tax::TaxError) -> Self {
+        use crate::tax::TaxError as E;
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::NotFound(_) => Problem::not_found(detail),
+            E::DuplicateCode => Problem::conflict("tax_class_taken", detail),
+            E::InUse => Problem::conflict("tax_class_in_use", detail),
+            E::StandardIsASetting => Problem::conflict("tax_rate_is_a_setting", detail),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}

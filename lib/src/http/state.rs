@@ -21,6 +21,7 @@ use crate::{
     ratelimit::RateLimiter,
     returns::Returns,
     search::Search,
+    tax::Taxes,
     webhooks::Webhooks,
 };
 
@@ -36,6 +37,7 @@ pub struct AppState {
     pub payments: Payments,
     pub promotions: Promotions,
     pub returns: Returns,
+    pub taxes: Taxes,
     pub rate_limiter: super::rate_limit::SharedLimiter,
     pub search: Search,
     pub webhooks: Webhooks,
@@ -95,6 +97,7 @@ impl AppState {
                 .map(|m| m.code.clone())
                 .collect(),
         );
+        let taxes = Taxes::new(db.clone(), config.orders.tax);
         let returns = Returns::new(
             db.clone(),
             orders.clone(),
@@ -111,6 +114,7 @@ impl AppState {
             payments,
             promotions,
             returns,
+            taxes,
             rate_limiter,
             search,
             webhooks,

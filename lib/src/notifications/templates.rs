@@ -89,6 +89,29 @@ fn text_page(shop: &Shop, paragraphs: &[String], table: Option<String>) -> Strin
     text
 }
 
+/// The rows under the items: discounts, shipping, tax and the total.
+fn summary(order: &Order) -> Vec<(String, String)> {
+    let money = |amount: i64| money(amount, &order.currency);
+    let mut rows = Vec::new();
+    if order.discount_total > 0 {
+        rows.push(("Discount".to_owned(), money(-order.discount_total)));
+    }
+    rows.push((
+        format!("Shipping ({})", order.shipping_method),
+        money(order.shipping_fee - order.shipping_discount),
+    ));
+    if order.tax_total > 0 {
+        let label = if order.prices_include_tax {
+            "Tax (included)"
+        } else {
+            "Tax"
+        };
+        rows.push((label.to_owned(), money(order.tax_total)));
+    }
+    rows.push(("Total".to_owned(), money(order.grand_total)));
+    rows
+}
+
 fn lines_text(order: &Order) -> String {
     let mut out: Vec<String> = order
         .lines
@@ -103,15 +126,11 @@ fn lines_text(order: &Order) -> String {
             )
         })
         .collect();
-    out.push(format!(
-        "Shipping ({}): {}",
-        order.shipping_method,
-        money(order.shipping_fee, &order.currency)
-    ));
-    out.push(format!(
-        "Total: {}",
-        money(order.grand_total, &order.currency)
-    ));
+    out.extend(
+        summary(order)
+            .into_iter()
+            .map(|(label, amount)| format!("{label}: {amount}")),
+    );
     out.join("\n")
 }
 
@@ -129,13 +148,17 @@ fn lines_html(order: &Order) -> String {
             )
         })
         .collect();
-    format!(
-        "<table cellpadding=\"4\">{rows}<tr><td></td><td>Shipping ({})</td><td style=\"text-align:right\">{}</td></tr>\
-         <tr><td></td><td><b>Total</b></td><td style=\"text-align:right\"><b>{}</b></td></tr></table>",
-        escape(&order.shipping_method),
-        money(order.shipping_fee, &order.currency),
-        money(order.grand_total, &order.currency)
-    )
+    let totals: String = summary(order)
+        .into_iter()
+        .map(|(label, amount)| {
+            let (open, close) = if label == "Total" { ("<b>", "</b>") } else { ("", "") };
+            format!(
+                "<tr><td></td><td>{open}{}{close}</td><td style=\"text-align:right\">{open}{amount}{close}</td></tr>",
+                escape(&label)
+            )
+        })
+        .collect();
+    format!("<table cellpadding=\"4\">{rows}{totals}</table>")
 }
 
 fn email(

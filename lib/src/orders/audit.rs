@@ -18,6 +18,10 @@ struct OrderFacts {
     discount_total: i64,
     shipping_discount: i64,
     grand_total: i64,
+    prices_include_tax: bool,
+    tax_total: i64,
+    shipping_tax: i64,
+    lines_tax: i64,
     refunded_amount: i64,
     paid: bool,
     line_count: i64,
@@ -37,7 +41,8 @@ pub async fn check_orders(
     let rows = sqlx::query_as!(
         OrderFacts,
         r#"select o.order_id, o.order_number, o.status, o.subtotal, o.shipping_fee, o.discount_total,
-           o.shipping_discount, o.grand_total,
+           o.shipping_discount, o.grand_total, o.prices_include_tax, o.tax_total, o.shipping_tax,
+           coalesce((select sum(l.tax) from order_lines l where l.order_id = o.order_id), 0)::int8 as "lines_tax!",
            o.refunded_amount, o.paid_at is not null as "paid!",
            (select count(*) from order_lines l where l.order_id = o.order_id) as "line_count!",
            coalesce((select sum(l.line_total) from order_lines l where l.order_id = o.order_id), 0)::int8 as "lines_total!",
@@ -61,7 +66,7 @@ pub async fn check_orders(
     .await?;
     let mut totals = Check::new(
         "orders.totals_match_lines",
-        "every order has lines, each line is unit price × quantity, the subtotal is their sum and the grand total is subtotal - discount + shipping - shipping discount",
+        "every order has lines, each line is unit price × quantity, the subtotal is their sum, the tax is the lines' taxes plus the shipping tax, and the grand total is subtotal - discount + shipping - shipping discount (+ tax when prices exclude it)",
     );
     let mut payments = Check::new(
         "orders.paid_matches_payments",
@@ -82,13 +87,16 @@ pub async fn check_orders(
             o.line_count > 0
                 && o.bad_lines == 0
                 && o.subtotal == o.lines_total
+                && o.tax_total == o.lines_tax + o.shipping_tax
                 && o.grand_total
-                    == o.subtotal - o.discount_total + o.shipping_fee - o.shipping_discount,
+                    == o.subtotal - o.discount_total + o.shipping_fee - o.shipping_discount
+                        + if o.prices_include_tax { 0 } else { o.tax_total },
             || {
                 format!(
-                    "{number}: {} lines ({} mispriced) summing to {}, subtotal {}, discount {}, shipping {}, shipping discount {}, grand total {}",
+                    "{number}: {} lines ({} mispriced) summing to {}, subtotal {}, discount {}, shipping {}, shipping discount {}, tax {} (lines {}, shipping {}, {}), grand total {}",
                     o.line_count, o.bad_lines, o.lines_total, o.subtotal, o.discount_total,
-                    o.shipping_fee, o.shipping_discount, o.grand_total
+                    o.shipping_fee, o.shipping_discount, o.tax_total, o.lines_tax, o.shipping_tax,
+                    if o.prices_include_tax { "included" } else { "added" }, o.grand_total
                 )
             },
         );

@@ -243,15 +243,35 @@ impl Orders {
                 current: outcome.lines_discount,
             });
         }
+        let taxes = self.tax_lines(tx, lines, &outcome).await?;
         let subtotal: i64 = lines.iter().map(|l| l.price * i64::from(l.quantity)).sum();
         let order_id = Uuid::now_v7();
         let due =
             Utc::now() + chrono::Duration::from_std(self.config.payment_ttl).unwrap_or_default();
+        let tax = &self.config.tax;
+        let shipping_tax_rate_bp = if tax.shipping_taxable {
+            tax.standard_rate_bp
+        } else {
+            0
+        };
+        let shipping_tax = crate::tax::tax_of(
+            method.fee - outcome.shipping_discount,
+            shipping_tax_rate_bp,
+            tax.prices_include_tax,
+        );
         let totals = Totals {
             subtotal,
             shipping_fee: method.fee,
             discount_total: outcome.lines_discount,
             shipping_discount: outcome.shipping_discount,
+            prices_include_tax: tax.prices_include_tax,
+            shipping_tax,
+            shipping_tax_rate_bp: if shipping_tax > 0 {
+                shipping_tax_rate_bp
+            } else {
+                0
+            },
+            tax_total: taxes.iter().map(|t| t.2).sum::<i64>() + shipping_tax,
         };
         let number = insert_order(
             tx,
@@ -265,7 +285,7 @@ impl Orders {
             due,
         )
         .await?;
-        let line_ids = insert_lines(tx, order_id, lines, &outcome.line_discounts).await?;
+        let line_ids = insert_lines(tx, order_id, lines, &outcome.line_discounts, &taxes).await?;
 
         let quantities: Vec<(Uuid, i32)> =
             lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
@@ -314,6 +334,30 @@ impl Orders {
     }
 }
 
+impl Orders {
+    /// Each line's tax class, rate and tax (on what is paid for it after its discount).
+    async fn tax_lines(
+        &self,
+        tx: &mut PgConnection,
+        lines: &[CheckoutLine],
+        outcome: &promotions::rules::Outcome,
+    ) -> Result<Vec<(String, i32, i64)>, OrderError> {
+        let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+        let rates = crate::tax::rates_for_products(tx, &self.config.tax, &products).await?;
+        Ok(lines
+            .iter()
+            .zip(&outcome.line_discounts)
+            .map(|(l, discount)| {
+                let rate = &rates[&l.product_id];
+                let base = l.price * i64::from(l.quantity) - discount;
+                let tax =
+                    crate::tax::tax_of(base, rate.rate_bp, self.config.tax.prices_include_tax);
+                (rate.class.clone(), rate.rate_bp, tax)
+            })
+            .collect())
+    }
+}
+
 /// A cart's lines as promotions see them.
 fn basket(lines: &[CheckoutLine]) -> Vec<BasketLine> {
     lines
@@ -335,11 +379,20 @@ struct Totals {
     shipping_fee: i64,
     discount_total: i64,
     shipping_discount: i64,
+    prices_include_tax: bool,
+    shipping_tax: i64,
+    shipping_tax_rate_bp: i32,
+    tax_total: i64,
 }
 
 impl Totals {
     fn grand_total(&self) -> i64 {
-        self.subtotal - self.discount_total + self.shipping_fee - self.shipping_discount
+        let added_tax = if self.prices_include_tax {
+            0
+        } else {
+            self.tax_total
+        };
+        self.subtotal - self.discount_total + self.shipping_fee - self.shipping_discount + added_tax
     }
 }
 
@@ -363,8 +416,10 @@ async fn insert_order(
         let result = sqlx::query!(
             "insert into orders (order_id, order_number, user_id, status, currency, subtotal, shipping_fee,
                                  discount_total, shipping_discount, grand_total, shipping_method,
-                                 shipping_address, note, customer_email, customer_name, payment_due_at)
-             values ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                                 shipping_address, note, customer_email, customer_name, payment_due_at,
+                                 prices_include_tax, shipping_tax, shipping_tax_rate_bp, tax_total)
+             values ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                     $16, $17, $18, $19)",
             order_id,
             &number,
             user_id,
@@ -380,6 +435,10 @@ async fn insert_order(
             email,
             name,
             payment_due_at,
+            totals.prices_include_tax,
+            totals.shipping_tax,
+            totals.shipping_tax_rate_bp,
+            totals.tax_total,
         )
         .execute(&mut *savepoint)
         .await;
@@ -405,7 +464,11 @@ async fn insert_lines(
     order_id: Uuid,
     lines: &[CheckoutLine],
     discounts: &[i64],
+    taxes: &[(String, i32, i64)],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tax_classes: Vec<&str> = taxes.iter().map(|t| t.0.as_str()).collect();
+    let tax_rates: Vec<i32> = taxes.iter().map(|t| t.1).collect();
+    let tax_amounts: Vec<i64> = taxes.iter().map(|t| t.2).collect();
     let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
     let variant_ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
     let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
@@ -420,11 +483,11 @@ async fn insert_lines(
     let positions: Vec<i32> = (0..lines.len() as i32).collect();
     sqlx::query!(
         "insert into order_lines (order_line_id, order_id, variant_id, product_id, product_name, sku, variant_options,
-                                  unit_price, quantity, line_total, position, discount)
-         select id, $1, v, p, n, s, o, price, q, price * q, pos, d
+                                  unit_price, quantity, line_total, position, discount, tax_class, tax_rate_bp, tax)
+         select id, $1, v, p, n, s, o, price, q, price * q, pos, d, tc, tr, ta
          from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::int8[], $9::int4[],
-                     $10::int4[], $11::int8[])
-              as t(id, v, p, n, s, o, price, q, pos, d)",
+                     $10::int4[], $11::int8[], $12::text[], $13::int4[], $14::int8[])
+              as t(id, v, p, n, s, o, price, q, pos, d, tc, tr, ta)",
         order_id,
         &ids,
         &variant_ids,
@@ -436,6 +499,9 @@ async fn insert_lines(
         &quantities,
         &positions,
         discounts,
+        &tax_classes as _,
+        &tax_rates,
+        &tax_amounts,
     )
     .execute(tx)
     .await?;

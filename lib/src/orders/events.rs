@@ -31,6 +31,14 @@ pub struct OrderEvent {
     pub shipping_discount: i64,
     pub grand_total: i64,
     pub refunded_amount: i64,
+    /// Whether prices included the tax (otherwise `tax_total` was added to the grand total).
+    #[serde(default = "included")]
+    pub prices_include_tax: bool,
+    /// The lines' taxes and the shipping tax.
+    #[serde(default)]
+    pub tax_total: i64,
+    #[serde(default)]
+    pub shipping_tax: i64,
     pub shipping_method: String,
     pub shipping_address: Address,
     pub note: Option<String>,
@@ -62,6 +70,9 @@ impl OrderEvent {
             shipping_discount: order.shipping_discount,
             grand_total: order.grand_total,
             refunded_amount: order.refunded_amount,
+            prices_include_tax: order.prices_include_tax,
+            tax_total: order.tax_total,
+            shipping_tax: order.shipping_tax,
             shipping_method: order.shipping_method.clone(),
             shipping_address: order.shipping_address.clone(),
             note: order.note.clone(),
@@ -79,6 +90,10 @@ impl OrderEvent {
     pub fn item_count(&self) -> i64 {
         self.lines.iter().map(|l| i64::from(l.quantity)).sum()
     }
+}
+
+fn included() -> bool {
+    true
 }
 
 impl Payload for OrderEvent {

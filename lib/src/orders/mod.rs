@@ -62,6 +62,25 @@ pub struct OrderLine {
     /// Units received back from the customer through returns.
     #[serde(default)]
     pub returned_quantity: i32,
+    /// The tax class the line was taxed in, its rate (basis points) and the tax (rounded half
+    /// up on what was paid for the line).
+    #[serde(default = "standard_class")]
+    pub tax_class: String,
+    #[serde(default)]
+    pub tax_rate_bp: i32,
+    #[serde(default)]
+    pub tax: i64,
+    /// The price included the tax (otherwise the tax was added to it).
+    #[serde(default = "included")]
+    pub tax_included: bool,
+}
+
+fn standard_class() -> String {
+    crate::tax::STANDARD.to_owned()
+}
+
+fn included() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,9 +97,17 @@ pub struct Order {
     pub discount_total: i64,
     /// Promotions' discount on the shipping fee.
     pub shipping_discount: i64,
-    /// `subtotal - discount_total + shipping_fee - shipping_discount`.
+    /// `subtotal - discount_total + shipping_fee - shipping_discount`, plus `tax_total` when
+    /// prices did not include the tax.
     pub grand_total: i64,
     pub refunded_amount: i64,
+    /// Whether prices and fees included the tax.
+    pub prices_include_tax: bool,
+    /// The tax on shipping (part of `tax_total`) and its rate (0: shipping was not taxed).
+    pub shipping_tax: i64,
+    pub shipping_tax_rate_bp: i32,
+    /// The lines' taxes and the shipping tax.
+    pub tax_total: i64,
     pub shipping_method: String,
     pub shipping_address: Address,
     pub note: Option<String>,
@@ -97,9 +124,15 @@ pub struct Order {
 }
 
 impl OrderLine {
-    /// What the customer paid for the line: its total after promotions.
+    /// What the customer paid for the line: its total after promotions, with the tax when it
+    /// was added to the price.
     pub fn paid(&self) -> i64 {
-        self.line_total - self.discount
+        self.line_total - self.discount + if self.tax_included { 0 } else { self.tax }
+    }
+
+    /// What the line's tax is levied on: what was paid for it without the tax.
+    pub fn taxable(&self) -> i64 {
+        self.paid() - self.tax
     }
 
     /// What the customer paid for `quantity` units after the first `refunded` units: the
@@ -118,6 +151,44 @@ impl Order {
         self.lines.iter().map(|l| i64::from(l.quantity)).sum()
     }
 
+    /// The order's tax by class and rate (shipping as the class `shipping`), in line order.
+    pub fn tax_lines(&self) -> Vec<TaxLine> {
+        let mut out: Vec<TaxLine> = Vec::new();
+        let mut add = |class: &str, rate_bp: i32, taxable: i64, tax: i64| match out
+            .iter_mut()
+            .find(|t| t.class == class && t.rate_bp == rate_bp)
+        {
+            Some(t) => {
+                t.taxable_amount += taxable;
+                t.tax_amount += tax;
+            }
+            None => out.push(TaxLine {
+                class: class.to_owned(),
+                rate_bp,
+                taxable_amount: taxable,
+                tax_amount: tax,
+            }),
+        };
+        for l in &self.lines {
+            add(&l.tax_class, l.tax_rate_bp, l.taxable(), l.tax);
+        }
+        let shipping_paid = self.shipping_fee - self.shipping_discount;
+        if shipping_paid > 0 {
+            let taxable = if self.prices_include_tax {
+                shipping_paid - self.shipping_tax
+            } else {
+                shipping_paid
+            };
+            add(
+                "shipping",
+                self.shipping_tax_rate_bp,
+                taxable,
+                self.shipping_tax,
+            );
+        }
+        out
+    }
+
     /// How much of the order came back through returns.
     pub fn return_state(&self) -> ReturnState {
         let returned: i64 = self
@@ -131,6 +202,16 @@ impl Order {
             _ => ReturnState::PartiallyReturned,
         }
     }
+}
+
+/// Tax of one class and rate on an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaxLine {
+    pub class: String,
+    pub rate_bp: i32,
+    /// What the tax is levied on (without the tax).
+    pub taxable_amount: i64,
+    pub tax_amount: i64,
 }
 
 /// How much of an order came back through returns (beside its status, which follows the money).
@@ -388,6 +469,10 @@ mod tests {
             line_total: 99_999,
             discount: 10_001,
             returned_quantity: 0,
+            tax_class: "standard".into(),
+            tax_rate_bp: 1100,
+            tax: 8_919,
+            tax_included: true,
         };
         assert_eq!(line.paid(), 89_998);
         assert_eq!(line.paid_for_units(0, 1), 29_999);

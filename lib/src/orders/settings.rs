@@ -20,6 +20,8 @@ pub struct OrderConfig {
     /// How long an order waits for payment before it expires and releases its stock.
     pub payment_ttl: Duration,
     pub shipping_methods: Vec<ShippingMethod>,
+    /// How checkout taxes the order.
+    pub tax: crate::tax::TaxConfig,
 }
 
 /// The payment expiry Midtrans Snap accepts (midtrans.md §3).
@@ -49,6 +51,7 @@ impl OrderConfig {
         Ok(Self {
             payment_ttl,
             shipping_methods,
+            tax: crate::tax::TaxConfig::from_reader(r)?,
         })
     }
 }

@@ -22,6 +22,10 @@ struct OrderRow {
     shipping_discount: i64,
     grand_total: i64,
     refunded_amount: i64,
+    prices_include_tax: bool,
+    shipping_tax: i64,
+    shipping_tax_rate_bp: i32,
+    tax_total: i64,
     shipping_method: String,
     shipping_address: Json<Address>,
     note: Option<String>,
@@ -49,6 +53,9 @@ struct LineRow {
     line_total: i64,
     discount: i64,
     returned_quantity: i32,
+    tax_class: String,
+    tax_rate_bp: i32,
+    tax: i64,
 }
 
 impl From<OrderRow> for Order {
@@ -66,6 +73,10 @@ impl From<OrderRow> for Order {
             shipping_discount: r.shipping_discount,
             grand_total: r.grand_total,
             refunded_amount: r.refunded_amount,
+            prices_include_tax: r.prices_include_tax,
+            shipping_tax: r.shipping_tax,
+            shipping_tax_rate_bp: r.shipping_tax_rate_bp,
+            tax_total: r.tax_total,
             shipping_method: r.shipping_method,
             shipping_address: r.shipping_address.0,
             note: r.note,
@@ -92,6 +103,10 @@ impl From<OrderRow> for Order {
                     line_total: l.line_total,
                     discount: l.discount,
                     returned_quantity: l.returned_quantity,
+                    tax_class: l.tax_class,
+                    tax_rate_bp: l.tax_rate_bp,
+                    tax: l.tax,
+                    tax_included: r.prices_include_tax,
                 })
                 .collect(),
             promotions: r.promotions.0,
@@ -110,7 +125,8 @@ pub(super) async fn load(
                   o.refunded_amount, o.shipping_method,
                   o.shipping_address as "shipping_address: Json<Address>", o.note,
                   o.customer_email, o.customer_name, o.tracking_number, o.payment_due_at,
-                  o.paid_at, o.created_at, o.updated_at,
+                  o.paid_at, o.created_at, o.updated_at, o.prices_include_tax, o.shipping_tax,
+                  o.shipping_tax_rate_bp, o.tax_total,
                   coalesce((select json_agg(l order by l.position) from order_lines l
                             where l.order_id = o.order_id), '[]') as "lines!: Json<Vec<LineRow>>",
                   coalesce((select json_agg(json_build_object('promotion_id', r.promotion_id, 'code', r.code, 'name', r.name,

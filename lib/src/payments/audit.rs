@@ -101,20 +101,21 @@ pub async fn check_payments(
 
     let lines: Vec<RefundedLine> = sqlx::query_as!(
         RefundedLine,
-        r#"select o.order_number, l.sku, l.quantity, l.line_total - l.discount as "paid!",
+        r#"select o.order_number, l.sku, l.quantity,
+                l.line_total - l.discount + case when o.prices_include_tax then 0 else l.tax end as "paid!",
                 sum(rl.quantity)::int8 as "refunded_units!", sum(rl.amount)::int8 as "refunded_amount!"
          from refund_lines rl
          join refunds r on r.refund_id = rl.refund_id and r.status <> 'failed'
          join order_lines l on l.order_line_id = rl.order_line_id
          join orders o on o.order_id = l.order_id
-         group by o.order_id, o.order_number, l.order_line_id, l.sku, l.quantity, l.line_total, l.discount
+         group by o.order_id, o.order_number, o.prices_include_tax, l.order_line_id, l.sku, l.quantity, l.line_total, l.discount, l.tax
          order by o.order_id, l.order_line_id"#,
     )
     .fetch_all(&mut *tx)
     .await?;
     let mut lines_check = Check::new(
         "payments.refunded_lines_within_paid",
-        "refunds by line give back at most the units bought and at most what was paid for the line after its discount",
+        "refunds by line give back at most the units bought and at most what was paid for the line after its discount (with its tax when it was added)",
     );
     for l in &lines {
         lines_check.expect(

@@ -103,6 +103,12 @@ const RULES: &[(&str, Access)] = &[
     ("reject_return", Access::Admin),
     ("receive_return", Access::Admin),
     ("refund_return", Access::Admin),
+    ("list_tax_classes", Access::Admin),
+    ("create_tax_class", Access::Admin),
+    ("update_tax_class", Access::Admin),
+    ("delete_tax_class", Access::Admin),
+    ("get_product_tax_class", Access::Admin),
+    ("set_product_tax_class", Access::Admin),
     // Last: it signs each role's user out everywhere.
     ("end_all_sessions", Access::Signed),
 ];
@@ -196,6 +202,21 @@ impl World {
             .await;
         assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
         id
+    }
+
+    /// A fresh tax class (created by the admin); returns its code.
+    async fn tax_class(&self) -> String {
+        let code = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let resp = self
+            .admin_post(
+                "/api/v1/admin/tax-classes",
+                json!({"code": code, "name": "Matrix", "rate_bp": 500}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        code
     }
 
     /// A fresh delivered order of customer A; returns (order id, its line id).
@@ -470,6 +491,14 @@ impl World {
                     .json(&json!({"lines": [{"line_id": returned["lines"][0]["line_id"], "disposition": "write_off"}]}))
             }
             "refund_return" => c.post(url(&format!("/api/v1/admin/returns/{}/refund", self.return_of_a(&["approve", "receive"]).await))).json(&json!({})),
+            "list_tax_classes" => c.get(url("/api/v1/admin/tax-classes")),
+            "create_tax_class" => c.post(url("/api/v1/admin/tax-classes"))
+                .json(&json!({"code": format!("c{}", &unique[..12]), "name": "Matrix", "rate_bp": 500})),
+            "update_tax_class" => c.patch(url(&format!("/api/v1/admin/tax-classes/{}", self.tax_class().await))).json(&json!({"rate_bp": 600})),
+            "delete_tax_class" => c.delete(url(&format!("/api/v1/admin/tax-classes/{}", self.tax_class().await))),
+            "get_product_tax_class" => c.get(url(&format!("/api/v1/admin/products/{}/tax-class", self.product().await["id"].as_str().unwrap()))),
+            "set_product_tax_class" => c.put(url(&format!("/api/v1/admin/products/{}/tax-class", self.product().await["id"].as_str().unwrap())))
+                .json(&json!({"tax_class": "exempt"})),
             "list_payment_exceptions" => c.get(url("/api/v1/admin/payment-exceptions")),
             "resolve_payment_exception" => c.post(url(&format!("/api/v1/admin/payment-exceptions/{}/resolve", self.exception_of_a().await)))
                 .json(&json!({"resolution": "the bank confirmed the reversal"})),

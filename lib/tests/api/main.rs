@@ -23,4 +23,5 @@ mod promotions;
 mod rate_limits;
 mod returns;
 mod search;
+mod tax;
 mod webhook_flood;

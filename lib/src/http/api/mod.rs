@@ -7,6 +7,7 @@ mod admin_catalog;
 mod admin_orders;
 mod admin_promotions;
 mod admin_returns;
+mod admin_tax;
 mod admin_users;
 mod admin_webhooks;
 mod auth;
@@ -64,6 +65,7 @@ pub type Api = (
     admin_promotions::AdminPromotionsApi,
     returns::ReturnsApi,
     admin_returns::AdminReturnsApi,
+    admin_tax::AdminTaxApi,
 );
 
 pub fn all() -> Api {
@@ -82,5 +84,6 @@ pub fn all() -> Api {
         admin_promotions::AdminPromotionsApi,
         returns::ReturnsApi,
         admin_returns::AdminReturnsApi,
+        admin_tax::AdminTaxApi,
     )
 }

@@ -76,7 +76,11 @@ pub struct CartOut {
     /// The discount shown before, present when it has changed since: checkout refuses the
     /// cart until it has been shown again.
     pub previous_discount_total: Option<i64>,
-    /// `subtotal - discount_total`, before shipping.
+    /// The items' tax after their discounts (shipping's is added at checkout).
+    pub tax_total: i64,
+    /// Whether prices include the tax; otherwise `tax_total` is added at checkout.
+    pub prices_include_tax: bool,
+    /// `subtotal - discount_total`, plus `tax_total` when prices exclude it; before shipping.
     pub total: i64,
     /// The promotion code the cart holds (applied or not).
     pub promotion_code: Option<String>,
@@ -157,7 +161,14 @@ impl CartOut {
             discount_total: cart.discount_total,
             previous_discount_total: (cart.seen_discount != cart.discount_total)
                 .then_some(cart.seen_discount),
-            total: cart.subtotal - cart.discount_total,
+            total: cart.subtotal - cart.discount_total
+                + if cart.prices_include_tax {
+                    0
+                } else {
+                    cart.tax_total
+                },
+            tax_total: cart.tax_total,
+            prices_include_tax: cart.prices_include_tax,
             promotion_code: cart.promotion_code,
             promotions: cart
                 .promotions
@@ -298,6 +309,10 @@ pub struct OrderLineOut {
     pub discount: i64,
     /// Units received back through returns.
     pub returned_quantity: i32,
+    /// The tax class, its rate in basis points (1100 = 11%) and the line's tax.
+    pub tax_class: String,
+    pub tax_rate_bp: i32,
+    pub tax: i64,
 }
 
 impl From<OrderLine> for OrderLineOut {
@@ -314,6 +329,9 @@ impl From<OrderLine> for OrderLineOut {
             line_total: l.line_total,
             discount: l.discount,
             returned_quantity: l.returned_quantity,
+            tax_class: l.tax_class,
+            tax_rate_bp: l.tax_rate_bp,
+            tax: l.tax,
         }
     }
 }
@@ -362,6 +380,14 @@ pub struct OrderOut {
     /// `subtotal - discount_total + shipping_fee - shipping_discount`.
     pub grand_total: i64,
     pub refunded_amount: i64,
+    /// Whether prices and fees include the tax; otherwise `tax_total` is added to the grand
+    /// total.
+    pub prices_include_tax: bool,
+    /// The lines' taxes and the shipping tax.
+    pub tax_total: i64,
+    pub shipping_tax: i64,
+    /// Tax by class and rate (`shipping` for the shipping fee); they sum to `tax_total`.
+    pub tax_lines: Vec<TaxLineOut>,
     pub shipping_method: String,
     pub shipping_address: AddressDto,
     pub note: Option<String>,
@@ -377,6 +403,28 @@ pub struct OrderOut {
     pub return_state: ReturnStateDto,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Tax of one class and rate on an order.
+#[derive(Debug, Clone, Object)]
+pub struct TaxLineOut {
+    pub class: String,
+    /// Basis points: 1100 is 11%.
+    pub rate_bp: i32,
+    /// What the tax is levied on, without the tax.
+    pub taxable_amount: i64,
+    pub tax_amount: i64,
+}
+
+impl From<crate::orders::TaxLine> for TaxLineOut {
+    fn from(t: crate::orders::TaxLine) -> Self {
+        Self {
+            class: t.class,
+            rate_bp: t.rate_bp,
+            taxable_amount: t.taxable_amount,
+            tax_amount: t.tax_amount,
+        }
+    }
 }
 
 /// How much of the order came back through returns (its `status` follows the money).
@@ -404,6 +452,10 @@ impl From<Order> for OrderOut {
         Self {
             item_count: o.item_count(),
             return_state: o.return_state().into(),
+            tax_lines: o.tax_lines().into_iter().map(Into::into).collect(),
+            prices_include_tax: o.prices_include_tax,
+            tax_total: o.tax_total,
+            shipping_tax: o.shipping_tax,
             id: o.id,
             number: o.number,
             status: o.status.into(),

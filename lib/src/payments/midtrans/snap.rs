@@ -2,7 +2,8 @@
 //!
 //! `item_details` must sum exactly to `gross_amount`: every line becomes an item at its unit
 //! price, shipping is one more, and each promotion's discount is an item with a negative price
-//! (Midtrans accepts negative prices for discounts; midtrans.md §item_details). The expiry starts explicitly at the order's creation (otherwise Midtrans starts
+//! (Midtrans accepts negative prices for discounts; midtrans.md §item_details). When prices
+//! exclude tax, the order's tax is one more item. The expiry starts explicitly at the order's creation (otherwise Midtrans starts
 //! the clock when the customer picks a method) and ends at the order's payment deadline.
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -61,6 +62,11 @@ pub fn request(order: &Order, provider_order_id: &str, finish_url: Option<&str>)
             "quantity": 1,
             "name": clip(&format!("Shipping discount: {}", promotion.name)),
         }));
+    }
+    if !order.prices_include_tax && order.tax_total > 0 {
+        items.push(
+            json!({ "id": "TAX", "price": order.tax_total, "quantity": 1, "name": "Tax (PPN)" }),
+        );
     }
     let minutes = (order.payment_due_at - order.created_at)
         .num_seconds()
@@ -128,6 +134,10 @@ mod tests {
             line_total: price * i64::from(quantity),
             discount: 0,
             returned_quantity: 0,
+            tax_class: "standard".into(),
+            tax_rate_bp: 0,
+            tax: 0,
+            tax_included: true,
         };
         Order {
             id: uuid::Uuid::nil(),
@@ -141,6 +151,10 @@ mod tests {
             shipping_discount: 0,
             grand_total: 275_000,
             refunded_amount: 0,
+            prices_include_tax: true,
+            shipping_tax: 0,
+            shipping_tax_rate_bp: 0,
+            tax_total: 0,
             shipping_method: "standard".into(),
             shipping_address: Address {
                 recipient_name: "Budi".into(),

@@ -1,0 +1,495 @@
+//! Tax: prices that include it (the tax is shown, the amounts do not change) or exclude it
+//! (added per line, rounded half up, shipping included), exempt and staff-defined classes,
+//! Midtrans items that still sum to the gross amount, and refunds and returns that give back
+//! the tax that was paid.
+
+use serde_json::{json, Value};
+use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use uuid::Uuid;
+
+struct Shop {
+    app: TestApp,
+    admin: TestUser,
+    category: String,
+}
+
+impl Shop {
+    async fn new(builder: toko_testkit::TestAppBuilder) -> Self {
+        let app = builder.with_midtrans().spawn().await;
+        let admin = app.register_admin().await;
+        let category = app.create_category_id(&admin, "Goods", None).await;
+        Self {
+            app,
+            admin,
+            category,
+        }
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+        self.app
+            .client
+            .request(method, self.app.url(path))
+            .json(&body)
+            .bearer_auth(&self.admin.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A product with one variant, in `class` (standard when `None`); returns the variant id.
+    async fn variant(&self, sku: &str, price: i64, class: Option<&str>) -> String {
+        let product = self
+            .app
+            .create_simple_product(
+                &self.admin,
+                &self.category,
+                &format!("Item {sku}"),
+                sku,
+                price,
+                100,
+            )
+            .await;
+        if let Some(class) = class {
+            let resp = self
+                .admin(
+                    reqwest::Method::PUT,
+                    &format!(
+                        "/api/v1/admin/products/{}/tax-class",
+                        product["id"].as_str().unwrap()
+                    ),
+                    json!({ "tax_class": class }),
+                )
+                .await;
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        }
+        product["variants"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn order(&self, user: &TestUser) -> Value {
+        let resp = self
+            .app
+            .post(
+                "/api/v1/checkout",
+                &json!({ "shipping_address": address(), "shipping_method": "standard" }),
+            )
+            .header("idempotency-key", Uuid::new_v4().to_string())
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        resp.json::<Value>().await.unwrap()["order"].clone()
+    }
+
+    async fn pay(&self, order: &Value, payment_type: &str) {
+        self.app
+            .sim_action(
+                order["number"].as_str().unwrap(),
+                "pay",
+                json!({"outcome": "settlement", "payment_type": payment_type}),
+            )
+            .await;
+        let id = order["id"].as_str().unwrap();
+        assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
+    }
+
+    async fn audit_passes(&self) {
+        let checks = toko::consistency::run(&self.app.db, &|_, _, _| {})
+            .await
+            .unwrap();
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.passed())
+            .map(|c| format!("{}: {:?}", c.name, c.violations))
+            .collect();
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+}
+
+fn line<'a>(order: &'a Value, sku: &str) -> &'a Value {
+    order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["sku"] == sku)
+        .unwrap()
+}
+
+fn int(v: &Value) -> i64 {
+    v.as_i64().unwrap()
+}
+
+/// The tax lines add up to the order's tax and each says what it is levied on.
+fn assert_tax_lines_add_up(order: &Value) {
+    let lines = order["tax_lines"].as_array().unwrap();
+    let sum: i64 = lines.iter().map(|t| int(&t["tax_amount"])).sum();
+    assert_eq!(sum, int(&order["tax_total"]), "{order}");
+    let taxed: i64 = lines
+        .iter()
+        .map(|t| int(&t["taxable_amount"]) + int(&t["tax_amount"]))
+        .sum();
+    let paid = int(&order["subtotal"]) - int(&order["discount_total"])
+        + int(&order["shipping_fee"])
+        - int(&order["shipping_discount"])
+        + if order["prices_include_tax"] == true {
+            0
+        } else {
+            int(&order["tax_total"])
+        };
+    assert_eq!(
+        taxed, paid,
+        "taxable amounts plus tax are what is paid: {order}"
+    );
+    assert_eq!(paid, int(&order["grand_total"]));
+}
+
+#[tokio::test]
+async fn prices_that_include_tax_show_it_without_changing_what_is_paid() {
+    let s = Shop::new(TestApp::builder()).await;
+    let shirt = s.variant("SHIRT", 111_000, None).await;
+    let rice = s.variant("RICE", 50_000, Some("exempt")).await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &shirt, 1).await;
+    s.app.add_to_cart(&user, &rice, 2).await;
+    let order = s.order(&user).await;
+
+    assert_eq!(order["prices_include_tax"], true);
+    // 111,000 with 11% in it: 11,000 is tax; exempt rice has none.
+    assert_eq!(line(&order, "SHIRT")["tax"], 11_000);
+    assert_eq!(line(&order, "SHIRT")["tax_rate_bp"], 1100);
+    assert_eq!(line(&order, "RICE")["tax"], 0);
+    assert_eq!(line(&order, "RICE")["tax_class"], "exempt");
+    // Shipping 15,000 with 11% in it: 1,486.49 → 1,486.
+    assert_eq!(order["shipping_tax"], 1_486);
+    assert_eq!(order["tax_total"], 11_000 + 1_486);
+    assert_eq!(
+        order["grand_total"],
+        111_000 + 100_000 + 15_000,
+        "the tax is inside the prices"
+    );
+    assert_tax_lines_add_up(&order);
+    s.pay(&order, "credit_card").await;
+    s.audit_passes().await;
+}
+
+#[tokio::test]
+async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discounts() {
+    let s = Shop::new(
+        TestApp::builder()
+            .setting("TAX_PRICES_INCLUDE_TAX", "false")
+            .setting("TAX_STANDARD_RATE", "11"),
+    )
+    .await;
+    let resp = s
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/admin/tax-classes",
+            json!({"code": "books", "name": "Books", "rate_bp": 1000}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let gadget = s.variant("GADGET", 33_333, None).await;
+    let pamphlet = s.variant("PAMPHLET", 45, Some("books")).await;
+    let rice = s.variant("RICE", 20_000, Some("exempt")).await;
+    let resp = s
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/admin/promotions",
+            json!({"name": "Five off", "code": "FIVE", "effect": "order_percent", "percent": 5}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &gadget, 1).await;
+    s.app.add_to_cart(&user, &pamphlet, 1).await;
+    s.app.add_to_cart(&user, &rice, 1).await;
+    let resp = s
+        .app
+        .post("/api/v1/cart/promotions", &json!({"code": "FIVE"}))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cart: Value = resp.json().await.unwrap();
+    let order = s.order(&user).await;
+
+    assert_eq!(order["prices_include_tax"], false);
+    // The cart showed the items' tax checkout charged, and a total with it.
+    let items_tax: i64 = order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| int(&l["tax"]))
+        .sum();
+    assert_eq!(cart["prices_include_tax"], false);
+    assert_eq!(int(&cart["tax_total"]), items_tax);
+    assert_eq!(
+        int(&cart["total"]),
+        int(&order["subtotal"]) - int(&order["discount_total"]) + items_tax
+    );
+    // Each line: rate × what was paid for it after its share of the discount, half up.
+    for (sku, rate) in [("GADGET", 1100), ("PAMPHLET", 1000), ("RICE", 0)] {
+        let l = line(&order, sku);
+        let base = int(&l["line_total"]) - int(&l["discount"]);
+        assert_eq!(
+            int(&l["tax"]),
+            (2 * base * rate + 10_000) / 20_000,
+            "{sku}: {l}"
+        );
+        assert_eq!(l["tax_rate_bp"], rate);
+    }
+    // 45 - 2 (its 5%) = 43 at 10%: 4.3 → 4; undiscounted, 4.5 would have been 5.
+    assert_eq!(int(&line(&order, "PAMPHLET")["discount"]), 2);
+    assert_eq!(line(&order, "PAMPHLET")["tax"], 4);
+    assert_eq!(order["shipping_tax"], 1_650, "15,000 at 11%");
+    assert_tax_lines_add_up(&order);
+    let classes: Vec<&str> = order["tax_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["standard", "books", "exempt", "shipping"]);
+
+    // Midtrans accepts it: the items (with a tax item) sum to the gross amount.
+    s.pay(&order, "credit_card").await;
+    let id = order["id"].as_str().unwrap();
+    // Refunding every line by units gives back what was paid for them, tax included.
+    let lines: Vec<Value> = order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| json!({"line_id": l["id"], "quantity": l["quantity"]}))
+        .collect();
+    let resp = s
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/orders/{id}/refund"),
+            json!({"lines": lines, "reason": "all back"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let after: Value = resp.json().await.unwrap();
+    let shipping_paid = int(&order["shipping_fee"]) - int(&order["shipping_discount"])
+        + int(&order["shipping_tax"]);
+    assert_eq!(
+        int(&after["refunded_amount"]),
+        int(&order["grand_total"]) - shipping_paid
+    );
+    s.audit_passes().await;
+}
+
+#[tokio::test]
+async fn a_return_of_a_taxed_line_refunds_the_tax_that_was_paid_for_it() {
+    let s = Shop::new(TestApp::builder().setting("TAX_PRICES_INCLUDE_TAX", "false")).await;
+    let lamp = s.variant("LAMP", 99_999, None).await;
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &lamp, 3).await;
+    let order = s.order(&user).await;
+    s.pay(&order, "gopay").await;
+    let id = order["id"].as_str().unwrap();
+    for (to, tracking) in [
+        ("processing", None),
+        ("shipped", Some("SICEPAT-1")),
+        ("delivered", None),
+    ] {
+        let resp = s
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/admin/orders/{id}/transitions"),
+                json!({"to": to, "tracking_number": tracking}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let lamps = line(&order, "LAMP");
+    // 299,997 at 11%: 32,999.67 → 33,000 tax, paid 332,997 for three lamps.
+    assert_eq!(lamps["tax"], 33_000);
+    let resp = s
+        .app
+        .post(
+            &format!("/api/v1/orders/{id}/returns"),
+            &json!({"lines": [{"line_id": lamps["id"], "quantity": 1, "reason": "defective"}]}),
+        )
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let r: Value = resp.json().await.unwrap();
+    let rid = r["id"].as_str().unwrap();
+    for (step, body) in [
+        ("approve", json!({})),
+        (
+            "receive",
+            json!({"lines": [{"line_id": lamps["id"], "disposition": "write_off"}]}),
+        ),
+        ("refund", json!({})),
+    ] {
+        let resp = s
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/admin/returns/{rid}/{step}"),
+                body,
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{step}: {}", resp.text().await.unwrap());
+    }
+    let refunded: Value = s
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/admin/returns/{rid}"),
+            Value::Null,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // A third of what the lamps cost with their tax, rounded down (the last lamp carries the rest).
+    assert_eq!(refunded["refund_amount"], (299_997 + 33_000) / 3);
+    s.audit_passes().await;
+}
+
+#[tokio::test]
+async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
+    let s = Shop::new(TestApp::builder().setting("TAX_STANDARD_RATE", "12")).await;
+    let listed: Value = s
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/admin/tax-classes",
+            Value::Null,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["classes"][0]["code"], "standard");
+    assert_eq!(
+        listed["classes"][0]["rate_bp"], 1200,
+        "the standard rate is the setting"
+    );
+    assert_eq!(listed["prices_include_tax"], true);
+
+    let resp = s
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/admin/tax-classes",
+            json!({"code": "Bad Code", "name": "", "rate_bp": 10_001}),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["code", "name", "rate_bp"]);
+    let created = s
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/admin/tax-classes",
+            json!({"code": "luxury", "name": "Luxury goods", "rate_bp": 2000}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let again = s
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/admin/tax-classes",
+            json!({"code": "luxury", "name": "Again", "rate_bp": 1}),
+        )
+        .await;
+    assert_problem(again, 409, "tax_class_taken").await;
+    let resp = s
+        .admin(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/tax-classes/standard",
+            json!({"rate_bp": 1000}),
+        )
+        .await;
+    assert_problem(resp, 409, "tax_rate_is_a_setting").await;
+    let resp = s
+        .admin(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/tax-classes/luxury",
+            json!({"rate_bp": 2500}),
+        )
+        .await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["rate_bp"], 2500);
+
+    let watch = s.variant("WATCH", 1_000_000, Some("luxury")).await;
+    let resp = s
+        .admin(
+            reqwest::Method::DELETE,
+            "/api/v1/admin/tax-classes/luxury",
+            Value::Null,
+        )
+        .await;
+    assert_problem(resp, 409, "tax_class_in_use").await;
+    let product: Uuid = sqlx::query_scalar("select product_id from variants where variant_id = $1")
+        .bind(Uuid::parse_str(&watch).unwrap())
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    let resp = s
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/products/{product}/tax-class"),
+            json!({"tax_class": "nope"}),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "tax_class");
+    let resp = s
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/products/{}/tax-class", Uuid::nil()),
+            json!({"tax_class": "exempt"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+
+    // An order taxed at 25% keeps that rate after the class changes.
+    let user = s.app.register_customer().await;
+    s.app.add_to_cart(&user, &watch, 1).await;
+    let order = s.order(&user).await;
+    assert_eq!(line(&order, "WATCH")["tax_rate_bp"], 2500);
+    assert_eq!(
+        line(&order, "WATCH")["tax"],
+        200_000,
+        "1,000,000 with 25% in it"
+    );
+    s.admin(
+        reqwest::Method::PATCH,
+        "/api/v1/admin/tax-classes/luxury",
+        json!({"rate_bp": 1000}),
+    )
+    .await;
+    let got: Value = s
+        .app
+        .get(&format!("/api/v1/orders/{}", order["id"].as_str().unwrap()))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(line(&got, "WATCH")["tax_rate_bp"], 2500);
+    s.admin(
+        reqwest::Method::PUT,
+        &format!("/api/v1/admin/products/{product}/tax-class"),
+        json!({"tax_class": "standard"}),
+    )
+    .await;
+    let resp = s
+        .admin(
+            reqwest::Method::DELETE,
+            "/api/v1/admin/tax-classes/luxury",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(resp.status(), 204);
+}
