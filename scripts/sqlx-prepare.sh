@@ -44,7 +44,7 @@ cleanup() {
         [[ -e "$path" ]] && touch -m -d "@$mtime" "$path"
     done <"$mtimes"
     rm -f "$mtimes"
-    sqlx database drop -y --database-url "$DATABASE_URL" >/dev/null 2>&1 || true
+    sqlx database drop -y -f --database-url "$DATABASE_URL" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
