@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    auth::UserRegistered,
+    auth::{resets::PasswordResetRequested, UserRegistered},
     catalog::events::{CategoryChanged, ProductEvent, StockChanged, VariantEvent},
     orders::events::OrderEvent,
     payments::exceptions::PaymentExceptionOpened,
@@ -128,6 +128,9 @@ event_catalog! {
     CategoryChanged => "category.changed", v 1, "category", CategoryChanged;
     /// A customer registered.
     UserRegistered => "user.registered", v 1, "user", UserRegistered;
+    /// A customer asked for a password reset link (the notifier emails it; the payload has no
+    /// token).
+    UserPasswordResetRequested => "user.password_reset_requested", v 1, "user", PasswordResetRequested;
     /// A customer checked out: the order awaits payment.
     OrderCreated => "order.created", v 2, "order", OrderEvent;
     /// The order's payment settled.

@@ -16,6 +16,7 @@ const PASSWORD: &str = "customer password never logged";
 const WRONG_PASSWORD: &str = "wrong guess never logged";
 const ADMIN_PASSWORD: &str = "admin password never logged";
 const NEW_ADMIN_PASSWORD: &str = "new admin password never logged";
+const RESET_PASSWORD: &str = "password set by a reset never logged";
 
 struct Api {
     base: String,
@@ -275,6 +276,32 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         .await;
     assert!(status >= 400, "a forged notification is refused");
     wait_for_paid(&db, &number).await;
+
+    // The customer resets their password with the link's token.
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({ "email": email })),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let request_id: uuid::Uuid = sqlx::query_scalar!("select request_id from password_resets",)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let reset_token =
+        toko::auth::resets::reset_token(&toko::config::Secret::new(JWT_SECRET), request_id);
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(json!({ "token": reset_token, "new_password": RESET_PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 204);
     let password_hash: String =
         sqlx::query_scalar!("select password_hash from users where email = $1", email,)
             .fetch_one(&db)
@@ -294,6 +321,7 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
     for expected in [
         "/api/v1/auth/login",
         "/api/v1/checkout",
+        "/api/v1/auth/password-reset/confirm",
         "/api/v1/payments/midtrans/notification",
         &number,
     ] {
@@ -308,6 +336,8 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         ("wrong password", WRONG_PASSWORD.to_owned()),
         ("admin password", ADMIN_PASSWORD.to_owned()),
         ("new admin password", NEW_ADMIN_PASSWORD.to_owned()),
+        ("password set by a reset", RESET_PASSWORD.to_owned()),
+        ("password reset token", reset_token),
         ("password hash", password_hash),
         ("access token", access),
         ("refresh token", refresh),

@@ -5,6 +5,7 @@
 //! `password` the policy and hashing; `throttle` the failed-login limits.
 
 pub mod password;
+pub mod resets;
 mod sessions;
 mod settings;
 pub mod store;

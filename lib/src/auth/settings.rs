@@ -22,6 +22,10 @@ pub struct AuthConfig {
     /// so that one address cannot lock the owner out, while a distributed guesser is stopped.
     pub max_failed_logins_per_account: u32,
     pub login_window: Duration,
+    /// How long a password reset link works.
+    pub password_reset_ttl: Duration,
+    /// Reset links sent per account per hour (more requests are answered the same, silently).
+    pub password_resets_per_hour: i64,
 }
 
 impl AuthConfig {
@@ -40,6 +44,8 @@ impl AuthConfig {
             max_failed_logins_per_ip: r.parse("LOGIN_MAX_FAILURES_PER_IP", 20)?,
             max_failed_logins_per_account: r.parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", 100)?,
             login_window: r.duration("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60))?,
+            password_reset_ttl: r.duration("PASSWORD_RESET_TTL", Duration::from_secs(60 * 60))?,
+            password_resets_per_hour: r.parse("PASSWORD_RESETS_PER_HOUR", 3)?,
         })
     }
 }

@@ -139,6 +139,8 @@ mod tests {
             max_failed_logins_per_ip: 20,
             max_failed_logins_per_account: 100,
             login_window: Duration::from_secs(900),
+            password_reset_ttl: Duration::from_secs(3600),
+            password_resets_per_hour: 3,
         }
     }
 

@@ -367,7 +367,8 @@ pub fn subscribes(kind: EventKind) -> bool {
         | ReturnApproved
         | ReturnRejected
         | ReturnReceived
-        | ReturnRefunded => false,
+        | ReturnRefunded
+        | UserPasswordResetRequested => false,
     }
 }
 

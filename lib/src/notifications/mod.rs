@@ -36,6 +36,8 @@ pub struct MailConfig {
     pub smtp_url: Secret,
     pub from: String,
     pub shop: Shop,
+    /// The key account links (password reset) are derived with: the API's `JWT_SECRET`.
+    pub link_key: Option<Secret>,
 }
 
 impl MailConfig {
@@ -59,6 +61,7 @@ impl MailConfig {
                 name: r.string("SHOP_NAME", "toko"),
                 url: r.string("SHOP_URL", "http://localhost:3000"),
             },
+            link_key: r.optional("JWT_SECRET").map(Secret::new),
         })
     }
 }
@@ -132,6 +135,7 @@ pub struct Notifier {
     db: PgPool,
     mailer: Mailer,
     shop: Shop,
+    link_key: Option<Secret>,
 }
 
 /// The events that send an email.
@@ -139,6 +143,7 @@ pub fn subscribes(kind: EventKind) -> bool {
     use EventKind::*;
     match kind {
         UserRegistered
+        | UserPasswordResetRequested
         | OrderCreated
         | OrderPaid
         | OrderShipped
@@ -162,7 +167,18 @@ pub fn subscribes(kind: EventKind) -> bool {
 
 impl Notifier {
     pub fn new(db: PgPool, mailer: Mailer, shop: Shop) -> Self {
-        Self { db, mailer, shop }
+        Self {
+            db,
+            mailer,
+            shop,
+            link_key: None,
+        }
+    }
+
+    /// Makes password reset links with `key` (the API's `JWT_SECRET`).
+    pub fn with_link_key(mut self, key: Option<Secret>) -> Self {
+        self.link_key = key;
+        self
     }
 
     /// The email an event calls for (`None`: nothing to send for it). Everything an email
@@ -171,6 +187,15 @@ impl Notifier {
         let shop = &self.shop;
         Ok(match msg.event()? {
             Event::UserRegistered(user) => Some(templates::welcome(shop, &user.email, &user.name)),
+            Event::UserPasswordResetRequested(request) => {
+                let Some(key) = &self.link_key else {
+                    return Err(HandlerError::permanent(
+                        "JWT_SECRET is not set: the notifier cannot make password reset links",
+                    ));
+                };
+                let token = crate::auth::resets::reset_token(key, request.request_id);
+                Some(templates::password_reset(shop, &request, &token))
+            }
             Event::OrderCreated(order) => Some(templates::order_confirmation(shop, &order)),
             Event::OrderPaid(order) => Some(templates::payment_received(shop, &order)),
             Event::OrderShipped(order) => Some(templates::order_shipped(shop, &order)),

@@ -339,6 +339,33 @@ pub fn refund_issued(shop: &Shop, order: &Order) -> Email {
     )
 }
 
+/// A password reset link (the token is in the link only).
+pub fn password_reset(
+    shop: &Shop,
+    request: &crate::auth::resets::PasswordResetRequested,
+    token: &str,
+) -> Email {
+    let link = format!(
+        "{}/reset-password?token={token}",
+        shop.url.trim_end_matches('/')
+    );
+    email(
+        shop,
+        &request.email,
+        format!("Reset your {} password", shop.name),
+        vec![
+            format!("Hi {},", request.name),
+            format!(
+                "Someone (hopefully you) asked to reset the password of your {} account. Choose a new password here before {} (UTC): {link}",
+                shop.name,
+                request.expires_at.format("%Y-%m-%d %H:%M")
+            ),
+            "The link works once. If you did not ask for it, ignore this email: your password stays as it is.".to_owned(),
+        ],
+        None,
+    )
+}
+
 /// A return moved a step: what happens next, in the customer's words.
 pub fn return_update(shop: &Shop, e: &ReturnEvent) -> Email {
     let r = &e.details;

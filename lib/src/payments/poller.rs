@@ -65,7 +65,8 @@ pub fn subscribes(kind: EventKind) -> bool {
         | ReturnApproved
         | ReturnRejected
         | ReturnReceived
-        | ReturnRefunded => false,
+        | ReturnRefunded
+        | UserPasswordResetRequested => false,
     }
 }
 

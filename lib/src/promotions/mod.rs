@@ -186,9 +186,20 @@ impl Promotions {
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Promotion, PromotionError> {
-        store::get(&self.db, id)
+        let promotion = store::get(&self.db, id)
             .await?
-            .ok_or(PromotionError::NotFound)
+            .ok_or(PromotionError::NotFound)?;
+        self.with_live_count(promotion).await
+    }
+
+    /// The stored count is kept only while a promotion has a limit (unlimited ones are never
+    /// counted on their row, so checkouts do not queue on it); otherwise it is counted here.
+    async fn with_live_count(&self, mut promotion: Promotion) -> Result<Promotion, PromotionError> {
+        let rule = &mut promotion.rule;
+        if rule.usage_limit.is_none() && rule.per_customer_limit.is_none() {
+            rule.redemption_count = store::live_redemptions(&self.db, rule.id).await?;
+        }
+        Ok(promotion)
     }
 
     pub async fn list(
@@ -196,7 +207,11 @@ impl Promotions {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Promotion>, PromotionError> {
-        Ok(store::list(&self.db, before, limit).await?)
+        let mut promotions = Vec::new();
+        for promotion in store::list(&self.db, before, limit).await? {
+            promotions.push(self.with_live_count(promotion).await?);
+        }
+        Ok(promotions)
     }
 
     pub async fn update(&self, id: Uuid, patch: Patch) -> Result<Promotion, PromotionError> {
@@ -225,8 +240,17 @@ impl Promotions {
             ),
         );
         errors.finish()?;
-        // The count is guarded in SQL as well (a redemption may land meanwhile).
-        match store::save(&self.db, &rule, false).await {
+        // Under the row lock (after the checkouts redeeming it) the count is taken afresh and
+        // guarded in SQL against the new limit.
+        let mut tx = self.db.begin().await?;
+        if !store::lock(&mut tx, id).await? {
+            return Err(PromotionError::NotFound);
+        }
+        let saved = store::save(&mut *tx, &rule, false).await;
+        if saved.is_ok() {
+            tx.commit().await?;
+        }
+        match saved {
             Err(e) if crate::db::violated_constraint(&e) == Some("promotions_limits_check") => Err(
                 ValidationErrors::single("usage_limit", "must be at least the redemptions so far")
                     .into(),

@@ -230,7 +230,9 @@ pub(super) async fn save(
             "update promotions set name = $2, code = $3, effect = $4, percent = $5, amount = $6, max_discount = $7,
                  product_ids = $8, category_ids = $9, brands = $10, shipping_methods = $11, starts_at = $12,
                  ends_at = $13, min_subtotal = $14, eligibility = $15, usage_limit = $16, per_customer_limit = $17,
-                 stackable = $18, priority = $19, enabled = $20
+                 stackable = $18, priority = $19, enabled = $20,
+                 redemption_count = (select count(*) from promotion_redemptions r
+                                      where r.promotion_id = $1 and r.released_at is null)
              where promotion_id = $1",
             rule.id,
             &rule.name,
@@ -351,16 +353,71 @@ pub(super) async fn count_redemption(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<Option<i32>>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "update promotions set redemption_count = redemption_count + 1
-         where promotion_id = $1 and enabled
-           and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
-           and (usage_limit is null or redemption_count < usage_limit)
-         returning per_customer_limit",
+    let limits = sqlx::query!(
+        "select usage_limit, per_customer_limit from promotions where promotion_id = $1",
         id,
-        now,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| (r.usage_limit, r.per_customer_limit));
+    match limits {
+        None => Ok(None),
+        // Limited: counted on the row, whose lock (held to the commit) makes the limits exact.
+        Some((Some(_), _) | (_, Some(_))) => {
+            sqlx::query_scalar!(
+                "update promotions set redemption_count = redemption_count + 1
+                 where promotion_id = $1 and enabled
+                   and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
+                   and (usage_limit is null or redemption_count < usage_limit)
+                 returning per_customer_limit",
+                id,
+                now,
+            )
+            .fetch_optional(tx)
+            .await
+        }
+        // Unlimited: nothing to count, so concurrent checkouts only share the row (which keeps
+        // staff from changing its limits until they commit) and never queue on it.
+        Some((None, None)) => {
+            let still_unlimited = sqlx::query_scalar!(
+                r#"select usage_limit is null and per_customer_limit is null as "unlimited!"
+                   from promotions
+                   where promotion_id = $1 and enabled
+                     and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
+                   for share"#,
+                id,
+                now,
+            )
+            .fetch_optional(tx)
+            .await?;
+            // Limited meanwhile: refused like an ended promotion (the cart shows it again).
+            Ok(still_unlimited.filter(|unlimited| *unlimited).map(|_| None))
+        }
+    }
+}
+
+/// Locks a promotion for a change of its terms (waiting for checkouts redeeming it).
+pub(super) async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!(
+        "select 1 as one from promotions where promotion_id = $1 for update",
+        id,
     )
     .fetch_optional(tx)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Redemptions that count (by orders that were not cancelled or expired unpaid).
+pub(super) async fn live_redemptions(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*)::int4 as "count!" from promotion_redemptions
+           where promotion_id = $1 and released_at is null"#,
+        id,
+    )
+    .fetch_one(db)
     .await
 }
 
@@ -426,7 +483,8 @@ pub(super) async fn release(
     .await?;
     let ids: Vec<Uuid> = released.iter().map(|p| p.promotion_id).collect();
     sqlx::query!(
-        "update promotions set redemption_count = redemption_count - 1 where promotion_id = any($1)",
+        "update promotions set redemption_count = redemption_count - 1
+         where promotion_id = any($1) and (usage_limit is not null or per_customer_limit is not null)",
         &ids,
     )
     .execute(tx)

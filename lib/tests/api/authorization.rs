@@ -28,6 +28,8 @@ const RULES: &[(&str, Access)] = &[
     ("login_user", Access::Public),
     ("refresh_token", Access::Public),
     ("logout_user", Access::Public),
+    ("request_password_reset", Access::Public),
+    ("confirm_password_reset", Access::Public),
     ("get_me", Access::Signed),
     ("update_me", Access::Signed),
     ("change_password", Access::Signed),
@@ -202,6 +204,27 @@ impl World {
             .await;
         assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
         id
+    }
+
+    /// The token of a reset link of a fresh customer.
+    async fn reset_token(&self) -> String {
+        let user = self.app.register_customer().await;
+        let resp = self
+            .app
+            .post("/api/v1/auth/password-reset", &json!({"email": user.email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 202);
+        let request: uuid::Uuid =
+            sqlx::query_scalar("select request_id from password_resets where user_id = $1")
+                .bind(uuid::Uuid::parse_str(&user.id).unwrap())
+                .fetch_one(&self.app.db)
+                .await
+                .unwrap();
+        let key =
+            toko::config::Secret::new(toko_testkit::default_settings("")["JWT_SECRET"].clone());
+        toko::auth::resets::reset_token(&key, request)
     }
 
     /// A fresh tax class (created by the admin); returns its code.
@@ -401,6 +424,9 @@ impl World {
             "login_user" => app.post("/api/v1/auth/login", &json!({"email": self.a.email, "password": self.a.password})),
             "refresh_token" => app.post("/api/v1/auth/refresh", &json!({"refresh_token": self.session().await})),
             "logout_user" => app.post("/api/v1/auth/logout", &json!({"refresh_token": self.session().await})),
+            "request_password_reset" => app.post("/api/v1/auth/password-reset", &json!({"email": self.a.email})),
+            "confirm_password_reset" => app.post("/api/v1/auth/password-reset/confirm",
+                &json!({"token": self.reset_token().await, "new_password": "a matrix passphrase 77"})),
             "get_me" => c.get(url("/api/v1/me")),
             "update_me" => c.patch(url("/api/v1/me")).json(&json!({"name": "Renamed"})),
             "change_password" => {

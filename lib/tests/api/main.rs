@@ -16,6 +16,7 @@ mod layers;
 mod openapi;
 mod orders;
 mod password_guessing;
+mod password_reset;
 mod payment_rules;
 mod payments;
 mod platform;

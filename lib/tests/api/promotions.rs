@@ -162,7 +162,23 @@ impl Shop {
             .unwrap()
     }
 
-    async fn redemption_count(&self, id: &str) -> i32 {
+    /// The count staff see.
+    async fn redemption_count(&self, id: &str) -> i64 {
+        let promotion: Value = self
+            .app
+            .get(&format!("/api/v1/admin/promotions/{id}"))
+            .bearer_auth(&self.admin.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        promotion["redemption_count"].as_i64().unwrap()
+    }
+
+    /// The count kept on the promotion's row (only while it has a limit).
+    async fn stored_count(&self, id: &str) -> i32 {
         sqlx::query_scalar("select redemption_count from promotions where promotion_id = $1")
             .bind(Uuid::parse_str(id).unwrap())
             .fetch_one(&self.app.db)
@@ -580,6 +596,7 @@ async fn two_hundred_concurrent_checkouts_redeem_a_code_limited_to_fifty_exactly
     assert_eq!(placed, 50);
     assert_eq!(changed.len(), 150);
     assert_eq!(s.redemption_count(id).await, 50);
+    assert_eq!(s.stored_count(id).await, 50);
     let discounted: i64 =
         sqlx::query_scalar("select count(*) from orders where discount_total = 10000")
             .fetch_one(&s.app.db)
@@ -593,6 +610,85 @@ async fn two_hundred_concurrent_checkouts_redeem_a_code_limited_to_fifty_exactly
     assert_eq!(rejected(&cart), ("FLASH50", "limit_reached"));
     let order = s.order(changed[0], "standard").await;
     assert_eq!(order["discount_total"], 0);
+}
+
+#[tokio::test]
+async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_redemption() {
+    let s = shop().await;
+    let item = s.variant("SHIRT", 100_000).await;
+    let promotion = s
+        .promotion(
+            json!({"name": "Open", "code": "OPEN", "effect": "order_fixed", "amount": 5_000}),
+        )
+        .await;
+    let id = promotion["id"].as_str().unwrap().to_owned();
+    let buyers: Vec<TestUser> = join_all((0..60).map(|_| s.app.register_customer())).await;
+    join_all(buyers.iter().map(|b| s.app.add_to_cart(b, &item, 1))).await;
+    for chunk in buyers.chunks(20) {
+        join_all(chunk.iter().map(|b| s.with_code(b, "OPEN"))).await;
+    }
+    // Staff limit the code to 45 while the 60 checkouts run.
+    let limit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        s.app
+            .patch(
+                &format!("/api/v1/admin/promotions/{id}"),
+                &json!({"usage_limit": 45}),
+            )
+            .bearer_auth(&s.admin.access_token)
+            .send()
+            .await
+            .unwrap()
+    };
+    let (responses, limited) = tokio::join!(
+        join_all(buyers.iter().map(|b| s.checkout(b, "standard"))),
+        limit
+    );
+    let redeemed: i64 = sqlx::query_scalar(
+        "select count(*) from promotion_redemptions where promotion_id = $1 and released_at is null",
+    )
+    .bind(Uuid::parse_str(&id).unwrap())
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    let placed = responses.iter().filter(|r| r.status() == 201).count() as i64;
+    assert!(
+        responses
+            .iter()
+            .all(|r| [201, 409].contains(&r.status().as_u16())),
+        "{:?}",
+        responses.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    let discounted: i64 =
+        sqlx::query_scalar("select count(*) from orders where discount_total = 5000")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(discounted, redeemed, "every discounted order redeemed once");
+    if limited.status() == 200 {
+        assert!(redeemed <= 45, "{redeemed} redemptions under a limit of 45");
+        assert_eq!(
+            s.stored_count(&id).await as i64,
+            redeemed,
+            "the limit took the count afresh"
+        );
+    } else {
+        // More than 45 were redeemed before the limit could be set: refused as such.
+        let body: Value = limited.json().await.unwrap();
+        assert_eq!(body["errors"][0]["field"], "usage_limit", "{body}");
+        assert!(redeemed > 45);
+    }
+    assert_eq!(s.redemption_count(&id).await, redeemed);
+    assert!(placed >= redeemed);
+    let checks = toko::consistency::run(&s.app.db, &|_, _, _| {})
+        .await
+        .unwrap();
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| c.name)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use toko::{
 async fn main() -> std::process::ExitCode {
     toko_workers::run("notifier", |worker| {
         let mail = MailConfig::from_reader(&Reader(&ProcessEnv))?;
-        let notifier = Notifier::new(worker.pool.clone(), Mailer::new(&mail)?, mail.shop);
+        let notifier = Notifier::new(worker.pool.clone(), Mailer::new(&mail)?, mail.shop)
+            .with_link_key(mail.link_key);
         worker.consume(notifier)?;
         Ok(())
     })

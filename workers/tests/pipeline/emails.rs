@@ -216,6 +216,63 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
     assert!(refunded.contains("Rp 80.000"), "says how much: {refunded}");
 }
 
+#[tokio::test]
+async fn a_password_reset_link_is_emailed_once_and_its_token_works() {
+    let p = Pipeline::start(&[], Duration::ZERO).await;
+    let user = p.app.register_customer().await;
+    let resp = p
+        .app
+        .post("/api/v1/auth/password-reset", &json!({"email": user.email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let sent = wait_until(
+        || p.emails_about("Reset your toko password").len(),
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(sent, 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mails = p.emails_about("Reset your toko password");
+    assert_eq!(mails.len(), 1, "exactly once");
+    let mail = &mails[0];
+    assert!(mail.contains(&user.email), "{mail}");
+    // The token is in the link only (undo quoted-printable's soft breaks and `=3D`).
+    let body = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let token: String = body
+        .split("reset-password?token=")
+        .nth(1)
+        .expect("a link in the email")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert_eq!(token.len(), 43, "256 bits, base64url: {token}");
+    let reset = |password: &'static str| {
+        p.app
+            .post(
+                "/api/v1/auth/password-reset/confirm",
+                &json!({"token": token, "new_password": password}),
+            )
+            .send()
+    };
+    assert_eq!(
+        reset("a password from the email 1").await.unwrap().status(),
+        204
+    );
+    assert_eq!(
+        reset("a password from the email 2").await.unwrap().status(),
+        422
+    );
+    p.app
+        .login(&user.email, "a password from the email 1")
+        .await;
+}
+
 /// Polls `check` until it reaches `expected` (or 20 s pass); returns its last value.
 async fn wait_until_async<F, Fut>(check: F, expected: usize) -> usize
 where

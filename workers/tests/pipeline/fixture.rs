@@ -62,6 +62,9 @@ impl Pipeline {
         );
         settings.insert("SMTP_URL".into(), smtp.url());
         settings.insert("MAIL_FROM".into(), "toko <orders@toko.test>".into());
+        // The API's key, from which the notifier derives password reset links.
+        let api = toko_testkit::default_settings(&app.database.url);
+        settings.insert("JWT_SECRET".into(), api["JWT_SECRET"].clone());
         for (k, v) in app_settings {
             settings.insert(k.to_string(), v.to_string());
         }
@@ -101,6 +104,7 @@ impl Pipeline {
         let reader = Reader(&self.settings);
         let mail = MailConfig::from_reader(&reader).expect("mail settings");
         Notifier::new(pool, Mailer::new(&mail).expect("mailer"), mail.shop)
+            .with_link_key(mail.link_key)
     }
 
     pub async fn spawn_consumer(&self, name: &str, handler: impl toko::messaging::Handler) {

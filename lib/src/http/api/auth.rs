@@ -16,6 +16,7 @@ use crate::{
 error_set!(RegisterErrors: 409, 413, 415, 422);
 error_set!(LoginErrors: 401, 403, 413, 415, 422);
 error_set!(TokenErrors: 401, 413, 415, 422);
+error_set!(ResetErrors: 413, 415, 422);
 
 /// A new account.
 #[derive(Debug, Object, serde::Deserialize)]
@@ -43,6 +44,30 @@ pub struct LoginIn {
 #[derive(Debug, Object, serde::Deserialize)]
 pub struct RefreshIn {
     pub refresh_token: String,
+}
+
+/// Where to send a password reset link.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct PasswordResetIn {
+    pub email: String,
+}
+
+/// A new password with the token of a reset link.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct PasswordResetConfirmIn {
+    /// The `token` of the link in the email.
+    #[serde(default)]
+    pub token: String,
+    /// At least 10 characters, not your email, not a common password.
+    #[serde(default)]
+    pub new_password: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ResetRequested {
+    /// If the address has an account, a link is on its way (the answer is the same either way).
+    #[oai(status = 202)]
+    Accepted,
 }
 
 #[derive(ApiResponse)]
@@ -141,6 +166,48 @@ impl AuthApi {
     ) -> ApiResult<Json<TokenPairOut>, TokenErrors> {
         let tokens = state.auth.refresh(&body.0.refresh_token).await?;
         Ok(Json(tokens.into()))
+    }
+
+    /// Ask for a password reset link
+    ///
+    /// Emails a link that works once, for `PASSWORD_RESET_TTL` (1 hour), to the account of
+    /// `email`. The answer is the same 202 whether or not the address has an account; at most
+    /// `PASSWORD_RESETS_PER_HOUR` links per account are sent, and the per-IP limit of
+    /// `/api/v1/auth/*` applies.
+    #[oai(
+        path = "/password-reset",
+        method = "post",
+        operation_id = "request_password_reset"
+    )]
+    async fn request_password_reset(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<PasswordResetIn>,
+    ) -> ApiResult<ResetRequested, ResetErrors> {
+        state.auth.request_password_reset(&body.0.email).await?;
+        Ok(ResetRequested::Accepted)
+    }
+
+    /// Set a new password with a reset link
+    ///
+    /// Ends every session of the account (refresh and access tokens stop working at once) and
+    /// every other open link; sign in with the new password. An invalid, expired or used
+    /// token is a 422 naming `token`.
+    #[oai(
+        path = "/password-reset/confirm",
+        method = "post",
+        operation_id = "confirm_password_reset"
+    )]
+    async fn confirm_password_reset(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<PasswordResetConfirmIn>,
+    ) -> ApiResult<LogoutResponse, ResetErrors> {
+        state
+            .auth
+            .reset_password(&body.0.token, &body.0.new_password)
+            .await?;
+        Ok(LogoutResponse::NoContent)
     }
 
     /// Log out
