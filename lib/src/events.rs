@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    auth::{resets::PasswordResetRequested, UserRegistered},
+    auth::{resets::PasswordResetRequested, verification::VerificationRequested, UserRegistered},
     catalog::events::{CategoryChanged, ProductEvent, StockChanged, VariantEvent},
     orders::events::OrderEvent,
     payments::exceptions::PaymentExceptionOpened,
@@ -131,6 +131,8 @@ event_catalog! {
     /// A customer asked for a password reset link (the notifier emails it; the payload has no
     /// token).
     UserPasswordResetRequested => "user.password_reset_requested", v 1, "user", PasswordResetRequested;
+    /// A customer asked for a new email verification link (the payload has no token).
+    UserEmailVerificationRequested => "user.email_verification_requested", v 1, "user", VerificationRequested;
     /// A customer checked out: the order awaits payment.
     OrderCreated => "order.created", v 2, "order", OrderEvent;
     /// The order's payment settled.

@@ -11,6 +11,7 @@ mod settings;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+pub mod verification;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
@@ -36,6 +37,9 @@ pub struct UserRegistered {
     pub user_id: Uuid,
     pub email: String,
     pub name: String,
+    /// The verification link the welcome email carries (its token is derived, never sent).
+    #[serde(default)]
+    pub verification_id: Option<Uuid>,
 }
 
 impl Payload for UserRegistered {
@@ -126,6 +130,8 @@ pub enum AuthError {
     AccountDisabled,
     #[error("staff cannot disable their own account")]
     CannotDisableSelf,
+    #[error("the email address is already verified")]
+    EmailAlreadyVerified,
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -299,10 +305,12 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         let pair = self.start_family(&mut tx, &user).await?;
+        let (verification_id, _) = self.new_verification(&mut tx, user.id, &user.email).await?;
         let registered = UserRegistered {
             user_id: user.id,
             email: user.email.clone(),
             name: user.name.clone(),
+            verification_id: Some(verification_id),
         };
         crate::outbox::enqueue(&mut tx, Event::UserRegistered(registered)).await?;
         tx.commit().await?;

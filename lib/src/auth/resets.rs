@@ -38,10 +38,16 @@ impl Payload for PasswordResetRequested {
 /// The token of a reset request's link: 256 bits derived from its id with `key`
 /// (`JWT_SECRET`), so the API and the notifier agree without sharing it any other way.
 pub fn reset_token(key: &Secret, request_id: Uuid) -> String {
+    link_token(key, b"toko password reset ", request_id)
+}
+
+/// A link's token: HMAC-SHA256 of the link's id under `key`, with a `purpose` label so that
+/// links of one kind are never tokens of another.
+pub(super) fn link_token(key: &Secret, purpose: &[u8], id: Uuid) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key size");
-    mac.update(b"toko password reset ");
-    mac.update(request_id.as_bytes());
+    mac.update(purpose);
+    mac.update(id.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
@@ -125,7 +131,7 @@ impl AuthService {
     }
 }
 
-async fn lock_user(tx: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+pub(super) async fn lock_user(tx: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "select 1 as one from users where user_id = $1 for update",
         user_id

@@ -104,6 +104,9 @@ impl From<AuthError> for Problem {
             AuthError::CannotDisableSelf => {
                 Problem::conflict("cannot_disable_self", error.to_string())
             }
+            AuthError::EmailAlreadyVerified => {
+                Problem::conflict("email_already_verified", error.to_string())
+            }
             AuthError::Database(ref e) => internal(e),
             AuthError::Hashing(ref e) => internal(e),
         }
@@ -223,6 +226,9 @@ impl From<crate::orders::OrderError> for Problem {
             E::Validation(errors) => Problem::validation(errors),
             E::NotFound => Problem::not_found(detail),
             E::CartEmpty => Problem::conflict("cart_empty", detail),
+            E::EmailNotVerified => {
+                Problem::new(StatusCode::FORBIDDEN, "email_not_verified", detail)
+            }
             E::CartChanged(lines) => {
                 let mut p = Problem::conflict("cart_changed", detail);
                 p.lines = Some(line_problems(lines));

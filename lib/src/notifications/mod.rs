@@ -144,6 +144,7 @@ pub fn subscribes(kind: EventKind) -> bool {
     match kind {
         UserRegistered
         | UserPasswordResetRequested
+        | UserEmailVerificationRequested
         | OrderCreated
         | OrderPaid
         | OrderShipped
@@ -186,15 +187,31 @@ impl Notifier {
     async fn email_for(&self, msg: &Delivered) -> Result<Option<Email>, HandlerError> {
         let shop = &self.shop;
         Ok(match msg.event()? {
-            Event::UserRegistered(user) => Some(templates::welcome(shop, &user.email, &user.name)),
-            Event::UserPasswordResetRequested(request) => {
-                let Some(key) = &self.link_key else {
-                    return Err(HandlerError::permanent(
-                        "JWT_SECRET is not set: the notifier cannot make password reset links",
-                    ));
+            Event::UserRegistered(user) => {
+                let link = match user.verification_id {
+                    Some(id) => Some(crate::auth::verification::verification_token(
+                        self.link_key()?,
+                        id,
+                    )),
+                    None => None,
                 };
-                let token = crate::auth::resets::reset_token(key, request.request_id);
+                Some(templates::welcome(
+                    shop,
+                    &user.email,
+                    &user.name,
+                    link.as_deref(),
+                ))
+            }
+            Event::UserPasswordResetRequested(request) => {
+                let token = crate::auth::resets::reset_token(self.link_key()?, request.request_id);
                 Some(templates::password_reset(shop, &request, &token))
+            }
+            Event::UserEmailVerificationRequested(request) => {
+                let token = crate::auth::verification::verification_token(
+                    self.link_key()?,
+                    request.verification_id,
+                );
+                Some(templates::verify_email(shop, &request, &token))
             }
             Event::OrderCreated(order) => Some(templates::order_confirmation(shop, &order)),
             Event::OrderPaid(order) => Some(templates::payment_received(shop, &order)),
@@ -215,6 +232,13 @@ impl Notifier {
                     .await?
             }
             _ => None,
+        })
+    }
+
+    /// The key of account links; without it, emails with links cannot be written.
+    fn link_key(&self) -> Result<&Secret, HandlerError> {
+        self.link_key.as_ref().ok_or_else(|| {
+            HandlerError::permanent("JWT_SECRET is not set: the notifier cannot make account links")
         })
     }
 

@@ -176,14 +176,51 @@ fn email(
     }
 }
 
-pub fn welcome(shop: &Shop, email_address: &str, name: &str) -> Email {
+/// The welcome email, with the address's verification link when there is one.
+pub fn welcome(shop: &Shop, email_address: &str, name: &str, token: Option<&str>) -> Email {
+    let mut paragraphs = vec![
+        format!("Hi {name},"),
+        format!("Your {} account is ready. Happy shopping!", shop.name),
+    ];
+    if let Some(token) = token {
+        paragraphs.push(format!(
+            "Please confirm this is your address: {}",
+            verification_link(shop, token)
+        ));
+    }
     email(
         shop,
         email_address,
         format!("Welcome to {}", shop.name),
+        paragraphs,
+        None,
+    )
+}
+
+fn verification_link(shop: &Shop, token: &str) -> String {
+    format!(
+        "{}/verify-email?token={token}",
+        shop.url.trim_end_matches('/')
+    )
+}
+
+/// A new verification link, asked for by the customer.
+pub fn verify_email(
+    shop: &Shop,
+    request: &crate::auth::verification::VerificationRequested,
+    token: &str,
+) -> Email {
+    email(
+        shop,
+        &request.email,
+        format!("Confirm your email address for {}", shop.name),
         vec![
-            format!("Hi {name},"),
-            format!("Your {} account is ready. Happy shopping!", shop.name),
+            format!("Hi {},", request.name),
+            format!(
+                "Please confirm this is your address before {} (UTC): {}",
+                request.expires_at.format("%Y-%m-%d %H:%M"),
+                verification_link(shop, token)
+            ),
         ],
         None,
     )
@@ -436,7 +473,7 @@ mod tests {
             name: "toko".into(),
             url: "https://shop.example".into(),
         };
-        let mail = welcome(&shop, "a@b.co", "<script>alert(1)</script>");
+        let mail = welcome(&shop, "a@b.co", "<script>alert(1)</script>", None);
         assert!(!mail.html.contains("<script>"));
         assert!(mail.text.contains("<script>"), "plain text stays as typed");
         assert_eq!(mail.subject, "Welcome to toko");

@@ -145,6 +145,14 @@ impl Orders {
         input: CheckoutInput,
         key: &IdempotencyKey,
     ) -> Result<CheckoutReceipt, OrderError> {
+        // Who may check out, before what they sent.
+        if self.config.require_verified_email
+            && crate::auth::verification::verified_at(&self.db, user_id)
+                .await?
+                .is_none()
+        {
+            return Err(OrderError::EmailNotVerified);
+        }
         validate(&input, &self.config.shipping_methods)?;
         let order = loop {
             let mut tx = self.db.begin().await?;

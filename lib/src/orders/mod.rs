@@ -296,6 +296,8 @@ pub enum OrderError {
     NotFound,
     #[error("the cart is empty")]
     CartEmpty,
+    #[error("verify your email address before checking out (POST /api/v1/me/email-verification sends a new link)")]
+    EmailNotVerified,
     #[error("some items changed since they were added to the cart; review the cart")]
     CartChanged(Vec<LineProblem>),
     #[error("the cart's discount changed since it was shown; review the cart")]

@@ -22,6 +22,8 @@ pub struct OrderConfig {
     pub shipping_methods: Vec<ShippingMethod>,
     /// How checkout taxes the order.
     pub tax: crate::tax::TaxConfig,
+    /// Only customers who verified their email address may check out.
+    pub require_verified_email: bool,
 }
 
 /// The payment expiry Midtrans Snap accepts (midtrans.md §3).
@@ -52,6 +54,7 @@ impl OrderConfig {
             payment_ttl,
             shipping_methods,
             tax: crate::tax::TaxConfig::from_reader(r)?,
+            require_verified_email: r.parse("CHECKOUT_REQUIRES_VERIFIED_EMAIL", false)?,
         })
     }
 }

@@ -66,7 +66,8 @@ pub fn subscribes(kind: EventKind) -> bool {
         | ReturnRejected
         | ReturnReceived
         | ReturnRefunded
-        | UserPasswordResetRequested => false,
+        | UserPasswordResetRequested
+        | UserEmailVerificationRequested => false,
     }
 }
 

@@ -30,6 +30,9 @@ const RULES: &[(&str, Access)] = &[
     ("logout_user", Access::Public),
     ("request_password_reset", Access::Public),
     ("confirm_password_reset", Access::Public),
+    ("verify_email", Access::Public),
+    ("get_email_verification", Access::Signed),
+    ("resend_email_verification", Access::Signed),
     ("get_me", Access::Signed),
     ("update_me", Access::Signed),
     ("change_password", Access::Signed),
@@ -204,6 +207,21 @@ impl World {
             .await;
         assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
         id
+    }
+
+    /// The token of the registration link of a fresh customer.
+    async fn verification_token(&self) -> String {
+        let user = self.app.register_customer().await;
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "select verification_id from email_verifications where user_id = $1",
+        )
+        .bind(uuid::Uuid::parse_str(&user.id).unwrap())
+        .fetch_one(&self.app.db)
+        .await
+        .unwrap();
+        let key =
+            toko::config::Secret::new(toko_testkit::default_settings("")["JWT_SECRET"].clone());
+        toko::auth::verification::verification_token(&key, id)
     }
 
     /// The token of a reset link of a fresh customer.
@@ -427,6 +445,9 @@ impl World {
             "request_password_reset" => app.post("/api/v1/auth/password-reset", &json!({"email": self.a.email})),
             "confirm_password_reset" => app.post("/api/v1/auth/password-reset/confirm",
                 &json!({"token": self.reset_token().await, "new_password": "a matrix passphrase 77"})),
+            "verify_email" => app.post("/api/v1/auth/verify-email", &json!({"token": self.verification_token().await})),
+            "get_email_verification" => c.get(url("/api/v1/me/email-verification")),
+            "resend_email_verification" => c.post(url("/api/v1/me/email-verification")).json(&json!({})),
             "get_me" => c.get(url("/api/v1/me")),
             "update_me" => c.patch(url("/api/v1/me")).json(&json!({"name": "Renamed"})),
             "change_password" => {

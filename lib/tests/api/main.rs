@@ -10,6 +10,7 @@ mod catalog_cache;
 mod checkout;
 mod connections;
 mod consistency;
+mod email_verification;
 mod events;
 mod hostile_input;
 mod layers;

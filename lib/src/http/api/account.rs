@@ -10,6 +10,23 @@ use crate::{
 };
 
 error_set!(MeErrors: 401, 404);
+error_set!(VerificationResend: 401, 404, 409);
+
+/// Whether the account's address is verified.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct EmailVerificationOut {
+    pub email: String,
+    pub verified: bool,
+    pub verified_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(ApiResponse)]
+pub enum VerificationSent {
+    /// A new link is on its way (at most 3 an hour; more requests get the same answer).
+    #[oai(status = 202)]
+    Accepted,
+}
 error_set!(MeWriteErrors: 401, 404, 413, 415, 422);
 
 /// Fields of the account the user may change.
@@ -55,6 +72,49 @@ impl AccountApi {
     ) -> ApiResult<Json<UserOut>, MeErrors> {
         let user = state.auth.me(auth.principal().user_id).await?;
         Ok(Json(user.into()))
+    }
+
+    /// Is my email address verified
+    #[oai(
+        path = "/me/email-verification",
+        method = "get",
+        operation_id = "get_email_verification"
+    )]
+    async fn verification(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+    ) -> ApiResult<Json<EmailVerificationOut>, MeErrors> {
+        let status = state
+            .auth
+            .verification_status(auth.principal().user_id)
+            .await?;
+        Ok(Json(EmailVerificationOut {
+            email: status.email,
+            verified: status.verified_at.is_some(),
+            verified_at: status.verified_at,
+        }))
+    }
+
+    /// Send me a new verification link
+    ///
+    /// The welcome email carries the first. A verified address is a 409
+    /// `email_already_verified`.
+    #[oai(
+        path = "/me/email-verification",
+        method = "post",
+        operation_id = "resend_email_verification"
+    )]
+    async fn resend_verification(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+    ) -> ApiResult<VerificationSent, VerificationResend> {
+        state
+            .auth
+            .resend_verification(auth.principal().user_id)
+            .await?;
+        Ok(VerificationSent::Accepted)
     }
 
     /// Update my account

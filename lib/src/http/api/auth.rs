@@ -46,6 +46,12 @@ pub struct RefreshIn {
     pub refresh_token: String,
 }
 
+/// The token of a verification link.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct VerifyEmailIn {
+    pub token: String,
+}
+
 /// Where to send a password reset link.
 #[derive(Debug, Object, serde::Deserialize)]
 pub struct PasswordResetIn {
@@ -68,6 +74,13 @@ pub enum ResetRequested {
     /// If the address has an account, a link is on its way (the answer is the same either way).
     #[oai(status = 202)]
     Accepted,
+}
+
+#[derive(ApiResponse)]
+pub enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent,
 }
 
 #[derive(ApiResponse)]
@@ -202,12 +215,26 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         body: JsonBody<PasswordResetConfirmIn>,
-    ) -> ApiResult<LogoutResponse, ResetErrors> {
+    ) -> ApiResult<Done, ResetErrors> {
         state
             .auth
             .reset_password(&body.0.token, &body.0.new_password)
             .await?;
-        Ok(LogoutResponse::NoContent)
+        Ok(Done::NoContent)
+    }
+
+    /// Verify my email address with a link's token
+    ///
+    /// An invalid, expired or used token (or one sent to an address the account no longer
+    /// has) is a 422 naming `token`.
+    #[oai(path = "/verify-email", method = "post", operation_id = "verify_email")]
+    async fn verify_email(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<VerifyEmailIn>,
+    ) -> ApiResult<Done, ResetErrors> {
+        state.auth.verify_email(&body.0.token).await?;
+        Ok(Done::NoContent)
     }
 
     /// Log out

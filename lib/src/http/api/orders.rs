@@ -23,7 +23,7 @@ use crate::{
     orders::checkout::CheckoutInput,
 };
 
-error_set!(CheckoutErrors: 401, 409, 413, 415, 422);
+error_set!(CheckoutErrors: 401, 403, 409, 413, 415, 422);
 error_set!(OrderRead: 401, 404);
 error_set!(OrderList: 401);
 error_set!(OrderCancel: 401, 404, 409);
