@@ -592,7 +592,7 @@ pub async fn redeem(
     let now = Utc::now();
     for (position, applied) in outcome.applied.iter().enumerate() {
         let Some(per_customer_limit) =
-            store::count_redemption(tx, applied.promotion_id, now).await?
+            store::count_redemption(tx, applied.promotion_id, now, applied.limited).await?
         else {
             return Ok(Err(NotRedeemable(applied.promotion_id)));
         };

@@ -203,6 +203,8 @@ pub struct Applied {
     pub shipping_discount: i64,
     /// Free shipping (its amount is known once a method is chosen).
     pub free_shipping: bool,
+    /// The promotion had a total or per-customer limit when it was evaluated.
+    pub limited: bool,
 }
 
 /// What all promotions give a basket.
@@ -338,6 +340,7 @@ pub fn evaluate(
             line_discounts,
             shipping_discount,
             free_shipping: matches!(rule.effect, Effect::FreeShipping { .. }),
+            limited: rule.usage_limit.is_some() || rule.per_customer_limit.is_some(),
         });
     }
     for applied in &outcome.applied {

@@ -352,48 +352,37 @@ pub(super) async fn count_redemption(
     tx: &mut PgConnection,
     id: Uuid,
     now: DateTime<Utc>,
+    limited: bool,
 ) -> Result<Option<Option<i32>>, sqlx::Error> {
-    let limits = sqlx::query!(
-        "select usage_limit, per_customer_limit from promotions where promotion_id = $1",
-        id,
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .map(|r| (r.usage_limit, r.per_customer_limit));
-    match limits {
-        None => Ok(None),
-        // Limited: counted on the row, whose lock (held to the commit) makes the limits exact.
-        Some((Some(_), _) | (_, Some(_))) => {
-            sqlx::query_scalar!(
-                "update promotions set redemption_count = redemption_count + 1
+    if limited {
+        // Counted on the row, whose lock (held to the commit) makes the limits exact.
+        return sqlx::query_scalar!(
+            "update promotions set redemption_count = redemption_count + 1
                  where promotion_id = $1 and enabled
                    and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
                    and (usage_limit is null or redemption_count < usage_limit)
                  returning per_customer_limit",
-                id,
-                now,
-            )
-            .fetch_optional(tx)
-            .await
-        }
-        // Unlimited: nothing to count, so concurrent checkouts only share the row (which keeps
-        // staff from changing its limits until they commit) and never queue on it.
-        Some((None, None)) => {
-            let still_unlimited = sqlx::query_scalar!(
-                r#"select usage_limit is null and per_customer_limit is null as "unlimited!"
-                   from promotions
-                   where promotion_id = $1 and enabled
-                     and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
-                   for share"#,
-                id,
-                now,
-            )
-            .fetch_optional(tx)
-            .await?;
-            // Limited meanwhile: refused like an ended promotion (the cart shows it again).
-            Ok(still_unlimited.filter(|unlimited| *unlimited).map(|_| None))
-        }
+            id,
+            now,
+        )
+        .fetch_optional(tx)
+        .await;
     }
+    // Unlimited: nothing to count, so concurrent checkouts only share the row (which keeps
+    // staff from changing its limits until they commit) and never queue on it.
+    let still_unlimited = sqlx::query_scalar!(
+        r#"select usage_limit is null and per_customer_limit is null as "unlimited!"
+           from promotions
+           where promotion_id = $1 and enabled
+             and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
+           for share"#,
+        id,
+        now,
+    )
+    .fetch_optional(tx)
+    .await?;
+    // Limited since it was evaluated: refused like an ended promotion (the cart shows it again).
+    Ok(still_unlimited.filter(|unlimited| *unlimited).map(|_| None))
 }
 
 /// Locks a promotion for a change of its terms (waiting for checkouts redeeming it).
