@@ -13,6 +13,9 @@ source scripts/lib/osmem.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "checked SQL: .sqlx/ matches the queries, described against freshly migrated PostgreSQL"
+bash scripts/sqlx-prepare.sh --check
+
 step "build (workspace, all targets)"
 cargo build --locked --workspace --all-targets
 

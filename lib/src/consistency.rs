@@ -50,7 +50,7 @@ pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 /// audit runs cannot make consistent data look inconsistent.
 pub async fn run(db: &PgPool, progress: Progress<'_>) -> Result<Vec<Check>, sqlx::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query("set transaction isolation level repeatable read, read only")
+    sqlx::query!("set transaction isolation level repeatable read, read only")
         .execute(&mut *tx)
         .await?;
     let mut checks = crate::catalog::audit::check_stock(&mut tx, progress).await?;

@@ -1,12 +1,10 @@
 //! The Postgres pool, the embedded migrations, and helpers shared by every module's SQL.
 
-use std::{str::FromStr, time::Duration};
-
-use chrono::{DateTime, Utc};
+use std::{future::Future, str::FromStr, time::Duration};
 
 use sqlx::{
     migrate::Migrator,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult},
     ConnectOptions, Connection, PgConnection,
 };
 
@@ -48,11 +46,12 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), sq
         return Ok(());
     };
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres")).await?;
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await?;
+    let exists = sqlx::query_scalar!(
+        r#"select exists(select 1 from pg_database where datname = $1) as "exists!""#,
+        &name,
+    )
+    .fetch_one(&mut admin)
+    .await?;
     if !exists {
         let statement = format!("create database {}", quote_identifier(&name));
         match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
@@ -98,19 +97,22 @@ pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
 
 /// Checks the database answers; used by readiness probes.
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("select 1").execute(pool).await.map(|_| ())
+    sqlx::query!("select 1 as one")
+        .fetch_one(pool)
+        .await
+        .map(|_| ())
 }
 
 /// How many migrations the database has recorded (0 before the first run).
 pub async fn applied_migrations(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    let table_exists: bool =
-        sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
+    let table_exists =
+        sqlx::query_scalar!(r#"select to_regclass('_sqlx_migrations') is not null as "exists!""#)
             .fetch_one(pool)
             .await?;
     if !table_exists {
         return Ok(0);
     }
-    sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from _sqlx_migrations where success"#)
         .fetch_one(pool)
         .await
 }
@@ -118,20 +120,16 @@ pub async fn applied_migrations(pool: &PgPool) -> Result<i64, sqlx::Error> {
 /// Rows deleted per statement while pruning (keeps each delete short).
 const PRUNE_CHUNK: i64 = 5_000;
 
-/// Runs a `delete ... where ... < $1 limit $2` statement until it deletes less than a chunk.
-pub async fn delete_in_chunks(
-    pool: &PgPool,
-    statement: &'static str,
-    cutoff: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
+/// Runs `delete_chunk` (a `delete ... limit $chunk` statement, given the chunk size) until it
+/// deletes less than a chunk.
+pub async fn delete_in_chunks<F, Fut>(mut delete_chunk: F) -> Result<u64, sqlx::Error>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: Future<Output = Result<PgQueryResult, sqlx::Error>>,
+{
     let mut total = 0;
     loop {
-        let deleted = sqlx::query(statement)
-            .bind(cutoff)
-            .bind(PRUNE_CHUNK)
-            .execute(pool)
-            .await?
-            .rows_affected();
+        let deleted = delete_chunk(PRUNE_CHUNK).await?.rows_affected();
         total += deleted;
         if deleted < PRUNE_CHUNK as u64 {
             return Ok(total);

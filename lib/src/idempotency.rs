@@ -21,14 +21,6 @@ const STALE_AFTER: Duration = Duration::from_secs(30);
 /// How long a duplicate waits for the first attempt to complete.
 const WAIT_FOR: Duration = Duration::from_secs(20);
 
-/// A stored key: request hash, status, response, resource id, and whether its claim is stale.
-type StoredKey = (
-    Vec<u8>,
-    String,
-    Option<serde_json::Value>,
-    Option<Uuid>,
-    bool,
-);
 /// How long results are replayed.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
@@ -89,13 +81,13 @@ impl IdempotencyKey {
     /// another transaction holds the key, this waits for it to end; on `false` the caller ends
     /// its transaction and calls [`Self::await_existing`] (never wait holding a connection).
     pub async fn try_claim(&self, tx: &mut PgConnection) -> Result<bool, IdempotencyError> {
-        let inserted: Option<bool> = sqlx::query_scalar(
-            "insert into idempotency_keys (scope, idempotency_key, request_hash) values ($1, $2, $3)
-             on conflict do nothing returning true",
+        let inserted = sqlx::query_scalar!(
+            r#"insert into idempotency_keys (scope, idempotency_key, request_hash) values ($1, $2, $3)
+               on conflict do nothing returning true as "inserted!""#,
+            &self.scope,
+            &self.key,
+            &self.request_hash,
         )
-        .bind(&self.scope)
-        .bind(&self.key)
-        .bind(&self.request_hash)
         .fetch_optional(&mut *tx)
         .await?;
         Ok(inserted.is_some())
@@ -108,18 +100,28 @@ impl IdempotencyKey {
     ) -> Result<Existing<T>, IdempotencyError> {
         let deadline = tokio::time::Instant::now() + WAIT_FOR;
         loop {
-            let row: Option<StoredKey> = sqlx::query_as(
-                "select request_hash, status, response_body, resource_id, updated_at < now() - $3::interval
-                 from idempotency_keys where scope = $1 and idempotency_key = $2",
+            // The stored key: request hash, status, response, resource id, and whether its
+            // claim is stale.
+            let row = sqlx::query!(
+                r#"select request_hash, status, response_body, resource_id,
+                          updated_at < now() - $3::interval as "stale!"
+                   from idempotency_keys where scope = $1 and idempotency_key = $2"#,
+                &self.scope,
+                &self.key,
+                STALE_AFTER as _,
             )
-            .bind(&self.scope)
-            .bind(&self.key)
-            .bind(STALE_AFTER)
             .fetch_optional(db)
             .await?;
-            let Some((hash, status, body, resource_id, stale)) = row else {
+            let Some(row) = row else {
                 return Ok(Existing::Vanished);
             };
+            let (hash, status, body, resource_id, stale) = (
+                row.request_hash,
+                row.status,
+                row.response_body,
+                row.resource_id,
+                row.stale,
+            );
             if hash != self.request_hash {
                 return Err(IdempotencyError::KeyReused);
             }
@@ -141,14 +143,14 @@ impl IdempotencyKey {
 
     /// Takes over a stale key; only one retry wins.
     async fn refresh_claim(&self, db: &PgPool) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query(
+        let result = sqlx::query!(
             "update idempotency_keys set updated_at = now()
              where scope = $1 and idempotency_key = $2 and status = 'in_progress'
                and updated_at < now() - $3::interval",
+            &self.scope,
+            &self.key,
+            STALE_AFTER as _,
         )
-        .bind(&self.scope)
-        .bind(&self.key)
-        .bind(STALE_AFTER)
         .execute(db)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -160,13 +162,15 @@ impl IdempotencyKey {
         tx: &mut PgConnection,
         resource_id: Uuid,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("update idempotency_keys set resource_id = $3 where scope = $1 and idempotency_key = $2")
-            .bind(&self.scope)
-            .bind(&self.key)
-            .bind(resource_id)
-            .execute(tx)
-            .await
-            .map(|_| ())
+        sqlx::query!(
+            "update idempotency_keys set resource_id = $3 where scope = $1 and idempotency_key = $2",
+            &self.scope,
+            &self.key,
+            resource_id,
+        )
+        .execute(tx)
+        .await
+        .map(|_| ())
     }
 
     /// Stores the result in the claiming transaction itself (single-transaction operations:
@@ -177,13 +181,13 @@ impl IdempotencyKey {
         result: &impl Serialize,
     ) -> Result<(), sqlx::Error> {
         let body = serde_json::to_value(result).expect("results serialize");
-        sqlx::query(
+        sqlx::query!(
             "update idempotency_keys set status = 'completed', response_body = $3, updated_at = now()
              where scope = $1 and idempotency_key = $2",
+            &self.scope,
+            &self.key,
+            body,
         )
-        .bind(&self.scope)
-        .bind(&self.key)
-        .bind(body)
         .execute(tx)
         .await
         .map(|_| ())
@@ -191,12 +195,15 @@ impl IdempotencyKey {
 
     /// Forgets an unfinished claim after the work failed, so a retry runs it again.
     async fn release(&self, db: &PgPool) -> Result<(), sqlx::Error> {
-        sqlx::query("delete from idempotency_keys where scope = $1 and idempotency_key = $2 and status = 'in_progress'")
-            .bind(&self.scope)
-            .bind(&self.key)
-            .execute(db)
-            .await
-            .map(|_| ())
+        sqlx::query!(
+            "delete from idempotency_keys
+             where scope = $1 and idempotency_key = $2 and status = 'in_progress'",
+            &self.scope,
+            &self.key,
+        )
+        .execute(db)
+        .await
+        .map(|_| ())
     }
 
     /// Runs `work` at most once per key: a repeated key gets the stored result (also while
@@ -239,16 +246,16 @@ impl IdempotencyKey {
     /// Stores the result for replays.
     pub async fn complete(&self, db: &PgPool, result: &impl Serialize) -> Result<(), sqlx::Error> {
         let body = serde_json::to_value(result).expect("results serialize");
-        sqlx::query(
+        sqlx::query!(
             "insert into idempotency_keys (scope, idempotency_key, request_hash, status, response_body)
              values ($1, $2, $3, 'completed', $4)
              on conflict (scope, idempotency_key) do update
              set status = 'completed', response_body = excluded.response_body, updated_at = now()",
+            &self.scope,
+            &self.key,
+            &self.request_hash,
+            body,
         )
-        .bind(&self.scope)
-        .bind(&self.key)
-        .bind(&self.request_hash)
-        .bind(body)
         .execute(db)
         .await
         .map(|_| ())
@@ -257,11 +264,13 @@ impl IdempotencyKey {
 
 /// Forgets keys older than [`RETENTION`]; returns how many.
 pub async fn prune(db: &PgPool) -> Result<u64, sqlx::Error> {
-    sqlx::query("delete from idempotency_keys where created_at < now() - $1::interval")
-        .bind(RETENTION)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query!(
+        "delete from idempotency_keys where created_at < now() - $1::interval",
+        RETENTION as _,
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 #[cfg(test)]

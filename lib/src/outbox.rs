@@ -29,16 +29,16 @@ pub struct StoredEvent {
 pub async fn enqueue(tx: &mut PgConnection, event: Event) -> Result<Uuid, sqlx::Error> {
     let event_id = Uuid::now_v7();
     let kind = event.kind();
-    sqlx::query(
+    sqlx::query!(
         "insert into outbox_events (event_id, event_type, aggregate_type, aggregate_id, payload, schema_version)
          values ($1, $2, $3, $4, $5, $6)",
+        event_id,
+        kind.routing_key(),
+        kind.aggregate_type(),
+        event.aggregate_id(),
+        event.payload_json(),
+        kind.schema_version(),
     )
-    .bind(event_id)
-    .bind(kind.routing_key())
-    .bind(kind.aggregate_type())
-    .bind(event.aggregate_id())
-    .bind(event.payload_json())
-    .bind(kind.schema_version())
     .execute(tx)
     .await?;
     Ok(event_id)
@@ -56,18 +56,18 @@ pub async fn enqueue_many(tx: &mut PgConnection, events: Vec<Event>) -> Result<(
     let versions: Vec<i32> = kinds.iter().map(|k| k.schema_version()).collect();
     let aggregate_ids: Vec<Uuid> = events.iter().map(Event::aggregate_id).collect();
     let payloads: Vec<serde_json::Value> = events.iter().map(Event::payload_json).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into outbox_events (event_id, event_type, aggregate_type, aggregate_id, payload, schema_version)
          select id, t, a, aid, p, v
          from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[], $6::int[])
               as e(id, t, a, aid, p, v)",
+        &ids,
+        &types as _,
+        &aggregate_types as _,
+        &aggregate_ids,
+        &payloads,
+        &versions,
     )
-    .bind(&ids)
-    .bind(&types)
-    .bind(&aggregate_types)
-    .bind(&aggregate_ids)
-    .bind(&payloads)
-    .bind(&versions)
     .execute(tx)
     .await
     .map(|_| ())
@@ -76,7 +76,8 @@ pub async fn enqueue_many(tx: &mut PgConnection, events: Vec<Event>) -> Result<(
 /// Locks up to `limit` unpublished rows that are due, oldest first, for the rest of the
 /// caller's transaction (other relays skip them).
 pub async fn claim(tx: &mut PgConnection, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        StoredEvent,
         "select event_id, event_type, aggregate_type, aggregate_id, payload, schema_version,
                 correlation_id, created_at
          from outbox_events
@@ -84,18 +85,18 @@ pub async fn claim(tx: &mut PgConnection, limit: i64) -> Result<Vec<StoredEvent>
          order by created_at, event_id
          limit $1
          for update skip locked",
+        limit,
     )
-    .bind(limit)
     .fetch_all(tx)
     .await
 }
 
 /// Marks rows the broker confirmed.
 pub async fn mark_published(tx: &mut PgConnection, event_ids: &[Uuid]) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update outbox_events set published_at = now(), last_error = null where event_id = any($1)",
+        event_ids,
     )
-    .bind(event_ids)
     .execute(tx)
     .await
     .map(|_| ())
@@ -108,15 +109,15 @@ pub async fn mark_refused(
     event_id: Uuid,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update outbox_events
          set publish_attempts = publish_attempts + 1,
              last_error = $2,
              next_attempt_at = now() + least(interval '1 second' * power(2, publish_attempts), interval '5 minutes')
          where event_id = $1",
+        event_id,
+        error,
     )
-    .bind(event_id)
-    .bind(error)
     .execute(tx)
     .await
     .map(|_| ())
@@ -129,24 +130,27 @@ pub async fn aggregates_since(
     aggregate_type: &str,
     since: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select distinct aggregate_id from outbox_events
          where aggregate_type = $1 and created_at >= $2",
+        aggregate_type,
+        since,
     )
-    .bind(aggregate_type)
-    .bind(since)
     .fetch_all(db)
     .await
 }
 
 /// Deletes rows published before `cutoff`, in short chunks; returns how many.
 pub async fn prune_published(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    crate::db::delete_in_chunks(
-        pool,
-        "delete from outbox_events where event_id in (
-             select event_id from outbox_events where published_at < $1 limit $2)",
-        cutoff,
-    )
+    crate::db::delete_in_chunks(|chunk| {
+        sqlx::query!(
+            "delete from outbox_events where event_id in (
+                 select event_id from outbox_events where published_at < $1 limit $2)",
+            cutoff,
+            chunk,
+        )
+        .execute(pool)
+    })
     .await
 }
 
@@ -168,25 +172,30 @@ pub struct OutboxStatus {
 impl OutboxStatus {
     /// Reads the status with index-backed queries (the partial indexes on published_at).
     pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
-        let (pending, oldest, refused): (i64, Option<DateTime<Utc>>, i64) = sqlx::query_as(
-            "select count(*), min(created_at), count(*) filter (where publish_attempts > 0)
-             from outbox_events where published_at is null",
+        let backlog = sqlx::query!(
+            r#"select count(*) as "pending!", min(created_at) as oldest,
+                      count(*) filter (where publish_attempts > 0) as "refused!"
+               from outbox_events where published_at is null"#
         )
         .fetch_one(pool)
         .await?;
-        let last_error: Option<String> = sqlx::query_scalar(
+        let (pending, oldest, refused) = (backlog.pending, backlog.oldest, backlog.refused);
+        let last_error: Option<String> = sqlx::query_scalar!(
             "select last_error from outbox_events
              where published_at is null and last_error is not null
              order by next_attempt_at desc nulls last limit 1",
         )
         .fetch_optional(pool)
-        .await?;
-        let (minute, hour): (i64, i64) = sqlx::query_as(
-            "select count(*) filter (where published_at > now() - interval '1 minute'), count(*)
-             from outbox_events where published_at > now() - interval '1 hour'",
+        .await?
+        .flatten();
+        let recent = sqlx::query!(
+            r#"select count(*) filter (where published_at > now() - interval '1 minute') as "minute!",
+                      count(*) as "hour!"
+               from outbox_events where published_at > now() - interval '1 hour'"#
         )
         .fetch_one(pool)
         .await?;
+        let (minute, hour) = (recent.minute, recent.hour);
         Ok(Self {
             pending,
             oldest_pending_age: oldest.map(|t| (Utc::now() - t).to_std().unwrap_or_default()),

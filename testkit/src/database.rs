@@ -86,12 +86,13 @@ async fn ensure_template(admin: &mut PgConnection) -> String {
         .execute("select pg_advisory_lock(727274)")
         .await
         .expect("template lock");
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-            .bind(&template)
-            .fetch_one(&mut *admin)
-            .await
-            .expect("check template");
+    let exists: bool = sqlx::query_scalar!(
+        r#"select exists(select 1 from pg_database where datname = $1) as "exists!""#,
+        &template,
+    )
+    .fetch_one(&mut *admin)
+    .await
+    .expect("check template");
     if !exists {
         let building = format!("{template}_building");
         let quoted = quote_identifier(&building);
@@ -132,11 +133,12 @@ async fn sweep_stale(admin: &mut PgConnection) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let names: Vec<String> =
-        sqlx::query_scalar("select datname from pg_database where datname like 'toko_test_%'")
-            .fetch_all(&mut *admin)
-            .await
-            .unwrap_or_default();
+    let names: Vec<String> = sqlx::query_scalar!(
+        r#"select datname as "datname!" from pg_database where datname like 'toko_test_%'"#,
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap_or_default();
     for name in names {
         let created = name
             .strip_prefix(PREFIX)

@@ -246,11 +246,13 @@ impl TestApp {
     /// Registers a user and promotes it to admin (as `tokoctl create-admin` would).
     pub async fn register_admin(&self) -> TestUser {
         let user = self.register_customer().await;
-        sqlx::query("update users set role = 'admin' where email = $1")
-            .bind(&user.email)
-            .execute(&self.db)
-            .await
-            .expect("promote admin");
+        sqlx::query!(
+            "update users set role = 'admin' where email = $1",
+            &user.email,
+        )
+        .execute(&self.db)
+        .await
+        .expect("promote admin");
         self.login(&user.email, &user.password).await
     }
 
@@ -437,11 +439,16 @@ impl TestApp {
     /// The outbox events of one aggregate, oldest first: (event_type, payload).
     pub async fn outbox_events(&self, aggregate_id: &str) -> Vec<(String, Value)> {
         let id: uuid::Uuid = aggregate_id.parse().expect("aggregate id");
-        sqlx::query_as("select event_type, payload from outbox_events where aggregate_id = $1 order by event_id")
-            .bind(id)
-            .fetch_all(&self.db)
-            .await
-            .expect("outbox events")
+        sqlx::query!(
+            "select event_type, payload from outbox_events where aggregate_id = $1 order by event_id",
+            id,
+        )
+        .fetch_all(&self.db)
+        .await
+        .expect("outbox events")
+        .into_iter()
+        .map(|r| (r.event_type, r.payload))
+        .collect()
     }
 }
 
@@ -497,10 +504,10 @@ impl TestApp {
     /// minutes) had gone by.
     pub async fn backdate_payment_deadline(&self, order_id: &str) {
         let id: uuid::Uuid = order_id.parse().expect("order id");
-        sqlx::query(
+        sqlx::query!(
             "update orders set payment_due_at = now() - interval '1 second' where order_id = $1",
+            id,
         )
-        .bind(id)
         .execute(&self.db)
         .await
         .expect("backdate the payment deadline");
@@ -508,11 +515,14 @@ impl TestApp {
 
     /// Stock levels of a SKU: (on hand, reserved).
     pub async fn stock_of(&self, sku: &str) -> (i32, i32) {
-        sqlx::query_as("select stock_on_hand, stock_reserved from variants where sku = $1")
-            .bind(sku)
-            .fetch_one(&self.db)
-            .await
-            .expect("stock levels")
+        let row = sqlx::query!(
+            "select stock_on_hand, stock_reserved from variants where sku = $1",
+            sku,
+        )
+        .fetch_one(&self.db)
+        .await
+        .expect("stock levels");
+        (row.stock_on_hand, row.stock_reserved)
     }
 }
 
@@ -556,8 +566,7 @@ impl TestApp {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             let current: String =
-                sqlx::query_scalar("select status from orders where order_id = $1")
-                    .bind(id)
+                sqlx::query_scalar!("select status from orders where order_id = $1", id,)
                     .fetch_one(&self.db)
                     .await
                     .expect("order status");

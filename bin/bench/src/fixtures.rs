@@ -28,7 +28,7 @@ impl Fixtures {
         connections: usize,
         run_tag: &str,
     ) -> anyhow::Result<Self> {
-        let product_ids: Vec<Uuid> = sqlx::query_scalar(
+        let product_ids: Vec<Uuid> = sqlx::query_scalar!(
             "select product_id from products where status = 'active' order by product_id limit 10000",
         )
         .fetch_all(db)
@@ -38,10 +38,10 @@ impl Fixtures {
             "the bench database has no products: seed it first"
         );
         let category_slugs =
-            sqlx::query_scalar("select slug from categories where parent_id is null")
+            sqlx::query_scalar!("select slug from categories where parent_id is null",)
                 .fetch_all(db)
                 .await?;
-        let variant_ids = sqlx::query_scalar(
+        let variant_ids = sqlx::query_scalar!(
             "select v.variant_id from variants v join products p using (product_id)
               where p.status = 'active' and v.stock_on_hand - v.stock_reserved >= 20
               order by v.variant_id limit 20000",

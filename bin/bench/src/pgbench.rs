@@ -34,11 +34,12 @@ impl Pgbench {
     /// Creates and initialises the pgbench database at `scale` unless it already is.
     pub async fn ensure_initialised(&self, scale: u32) -> anyhow::Result<()> {
         let mut admin = PgConnection::connect(self.url_of("postgres").as_str()).await?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(&self.database)
-                .fetch_one(&mut admin)
-                .await?;
+        let exists: bool = sqlx::query_scalar!(
+            r#"select exists (select 1 from pg_database where datname = $1) as "exists!""#,
+            &self.database,
+        )
+        .fetch_one(&mut admin)
+        .await?;
         if !exists {
             // The name is ours (a flag), quoted as an identifier.
             sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -132,19 +132,21 @@ impl AuthService {
 }
 
 pub(super) async fn lock_user(tx: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("select 1 from users where user_id = $1 for update")
-        .bind(user_id)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "select 1 as one from users where user_id = $1 for update",
+        user_id
+    )
+    .fetch_optional(tx)
+    .await
+    .map(|_| ())
 }
 
 async fn recent_requests(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*) from password_resets
-         where user_id = $1 and created_at > now() - interval '1 hour'",
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from password_resets
+         where user_id = $1 and created_at > now() - interval '1 hour'"#,
+        user_id,
     )
-    .bind(user_id)
     .fetch_one(db)
     .await
 }
@@ -156,13 +158,13 @@ async fn insert_request(
     token_hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into password_resets (request_id, user_id, token_hash, expires_at) values ($1, $2, $3, $4)",
+        request_id,
+        user_id,
+        token_hash,
+        expires_at,
     )
-    .bind(request_id)
-    .bind(user_id)
-    .bind(token_hash)
-    .bind(expires_at)
     .execute(db)
     .await
     .map(|_| ())
@@ -174,19 +176,19 @@ async fn take_request(
     tx: &mut PgConnection,
     token_hash: &[u8],
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    let user_id: Option<Uuid> = sqlx::query_scalar(
+    let user_id: Option<Uuid> = sqlx::query_scalar!(
         "update password_resets set used_at = now()
          where token_hash = $1 and used_at is null and expires_at > now()
          returning user_id",
+        token_hash,
     )
-    .bind(token_hash)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(user_id) = user_id {
-        sqlx::query(
+        sqlx::query!(
             "update password_resets set used_at = now() where user_id = $1 and used_at is null",
+            user_id,
         )
-        .bind(user_id)
         .execute(tx)
         .await?;
     }

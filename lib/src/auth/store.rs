@@ -32,9 +32,6 @@ impl UserRow {
     }
 }
 
-const USER_COLUMNS: &str =
-    "user_id, email, name, password_hash, role, created_at, updated_at, disabled_at";
-
 pub async fn insert_user(
     db: impl PgExecutor<'_>,
     email: &str,
@@ -42,25 +39,28 @@ pub async fn insert_user(
     password_hash: &str,
     role: Role,
 ) -> Result<UserRow, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        UserRow,
         "insert into users (user_id, email, name, password_hash, role)
          values ($1, $2, $3, $4, $5)
          returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
+        Uuid::now_v7(),
+        email,
+        name,
+        password_hash,
+        role.as_db(),
     )
-    .bind(Uuid::now_v7())
-    .bind(email)
-    .bind(name)
-    .bind(password_hash)
-    .bind(role.as_db())
     .fetch_one(db)
     .await
 }
 
 pub async fn find_user_by_email(db: &PgPool, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {USER_COLUMNS} from users where email = $1"
-    )))
-    .bind(email)
+    sqlx::query_as!(
+        UserRow,
+        "select user_id, email, name, password_hash, role, created_at, updated_at, disabled_at
+         from users where email = $1",
+        email,
+    )
     .fetch_optional(db)
     .await
 }
@@ -69,10 +69,12 @@ pub async fn find_user(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {USER_COLUMNS} from users where user_id = $1"
-    )))
-    .bind(user_id)
+    sqlx::query_as!(
+        UserRow,
+        "select user_id, email, name, password_hash, role, created_at, updated_at, disabled_at
+         from users where user_id = $1",
+        user_id,
+    )
     .fetch_optional(db)
     .await
 }
@@ -82,12 +84,13 @@ pub async fn update_name(
     user_id: Uuid,
     name: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        UserRow,
         "update users set name = $2 where user_id = $1
          returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
+        user_id,
+        name,
     )
-    .bind(user_id)
-    .bind(name)
     .fetch_optional(db)
     .await
 }
@@ -97,12 +100,14 @@ pub async fn update_password_hash(
     user_id: Uuid,
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update users set password_hash = $2 where user_id = $1")
-        .bind(user_id)
-        .bind(password_hash)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update users set password_hash = $2 where user_id = $1",
+        user_id,
+        password_hash,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// The role of the user of a live session (a refresh-token family not revoked); `None` when
@@ -113,21 +118,21 @@ pub async fn live_session_role(
     user_id: Uuid,
     family_id: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select u.role from users u
          where u.user_id = $1 and u.disabled_at is null
            and exists (select 1 from refresh_tokens r
                        where r.family_id = $2 and r.user_id = $1 and r.revoked_at is null)",
+        user_id,
+        family_id,
     )
-    .bind(user_id)
-    .bind(family_id)
     .fetch_optional(db)
     .await
 }
 
 /// The addresses of every admin account, oldest first (staff notifications).
 pub async fn admin_emails(db: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select email from users where role = 'admin' and disabled_at is null order by created_at",
     )
     .fetch_all(db)
@@ -140,14 +145,15 @@ pub async fn set_disabled(
     user_id: Uuid,
     disabled: bool,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        UserRow,
         "update users
          set disabled_at = case when $2 then coalesce(disabled_at, now()) end
          where user_id = $1
          returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
+        user_id,
+        disabled,
     )
-    .bind(user_id)
-    .bind(disabled)
     .fetch_optional(db)
     .await
 }
@@ -159,17 +165,18 @@ pub async fn upsert_admin(
     name: &str,
     password_hash: &str,
 ) -> Result<UserRow, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        UserRow,
         "insert into users (user_id, email, name, password_hash, role)
          values ($1, $2, $3, $4, 'admin')
          on conflict on constraint users_email_key
          do update set role = 'admin', password_hash = excluded.password_hash
          returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
+        Uuid::now_v7(),
+        email,
+        name,
+        password_hash,
     )
-    .bind(Uuid::now_v7())
-    .bind(email)
-    .bind(name)
-    .bind(password_hash)
     .fetch_one(db)
     .await
 }
@@ -181,15 +188,15 @@ pub async fn insert_refresh_token(
     token_hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into refresh_tokens (refresh_token_id, family_id, user_id, token_hash, expires_at)
          values ($1, $2, $3, $4, $5)",
+        Uuid::now_v7(),
+        family_id,
+        user_id,
+        token_hash,
+        expires_at,
     )
-    .bind(Uuid::now_v7())
-    .bind(family_id)
-    .bind(user_id)
-    .bind(token_hash)
-    .bind(expires_at)
     .execute(db)
     .await
     .map(|_| ())
@@ -201,14 +208,15 @@ pub async fn consume_refresh_token(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],
 ) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
-    sqlx::query_as(
+    let row = sqlx::query!(
         "update refresh_tokens set used_at = now()
          where token_hash = $1 and used_at is null and revoked_at is null and expires_at > now()
          returning family_id, user_id",
+        token_hash,
     )
-    .bind(token_hash)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.family_id, r.user_id)))
 }
 
 /// What a token that could not be consumed was: unknown, or a known family (reuse).
@@ -216,19 +224,20 @@ pub async fn family_of(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],
 ) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
-    sqlx::query_as(
-        "select family_id, used_at is not null from refresh_tokens where token_hash = $1",
+    let row = sqlx::query!(
+        r#"select family_id, used_at is not null as "used!" from refresh_tokens where token_hash = $1"#,
+        token_hash,
     )
-    .bind(token_hash)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.family_id, r.used)))
 }
 
 pub async fn revoke_family(db: impl PgExecutor<'_>, family_id: Uuid) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null",
+        family_id,
     )
-    .bind(family_id)
     .execute(db)
     .await
     .map(|r| r.rows_affected())
@@ -240,12 +249,12 @@ pub async fn revoke_other_families(
     user_id: Uuid,
     keep: Option<Uuid>,
 ) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update refresh_tokens set revoked_at = now()
          where user_id = $1 and revoked_at is null and ($2::uuid is null or family_id <> $2)",
+        user_id,
+        keep,
     )
-    .bind(user_id)
-    .bind(keep)
     .execute(db)
     .await
     .map(|r| r.rows_affected())
@@ -259,16 +268,18 @@ pub async fn list_users(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {USER_COLUMNS} from users
+    sqlx::query_as!(
+        UserRow,
+        "select user_id, email, name, password_hash, role, created_at, updated_at, disabled_at
+         from users
          where ($1::text is null or email like '%' || $1 || '%')
            and ($2::uuid is null or user_id < $2)
          order by user_id desc
-         limit $3"
-    )))
-    .bind(email_contains)
-    .bind(before)
-    .bind(limit)
+         limit $3",
+        email_contains,
+        before,
+        limit,
+    )
     .fetch_all(db)
     .await
 }

@@ -62,22 +62,25 @@ pub async fn admit(
 ) -> Result<Option<Duration>, sqlx::Error> {
     let names = attempt.names();
     let mut tx = db.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into login_failures (throttle_key, window_start, failure_count)
          select k, now(), 0 from unnest($1::text[]) as k order by k
          on conflict (throttle_key) do nothing",
+        &names[..] as &[&str],
     )
-    .bind(&names)
     .execute(&mut *tx)
     .await?;
     // The row locks serialise concurrent attempts on a key between this check and the count.
-    let rows: Vec<(String, DateTime<Utc>, i32)> = sqlx::query_as(
+    let rows: Vec<(String, DateTime<Utc>, i32)> = sqlx::query!(
         "select throttle_key, window_start, failure_count from login_failures
          where throttle_key = any($1) order by throttle_key for update",
+        &names[..] as &[&str],
     )
-    .bind(&names)
     .fetch_all(&mut *tx)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| (r.throttle_key, r.window_start, r.failure_count))
+    .collect();
     let now = Utc::now();
     let window_length = chrono::Duration::from_std(window).unwrap_or_default();
     let wait = rows
@@ -96,14 +99,14 @@ pub async fn admit(
         tx.rollback().await?;
         return Ok(Some(wait.max(Duration::from_secs(1))));
     }
-    sqlx::query(
+    sqlx::query!(
         "update login_failures set
            failure_count = case when window_start + $2 > now() then failure_count + 1 else 1 end,
            window_start  = case when window_start + $2 > now() then window_start else now() end
          where throttle_key = any($1)",
+        &names[..] as &[&str],
+        window as _,
     )
-    .bind(&names)
-    .bind(window)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -114,17 +117,17 @@ pub async fn admit(
 /// IP forgotten.
 pub async fn succeeded(db: &PgPool, attempt: &Attempt) -> Result<(), sqlx::Error> {
     let names = attempt.names();
-    sqlx::query(
+    sqlx::query!(
         "update login_failures set failure_count = greatest(failure_count - 1, 0)
          where throttle_key = any($1) and throttle_key not like 'account-ip:%'",
+        &names[..] as &[&str],
     )
-    .bind(&names)
     .execute(db)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "delete from login_failures where throttle_key = any($1) and throttle_key like 'account-ip:%'",
+        &names[..] as &[&str],
     )
-    .bind(&names)
     .execute(db)
     .await
     .map(|_| ())
@@ -133,9 +136,11 @@ pub async fn succeeded(db: &PgPool, attempt: &Attempt) -> Result<(), sqlx::Error
 /// Deletes the counters whose window has ended (a new window starts from nothing anyway), so
 /// guesses from ever new addresses and accounts do not grow the table without bound.
 pub async fn prune(db: &PgPool, window: Duration) -> Result<u64, sqlx::Error> {
-    sqlx::query("delete from login_failures where window_start + $1 <= now()")
-        .bind(window)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query!(
+        "delete from login_failures where window_start + $1 <= now()",
+        window as _,
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }

@@ -60,15 +60,15 @@ impl AuthService {
         let id = Uuid::now_v7();
         let token = verification_token(&self.config.jwt_secret, id);
         let expires_at = Utc::now() + LINK_TTL;
-        sqlx::query(
+        sqlx::query!(
             "insert into email_verifications (verification_id, user_id, email, token_hash, expires_at)
              values ($1, $2, $3, $4, $5)",
+            id,
+            user_id,
+            email,
+            tokens::hash_refresh_token(&token),
+            expires_at,
         )
-        .bind(id)
-        .bind(user_id)
-        .bind(email)
-        .bind(tokens::hash_refresh_token(&token))
-        .bind(expires_at)
         .execute(tx)
         .await?;
         Ok((id, expires_at))
@@ -78,12 +78,15 @@ impl AuthService {
         &self,
         user_id: Uuid,
     ) -> Result<VerificationStatus, AuthError> {
-        let row: Option<(String, Option<DateTime<Utc>>)> =
-            sqlx::query_as("select email, email_verified_at from users where user_id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.db)
-                .await?;
-        let (email, verified_at) = row.ok_or(AuthError::UserNotFound)?;
+        let row = sqlx::query!(
+            "select email, email_verified_at from users where user_id = $1",
+            user_id,
+        )
+        .fetch_optional(&self.db)
+        .await?;
+        let (email, verified_at) = row
+            .map(|r| (r.email, r.email_verified_at))
+            .ok_or(AuthError::UserNotFound)?;
         Ok(VerificationStatus { email, verified_at })
     }
 
@@ -118,7 +121,7 @@ impl AuthService {
     /// Marks the address of a verification link verified (once, before it expires, and only
     /// while the account still has that address).
     pub async fn verify_email(&self, token: &str) -> Result<(), AuthError> {
-        let verified: Option<Uuid> = sqlx::query_scalar(
+        let verified: Option<Uuid> = sqlx::query_scalar!(
             "with used as (
                  update email_verifications v set used_at = now()
                  from users u
@@ -128,8 +131,8 @@ impl AuthService {
              update users set email_verified_at = coalesce(email_verified_at, now())
              where user_id = (select user_id from used)
              returning user_id",
+            tokens::hash_refresh_token(token),
         )
-        .bind(tokens::hash_refresh_token(token))
         .fetch_optional(&self.db)
         .await?;
         match verified {
@@ -151,21 +154,21 @@ pub async fn verified_at(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+    sqlx::query_scalar!(
         "select email_verified_at from users where user_id = $1",
+        user_id,
     )
-    .bind(user_id)
     .fetch_optional(db)
     .await
     .map(Option::flatten)
 }
 
 async fn recent_links(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*) from email_verifications
-         where user_id = $1 and created_at > now() - interval '1 hour'",
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from email_verifications
+         where user_id = $1 and created_at > now() - interval '1 hour'"#,
+        user_id,
     )
-    .bind(user_id)
     .fetch_one(db)
     .await
 }

@@ -9,32 +9,35 @@ use uuid::Uuid;
 use super::{Cart, CartLine};
 
 pub(super) async fn insert_guest(db: &PgPool, token_hash: &[u8]) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar("insert into carts (cart_id, token_hash) values ($1, $2) returning cart_id")
-        .bind(Uuid::now_v7())
-        .bind(token_hash)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        "insert into carts (cart_id, token_hash) values ($1, $2) returning cart_id",
+        Uuid::now_v7(),
+        token_hash,
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The customer's open cart, created if missing. The partial unique index makes concurrent
 /// first calls converge on one cart.
 pub(super) async fn open_cart_of(db: &PgPool, user_id: Uuid) -> Result<Uuid, sqlx::Error> {
     loop {
-        let existing: Option<Uuid> =
-            sqlx::query_scalar("select cart_id from carts where user_id = $1 and status = 'open'")
-                .bind(user_id)
-                .fetch_optional(db)
-                .await?;
+        let existing: Option<Uuid> = sqlx::query_scalar!(
+            "select cart_id from carts where user_id = $1 and status = 'open'",
+            user_id,
+        )
+        .fetch_optional(db)
+        .await?;
         if let Some(id) = existing {
             return Ok(id);
         }
-        let created: Option<Uuid> = sqlx::query_scalar(
+        let created: Option<Uuid> = sqlx::query_scalar!(
             "insert into carts (cart_id, user_id) values ($1, $2)
              on conflict (user_id) where status = 'open' and user_id is not null do nothing
              returning cart_id",
+            Uuid::now_v7(),
+            user_id,
         )
-        .bind(Uuid::now_v7())
-        .bind(user_id)
         .fetch_optional(db)
         .await?;
         if let Some(id) = created {
@@ -48,19 +51,23 @@ pub(super) async fn find_guest(
     db: &PgPool,
     token_hash: &[u8],
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select cart_id from carts where token_hash = $1 and status = 'open'")
-        .bind(token_hash)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        "select cart_id from carts where token_hash = $1 and status = 'open'",
+        token_hash,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Serialises changes to one cart (two tabs adding the same item must not both insert).
 pub(super) async fn lock_cart(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("select 1 from carts where cart_id = $1 for update")
-        .bind(cart_id)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "select 1 as one from carts where cart_id = $1 for update",
+        cart_id
+    )
+    .fetch_optional(tx)
+    .await
+    .map(|_| ())
 }
 
 pub(super) struct VariantForSale {
@@ -73,18 +80,15 @@ pub(super) async fn variant_for_sale(
     tx: &mut PgConnection,
     variant_id: Uuid,
 ) -> Result<Option<VariantForSale>, sqlx::Error> {
-    let row: Option<(i64, i32, bool)> = sqlx::query_as(
-        "select v.price, v.stock_on_hand - v.stock_reserved, p.status = 'active'
-         from variants v join products p on p.product_id = v.product_id where v.variant_id = $1",
+    sqlx::query_as!(
+        VariantForSale,
+        r#"select v.price, v.stock_on_hand - v.stock_reserved as "available!",
+                  p.status = 'active' as "active!"
+           from variants v join products p on p.product_id = v.product_id where v.variant_id = $1"#,
+        variant_id,
     )
-    .bind(variant_id)
     .fetch_optional(tx)
-    .await?;
-    Ok(row.map(|(price, available, active)| VariantForSale {
-        price,
-        available,
-        active,
-    }))
+    .await
 }
 
 pub(super) async fn line_quantity(
@@ -92,18 +96,22 @@ pub(super) async fn line_quantity(
     cart_id: Uuid,
     variant_id: Uuid,
 ) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar("select quantity from cart_items where cart_id = $1 and variant_id = $2")
-        .bind(cart_id)
-        .bind(variant_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_scalar!(
+        "select quantity from cart_items where cart_id = $1 and variant_id = $2",
+        cart_id,
+        variant_id,
+    )
+    .fetch_optional(tx)
+    .await
 }
 
 pub(super) async fn line_count(tx: &mut PgConnection, cart_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from cart_items where cart_id = $1")
-        .bind(cart_id)
-        .fetch_one(tx)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from cart_items where cart_id = $1"#,
+        cart_id,
+    )
+    .fetch_one(tx)
+    .await
 }
 
 pub(super) async fn upsert_line(
@@ -113,27 +121,29 @@ pub(super) async fn upsert_line(
     quantity: i32,
     unit_price: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into cart_items (cart_item_id, cart_id, variant_id, quantity, unit_price) values ($1, $2, $3, $4, $5)
          on conflict on constraint cart_items_cart_variant_key
          do update set quantity = excluded.quantity, unit_price = excluded.unit_price",
+        Uuid::now_v7(),
+        cart_id,
+        variant_id,
+        quantity,
+        unit_price,
     )
-    .bind(Uuid::now_v7())
-    .bind(cart_id)
-    .bind(variant_id)
-    .bind(quantity)
-    .bind(unit_price)
     .execute(&mut *tx)
     .await?;
     touch(tx, cart_id).await
 }
 
 async fn touch(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("update carts set updated_at = now() where cart_id = $1")
-        .bind(cart_id)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update carts set updated_at = now() where cart_id = $1",
+        cart_id,
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 pub(super) async fn line_variant(
@@ -141,11 +151,11 @@ pub(super) async fn line_variant(
     cart_id: Uuid,
     item_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select variant_id from cart_items where cart_item_id = $1 and cart_id = $2 for update",
+        item_id,
+        cart_id,
     )
-    .bind(item_id)
-    .bind(cart_id)
     .fetch_optional(tx)
     .await
 }
@@ -156,13 +166,15 @@ pub(super) async fn update_quantity(
     quantity: i32,
     unit_price: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update cart_items set quantity = $2, unit_price = $3 where cart_item_id = $1")
-        .bind(item_id)
-        .bind(quantity)
-        .bind(unit_price)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update cart_items set quantity = $2, unit_price = $3 where cart_item_id = $1",
+        item_id,
+        quantity,
+        unit_price,
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 pub(super) async fn delete_line(
@@ -170,17 +182,18 @@ pub(super) async fn delete_line(
     cart_id: Uuid,
     item_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("delete from cart_items where cart_item_id = $1 and cart_id = $2")
-        .bind(item_id)
-        .bind(cart_id)
-        .execute(db)
-        .await?;
+    let result = sqlx::query!(
+        "delete from cart_items where cart_item_id = $1 and cart_id = $2",
+        item_id,
+        cart_id,
+    )
+    .execute(db)
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 
 pub(super) async fn delete_lines(db: &PgPool, cart_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from cart_items where cart_id = $1")
-        .bind(cart_id)
+    sqlx::query!("delete from cart_items where cart_id = $1", cart_id,)
         .execute(db)
         .await
         .map(|_| ())
@@ -190,20 +203,26 @@ pub(super) async fn lines_of(
     tx: &mut PgConnection,
     cart_id: Uuid,
 ) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "select variant_id, quantity from cart_items where cart_id = $1 order by cart_item_id",
+        cart_id,
     )
-    .bind(cart_id)
     .fetch_all(tx)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.variant_id, r.quantity))
+        .collect())
 }
 
 pub(super) async fn mark_merged(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("update carts set status = 'merged' where cart_id = $1")
-        .bind(cart_id)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update carts set status = 'merged' where cart_id = $1",
+        cart_id,
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 #[derive(sqlx::FromRow)]
@@ -225,17 +244,6 @@ struct LineRow {
     active: bool,
 }
 
-const LINES_SQL: &str = "
-    select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name, p.slug as product_slug,
-           p.category_id, p.brand, v.sku,
-           v.options, p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price, v.price,
-           v.stock_on_hand - v.stock_reserved as available, p.status = 'active' as active
-    from cart_items ci
-    join variants v on v.variant_id = ci.variant_id
-    join products p on p.product_id = v.product_id
-    where ci.cart_id = $1
-    order by ci.cart_item_id";
-
 #[derive(sqlx::FromRow)]
 struct CartHeader {
     user_id: Option<Uuid>,
@@ -248,10 +256,11 @@ pub(super) async fn load(
     conn: &mut PgConnection,
     cart_id: Uuid,
 ) -> Result<Option<Cart>, sqlx::Error> {
-    let header: Option<CartHeader> = sqlx::query_as(
+    let header: Option<CartHeader> = sqlx::query_as!(
+        CartHeader,
         "select user_id, updated_at, promotion_code, seen_discount from carts where cart_id = $1",
+        cart_id,
     )
-    .bind(cart_id)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(CartHeader {
@@ -263,10 +272,23 @@ pub(super) async fn load(
     else {
         return Ok(None);
     };
-    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL)
-        .bind(cart_id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query_as!(
+        LineRow,
+        r#"select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name,
+                  p.slug as product_slug, p.category_id as "category_id?", p.brand, v.sku,
+                  v.options as "options: Json<BTreeMap<String, String>>",
+                  p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price,
+                  v.price, v.stock_on_hand - v.stock_reserved as "available!",
+                  p.status = 'active' as "active!"
+           from cart_items ci
+           join variants v on v.variant_id = ci.variant_id
+           join products p on p.product_id = v.product_id
+           where ci.cart_id = $1
+           order by ci.cart_item_id"#,
+        cart_id,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let lines: Vec<CartLine> = rows
         .into_iter()
         .map(|r| CartLine {
@@ -339,27 +361,43 @@ pub async fn checkout_lines(
     tx: &mut PgConnection,
     user_id: Uuid,
 ) -> Result<Option<CheckoutCart>, sqlx::Error> {
-    let cart: Option<(Uuid, Option<String>, i64)> = sqlx::query_as(
+    let cart = sqlx::query!(
         "select cart_id, promotion_code, seen_discount from carts
          where user_id = $1 and status = 'open' for update",
+        user_id,
     )
-    .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((cart_id, promotion_code, seen_discount)) = cart else {
+    let Some((cart_id, promotion_code, seen_discount)) =
+        cart.map(|c| (c.cart_id, c.promotion_code, c.seen_discount))
+    else {
         return Ok(None);
     };
-    sqlx::query(
-        "select 1 from variants where variant_id in (select variant_id from cart_items where cart_id = $1)
+    sqlx::query!(
+        "select 1 as one from variants
+         where variant_id in (select variant_id from cart_items where cart_id = $1)
          order by variant_id for update",
+        cart_id,
     )
-    .bind(cart_id)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    let rows: Vec<LineRow> = sqlx::query_as(LINES_SQL)
-        .bind(cart_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows = sqlx::query_as!(
+        LineRow,
+        r#"select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name,
+                  p.slug as product_slug, p.category_id as "category_id?", p.brand, v.sku,
+                  v.options as "options: Json<BTreeMap<String, String>>",
+                  p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price,
+                  v.price, v.stock_on_hand - v.stock_reserved as "available!",
+                  p.status = 'active' as "active!"
+           from cart_items ci
+           join variants v on v.variant_id = ci.variant_id
+           join products p on p.product_id = v.product_id
+           where ci.cart_id = $1
+           order by ci.cart_item_id"#,
+        cart_id,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     let lines = rows
         .into_iter()
         .map(|r| CheckoutLine {
@@ -387,15 +425,16 @@ pub async fn checkout_lines(
 
 /// Empties the cart after checkout; its code was used (or did not apply) and goes too.
 pub async fn empty_cart_in(tx: &mut PgConnection, cart_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from cart_items where cart_id = $1")
-        .bind(cart_id)
+    sqlx::query!("delete from cart_items where cart_id = $1", cart_id,)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("update carts set promotion_code = null, seen_discount = 0 where cart_id = $1")
-        .bind(cart_id)
-        .execute(tx)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update carts set promotion_code = null, seen_discount = 0 where cart_id = $1",
+        cart_id,
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
 
 pub(super) async fn set_code(
@@ -403,12 +442,14 @@ pub(super) async fn set_code(
     cart_id: Uuid,
     code: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update carts set promotion_code = $2 where cart_id = $1")
-        .bind(cart_id)
-        .bind(code)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update carts set promotion_code = $2 where cart_id = $1",
+        cart_id,
+        code,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Records the discount the customer is being shown.
@@ -417,12 +458,14 @@ pub(super) async fn remember_discount(
     cart_id: Uuid,
     discount: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update carts set seen_discount = $2 where cart_id = $1 and seen_discount <> $2")
-        .bind(cart_id)
-        .bind(discount)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update carts set seen_discount = $2 where cart_id = $1 and seen_discount <> $2",
+        cart_id,
+        discount,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// The customer's open cart, if any.
@@ -430,10 +473,12 @@ pub(super) async fn open_cart_id(
     db: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select cart_id from carts where user_id = $1 and status = 'open'")
-        .bind(user_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        "select cart_id from carts where user_id = $1 and status = 'open'",
+        user_id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Carries a guest cart's code into the customer's cart when it holds none.
@@ -442,12 +487,12 @@ pub(super) async fn adopt_code(
     from: Uuid,
     to: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update carts t set promotion_code = f.promotion_code from carts f
          where t.cart_id = $2 and f.cart_id = $1 and t.promotion_code is null",
+        from,
+        to,
     )
-    .bind(from)
-    .bind(to)
     .execute(tx)
     .await
     .map(|_| ())
@@ -458,13 +503,13 @@ pub(super) async fn acknowledge_prices(
     db: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update cart_items ci set unit_price = v.price
          from variants v, carts c
          where v.variant_id = ci.variant_id and c.cart_id = ci.cart_id
            and c.user_id = $1 and c.status = 'open' and ci.unit_price <> v.price",
+        user_id,
     )
-    .bind(user_id)
     .execute(db)
     .await
     .map(|_| ())

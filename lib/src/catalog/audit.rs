@@ -7,7 +7,9 @@
 //! what was sold and restocked; the ledger must explain it). Each repair is logged, counted
 //! and announced with `stock.changed`.
 
-use sqlx::PgConnection;
+use std::collections::BTreeMap;
+
+use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{events, inventory, variants, Catalog, CatalogError, Variant};
@@ -55,26 +57,39 @@ impl Levels {
     }
 }
 
-const AUDIT_SQL: &str = "
-    select v.variant_id, v.sku, v.stock_on_hand, v.stock_reserved,
-           coalesce((select sum(l.quantity) from order_lines l join orders o on o.order_id = l.order_id
-                     where l.variant_id = v.variant_id and o.status = 'pending_payment'), 0) as expected_reserved,
-           coalesce((select sum(m.on_hand_delta) from stock_movements m where m.variant_id = v.variant_id), 0) as ledger_on_hand
-    from variants v";
+// The levels of variants and what they should be: the same select in `audit_stock` (all or
+// some variants), `repair` (one, locked) and `check_stock` (all, by SKU).
 
 impl Catalog {
     /// Audits (and repairs) every variant, or only `only` when given.
     pub async fn audit_stock(&self, only: Option<&[Uuid]>) -> Result<AuditReport, CatalogError> {
-        let rows: Vec<Levels> = match only {
+        let rows = match only {
             Some(ids) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{AUDIT_SQL} where v.variant_id = any($1)"
-                )))
-                .bind(ids)
+                sqlx::query_as!(
+                    Levels,
+                    r#"select v.variant_id, v.sku, v.stock_on_hand, v.stock_reserved,
+                  coalesce((select sum(l.quantity) from order_lines l join orders o on o.order_id = l.order_id
+                            where l.variant_id = v.variant_id and o.status = 'pending_payment'), 0)
+                    as "expected_reserved!",
+                  coalesce((select sum(m.on_hand_delta) from stock_movements m
+                            where m.variant_id = v.variant_id), 0) as "ledger_on_hand!"
+           from variants v where v.variant_id = any($1)"#,
+                    ids,
+                )
                 .fetch_all(&self.db)
                 .await?
             }
-            None => sqlx::query_as(AUDIT_SQL).fetch_all(&self.db).await?,
+            None => {
+                sqlx::query_as!(Levels, r#"select v.variant_id, v.sku, v.stock_on_hand, v.stock_reserved,
+                  coalesce((select sum(l.quantity) from order_lines l join orders o on o.order_id = l.order_id
+                            where l.variant_id = v.variant_id and o.status = 'pending_payment'), 0)
+                    as "expected_reserved!",
+                  coalesce((select sum(m.on_hand_delta) from stock_movements m
+                            where m.variant_id = v.variant_id), 0) as "ledger_on_hand!"
+           from variants v"#)
+                    .fetch_all(&self.db)
+                    .await?
+            }
         };
         let mut report = AuditReport {
             variants_checked: rows.len() as u64,
@@ -96,14 +111,23 @@ impl Catalog {
 }
 
 async fn repair(tx: &mut PgConnection, variant_id: Uuid) -> Result<Vec<Drift>, CatalogError> {
-    sqlx::query("select 1 from variants where variant_id = $1 for update")
-        .bind(variant_id)
-        .execute(&mut *tx)
-        .await?;
-    let Some(row): Option<Levels> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{AUDIT_SQL} where v.variant_id = $1"
-    )))
-    .bind(variant_id)
+    sqlx::query!(
+        "select 1 as one from variants where variant_id = $1 for update",
+        variant_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = sqlx::query_as!(
+        Levels,
+        r#"select v.variant_id, v.sku, v.stock_on_hand, v.stock_reserved,
+                  coalesce((select sum(l.quantity) from order_lines l join orders o on o.order_id = l.order_id
+                            where l.variant_id = v.variant_id and o.status = 'pending_payment'), 0)
+                    as "expected_reserved!",
+                  coalesce((select sum(m.on_hand_delta) from stock_movements m
+                            where m.variant_id = v.variant_id), 0) as "ledger_on_hand!"
+           from variants v where v.variant_id = any($1)"#,
+        &[variant_id][..],
+    )
     .fetch_optional(&mut *tx)
     .await?
     else {
@@ -166,10 +190,15 @@ pub async fn check_stock(
     tx: &mut PgConnection,
     progress: Progress<'_>,
 ) -> Result<Vec<Check>, sqlx::Error> {
-    let rows: Vec<Levels> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{AUDIT_SQL} order by v.sku")))
-            .fetch_all(&mut *tx)
-            .await?;
+    let rows = sqlx::query_as!(Levels, r#"select v.variant_id, v.sku, v.stock_on_hand, v.stock_reserved,
+                  coalesce((select sum(l.quantity) from order_lines l join orders o on o.order_id = l.order_id
+                            where l.variant_id = v.variant_id and o.status = 'pending_payment'), 0)
+                    as "expected_reserved!",
+                  coalesce((select sum(m.on_hand_delta) from stock_movements m
+                            where m.variant_id = v.variant_id), 0) as "ledger_on_hand!"
+           from variants v order by v.sku"#)
+        .fetch_all(&mut *tx)
+        .await?;
     let mut non_negative = Check::new(
         "stock.non_negative",
         "no variant has negative stock on hand or reserved",
@@ -223,23 +252,30 @@ async fn set_reserved(
     variant_id: Uuid,
     reserved: i32,
 ) -> Result<Variant, sqlx::Error> {
-    let row: variants::VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update variants set stock_reserved = $2 where variant_id = $1 returning {}",
-        variants::COLUMNS
-    )))
-    .bind(variant_id)
-    .bind(reserved)
+    let row = sqlx::query_as!(
+        variants::VariantRow,
+        r#"update variants set stock_reserved = $2 where variant_id = $1
+           returning variant_id, product_id, sku,
+                     options as "options: Json<BTreeMap<String, String>>", price,
+                     compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
+                     created_at, updated_at"#,
+        variant_id,
+        reserved,
+    )
     .fetch_one(tx)
     .await?;
     Ok(row.into())
 }
 
 async fn current(tx: &mut PgConnection, variant_id: Uuid) -> Result<Variant, sqlx::Error> {
-    let row: variants::VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {} from variants where variant_id = $1",
-        variants::COLUMNS
-    )))
-    .bind(variant_id)
+    let row = sqlx::query_as!(
+        variants::VariantRow,
+        r#"select variant_id, product_id, sku,
+                  options as "options: Json<BTreeMap<String, String>>", price, compare_at_price,
+                  weight_grams, stock_on_hand, stock_reserved, position, created_at, updated_at
+           from variants where variant_id = $1"#,
+        variant_id,
+    )
     .fetch_one(tx)
     .await?;
     Ok(row.into())

@@ -71,9 +71,6 @@ impl From<CategoryRow> for Category {
     }
 }
 
-const COLUMNS: &str =
-    "category_id, parent_id, slug, name, description, position, created_at, updated_at";
-
 /// Serialises moves within the tree so two concurrent moves cannot form a cycle.
 const TREE_LOCK: i64 = 0x746f6b6f_63617473; // "tokocats"
 
@@ -99,9 +96,11 @@ fn validate(
 }
 
 async fn all_rows(db: impl PgExecutor<'_>) -> Result<Vec<Category>, sqlx::Error> {
-    let rows: Vec<CategoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from categories order by position, name, category_id"
-    )))
+    let rows = sqlx::query_as!(
+        CategoryRow,
+        "select category_id, parent_id, slug, name, description, position, created_at, updated_at
+         from categories order by position, name, category_id"
+    )
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
@@ -111,20 +110,26 @@ async fn find(
     db: impl PgExecutor<'_>,
     locator: &Locator<'_>,
 ) -> Result<Option<Category>, sqlx::Error> {
-    let row: Option<CategoryRow> = match locator {
+    let row = match locator {
         Locator::Id(id) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "select {COLUMNS} from categories where category_id = $1"
-            )))
-            .bind(id)
+            sqlx::query_as!(
+                CategoryRow,
+                "select category_id, parent_id, slug, name, description, position, created_at,
+                        updated_at
+                 from categories where category_id = $1",
+                id,
+            )
             .fetch_optional(db)
             .await?
         }
         Locator::Slug(slug) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "select {COLUMNS} from categories where slug = $1"
-            )))
-            .bind(slug)
+            sqlx::query_as!(
+                CategoryRow,
+                "select category_id, parent_id, slug, name, description, position, created_at,
+                        updated_at
+                 from categories where slug = $1",
+                slug,
+            )
             .fetch_optional(db)
             .await?
         }
@@ -134,15 +139,15 @@ async fn find(
 
 /// The ids of a category and all its descendants.
 pub async fn subtree_ids(db: impl PgExecutor<'_>, root: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "with recursive tree as (
+    sqlx::query_scalar!(
+        r#"with recursive tree as (
              select category_id from categories where category_id = $1
              union all
              select c.category_id from categories c join tree t on c.parent_id = t.category_id
          )
-         select category_id from tree",
+         select category_id as "category_id!" from tree"#,
+        root,
     )
-    .bind(root)
     .fetch_all(db)
     .await
 }
@@ -244,16 +249,19 @@ impl Catalog {
             Some(parent) => Some(require_parent(&mut tx, parent).await?),
             None => None,
         };
-        let row: CategoryRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as!(
+            CategoryRow,
             "insert into categories (category_id, parent_id, slug, name, description, position)
-             values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(parent_id)
-        .bind(&slug)
-        .bind(&name)
-        .bind(input.description.unwrap_or_default())
-        .bind(input.position.unwrap_or(0))
+             values ($1, $2, $3, $4, $5, $6)
+             returning category_id, parent_id, slug, name, description, position, created_at,
+                       updated_at",
+            Uuid::now_v7(),
+            parent_id,
+            &slug,
+            &name,
+            input.description.unwrap_or_default(),
+            input.position.unwrap_or(0),
+        )
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| CatalogError::from_constraint(e, &slug, None))?;
@@ -279,8 +287,7 @@ impl Catalog {
         let mut tx = self.db.begin().await?;
         let mut parent_id = None;
         if let Some(Some(parent)) = &patch.parent {
-            sqlx::query("select pg_advisory_xact_lock($1)")
-                .bind(TREE_LOCK)
+            sqlx::query!("select pg_advisory_xact_lock($1)", TREE_LOCK)
                 .execute(&mut *tx)
                 .await?;
             let id_of_parent = require_parent(&mut tx, parent).await?;
@@ -294,7 +301,8 @@ impl Catalog {
             parent_id = Some(id_of_parent);
         }
         let slug = patch.slug.clone().unwrap_or_default();
-        let row: Option<CategoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as!(
+            CategoryRow,
             "update categories set
                  name = coalesce($2, name),
                  slug = coalesce($3, slug),
@@ -302,15 +310,16 @@ impl Catalog {
                  description = coalesce($6, description),
                  position = coalesce($7, position)
              where category_id = $1
-             returning {COLUMNS}"
-        )))
-        .bind(id)
-        .bind(patch.name.as_deref().map(str::trim))
-        .bind(patch.slug.as_deref())
-        .bind(patch.parent.is_some())
-        .bind(parent_id)
-        .bind(patch.description.as_deref())
-        .bind(patch.position)
+             returning category_id, parent_id, slug, name, description, position, created_at,
+                       updated_at",
+            id,
+            patch.name.as_deref().map(str::trim),
+            patch.slug.as_deref(),
+            patch.parent.is_some(),
+            parent_id,
+            patch.description.as_deref(),
+            patch.position,
+        )
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| CatalogError::from_constraint(e, &slug, None))?;
@@ -324,8 +333,7 @@ impl Catalog {
     /// foreign keys decide, so a product added concurrently cannot slip through).
     pub async fn delete_category(&self, id: Uuid) -> Result<(), CatalogError> {
         let mut tx = self.db.begin().await?;
-        let result = sqlx::query("delete from categories where category_id = $1")
-            .bind(id)
+        let result = sqlx::query!("delete from categories where category_id = $1", id)
             .execute(&mut *tx)
             .await;
         match result {
@@ -358,12 +366,12 @@ pub(crate) async fn find_id(
     tx: &mut PgConnection,
     key: &CategoryKey,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select category_id from categories
          where ($1::uuid is null or category_id = $1) and ($2::text is null or slug = $2)",
+        key.id,
+        key.slug.as_deref(),
     )
-    .bind(key.id)
-    .bind(key.slug.as_deref())
     .fetch_optional(&mut *tx)
     .await
 }

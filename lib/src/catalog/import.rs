@@ -204,12 +204,12 @@ impl Catalog {
         let mut tx = self.db.begin().await?;
         let category = CategoryKey::parse("category", &record.category);
         let skus: Vec<&str> = record.variants.iter().map(|v| v.sku.as_str()).collect();
-        let owners: Vec<Uuid> = sqlx::query_scalar(
-            "select product_id from products where slug = $1
-             union select product_id from variants where sku = any($2)",
+        let owners: Vec<Uuid> = sqlx::query_scalar!(
+            r#"select product_id as "product_id!" from products where slug = $1
+               union select product_id from variants where sku = any($2)"#,
+            record.slug.as_deref().unwrap_or_default(),
+            &skus as _,
         )
-        .bind(record.slug.as_deref().unwrap_or_default())
-        .bind(&skus)
         .fetch_all(&mut *tx)
         .await?;
         let outcome = match owners.as_slice() {

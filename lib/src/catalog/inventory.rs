@@ -9,7 +9,9 @@
 //! rows locked in variant-id order so that concurrent orders never deadlock).
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use std::collections::BTreeMap;
+
+use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{events, events::StockChanged, variants, Catalog, CatalogError, Variant};
@@ -62,22 +64,22 @@ pub(crate) async fn record(
     order_id: Option<Uuid>,
     actor_id: Option<Uuid>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into stock_movements (movement_id, variant_id, sku, kind, on_hand_delta, reserved_delta,
                                       on_hand_after, reserved_after, reason, order_id, actor_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        Uuid::now_v7(),
+        v.id,
+        &v.sku,
+        kind,
+        on_hand_delta,
+        reserved_delta,
+        v.stock_on_hand,
+        v.stock_reserved,
+        reason,
+        order_id,
+        actor_id,
     )
-    .bind(Uuid::now_v7())
-    .bind(v.id)
-    .bind(&v.sku)
-    .bind(kind)
-    .bind(on_hand_delta)
-    .bind(reserved_delta)
-    .bind(v.stock_on_hand)
-    .bind(v.stock_reserved)
-    .bind(reason)
-    .bind(order_id)
-    .bind(actor_id)
     .execute(tx)
     .await
     .map(|_| ())
@@ -90,15 +92,17 @@ pub(crate) async fn shift_on_hand(
     sku: &str,
     delta: i32,
 ) -> Result<Option<Variant>, sqlx::Error> {
-    let row: Option<variants::VariantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update variants set stock_on_hand = stock_on_hand + $2
-         where sku = $1 and stock_on_hand + $2 >= stock_reserved and stock_on_hand + $2 <= {max}
-         returning {cols}",
-        max = variants::MAX_STOCK,
-        cols = variants::COLUMNS
-    )))
-    .bind(sku)
-    .bind(delta)
+    let row = sqlx::query_as!(
+        variants::VariantRow,
+        r#"update variants set stock_on_hand = stock_on_hand + $2
+         where sku = $1 and stock_on_hand + $2 >= stock_reserved and stock_on_hand + $2 <= $3
+         returning variant_id, product_id, sku,
+                   options as "options: Json<BTreeMap<String, String>>", price, compare_at_price,
+                   weight_grams, stock_on_hand, stock_reserved, position, created_at, updated_at"#,
+        sku,
+        delta,
+        variants::MAX_STOCK,
+    )
     .fetch_optional(tx)
     .await?;
     Ok(row.map(Into::into))
@@ -138,11 +142,13 @@ impl Catalog {
             }
         }
         let Some(variant) = shift_on_hand(&mut tx, &input.sku, input.delta).await? else {
-            let levels: Option<(i32, i32)> =
-                sqlx::query_as("select stock_on_hand, stock_reserved from variants where sku = $1")
-                    .bind(&input.sku)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let levels = sqlx::query!(
+                "select stock_on_hand, stock_reserved from variants where sku = $1",
+                &input.sku,
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| (r.stock_on_hand, r.stock_reserved));
             return Err(match levels {
                 None => CatalogError::NotFound("variant"),
                 Some((on_hand, reserved)) if on_hand + input.delta < reserved => {
@@ -182,32 +188,40 @@ impl Catalog {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Movement>, CatalogError> {
-        let exists: bool =
-            sqlx::query_scalar("select exists(select 1 from variants where sku = $1)")
-                .bind(sku)
-                .fetch_one(&self.db)
-                .await?;
+        let exists = sqlx::query_scalar!(
+            r#"select exists(select 1 from variants where sku = $1) as "exists!""#,
+            sku,
+        )
+        .fetch_one(&self.db)
+        .await?;
         if !exists {
             return Err(CatalogError::NotFound("variant"));
         }
-        Ok(sqlx::query_as(
-            "select m.* from stock_movements m join variants v using (variant_id)
+        Ok(sqlx::query_as!(
+            Movement,
+            "select m.movement_id, m.variant_id, m.sku, m.kind, m.on_hand_delta, m.reserved_delta,
+                    m.on_hand_after, m.reserved_after, m.reason, m.order_id, m.actor_id,
+                    m.created_at
+             from stock_movements m join variants v using (variant_id)
              where v.sku = $1 and ($2::uuid is null or m.movement_id < $2)
              order by m.movement_id desc limit $3",
+            sku,
+            before,
+            limit,
         )
-        .bind(sku)
-        .bind(before)
-        .bind(limit)
         .fetch_all(&self.db)
         .await?)
     }
 }
 
 async fn latest_movement(tx: &mut PgConnection, variant_id: Uuid) -> Result<Movement, sqlx::Error> {
-    sqlx::query_as(
-        "select * from stock_movements where variant_id = $1 order by movement_id desc limit 1",
+    sqlx::query_as!(
+        Movement,
+        "select movement_id, variant_id, sku, kind, on_hand_delta, reserved_delta, on_hand_after,
+                reserved_after, reason, order_id, actor_id, created_at
+         from stock_movements where variant_id = $1 order by movement_id desc limit 1",
+        variant_id,
     )
-    .bind(variant_id)
     .fetch_one(tx)
     .await
 }
@@ -262,25 +276,29 @@ pub(crate) async fn apply_to_order(
     lines: &[(Uuid, i32)],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let (ids, qtys): (Vec<Uuid>, Vec<i32>) = lines.iter().copied().unzip();
-    sqlx::query("select 1 from variants where variant_id = any($1) order by variant_id for update")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "select 1 as one from variants where variant_id = any($1) order by variant_id for update",
+        &ids,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     let (on_hand_sign, reserved_sign) = op.deltas();
-    let changed: Vec<Changed> = sqlx::query_as(
-        "update variants v set
+    let changed = sqlx::query_as!(
+        Changed,
+        r#"update variants v set
              stock_on_hand = v.stock_on_hand + $3 * l.qty,
              stock_reserved = v.stock_reserved + $4 * l.qty
          from unnest($1::uuid[], $2::int4[]) as l(variant_id, qty)
          where v.variant_id = l.variant_id
            and v.stock_reserved + $4 * l.qty >= 0
            and v.stock_on_hand + $3 * l.qty >= v.stock_reserved + $4 * l.qty
-         returning v.variant_id, v.product_id, v.sku, v.stock_on_hand, v.stock_reserved, l.qty",
+         returning v.variant_id, v.product_id, v.sku, v.stock_on_hand, v.stock_reserved,
+                   l.qty as "qty!""#,
+        &ids,
+        &qtys,
+        on_hand_sign,
+        reserved_sign,
     )
-    .bind(&ids)
-    .bind(&qtys)
-    .bind(on_hand_sign)
-    .bind(reserved_sign)
     .fetch_all(&mut *tx)
     .await?;
     let refused: Vec<Uuid> = ids
@@ -309,22 +327,22 @@ async fn record_order_changes(
     let reserved_deltas: Vec<i32> = changed.iter().map(|c| reserved_sign * c.qty).collect();
     let on_hand_after: Vec<i32> = changed.iter().map(|c| c.stock_on_hand).collect();
     let reserved_after: Vec<i32> = changed.iter().map(|c| c.stock_reserved).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into stock_movements (movement_id, variant_id, sku, kind, on_hand_delta, reserved_delta,
                                       on_hand_after, reserved_after, order_id)
          select m, v, s, $8, od, rd, oa, ra, $9
          from unnest($1::uuid[], $2::uuid[], $3::text[], $4::int4[], $5::int4[], $6::int4[], $7::int4[])
               as t(m, v, s, od, rd, oa, ra)",
+        &movement_ids,
+        &variant_ids,
+        &skus as _,
+        &on_hand_deltas,
+        &reserved_deltas,
+        &on_hand_after,
+        &reserved_after,
+        op.kind(),
+        order_id,
     )
-    .bind(&movement_ids)
-    .bind(&variant_ids)
-    .bind(&skus)
-    .bind(&on_hand_deltas)
-    .bind(&reserved_deltas)
-    .bind(&on_hand_after)
-    .bind(&reserved_after)
-    .bind(op.kind())
-    .bind(order_id)
     .execute(&mut *tx)
     .await?;
     let events = changed

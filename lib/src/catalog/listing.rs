@@ -113,17 +113,17 @@ pub(crate) const SUMMARY_COLUMNS: &str =
 /// search engine's stored document).
 #[derive(sqlx::FromRow, Deserialize)]
 pub(crate) struct SummaryRow {
-    product_id: Uuid,
-    slug: String,
-    name: String,
-    brand: Option<String>,
-    category_id: Uuid,
-    status: String,
-    min_price: i64,
-    max_price: i64,
-    in_stock: bool,
-    image: Option<Json<Image>>,
-    created_at: DateTime<Utc>,
+    pub(crate) product_id: Uuid,
+    pub(crate) slug: String,
+    pub(crate) name: String,
+    pub(crate) brand: Option<String>,
+    pub(crate) category_id: Uuid,
+    pub(crate) status: String,
+    pub(crate) min_price: i64,
+    pub(crate) max_price: i64,
+    pub(crate) in_stock: bool,
+    pub(crate) image: Option<Json<Image>>,
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 impl From<SummaryRow> for ProductSummary {

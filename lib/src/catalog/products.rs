@@ -100,36 +100,51 @@ impl From<ProductRow> for Product {
     }
 }
 
-/// One round trip for a product, its category and its variants (the hot read of the API).
-const SELECT_PRODUCT: &str = "
-    select p.product_id, p.slug, p.name, p.description, p.brand, p.category_id,
-           c.slug as category_slug, c.name as category_name, p.status, p.attributes, p.images,
-           p.option_names, p.min_price, p.max_price, p.in_stock, p.created_at, p.updated_at,
-           coalesce((select json_agg(v order by v.position, v.sku)
-                     from (select variant_id, product_id, sku, options, price, compare_at_price,
-                                  weight_grams, stock_on_hand, stock_reserved, position,
-                                  created_at, updated_at
-                           from variants where product_id = p.product_id) v), '[]') as variants
-    from products p join categories c on c.category_id = p.category_id";
-
 pub(crate) async fn load(
     db: &mut PgConnection,
     locator: &Locator<'_>,
 ) -> Result<Option<Product>, sqlx::Error> {
-    let row: Option<ProductRow> = match locator {
+    // One round trip for a product, its category and its variants (the hot read of the API).
+    let row = match locator {
         Locator::Id(id) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{SELECT_PRODUCT} where p.product_id = $1"
-            )))
-            .bind(id)
+            sqlx::query_as!(
+                ProductRow,
+                r#"select p.product_id, p.slug, p.name, p.description, p.brand, p.category_id,
+                    c.slug as category_slug, c.name as category_name, p.status,
+                    p.attributes as "attributes: Json<BTreeMap<String, String>>",
+                    p.images as "images: Json<Vec<Image>>",
+                    p.option_names, p.min_price, p.max_price, p.in_stock, p.created_at, p.updated_at,
+                    coalesce((select json_agg(v order by v.position, v.sku)
+                              from (select variant_id, product_id, sku, options, price, compare_at_price,
+                                           weight_grams, stock_on_hand, stock_reserved, position,
+                                           created_at, updated_at
+                                    from variants where product_id = p.product_id) v), '[]')
+                      as "variants!: Json<Vec<variants::VariantRow>>"
+             from products p join categories c on c.category_id = p.category_id
+             where p.product_id = $1"#,
+                id,
+            )
             .fetch_optional(db)
             .await?
         }
         Locator::Slug(slug) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{SELECT_PRODUCT} where p.slug = $1"
-            )))
-            .bind(slug)
+            sqlx::query_as!(
+                ProductRow,
+                r#"select p.product_id, p.slug, p.name, p.description, p.brand, p.category_id,
+                    c.slug as category_slug, c.name as category_name, p.status,
+                    p.attributes as "attributes: Json<BTreeMap<String, String>>",
+                    p.images as "images: Json<Vec<Image>>",
+                    p.option_names, p.min_price, p.max_price, p.in_stock, p.created_at, p.updated_at,
+                    coalesce((select json_agg(v order by v.position, v.sku)
+                              from (select variant_id, product_id, sku, options, price, compare_at_price,
+                                           weight_grams, stock_on_hand, stock_reserved, position,
+                                           created_at, updated_at
+                                    from variants where product_id = p.product_id) v), '[]')
+                      as "variants!: Json<Vec<variants::VariantRow>>"
+             from products p join categories c on c.category_id = p.category_id
+             where p.slug = $1"#,
+                slug,
+            )
             .fetch_optional(db)
             .await?
         }
@@ -357,8 +372,7 @@ impl Catalog {
         let product = load(&mut tx, &Locator::Id(product_id))
             .await?
             .ok_or(CatalogError::NotFound("product"))?;
-        sqlx::query("delete from products where product_id = $1")
-            .bind(product_id)
+        sqlx::query!("delete from products where product_id = $1", product_id)
             .execute(&mut *tx)
             .await
             .map_err(variants::ordered_conflict)?;
@@ -378,20 +392,23 @@ impl Catalog {
             .query
             .map(|q| q.trim().to_lowercase())
             .filter(|q| !q.is_empty());
-        let rows: Vec<super::listing::SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select {cols} from products p
+        let rows = sqlx::query_as!(
+            super::listing::SummaryRow,
+            r#"select p.product_id, p.slug, p.name, p.brand, p.category_id, p.status,
+                      p.min_price, p.max_price, p.in_stock,
+                      p.images -> 0 as "image: Json<Image>", p.created_at
+             from products p
              where ($1::text is null or p.status = $1)
                and ($2::text is null or lower(p.name) like '%' || $2 || '%' or p.slug like '%' || $2 || '%'
                     or exists (select 1 from variants v where v.product_id = p.product_id and lower(v.sku) = $2))
                and ($3::uuid is null or p.product_id < $3)
              order by p.product_id desc
-             limit $4",
-            cols = super::listing::SUMMARY_COLUMNS
-        )))
-        .bind(filter.status.map(ProductStatus::as_db))
-        .bind(query)
-        .bind(before)
-        .bind(limit)
+             limit $4"#,
+            filter.status.map(ProductStatus::as_db),
+            query,
+            before,
+            limit,
+        )
         .fetch_all(&self.db)
         .await?;
         Ok(rows.into_iter().map(Into::into).collect())
@@ -443,7 +460,7 @@ pub(crate) async fn update_in(
         }
     }
     let slug = patch.slug.clone().unwrap_or_default();
-    sqlx::query(
+    sqlx::query!(
         "update products set
              name = coalesce($2, name),
              slug = coalesce($3, slug),
@@ -455,18 +472,18 @@ pub(crate) async fn update_in(
              images = coalesce($10, images),
              option_names = coalesce($11, option_names)
          where product_id = $1",
+        product_id,
+        patch.name.as_deref().map(str::trim),
+        patch.slug.as_deref(),
+        patch.description.as_deref(),
+        patch.brand.is_some(),
+        patch.brand.flatten().map(|b| b.trim().to_owned()),
+        category.id(),
+        patch.status.map(ProductStatus::as_db),
+        patch.attributes.map(Json) as _,
+        patch.images.map(Json) as _,
+        patch.option_names.as_deref(),
     )
-    .bind(product_id)
-    .bind(patch.name.as_deref().map(str::trim))
-    .bind(patch.slug.as_deref())
-    .bind(patch.description.as_deref())
-    .bind(patch.brand.is_some())
-    .bind(patch.brand.flatten().map(|b| b.trim().to_owned()))
-    .bind(category.id())
-    .bind(patch.status.map(ProductStatus::as_db))
-    .bind(patch.attributes.map(Json))
-    .bind(patch.images.map(Json))
-    .bind(patch.option_names)
     .execute(&mut *tx)
     .await
     .map_err(|e| category_error(e, &slug))?;
@@ -499,21 +516,21 @@ pub(crate) async fn create_in(
         free_slug(tx, &slug).await?
     };
     let product_id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "insert into products (product_id, slug, name, description, brand, category_id, status,
                                attributes, images, option_names)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        product_id,
+        &slug,
+        input.name.trim(),
+        input.description.as_deref().unwrap_or_default(),
+        input.brand.as_deref().map(str::trim),
+        category.id(),
+        input.status.unwrap_or(ProductStatus::Draft).as_db(),
+        Json(&input.attributes) as _,
+        Json(&input.images) as _,
+        &input.option_names,
     )
-    .bind(product_id)
-    .bind(&slug)
-    .bind(input.name.trim())
-    .bind(input.description.as_deref().unwrap_or_default())
-    .bind(input.brand.as_deref().map(str::trim))
-    .bind(category.id())
-    .bind(input.status.unwrap_or(ProductStatus::Draft).as_db())
-    .bind(Json(&input.attributes))
-    .bind(Json(&input.images))
-    .bind(&input.option_names)
     .execute(&mut *tx)
     .await
     .map_err(|e| category_error(e, &slug))?;
@@ -530,10 +547,12 @@ pub(crate) async fn create_in(
 /// `base`, or `base-<random>` when a product already uses it (auto-generated slugs only; an
 /// explicit slug that is taken is the client's conflict to resolve).
 async fn free_slug(tx: &mut PgConnection, base: &str) -> Result<String, sqlx::Error> {
-    let taken: bool = sqlx::query_scalar("select exists(select 1 from products where slug = $1)")
-        .bind(base)
-        .fetch_one(&mut *tx)
-        .await?;
+    let taken = sqlx::query_scalar!(
+        r#"select exists(select 1 from products where slug = $1) as "taken!""#,
+        base,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if !taken {
         return Ok(base.to_owned());
     }

@@ -697,52 +697,52 @@ impl Catalog {
 
     async fn insert_batch(&self, b: &Batch) -> Result<(), CatalogError> {
         let mut tx = self.db.begin().await?;
-        sqlx::query(
+        sqlx::query!(
             "insert into products (product_id, slug, name, description, brand, category_id, status, attributes,
                                    option_names, created_at, updated_at)
              select id, slug, name, description, brand, category_id, status, attributes, option_names::text[], created_at, created_at
              from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[],
                          $8::jsonb[], $9::text[], $10::timestamptz[])
                   as t(id, slug, name, description, brand, category_id, status, attributes, option_names, created_at)",
+            &b.product_ids,
+            &b.slugs,
+            &b.names,
+            &b.descriptions,
+            &b.brands,
+            &b.category_ids,
+            &b.statuses as _,
+            &b.attributes,
+            &b.option_names,
+            &b.created_at,
         )
-        .bind(&b.product_ids)
-        .bind(&b.slugs)
-        .bind(&b.names)
-        .bind(&b.descriptions)
-        .bind(&b.brands)
-        .bind(&b.category_ids)
-        .bind(&b.statuses)
-        .bind(&b.attributes)
-        .bind(&b.option_names)
-        .bind(&b.created_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sqlx::query!(
             "insert into variants (variant_id, product_id, sku, options, price, compare_at_price, weight_grams,
                                    stock_on_hand, position)
              select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::int8[], $6::int8[],
                                   $7::int4[], $8::int4[], $9::int4[])",
+            &b.v_ids,
+            &b.v_product_ids,
+            &b.v_skus,
+            &b.v_options,
+            &b.v_prices,
+            &b.v_compare as _,
+            &b.v_weights,
+            &b.v_stock,
+            &b.v_positions,
         )
-        .bind(&b.v_ids)
-        .bind(&b.v_product_ids)
-        .bind(&b.v_skus)
-        .bind(&b.v_options)
-        .bind(&b.v_prices)
-        .bind(&b.v_compare)
-        .bind(&b.v_weights)
-        .bind(&b.v_stock)
-        .bind(&b.v_positions)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sqlx::query!(
             "insert into stock_movements (movement_id, variant_id, sku, kind, on_hand_delta, on_hand_after,
                                           reserved_after, reason)
              select m.id, v.variant_id, v.sku, 'initial', v.stock_on_hand, v.stock_on_hand, 0, 'demo seed'
              from unnest($1::uuid[], $2::uuid[]) as m(id, variant_id)
              join variants v on v.variant_id = m.variant_id",
+            &b.m_ids,
+            &b.m_variant_ids,
         )
-        .bind(&b.m_ids)
-        .bind(&b.m_variant_ids)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -756,16 +756,16 @@ async fn upsert_category(
     parent: Option<Uuid>,
     position: i32,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into categories (category_id, parent_id, slug, name, position) values ($1, $2, $3, $4, $5)
          on conflict on constraint categories_slug_key do update set name = excluded.name
          returning category_id",
+        Uuid::now_v7(),
+        parent,
+        crate::validation::slugify(name),
+        name,
+        position,
     )
-    .bind(Uuid::now_v7())
-    .bind(parent)
-    .bind(crate::validation::slugify(name))
-    .bind(name)
-    .bind(position)
     .fetch_one(tx)
     .await
 }

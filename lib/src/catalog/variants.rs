@@ -70,10 +70,6 @@ impl From<VariantRow> for Variant {
     }
 }
 
-pub(crate) const COLUMNS: &str =
-    "variant_id, product_id, sku, options, price, compare_at_price, weight_grams, \
-     stock_on_hand, stock_reserved, position, created_at, updated_at";
-
 /// Checks one variant's fields; `prefix` names it in error paths (`variants[2]`).
 pub(crate) fn validate_new(
     errors: &mut ValidationErrors,
@@ -156,21 +152,24 @@ pub(crate) async fn insert(
     position: i32,
     actor: Option<Uuid>,
 ) -> Result<Variant, CatalogError> {
-    let row: VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into variants (variant_id, product_id, sku, options, price, compare_at_price, weight_grams,
+    let row = sqlx::query_as!(
+        VariantRow,
+        r#"insert into variants (variant_id, product_id, sku, options, price, compare_at_price, weight_grams,
                                stock_on_hand, position)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         returning {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(product_id)
-    .bind(&v.sku)
-    .bind(Json(&v.options))
-    .bind(v.price)
-    .bind(v.compare_at_price)
-    .bind(v.weight_grams.unwrap_or(0))
-    .bind(v.stock_on_hand)
-    .bind(position)
+         returning variant_id, product_id, sku, options as "options: Json<BTreeMap<String, String>>",
+                   price, compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
+                   created_at, updated_at"#,
+        Uuid::now_v7(),
+        product_id,
+        &v.sku,
+        Json(&v.options) as _,
+        v.price,
+        v.compare_at_price,
+        v.weight_grams.unwrap_or(0),
+        v.stock_on_hand,
+        position,
+    )
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
@@ -201,10 +200,12 @@ async fn option_names_of(
     tx: &mut PgConnection,
     product_id: Uuid,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
-    sqlx::query_scalar("select option_names from products where product_id = $1 for update")
-        .bind(product_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_scalar!(
+        "select option_names from products where product_id = $1 for update",
+        product_id,
+    )
+    .fetch_optional(tx)
+    .await
 }
 
 impl Catalog {
@@ -221,10 +222,10 @@ impl Catalog {
         let mut errors = ValidationErrors::new();
         validate_new(&mut errors, "", &input, &option_names);
         errors.finish()?;
-        let position: i32 = sqlx::query_scalar(
-            "select coalesce(max(position) + 1, 0) from variants where product_id = $1",
+        let position = sqlx::query_scalar!(
+            r#"select coalesce(max(position) + 1, 0) as "position!" from variants where product_id = $1"#,
+            product_id,
         )
-        .bind(product_id)
         .fetch_one(&mut *tx)
         .await?;
         let variant = insert(&mut tx, product_id, &input, position, actor).await?;
@@ -250,25 +251,30 @@ impl Catalog {
     /// Deletes a variant that was never ordered, unless it is the product's last one.
     pub async fn delete_variant(&self, variant_id: Uuid) -> Result<(), CatalogError> {
         let mut tx = self.db.begin().await?;
-        let row: VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select {COLUMNS} from variants where variant_id = $1"
-        )))
-        .bind(variant_id)
+        let row = sqlx::query_as!(
+            VariantRow,
+            r#"select variant_id, product_id, sku,
+                      options as "options: Json<BTreeMap<String, String>>", price,
+                      compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
+                      created_at, updated_at
+               from variants where variant_id = $1"#,
+            variant_id,
+        )
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(CatalogError::NotFound("variant"))?;
         // Lock the product so two deletes cannot both see "one other variant left".
         option_names_of(&mut tx, row.product_id).await?;
-        let siblings: i64 =
-            sqlx::query_scalar("select count(*) from variants where product_id = $1")
-                .bind(row.product_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let siblings = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from variants where product_id = $1"#,
+            row.product_id,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if siblings <= 1 {
             return Err(CatalogError::LastVariant);
         }
-        sqlx::query("delete from variants where variant_id = $1")
-            .bind(variant_id)
+        sqlx::query!("delete from variants where variant_id = $1", variant_id)
             .execute(&mut *tx)
             .await
             .map_err(ordered_conflict)?;
@@ -284,12 +290,13 @@ pub(crate) async fn update_in(
     variant_id: Uuid,
     patch: VariantPatch,
 ) -> Result<Variant, CatalogError> {
-    let product_id: Uuid =
-        sqlx::query_scalar("select product_id from variants where variant_id = $1")
-            .bind(variant_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(CatalogError::NotFound("variant"))?;
+    let product_id = sqlx::query_scalar!(
+        "select product_id from variants where variant_id = $1",
+        variant_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(CatalogError::NotFound("variant"))?;
     let option_names = option_names_of(tx, product_id).await?.unwrap_or_default();
     let mut errors = ValidationErrors::new();
     if let Some(sku) = &patch.sku {
@@ -316,8 +323,9 @@ pub(crate) async fn update_in(
     errors.finish()?;
 
     let sku = patch.sku.clone();
-    let row: VariantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update variants set
+    let row = sqlx::query_as!(
+        VariantRow,
+        r#"update variants set
              sku = coalesce($2, sku),
              price = coalesce($3, price),
              compare_at_price = case when $4 then $5 else compare_at_price end,
@@ -325,16 +333,18 @@ pub(crate) async fn update_in(
              options = coalesce($7, options),
              position = coalesce($8, position)
          where variant_id = $1
-         returning {COLUMNS}"
-    )))
-    .bind(variant_id)
-    .bind(patch.sku)
-    .bind(patch.price)
-    .bind(patch.compare_at_price.is_some())
-    .bind(patch.compare_at_price.flatten())
-    .bind(patch.weight_grams)
-    .bind(patch.options.map(Json))
-    .bind(patch.position)
+         returning variant_id, product_id, sku, options as "options: Json<BTreeMap<String, String>>",
+                   price, compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
+                   created_at, updated_at"#,
+        variant_id,
+        patch.sku,
+        patch.price,
+        patch.compare_at_price.is_some(),
+        patch.compare_at_price.flatten(),
+        patch.weight_grams,
+        patch.options.map(Json) as _,
+        patch.position,
+    )
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {

@@ -27,12 +27,15 @@ pub async fn prune(
     let processed_cutoff = cutoff(config.processed_retention);
     let pruned = Pruned {
         outbox_events: crate::outbox::prune_published(pool, outbox_cutoff).await?,
-        processed_messages: crate::db::delete_in_chunks(
-            pool,
-            "delete from processed_messages where (consumer, message_id) in (
-                 select consumer, message_id from processed_messages where processed_at < $1 limit $2)",
-            processed_cutoff,
-        )
+        processed_messages: crate::db::delete_in_chunks(|chunk| {
+            sqlx::query!(
+                "delete from processed_messages where (consumer, message_id) in (
+                     select consumer, message_id from processed_messages where processed_at < $1 limit $2)",
+                processed_cutoff,
+                chunk,
+            )
+            .execute(pool)
+        })
         .await?,
     };
     metrics.pruned.inc_by(pruned.outbox_events);

@@ -35,12 +35,12 @@ impl Idempotency {
         message_id: &str,
     ) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
         let mut tx = pool.begin().await?;
-        let inserted = sqlx::query(
+        let inserted = sqlx::query!(
             "insert into processed_messages (consumer, message_id) values ($1, $2)
              on conflict (consumer, message_id) do nothing",
+            consumer,
+            message_id,
         )
-        .bind(consumer)
-        .bind(message_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -57,11 +57,12 @@ impl Idempotency {
         consumer: &str,
         message_id: &str,
     ) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar(
-            "select exists(select 1 from processed_messages where consumer = $1 and message_id = $2)",
+        sqlx::query_scalar!(
+            r#"select exists(select 1 from processed_messages where consumer = $1 and message_id = $2)
+                 as "exists!""#,
+            consumer,
+            message_id,
         )
-        .bind(consumer)
-        .bind(message_id)
         .fetch_one(pool)
         .await
     }
@@ -72,12 +73,12 @@ impl Idempotency {
         consumer: &str,
         message_id: &str,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        sqlx::query!(
             "insert into processed_messages (consumer, message_id) values ($1, $2)
              on conflict (consumer, message_id) do nothing",
+            consumer,
+            message_id,
         )
-        .bind(consumer)
-        .bind(message_id)
         .execute(pool)
         .await
         .map(|_| ())

@@ -33,35 +33,37 @@ struct OrderFacts {
     history_to: Vec<String>,
 }
 
-const FACTS_SQL: &str = "
-    select o.order_id, o.order_number, o.status, o.subtotal, o.shipping_fee, o.discount_total,
-           o.shipping_discount, o.grand_total, o.prices_include_tax, o.tax_total, o.shipping_tax,
-           coalesce((select sum(l.tax) from order_lines l where l.order_id = o.order_id), 0)::int8 as lines_tax,
-           o.refunded_amount, o.paid_at is not null as paid,
-           (select count(*) from order_lines l where l.order_id = o.order_id) as line_count,
-           coalesce((select sum(l.line_total) from order_lines l where l.order_id = o.order_id), 0)::int8 as lines_total,
-           (select count(*) from order_lines l
-             where l.order_id = o.order_id and l.line_total <> l.unit_price * l.quantity) as bad_lines,
-           exists (select 1 from payments p
-                    where p.order_id = o.order_id and p.gross_amount = o.grand_total
-                      and p.status in ('paid', 'partially_refunded', 'refunded')) as settled_payment,
-           coalesce((select sum(r.amount) from refunds r
-                      where r.order_id = o.order_id and r.status = 'succeeded'), 0)::int8 as refunds_succeeded,
-           array(select coalesce(h.from_status, '') from order_history h
-                  where h.order_id = o.order_id and h.kind = 'transition'
-                  order by h.created_at, h.history_id) as history_from,
-           array(select h.to_status from order_history h
-                  where h.order_id = o.order_id and h.kind = 'transition'
-                  order by h.created_at, h.history_id) as history_to
-    from orders o
-    order by o.order_id";
-
 /// The order rules over every order.
 pub async fn check_orders(
     tx: &mut PgConnection,
     progress: Progress<'_>,
 ) -> Result<Vec<Check>, sqlx::Error> {
-    let rows: Vec<OrderFacts> = sqlx::query_as(FACTS_SQL).fetch_all(&mut *tx).await?;
+    let rows = sqlx::query_as!(
+        OrderFacts,
+        r#"select o.order_id, o.order_number, o.status, o.subtotal, o.shipping_fee, o.discount_total,
+           o.shipping_discount, o.grand_total, o.prices_include_tax, o.tax_total, o.shipping_tax,
+           coalesce((select sum(l.tax) from order_lines l where l.order_id = o.order_id), 0)::int8 as "lines_tax!",
+           o.refunded_amount, o.paid_at is not null as "paid!",
+           (select count(*) from order_lines l where l.order_id = o.order_id) as "line_count!",
+           coalesce((select sum(l.line_total) from order_lines l where l.order_id = o.order_id), 0)::int8 as "lines_total!",
+           (select count(*) from order_lines l
+             where l.order_id = o.order_id and l.line_total <> l.unit_price * l.quantity) as "bad_lines!",
+           exists (select 1 from payments p
+                    where p.order_id = o.order_id and p.gross_amount = o.grand_total
+                      and p.status in ('paid', 'partially_refunded', 'refunded')) as "settled_payment!",
+           coalesce((select sum(r.amount) from refunds r
+                      where r.order_id = o.order_id and r.status = 'succeeded'), 0)::int8 as "refunds_succeeded!",
+           array(select coalesce(h.from_status, '') from order_history h
+                  where h.order_id = o.order_id and h.kind = 'transition'
+                  order by h.created_at, h.history_id) as "history_from!",
+           array(select h.to_status from order_history h
+                  where h.order_id = o.order_id and h.kind = 'transition'
+                  order by h.created_at, h.history_id) as "history_to!"
+    from orders o
+    order by o.order_id"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     let mut totals = Check::new(
         "orders.totals_match_lines",
         "every order has lines, each line is unit price × quantity, the subtotal is their sum, the tax is the lines' taxes plus the shipping tax, and the grand total is subtotal - discount + shipping - shipping discount (+ tax when prices exclude it)",

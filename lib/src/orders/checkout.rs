@@ -421,33 +421,33 @@ async fn insert_order(
     for _ in 0..5 {
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
         let number = order_number();
-        let result = sqlx::query(
+        let result = sqlx::query!(
             "insert into orders (order_id, order_number, user_id, status, currency, subtotal, shipping_fee,
                                  discount_total, shipping_discount, grand_total, shipping_method,
                                  shipping_address, note, customer_email, customer_name, payment_due_at,
                                  prices_include_tax, shipping_tax, shipping_tax_rate_bp, tax_total)
              values ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                      $16, $17, $18, $19)",
+            order_id,
+            &number,
+            user_id,
+            currency,
+            totals.subtotal,
+            totals.shipping_fee,
+            totals.discount_total,
+            totals.shipping_discount,
+            totals.grand_total(),
+            &input.shipping_method,
+            Json(&input.shipping_address) as _,
+            input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()),
+            email,
+            name,
+            payment_due_at,
+            totals.prices_include_tax,
+            totals.shipping_tax,
+            totals.shipping_tax_rate_bp,
+            totals.tax_total,
         )
-        .bind(order_id)
-        .bind(&number)
-        .bind(user_id)
-        .bind(currency)
-        .bind(totals.subtotal)
-        .bind(totals.shipping_fee)
-        .bind(totals.discount_total)
-        .bind(totals.shipping_discount)
-        .bind(totals.grand_total())
-        .bind(&input.shipping_method)
-        .bind(Json(&input.shipping_address))
-        .bind(input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()))
-        .bind(email)
-        .bind(name)
-        .bind(payment_due_at)
-        .bind(totals.prices_include_tax)
-        .bind(totals.shipping_tax)
-        .bind(totals.shipping_tax_rate_bp)
-        .bind(totals.tax_total)
         .execute(&mut *savepoint)
         .await;
         match result {
@@ -489,28 +489,28 @@ async fn insert_lines(
     let prices: Vec<i64> = lines.iter().map(|l| l.price).collect();
     let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
     let positions: Vec<i32> = (0..lines.len() as i32).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into order_lines (order_line_id, order_id, variant_id, product_id, product_name, sku, variant_options,
                                   unit_price, quantity, line_total, position, discount, tax_class, tax_rate_bp, tax)
          select id, $1, v, p, n, s, o, price, q, price * q, pos, d, tc, tr, ta
          from unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::int8[], $9::int4[],
                      $10::int4[], $11::int8[], $12::text[], $13::int4[], $14::int8[])
               as t(id, v, p, n, s, o, price, q, pos, d, tc, tr, ta)",
+        order_id,
+        &ids,
+        &variant_ids,
+        &product_ids,
+        &names as _,
+        &skus as _,
+        &options,
+        &prices,
+        &quantities,
+        &positions,
+        discounts,
+        &tax_classes as _,
+        &tax_rates,
+        &tax_amounts,
     )
-    .bind(order_id)
-    .bind(&ids)
-    .bind(&variant_ids)
-    .bind(&product_ids)
-    .bind(&names)
-    .bind(&skus)
-    .bind(&options)
-    .bind(&prices)
-    .bind(&quantities)
-    .bind(&positions)
-    .bind(discounts)
-    .bind(&tax_classes)
-    .bind(&tax_rates)
-    .bind(&tax_amounts)
     .execute(tx)
     .await?;
     Ok(ids)

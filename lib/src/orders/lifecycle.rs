@@ -119,17 +119,17 @@ pub(crate) async fn apply(
             )));
         }
     }
-    sqlx::query(
+    sqlx::query!(
         "update orders set status = $2,
              paid_at = case when $2 = 'paid' then now() else paid_at end,
              tracking_number = coalesce($3, tracking_number),
              refunded_amount = greatest(refunded_amount, least(grand_total, coalesce($4, refunded_amount)))
          where order_id = $1",
+        order_id,
+        t.to.as_str(),
+        t.tracking_number.as_deref().map(str::trim),
+        t.refunded_total,
     )
-    .bind(order_id)
-    .bind(t.to.as_str())
-    .bind(t.tracking_number.as_deref().map(str::trim))
-    .bind(t.refunded_total)
     .execute(&mut *tx)
     .await?;
     store::insert_history(
@@ -212,13 +212,13 @@ impl Orders {
             .await?
             .ok_or(OrderError::NotFound)?;
         let actor = actor.to_string();
-        let known: bool = sqlx::query_scalar(
-            "select exists (select 1 from order_history
-                             where order_id = $1 and kind = 'note' and actor = $2 and reason = $3)",
+        let known: bool = sqlx::query_scalar!(
+            r#"select exists (select 1 from order_history
+                             where order_id = $1 and kind = 'note' and actor = $2 and reason = $3) as "exists!""#,
+            order_id,
+            &actor,
+            reason,
         )
-        .bind(order_id)
-        .bind(&actor)
-        .bind(reason)
         .fetch_one(&mut *tx)
         .await?;
         if !known {
@@ -236,8 +236,7 @@ impl Orders {
     ) -> Result<Order, OrderError> {
         let mut tx = self.db.begin().await?;
         let owner: Option<Uuid> =
-            sqlx::query_scalar("select user_id from orders where order_id = $1")
-                .bind(order_id)
+            sqlx::query_scalar!("select user_id from orders where order_id = $1", order_id,)
                 .fetch_optional(&mut *tx)
                 .await?;
         if owner != Some(user_id) {
@@ -269,11 +268,11 @@ impl Orders {
     /// Expires unpaid orders past their payment deadline, releasing their stock; returns the
     /// expired orders. Safe to run from several workers (each order is locked and rechecked).
     pub async fn expire_overdue(&self, limit: i64) -> Result<Vec<Order>, OrderError> {
-        let due: Vec<Uuid> = sqlx::query_scalar(
+        let due: Vec<Uuid> = sqlx::query_scalar!(
             "select order_id from orders where status = 'pending_payment' and payment_due_at < now()
              order by payment_due_at limit $1",
+            limit,
         )
-        .bind(limit)
         .fetch_all(&self.db)
         .await?;
         let mut expired = Vec::new();

@@ -114,23 +114,31 @@ impl From<OrderRow> for Order {
     }
 }
 
-const SELECT_ORDER: &str = "
-    select o.*, coalesce((select json_agg(l order by l.position) from order_lines l where l.order_id = o.order_id), '[]') as lines,
-           coalesce((select json_agg(json_build_object('promotion_id', r.promotion_id, 'code', r.code, 'name', r.name,
-                                                       'lines_discount', r.lines_discount,
-                                                       'shipping_discount', r.shipping_discount,
-                                                       'released_at', r.released_at) order by r.position)
-                     from promotion_redemptions r where r.order_id = o.order_id), '[]') as promotions
-    from orders o";
-
 pub(super) async fn load(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Option<Order>, sqlx::Error> {
-    let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_ORDER} where o.order_id = $1"
-    )))
-    .bind(order_id)
+    let row = sqlx::query_as!(
+        OrderRow,
+        r#"select o.order_id, o.order_number, o.user_id, o.status, o.currency, o.subtotal,
+                  o.shipping_fee, o.discount_total, o.shipping_discount, o.grand_total,
+                  o.refunded_amount, o.shipping_method,
+                  o.shipping_address as "shipping_address: Json<Address>", o.note,
+                  o.customer_email, o.customer_name, o.tracking_number, o.payment_due_at,
+                  o.paid_at, o.created_at, o.updated_at, o.prices_include_tax, o.shipping_tax,
+                  o.shipping_tax_rate_bp, o.tax_total,
+                  coalesce((select json_agg(l order by l.position) from order_lines l
+                            where l.order_id = o.order_id), '[]') as "lines!: Json<Vec<LineRow>>",
+                  coalesce((select json_agg(json_build_object('promotion_id', r.promotion_id, 'code', r.code, 'name', r.name,
+                                                              'lines_discount', r.lines_discount,
+                                                              'shipping_discount', r.shipping_discount,
+                                                              'released_at', r.released_at) order by r.position)
+                            from promotion_redemptions r where r.order_id = o.order_id), '[]')
+                    as "promotions!: Json<Vec<OrderPromotion>>"
+           from orders o
+           where o.order_id = $1"#,
+        order_id,
+    )
     .fetch_optional(conn)
     .await?;
     Ok(row.map(Into::into))
@@ -140,10 +148,12 @@ pub(super) async fn id_by_number(
     conn: &mut PgConnection,
     number: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select order_id from orders where order_number = $1")
-        .bind(number)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar!(
+        "select order_id from orders where order_number = $1",
+        number,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Locks an order for a transition and returns its status and refunded amount.
@@ -151,12 +161,13 @@ pub(super) async fn lock_status(
     tx: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Option<(OrderStatus, i64)>, sqlx::Error> {
-    let row: Option<(String, i64)> =
-        sqlx::query_as("select status, refunded_amount from orders where order_id = $1 for update")
-            .bind(order_id)
-            .fetch_optional(tx)
-            .await?;
-    Ok(row.and_then(|(s, refunded)| Some((OrderStatus::parse(&s)?, refunded))))
+    let row = sqlx::query!(
+        "select status, refunded_amount from orders where order_id = $1 for update",
+        order_id,
+    )
+    .fetch_optional(tx)
+    .await?;
+    Ok(row.and_then(|r| Some((OrderStatus::parse(&r.status)?, r.refunded_amount))))
 }
 
 #[derive(Default)]
@@ -175,7 +186,16 @@ pub(super) async fn list(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Order>, sqlx::Error> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_ORDER);
+    // The filters make the statement: built at runtime (the same columns as `load`'s).
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "select o.*, coalesce((select json_agg(l order by l.position) from order_lines l where l.order_id = o.order_id), '[]') as lines,
+                coalesce((select json_agg(json_build_object('promotion_id', r.promotion_id, 'code', r.code, 'name', r.name,
+                                                            'lines_discount', r.lines_discount,
+                                                            'shipping_discount', r.shipping_discount,
+                                                            'released_at', r.released_at) order by r.position)
+                          from promotion_redemptions r where r.order_id = o.order_id), '[]') as promotions
+         from orders o",
+    );
     q.push(" where true");
     if let Some(user_id) = f.user_id {
         q.push(" and o.user_id = ").push_bind(user_id);
@@ -217,14 +237,15 @@ pub(super) async fn history(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    let rows: Vec<HistoryRow> = sqlx::query_as(
-        "select h.from_status, h.to_status, h.actor, h.reason, h.created_at, h.kind, u.name as actor_name
+    let rows: Vec<HistoryRow> = sqlx::query_as!(
+        HistoryRow,
+        r#"select h.from_status, h.to_status, h.actor, h.reason, h.created_at, h.kind, u.name as "actor_name?"
          from order_history h
          left join users u on u.user_id = case when h.actor like 'admin:%' or h.actor like 'customer:%'
                                                then split_part(h.actor, ':', 2)::uuid end
-         where h.order_id = $1 order by h.history_id",
+         where h.order_id = $1 order by h.history_id"#,
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
@@ -251,15 +272,15 @@ pub(super) async fn insert_note(
     actor: &str,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into order_history (history_id, order_id, from_status, to_status, actor, reason, kind)
          values ($1, $2, $3, $3, $4, $5, 'note')",
+        Uuid::now_v7(),
+        order_id,
+        status.as_str(),
+        actor,
+        reason,
     )
-    .bind(Uuid::now_v7())
-    .bind(order_id)
-    .bind(status.as_str())
-    .bind(actor)
-    .bind(reason)
     .execute(tx)
     .await
     .map(|_| ())
@@ -273,16 +294,16 @@ pub(super) async fn insert_history(
     actor: &str,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into order_history (history_id, order_id, from_status, to_status, actor, reason)
          values ($1, $2, $3, $4, $5, $6)",
+        Uuid::now_v7(),
+        order_id,
+        from.map(OrderStatus::as_str),
+        to.as_str(),
+        actor,
+        reason,
     )
-    .bind(Uuid::now_v7())
-    .bind(order_id)
-    .bind(from.map(OrderStatus::as_str))
-    .bind(to.as_str())
-    .bind(actor)
-    .bind(reason)
     .execute(tx)
     .await
     .map(|_| ())
@@ -293,22 +314,26 @@ pub(super) async fn line_quantities(
     tx: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "select variant_id, quantity from order_lines where order_id = $1 order by variant_id",
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(tx)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.variant_id, r.quantity))
+        .collect())
 }
 
 pub(super) async fn has_ordered(
     conn: &mut PgConnection,
     user_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from orders where user_id = $1 and status not in ('cancelled', 'expired'))",
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from orders where user_id = $1 and status not in ('cancelled', 'expired')) as "exists!""#,
+        user_id,
     )
-    .bind(user_id)
     .fetch_one(conn)
     .await
 }
@@ -318,11 +343,11 @@ pub(super) async fn delivered_at(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select max(created_at) from order_history
          where order_id = $1 and to_status = 'delivered' and kind = 'transition'",
+        order_id,
     )
-    .bind(order_id)
     .fetch_one(conn)
     .await
 }
@@ -335,14 +360,14 @@ pub(super) async fn add_returned_units(
     units: &[(Uuid, i32)],
 ) -> Result<(), sqlx::Error> {
     let (lines, quantities): (Vec<Uuid>, Vec<i32>) = units.iter().copied().unzip();
-    sqlx::query(
+    sqlx::query!(
         "update order_lines l set returned_quantity = l.returned_quantity + u.quantity
          from unnest($2::uuid[], $3::int4[]) as u(order_line_id, quantity)
          where l.order_id = $1 and l.order_line_id = u.order_line_id",
+        order_id,
+        &lines,
+        &quantities,
     )
-    .bind(order_id)
-    .bind(&lines)
-    .bind(&quantities)
     .execute(tx)
     .await
     .map(|_| ())

@@ -39,13 +39,14 @@ pub async fn check_payments(
     tx: &mut PgConnection,
     progress: Progress<'_>,
 ) -> Result<Vec<Check>, sqlx::Error> {
-    let manual: Vec<ManualRefund> = sqlx::query_as(
-        "select o.order_number, r.refund_key, r.status,
-                coalesce(r.method, '') <> '' as has_method,
-                coalesce(r.reference, '') <> '' as has_reference,
-                exists (select 1 from users u where u.user_id = r.recorded_by and u.role = 'admin') as recorded_by_admin
+    let manual: Vec<ManualRefund> = sqlx::query_as!(
+        ManualRefund,
+        r#"select o.order_number, r.refund_key, r.status,
+                coalesce(r.method, '') <> '' as "has_method!",
+                coalesce(r.reference, '') <> '' as "has_reference!",
+                exists (select 1 from users u where u.user_id = r.recorded_by and u.role = 'admin') as "recorded_by_admin!"
          from refunds r join orders o on o.order_id = r.order_id
-         where r.kind = 'manual' order by r.refund_id",
+         where r.kind = 'manual' order by r.refund_id"#,
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -71,14 +72,15 @@ pub async fn check_payments(
     }
     progress("manual refunds", manual.len() as u64, manual.len() as u64);
 
-    let reversals: Vec<Reversal> = sqlx::query_as(
-        "select o.order_number, o.status as order_status,
-                exists (select 1 from payments p where p.order_id = o.order_id and p.status = 'reversed') as payment_reversed,
-                exists (select 1 from payment_exceptions e where e.order_id = o.order_id and e.kind = 'reversal') as listed
+    let reversals: Vec<Reversal> = sqlx::query_as!(
+        Reversal,
+        r#"select o.order_number, o.status as order_status,
+                exists (select 1 from payments p where p.order_id = o.order_id and p.status = 'reversed') as "payment_reversed!",
+                exists (select 1 from payment_exceptions e where e.order_id = o.order_id and e.kind = 'reversal') as "listed!"
          from orders o
          where o.status = 'payment_reversed'
             or exists (select 1 from payments p where p.order_id = o.order_id and p.status = 'reversed')
-         order by o.order_id",
+         order by o.order_id"#,
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -97,15 +99,17 @@ pub async fn check_payments(
     }
     progress("reversals", reversals.len() as u64, reversals.len() as u64);
 
-    let lines: Vec<RefundedLine> = sqlx::query_as(
-        "select o.order_number, l.sku, l.quantity, l.line_total - l.discount + case when o.prices_include_tax then 0 else l.tax end as paid,
-                sum(rl.quantity)::int8 as refunded_units, sum(rl.amount)::int8 as refunded_amount
+    let lines: Vec<RefundedLine> = sqlx::query_as!(
+        RefundedLine,
+        r#"select o.order_number, l.sku, l.quantity,
+                l.line_total - l.discount + case when o.prices_include_tax then 0 else l.tax end as "paid!",
+                sum(rl.quantity)::int8 as "refunded_units!", sum(rl.amount)::int8 as "refunded_amount!"
          from refund_lines rl
          join refunds r on r.refund_id = rl.refund_id and r.status <> 'failed'
          join order_lines l on l.order_line_id = rl.order_line_id
          join orders o on o.order_id = l.order_id
          group by o.order_id, o.order_number, o.prices_include_tax, l.order_line_id, l.sku, l.quantity, l.line_total, l.discount, l.tax
-         order by o.order_id, l.order_line_id",
+         order by o.order_id, l.order_line_id"#,
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -74,12 +74,12 @@ impl Payments {
     /// Closes the payments of orders cancelled or expired without it (Midtrans was down, or
     /// the order expired in a process without a Midtrans client); returns how many it closed.
     pub async fn close_abandoned(&self, limit: i64) -> Result<u64, PaymentError> {
-        let orders: Vec<Uuid> = sqlx::query_scalar(
+        let orders: Vec<Uuid> = sqlx::query_scalar!(
             "select o.order_id from orders o join payments p on p.order_id = o.order_id
              where o.status in ('cancelled', 'expired') and p.status in ('unavailable', 'pending', 'challenge')
              order by o.updated_at limit $1",
+            limit,
         )
-        .bind(limit)
         .fetch_all(&self.db)
         .await?;
         let mut closed = 0;

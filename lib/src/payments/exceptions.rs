@@ -129,41 +129,34 @@ pub struct NewException<'a> {
     pub resolution: Option<&'a str>,
 }
 
-/// Exceptions by id and/or state (each filter off when null), newest first.
-const SELECT: &str =
-    "select e.exception_id, e.order_id, o.order_number, e.kind, e.state, e.detail, e.amount,
-            e.resolution, e.resolved_by, e.resolved_at, e.created_at
-     from payment_exceptions e join orders o on o.order_id = e.order_id
-     where ($1::uuid is null or e.exception_id = $1) and ($2::text is null or e.state = $2)
-     order by e.created_at desc, e.exception_id desc limit $3";
-
 /// Opens an exception (once per order, kind and payment) with its event, in the caller's
 /// transaction. Returns whether it is new.
 pub async fn open(tx: &mut PgConnection, e: NewException<'_>) -> Result<bool, sqlx::Error> {
     let id = Uuid::now_v7();
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into payment_exceptions (exception_id, order_id, payment_id, kind, detail, amount, state, resolution, resolved_at)
          values ($1, $2, $3, $4, $5, $6, case when $7::text is null then 'open' else 'resolved' end, $7,
                  case when $7::text is null then null else now() end)
          on conflict do nothing",
+        id,
+        e.order_id,
+        e.payment_id,
+        e.kind.as_str(),
+        &e.detail,
+        e.amount,
+        e.resolution,
     )
-    .bind(id)
-    .bind(e.order_id)
-    .bind(e.payment_id)
-    .bind(e.kind.as_str())
-    .bind(&e.detail)
-    .bind(e.amount)
-    .bind(e.resolution)
     .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
     if inserted {
-        let order_number: String =
-            sqlx::query_scalar("select order_number from orders where order_id = $1")
-                .bind(e.order_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let order_number: String = sqlx::query_scalar!(
+            "select order_number from orders where order_id = $1",
+            e.order_id,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let opened = PaymentExceptionOpened {
             exception_id: id,
             order_id: e.order_id,
@@ -224,22 +217,30 @@ pub async fn resolve(
     let mut errors = ValidationErrors::new();
     errors.length("resolution", resolution.trim(), 1, 1000);
     errors.finish()?;
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "update payment_exceptions set state = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now()
          where exception_id = $1 and state = 'open'",
+        exception_id,
+        resolution.trim(),
+        staff,
     )
-    .bind(exception_id)
-    .bind(resolution.trim())
-    .bind(staff)
     .execute(db)
     .await?;
-    let exception: PaymentException = sqlx::query_as(SELECT)
-        .bind(Some(exception_id))
-        .bind(None::<&str>)
-        .bind(1_i64)
-        .fetch_optional(db)
-        .await?
-        .ok_or(PaymentError::ExceptionNotFound)?;
+    // The select of `list`, by id.
+    let exception = sqlx::query_as!(
+        PaymentException,
+        "select e.exception_id, e.order_id, o.order_number, e.kind, e.state, e.detail, e.amount,
+                e.resolution, e.resolved_by, e.resolved_at, e.created_at
+         from payment_exceptions e join orders o on o.order_id = e.order_id
+         where ($1::uuid is null or e.exception_id = $1) and ($2::text is null or e.state = $2)
+         order by e.created_at desc, e.exception_id desc limit $3",
+        Some(exception_id),
+        None::<&str>,
+        1_i64,
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or(PaymentError::ExceptionNotFound)?;
     if updated.rows_affected() == 0 {
         return Err(PaymentError::ExceptionResolved);
     }
@@ -248,10 +249,10 @@ pub async fn resolve(
 
 /// The id of the admin account with this email (who resolves exceptions from `tokoctl`).
 pub async fn admin_by_email(db: &PgPool, email: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select user_id from users where lower(email) = lower($1) and role = 'admin'",
+        email.trim(),
     )
-    .bind(email.trim())
     .fetch_optional(db)
     .await
 }
@@ -263,10 +264,18 @@ pub async fn list(
     state: Option<&str>,
     limit: Option<i64>,
 ) -> Result<Vec<PaymentException>, sqlx::Error> {
-    sqlx::query_as(SELECT)
-        .bind(None::<Uuid>)
-        .bind(state)
-        .bind(limit)
-        .fetch_all(db)
-        .await
+    // Exceptions by id and/or state (each filter off when null), newest first.
+    sqlx::query_as!(
+        PaymentException,
+        "select e.exception_id, e.order_id, o.order_number, e.kind, e.state, e.detail, e.amount,
+                e.resolution, e.resolved_by, e.resolved_at, e.created_at
+         from payment_exceptions e join orders o on o.order_id = e.order_id
+         where ($1::uuid is null or e.exception_id = $1) and ($2::text is null or e.state = $2)
+         order by e.created_at desc, e.exception_id desc limit $3",
+        None::<Uuid>,
+        state,
+        limit,
+    )
+    .fetch_all(db)
+    .await
 }

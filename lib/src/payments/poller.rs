@@ -87,13 +87,13 @@ impl Handler for PaymentPoller {
         else {
             return Ok(());
         };
-        sqlx::query(
+        sqlx::query!(
             "insert into payment_checks (order_id, next_check_at)
              select order_id, created_at + $2::interval from orders where order_id = $1
              on conflict (order_id) do nothing",
+            order_id,
+            self.first_check_after as _,
         )
-        .bind(order_id)
-        .bind(self.first_check_after)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -117,7 +117,7 @@ impl Payments {
         base_interval: Duration,
         limit: i64,
     ) -> Result<SweepReport, PaymentError> {
-        let due: Vec<(Uuid, i32)> = sqlx::query_as(
+        let due: Vec<(Uuid, i32)> = sqlx::query!(
             "with due as (
                  select order_id from payment_checks where next_check_at <= now()
                  order by next_check_at limit $1 for update skip locked
@@ -126,20 +126,23 @@ impl Payments {
                  next_check_at = now() + least($2::interval * power(2, c.attempts), $3::interval)
              from due where c.order_id = due.order_id
              returning c.order_id, c.attempts",
+            limit,
+            base_interval as _,
+            MAX_INTERVAL as _,
         )
-        .bind(limit)
-        .bind(base_interval)
-        .bind(MAX_INTERVAL)
         .fetch_all(&self.db)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|r| (r.order_id, r.attempts))
+        .collect();
         let mut report = SweepReport::default();
         for (order_id, attempts) in due {
             report.checked += 1;
             let outcome = self.reconcile(order_id).await;
-            let still_open: bool = sqlx::query_scalar(
-                "select status = 'pending_payment' from orders where order_id = $1",
+            let still_open: bool = sqlx::query_scalar!(
+                r#"select status = 'pending_payment' as "open!" from orders where order_id = $1"#,
+                order_id,
             )
-            .bind(order_id)
             .fetch_optional(&self.db)
             .await?
             .unwrap_or(false);
@@ -150,8 +153,7 @@ impl Payments {
                 }
                 Ok(_) if !still_open => {
                     report.settled += 1;
-                    sqlx::query("delete from payment_checks where order_id = $1")
-                        .bind(order_id)
+                    sqlx::query!("delete from payment_checks where order_id = $1", order_id,)
                         .execute(&self.db)
                         .await?;
                 }

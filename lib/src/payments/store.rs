@@ -29,20 +29,32 @@ pub async fn latest_for_order(
     db: impl PgExecutor<'_>,
     order_id: Uuid,
 ) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as("select * from payments where order_id = $1 order by created_at desc limit 1")
-        .bind(order_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        PaymentRow,
+        "select payment_id, order_id, provider_order_id, status, gross_amount, currency, snap_token,
+                redirect_url, expires_at, transaction_id, transaction_status, fraud_status,
+                payment_type, last_error, created_at
+         from payments where order_id = $1 order by created_at desc limit 1",
+        order_id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn by_provider_order_id(
     db: impl PgExecutor<'_>,
     provider_order_id: &str,
 ) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as("select * from payments where provider_order_id = $1")
-        .bind(provider_order_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        PaymentRow,
+        "select payment_id, order_id, provider_order_id, status, gross_amount, currency, snap_token,
+                redirect_url, expires_at, transaction_id, transaction_status, fraud_status,
+                payment_type, last_error, created_at
+         from payments where provider_order_id = $1",
+        provider_order_id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Opens the order's live payment (status `unavailable` until Snap answers); `None` when
@@ -54,27 +66,32 @@ pub async fn open_live(
     amount: i64,
     currency: &str,
 ) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        PaymentRow,
         "insert into payments (payment_id, order_id, provider_order_id, status, gross_amount, currency)
          values ($1, $2, $3, 'unavailable', $4, $5)
          on conflict do nothing
-         returning *",
+         returning payment_id, order_id, provider_order_id, status, gross_amount, currency, snap_token,
+                redirect_url, expires_at, transaction_id, transaction_status, fraud_status,
+                payment_type, last_error, created_at",
+        Uuid::now_v7(),
+        order_id,
+        provider_order_id,
+        amount,
+        currency,
     )
-    .bind(Uuid::now_v7())
-    .bind(order_id)
-    .bind(provider_order_id)
-    .bind(amount)
-    .bind(currency)
     .fetch_optional(db)
     .await
 }
 
 /// How many Snap sessions the order has had (the next provider order id's suffix).
 pub async fn session_count(db: &PgPool, order_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from payments where order_id = $1")
-        .bind(order_id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from payments where order_id = $1"#,
+        order_id,
+    )
+    .fetch_one(db)
+    .await
 }
 
 pub async fn record_snap(
@@ -84,36 +101,40 @@ pub async fn record_snap(
     redirect_url: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payments set status = 'pending', snap_token = $2, redirect_url = $3, expires_at = $4, last_error = null
          where payment_id = $1",
+        payment_id,
+        token,
+        redirect_url,
+        expires_at,
     )
-    .bind(payment_id)
-    .bind(token)
-    .bind(redirect_url)
-    .bind(expires_at)
     .execute(db)
     .await
     .map(|_| ())
 }
 
 pub async fn record_error(db: &PgPool, payment_id: Uuid, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update payments set last_error = $2 where payment_id = $1")
-        .bind(payment_id)
-        .bind(error)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update payments set last_error = $2 where payment_id = $1",
+        payment_id,
+        error,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Retires a live payment whose Snap session can no longer be used, freeing the live slot.
 pub async fn retire(db: &PgPool, payment_id: Uuid, status: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update payments set status = $2 where payment_id = $1")
-        .bind(payment_id)
-        .bind(status)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update payments set status = $2 where payment_id = $1",
+        payment_id,
+        status,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Stores what Midtrans says about the transaction.
@@ -126,28 +147,30 @@ pub async fn record_status(
     fraud_status: Option<&str>,
     payment_type: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payments set status = $2, transaction_id = coalesce($3, transaction_id),
              transaction_status = $4, fraud_status = $5, payment_type = coalesce($6, payment_type), checked_at = now()
          where payment_id = $1",
+        payment_id,
+        status,
+        transaction_id,
+        transaction_status,
+        fraud_status,
+        payment_type,
     )
-    .bind(payment_id)
-    .bind(status)
-    .bind(transaction_id)
-    .bind(transaction_status)
-    .bind(fraud_status)
-    .bind(payment_type)
     .execute(db)
     .await
     .map(|_| ())
 }
 
 pub async fn touch_checked(db: &PgPool, payment_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("update payments set checked_at = now() where payment_id = $1")
-        .bind(payment_id)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update payments set checked_at = now() where payment_id = $1",
+        payment_id,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 pub struct NotificationRecord<'a> {
@@ -165,19 +188,19 @@ pub async fn insert_notification(
     n: NotificationRecord<'_>,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "insert into payment_notifications (notification_id, provider_order_id, order_id, transaction_status,
                                             status_code, raw_body, signature_valid, outcome)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        id,
+        n.provider_order_id,
+        n.order_id,
+        n.transaction_status,
+        n.status_code,
+        n.raw_body,
+        n.signature_valid,
+        n.outcome,
     )
-    .bind(id)
-    .bind(n.provider_order_id)
-    .bind(n.order_id)
-    .bind(n.transaction_status)
-    .bind(n.status_code)
-    .bind(n.raw_body)
-    .bind(n.signature_valid)
-    .bind(n.outcome)
     .execute(db)
     .await?;
     Ok(id)
@@ -188,12 +211,14 @@ pub async fn set_notification_outcome(
     notification_id: Uuid,
     outcome: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update payment_notifications set outcome = $2 where notification_id = $1")
-        .bind(notification_id)
-        .bind(outcome)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update payment_notifications set outcome = $2 where notification_id = $1",
+        notification_id,
+        outcome,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// A gateway refund request, created once per refund key.
@@ -208,22 +233,23 @@ pub async fn insert_refund(
     cancels_order: bool,
     recorded_by: Option<Uuid>,
 ) -> Result<(Uuid, String, i64), sqlx::Error> {
-    sqlx::query_as(
+    let row = sqlx::query!(
         "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, cancels_order, recorded_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict on constraint refunds_refund_key_key do update set refund_key = excluded.refund_key
          returning refund_id, status, amount",
+        Uuid::now_v7(),
+        order_id,
+        payment_id,
+        refund_key,
+        amount,
+        reason,
+        cancels_order,
+        recorded_by,
     )
-    .bind(Uuid::now_v7())
-    .bind(order_id)
-    .bind(payment_id)
-    .bind(refund_key)
-    .bind(amount)
-    .bind(reason)
-    .bind(cancels_order)
-    .bind(recorded_by)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((row.refund_id, row.status, row.amount))
 }
 
 /// A gateway refund asked for and not yet confirmed by Midtrans.
@@ -247,12 +273,12 @@ pub async fn other_refund_in_flight(
     order_id: Uuid,
     refund_key: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from refunds
-                         where order_id = $1 and status = 'requested' and refund_key <> $2)",
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from refunds
+                         where order_id = $1 and status = 'requested' and refund_key <> $2) as "exists!""#,
+        order_id,
+        refund_key,
     )
-    .bind(order_id)
-    .bind(refund_key)
     .fetch_one(db)
     .await
 }
@@ -263,15 +289,16 @@ pub async fn stale_requested_refunds(
     older_than: std::time::Duration,
     limit: i64,
 ) -> Result<Vec<RequestedRefund>, sqlx::Error> {
-    sqlx::query_as(
-        "select r.refund_id, r.order_id, r.payment_id, p.provider_order_id, r.refund_key, r.amount, r.reason,
+    sqlx::query_as!(
+        RequestedRefund,
+        r#"select r.refund_id, r.order_id, r.payment_id as "payment_id!", p.provider_order_id, r.refund_key, r.amount, r.reason,
                 r.recorded_by, r.cancels_order
          from refunds r join payments p on p.payment_id = r.payment_id
          where r.status = 'requested' and r.kind = 'gateway' and r.updated_at < now() - $1::interval
-         order by r.created_at limit $2",
+         order by r.created_at limit $2"#,
+        older_than as _,
+        limit,
     )
-    .bind(older_than)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -296,23 +323,23 @@ pub async fn insert_made_refund(
     tx: &mut sqlx::PgConnection,
     r: MadeRefund<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, status, kind,
                               method, reference, recorded_by, cancels_order)
          values ($1, $2, $3, $4, $5, $6, 'succeeded', $7, $8, $9, $10, $11)
          on conflict on constraint refunds_refund_key_key do nothing",
+        Uuid::now_v7(),
+        r.order_id,
+        r.payment_id,
+        r.refund_key,
+        r.amount,
+        r.reason,
+        r.kind,
+        r.method,
+        r.reference,
+        r.recorded_by,
+        r.cancels_order,
     )
-    .bind(Uuid::now_v7())
-    .bind(r.order_id)
-    .bind(r.payment_id)
-    .bind(r.refund_key)
-    .bind(r.amount)
-    .bind(r.reason)
-    .bind(r.kind)
-    .bind(r.method)
-    .bind(r.reference)
-    .bind(r.recorded_by)
-    .bind(r.cancels_order)
     .execute(tx)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -324,14 +351,15 @@ pub async fn refund_ledger(
     db: impl PgExecutor<'_>,
     order_id: Uuid,
 ) -> Result<(i64, bool), sqlx::Error> {
-    sqlx::query_as(
-        "select coalesce(sum(amount) filter (where status = 'succeeded'), 0)::int8,
-                coalesce(bool_or(status = 'requested'), false)
-         from refunds where order_id = $1",
+    let row = sqlx::query!(
+        r#"select coalesce(sum(amount) filter (where status = 'succeeded'), 0)::int8 as "succeeded!",
+                  coalesce(bool_or(status = 'requested'), false) as "in_flight!"
+           from refunds where order_id = $1"#,
+        order_id,
     )
-    .bind(order_id)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((row.succeeded, row.in_flight))
 }
 
 pub async fn set_refund_status(
@@ -340,13 +368,15 @@ pub async fn set_refund_status(
     status: &str,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update refunds set status = $2, last_error = $3 where refund_id = $1")
-        .bind(refund_id)
-        .bind(status)
-        .bind(error)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "update refunds set status = $2, last_error = $3 where refund_id = $1",
+        refund_id,
+        status,
+        error,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Orders waiting for payment whose payment was not checked for `older_than` (the poller's
@@ -356,14 +386,14 @@ pub async fn due_for_check(
     older_than: std::time::Duration,
     limit: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select o.order_id from orders o join payments p on p.order_id = o.order_id
          where o.status = 'pending_payment' and p.status in ('pending', 'challenge')
            and coalesce(p.checked_at, p.created_at) < now() - $1::interval
          order by coalesce(p.checked_at, p.created_at) limit $2",
+        older_than as _,
+        limit,
     )
-    .bind(older_than)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -375,12 +405,12 @@ pub async fn prune_notifications(
     verified: std::time::Duration,
     unverified: std::time::Duration,
 ) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "delete from payment_notifications
-         where received_at < now() - case when signature_valid then $1 else $2 end",
+         where received_at < now() - case when signature_valid then $1::interval else $2::interval end",
+        verified as _,
+        unverified as _,
     )
-    .bind(verified)
-    .bind(unverified)
     .execute(db)
     .await
     .map(|r| r.rows_affected())
@@ -391,15 +421,19 @@ pub async fn refunded_quantities(
     db: impl PgExecutor<'_>,
     order_id: Uuid,
 ) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "select rl.order_line_id, sum(rl.quantity)::int8
-         from refund_lines rl join refunds r on r.refund_id = rl.refund_id
-         where r.order_id = $1 and r.status <> 'failed'
-         group by rl.order_line_id",
+    let rows = sqlx::query!(
+        r#"select rl.order_line_id, sum(rl.quantity)::int8 as "quantity!"
+           from refund_lines rl join refunds r on r.refund_id = rl.refund_id
+           where r.order_id = $1 and r.status <> 'failed'
+           group by rl.order_line_id"#,
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.order_line_id, r.quantity))
+        .collect())
 }
 
 /// Records which units a refund gave back (once: a retried refund keeps its lines).
@@ -411,17 +445,17 @@ pub async fn insert_refund_lines(
     let ids: Vec<Uuid> = lines.iter().map(|l| l.order_line_id).collect();
     let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
     let amounts: Vec<i64> = lines.iter().map(|l| l.amount).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into refund_lines (refund_id, order_line_id, quantity, amount)
          select r.refund_id, t.line, t.quantity, t.amount
          from refunds r, unnest($2::uuid[], $3::int4[], $4::int8[]) as t(line, quantity, amount)
          where r.refund_key = $1
          on conflict on constraint refund_lines_pkey do nothing",
+        refund_key,
+        &ids,
+        &quantities,
+        &amounts,
     )
-    .bind(refund_key)
-    .bind(&ids)
-    .bind(&quantities)
-    .bind(&amounts)
     .execute(db)
     .await
     .map(|_| ())
@@ -440,10 +474,13 @@ pub async fn refund_by_key(
     db: impl PgExecutor<'_>,
     refund_key: &str,
 ) -> Result<Option<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("select status, amount from refunds where refund_key = $1")
-        .bind(refund_key)
-        .fetch_optional(db)
-        .await
+    let row = sqlx::query!(
+        "select status, amount from refunds where refund_key = $1",
+        refund_key,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.status, r.amount)))
 }
 
 /// A requested gateway refund by its key, to send again.
@@ -451,13 +488,14 @@ pub async fn requested_refund(
     db: impl PgExecutor<'_>,
     refund_key: &str,
 ) -> Result<Option<RequestedRefund>, sqlx::Error> {
-    sqlx::query_as(
-        "select r.refund_id, r.order_id, r.payment_id, p.provider_order_id, r.refund_key, r.amount, r.reason,
+    sqlx::query_as!(
+        RequestedRefund,
+        r#"select r.refund_id, r.order_id, r.payment_id as "payment_id!", p.provider_order_id, r.refund_key, r.amount, r.reason,
                 r.recorded_by, r.cancels_order
          from refunds r join payments p on p.payment_id = r.payment_id
-         where r.refund_key = $1 and r.status = 'requested'",
+         where r.refund_key = $1 and r.status = 'requested'"#,
+        refund_key,
     )
-    .bind(refund_key)
     .fetch_optional(db)
     .await
 }

@@ -33,16 +33,17 @@ pub async fn check_promotions(
     tx: &mut PgConnection,
     progress: Progress<'_>,
 ) -> Result<Vec<Check>, sqlx::Error> {
-    let counts: Vec<Count> = sqlx::query_as(
-        "select p.promotion_id, p.name, p.redemption_count as stored,
-                (p.usage_limit is not null or p.per_customer_limit is not null) as limited,
-                count(r.order_id) filter (where r.released_at is null) as counting,
+    let counts: Vec<Count> = sqlx::query_as!(
+        Count,
+        r#"select p.promotion_id, p.name, p.redemption_count as stored,
+                (p.usage_limit is not null or p.per_customer_limit is not null) as "limited!",
+                count(r.order_id) filter (where r.released_at is null) as "counting!",
                 count(r.order_id) filter (where (r.released_at is not null)
-                    <> (o.status in ('cancelled', 'expired') and o.paid_at is null)) as misreleased
+                    <> (o.status in ('cancelled', 'expired') and o.paid_at is null)) as "misreleased!"
          from promotions p
          left join promotion_redemptions r on r.promotion_id = p.promotion_id
          left join orders o on o.order_id = r.order_id
-         group by p.promotion_id order by p.promotion_id",
+         group by p.promotion_id order by p.promotion_id"#,
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -63,19 +64,20 @@ pub async fn check_promotions(
     }
     progress("promotions", counts.len() as u64, counts.len() as u64);
 
-    let orders: Vec<OrderDiscount> = sqlx::query_as(
-        "select o.order_number, o.discount_total, o.shipping_discount,
-                (select coalesce(sum(l.discount), 0) from order_lines l where l.order_id = o.order_id)::int8 as lines_discount,
-                (select coalesce(sum(r.lines_discount), 0) from promotion_redemptions r where r.order_id = o.order_id)::int8 as redeemed_lines,
-                (select coalesce(sum(r.shipping_discount), 0) from promotion_redemptions r where r.order_id = o.order_id)::int8 as redeemed_shipping,
+    let orders: Vec<OrderDiscount> = sqlx::query_as!(
+        OrderDiscount,
+        r#"select o.order_number, o.discount_total, o.shipping_discount,
+                (select coalesce(sum(l.discount), 0) from order_lines l where l.order_id = o.order_id)::int8 as "lines_discount!",
+                (select coalesce(sum(r.lines_discount), 0) from promotion_redemptions r where r.order_id = o.order_id)::int8 as "redeemed_lines!",
+                (select coalesce(sum(r.shipping_discount), 0) from promotion_redemptions r where r.order_id = o.order_id)::int8 as "redeemed_shipping!",
                 (select count(*) from order_lines l
                  where l.order_id = o.order_id
                    and l.discount <> (select coalesce(sum(d.amount), 0) from promotion_line_discounts d
-                                      where d.order_line_id = l.order_line_id)) as misallocated_lines
+                                      where d.order_line_id = l.order_line_id)) as "misallocated_lines!"
          from orders o
          where o.discount_total > 0 or o.shipping_discount > 0
             or exists (select 1 from promotion_redemptions r where r.order_id = o.order_id)
-         order by o.order_id",
+         order by o.order_id"#,
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -95,8 +95,15 @@ pub(super) async fn get(
     db: impl PgExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<Promotion>, sqlx::Error> {
-    sqlx::query_as::<_, PromotionRow>("select * from promotions where promotion_id = $1")
-        .bind(id)
+    sqlx::query_as!(
+        PromotionRow,
+        "select promotion_id, name, code, effect, percent, amount, max_discount, product_ids,
+                category_ids, brands, shipping_methods, starts_at, ends_at, min_subtotal, eligibility,
+                usage_limit, per_customer_limit, redemption_count, stackable, priority, enabled,
+                created_at, updated_at
+         from promotions where promotion_id = $1",
+        id,
+    )
         .fetch_optional(db)
         .await?
         .map(PromotionRow::into_promotion)
@@ -108,8 +115,15 @@ pub(super) async fn by_code(
     db: impl PgExecutor<'_>,
     code: &str,
 ) -> Result<Option<Promotion>, sqlx::Error> {
-    sqlx::query_as::<_, PromotionRow>("select * from promotions where lower(code) = lower($1)")
-        .bind(code)
+    sqlx::query_as!(
+        PromotionRow,
+        "select promotion_id, name, code, effect, percent, amount, max_discount, product_ids,
+                category_ids, brands, shipping_methods, starts_at, ends_at, min_subtotal, eligibility,
+                usage_limit, per_customer_limit, redemption_count, stackable, priority, enabled,
+                created_at, updated_at
+         from promotions where lower(code) = lower($1)",
+        code,
+    )
         .fetch_optional(db)
         .await?
         .map(PromotionRow::into_promotion)
@@ -122,13 +136,18 @@ pub(super) async fn automatic(
     now: DateTime<Utc>,
 ) -> Result<Vec<Promotion>, sqlx::Error> {
     promotions(
-        sqlx::query_as::<_, PromotionRow>(
-            "select * from promotions
+        sqlx::query_as!(
+            PromotionRow,
+            "select promotion_id, name, code, effect, percent, amount, max_discount, product_ids,
+                category_ids, brands, shipping_methods, starts_at, ends_at, min_subtotal, eligibility,
+                usage_limit, per_customer_limit, redemption_count, stackable, priority, enabled,
+                created_at, updated_at
+             from promotions
              where code is null and enabled
                and (starts_at is null or starts_at <= $1) and (ends_at is null or ends_at > $1)
              order by priority, promotion_id",
+            now,
         )
-        .bind(now)
         .fetch_all(db)
         .await?,
     )
@@ -141,12 +160,17 @@ pub(super) async fn list(
     limit: i64,
 ) -> Result<Vec<Promotion>, sqlx::Error> {
     promotions(
-        sqlx::query_as::<_, PromotionRow>(
-            "select * from promotions where ($1::uuid is null or promotion_id < $1)
+        sqlx::query_as!(
+            PromotionRow,
+            "select promotion_id, name, code, effect, percent, amount, max_discount, product_ids,
+                category_ids, brands, shipping_methods, starts_at, ends_at, min_subtotal, eligibility,
+                usage_limit, per_customer_limit, redemption_count, stackable, priority, enabled,
+                created_at, updated_at
+             from promotions where ($1::uuid is null or promotion_id < $1)
              order by promotion_id desc limit $2",
+            before,
+            limit,
         )
-        .bind(before)
-        .bind(limit)
         .fetch_all(db)
         .await?,
     )
@@ -172,49 +196,73 @@ pub(super) async fn save(
         }
         Effect::FreeShipping { methods } => (None, None, None, methods.clone()),
     };
-    let sql = if insert {
-        "insert into promotions (promotion_id, name, code, effect, percent, amount, max_discount, product_ids,
-             category_ids, brands, shipping_methods, starts_at, ends_at, min_subtotal, eligibility, usage_limit,
-             per_customer_limit, stackable, priority, enabled)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-    } else {
-        "update promotions set name = $2, code = $3, effect = $4, percent = $5, amount = $6, max_discount = $7,
-             product_ids = $8, category_ids = $9, brands = $10, shipping_methods = $11, starts_at = $12,
-             ends_at = $13, min_subtotal = $14, eligibility = $15, usage_limit = $16, per_customer_limit = $17,
-             stackable = $18, priority = $19, enabled = $20,
-             redemption_count = (select count(*) from promotion_redemptions r
-                                  where r.promotion_id = $1 and r.released_at is null)
-         where promotion_id = $1"
-    };
-    let result = sqlx::query(sql)
-        .bind(rule.id)
-        .bind(&rule.name)
-        .bind(&rule.code)
-        .bind(rule.effect.name())
-        .bind(percent)
-        .bind(amount)
-        .bind(max_discount)
-        .bind(&rule.targets.product_ids)
-        .bind(&rule.targets.category_ids)
-        .bind(&rule.targets.brands)
-        .bind(&methods)
-        .bind(rule.starts_at)
-        .bind(rule.ends_at)
-        .bind(rule.min_subtotal)
-        .bind(rule.eligibility.as_str())
-        .bind(rule.usage_limit)
-        .bind(rule.per_customer_limit)
-        .bind(rule.stackable)
-        .bind(rule.priority)
-        .bind(rule.enabled)
+    let result = if insert {
+        sqlx::query!(
+            "insert into promotions (promotion_id, name, code, effect, percent, amount, max_discount, product_ids,
+                 category_ids, brands, shipping_methods, starts_at, ends_at, min_subtotal, eligibility, usage_limit,
+                 per_customer_limit, stackable, priority, enabled)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+            rule.id,
+            &rule.name,
+            rule.code.as_deref(),
+            rule.effect.name(),
+            percent,
+            amount,
+            max_discount,
+            &rule.targets.product_ids,
+            &rule.targets.category_ids,
+            &rule.targets.brands,
+            &methods,
+            rule.starts_at,
+            rule.ends_at,
+            rule.min_subtotal,
+            rule.eligibility.as_str(),
+            rule.usage_limit,
+            rule.per_customer_limit,
+            rule.stackable,
+            rule.priority,
+            rule.enabled,
+        )
         .execute(db)
-        .await?;
+        .await?
+    } else {
+        sqlx::query!(
+            "update promotions set name = $2, code = $3, effect = $4, percent = $5, amount = $6, max_discount = $7,
+                 product_ids = $8, category_ids = $9, brands = $10, shipping_methods = $11, starts_at = $12,
+                 ends_at = $13, min_subtotal = $14, eligibility = $15, usage_limit = $16, per_customer_limit = $17,
+                 stackable = $18, priority = $19, enabled = $20,
+                 redemption_count = (select count(*) from promotion_redemptions r
+                                      where r.promotion_id = $1 and r.released_at is null)
+             where promotion_id = $1",
+            rule.id,
+            &rule.name,
+            rule.code.as_deref(),
+            rule.effect.name(),
+            percent,
+            amount,
+            max_discount,
+            &rule.targets.product_ids,
+            &rule.targets.category_ids,
+            &rule.targets.brands,
+            &methods,
+            rule.starts_at,
+            rule.ends_at,
+            rule.min_subtotal,
+            rule.eligibility.as_str(),
+            rule.usage_limit,
+            rule.per_customer_limit,
+            rule.stackable,
+            rule.priority,
+            rule.enabled,
+        )
+        .execute(db)
+        .await?
+    };
     Ok(result.rows_affected() == 1)
 }
 
 pub(super) async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("delete from promotions where promotion_id = $1")
-        .bind(id)
+    let result = sqlx::query!("delete from promotions where promotion_id = $1", id,)
         .execute(db)
         .await?;
     Ok(result.rows_affected() == 1)
@@ -222,10 +270,10 @@ pub(super) async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sq
 
 /// Whether any order ever redeemed the promotion (released redemptions included).
 pub(super) async fn ever_redeemed(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from promotion_redemptions where promotion_id = $1)",
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from promotion_redemptions where promotion_id = $1) as "exists!""#,
+        id,
     )
-    .bind(id)
     .fetch_one(db)
     .await
 }
@@ -235,11 +283,11 @@ pub(super) async fn unknown_categories(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select id from unnest($1::uuid[]) as t(id)
-         where not exists (select 1 from categories c where c.category_id = t.id)",
+    sqlx::query_scalar!(
+        r#"select id as "id!" from unnest($1::uuid[]) as t(id)
+         where not exists (select 1 from categories c where c.category_id = t.id)"#,
+        ids,
     )
-    .bind(ids)
     .fetch_all(db)
     .await
 }
@@ -249,11 +297,11 @@ pub(super) async fn unknown_products(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select id from unnest($1::uuid[]) as t(id)
-         where not exists (select 1 from products p where p.product_id = t.id)",
+    sqlx::query_scalar!(
+        r#"select id as "id!" from unnest($1::uuid[]) as t(id)
+         where not exists (select 1 from products p where p.product_id = t.id)"#,
+        ids,
     )
-    .bind(ids)
     .fetch_all(db)
     .await
 }
@@ -263,15 +311,15 @@ pub(super) async fn with_descendants(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "with recursive tree(category_id) as (
+    sqlx::query_scalar!(
+        r#"with recursive tree(category_id) as (
              select category_id from categories where category_id = any($1)
              union
              select c.category_id from categories c join tree t on c.parent_id = t.category_id
          )
-         select category_id from tree",
+         select category_id as "category_id!" from tree"#,
+        ids,
     )
-    .bind(ids)
     .fetch_all(db)
     .await
 }
@@ -282,15 +330,19 @@ pub(super) async fn customer_redemptions(
     user_id: Uuid,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "select promotion_id, count(*) from promotion_redemptions
-         where user_id = $1 and promotion_id = any($2) and released_at is null
-         group by promotion_id",
+    let rows = sqlx::query!(
+        r#"select promotion_id, count(*) as "count!" from promotion_redemptions
+           where user_id = $1 and promotion_id = any($2) and released_at is null
+           group by promotion_id"#,
+        user_id,
+        ids,
     )
-    .bind(user_id)
-    .bind(ids)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.promotion_id, r.count))
+        .collect())
 }
 
 /// Counts one redemption, guarded: `None` when the promotion is disabled, outside its window
@@ -304,28 +356,29 @@ pub(super) async fn count_redemption(
 ) -> Result<Option<Option<i32>>, sqlx::Error> {
     if limited {
         // Counted on the row, whose lock (held to the commit) makes the limits exact.
-        return sqlx::query_scalar(
+        return sqlx::query_scalar!(
             "update promotions set redemption_count = redemption_count + 1
-             where promotion_id = $1 and enabled
-               and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
-               and (usage_limit is null or redemption_count < usage_limit)
-             returning per_customer_limit",
+                 where promotion_id = $1 and enabled
+                   and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
+                   and (usage_limit is null or redemption_count < usage_limit)
+                 returning per_customer_limit",
+            id,
+            now,
         )
-        .bind(id)
-        .bind(now)
         .fetch_optional(tx)
         .await;
     }
     // Unlimited: nothing to count, so concurrent checkouts only share the row (which keeps
     // staff from changing its limits until they commit) and never queue on it.
-    let still_unlimited: Option<bool> = sqlx::query_scalar(
-        "select usage_limit is null and per_customer_limit is null from promotions
-         where promotion_id = $1 and enabled
-           and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
-         for share",
+    let still_unlimited = sqlx::query_scalar!(
+        r#"select usage_limit is null and per_customer_limit is null as "unlimited!"
+           from promotions
+           where promotion_id = $1 and enabled
+             and (starts_at is null or starts_at <= $2) and (ends_at is null or ends_at > $2)
+           for share"#,
+        id,
+        now,
     )
-    .bind(id)
-    .bind(now)
     .fetch_optional(tx)
     .await?;
     // Limited since it was evaluated: refused like an ended promotion (the cart shows it again).
@@ -334,11 +387,12 @@ pub(super) async fn count_redemption(
 
 /// Locks a promotion for a change of its terms (waiting for checkouts redeeming it).
 pub(super) async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    let found: Option<i32> =
-        sqlx::query_scalar("select 1 from promotions where promotion_id = $1 for update")
-            .bind(id)
-            .fetch_optional(tx)
-            .await?;
+    let found = sqlx::query_scalar!(
+        "select 1 as one from promotions where promotion_id = $1 for update",
+        id,
+    )
+    .fetch_optional(tx)
+    .await?;
     Ok(found.is_some())
 }
 
@@ -347,10 +401,11 @@ pub(super) async fn live_redemptions(
     db: impl PgExecutor<'_>,
     id: Uuid,
 ) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*)::int4 from promotion_redemptions where promotion_id = $1 and released_at is null",
+    sqlx::query_scalar!(
+        r#"select count(*)::int4 as "count!" from promotion_redemptions
+           where promotion_id = $1 and released_at is null"#,
+        id,
     )
-    .bind(id)
     .fetch_one(db)
     .await
 }
@@ -374,7 +429,7 @@ pub(super) async fn insert_redemption(
     r: &NewRedemption<'_>,
 ) -> Result<(), sqlx::Error> {
     let (line_ids, amounts): (Vec<Uuid>, Vec<i64>) = r.lines.iter().copied().unzip();
-    sqlx::query(
+    sqlx::query!(
         "with redemption as (
              insert into promotion_redemptions (promotion_id, order_id, order_number, user_id, code, name,
                                                 position, lines_discount, shipping_discount)
@@ -384,18 +439,18 @@ pub(super) async fn insert_redemption(
          insert into promotion_line_discounts (order_id, promotion_id, order_line_id, amount)
          select redemption.order_id, redemption.promotion_id, line, amount
          from redemption, unnest($10::uuid[], $11::int8[]) as t(line, amount)",
+        r.promotion_id,
+        r.order_id,
+        r.order_number,
+        r.user_id,
+        r.code,
+        r.name,
+        r.position,
+        r.lines_discount,
+        r.shipping_discount,
+        &line_ids,
+        &amounts,
     )
-    .bind(r.promotion_id)
-    .bind(r.order_id)
-    .bind(r.order_number)
-    .bind(r.user_id)
-    .bind(r.code)
-    .bind(r.name)
-    .bind(r.position)
-    .bind(r.lines_discount)
-    .bind(r.shipping_discount)
-    .bind(&line_ids)
-    .bind(&amounts)
     .execute(tx)
     .await
     .map(|_| ())
@@ -406,20 +461,21 @@ pub(super) async fn release(
     tx: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Vec<OrderPromotion>, sqlx::Error> {
-    let released: Vec<OrderPromotion> = sqlx::query_as(
+    let released: Vec<OrderPromotion> = sqlx::query_as!(
+        OrderPromotion,
         "update promotion_redemptions set released_at = now()
          where order_id = $1 and released_at is null
          returning promotion_id, code, name, lines_discount, shipping_discount, released_at",
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(&mut *tx)
     .await?;
     let ids: Vec<Uuid> = released.iter().map(|p| p.promotion_id).collect();
-    sqlx::query(
+    sqlx::query!(
         "update promotions set redemption_count = redemption_count - 1
          where promotion_id = any($1) and (usage_limit is not null or per_customer_limit is not null)",
+        &ids,
     )
-    .bind(&ids)
     .execute(tx)
     .await?;
     Ok(released)
@@ -430,11 +486,12 @@ pub(super) async fn of_order(
     db: impl PgExecutor<'_>,
     order_id: Uuid,
 ) -> Result<Vec<OrderPromotion>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OrderPromotion,
         "select promotion_id, code, name, lines_discount, shipping_discount, released_at
          from promotion_redemptions where order_id = $1 order by position",
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(db)
     .await
 }
@@ -447,15 +504,16 @@ pub(super) async fn usage_orders(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<UsageOrder>, sqlx::Error> {
-    sqlx::query_as(
-        "select order_id, order_number, user_id, code, lines_discount, shipping_discount, created_at, released_at
+    sqlx::query_as!(
+        UsageOrder,
+        "select order_id, order_number, user_id, code, lines_discount, shipping_discount, created_at as redeemed_at, released_at
          from promotion_redemptions
          where promotion_id = $1 and ($2::uuid is null or order_id < $2)
          order by order_id desc limit $3",
+        promotion_id,
+        before,
+        limit,
     )
-    .bind(promotion_id)
-    .bind(before)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -466,14 +524,22 @@ pub(super) async fn usage_totals(
     db: impl PgExecutor<'_>,
     promotion_id: Uuid,
 ) -> Result<(i64, i64, i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "select count(*) filter (where released_at is null),
-                count(*) filter (where released_at is not null),
-                coalesce(sum(lines_discount) filter (where released_at is null), 0)::int8,
-                coalesce(sum(shipping_discount) filter (where released_at is null), 0)::int8
-         from promotion_redemptions where promotion_id = $1",
+    let row = sqlx::query!(
+        r#"select count(*) filter (where released_at is null) as "counting!",
+                  count(*) filter (where released_at is not null) as "released!",
+                  coalesce(sum(lines_discount) filter (where released_at is null), 0)::int8
+                    as "lines_discount!",
+                  coalesce(sum(shipping_discount) filter (where released_at is null), 0)::int8
+                    as "shipping_discount!"
+           from promotion_redemptions where promotion_id = $1"#,
+        promotion_id,
     )
-    .bind(promotion_id)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((
+        row.counting,
+        row.released,
+        row.lines_discount,
+        row.shipping_discount,
+    ))
 }

@@ -37,17 +37,18 @@ pub async fn check_returns(
     tx: &mut PgConnection,
     progress: Progress<'_>,
 ) -> Result<Vec<Check>, sqlx::Error> {
-    let lines: Vec<LineUnits> = sqlx::query_as(
-        "select o.order_number, l.sku, l.quantity, l.returned_quantity,
-                coalesce(sum(rl.quantity) filter (where r.status in ('received', 'refunded')), 0)::int8 as received,
-                coalesce(sum(rl.quantity) filter (where r.status <> 'rejected'), 0)::int8 as promised
+    let lines: Vec<LineUnits> = sqlx::query_as!(
+        LineUnits,
+        r#"select o.order_number, l.sku, l.quantity, l.returned_quantity,
+                coalesce(sum(rl.quantity) filter (where r.status in ('received', 'refunded')), 0)::int8 as "received!",
+                coalesce(sum(rl.quantity) filter (where r.status <> 'rejected'), 0)::int8 as "promised!"
          from order_lines l
          join orders o using (order_id)
          left join return_lines rl on rl.order_line_id = l.order_line_id
          left join returns r on r.return_id = rl.return_id
          where l.returned_quantity > 0 or rl.return_id is not null
          group by o.order_number, l.order_line_id
-         order by o.order_number, l.sku",
+         order by o.order_number, l.sku"#,
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -68,17 +69,19 @@ pub async fn check_returns(
     }
     progress("returns", lines.len() as u64, lines.len() as u64);
 
-    let refunded: Vec<RefundedReturn> = sqlx::query_as(
-        "select r.number, r.refund_amount, f.amount as ledger_amount, f.status as ledger_status,
+    let refunded: Vec<RefundedReturn> = sqlx::query_as!(
+        RefundedReturn,
+        r#"select r.number, r.refund_amount as "refund_amount!", f.amount as "ledger_amount?",
+                f.status as "ledger_status?",
                 ((select count(*) from (select order_line_id, quantity from return_lines where return_id = r.return_id
                                         except
                                         select order_line_id, quantity from refund_lines where refund_id = f.refund_id) a)
                  + (select count(*) from (select order_line_id, quantity from refund_lines where refund_id = f.refund_id
                                           except
                                           select order_line_id, quantity from return_lines where return_id = r.return_id) b)
-                )::int8 as unit_mismatches
+                )::int8 as "unit_mismatches!"
          from returns r left join refunds f on f.refund_key = r.refund_key
-         where r.status = 'refunded' order by r.number",
+         where r.status = 'refunded' order by r.number"#,
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -100,8 +103,9 @@ pub async fn check_returns(
         );
     }
 
-    let restocks: Vec<Restock> = sqlx::query_as(
-        "with restocked as (
+    let restocks: Vec<Restock> = sqlx::query_as!(
+        Restock,
+        r#"with restocked as (
              select r.order_id, l.variant_id, sum(rl.quantity)::int8 as units
              from return_lines rl join returns r using (return_id)
              join order_lines l on l.order_line_id = rl.order_line_id
@@ -109,10 +113,11 @@ pub async fn check_returns(
          moved as (
              select order_id, variant_id, sum(on_hand_delta)::int8 as units
              from stock_movements where kind = 'return' group by 1, 2)
-         select o.order_number, v.sku, coalesce(x.units, 0)::int8 as restocked, coalesce(m.units, 0)::int8 as moved
+         select o.order_number, v.sku, coalesce(x.units, 0)::int8 as "restocked!",
+                coalesce(m.units, 0)::int8 as "moved!"
          from restocked x full join moved m using (order_id, variant_id)
          join orders o using (order_id) join variants v using (variant_id)
-         order by o.order_number, v.sku",
+         order by o.order_number, v.sku"#,
     )
     .fetch_all(&mut *tx)
     .await?;

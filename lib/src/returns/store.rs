@@ -85,23 +85,28 @@ pub(super) async fn load(
     lock: bool,
 ) -> Result<Option<Return>, sqlx::Error> {
     if lock {
-        sqlx::query("select 1 from returns where return_id = $1 for update")
-            .bind(return_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "select 1 as one from returns where return_id = $1 for update",
+            return_id,
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
     }
-    let row: Option<ReturnRow> = sqlx::query_as(
-        "select r.*, o.order_number, o.currency,
+    let row = sqlx::query_as!(
+        ReturnRow,
+        r#"select r.return_id, r.number, r.order_id, r.user_id, r.status, r.note, r.decision_note,
+                r.refund_amount, r.shipping_refund, r.adjustment, r.adjustment_reason, r.created_at,
+                r.decided_at, r.received_at, r.refunded_at, o.order_number, o.currency,
                 coalesce((select json_agg(json_build_object(
                               'order_line_id', rl.order_line_id, 'sku', l.sku, 'product_name', l.product_name,
                               'quantity', rl.quantity, 'reason', rl.reason, 'disposition', rl.disposition)
                               order by l.position)
                           from return_lines rl join order_lines l using (order_line_id)
-                          where rl.return_id = r.return_id), '[]') as lines
+                          where rl.return_id = r.return_id), '[]') as "lines!: Json<Vec<LineRow>>"
          from returns r join orders o using (order_id)
-         where r.return_id = $1",
+         where r.return_id = $1"#,
+        return_id,
     )
-    .bind(return_id)
     .fetch_optional(conn)
     .await?;
     Ok(row.map(Into::into))
@@ -115,16 +120,16 @@ pub(super) async fn list_ids(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select return_id from returns
          where ($1::uuid is null or user_id = $1) and ($2::text is null or status = $2)
            and ($3::uuid is null or return_id < $3)
          order by return_id desc limit $4",
+        user_id,
+        status.map(ReturnStatus::as_str),
+        before,
+        limit,
     )
-    .bind(user_id)
-    .bind(status.map(ReturnStatus::as_str))
-    .bind(before)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -135,16 +140,19 @@ pub(super) async fn open_units(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        "select rl.order_line_id, sum(rl.quantity)::int8
-         from return_lines rl join returns r using (return_id)
-         where r.order_id = $1 and r.status in ('requested', 'approved', 'received')
-         group by rl.order_line_id",
+    let rows = sqlx::query!(
+        r#"select rl.order_line_id, sum(rl.quantity)::int8 as "units!"
+           from return_lines rl join returns r using (return_id)
+           where r.order_id = $1 and r.status in ('requested', 'approved', 'received')
+           group by rl.order_line_id"#,
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.order_line_id, r.units))
+        .collect())
 }
 
 /// How many returns the order has had (numbers its next one).
@@ -152,10 +160,12 @@ pub(super) async fn count_for_order(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from returns where order_id = $1")
-        .bind(order_id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from returns where order_id = $1"#,
+        order_id,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Shipping refunded by the order's returns so far.
@@ -163,10 +173,10 @@ pub(super) async fn shipping_refunded(
     conn: impl PgExecutor<'_>,
     order_id: Uuid,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select coalesce(sum(shipping_refund), 0)::int8 from returns where order_id = $1",
+    sqlx::query_scalar!(
+        r#"select coalesce(sum(shipping_refund), 0)::int8 as "shipping!" from returns where order_id = $1"#,
+        order_id,
     )
-    .bind(order_id)
     .fetch_one(conn)
     .await
 }
@@ -181,28 +191,28 @@ pub(super) struct NewReturn<'a> {
 }
 
 pub(super) async fn insert(tx: &mut PgConnection, r: NewReturn<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into returns (return_id, number, order_id, user_id, note) values ($1, $2, $3, $4, $5)",
+        r.return_id,
+        r.number,
+        r.order_id,
+        r.user_id,
+        r.note,
     )
-    .bind(r.return_id)
-    .bind(r.number)
-    .bind(r.order_id)
-    .bind(r.user_id)
-    .bind(r.note)
     .execute(&mut *tx)
     .await?;
     let lines: Vec<Uuid> = r.lines.iter().map(|l| l.0).collect();
     let quantities: Vec<i32> = r.lines.iter().map(|l| l.1).collect();
     let reasons: Vec<&str> = r.lines.iter().map(|l| l.2.as_str()).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into return_lines (return_id, order_line_id, quantity, reason)
          select $1, t.line, t.quantity, t.reason
          from unnest($2::uuid[], $3::int4[], $4::text[]) as t(line, quantity, reason)",
+        r.return_id,
+        &lines,
+        &quantities,
+        &reasons as _,
     )
-    .bind(r.return_id)
-    .bind(&lines)
-    .bind(&quantities)
-    .bind(&reasons)
     .execute(&mut *tx)
     .await
     .map(|_| ())
@@ -216,14 +226,14 @@ pub(super) async fn decide(
     staff: Uuid,
     note: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update returns set status = $2, decided_by = $3, decided_at = now(), decision_note = $4
          where return_id = $1",
+        return_id,
+        status.as_str(),
+        staff,
+        note,
     )
-    .bind(return_id)
-    .bind(status.as_str())
-    .bind(staff)
-    .bind(note)
     .execute(tx)
     .await
     .map(|_| ())
@@ -238,21 +248,21 @@ pub(super) async fn receive(
 ) -> Result<(), sqlx::Error> {
     let lines: Vec<Uuid> = dispositions.iter().map(|d| d.0).collect();
     let kinds: Vec<&str> = dispositions.iter().map(|d| d.1.as_str()).collect();
-    sqlx::query(
+    sqlx::query!(
         "update return_lines rl set disposition = t.disposition
          from unnest($2::uuid[], $3::text[]) as t(line, disposition)
          where rl.return_id = $1 and rl.order_line_id = t.line",
+        return_id,
+        &lines,
+        &kinds as _,
     )
-    .bind(return_id)
-    .bind(&lines)
-    .bind(&kinds)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "update returns set status = 'received', received_by = $2, received_at = now() where return_id = $1",
+        return_id,
+        staff,
     )
-    .bind(return_id)
-    .bind(staff)
     .execute(tx)
     .await
     .map(|_| ())
@@ -274,18 +284,18 @@ pub(super) async fn refunded(
     return_id: Uuid,
     r: MadeRefund<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update returns set status = 'refunded', refund_key = $2, refund_amount = $3, shipping_refund = $4,
                             adjustment = $5, adjustment_reason = $6, refunded_by = $7, refunded_at = now()
          where return_id = $1 and status = 'received'",
+        return_id,
+        r.refund_key,
+        r.amount,
+        r.shipping,
+        r.adjustment,
+        r.adjustment_reason,
+        r.staff,
     )
-    .bind(return_id)
-    .bind(r.refund_key)
-    .bind(r.amount)
-    .bind(r.shipping)
-    .bind(r.adjustment)
-    .bind(r.adjustment_reason)
-    .bind(r.staff)
     .execute(tx)
     .await?;
     Ok(done.rows_affected() == 1)

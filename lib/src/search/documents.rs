@@ -51,21 +51,20 @@ impl SearchDocument {
     }
 }
 
-const SELECT_DOCUMENT: &str = "
-    select p.product_id, p.slug, p.name, p.description, p.brand, p.category_id,
-           c.name as category_name, p.status, p.min_price, p.max_price, p.in_stock,
-           p.images -> 0 as image, p.created_at
-    from products p join categories c on c.category_id = p.category_id";
-
 /// The documents of these products, whatever their status (missing ids are simply absent).
 pub async fn load(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
 ) -> Result<Vec<SearchDocument>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_DOCUMENT} where p.product_id = any($1)"
-    )))
-    .bind(ids)
+    sqlx::query_as!(
+        SearchDocument,
+        r#"select p.product_id, p.slug, p.name, p.description, p.brand, p.category_id,
+                  c.name as category_name, p.status, p.min_price, p.max_price, p.in_stock,
+                  p.images -> 0 as "image: Json<Image>", p.created_at
+           from products p join categories c on c.category_id = p.category_id
+           where p.product_id = any($1)"#,
+        ids,
+    )
     .fetch_all(db)
     .await
 }
@@ -77,18 +76,23 @@ pub async fn active_batch(
     after: Option<Uuid>,
     limit: usize,
 ) -> Result<Vec<SearchDocument>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_DOCUMENT} where p.status = 'active' and ($1::uuid is null or p.product_id > $1)
-         order by p.product_id limit $2"
-    )))
-    .bind(after)
-    .bind(limit as i64)
+    sqlx::query_as!(
+        SearchDocument,
+        r#"select p.product_id, p.slug, p.name, p.description, p.brand, p.category_id,
+                  c.name as category_name, p.status, p.min_price, p.max_price, p.in_stock,
+                  p.images -> 0 as "image: Json<Image>", p.created_at
+           from products p join categories c on c.category_id = p.category_id
+           where p.status = 'active' and ($1::uuid is null or p.product_id > $1)
+           order by p.product_id limit $2"#,
+        after,
+        limit as i64,
+    )
     .fetch_all(db)
     .await
 }
 
 pub async fn count_active(db: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from products where status = 'active'")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from products where status = 'active'"#)
         .fetch_one(db)
         .await
 }
@@ -97,15 +101,19 @@ pub async fn product_ids_in_category(
     db: &PgPool,
     category_id: Uuid,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select product_id from products where category_id = $1 order by product_id")
-        .bind(category_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_scalar!(
+        "select product_id from products where category_id = $1 order by product_id",
+        category_id,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// The database clock, so "changed since" comparisons never mix two clocks.
 pub async fn database_now(db: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
-    sqlx::query_scalar("select now()").fetch_one(db).await
+    sqlx::query_scalar!(r#"select now() as "now!""#)
+        .fetch_one(db)
+        .await
 }
 
 /// Products whose search documents may have changed since `since`, according to the outbox
@@ -115,10 +123,10 @@ pub async fn changed_since(db: &PgPool, since: DateTime<Utc>) -> Result<Vec<Uuid
     let mut products = crate::outbox::aggregates_since(db, "product", since).await?;
     let categories = crate::outbox::aggregates_since(db, "category", since).await?;
     products.extend(
-        sqlx::query_scalar::<_, Uuid>(
+        sqlx::query_scalar!(
             "select product_id from products where category_id = any($1)",
+            &categories,
         )
-        .bind(&categories)
         .fetch_all(db)
         .await?,
     );

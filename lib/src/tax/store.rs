@@ -11,23 +11,24 @@ pub(super) async fn classes(
     db: &PgPool,
     standard_rate_bp: i32,
 ) -> Result<Vec<TaxClass>, sqlx::Error> {
-    let rows: Vec<(String, String, Option<i32>, i64)> = sqlx::query_as(
-        "select c.code, c.name, c.rate_bp,
-                case when c.code = $1
-                     then (select count(*) from products) - (select count(*) from product_tax_classes)
-                     else (select count(*) from product_tax_classes p where p.tax_class = c.code) end
-         from tax_classes c order by c.code = $1 desc, c.code",
+    let rows = sqlx::query!(
+        r#"select c.code, c.name, c.rate_bp,
+                  case when c.code = $1
+                       then (select count(*) from products) - (select count(*) from product_tax_classes)
+                       else (select count(*) from product_tax_classes p where p.tax_class = c.code) end
+                    as "products!"
+           from tax_classes c order by c.code = $1 desc, c.code"#,
+        STANDARD,
     )
-    .bind(STANDARD)
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(code, name, rate, products)| TaxClass {
-            code,
-            name,
-            rate_bp: rate.unwrap_or(standard_rate_bp),
-            products,
+        .map(|r| TaxClass {
+            code: r.code,
+            name: r.name,
+            rate_bp: r.rate_bp.unwrap_or(standard_rate_bp),
+            products: r.products,
         })
         .collect())
 }
@@ -38,13 +39,15 @@ pub(super) async fn insert_class(
     name: &str,
     rate_bp: i32,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into tax_classes (code, name, rate_bp) values ($1, $2, $3)")
-        .bind(code)
-        .bind(name)
-        .bind(rate_bp)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "insert into tax_classes (code, name, rate_bp) values ($1, $2, $3)",
+        code,
+        name,
+        rate_bp,
+    )
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 pub(super) async fn update_class(
@@ -53,20 +56,19 @@ pub(super) async fn update_class(
     name: Option<&str>,
     rate_bp: Option<i32>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update tax_classes set name = coalesce($2, name), rate_bp = coalesce($3, rate_bp) where code = $1",
+        code,
+        name,
+        rate_bp,
     )
-    .bind(code)
-    .bind(name)
-    .bind(rate_bp)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub(super) async fn delete_class(db: &PgPool, code: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("delete from tax_classes where code = $1")
-        .bind(code)
+    let done = sqlx::query!("delete from tax_classes where code = $1", code,)
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -79,26 +81,29 @@ pub(super) async fn set_product_class(
     code: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from products where product_id = $1)")
-            .bind(product_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let exists: bool = sqlx::query_scalar!(
+        r#"select exists (select 1 from products where product_id = $1) as "exists!""#,
+        product_id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if !exists {
         return Ok(false);
     }
     if code == STANDARD {
-        sqlx::query("delete from product_tax_classes where product_id = $1")
-            .bind(product_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "delete from product_tax_classes where product_id = $1",
+            product_id,
+        )
+        .execute(&mut *tx)
+        .await?;
     } else {
-        sqlx::query(
+        sqlx::query!(
             "insert into product_tax_classes (product_id, tax_class) values ($1, $2)
              on conflict (product_id) do update set tax_class = excluded.tax_class",
+            product_id,
+            code,
         )
-        .bind(product_id)
-        .bind(code)
         .execute(&mut *tx)
         .await?;
     }
@@ -110,12 +115,12 @@ pub(super) async fn product_class(
     db: &PgPool,
     product_id: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select coalesce(t.tax_class, $2) from products p
-         left join product_tax_classes t using (product_id) where p.product_id = $1",
+    sqlx::query_scalar!(
+        r#"select coalesce(t.tax_class, $2) as "class!" from products p
+         left join product_tax_classes t using (product_id) where p.product_id = $1"#,
+        product_id,
+        STANDARD,
     )
-    .bind(product_id)
-    .bind(STANDARD)
     .fetch_optional(db)
     .await
 }
@@ -125,16 +130,16 @@ pub(super) async fn classes_of_products(
     conn: &mut PgConnection,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, (String, i32)>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
-        "select p.product_id, c.code, coalesce(c.rate_bp, 0)
-         from product_tax_classes p join tax_classes c on c.code = p.tax_class
-         where p.product_id = any($1)",
+    let rows = sqlx::query!(
+        r#"select p.product_id, c.code, coalesce(c.rate_bp, 0) as "rate_bp!"
+           from product_tax_classes p join tax_classes c on c.code = p.tax_class
+           where p.product_id = any($1)"#,
+        ids,
     )
-    .bind(ids)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, code, rate)| (id, (code, rate)))
+        .map(|r| (r.product_id, (r.code, r.rate_bp)))
         .collect())
 }

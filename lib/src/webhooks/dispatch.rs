@@ -85,15 +85,15 @@ impl Handler for Fanout {
             ))
         })?;
         let body = body(kind.routing_key(), kind.schema_version(), &msg.payload);
-        sqlx::query(
+        sqlx::query!(
             "insert into webhook_deliveries (delivery_id, endpoint_id, message_id, event_type, body)
              select gen_random_uuid(), endpoint_id, $1, $2, $3 from webhook_endpoints
              where enabled and (cardinality(event_types) = 0 or $2 = any(event_types))
              on conflict (endpoint_id, message_id) do nothing",
+            message_id,
+            kind.routing_key(),
+            body,
         )
-        .bind(message_id)
-        .bind(kind.routing_key())
-        .bind(body)
         .execute(&self.db)
         .await?;
         Ok(())
@@ -166,7 +166,8 @@ impl Dispatcher {
         // The lease: the attempt (lookup and request, each bounded by the timeout) ends
         // before anyone else may take the delivery.
         let lease = self.config.timeout * 2 + Duration::from_secs(5);
-        let due: Vec<Due> = sqlx::query_as(
+        let due: Vec<Due> = sqlx::query_as!(
+            Due,
             "with due as (
                  select delivery_id from webhook_deliveries
                  where status = 'pending' and next_attempt_at <= now()
@@ -179,9 +180,9 @@ impl Dispatcher {
                        e.enabled, e.secret,
                        case when e.previous_secret_expires_at > now() then e.previous_secret end
                            as previous_secret",
+            limit,
+            lease as _,
         )
-        .bind(limit)
-        .bind(lease)
         .fetch_all(&self.db)
         .await?;
         let outcomes: Vec<Result<bool, sqlx::Error>> = futures::stream::iter(due)
@@ -272,17 +273,17 @@ impl Dispatcher {
     /// transaction; disabling an endpoint leaves `webhook.endpoint_disabled` in the outbox.
     async fn record(&self, d: &Due, outcome: Outcome) -> Result<(), sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        sqlx::query(
+        sqlx::query!(
             "insert into webhook_attempts
                  (attempt_id, delivery_id, status_code, error, latency_ms, response_excerpt)
              values ($1, $2, $3, $4, $5, $6)",
+            Uuid::now_v7(),
+            d.delivery_id,
+            outcome.status.map(i32::from),
+            outcome.error.as_deref(),
+            i32::try_from(outcome.latency.as_millis()).unwrap_or(i32::MAX),
+            &outcome.excerpt,
         )
-        .bind(Uuid::now_v7())
-        .bind(d.delivery_id)
-        .bind(outcome.status.map(i32::from))
-        .bind(&outcome.error)
-        .bind(i32::try_from(outcome.latency.as_millis()).unwrap_or(i32::MAX))
-        .bind(&outcome.excerpt)
         .execute(&mut *tx)
         .await?;
         let retry_in = usize::try_from(d.attempts - 1)
@@ -293,20 +294,22 @@ impl Dispatcher {
             (false, Some(_)) if d.enabled => "pending",
             (false, _) => "failed",
         };
-        sqlx::query(
+        sqlx::query!(
             "update webhook_deliveries
              set status = $2, last_status = $3, next_attempt_at = now() + $4::interval
              where delivery_id = $1",
+            d.delivery_id,
+            status,
+            outcome.status.map(i32::from),
+            retry_in.copied().unwrap_or_default() as _,
         )
-        .bind(d.delivery_id)
-        .bind(status)
-        .bind(outcome.status.map(i32::from))
-        .bind(retry_in.copied().unwrap_or_default())
         .execute(&mut *tx)
         .await?;
         if outcome.succeeded() {
-            sqlx::query("update webhook_endpoints set failing_since = null where endpoint_id = $1 and failing_since is not null")
-                .bind(d.endpoint_id)
+            sqlx::query!(
+                "update webhook_endpoints set failing_since = null where endpoint_id = $1 and failing_since is not null",
+                d.endpoint_id,
+            )
                 .execute(&mut *tx)
                 .await?;
         } else if d.enabled {
@@ -321,13 +324,14 @@ impl Dispatcher {
         tx: &mut sqlx::PgConnection,
         endpoint_id: Uuid,
     ) -> Result<(), sqlx::Error> {
-        let (full_url, failing_since): (String, DateTime<Utc>) = sqlx::query_as(
-            "update webhook_endpoints set failing_since = coalesce(failing_since, now())
-             where endpoint_id = $1 returning url, failing_since",
+        let row = sqlx::query!(
+            r#"update webhook_endpoints set failing_since = coalesce(failing_since, now())
+             where endpoint_id = $1 returning url, failing_since as "failing_since!""#,
+            endpoint_id,
         )
-        .bind(endpoint_id)
         .fetch_one(&mut *tx)
         .await?;
+        let (full_url, failing_since): (String, DateTime<Utc>) = (row.url, row.failing_since);
         let url = super::shown_url(&full_url);
         let failing_for = (Utc::now() - failing_since).to_std().unwrap_or_default();
         if failing_for < self.config.disable_after {
@@ -337,12 +341,12 @@ impl Dispatcher {
             "every delivery has failed since {}",
             failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
-        let disabled = sqlx::query(
+        let disabled = sqlx::query!(
             "update webhook_endpoints set enabled = false, disabled_reason = $2
              where endpoint_id = $1 and enabled",
+            endpoint_id,
+            &reason,
         )
-        .bind(endpoint_id)
-        .bind(&reason)
         .execute(&mut *tx)
         .await?
         .rows_affected()

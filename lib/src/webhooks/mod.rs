@@ -118,9 +118,6 @@ pub struct Endpoint {
     pub updated_at: DateTime<Utc>,
 }
 
-const ENDPOINT_COLUMNS: &str = "endpoint_id, url, description, event_types, enabled,
-    previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at";
-
 /// What staff give to register an endpoint.
 #[derive(Debug, Clone)]
 pub struct NewEndpoint {
@@ -155,9 +152,6 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-
-const DELIVERY_COLUMNS: &str = "delivery_id, endpoint_id, message_id, event_type, status, attempts,
-    next_attempt_at, last_status, created_at, updated_at";
 
 /// One try at sending a delivery.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -223,25 +217,30 @@ impl Webhooks {
         let event_types = check_event_types(&mut errors, &input.event_types);
         errors.finish()?;
         let secret = signing::new_secret();
-        let endpoint = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let endpoint = sqlx::query_as!(
+            Endpoint,
             "insert into webhook_endpoints (endpoint_id, url, description, event_types, enabled, secret)
-             values ($1, $2, $3, $4, $5, $6) returning {ENDPOINT_COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(url.map(String::from).unwrap_or_default())
-        .bind(input.description.trim())
-        .bind(&event_types)
-        .bind(input.enabled)
-        .bind(&secret)
+             values ($1, $2, $3, $4, $5, $6) returning endpoint_id as id, url, description, event_types, enabled,
+                 previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at",
+            Uuid::now_v7(),
+            url.map(String::from).unwrap_or_default(),
+            input.description.trim(),
+            &event_types,
+            input.enabled,
+            &secret,
+        )
         .fetch_one(&self.db)
         .await?;
         Ok((endpoint, secret))
     }
 
     pub async fn list(&self) -> Result<Vec<Endpoint>, WebhookError> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select {ENDPOINT_COLUMNS} from webhook_endpoints order by created_at, endpoint_id"
-        )))
+        Ok(sqlx::query_as!(
+            Endpoint,
+            "select endpoint_id as id, url, description, event_types, enabled,
+                 previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at
+             from webhook_endpoints order by created_at, endpoint_id",
+        )
         .fetch_all(&self.db)
         .await?)
     }
@@ -267,7 +266,8 @@ impl Webhooks {
             .as_ref()
             .map(|types| check_event_types(&mut errors, types));
         errors.finish()?;
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as!(
+            Endpoint,
             "update webhook_endpoints set
                  url = coalesce($2, url),
                  description = coalesce($3, description),
@@ -275,21 +275,21 @@ impl Webhooks {
                  enabled = coalesce($5, enabled),
                  failing_since = case when $5 then null else failing_since end,
                  disabled_reason = case when $5 then null else disabled_reason end
-             where endpoint_id = $1 returning {ENDPOINT_COLUMNS}"
-        )))
-        .bind(id)
-        .bind(url.map(String::from))
-        .bind(patch.description.as_deref().map(str::trim))
-        .bind(event_types)
-        .bind(patch.enabled)
+             where endpoint_id = $1 returning endpoint_id as id, url, description, event_types, enabled,
+                 previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at",
+            id,
+            url.map(String::from),
+            patch.description.as_deref().map(str::trim),
+            event_types.as_deref(),
+            patch.enabled,
+        )
         .fetch_optional(&self.db)
         .await?
         .ok_or(WebhookError::NotFound("webhook endpoint"))
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), WebhookError> {
-        let deleted = sqlx::query("delete from webhook_endpoints where endpoint_id = $1")
-            .bind(id)
+        let deleted = sqlx::query!("delete from webhook_endpoints where endpoint_id = $1", id)
             .execute(&self.db)
             .await?
             .rows_affected();
@@ -312,16 +312,18 @@ impl Webhooks {
         }
         errors.finish()?;
         let secret = signing::new_secret();
-        let endpoint = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let endpoint = sqlx::query_as!(
+            Endpoint,
             "update webhook_endpoints set
                  previous_secret = secret,
                  previous_secret_expires_at = now() + $3::interval,
                  secret = $2
-             where endpoint_id = $1 returning {ENDPOINT_COLUMNS}"
-        )))
-        .bind(id)
-        .bind(&secret)
-        .bind(overlap)
+             where endpoint_id = $1 returning endpoint_id as id, url, description, event_types, enabled,
+                 previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at",
+            id,
+            &secret,
+            overlap as _,
+        )
         .fetch_optional(&self.db)
         .await?
         .ok_or(WebhookError::NotFound("webhook endpoint"))?;
@@ -340,15 +342,17 @@ impl Webhooks {
                 "message": "a test event sent by staff from toko",
             }),
         );
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        Ok(sqlx::query_as!(
+            Delivery,
             "insert into webhook_deliveries (delivery_id, endpoint_id, message_id, event_type, body)
-             values ($1, $2, $3, $4, $5) returning {DELIVERY_COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(endpoint.id)
-        .bind(message_id)
-        .bind(TEST_EVENT_TYPE)
-        .bind(body)
+             values ($1, $2, $3, $4, $5) returning delivery_id as id, endpoint_id, message_id, event_type, status, attempts,
+                 next_attempt_at, last_status, created_at, updated_at",
+            Uuid::now_v7(),
+            endpoint.id,
+            message_id,
+            TEST_EVENT_TYPE,
+            body,
+        )
         .fetch_one(&self.db)
         .await?)
     }
@@ -364,17 +368,20 @@ impl Webhooks {
         limit: i64,
     ) -> Result<Vec<Delivery>, WebhookError> {
         self.get(endpoint_id).await?;
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select {DELIVERY_COLUMNS} from webhook_deliveries
+        Ok(sqlx::query_as!(
+            Delivery,
+            "select delivery_id as id, endpoint_id, message_id, event_type, status, attempts,
+                 next_attempt_at, last_status, created_at, updated_at
+             from webhook_deliveries
              where endpoint_id = $1 and ($2::text is null or status = $2)
                and ($3::uuid is null or (created_at, delivery_id) <
                    (select created_at, delivery_id from webhook_deliveries where delivery_id = $3))
-             order by created_at desc, delivery_id desc limit $4"
-        )))
-        .bind(endpoint_id)
-        .bind(status)
-        .bind(before)
-        .bind(limit)
+             order by created_at desc, delivery_id desc limit $4",
+            endpoint_id,
+            status,
+            before,
+            limit,
+        )
         .fetch_all(&self.db)
         .await?)
     }
@@ -384,11 +391,12 @@ impl Webhooks {
         let delivery = find_delivery(&self.db, id)
             .await?
             .ok_or(WebhookError::NotFound("webhook delivery"))?;
-        let attempts = sqlx::query_as(
+        let attempts = sqlx::query_as!(
+            Attempt,
             "select attempted_at, status_code, error, latency_ms, response_excerpt
              from webhook_attempts where delivery_id = $1 order by attempted_at, attempt_id",
+            id,
         )
-        .bind(id)
         .fetch_all(&self.db)
         .await?;
         Ok((delivery, attempts))
@@ -396,12 +404,14 @@ impl Webhooks {
 
     /// Sends a delivery again from the start of the retry schedule, whatever its status.
     pub async fn redeliver(&self, id: Uuid) -> Result<Delivery, WebhookError> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as!(
+            Delivery,
             "update webhook_deliveries
              set status = 'pending', attempts = 0, next_attempt_at = now()
-             where delivery_id = $1 returning {DELIVERY_COLUMNS}"
-        )))
-        .bind(id)
+             where delivery_id = $1 returning delivery_id as id, endpoint_id, message_id, event_type, status, attempts,
+                 next_attempt_at, last_status, created_at, updated_at",
+            id,
+        )
         .fetch_optional(&self.db)
         .await?
         .ok_or(WebhookError::NotFound("webhook delivery"))
@@ -421,14 +431,14 @@ impl Webhooks {
         }
         errors.finish()?;
         self.get(endpoint_id).await?;
-        Ok(sqlx::query(
+        Ok(sqlx::query!(
             "update webhook_deliveries
              set status = 'pending', attempts = 0, next_attempt_at = now()
              where endpoint_id = $1 and status = 'failed' and created_at >= $2 and created_at < $3",
+            endpoint_id,
+            from,
+            to,
         )
-        .bind(endpoint_id)
-        .bind(from)
-        .bind(to)
         .execute(&self.db)
         .await?
         .rows_affected())
@@ -496,19 +506,25 @@ fn check_event_types(errors: &mut ValidationErrors, types: &[String]) -> Vec<Str
 }
 
 async fn find_endpoint(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Endpoint>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {ENDPOINT_COLUMNS} from webhook_endpoints where endpoint_id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        Endpoint,
+        "select endpoint_id as id, url, description, event_types, enabled,
+                 previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at
+         from webhook_endpoints where endpoint_id = $1",
+        id,
+    )
     .fetch_optional(db)
     .await
 }
 
 async fn find_delivery(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Delivery>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {DELIVERY_COLUMNS} from webhook_deliveries where delivery_id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        Delivery,
+        "select delivery_id as id, endpoint_id, message_id, event_type, status, attempts,
+                 next_attempt_at, last_status, created_at, updated_at
+         from webhook_deliveries where delivery_id = $1",
+        id,
+    )
     .fetch_optional(db)
     .await
 }

@@ -31,21 +31,21 @@ pub const BENCH_CODE: &str = "BENCH10";
 /// Creates W5c's promotion: 10% off, without limits (the bench database is disposable:
 /// written directly).
 pub async fn prepare_code(db: &PgPool) -> anyhow::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into promotions (promotion_id, name, code, effect, percent)
          values ($1, 'Bench ten percent', $2, 'order_percent', 10)
          on conflict do nothing",
+        Uuid::now_v7(),
+        BENCH_CODE,
     )
-    .bind(Uuid::now_v7())
-    .bind(BENCH_CODE)
     .execute(db)
     .await?;
     // Without limits, like most shop-wide codes (a limited code counts each redemption on
     // its row, so its checkouts queue on that row; see docs/BENCHMARKS.md).
-    sqlx::query(
+    sqlx::query!(
         "update promotions set usage_limit = null, per_customer_limit = null where code = $1",
+        BENCH_CODE,
     )
-    .bind(BENCH_CODE)
     .execute(db)
     .await?;
     Ok(())
@@ -193,7 +193,7 @@ async fn checkout(api: &Api, token: &str) -> anyhow::Result<bool> {
 /// Picks 5 variants no order has touched and gives each `HOT_STOCK` units (the bench
 /// database is disposable: set directly rather than through the ledger).
 async fn prepare_hot_variants(db: &PgPool) -> anyhow::Result<Vec<Uuid>> {
-    let hot: Vec<Uuid> = sqlx::query_scalar(
+    let hot: Vec<Uuid> = sqlx::query_scalar!(
         "update variants set stock_on_hand = $1, stock_reserved = 0
           where variant_id in (
               select v.variant_id from variants v join products p using (product_id)
@@ -202,9 +202,9 @@ async fn prepare_hot_variants(db: &PgPool) -> anyhow::Result<Vec<Uuid>> {
                  and not exists (select 1 from cart_items c where c.variant_id = v.variant_id)
                order by v.variant_id desc limit $2)
           returning variant_id",
+        HOT_STOCK,
+        HOT_VARIANTS,
     )
-    .bind(HOT_STOCK)
-    .bind(HOT_VARIANTS)
     .fetch_all(db)
     .await?;
     anyhow::ensure!(
@@ -215,21 +215,22 @@ async fn prepare_hot_variants(db: &PgPool) -> anyhow::Result<Vec<Uuid>> {
 }
 
 async fn verify_no_overselling(db: &PgPool, hot: &[Uuid]) -> anyhow::Result<HotOutcome> {
-    let (sold, over_initial, broken): (i64, i64, i64) = sqlx::query_as(
-        "with sold as (
+    let row = sqlx::query!(
+        r#"with sold as (
              select v.variant_id, v.stock_on_hand, v.stock_reserved,
                     coalesce((select sum(l.quantity) from order_lines l where l.variant_id = v.variant_id), 0)::int8 as units
                from variants v where v.variant_id = any($1))
-         select coalesce(sum(units), 0)::int8,
-                coalesce(sum(greatest(units - $2, 0)), 0)::int8,
+         select coalesce(sum(units), 0)::int8 as "sold!",
+                coalesce(sum(greatest(units - $2, 0)), 0)::int8 as "over_initial!",
                 count(*) filter (where stock_reserved < 0 or stock_on_hand < stock_reserved
-                                    or stock_reserved <> units)
-           from sold",
+                                    or stock_reserved <> units) as "broken!"
+           from sold"#,
+        hot,
+        i64::from(HOT_STOCK),
     )
-    .bind(hot)
-    .bind(i64::from(HOT_STOCK))
     .fetch_one(db)
     .await?;
+    let (sold, over_initial, broken) = (row.sold, row.over_initial, row.broken);
     Ok(HotOutcome {
         initial_stock: i64::from(HOT_STOCK) * hot.len() as i64,
         sold,

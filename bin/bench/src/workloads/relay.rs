@@ -23,7 +23,7 @@ pub const ROUTING_KEY: &str = "bench.relay";
 /// relay running) does not land in the measurement. The bench database is disposable.
 pub async fn discard_backlog(db: &PgPool) -> anyhow::Result<u64> {
     let done =
-        sqlx::query("update outbox_events set published_at = now() where published_at is null")
+        sqlx::query!("update outbox_events set published_at = now() where published_at is null",)
             .execute(db)
             .await?;
     Ok(done.rows_affected())
@@ -101,10 +101,10 @@ pub async fn insert_events(
 pub async fn wait_drained(db: &PgPool, event_type: &str, timeout: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let pending: i64 = sqlx::query_scalar(
-            "select count(*) from outbox_events where event_type = $1 and published_at is null",
+        let pending: i64 = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from outbox_events where event_type = $1 and published_at is null"#,
+            event_type,
         )
-        .bind(event_type)
         .fetch_one(db)
         .await?;
         if pending == 0 {
@@ -127,19 +127,17 @@ pub async fn measure(db: &PgPool, events: u32) -> anyhow::Result<Summary> {
     let elapsed = committed.elapsed();
     // Per-event latency from the row's creation (its transaction's start) to the marking
     // transaction of its batch.
-    let (p50, p95, p99): (f64, f64, f64) = sqlx::query_as(
-        "select q[1], q[2], q[3] from (
+    let row = sqlx::query!(
+        r#"select q[1] as "p50!", q[2] as "p95!", q[3] as "p99!" from (
              select percentile_cont(array[0.5, 0.95, 0.99]) within group
                     (order by extract(epoch from published_at - created_at) * 1000) as q
-               from outbox_events where event_type = $1 and created_at >= now() - $2::interval) s",
+               from outbox_events where event_type = $1 and created_at >= now() - $2::interval) s"#,
+        ROUTING_KEY,
+        format!("{} milliseconds", inserted.elapsed().as_millis() + 1000) as _,
     )
-    .bind(ROUTING_KEY)
-    .bind(format!(
-        "{} milliseconds",
-        inserted.elapsed().as_millis() + 1000
-    ))
     .fetch_one(db)
     .await?;
+    let (p50, p95, p99) = (row.p50, row.p95, row.p99);
     Ok(Summary {
         requests: u64::from(events),
         throughput: f64::from(events) / elapsed.as_secs_f64(),

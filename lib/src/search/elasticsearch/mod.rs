@@ -180,12 +180,15 @@ impl ElasticsearchSearch {
         counts: Vec<FacetCount<Uuid>>,
     ) -> Result<Vec<FacetCount<CategoryValue>>, SearchError> {
         let ids: Vec<Uuid> = counts.iter().map(|c| c.value).collect();
-        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        let rows: Vec<(Uuid, String, String)> = sqlx::query!(
             "select category_id, slug, name from categories where category_id = any($1)",
+            &ids,
         )
-        .bind(&ids)
         .fetch_all(&self.db)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|r| (r.category_id, r.slug, r.name))
+        .collect();
         Ok(counts
             .into_iter()
             .filter_map(|c| {

@@ -41,7 +41,7 @@ impl PostgresSearch {
         &self,
         after: Option<Uuid>,
     ) -> Result<(Option<Uuid>, u64), sqlx::Error> {
-        let ids: Vec<Uuid> = sqlx::query_scalar(
+        let ids: Vec<Uuid> = sqlx::query_scalar!(
             "with batch as (
                  select product_id from products where ($1::uuid is null or product_id > $1)
                  order by product_id limit $2
@@ -51,9 +51,9 @@ impl PostgresSearch {
              from batch b, categories c
              where p.product_id = b.product_id and c.category_id = p.category_id
              returning p.product_id",
+            after,
+            REINDEX_BATCH,
         )
-        .bind(after)
-        .bind(REINDEX_BATCH)
         .fetch_all(&self.db)
         .await?;
         Ok((ids.iter().max().copied(), ids.len() as u64))
@@ -63,10 +63,10 @@ impl PostgresSearch {
     /// (readers keep the old one until it commits). Returns its size.
     async fn rebuild_vocabulary(&self) -> Result<i64, sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        sqlx::query("delete from search_terms")
+        sqlx::query!("delete from search_terms")
             .execute(&mut *tx)
             .await?;
-        let words = sqlx::query(
+        let words = sqlx::query!(
             "insert into search_terms (term)
              select word from ts_stat('select ts_filter(search_vector, ''{a,b}'') from products where status = ''active''')
              where length(word) >= 3 and word !~ '[0-9]'
@@ -106,13 +106,13 @@ impl SearchBackend for PostgresSearch {
     /// transactions; recomputing them repairs rows written with triggers disabled (a bulk
     /// load) and costs little.
     async fn index_products(&self, ids: &[Uuid]) -> Result<(), SearchError> {
-        sqlx::query(
+        sqlx::query!(
             "update products p
              set search_vector = search_product_vector(p.name, p.brand, c.name, p.description)
              from categories c
              where p.product_id = any($1) and c.category_id = p.category_id",
+            ids,
         )
-        .bind(ids)
         .execute(&self.db)
         .await?;
         Ok(())
@@ -130,7 +130,7 @@ impl SearchBackend for PostgresSearch {
         &self,
         progress: &(dyn Fn(ReindexProgress) + Send + Sync),
     ) -> Result<ReindexSummary, SearchError> {
-        let total: i64 = sqlx::query_scalar("select count(*) from products")
+        let total = sqlx::query_scalar!(r#"select count(*) as "count!" from products"#)
             .fetch_one(&self.db)
             .await?;
         let mut done = 0;
@@ -157,8 +157,8 @@ impl SearchBackend for PostgresSearch {
 
     async fn health(&self) -> Result<(), SearchError> {
         // Also proves the search migration is applied.
-        sqlx::query("select 1 from search_terms limit 1")
-            .execute(&self.db)
+        sqlx::query!("select 1 as one from search_terms limit 1")
+            .fetch_optional(&self.db)
             .await?;
         Ok(())
     }

@@ -32,31 +32,13 @@ pub struct Analysis {
     pub candidates: Vec<String>,
 }
 
-/// Tokenizes every clause and fetches correction candidates, in one round trip. Clauses are
-/// numbered as [`clauses`] lists them.
-const ANALYZE: &str = "
-    select c.query, l.lexeme, coalesce(k.candidates, '{}') as candidates
-    from unnest($1::text[], $2::bool[], $3::bool[]) with ordinality as c0(text, fuzzy, prefix, ord)
-    cross join lateral (select phraseto_tsquery('toko_search', c0.text)::text as query) c
-    left join lateral (
-        select min(v.lexeme) as lexeme from unnest(to_tsvector('toko_search', c0.text)) v having count(*) = 1
-    ) l on true
-    left join lateral (
-        select array_agg(n.term order by n.distance) as candidates
-        from (select distinct on (t.term) t.term, t.term <-> l.lexeme as distance
-              from (select term from search_terms order by term <-> l.lexeme limit $4) t) n
-        where c0.fuzzy and length(l.lexeme) >= 3 and l.lexeme !~ '[0-9]'
-          and not exists (select 1 from search_terms s where s.term = l.lexeme)
-          and not (c0.prefix and exists (select 1 from search_terms s
-                                         where s.term like replace(replace(replace(l.lexeme, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'))
-    ) k on true
-    order by c0.ord";
-
 /// Every clause in a fixed order: required groups, then exclusions.
 fn clauses(parsed: &ParsedQuery) -> impl Iterator<Item = &Clause> {
     parsed.required.iter().flatten().chain(&parsed.excluded)
 }
 
+/// Tokenizes every clause and fetches correction candidates, in one round trip. Clauses are
+/// numbered as [`clauses`] lists them.
 pub async fn analyze(db: &PgPool, parsed: &ParsedQuery) -> Result<Vec<Analysis>, sqlx::Error> {
     let required = parsed.required.iter().map(Vec::len).sum::<usize>();
     let mut texts = Vec::new();
@@ -68,13 +50,31 @@ pub async fn analyze(db: &PgPool, parsed: &ParsedQuery) -> Result<Vec<Analysis>,
         fuzzy.push(i < required && matches!(clause, Clause::Word(_)));
         prefix.push(parsed.is_prefix(clause));
     }
-    sqlx::query_as(ANALYZE)
-        .bind(texts)
-        .bind(fuzzy)
-        .bind(prefix)
-        .bind(CANDIDATES)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        Analysis,
+        r#"select c.query as "query!", l.lexeme, coalesce(k.candidates, '{}') as "candidates!"
+      from unnest($1::text[], $2::bool[], $3::bool[]) with ordinality as c0(text, fuzzy, prefix, ord)
+      cross join lateral (select phraseto_tsquery('toko_search', c0.text)::text as query) c
+      left join lateral (
+          select min(v.lexeme) as lexeme from unnest(to_tsvector('toko_search', c0.text)) v having count(*) = 1
+      ) l on true
+      left join lateral (
+          select array_agg(n.term order by n.distance) as candidates
+          from (select distinct on (t.term) t.term, t.term <-> l.lexeme as distance
+                from (select term from search_terms order by term <-> l.lexeme limit $4) t) n
+          where c0.fuzzy and length(l.lexeme) >= 3 and l.lexeme !~ '[0-9]'
+            and not exists (select 1 from search_terms s where s.term = l.lexeme)
+            and not (c0.prefix and exists (select 1 from search_terms s
+                                           where s.term like replace(replace(replace(l.lexeme, '\', '\\'), '%', '\%'), '_', '\_') || '%'))
+      ) k on true
+      order by c0.ord"#,
+        &texts,
+        &fuzzy,
+        &prefix,
+        CANDIDATES,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// A composed text query.
