@@ -52,7 +52,8 @@ pub async fn prepare_code(db: &PgPool) -> anyhow::Result<()> {
 }
 
 /// W5a (and W5c with `code`): each iteration puts one random variant in the customer's cart
-/// (and the code on it; not timed) and checks out with a fresh `Idempotency-Key` (timed).
+/// and shows the cart (W5c: puts the code on it), not timed, then checks out with a fresh
+/// `Idempotency-Key` (timed).
 pub async fn spread(
     api: &Api,
     load: Load,
@@ -76,8 +77,14 @@ pub async fn spread(
                 let token = &tokens[connection];
                 let variant = variants[rand::rng().random_range(0..variants.len())];
                 let mut prepared = cart::add_item(&api, token, variant).await;
-                if let (Ok(_), Some(code)) = (&prepared, code) {
-                    prepared = apply_code(&api, token, code).await;
+                // The shopper looks at the cart before paying: W5c by putting the code on it
+                // (the answer is the cart), W5a by reading it, so both iterations make the
+                // same number of requests and differ only in the code.
+                if prepared.is_ok() {
+                    prepared = match code {
+                        Some(code) => apply_code(&api, token, code).await,
+                        None => view_cart(&api, token).await,
+                    };
                 }
                 if prepared.is_err() {
                     let _ = cart::clear_cart(&api, token).await;
@@ -162,6 +169,11 @@ pub async fn hot_variants(
     .await;
     let outcome = verify_no_overselling(db, &hot).await?;
     Ok((summary, outcome))
+}
+
+async fn view_cart(api: &Api, token: &str) -> anyhow::Result<bool> {
+    let request = api.request(Method::GET, "/api/v1/cart", Some(token));
+    api.send(request, &[]).await
 }
 
 async fn apply_code(api: &Api, token: &str, code: &str) -> anyhow::Result<bool> {
