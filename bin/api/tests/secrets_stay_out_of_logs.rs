@@ -201,13 +201,11 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
     let db = sqlx::PgPool::connect(&database.url)
         .await
         .expect("database");
-    sqlx::query!(
-        "update users set role = 'admin' where email = $1",
-        admin_email,
-    )
-    .execute(&db)
-    .await
-    .unwrap();
+    sqlx::query("update users set role = 'admin' where email = $1")
+        .bind(admin_email)
+        .execute(&db)
+        .await
+        .unwrap();
     let (admin_access, _) = tokens(&api.sign_in(admin_email, ADMIN_PASSWORD).await);
     api.post(
         "/api/v1/me/password",
@@ -287,7 +285,7 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         )
         .await;
     assert_eq!(status, 202);
-    let request_id: uuid::Uuid = sqlx::query_scalar!("select request_id from password_resets",)
+    let request_id: uuid::Uuid = sqlx::query_scalar("select request_id from password_resets")
         .fetch_one(&db)
         .await
         .unwrap();
@@ -303,7 +301,8 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         .await;
     assert_eq!(status, 204);
     let password_hash: String =
-        sqlx::query_scalar!("select password_hash from users where email = $1", email,)
+        sqlx::query_scalar("select password_hash from users where email = $1")
+            .bind(email)
             .fetch_one(&db)
             .await
             .unwrap();
@@ -389,7 +388,8 @@ async fn wait_for_paid(db: &sqlx::PgPool, number: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let status: String =
-            sqlx::query_scalar!("select status from orders where order_number = $1", number,)
+            sqlx::query_scalar("select status from orders where order_number = $1")
+                .bind(number)
                 .fetch_one(db)
                 .await
                 .unwrap();

@@ -57,13 +57,11 @@ async fn register_returns_the_user_and_a_working_token_pair() {
 async fn passwords_are_stored_as_argon2id_hashes() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
-    let hash: String = sqlx::query_scalar!(
-        "select password_hash from users where email = $1",
-        &user.email,
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let hash: String = sqlx::query_scalar("select password_hash from users where email = $1")
+        .bind(&user.email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(PASSWORD));
 }
@@ -170,7 +168,7 @@ async fn invalid_registrations_name_every_bad_field() {
         ],
         "{body}"
     );
-    let count: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from users"#,)
+    let count: i64 = sqlx::query_scalar("select count(*) from users")
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -812,7 +810,8 @@ mod revocation {
         let app = TestApp::spawn().await;
         let user = app.register_customer().await;
         assert_eq!(me(&app, &user.access_token).await, 200);
-        sqlx::query!("delete from users where user_id = $1::uuid", &user.id as _,)
+        sqlx::query("delete from users where user_id = $1::uuid")
+            .bind(&user.id)
             .execute(&app.db)
             .await
             .unwrap();

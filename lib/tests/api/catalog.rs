@@ -209,12 +209,11 @@ async fn a_product_is_created_with_its_variants_and_read_by_id_or_slug() {
     );
     assert_eq!(public["in_stock"], true);
 
-    let movements: i64 = sqlx::query_scalar!(
-        r#"select count(*) as "count!" from stock_movements where kind = 'initial'"#,
-    )
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
+    let movements: i64 =
+        sqlx::query_scalar("select count(*) from stock_movements where kind = 'initial'")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
     assert_eq!(movements, 1, "initial stock is in the ledger");
 }
 
@@ -579,7 +578,7 @@ async fn admin_catalog_routes_require_the_admin_role() {
         "forbidden",
     )
     .await;
-    let count: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from products"#,)
+    let count: i64 = sqlx::query_scalar("select count(*) from products")
         .fetch_one(&s.app.db)
         .await
         .unwrap();
@@ -649,15 +648,9 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
         .unwrap();
     assert_problem(resp, 422, "validation_failed").await;
 
-    let row = sqlx::query!(
-        r#"select (select count(*) from products) as "products!",
-                  (select count(*) from variants) as "variants!",
-                  (select count(*) from outbox_events where event_type like 'product.%') as "events!""#,
-    )
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
-    let counts = (row.products, row.variants, row.events);
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from products), (select count(*) from variants), (select count(*) from outbox_events where event_type like 'product.%')",
+    ).fetch_one(&s.app.db).await.unwrap();
     assert_eq!(counts, (0, 0, 0));
 }
 
@@ -917,7 +910,7 @@ async fn inventory_adjustments_keep_a_ledger_and_never_go_below_reserved() {
     assert_eq!(body["movement"]["kind"], "adjustment");
 
     // Reserve 5 as an unpaid order would, then try to remove more than the 1 left.
-    sqlx::query!("update variants set stock_reserved = 5 where sku = 'MUG-1'",)
+    sqlx::query("update variants set stock_reserved = 5 where sku = 'MUG-1'")
         .execute(&s.app.db)
         .await
         .unwrap();
@@ -996,17 +989,11 @@ async fn concurrent_inventory_adjustments_lose_no_update() {
     assert!(responses
         .iter()
         .all(|r| r.as_ref().unwrap().status() == 201));
-    let row = sqlx::query!(
-        r#"select v.stock_on_hand,
-                  (select sum(on_hand_delta) from stock_movements m where m.variant_id = v.variant_id)
-                    as "ledger_sum!",
-                  (select count(*) from stock_movements m where m.variant_id = v.variant_id) as "moves!"
-           from variants v where sku = 'BUSY-1'"#,
-    )
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
-    let (on_hand, ledger_sum, moves) = (row.stock_on_hand, row.ledger_sum, row.moves);
+    let (on_hand, ledger_sum, moves): (i32, i64, i64) = sqlx::query_as(
+        "select v.stock_on_hand, (select sum(on_hand_delta) from stock_movements m where m.variant_id = v.variant_id),
+                (select count(*) from stock_movements m where m.variant_id = v.variant_id)
+         from variants v where sku = 'BUSY-1'",
+    ).fetch_one(&s.app.db).await.unwrap();
     assert_eq!(on_hand, 100 + 20 * 3 - 20);
     assert_eq!(
         ledger_sum, on_hand as i64,
@@ -1046,9 +1033,9 @@ async fn a_retried_adjustment_with_the_same_idempotency_key_is_applied_once() {
     );
     assert_eq!(bodies[0]["variant"]["stock_on_hand"], 15);
     assert_eq!(s.app.stock_of("LAMP-1").await, (15, 0));
-    let adjustments: i64 = sqlx::query_scalar!(
-        r#"select count(*) as "count!" from stock_movements m join variants v using (variant_id)
-         where v.sku = 'LAMP-1' and m.kind = 'adjustment'"#,
+    let adjustments: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements m join variants v using (variant_id)
+         where v.sku = 'LAMP-1' and m.kind = 'adjustment'",
     )
     .fetch_one(&s.app.db)
     .await
@@ -1217,7 +1204,7 @@ async fn an_ordered_product_cannot_be_deleted_only_archived() {
         .await
         .unwrap();
     assert_eq!(archived.status(), 200);
-    let variants: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from variants"#,)
+    let variants: i64 = sqlx::query_scalar("select count(*) from variants")
         .fetch_one(&s.app.db)
         .await
         .unwrap();

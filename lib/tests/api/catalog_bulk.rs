@@ -44,7 +44,7 @@ not json at all
         outcomes[2]
     );
     assert_eq!(outcomes[3].0, 4);
-    let products: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from products"#,)
+    let products: i64 = sqlx::query_scalar("select count(*) from products")
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -86,15 +86,12 @@ not json at all
             ("IMP-L", 56000, 2)
         ]
     );
-    let ledger: Vec<(String, i32)> = sqlx::query!(
+    let ledger: Vec<(String, i32)> = sqlx::query_as(
         "select kind, on_hand_delta from stock_movements where sku = 'IMP-S' order by movement_id",
     )
     .fetch_all(&app.db)
     .await
-    .unwrap()
-    .into_iter()
-    .map(|r| (r.kind, r.on_hand_delta))
-    .collect();
+    .unwrap();
     assert_eq!(
         ledger,
         vec![("initial".to_owned(), 5), ("import".to_owned(), 4)]
@@ -142,16 +139,11 @@ async fn the_seed_builds_a_browsable_consistent_catalog() {
     let summary = app.state.catalog.seed(300, 7, |_| {}).await.unwrap();
     assert_eq!(summary.products, 300);
     assert!(summary.variants >= 300);
-    let row = sqlx::query!(
-        r#"select (select count(*) from products where status = 'active') as "active!",
-                  (select count(*) from variants v where v.stock_on_hand <>
-                      coalesce((select sum(on_hand_delta) from stock_movements m
-                                where m.variant_id = v.variant_id), 0)) as "ledger_drift!""#,
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    let (active, ledger_drift) = (row.active, row.ledger_drift);
+    let (active, ledger_drift): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from products where status = 'active'),
+                (select count(*) from variants v where v.stock_on_hand <>
+                    coalesce((select sum(on_hand_delta) from stock_movements m where m.variant_id = v.variant_id), 0))",
+    ).fetch_one(&app.db).await.unwrap();
     assert!(active > 250, "{active}");
     assert_eq!(
         ledger_drift, 0,

@@ -121,7 +121,7 @@ async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
     let name = rename_unnoticed_until_cached(&app, &[&page_path, list_path]).await;
 
     // A stock change (a variant write, which refreshes the product's aggregates) notifies.
-    sqlx::query!("update variants set stock_on_hand = 0 where sku = 'LAMP-C'",)
+    sqlx::query("update variants set stock_on_hand = 0 where sku = 'LAMP-C'")
         .execute(&app.db)
         .await
         .unwrap();

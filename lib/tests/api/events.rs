@@ -21,24 +21,13 @@ async fn every_event_written_by_a_shop_day_reads_as_its_catalog_type() {
         .unwrap();
     assert_eq!(cancel.status(), 200, "{}", cancel.text().await.unwrap());
 
-    let rows: Vec<(String, String, uuid::Uuid, Value, i32)> = sqlx::query!(
+    let rows: Vec<(String, String, uuid::Uuid, Value, i32)> = sqlx::query_as(
         "select event_type, aggregate_type, aggregate_id, payload, schema_version
          from outbox_events order by event_id",
     )
     .fetch_all(&app.db)
     .await
-    .unwrap()
-    .into_iter()
-    .map(|r| {
-        (
-            r.event_type,
-            r.aggregate_type,
-            r.aggregate_id,
-            r.payload,
-            r.schema_version,
-        )
-    })
-    .collect();
+    .unwrap();
     let mut seen = std::collections::BTreeSet::new();
     for (event_type, aggregate_type, aggregate_id, payload, version) in rows {
         let kind = EventKind::from_routing_key(&event_type)

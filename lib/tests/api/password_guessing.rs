@@ -153,7 +153,7 @@ async fn counters_of_ended_windows_are_deleted() {
     };
     let keys = || async {
         let keys: Vec<String> =
-            sqlx::query_scalar!("select throttle_key from login_failures order by throttle_key",)
+            sqlx::query_scalar("select throttle_key from login_failures order by throttle_key")
                 .fetch_all(&app.db)
                 .await
                 .unwrap();

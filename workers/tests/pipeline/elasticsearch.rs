@@ -90,7 +90,7 @@ async fn a_product_change_is_searchable_within_seconds() {
     };
     let (p, _search) = pipeline_on(&index).await;
     assert_eq!(total(&p, "novel").await, 1, "the reindex found the novel");
-    let novel: Uuid = sqlx::query_scalar!("select product_id from products where name = 'Novel'",)
+    let novel: Uuid = sqlx::query_scalar("select product_id from products where name = 'Novel'")
         .fetch_one(&p.app.db)
         .await
         .unwrap();
@@ -98,13 +98,12 @@ async fn a_product_change_is_searchable_within_seconds() {
     patch_product(&p, novel, &json!({"name": "Novel Zamrud Khatulistiwa"})).await;
     let renamed = visible(&p, "zamrud", 1).await;
 
-    let category: Uuid = sqlx::query_scalar!(
-        "select category_id from products where product_id = $1",
-        novel,
-    )
-    .fetch_one(&p.app.db)
-    .await
-    .unwrap();
+    let category: Uuid =
+        sqlx::query_scalar("select category_id from products where product_id = $1")
+            .bind(novel)
+            .fetch_one(&p.app.db)
+            .await
+            .unwrap();
     let resp = p
         .app
         .post(
@@ -132,15 +131,13 @@ async fn a_product_change_is_searchable_within_seconds() {
 type Names = BTreeMap<String, String>;
 
 async fn active_in_database(p: &Pipeline) -> Names {
-    sqlx::query!(
-        r#"select product_id::text as "product_id!", name from products where status = 'active' order by 1"#,
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select product_id::text, name from products where status = 'active' order by 1",
     )
     .fetch_all(&p.app.db)
     .await
-    .unwrap()
-    .into_iter()
-    .map(|r| (r.product_id, r.name))
-    .collect()
+    .unwrap();
+    rows.into_iter().collect()
 }
 
 async fn in_index(index: &TestIndex) -> Names {
@@ -203,7 +200,7 @@ async fn a_reindex_under_concurrent_writes_loses_no_update() {
     search.backend().reindex(&|_| {}).await.expect("reindex");
     wait_until_index_matches_database(&p, &index, &search).await;
     let products: Vec<Uuid> =
-        sqlx::query_scalar!("select product_id from products where status = 'active' order by 1",)
+        sqlx::query_scalar("select product_id from products where status = 'active' order by 1")
             .fetch_all(&p.app.db)
             .await
             .unwrap();

@@ -84,7 +84,7 @@ async fn staff_are_emailed_once_when_a_payment_exception_appears() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(p.emails_about(&subject).len(), 1, "exactly once");
     let mail = &p.emails_about(&subject)[0];
-    let admin: String = sqlx::query_scalar!("select email from users where role = 'admin'",)
+    let admin: String = sqlx::query_scalar("select email from users where role = 'admin'")
         .fetch_one(&p.app.db)
         .await
         .unwrap();
@@ -166,13 +166,12 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
         )
         .await;
     }
-    let line: uuid::Uuid = sqlx::query_scalar!(
-        "select order_line_id from order_lines where order_id = $1",
-        uuid::Uuid::parse_str(&order).unwrap(),
-    )
-    .fetch_one(&p.app.db)
-    .await
-    .unwrap();
+    let line: uuid::Uuid =
+        sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
+            .bind(uuid::Uuid::parse_str(&order).unwrap())
+            .fetch_one(&p.app.db)
+            .await
+            .unwrap();
     let resp = p
         .app
         .post(

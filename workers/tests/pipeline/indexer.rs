@@ -37,7 +37,7 @@ async fn catalog_events_repair_a_drifted_search_document() {
     };
     assert_eq!(hits().await, 1);
     // The document drifts (a bad manual fix, a bug): the product is no longer findable.
-    sqlx::query!("update products set search_vector = ''",)
+    sqlx::query("update products set search_vector = ''")
         .execute(&p.app.db)
         .await
         .unwrap();

@@ -46,9 +46,7 @@ async fn a_broker_restart_during_a_stream_of_orders_loses_no_event() {
             "exactly one confirmation for {n}"
         );
     }
-    let pending: i64 = sqlx::query_scalar!(
-        r#"select count(*) as "count!" from outbox_events where published_at is null and event_type = 'order.created'"#,
-    )
+    let pending: i64 = sqlx::query_scalar("select count(*) from outbox_events where published_at is null and event_type = 'order.created'")
         .fetch_one(&p.app.db)
         .await
         .unwrap();

@@ -147,10 +147,10 @@ async fn a_new_order_reaches_its_endpoint_signed_as_the_standard_webhooks_librar
     assert_eq!(hook.body["data"]["order_id"], order_id.as_str());
     assert_eq!(hook.body["data"]["order_number"], number.as_str());
     assert_eq!(hook.body["data"]["customer_email"], customer.email.as_str());
-    let event_id: uuid::Uuid = sqlx::query_scalar!(
+    let event_id: uuid::Uuid = sqlx::query_scalar(
         "select event_id from outbox_events where event_type = 'order.created' and aggregate_id = $1::uuid",
-        &order_id as _,
     )
+    .bind(&order_id)
     .fetch_one(&p.app.db)
     .await
     .unwrap();

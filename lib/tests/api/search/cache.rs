@@ -26,7 +26,7 @@ async fn repeated_queries_are_answered_from_the_cache_until_the_catalog_changes(
             .execute(&s.app.db)
             .await
             .unwrap();
-        sqlx::query!("update products set name = 'Cangkir Teh' where name = 'Mug Café Keramik'",)
+        sqlx::query("update products set name = 'Cangkir Teh' where name = 'Mug Café Keramik'")
             .execute(&s.app.db)
             .await
             .unwrap();
@@ -39,12 +39,10 @@ async fn repeated_queries_are_answered_from_the_cache_until_the_catalog_changes(
         let cached = name_set(&after) == sorted(&["Mug Café Keramik"]);
         if !cached {
             // Not listening yet: undo and try again.
-            sqlx::query!(
-                "update products set name = 'Mug Café Keramik' where name = 'Cangkir Teh'",
-            )
-            .execute(&s.app.db)
-            .await
-            .unwrap();
+            sqlx::query("update products set name = 'Mug Café Keramik' where name = 'Cangkir Teh'")
+                .execute(&s.app.db)
+                .await
+                .unwrap();
         }
         cached.then_some(after)
     })
@@ -52,7 +50,7 @@ async fn repeated_queries_are_answered_from_the_cache_until_the_catalog_changes(
     assert_eq!(name_set(&first), sorted(&["Mug Café Keramik"]));
 
     // Any committed change notifies: the next answers are computed afresh.
-    sqlx::query!("update categories set description = 'x' where slug = 'dapur'",)
+    sqlx::query("update categories set description = 'x' where slug = 'dapur'")
         .execute(&s.app.db)
         .await
         .unwrap();

@@ -53,11 +53,11 @@ async fn changes_are_searchable_as_soon_as_they_commit() {
 async fn reindex_rebuilds_documents_and_the_typo_vocabulary() {
     let s = shop().await;
     // As if rows had been bulk-loaded with the triggers off.
-    sqlx::query!("update products set search_vector = ''",)
+    sqlx::query("update products set search_vector = ''")
         .execute(&s.app.db)
         .await
         .unwrap();
-    sqlx::query!("delete from search_terms",)
+    sqlx::query("delete from search_terms")
         .execute(&s.app.db)
         .await
         .unwrap();
@@ -80,12 +80,11 @@ async fn reindex_rebuilds_documents_and_the_typo_vocabulary() {
         3,
         "typos are corrected again"
     );
-    let vocabulary: i64 = sqlx::query_scalar!(
-        r#"select count(*) as "count!" from search_terms where term = 'rahasia'"#,
-    )
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
+    let vocabulary: i64 =
+        sqlx::query_scalar("select count(*) from search_terms where term = 'rahasia'")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
     assert_eq!(
         vocabulary, 0,
         "the vocabulary holds words of active products only"
@@ -111,16 +110,14 @@ async fn the_syntax_is_websearch_to_tsquery() {
         let parsed = syntax::parse(q);
         let analyses = tsquery::analyze(&s.app.db, &parsed).await.unwrap();
         let composed = tsquery::compose(&parsed, &analyses).unwrap().matches;
-        let row = sqlx::query!(
-            r#"select $1::tsquery = websearch_to_tsquery('toko_search', $2) as "same!",
-                      websearch_to_tsquery('toko_search', $2)::text as "theirs!""#,
-            &composed as _,
-            q,
+        let (same, theirs): (bool, String) = sqlx::query_as(
+            "select $1::tsquery = websearch_to_tsquery('toko_search', $2), websearch_to_tsquery('toko_search', $2)::text",
         )
+        .bind(&composed)
+        .bind(q)
         .fetch_one(&s.app.db)
         .await
         .unwrap();
-        let (same, theirs) = (row.same, row.theirs);
         assert!(
             same,
             "{q:?}: ours {composed:?}, websearch_to_tsquery {theirs:?}"
