@@ -369,12 +369,13 @@ impl Returns {
         limit: i64,
     ) -> Result<Vec<Return>, ReturnError> {
         let mut conn = self.db.acquire().await?;
-        let ids = store::list_ids(&mut conn, user_id, status, before, limit).await?;
-        let mut returns = Vec::with_capacity(ids.len());
-        for id in ids {
-            returns.extend(store::load(&mut conn, id, false).await?);
-        }
-        Ok(returns)
+        let filter = store::Filter {
+            user_id,
+            status,
+            before,
+            ..store::Filter::default()
+        };
+        Ok(store::select(&mut conn, &filter, limit).await?)
     }
 
     /// Any return, for staff.

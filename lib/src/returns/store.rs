@@ -92,7 +92,31 @@ pub(super) async fn load(
         .fetch_optional(&mut *conn)
         .await?;
     }
-    let row = sqlx::query_as!(
+    let filter = Filter {
+        return_id: Some(return_id),
+        ..Filter::default()
+    };
+    Ok(select(conn, &filter, 1).await?.pop())
+}
+
+/// Which returns [`select`] reads.
+#[derive(Default)]
+pub(super) struct Filter {
+    pub return_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub status: Option<ReturnStatus>,
+    /// The last id of the previous page.
+    pub before: Option<Uuid>,
+}
+
+/// Returns with their lines, newest first (UUIDv7 ids sort by creation), keyset-paginated
+/// by id: one statement however many.
+pub(super) async fn select(
+    conn: &mut PgConnection,
+    f: &Filter,
+    limit: i64,
+) -> Result<Vec<Return>, sqlx::Error> {
+    let rows = sqlx::query_as!(
         ReturnRow,
         r#"select r.return_id, r.number, r.order_id, r.user_id, r.status, r.note, r.decision_note,
                 r.refund_amount, r.shipping_refund, r.adjustment, r.adjustment_reason, r.created_at,
@@ -104,34 +128,18 @@ pub(super) async fn load(
                           from return_lines rl join order_lines l using (order_line_id)
                           where rl.return_id = r.return_id), '[]') as "lines!: Json<Vec<LineRow>>"
          from returns r join orders o using (order_id)
-         where r.return_id = $1"#,
-        return_id,
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(Into::into))
-}
-
-/// Return ids newest first (UUIDv7 ids sort by creation), keyset-paginated by id.
-pub(super) async fn list_ids(
-    conn: &mut PgConnection,
-    user_id: Option<Uuid>,
-    status: Option<ReturnStatus>,
-    before: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select return_id from returns
-         where ($1::uuid is null or user_id = $1) and ($2::text is null or status = $2)
-           and ($3::uuid is null or return_id < $3)
-         order by return_id desc limit $4",
-        user_id,
-        status.map(ReturnStatus::as_str),
-        before,
+         where ($1::uuid is null or r.return_id = $1) and ($2::uuid is null or r.user_id = $2)
+           and ($3::text is null or r.status = $3) and ($4::uuid is null or r.return_id < $4)
+         order by r.return_id desc limit $5"#,
+        f.return_id,
+        f.user_id,
+        f.status.map(ReturnStatus::as_str),
+        f.before,
         limit,
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// Units of each line of the order in returns that are still open (requested, approved or
