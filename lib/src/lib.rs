@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod returns;
 pub mod search;
 pub mod serving;
+pub mod shipping;
 pub mod tax;
 pub mod telemetry;
 pub mod validation;

@@ -22,6 +22,7 @@ from toko_client.api.account import get_me
 from toko_client.api.admin import (
     create_category,
     create_inventory_adjustment,
+    create_shipping_zone,
     create_order_refund,
     create_order_transition,
     create_product,
@@ -36,6 +37,7 @@ from toko_client.api.cart import (
     create_guest_cart,
     delete_cart_item,
     get_cart,
+    quote_cart_shipping,
     update_cart_item,
 )
 from toko_client.api.catalog import get_category, get_product, list_categories, list_products
@@ -75,6 +77,10 @@ from toko_client.models import (
     RegisterIn,
     SearchResultOut,
     SessionOut,
+    ShippingOptionsOut,
+    ShippingRateDto,
+    ShippingZoneIn,
+    ShippingZoneOut,
     TransitionIn,
     VariantIn,
     VariantInOptions,
@@ -254,6 +260,30 @@ def test_checkout_is_idempotent_and_payment_marks_the_order_paid():
     assert methods.status_code == 200
     standard = next(m for m in methods.parsed.items if m.code == "standard")
 
+    # Staff price shipping by zone: all of Indonesia at the flat fees, West Java by weight
+    # with free express from 200,000. The most specific zone (the province) prices the cart.
+    admin = STATE["admin"]
+    for zone in (
+        ShippingZoneIn(name="Indonesia", countries=["ID"], rates=[
+            ShippingRateDto(method="standard", fee=standard.fee),
+            ShippingRateDto(method="express", fee=35000),
+        ]),
+        ShippingZoneIn(name="West Java", countries=["ID"], provinces=["Jawa Barat"], rates=[
+            ShippingRateDto(method="standard", max_weight_grams=1000, fee=11000, min_days=1, max_days=2),
+            ShippingRateDto(method="standard", min_weight_grams=1001, fee=18000),
+            ShippingRateDto(method="express", fee=30000, free_from=200000),
+        ]),
+    ):
+        ok(create_shipping_zone.sync_detailed(client=admin, body=zone), 201, ShippingZoneOut)
+    quote = ok(
+        quote_cart_shipping.sync_detailed(client=shopper, country_code="ID", province="Jawa Barat", postal_code="40111"),
+        200, ShippingOptionsOut,
+    )
+    options = {o.method: o for o in quote.items}
+    assert quote.subtotal == 3 * 89000
+    assert (options["standard"].fee, options["standard"].min_days) == (11000, 1)
+    assert (options["express"].fee, options["express"].free) == (0, True)
+
     body = CheckoutIn(
         shipping_method="standard",
         shipping_address=AddressDto(
@@ -261,6 +291,7 @@ def test_checkout_is_idempotent_and_payment_marks_the_order_paid():
             phone="+6281234567890",
             line1="Jl. Merdeka 1",
             city="Bandung",
+            province="Jawa Barat",
             postal_code="40111",
             country_code="ID",
         ),
@@ -272,7 +303,8 @@ def test_checkout_is_idempotent_and_payment_marks_the_order_paid():
     assert retry.order.id == order.id
     assert order.status == OrderStatusDto.PENDING_PAYMENT
     assert order.subtotal == 3 * 89000
-    assert order.grand_total == order.subtotal + standard.fee
+    assert order.shipping_fee == options["standard"].fee
+    assert order.grand_total == order.subtotal + options["standard"].fee
     assert first.payment.status == "pending" and first.payment.redirect_url
     STATE["order"] = order
 

@@ -55,6 +55,8 @@ pub struct CartLine {
     pub purchasable: bool,
     /// What promotions take off this line.
     pub discount: i64,
+    /// One unit's weight.
+    pub weight_grams: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ pub struct Cart {
     pub lines: Vec<CartLine>,
     pub item_count: i64,
     pub subtotal: i64,
+    /// The lines' weight (units × their variants' `weight_grams`).
+    pub weight_grams: i64,
     pub updated_at: DateTime<Utc>,
     pub promotion_code: Option<String>,
     /// The discount the customer last saw (checkout refuses a changed one).
@@ -394,4 +398,4 @@ pub async fn acknowledge(db: &PgPool, user_id: Uuid) -> Result<i64, sqlx::Error>
 }
 
 /// What checkout needs of a customer's cart, read under lock inside its transaction.
-pub use store::{checkout_lines, empty_cart_in, CheckoutCart, CheckoutLine};
+pub use store::{checkout_lines, empty_cart_in, open_cart_parcel, CheckoutCart, CheckoutLine};

@@ -242,6 +242,7 @@ struct LineRow {
     price: i64,
     available: i32,
     active: bool,
+    weight_grams: i32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -279,7 +280,7 @@ pub(super) async fn load(
                   v.options as "options: Json<BTreeMap<String, String>>",
                   p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price,
                   v.price, v.stock_on_hand - v.stock_reserved as "available!",
-                  p.status = 'active' as "active!"
+                  p.status = 'active' as "active!", v.weight_grams
            from cart_items ci
            join variants v on v.variant_id = ci.variant_id
            join products p on p.product_id = v.product_id
@@ -309,6 +310,7 @@ pub(super) async fn load(
             available: r.available.max(0),
             purchasable: r.active,
             discount: 0,
+            weight_grams: r.weight_grams,
         })
         .collect();
     Ok(Some(Cart {
@@ -316,6 +318,10 @@ pub(super) async fn load(
         user_id,
         item_count: lines.iter().map(|l| i64::from(l.quantity)).sum(),
         subtotal: lines.iter().map(|l| l.line_total).sum(),
+        weight_grams: lines
+            .iter()
+            .map(|l| i64::from(l.weight_grams) * i64::from(l.quantity))
+            .sum(),
         lines,
         updated_at,
         promotion_code,
@@ -343,6 +349,7 @@ pub struct CheckoutLine {
     pub price: i64,
     pub available: i32,
     pub active: bool,
+    pub weight_grams: i32,
 }
 
 /// The customer's open cart as checkout sees it.
@@ -388,7 +395,7 @@ pub async fn checkout_lines(
                   v.options as "options: Json<BTreeMap<String, String>>",
                   p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price,
                   v.price, v.stock_on_hand - v.stock_reserved as "available!",
-                  p.status = 'active' as "active!"
+                  p.status = 'active' as "active!", v.weight_grams
            from cart_items ci
            join variants v on v.variant_id = ci.variant_id
            join products p on p.product_id = v.product_id
@@ -413,6 +420,7 @@ pub async fn checkout_lines(
             price: r.price,
             available: r.available,
             active: r.active,
+            weight_grams: r.weight_grams,
         })
         .collect();
     Ok(Some(CheckoutCart {
@@ -513,4 +521,25 @@ pub(super) async fn acknowledge_prices(
     .execute(db)
     .await
     .map(|_| ())
+}
+
+/// The weight and subtotal (at current prices) of the customer's open cart, read without
+/// locks; `None` when it holds nothing.
+pub async fn open_cart_parcel(
+    db: &sqlx::PgPool,
+    user_id: Uuid,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select count(*) as "lines!",
+                  coalesce(sum(v.weight_grams::int8 * ci.quantity), 0)::int8 as "weight!",
+                  coalesce(sum(v.price * ci.quantity), 0)::int8 as "subtotal!"
+           from carts c
+           join cart_items ci on ci.cart_id = c.cart_id
+           join variants v on v.variant_id = ci.variant_id
+           where c.user_id = $1 and c.status = 'open'"#,
+        user_id,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.lines > 0).then_some((row.weight, row.subtotal)))
 }

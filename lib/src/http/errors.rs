@@ -247,6 +247,32 @@ impl From<crate::orders::OrderError> for Problem {
             }
             E::IllegalTransition { .. } => Problem::conflict("illegal_transition", detail),
             E::Idempotency(e) => idempotency_problem(e),
+            E::Shipping(e) => e.into(),
+            E::ParcelChanged => Problem::conflict("cart_changed", detail),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
+into_api_error!(crate::shipping::ShippingError);
+
+impl From<crate::shipping::ShippingError> for Problem {
+    fn from(error: crate::shipping::ShippingError) -> Self {
+        use crate::shipping::ShippingError as E;
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::ZoneNotFound => Problem::not_found(detail),
+            E::Cart(e) => e.into(),
+            E::RatesUnavailable => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shipping_rates_unavailable",
+                    detail,
+                );
+                p.retry_after = Some(5);
+                p
+            }
             E::Database(ref e) => internal(e),
         }
     }

@@ -21,6 +21,7 @@ use crate::{
     ratelimit::RateLimiter,
     returns::Returns,
     search::Search,
+    shipping::Shipping,
     tax::Taxes,
     webhooks::Webhooks,
 };
@@ -37,6 +38,7 @@ pub struct AppState {
     pub payments: Payments,
     pub promotions: Promotions,
     pub returns: Returns,
+    pub shipping: Shipping,
     pub taxes: Taxes,
     pub rate_limiter: super::rate_limit::SharedLimiter,
     pub search: Search,
@@ -69,11 +71,13 @@ impl AppState {
         let catalog = Catalog::new(db.clone(), config.store.currency.clone())
             .with_read_caches(changes.clone(), cache_limits);
         let carts = Carts::new(db.clone(), config.cart.clone());
+        let shipping = Shipping::new(db.clone(), config.shipping.clone());
         let orders = Orders::new(
             db.clone(),
             config.orders.clone(),
             config.store.currency.clone(),
-        );
+        )
+        .with_shipping(shipping.clone());
         let payments = Payments::new(db.clone(), config.midtrans.clone(), orders.clone());
         let orders = orders.with_payments(Arc::new(payments.clone()));
         let limits = &config.rate_limit;
@@ -91,11 +95,7 @@ impl AppState {
         let webhooks = Webhooks::new(db.clone(), config.webhooks.clone());
         let promotions = Promotions::new(
             db.clone(),
-            orders
-                .shipping_methods()
-                .iter()
-                .map(|m| m.code.clone())
-                .collect(),
+            shipping.methods().iter().map(|m| m.code.clone()).collect(),
         );
         let taxes = Taxes::new(db.clone(), config.orders.tax);
         let returns = Returns::new(
@@ -114,6 +114,7 @@ impl AppState {
             payments,
             promotions,
             returns,
+            shipping,
             taxes,
             rate_limiter,
             search,

@@ -26,6 +26,7 @@ use crate::{
         rules::{BasketLine, Shipping},
         RedeemingOrder,
     },
+    shipping::{Destination, Parcel, Quote},
     validation::ValidationErrors,
 };
 
@@ -39,7 +40,7 @@ pub struct CheckoutInput {
 
 fn validate(
     input: &CheckoutInput,
-    methods: &[super::ShippingMethod],
+    methods: &[crate::shipping::ShippingMethod],
 ) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let a = &input.shipping_address;
@@ -153,11 +154,51 @@ impl Orders {
         {
             return Err(OrderError::EmailNotVerified);
         }
-        validate(&input, &self.config.shipping_methods)?;
+        let shipping = self
+            .shipping
+            .as_ref()
+            .expect("the API server builds Orders with_shipping");
+        validate(&input, shipping.methods())?;
+        let address = &input.shipping_address;
+        let destination = Destination::new(
+            &address.country_code,
+            address.province.as_deref(),
+            Some(&address.postal_code),
+        );
+        let mut attempts = 0;
         let order = loop {
+            // Quoted before the transaction: no lock waits on a courier's answer. Its failure
+            // counts only once the key is claimed (a replay returns the first receipt).
+            let quoted = match cart::open_cart_parcel(&self.db, user_id).await? {
+                Some((weight_grams, subtotal)) => {
+                    let parcel = Parcel {
+                        weight_grams,
+                        subtotal,
+                    };
+                    Some(
+                        shipping
+                            .quote(
+                                &destination,
+                                &parcel,
+                                &input.shipping_method,
+                                "shipping_method",
+                            )
+                            .await
+                            .map(|quote| (parcel, quote)),
+                    )
+                }
+                None => None,
+            };
             let mut tx = self.db.begin().await?;
             if key.try_claim(&mut tx).await? {
-                let order = match self.place(&mut tx, user_id, &input).await {
+                let quoted = match quoted.transpose() {
+                    Ok(quoted) => quoted,
+                    Err(e) => {
+                        tx.rollback().await?;
+                        return Err(e.into());
+                    }
+                };
+                let order = match self.place(&mut tx, user_id, &input, quoted.as_ref()).await {
                     Ok(order) => order,
                     Err(e) => {
                         tx.rollback().await?;
@@ -171,6 +212,11 @@ impl Orders {
                             OrderError::DiscountChanged { previous, .. } => {
                                 let current = cart::acknowledge(&self.db, user_id).await?;
                                 Err(OrderError::DiscountChanged { previous, current })
+                            }
+                            // The cart changed between the quote and its lock: quote again.
+                            OrderError::ParcelChanged if attempts < 3 => {
+                                attempts += 1;
+                                continue;
                             }
                             e => Err(e),
                         };
@@ -208,6 +254,7 @@ impl Orders {
         tx: &mut PgConnection,
         user_id: Uuid,
         input: &CheckoutInput,
+        quoted: Option<&(Parcel, Quote)>,
     ) -> Result<Order, OrderError> {
         let cart = cart::checkout_lines(tx, user_id)
             .await?
@@ -231,16 +278,22 @@ impl Orders {
             .await?
             .ok_or(OrderError::NotFound)?;
         let (email, name) = (customer.email, customer.name);
-        let method = self
-            .config
-            .shipping_methods
-            .iter()
-            .find(|m| m.code == input.shipping_method)
-            .expect("validated shipping method");
+        // The quote holds for the parcel it priced, which the locks now keep.
+        let parcel = Parcel {
+            weight_grams: lines
+                .iter()
+                .map(|l| i64::from(l.weight_grams) * i64::from(l.quantity))
+                .sum(),
+            subtotal: lines.iter().map(|l| l.price * i64::from(l.quantity)).sum(),
+        };
+        let quote = match quoted {
+            Some((quoted_parcel, quote)) if *quoted_parcel == parcel => quote,
+            _ => return Err(OrderError::ParcelChanged),
+        };
         let basket = basket(lines);
         let shipping = Shipping {
-            method: method.code.clone(),
-            fee: method.fee,
+            method: quote.method.clone(),
+            fee: quote.fee,
         };
         let code = cart.promotion_code.as_deref();
         let outcome =
@@ -252,7 +305,7 @@ impl Orders {
             });
         }
         let taxes = self.tax_lines(tx, lines, &outcome).await?;
-        let subtotal: i64 = lines.iter().map(|l| l.price * i64::from(l.quantity)).sum();
+        let subtotal = parcel.subtotal;
         let order_id = Uuid::now_v7();
         let due =
             Utc::now() + chrono::Duration::from_std(self.config.payment_ttl).unwrap_or_default();
@@ -263,13 +316,13 @@ impl Orders {
             0
         };
         let shipping_tax = crate::tax::tax_of(
-            method.fee - outcome.shipping_discount,
+            quote.fee - outcome.shipping_discount,
             shipping_tax_rate_bp,
             tax.prices_include_tax,
         );
         let totals = Totals {
             subtotal,
-            shipping_fee: method.fee,
+            shipping_fee: quote.fee,
             discount_total: outcome.lines_discount,
             shipping_discount: outcome.shipping_discount,
             prices_include_tax: tax.prices_include_tax,

@@ -22,10 +22,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use self::{
-    settings::{OrderConfig, ShippingMethod},
-    status::OrderStatus,
-};
+pub use self::{settings::OrderConfig, status::OrderStatus};
 use crate::{
     idempotency::IdempotencyError, promotions::OrderPromotion, validation::ValidationErrors,
 };
@@ -308,6 +305,11 @@ pub enum OrderError {
     IllegalTransition { from: OrderStatus, to: OrderStatus },
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
+    Shipping(#[from] crate::shipping::ShippingError),
+    /// The cart changed between its shipping quote and checkout's lock (checkout quotes again).
+    #[error("the cart changed during checkout; try again")]
+    ParcelChanged,
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
@@ -358,6 +360,8 @@ pub struct Orders {
     pub(crate) config: Arc<OrderConfig>,
     pub(crate) currency: String,
     pub(crate) payments: Option<Arc<dyn PaymentStarter>>,
+    /// Prices shipping at checkout (only the API checks out).
+    pub(crate) shipping: Option<crate::shipping::Shipping>,
 }
 
 impl Orders {
@@ -367,6 +371,7 @@ impl Orders {
             config: Arc::new(config),
             currency: currency.into(),
             payments: None,
+            shipping: None,
         }
     }
 
@@ -376,8 +381,10 @@ impl Orders {
         self
     }
 
-    pub fn shipping_methods(&self) -> &[ShippingMethod] {
-        &self.config.shipping_methods
+    /// Prices the shipping of new orders with `shipping`.
+    pub fn with_shipping(mut self, shipping: crate::shipping::Shipping) -> Self {
+        self.shipping = Some(shipping);
+        self
     }
 
     /// A customer's own order; another customer's is "not found".

@@ -114,6 +114,12 @@ const RULES: &[(&str, Access)] = &[
     ("delete_tax_class", Access::Admin),
     ("get_product_tax_class", Access::Admin),
     ("set_product_tax_class", Access::Admin),
+    ("list_shipping_zones", Access::Admin),
+    ("create_shipping_zone", Access::Admin),
+    ("get_shipping_zone", Access::Admin),
+    ("replace_shipping_zone", Access::Admin),
+    ("delete_shipping_zone", Access::Admin),
+    ("quote_cart_shipping", Access::Signed),
     // Last: it signs each role's user out everywhere.
     ("end_all_sessions", Access::Signed),
 ];
@@ -243,6 +249,19 @@ impl World {
         let key =
             toko::config::Secret::new(toko_testkit::default_settings("")["JWT_SECRET"].clone());
         toko::auth::resets::reset_token(&key, request)
+    }
+
+    /// A fresh shipping zone (created by the admin); returns its id.
+    async fn shipping_zone(&self) -> String {
+        let created: Value = self
+            .admin_post("/api/v1/admin/shipping-zones", shipping_zone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["id"].as_str().unwrap().to_owned()
     }
 
     /// A fresh tax class (created by the admin); returns its code.
@@ -546,6 +565,12 @@ impl World {
             "get_product_tax_class" => c.get(url(&format!("/api/v1/admin/products/{}/tax-class", self.product().await["id"].as_str().unwrap()))),
             "set_product_tax_class" => c.put(url(&format!("/api/v1/admin/products/{}/tax-class", self.product().await["id"].as_str().unwrap())))
                 .json(&json!({"tax_class": "exempt"})),
+            "list_shipping_zones" => c.get(url("/api/v1/admin/shipping-zones")),
+            "create_shipping_zone" => c.post(url("/api/v1/admin/shipping-zones")).json(&shipping_zone()),
+            "get_shipping_zone" => c.get(url(&format!("/api/v1/admin/shipping-zones/{}", self.shipping_zone().await))),
+            "replace_shipping_zone" => c.put(url(&format!("/api/v1/admin/shipping-zones/{}", self.shipping_zone().await))).json(&shipping_zone()),
+            "delete_shipping_zone" => c.delete(url(&format!("/api/v1/admin/shipping-zones/{}", self.shipping_zone().await))),
+            "quote_cart_shipping" => c.get(url("/api/v1/cart/shipping-options?country_code=ID&postal_code=10110")),
             "list_payment_exceptions" => c.get(url("/api/v1/admin/payment-exceptions")),
             "resolve_payment_exception" => c.post(url(&format!("/api/v1/admin/payment-exceptions/{}/resolve", self.exception_of_a().await)))
                 .json(&json!({"resolution": "the bank confirmed the reversal"})),
@@ -580,6 +605,16 @@ impl World {
 
 /// A product with options and two variants (so one may be deleted or another added):
 /// (first variant id, product id).
+/// A zone for all of Indonesia at the flat fees: once a zone exists only zones ship, and the
+/// matrix's checkouts (to an Indonesian address) must still go through.
+fn shipping_zone() -> Value {
+    json!({
+        "name": "Matrix",
+        "countries": ["ID"],
+        "rates": [{"method": "standard", "fee": 15000}, {"method": "express", "fee": 35000}]
+    })
+}
+
 async fn two_variant_product(w: &World) -> (String, String) {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let product = w.app.create_product(&w.admin, &json!({

@@ -25,5 +25,6 @@ mod promotions;
 mod rate_limits;
 mod returns;
 mod search;
+mod shipping;
 mod tax;
 mod webhook_flood;

@@ -1,10 +1,15 @@
 //! `/api/v1/cart` (the caller's cart) and `/api/v1/carts` (guest carts).
 
-use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, OpenApi,
+};
 use uuid::Uuid;
 
 use super::{
     order_dto::{CartItemIn, CartItemPatch, CartOut, GuestCartOut, PromotionCodeIn},
+    shipping_dto::{ShippingOptionOut, ShippingOptionsOut},
     ApiTags,
 };
 use crate::{
@@ -14,6 +19,7 @@ use crate::{
 
 error_set!(CartRead: 401, 404);
 error_set!(CartWrite: 401, 404, 409, 413, 415, 422);
+error_set!(CartShippingQuote: 401, 404, 422);
 
 #[derive(ApiResponse)]
 pub enum GuestCartCreated {
@@ -52,6 +58,47 @@ impl CartApi {
     ) -> ApiResult<Json<CartOut>, CartRead> {
         let cart = state.carts.get(&auth.owner()).await?;
         Ok(Json(CartOut::new(cart, &state.catalog.currency)))
+    }
+
+    /// Quote shipping for my cart
+    ///
+    /// The methods that ship the cart to the address, with their fees (free-shipping
+    /// thresholds compare the subtotal before discounts) and delivery estimates; checkout
+    /// charges the same for the same cart and address. Empty when nothing ships there (or
+    /// the cart is empty).
+    #[oai(
+        path = "/cart/shipping-options",
+        method = "get",
+        operation_id = "quote_cart_shipping"
+    )]
+    async fn shipping_options(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: CartAuth,
+        country_code: Query<Option<String>>,
+        province: Query<Option<String>>,
+        postal_code: Query<Option<String>>,
+    ) -> ApiResult<Json<ShippingOptionsOut>, CartShippingQuote> {
+        let address = crate::shipping::AddressQuery {
+            country_code: country_code.0.as_deref(),
+            province: province.0.as_deref(),
+            postal_code: postal_code.0.as_deref(),
+        };
+        let options = state
+            .shipping
+            .cart_options(&state.carts, &auth.owner(), &address)
+            .await?;
+        let currency = &state.catalog.currency;
+        Ok(Json(ShippingOptionsOut {
+            items: options
+                .quotes
+                .into_iter()
+                .map(|q| ShippingOptionOut::new(q, currency))
+                .collect(),
+            weight_grams: options.parcel.weight_grams,
+            subtotal: options.parcel.subtotal,
+            currency: currency.clone(),
+        }))
     }
 
     /// Add an item to my cart

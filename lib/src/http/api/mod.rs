@@ -7,6 +7,7 @@ mod admin_catalog;
 mod admin_orders;
 mod admin_promotions;
 mod admin_returns;
+mod admin_shipping;
 mod admin_tax;
 mod admin_users;
 mod admin_webhooks;
@@ -23,6 +24,7 @@ mod return_dto;
 mod returns;
 mod search;
 mod search_dto;
+mod shipping_dto;
 mod webhook_dto;
 
 use poem_openapi::Tags;
@@ -66,6 +68,7 @@ pub type Api = (
     returns::ReturnsApi,
     admin_returns::AdminReturnsApi,
     admin_tax::AdminTaxApi,
+    admin_shipping::AdminShippingApi,
 );
 
 pub fn all() -> Api {
@@ -85,5 +88,6 @@ pub fn all() -> Api {
         returns::ReturnsApi,
         admin_returns::AdminReturnsApi,
         admin_tax::AdminTaxApi,
+        admin_shipping::AdminShippingApi,
     )
 }

@@ -43,6 +43,9 @@ pub struct OrdersApi;
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Orders")]
 impl OrdersApi {
     /// List shipping methods
+    ///
+    /// The methods the shop offers, with the flat fee charged while no shipping zone is
+    /// configured; `GET /api/v1/cart/shipping-options` prices them for a cart and address.
     #[oai(
         path = "/shipping-methods",
         method = "get",
@@ -55,8 +58,8 @@ impl OrdersApi {
         let currency = &state.catalog.currency;
         Ok(Json(ShippingMethodsOut {
             items: state
-                .orders
-                .shipping_methods()
+                .shipping
+                .methods()
                 .iter()
                 .map(|m| ShippingMethodOut {
                     code: m.code.clone(),
