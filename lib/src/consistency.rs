@@ -2,8 +2,9 @@
 //!
 //! Each check lives next to the module that owns its tables (`catalog::audit::check_stock`,
 //! `orders::audit::check_orders`, `payments::audit::check_payments`,
-//! `promotions::audit::check_promotions`, `returns::audit::check_returns`); this module runs them
-//! all on one snapshot and gives them a common shape. Checks only read: repairs are the inventory reconciler's job.
+//! `promotions::audit::check_promotions`, `returns::audit::check_returns`,
+//! `fulfilment::audit::check_fulfilment`); this module runs them all on one snapshot and gives
+//! them a common shape. Checks only read: repairs are the inventory reconciler's job.
 
 use sqlx::PgPool;
 
@@ -58,6 +59,7 @@ pub async fn run(db: &PgPool, progress: Progress<'_>) -> Result<Vec<Check>, sqlx
     checks.extend(crate::payments::audit::check_payments(&mut tx, progress).await?);
     checks.extend(crate::promotions::audit::check_promotions(&mut tx, progress).await?);
     checks.extend(crate::returns::audit::check_returns(&mut tx, progress).await?);
+    checks.extend(crate::fulfilment::audit::check_fulfilment(&mut tx, progress).await?);
     tx.commit().await?;
     Ok(checks)
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{
     auth::{resets::PasswordResetRequested, verification::VerificationRequested, UserRegistered},
     catalog::events::{CategoryChanged, ProductEvent, StockChanged, VariantEvent},
+    fulfilment::ShipmentEvent,
     orders::events::OrderEvent,
     payments::exceptions::PaymentExceptionOpened,
     promotions::RedemptionEvent,
@@ -139,6 +140,8 @@ event_catalog! {
     OrderPaid => "order.paid", v 2, "order", OrderEvent;
     /// Staff started preparing the order.
     OrderProcessing => "order.processing", v 2, "order", OrderEvent;
+    /// Some of the order's units were handed to the carrier; others are still to ship.
+    OrderPartiallyShipped => "order.partially_shipped", v 2, "order", OrderEvent;
     /// The order was handed to the carrier.
     OrderShipped => "order.shipped", v 2, "order", OrderEvent;
     /// The order reached the customer.
@@ -155,6 +158,10 @@ event_catalog! {
     OrderPartiallyRefunded => "order.partially_refunded", v 2, "order", OrderEvent;
     /// A settled payment was reversed (deny, chargeback): shipping is blocked.
     OrderPaymentReversed => "order.payment_reversed", v 2, "order", OrderEvent;
+    /// Staff handed units of an order to a carrier (with its tracking number).
+    ShipmentCreated => "shipment.created", v 1, "order", ShipmentEvent;
+    /// A shipment reached the customer.
+    ShipmentDelivered => "shipment.delivered", v 1, "order", ShipmentEvent;
     /// A payment needs staff attention (or was handled automatically and is listed).
     PaymentExceptionOpened => "payment.exception_opened", v 1, "payment_exception", PaymentExceptionOpened;
     /// A webhook endpoint was disabled after its deliveries failed for too long.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod consistency;
 pub mod db;
 pub mod events;
+pub mod fulfilment;
 pub mod http;
 pub mod idempotency;
 pub mod messaging;

@@ -22,6 +22,7 @@ from toko_client.api.account import get_me
 from toko_client.api.admin import (
     create_category,
     create_inventory_adjustment,
+    create_shipment,
     create_shipping_zone,
     create_order_refund,
     create_order_transition,
@@ -30,6 +31,8 @@ from toko_client.api.admin import (
     get_admin_order,
     list_admin_orders,
     list_inventory_movements,
+    list_shipments,
+    mark_shipment_delivered,
 )
 from toko_client.api.auth import login_user, register_user
 from toko_client.api.cart import (
@@ -76,6 +79,10 @@ from toko_client.models import (
     RefundIn,
     RegisterIn,
     SearchResultOut,
+    ShipmentIn,
+    ShipmentListOut,
+    ShipmentWithOrderOut,
+    UnitsIn,
     SessionOut,
     ShippingOptionsOut,
     ShippingRateDto,
@@ -345,21 +352,40 @@ def test_admin_ships_the_paid_order():
         200,
         OrderOut,
     )
-    shipped = ok(
-        create_order_transition.sync_detailed(
+    # A split shipment: one unit first, then everything left.
+    [line] = order.lines
+    first = ok(
+        create_shipment.sync_detailed(
             order.id,
             client=admin,
-            body=TransitionIn(to=OrderStatusDto.SHIPPED, tracking_number=f"JNE{RUN}"),
+            body=ShipmentIn(lines=[UnitsIn(line_id=line.id, quantity=1)], carrier="jne", tracking_number=f"JNE{RUN}-1"),
         ),
-        200,
-        OrderOut,
+        201,
+        ShipmentWithOrderOut,
     )
+    assert first.order.status == OrderStatusDto.PARTIALLY_SHIPPED
+    assert [(l.line_id, l.quantity) for l in first.shipment.lines] == [(line.id, 1)]
+    rest = ok(
+        create_shipment.sync_detailed(order.id, client=admin, body=ShipmentIn(tracking_number=f"JNE{RUN}")),
+        201,
+        ShipmentWithOrderOut,
+    )
+    shipped = rest.order
     assert shipped.status == OrderStatusDto.SHIPPED and shipped.tracking_number == f"JNE{RUN}"
+    assert [l.shipped_quantity for l in shipped.lines] == [3]
+    assert rest.shipment.carrier == "standard" and [l.quantity for l in rest.shipment.lines] == [2]
+    parcels = ok(list_shipments.sync_detailed(order.id, client=admin), 200, ShipmentListOut)
+    assert [p.tracking_number for p in parcels.items] == [f"JNE{RUN}-1", f"JNE{RUN}"]
+    delivered = ok(
+        mark_shipment_delivered.sync_detailed(order.id, first.shipment.id, client=admin), 200, ShipmentWithOrderOut
+    )
+    assert delivered.shipment.status == "delivered" and delivered.order.status == OrderStatusDto.SHIPPED
     detail = ok(get_admin_order.sync_detailed(order.id, client=admin), 200, OrderDetailOut)
-    assert [h.to for h in detail.history] == [
+    assert [h.to for h in detail.history if h.kind == "transition"] == [
         OrderStatusDto.PENDING_PAYMENT,
         OrderStatusDto.PAID,
         OrderStatusDto.PROCESSING,
+        OrderStatusDto.PARTIALLY_SHIPPED,
         OrderStatusDto.SHIPPED,
     ]
 

@@ -314,7 +314,24 @@ impl From<crate::payments::PaymentError> for Problem {
                 p
             }
             E::Order(e) => Problem::from(e),
+            E::Fulfilment(e) => Problem::from(e),
             E::Idempotency(e) => idempotency_problem(e),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
+into_api_error!(crate::fulfilment::FulfilmentError);
+
+impl From<crate::fulfilment::FulfilmentError> for Problem {
+    fn from(error: crate::fulfilment::FulfilmentError) -> Self {
+        use crate::fulfilment::FulfilmentError as E;
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::Order(e) => Problem::from(e),
+            E::ShipmentNotFound => Problem::not_found(detail),
+            E::NotFulfillable(_) => Problem::conflict("order_not_fulfillable", detail),
             E::Database(ref e) => internal(e),
         }
     }

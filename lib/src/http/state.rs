@@ -14,6 +14,7 @@ use crate::{
     },
     config::ApiConfig,
     db,
+    fulfilment::Fulfilment,
     metrics::HttpMetrics,
     orders::Orders,
     payments::Payments,
@@ -38,6 +39,7 @@ pub struct AppState {
     pub payments: Payments,
     pub promotions: Promotions,
     pub returns: Returns,
+    pub fulfilment: Fulfilment,
     pub shipping: Shipping,
     pub taxes: Taxes,
     pub rate_limiter: super::rate_limit::SharedLimiter,
@@ -104,6 +106,7 @@ impl AppState {
             payments.clone(),
             config.returns.clone(),
         );
+        let fulfilment = Fulfilment::new(db.clone());
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -114,6 +117,7 @@ impl AppState {
             payments,
             promotions,
             returns,
+            fulfilment,
             shipping,
             taxes,
             rate_limiter,

@@ -147,7 +147,7 @@ pub fn subscribes(kind: EventKind) -> bool {
         | UserEmailVerificationRequested
         | OrderCreated
         | OrderPaid
-        | OrderShipped
+        | ShipmentCreated
         | OrderCancelled
         | OrderExpired
         | OrderRefunded
@@ -161,6 +161,8 @@ pub fn subscribes(kind: EventKind) -> bool {
         | ReturnRefunded => true,
         ProductCreated | ProductUpdated | ProductArchived | ProductDeleted | VariantCreated
         | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged | OrderProcessing
+        // The shipment's email tells the customer; the order's status adds nothing.
+        | OrderPartiallyShipped | OrderShipped | ShipmentDelivered
         | OrderDelivered | OrderCompleted | OrderPaymentReversed | PromotionRedeemed
         | PromotionReleased => false,
     }
@@ -215,7 +217,7 @@ impl Notifier {
             }
             Event::OrderCreated(order) => Some(templates::order_confirmation(shop, &order)),
             Event::OrderPaid(order) => Some(templates::payment_received(shop, &order)),
-            Event::OrderShipped(order) => Some(templates::order_shipped(shop, &order)),
+            Event::ShipmentCreated(shipped) => Some(templates::shipment_sent(shop, &shipped)),
             Event::OrderCancelled(order) => Some(templates::order_closed(shop, &order, false)),
             Event::OrderExpired(order) => Some(templates::order_closed(shop, &order, true)),
             Event::OrderRefunded(order) | Event::OrderPartiallyRefunded(order) => {

@@ -1,7 +1,8 @@
 //! The emails toko sends, as plain text and HTML (pure functions; unit-tested).
 
 use crate::{
-    orders::events::OrderEvent as Order,
+    fulfilment::ShipmentEvent,
+    orders::{events::OrderEvent as Order, OrderStatus},
     returns::{ReturnEvent, ReturnStatus},
     webhooks::EndpointDisabled,
 };
@@ -261,24 +262,43 @@ pub fn payment_received(shop: &Shop, order: &Order) -> Email {
     )
 }
 
-pub fn order_shipped(shop: &Shop, order: &Order) -> Email {
-    let tracking = order
-        .tracking_number
-        .as_deref()
-        .unwrap_or("not available yet");
-    email(
-        shop,
-        &order.customer_email,
-        format!("Order {} has shipped", order.order_number),
-        vec![
-            format!("Hi {},", order.customer_name),
-            format!(
-                "Your order {} is on its way. Tracking number: {tracking}.",
-                order.order_number
-            ),
-        ],
-        Some(order),
-    )
+pub fn shipment_sent(shop: &Shop, shipped: &ShipmentEvent) -> Email {
+    let (order, shipment) = (&shipped.order, &shipped.shipment);
+    let more_to_come = order.status == OrderStatus::PartiallyShipped;
+    let whole_order = order.lines.iter().map(|l| l.shipped_quantity).sum::<i32>()
+        == shipment.lines.iter().map(|l| l.quantity).sum::<i32>();
+    let (subject, what) = match (more_to_come, whole_order) {
+        (true, _) => (
+            format!("Part of order {} has shipped", order.order_number),
+            "Part of your order",
+        ),
+        (false, true) => (
+            format!("Order {} has shipped", order.order_number),
+            "Your order",
+        ),
+        (false, false) => (
+            format!("Order {} has shipped", order.order_number),
+            "The rest of your order",
+        ),
+    };
+    let mut paragraphs = vec![
+        format!("Hi {},", order.customer_name),
+        format!(
+            "{what} {} is on its way with {}. Tracking number: {}.",
+            order.order_number, shipment.carrier, shipment.tracking_number
+        ),
+        "In this parcel:".to_owned(),
+    ];
+    paragraphs.extend(
+        shipment
+            .lines
+            .iter()
+            .map(|l| format!("{} x {} ({})", l.quantity, l.product_name, l.sku)),
+    );
+    if more_to_come {
+        paragraphs.push("We will email you again when the rest ships.".to_owned());
+    }
+    email(shop, &order.customer_email, subject, paragraphs, None)
 }
 
 pub fn order_closed(shop: &Shop, order: &Order, expired: bool) -> Email {
@@ -450,7 +470,7 @@ pub fn return_update(shop: &Shop, e: &ReturnEvent) -> Email {
     paragraphs.extend(
         r.lines
             .iter()
-            .map(|l| format!("{} × {} ({})", l.quantity, l.product_name, l.sku)),
+            .map(|l| format!("{} x {} ({})", l.quantity, l.product_name, l.sku)),
     );
     email(shop, &e.customer_email, subject, paragraphs, None)
 }

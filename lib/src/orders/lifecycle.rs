@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{events::OrderEvent, store, Actor, Order, OrderError, OrderStatus, Orders};
 use crate::{
     catalog::inventory::{self, StockOp},
+    events::Event,
     outbox, promotions,
     validation::ValidationErrors,
 };
@@ -58,10 +59,10 @@ fn gives_back_promotions(from: OrderStatus, to: OrderStatus) -> bool {
         && matches!(to, OrderStatus::Cancelled | OrderStatus::Expired)
 }
 
-fn validate(t: &Transition) -> Result<(), ValidationErrors> {
+fn validate(from: OrderStatus, t: &Transition) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
     errors.length("reason", &t.reason, 0, 500);
-    if t.to == OrderStatus::Shipped {
+    if t.to == OrderStatus::Shipped && from != OrderStatus::Shipped {
         let tracking = t
             .tracking_number
             .as_deref()
@@ -106,7 +107,7 @@ pub(crate) async fn apply(
         return Err(OrderError::IllegalTransition { from, to: t.to });
     }
     // Legality first: a move the order can never make is refused as such, whatever its fields.
-    validate(t)?;
+    validate(from, t)?;
     if let Some(op) = stock_effect(from, t.to) {
         let lines = store::line_quantities(tx, order_id).await?;
         let refused = inventory::apply_to_order(tx, order_id, op, &lines).await?;
@@ -150,7 +151,13 @@ pub(crate) async fn apply(
             .await?
             .ok_or(OrderError::NotFound)?;
     }
-    outbox::enqueue(tx, t.to.event()(OrderEvent::announce(&order, Some(from)))).await?;
+    // Staying put is only allowed for a refund (of cancelled units): announce it as one.
+    let event = if from == t.to {
+        Event::OrderPartiallyRefunded
+    } else {
+        t.to.event()
+    };
+    outbox::enqueue(tx, event(OrderEvent::announce(&order, Some(from)))).await?;
     tracing::info!(order.id = %order_id, from = %from, to = %t.to, actor = %t.actor, "order transition");
     Ok(order)
 }
@@ -182,6 +189,16 @@ pub(crate) async fn record_returned_units(
 ) -> Result<(), OrderError> {
     store::add_returned_units(tx, order.id, units).await?;
     add_note(tx, order, actor, note).await
+}
+
+/// Counts units of the order's lines as shipped or cancelled (line, shipped, cancelled), in
+/// the caller's transaction (the order locked by [`lock_order`]).
+pub(crate) async fn record_fulfilled_units(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    units: &[(Uuid, i32, i32)],
+) -> Result<(), OrderError> {
+    Ok(store::add_fulfilled_units(tx, order_id, units).await?)
 }
 
 /// A note in the order's history (e.g. a return's progress) without a status change, in the

@@ -59,6 +59,12 @@ pub struct OrderLine {
     /// Units received back from the customer through returns.
     #[serde(default)]
     pub returned_quantity: i32,
+    /// Units handed to a carrier in shipments.
+    #[serde(default)]
+    pub shipped_quantity: i32,
+    /// Units cancelled before shipping (restocked and refunded).
+    #[serde(default)]
+    pub cancelled_quantity: i32,
     /// The tax class the line was taxed in, its rate (basis points) and the tax (rounded half
     /// up on what was paid for the line).
     #[serde(default = "standard_class")]
@@ -121,6 +127,11 @@ pub struct Order {
 }
 
 impl OrderLine {
+    /// Units neither shipped nor cancelled.
+    pub fn unshipped(&self) -> i32 {
+        self.quantity - self.shipped_quantity - self.cancelled_quantity
+    }
+
     /// What the customer paid for the line: its total after promotions, with the tax when it
     /// was added to the price.
     pub fn paid(&self) -> i64 {
@@ -478,6 +489,8 @@ mod tests {
             line_total: 99_999,
             discount: 10_001,
             returned_quantity: 0,
+            shipped_quantity: 0,
+            cancelled_quantity: 0,
             tax_class: "standard".into(),
             tax_rate_bp: 1100,
             tax: 8_919,

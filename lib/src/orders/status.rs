@@ -1,12 +1,13 @@
 //! The order state machine. Every legal transition is listed here and nowhere else.
 //!
 //! ```text
-//! pending_payment ─▶ paid ─▶ processing ─▶ shipped ─▶ delivered ─▶ completed
-//!        │             │          │            │           │
+//! pending_payment ─▶ paid ─▶ processing ─▶ partially_shipped ─▶ shipped ─▶ delivered ─▶ completed
+//!        │             │          │  (paid and processing may ship at once)   │
 //!        ├─▶ cancelled ◀──────────┤ (paid and processing: with a refund)
 //!        └─▶ expired   paid … delivered ─▶ refunded | partially_refunded
 //! partially_refunded ─▶ partially_refunded | refunded | completed
 //! paid, processing ─▶ payment_reversed ─▶ paid | cancelled   (a settlement the bank reversed)
+//! paid … delivered ─▶ itself  (units not shipped were cancelled and refunded)
 //! ```
 
 use schemars::JsonSchema;
@@ -25,6 +26,8 @@ macro_rules! with_order_statuses {
             PendingPayment => "pending_payment",
             Paid => "paid",
             Processing => "processing",
+            /// Some units shipped, others still to ship.
+            PartiallyShipped => "partially_shipped",
             Shipped => "shipped",
             Delivered => "delivered",
             Completed => "completed",
@@ -65,26 +68,34 @@ with_order_statuses!(define_order_status);
 use OrderStatus::*;
 
 impl OrderStatus {
-    /// The statuses this one may move to.
+    /// The statuses this one may move to. A status that may move to itself does so only when
+    /// a refund raises the refunded amount (paying back cancelled units keeps the order where
+    /// its fulfilment is).
     pub fn successors(self) -> &'static [OrderStatus] {
         match self {
             PendingPayment => &[Paid, Cancelled, Expired],
             Paid => &[
+                Paid,
                 Processing,
-                Cancelled,
-                Refunded,
-                PartiallyRefunded,
-                PaymentReversed,
-            ],
-            Processing => &[
+                PartiallyShipped,
                 Shipped,
                 Cancelled,
                 Refunded,
                 PartiallyRefunded,
                 PaymentReversed,
             ],
-            Shipped => &[Delivered, Refunded, PartiallyRefunded],
-            Delivered => &[Completed, Refunded, PartiallyRefunded],
+            Processing => &[
+                Processing,
+                PartiallyShipped,
+                Shipped,
+                Cancelled,
+                Refunded,
+                PartiallyRefunded,
+                PaymentReversed,
+            ],
+            PartiallyShipped => &[PartiallyShipped, Shipped, Refunded, PartiallyRefunded],
+            Shipped => &[Shipped, Delivered, Refunded, PartiallyRefunded],
+            Delivered => &[Delivered, Completed, Refunded, PartiallyRefunded],
             PartiallyRefunded => &[PartiallyRefunded, Refunded, Completed],
             PaymentReversed => &[Paid, Cancelled],
             Completed | Cancelled | Expired | Refunded => &[],
@@ -99,7 +110,12 @@ impl OrderStatus {
     pub fn is_paid(self) -> bool {
         matches!(
             self,
-            Paid | Processing | Shipped | Delivered | Completed | PartiallyRefunded
+            Paid | Processing
+                | PartiallyShipped
+                | Shipped
+                | Delivered
+                | Completed
+                | PartiallyRefunded
         )
     }
 
@@ -113,6 +129,7 @@ impl OrderStatus {
             PendingPayment => Event::OrderCreated,
             Paid => Event::OrderPaid,
             Processing => Event::OrderProcessing,
+            PartiallyShipped => Event::OrderPartiallyShipped,
             Shipped => Event::OrderShipped,
             Delivered => Event::OrderDelivered,
             Completed => Event::OrderCompleted,
@@ -152,7 +169,8 @@ mod tests {
             Delivered,
             Completed,
         ];
-        for pair in path.windows(2) {
+        let split = [Processing, PartiallyShipped, Shipped];
+        for pair in path.windows(2).chain(split.windows(2)) {
             assert!(pair[0].can_become(pair[1]), "{} -> {}", pair[0], pair[1]);
             assert!(!pair[1].can_become(pair[0]), "{} -> {}", pair[1], pair[0]);
         }

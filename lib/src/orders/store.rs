@@ -53,6 +53,8 @@ struct LineRow {
     line_total: i64,
     discount: i64,
     returned_quantity: i32,
+    shipped_quantity: i32,
+    cancelled_quantity: i32,
     tax_class: String,
     tax_rate_bp: i32,
     tax: i64,
@@ -103,6 +105,8 @@ impl From<OrderRow> for Order {
                     line_total: l.line_total,
                     discount: l.discount,
                     returned_quantity: l.returned_quantity,
+                    shipped_quantity: l.shipped_quantity,
+                    cancelled_quantity: l.cancelled_quantity,
                     tax_class: l.tax_class,
                     tax_rate_bp: l.tax_rate_bp,
                     tax: l.tax,
@@ -309,13 +313,15 @@ pub(super) async fn insert_history(
     .map(|_| ())
 }
 
-/// The order's lines as (variant, quantity), for stock bookkeeping.
+/// The order's lines as (variant, quantity), for stock bookkeeping; cancelled units were
+/// restocked when they were cancelled and are left out.
 pub(super) async fn line_quantities(
     tx: &mut PgConnection,
     order_id: Uuid,
 ) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
     let rows = sqlx::query!(
-        "select variant_id, quantity from order_lines where order_id = $1 order by variant_id",
+        r#"select variant_id, quantity - cancelled_quantity as "quantity!" from order_lines
+           where order_id = $1 and quantity > cancelled_quantity order by variant_id"#,
         order_id,
     )
     .fetch_all(tx)
@@ -367,6 +373,31 @@ pub(super) async fn add_returned_units(
         order_id,
         &lines,
         &quantities,
+    )
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// Counts units of the order's lines as shipped and cancelled (line, shipped, cancelled); the
+/// table's check keeps each line's shipped and cancelled units within what was bought.
+pub(super) async fn add_fulfilled_units(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    units: &[(Uuid, i32, i32)],
+) -> Result<(), sqlx::Error> {
+    let lines: Vec<Uuid> = units.iter().map(|u| u.0).collect();
+    let shipped: Vec<i32> = units.iter().map(|u| u.1).collect();
+    let cancelled: Vec<i32> = units.iter().map(|u| u.2).collect();
+    sqlx::query!(
+        "update order_lines l set shipped_quantity = l.shipped_quantity + u.shipped,
+                                  cancelled_quantity = l.cancelled_quantity + u.cancelled
+         from unnest($2::uuid[], $3::int4[], $4::int4[]) as u(order_line_id, shipped, cancelled)
+         where l.order_id = $1 and l.order_line_id = u.order_line_id",
+        order_id,
+        &lines,
+        &shipped,
+        &cancelled,
     )
     .execute(tx)
     .await

@@ -72,6 +72,8 @@ pub enum PaymentError {
     #[error(transparent)]
     Order(#[from] OrderError),
     #[error(transparent)]
+    Fulfilment(#[from] crate::fulfilment::FulfilmentError),
+    #[error(transparent)]
     Idempotency(#[from] crate::idempotency::IdempotencyError),
     #[error("database error")]
     Database(#[from] sqlx::Error),

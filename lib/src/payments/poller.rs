@@ -49,7 +49,10 @@ pub fn subscribes(kind: EventKind) -> bool {
         | UserRegistered
         | OrderPaid
         | OrderProcessing
+        | OrderPartiallyShipped
         | OrderShipped
+        | ShipmentCreated
+        | ShipmentDelivered
         | OrderDelivered
         | OrderCompleted
         | OrderCancelled

@@ -236,6 +236,7 @@ impl Payments {
                     reference: None,
                     recorded_by: None,
                     cancels_order: false,
+                    cancels_units: false,
                 },
             )
             .await?;

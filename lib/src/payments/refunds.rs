@@ -73,6 +73,8 @@ pub struct RefundRequest {
     /// Makes retries of one refund the same refund (the admin's Idempotency-Key, or a fresh id).
     pub idempotency_seed: String,
     pub actor: Actor,
+    /// The `lines` are units not shipped yet, cancelled by this refund (see [`UnitsRefund`]).
+    pub cancels_units: bool,
 }
 
 /// A refund staff made outside Midtrans (bank transfer, cash...), to be recorded.
@@ -93,6 +95,8 @@ pub struct ManualRefund {
     /// Also cancel the order (restocking it): the refund must then be the whole unrefunded
     /// amount. How staff cancel a paid order Midtrans cannot refund.
     pub cancels_order: bool,
+    /// The `lines` are units not shipped yet, cancelled by this refund (see [`UnitsRefund`]).
+    pub cancels_units: bool,
 }
 
 /// A refund of units sent back (a return): what was paid for them plus `extra` (shipping the
@@ -108,6 +112,10 @@ pub struct UnitsRefund {
     /// How staff gave the money back themselves: required when Midtrans cannot refund the
     /// payment's method, and staff may always choose it.
     pub manual: Option<MadeOutside>,
+    /// The units were never shipped: they are cancelled and restocked in the refund's
+    /// transaction, and the order stays where its fulfilment is (instead of becoming
+    /// `partially_refunded`), so the rest can still ship.
+    pub cancels_units: bool,
 }
 
 /// A refund staff made outside Midtrans: how, and the transfer's reference.
@@ -131,13 +139,40 @@ fn refund_key(order: &Order, seed: &str) -> String {
     format!("{}-r-{}", order.number, &hex::encode(digest)[..12])
 }
 
-/// The status a refund leaves the order in.
-fn refunded_status(total: i64, grand_total: i64) -> OrderStatus {
-    if total >= grand_total {
+/// The status a refund leaves an order in `current` in, having refunded `total` of it.
+fn status_after_refund(
+    current: OrderStatus,
+    total: i64,
+    grand_total: i64,
+    cancels_order: bool,
+    cancels_units: bool,
+) -> OrderStatus {
+    if cancels_order {
+        OrderStatus::Cancelled
+    } else if total >= grand_total {
         OrderStatus::Refunded
+    } else if cancels_units && current.can_become(current) {
+        current
     } else {
         OrderStatus::PartiallyRefunded
     }
+}
+
+/// Cancels the refunded units when the refund is for units not shipped, in its transaction.
+async fn cancel_refunded_units(
+    tx: &mut sqlx::PgConnection,
+    order: &Order,
+    lines: &[LineRefund],
+    actor: Actor,
+    errors: &mut ValidationErrors,
+) -> Result<(), PaymentError> {
+    let units: Vec<(Uuid, i32)> = lines
+        .iter()
+        .map(|l| (l.order_line_id, l.quantity))
+        .collect();
+    errors.check(!units.is_empty(), "lines", "name the units to cancel");
+    crate::fulfilment::cancel_units(tx, order, &units, actor, errors).await?;
+    Ok(())
 }
 
 /// The amount of a refund: given, or what was paid for the refunded units (each line's share
@@ -287,6 +322,10 @@ impl Payments {
         .await?;
         let lines_valid = lines.len() == refund.lines.len();
         check_amount(&order, amount, lines_valid, &mut errors)?;
+        if refund.cancels_units && lines_valid {
+            let actor = Actor::Admin(refund.staff);
+            cancel_refunded_units(&mut tx, &order, &refund.lines, actor, &mut errors).await?;
+        }
         errors.length("method", refund.method.trim(), 1, 50);
         errors.length("reference", refund.reference.trim(), 1, 100);
         errors.length("note", refund.note.trim(), 1, 500);
@@ -324,6 +363,7 @@ impl Payments {
                 reference: Some(refund.reference.trim()),
                 recorded_by: Some(refund.staff),
                 cancels_order: refund.cancels_order,
+                cancels_units: refund.cancels_units,
             },
         )
         .await?;
@@ -333,11 +373,15 @@ impl Payments {
         }
         store::insert_refund_lines(&mut *tx, &key, &lines).await?;
         let (total, _) = store::refund_ledger(&mut *tx, order_id).await?;
-        let target = if refund.cancels_order {
-            OrderStatus::Cancelled
-        } else {
-            refunded_status(total, order.grand_total)
-        };
+        // Cancelling units may have moved the order (nothing left to ship).
+        let current = crate::orders::lifecycle::lock_order(&mut tx, order_id).await?;
+        let target = status_after_refund(
+            current.status,
+            total,
+            order.grand_total,
+            refund.cancels_order,
+            refund.cancels_units,
+        );
         let transition = Transition {
             refunded_total: Some(total),
             ..Transition::new(target, Actor::Admin(refund.staff), reason)
@@ -375,6 +419,7 @@ impl Payments {
                     reason,
                     idempotency_seed,
                     actor,
+                    cancels_units: false,
                 };
                 self.refund_into(order_id, request, Some(OrderStatus::Cancelled), 0)
                     .await
@@ -483,6 +528,10 @@ impl Payments {
         .await?;
         let lines_valid = lines.len() == request.lines.len();
         check_amount(&order, amount, lines_valid, &mut errors)?;
+        if request.cancels_units && lines_valid {
+            cancel_refunded_units(&mut tx, &order, &request.lines, request.actor, &mut errors)
+                .await?;
+        }
         errors.length("reason", request.reason.trim(), 1, 255);
         errors.finish()?;
 
@@ -510,6 +559,7 @@ impl Payments {
             amount,
             request.reason.trim(),
             final_status == Some(OrderStatus::Cancelled),
+            request.cancels_units,
             staff,
         )
         .await?;
@@ -528,6 +578,7 @@ impl Payments {
             reason: request.reason.trim().to_owned(),
             recorded_by: staff,
             cancels_order: final_status == Some(OrderStatus::Cancelled),
+            cancels_units: request.cancels_units,
         })
         .await
     }
@@ -584,6 +635,7 @@ impl Payments {
                 idempotency_seed: refund.idempotency_seed,
                 staff: refund.staff,
                 cancels_order: false,
+                cancels_units: refund.cancels_units,
             };
             let order = self
                 .record_manual_refund_once(order_id, &manual, refund.extra)
@@ -632,6 +684,7 @@ impl Payments {
             reason: refund.reason,
             idempotency_seed: refund.idempotency_seed,
             actor: Actor::Admin(refund.staff),
+            cancels_units: refund.cancels_units,
         };
         let order = self
             .refund_into(order_id, request, None, refund.extra)
@@ -688,11 +741,13 @@ impl Payments {
         store::set_refund_status(&self.db, r.refund_id, "succeeded", None).await?;
         let (total, _) = store::refund_ledger(&self.db, r.order_id).await?;
         let (order, _) = self.orders.admin_order(r.order_id).await?;
-        let target = if r.cancels_order {
-            OrderStatus::Cancelled
-        } else {
-            refunded_status(total, order.grand_total)
-        };
+        let target = status_after_refund(
+            order.status,
+            total,
+            order.grand_total,
+            r.cancels_order,
+            r.cancels_units,
+        );
         let actor = r.recorded_by.map_or(Actor::System, Actor::Admin);
         let transition = Transition {
             refunded_total: Some(total),

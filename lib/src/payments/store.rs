@@ -231,11 +231,13 @@ pub async fn insert_refund(
     amount: i64,
     reason: &str,
     cancels_order: bool,
+    cancels_units: bool,
     recorded_by: Option<Uuid>,
 ) -> Result<(Uuid, String, i64), sqlx::Error> {
     let row = sqlx::query!(
-        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, cancels_order, recorded_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
+        "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, cancels_order,
+                              cancels_units, recorded_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          on conflict on constraint refunds_refund_key_key do update set refund_key = excluded.refund_key
          returning refund_id, status, amount",
         Uuid::now_v7(),
@@ -245,6 +247,7 @@ pub async fn insert_refund(
         amount,
         reason,
         cancels_order,
+        cancels_units,
         recorded_by,
     )
     .fetch_one(db)
@@ -264,6 +267,7 @@ pub struct RequestedRefund {
     pub reason: String,
     pub recorded_by: Option<Uuid>,
     pub cancels_order: bool,
+    pub cancels_units: bool,
 }
 
 /// Whether a gateway refund of the order other than `refund_key` is still waiting for
@@ -292,7 +296,7 @@ pub async fn stale_requested_refunds(
     sqlx::query_as!(
         RequestedRefund,
         r#"select r.refund_id, r.order_id, r.payment_id as "payment_id!", p.provider_order_id, r.refund_key, r.amount, r.reason,
-                r.recorded_by, r.cancels_order
+                r.recorded_by, r.cancels_order, r.cancels_units
          from refunds r join payments p on p.payment_id = r.payment_id
          where r.status = 'requested' and r.kind = 'gateway' and r.updated_at < now() - $1::interval
          order by r.created_at limit $2"#,
@@ -316,6 +320,7 @@ pub struct MadeRefund<'a> {
     pub reference: Option<&'a str>,
     pub recorded_by: Option<Uuid>,
     pub cancels_order: bool,
+    pub cancels_units: bool,
 }
 
 /// Records a refund already made; `false` when its key was recorded before.
@@ -325,8 +330,8 @@ pub async fn insert_made_refund(
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query!(
         "insert into refunds (refund_id, order_id, payment_id, refund_key, amount, reason, status, kind,
-                              method, reference, recorded_by, cancels_order)
-         values ($1, $2, $3, $4, $5, $6, 'succeeded', $7, $8, $9, $10, $11)
+                              method, reference, recorded_by, cancels_order, cancels_units)
+         values ($1, $2, $3, $4, $5, $6, 'succeeded', $7, $8, $9, $10, $11, $12)
          on conflict on constraint refunds_refund_key_key do nothing",
         Uuid::now_v7(),
         r.order_id,
@@ -339,6 +344,7 @@ pub async fn insert_made_refund(
         r.reference,
         r.recorded_by,
         r.cancels_order,
+        r.cancels_units,
     )
     .execute(tx)
     .await?;
@@ -491,7 +497,7 @@ pub async fn requested_refund(
     sqlx::query_as!(
         RequestedRefund,
         r#"select r.refund_id, r.order_id, r.payment_id as "payment_id!", p.provider_order_id, r.refund_key, r.amount, r.reason,
-                r.recorded_by, r.cancels_order
+                r.recorded_by, r.cancels_order, r.cancels_units
          from refunds r join payments p on p.payment_id = r.payment_id
          where r.refund_key = $1 and r.status = 'requested'"#,
         refund_key,

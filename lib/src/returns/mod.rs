@@ -658,6 +658,7 @@ impl Returns {
                     ),
                     idempotency_seed: seed,
                     staff,
+                    cancels_units: false,
                     manual: how.manual.as_ref().map(|m| MadeOutside {
                         method: m.method.trim().to_owned(),
                         reference: m.reference.trim().to_owned(),

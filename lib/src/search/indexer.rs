@@ -32,7 +32,10 @@ pub fn subscribes(kind: EventKind) -> bool {
         | OrderCreated
         | OrderPaid
         | OrderProcessing
+        | OrderPartiallyShipped
         | OrderShipped
+        | ShipmentCreated
+        | ShipmentDelivered
         | OrderDelivered
         | OrderCompleted
         | OrderCancelled

@@ -120,6 +120,10 @@ const RULES: &[(&str, Access)] = &[
     ("replace_shipping_zone", Access::Admin),
     ("delete_shipping_zone", Access::Admin),
     ("quote_cart_shipping", Access::Signed),
+    ("create_shipment", Access::Admin),
+    ("list_shipments", Access::Admin),
+    ("mark_shipment_delivered", Access::Admin),
+    ("cancel_order_units", Access::Admin),
     // Last: it signs each role's user out everywhere.
     ("end_all_sessions", Access::Signed),
 ];
@@ -181,7 +185,11 @@ impl World {
 
     /// A fresh pending order of customer A.
     async fn order_of_a(&self) -> String {
-        self.app.add_to_cart(&self.a, &self.variant, 1).await;
+        self.order_of_a_with(1).await
+    }
+
+    async fn order_of_a_with(&self, units: i64) -> String {
+        self.app.add_to_cart(&self.a, &self.variant, units).await;
         let body: Value = self
             .app
             .checkout(&self.a, &uuid::Uuid::new_v4().to_string())
@@ -202,7 +210,11 @@ impl World {
 
     /// A fresh paid order of customer A.
     async fn paid_order_of_a(&self) -> String {
-        let id = self.order_of_a().await;
+        self.paid_order_of_a_with(1).await
+    }
+
+    async fn paid_order_of_a_with(&self, units: i64) -> String {
+        let id = self.order_of_a_with(units).await;
         let number = self.number_of(&id).await;
         self.app
             .sim_action(
@@ -304,6 +316,23 @@ impl World {
                 .await
                 .unwrap();
         (id, line.to_string())
+    }
+
+    /// A fresh shipment of a paid order of customer A: (order id, shipment id).
+    async fn shipment_of_a(&self) -> (String, String) {
+        let id = self.paid_order_of_a().await;
+        let created: Value = self
+            .admin_post(
+                &format!("/api/v1/admin/orders/{id}/shipments"),
+                json!({"tracking_number": "JNE-M"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (id, created["shipment"]["id"].as_str().unwrap().to_owned())
     }
 
     /// A fresh return of customer A, moved on by the admin through `steps` (`approve`, `receive`).
@@ -571,6 +600,23 @@ impl World {
             "replace_shipping_zone" => c.put(url(&format!("/api/v1/admin/shipping-zones/{}", self.shipping_zone().await))).json(&shipping_zone()),
             "delete_shipping_zone" => c.delete(url(&format!("/api/v1/admin/shipping-zones/{}", self.shipping_zone().await))),
             "quote_cart_shipping" => c.get(url("/api/v1/cart/shipping-options?country_code=ID&postal_code=10110")),
+            "create_shipment" => c.post(url(&format!("/api/v1/admin/orders/{}/shipments", self.paid_order_of_a().await))).json(&json!({"tracking_number": "JNE-M"})),
+            "list_shipments" => c.get(url(&format!("/api/v1/admin/orders/{}/shipments", self.order_of_a().await))),
+            "mark_shipment_delivered" => {
+                let (order, shipment) = self.shipment_of_a().await;
+                c.post(url(&format!("/api/v1/admin/orders/{order}/shipments/{shipment}/delivered")))
+            }
+            "cancel_order_units" => {
+                let order = self.paid_order_of_a_with(2).await;
+                let line: uuid::Uuid =
+                    sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
+                        .bind(uuid::Uuid::parse_str(&order).unwrap())
+                        .fetch_one(&self.app.db)
+                        .await
+                        .unwrap();
+                c.post(url(&format!("/api/v1/admin/orders/{order}/cancel-units")))
+                    .json(&json!({"lines": [{"line_id": line, "quantity": 1}], "reason": "out of stock"}))
+            }
             "list_payment_exceptions" => c.get(url("/api/v1/admin/payment-exceptions")),
             "resolve_payment_exception" => c.post(url(&format!("/api/v1/admin/payment-exceptions/{}/resolve", self.exception_of_a().await)))
                 .json(&json!({"resolution": "the bank confirmed the reversal"})),

@@ -12,6 +12,7 @@ mod connections;
 mod consistency;
 mod email_verification;
 mod events;
+mod fulfilment;
 mod hostile_input;
 mod layers;
 mod openapi;

@@ -135,7 +135,9 @@ async fn the_happy_path_commits_stock_and_records_history_and_events() {
             "order.paid",
             "order.processing",
             "order.shipped",
+            "shipment.created",
             "order.delivered",
+            "shipment.delivered",
             "order.completed"
         ]
     );

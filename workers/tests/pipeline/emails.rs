@@ -216,6 +216,61 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
 }
 
 #[tokio::test]
+async fn each_parcel_of_a_split_shipment_emails_its_tracking_number_once() {
+    let p = Pipeline::start(&[], Duration::ZERO).await;
+    let (_, order, number) = p.order(3).await;
+    p.app
+        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
+        .await;
+    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    let line: uuid::Uuid =
+        sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
+            .bind(uuid::Uuid::parse_str(&order).unwrap())
+            .fetch_one(&p.app.db)
+            .await
+            .unwrap();
+    for body in [
+        json!({"lines": [{"line_id": line, "quantity": 1}], "carrier": "jne", "tracking_number": "JNE-PART"}),
+        json!({"carrier": "sicepat", "tracking_number": "SICEPAT-REST"}),
+    ] {
+        let resp = p
+            .app
+            .post(&format!("/api/v1/admin/orders/{order}/shipments"), &body)
+            .bearer_auth(&p.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    for (subject, tracking) in [
+        (format!("Part of order {number} has shipped"), "JNE-PART"),
+        (format!("Order {number} has shipped"), "SICEPAT-REST"),
+    ] {
+        let sent = wait_until(
+            || p.emails_about(&subject).len(),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(sent, 1, "{subject}");
+        let mail = &p.emails_about(&subject)[0];
+        assert!(mail.contains(tracking), "{mail}");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        p.emails_about("has shipped").len(),
+        2,
+        "one email per parcel: {:#?}",
+        p.smtp.messages()
+    );
+    let part = &p.emails_about(&format!("Part of order {number}"))[0];
+    assert!(
+        part.contains("1 x "),
+        "names the units in the parcel: {part}"
+    );
+}
+
+#[tokio::test]
 async fn a_password_reset_link_is_emailed_once_and_its_token_works() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let user = p.app.register_customer().await;

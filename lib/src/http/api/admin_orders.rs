@@ -94,8 +94,10 @@ impl AdminOrdersApi {
 
     /// Move an order to another status
     ///
-    /// Any transition the state machine does not allow is a 409. `shipped` needs a
-    /// `tracking_number`. Cancelling a paid order refunds it in full through Midtrans and
+    /// Any transition the state machine does not allow is a 409. `shipped` ships every unit
+    /// left in one shipment by the order's shipping method and needs a `tracking_number`
+    /// (ship in parts with `POST /api/v1/admin/orders/{id}/shipments`); `delivered` marks
+    /// every shipment delivered. Cancelling a paid order refunds it in full through Midtrans and
     /// restocks; cancelling an unpaid one voids its Midtrans transaction. Partial and full
     /// refunds go through `POST /api/v1/admin/orders/{id}/refund`.
     #[oai(
@@ -138,9 +140,31 @@ impl AdminOrdersApi {
                 .await?;
             return Ok(Json(order.into()));
         }
+        let actor = Actor::Admin(admin.user_id);
+        match to {
+            OrderStatus::PartiallyShipped => {
+                return Err(ValidationErrors::single(
+                    "to",
+                    "ship some units with POST /api/v1/admin/orders/{id}/shipments",
+                )
+                .into())
+            }
+            OrderStatus::Shipped => {
+                let order = state
+                    .fulfilment
+                    .ship_rest(order_id.0, tracking_number, reason, actor)
+                    .await?;
+                return Ok(Json(order.into()));
+            }
+            OrderStatus::Delivered => {
+                let order = state.fulfilment.deliver_all(order_id.0, actor).await?;
+                return Ok(Json(order.into()));
+            }
+            _ => {}
+        }
         let transition = Transition {
             to,
-            actor: Actor::Admin(admin.user_id),
+            actor,
             reason: reason.unwrap_or_default(),
             tracking_number,
             refunded_total: None,
@@ -187,6 +211,7 @@ impl AdminOrdersApi {
                 .0
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             actor: Actor::Admin(admin.user_id),
+            cancels_units: false,
         };
         let order = state
             .payments
@@ -243,6 +268,7 @@ impl AdminOrdersApi {
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             staff: admin.user_id,
             cancels_order: cancel_order.unwrap_or(false),
+            cancels_units: false,
         };
         let order = state
             .payments

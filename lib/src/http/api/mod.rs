@@ -4,6 +4,7 @@
 
 mod account;
 mod admin_catalog;
+mod admin_fulfilment;
 mod admin_orders;
 mod admin_promotions;
 mod admin_returns;
@@ -16,6 +17,7 @@ mod cart;
 mod catalog;
 mod catalog_dto;
 mod dto;
+mod fulfilment_dto;
 mod order_dto;
 mod orders;
 mod payments;
@@ -68,7 +70,11 @@ pub type Api = (
     returns::ReturnsApi,
     admin_returns::AdminReturnsApi,
     admin_tax::AdminTaxApi,
-    admin_shipping::AdminShippingApi,
+    // Tuples of up to 16 APIs are an API: the last slot holds the rest.
+    (
+        admin_shipping::AdminShippingApi,
+        admin_fulfilment::AdminFulfilmentApi,
+    ),
 );
 
 pub fn all() -> Api {
@@ -88,6 +94,9 @@ pub fn all() -> Api {
         returns::ReturnsApi,
         admin_returns::AdminReturnsApi,
         admin_tax::AdminTaxApi,
-        admin_shipping::AdminShippingApi,
+        (
+            admin_shipping::AdminShippingApi,
+            admin_fulfilment::AdminFulfilmentApi,
+        ),
     )
 }

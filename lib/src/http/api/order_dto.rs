@@ -309,6 +309,10 @@ pub struct OrderLineOut {
     pub discount: i64,
     /// Units received back through returns.
     pub returned_quantity: i32,
+    /// Units handed to a carrier (see the order's shipments).
+    pub shipped_quantity: i32,
+    /// Units cancelled before shipping (restocked and refunded).
+    pub cancelled_quantity: i32,
     /// The tax class, its rate in basis points (1100 = 11%) and the line's tax.
     pub tax_class: String,
     pub tax_rate_bp: i32,
@@ -329,6 +333,8 @@ impl From<OrderLine> for OrderLineOut {
             line_total: l.line_total,
             discount: l.discount,
             returned_quantity: l.returned_quantity,
+            shipped_quantity: l.shipped_quantity,
+            cancelled_quantity: l.cancelled_quantity,
             tax_class: l.tax_class,
             tax_rate_bp: l.tax_rate_bp,
             tax: l.tax,

@@ -9,6 +9,7 @@ use crate::shipping::{Quote, Rate, Zone, ZoneDraft};
 /// One bracket of a zone's price for a method. Bounds are inclusive; an absent maximum is
 /// unbounded. The cheapest bracket that holds a parcel prices its method.
 #[derive(Debug, Clone, Object, serde::Deserialize, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ShippingRateDto {
     /// A code of `GET /api/v1/shipping-methods`.
     pub method: String,
@@ -123,6 +124,7 @@ pub struct ShippingZonesOut {
 
 /// A shipping method available for the cart and an address, priced.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ShippingOptionOut {
     /// The `shipping_method` to check out with.
     pub method: String,

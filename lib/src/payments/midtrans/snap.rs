@@ -134,6 +134,8 @@ mod tests {
             line_total: price * i64::from(quantity),
             discount: 0,
             returned_quantity: 0,
+            shipped_quantity: 0,
+            cancelled_quantity: 0,
             tax_class: "standard".into(),
             tax_rate_bp: 0,
             tax: 0,
