@@ -453,6 +453,14 @@ impl TestApp {
 }
 
 /// A valid Indonesian shipping address.
+/// The line of an order (as the API shows it) with `sku`; panics when there is none.
+pub fn order_line<'a>(order: &'a Value, sku: &str) -> &'a Value {
+    order["lines"]
+        .as_array()
+        .and_then(|lines| lines.iter().find(|l| l["sku"] == sku))
+        .unwrap_or_else(|| panic!("no line {sku} in {order}"))
+}
+
 pub fn address() -> Value {
     json!({
         "recipient_name": "Budi Santoso",
@@ -511,6 +519,20 @@ impl TestApp {
         .execute(&self.db)
         .await
         .expect("backdate the payment deadline");
+    }
+
+    /// Runs every `tokoctl audit` check on the test's database; fails naming each broken rule
+    /// with its violations.
+    pub async fn assert_consistent(&self) {
+        let checks = toko::consistency::run(&self.db, &|_, _, _| {})
+            .await
+            .expect("run the consistency checks");
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.passed())
+            .map(|c| format!("{}: {:?}", c.name, c.violations))
+            .collect();
+        assert!(failed.is_empty(), "{failed:#?}");
     }
 
     /// Stock levels of a SKU: (on hand, reserved).

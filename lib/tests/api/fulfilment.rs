@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{assert_problem, order_line as line, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -133,27 +133,6 @@ impl Shop {
             .map(|(kind, _)| kind)
             .collect()
     }
-
-    async fn audit_passes(&self) {
-        let checks = toko::consistency::run(&self.app.db, &|_, _, _| {})
-            .await
-            .unwrap();
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.passed())
-            .map(|c| format!("{}: {:?}", c.name, c.violations))
-            .collect();
-        assert!(failed.is_empty(), "{failed:#?}");
-    }
-}
-
-fn line<'a>(order: &'a Value, sku: &str) -> &'a Value {
-    order["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["sku"] == sku)
-        .unwrap()
 }
 
 fn units(order: &Value, sku: &str, quantity: i64) -> Value {
@@ -273,7 +252,7 @@ async fn an_order_ships_in_parcels_and_is_delivered_when_every_parcel_arrives() 
             "shipment.delivered"
         ]
     );
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -338,7 +317,7 @@ async fn cancelling_units_not_shipped_restocks_and_refunds_them_and_the_rest_sti
         2,
         "{events:?}"
     );
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -384,7 +363,7 @@ async fn a_virtual_account_payment_is_refunded_outside_midtrans_and_an_untouched
     let (_, shipped) = s.shipped(&order, json!({"tracking_number": "JNE-9"})).await;
     assert_eq!(shipped["status"], "shipped");
     assert_eq!(line(&shipped, "HAT")["shipped_quantity"], 0);
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -409,5 +388,5 @@ async fn concurrent_parcels_never_ship_a_unit_twice() {
     let after = s.order(order["id"].as_str().unwrap()).await;
     assert_eq!(after["status"], "shipped");
     assert_eq!(line(&after, "SHIRT")["shipped_quantity"], 3);
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }

@@ -680,15 +680,7 @@ async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_rede
     }
     assert_eq!(s.redemption_count(&id).await, redeemed);
     assert!(placed >= redeemed);
-    let checks = toko::consistency::run(&s.app.db, &|_, _, _| {})
-        .await
-        .unwrap();
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|c| !c.passed())
-        .map(|c| c.name)
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -1087,15 +1079,7 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
         after["status"], "partially_refunded",
         "shipping was not refunded"
     );
-    let checks = toko::consistency::run(&s.app.db, &|_, _, _| {})
-        .await
-        .unwrap();
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|c| !c.passed())
-        .map(|c| c.name)
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]

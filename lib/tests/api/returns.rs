@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use toko_testkit::{address, assert_problem, order_line as line, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -158,27 +158,6 @@ impl Shop {
             .map(|(kind, _)| kind)
             .collect()
     }
-
-    async fn audit_passes(&self) {
-        let checks = toko::consistency::run(&self.app.db, &|_, _, _| {})
-            .await
-            .unwrap();
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.passed())
-            .map(|c| format!("{}: {:?}", c.name, c.violations))
-            .collect();
-        assert!(failed.is_empty(), "{failed:#?}");
-    }
-}
-
-fn line<'a>(order: &'a Value, sku: &str) -> &'a Value {
-    order["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["sku"] == sku)
-        .unwrap()
 }
 
 fn paid(line: &Value) -> i64 {
@@ -384,7 +363,7 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
         )
         .await;
     assert!(second["number"].as_str().unwrap().ends_with("-R2"));
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -450,7 +429,7 @@ async fn a_virtual_account_return_is_refunded_outside_midtrans_with_shipping_for
         .admin_ok(&format!("/api/v1/admin/returns/{id}/refund"), json!({}))
         .await;
     assert_eq!(again["refund_amount"], paid(&mugs) + shipping);
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -560,7 +539,7 @@ async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_
         )
         .await;
     assert_problem(resp, 409, "return_window_closed").await;
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -644,5 +623,5 @@ async fn concurrent_returns_of_one_line_never_return_more_than_was_delivered() {
         .await
         .unwrap();
     assert_eq!(numbers.len(), 3, "distinct numbers: {numbers:?}");
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }

@@ -4,7 +4,7 @@
 //! the tax that was paid.
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use toko_testkit::{address, assert_problem, order_line as line, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -92,27 +92,6 @@ impl Shop {
         let id = order["id"].as_str().unwrap();
         assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
     }
-
-    async fn audit_passes(&self) {
-        let checks = toko::consistency::run(&self.app.db, &|_, _, _| {})
-            .await
-            .unwrap();
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.passed())
-            .map(|c| format!("{}: {:?}", c.name, c.violations))
-            .collect();
-        assert!(failed.is_empty(), "{failed:#?}");
-    }
-}
-
-fn line<'a>(order: &'a Value, sku: &str) -> &'a Value {
-    order["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["sku"] == sku)
-        .unwrap()
 }
 
 fn int(v: &Value) -> i64 {
@@ -169,7 +148,7 @@ async fn prices_that_include_tax_show_it_without_changing_what_is_paid() {
     );
     assert_tax_lines_add_up(&order);
     s.pay(&order, "credit_card").await;
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -277,7 +256,7 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
         int(&after["refunded_amount"]),
         int(&order["grand_total"]) - shipping_paid
     );
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -348,7 +327,7 @@ async fn a_return_of_a_taxed_line_refunds_the_tax_that_was_paid_for_it() {
         .unwrap();
     // A third of what the lamps cost with their tax, rounded down (the last lamp carries the rest).
     assert_eq!(refunded["refund_amount"], (299_997 + 33_000) / 3);
-    s.audit_passes().await;
+    s.app.assert_consistent().await;
 }
 
 #[tokio::test]
