@@ -16,7 +16,10 @@ use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    auth::{resets::PasswordResetRequested, verification::VerificationRequested, UserRegistered},
+    auth::{
+        resets::PasswordResetRequested, verification::VerificationRequested, UserDeleted,
+        UserRegistered,
+    },
     catalog::events::{CategoryChanged, ProductEvent, StockChanged, VariantEvent},
     fulfilment::ShipmentEvent,
     orders::events::OrderEvent,
@@ -129,6 +132,8 @@ event_catalog! {
     CategoryChanged => "category.changed", v 1, "category", CategoryChanged;
     /// A customer registered.
     UserRegistered => "user.registered", v 1, "user", UserRegistered;
+    /// A customer deleted their account (the payload holds no personal data).
+    UserDeleted => "user.deleted", v 1, "user", UserDeleted;
     /// A customer asked for a password reset link (the notifier emails it; the payload has no
     /// token).
     UserPasswordResetRequested => "user.password_reset_requested", v 1, "user", PasswordResetRequested;

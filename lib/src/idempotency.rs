@@ -262,6 +262,14 @@ impl IdempotencyKey {
     }
 }
 
+/// Forgets every key of a scope (and the responses kept for them).
+pub async fn forget_scope(conn: &mut PgConnection, scope: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from idempotency_keys where scope = $1", scope)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Forgets keys older than [`RETENTION`]; returns how many.
 pub async fn prune(db: &PgPool) -> Result<u64, sqlx::Error> {
     sqlx::query!(

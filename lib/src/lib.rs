@@ -5,6 +5,8 @@
 //! (`messaging`: outbox relay, consumers, periodic jobs) and the shared plumbing (`config`,
 //! `db`, `telemetry`, `metrics`). Binaries in `bin/` and `workers/` only wire these together.
 
+pub mod accounts;
+pub mod addresses;
 pub mod auth;
 pub mod cart;
 pub mod catalog;

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from toko_client import AuthenticatedClient, Client
-from toko_client.api.account import get_me
+from toko_client.api.account import create_address, export_my_data, get_me, list_addresses
 from toko_client.api.admin import (
     create_category,
     create_inventory_adjustment,
@@ -55,6 +55,7 @@ from toko_client.api.orders import (
 from toko_client.api.search import search_products
 from toko_client.models import (
     AddressDto,
+    AddressIn,
     AdjustmentIn,
     AdjustmentOut,
     CartItemIn,
@@ -78,6 +79,8 @@ from toko_client.models import (
     Problem,
     RefundIn,
     RegisterIn,
+    SavedAddressOut,
+    SavedAddressesOut,
     SearchResultOut,
     ShipmentIn,
     ShipmentListOut,
@@ -282,18 +285,10 @@ def test_checkout_is_idempotent_and_payment_marks_the_order_paid():
         ]),
     ):
         ok(create_shipping_zone.sync_detailed(client=admin, body=zone), 201, ShippingZoneOut)
-    quote = ok(
-        quote_cart_shipping.sync_detailed(client=shopper, country_code="ID", province="Jawa Barat", postal_code="40111"),
-        200, ShippingOptionsOut,
-    )
-    options = {o.method: o for o in quote.items}
-    assert quote.subtotal == 3 * 89000
-    assert (options["standard"].fee, options["standard"].min_days) == (11000, 1)
-    assert (options["express"].fee, options["express"].free) == (0, True)
-
-    body = CheckoutIn(
-        shipping_method="standard",
-        shipping_address=AddressDto(
+    # The shopper saves their address once and quotes and checks out by its id.
+    home = ok(create_address.sync_detailed(client=shopper, body=AddressIn(
+        label="Home",
+        address=AddressDto(
             recipient_name="Sari Shopper",
             phone="+6281234567890",
             line1="Jl. Merdeka 1",
@@ -302,18 +297,41 @@ def test_checkout_is_idempotent_and_payment_marks_the_order_paid():
             postal_code="40111",
             country_code="ID",
         ),
+    )), 201, SavedAddressOut)
+    assert home.is_default, "the first saved address is the default"
+    book = ok(list_addresses.sync_detailed(client=shopper), 200, SavedAddressesOut)
+    assert [a.id for a in book.items] == [home.id]
+    quote = ok(quote_cart_shipping.sync_detailed(client=shopper, address_id=home.id), 200, ShippingOptionsOut)
+    by_parts = ok(
+        quote_cart_shipping.sync_detailed(client=shopper, country_code="ID", province="Jawa Barat", postal_code="40111"),
+        200, ShippingOptionsOut,
     )
+    assert quote == by_parts
+    options = {o.method: o for o in quote.items}
+    assert quote.subtotal == 3 * 89000
+    assert (options["standard"].fee, options["standard"].min_days) == (11000, 1)
+    assert (options["express"].fee, options["express"].free) == (0, True)
+
+    body = CheckoutIn(shipping_method="standard", address_id=home.id)
     key = f"checkout-{RUN}"
     first = ok(create_checkout.sync_detailed(client=shopper, body=body, idempotency_key=key), 201, CheckoutOut)
     retry = ok(create_checkout.sync_detailed(client=shopper, body=body, idempotency_key=key), 201, CheckoutOut)
     order = first.order
     assert retry.order.id == order.id
+    assert order.shipping_address == home.address
     assert order.status == OrderStatusDto.PENDING_PAYMENT
     assert order.subtotal == 3 * 89000
     assert order.shipping_fee == options["standard"].fee
     assert order.grand_total == order.subtotal + options["standard"].fee
     assert first.payment.status == "pending" and first.payment.redirect_url
     STATE["order"] = order
+
+    # The shopper's data export holds the order and the saved address, as a download.
+    exported = export_my_data.sync_detailed(client=shopper)
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"].startswith("attachment; filename=")
+    assert order.id in [o.id for o in exported.parsed.orders]
+    assert [a.id for a in exported.parsed.addresses] == [home.id]
 
     cart = ok(get_cart.sync_detailed(client=shopper), 200, CartOut)
     assert cart.items == []

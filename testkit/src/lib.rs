@@ -198,8 +198,29 @@ impl TestApp {
         self.client.patch(self.url(path)).json(body)
     }
 
+    pub fn put(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path)).json(body)
+    }
+
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.delete(self.url(path))
+    }
+
+    /// A `GET` with a bearer token, asserting a 200; returns the body.
+    pub async fn get_ok(&self, access_token: &str, path: &str) -> Value {
+        let resp = self
+            .get(path)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("send GET");
+        assert_eq!(
+            resp.status(),
+            200,
+            "GET {path}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        resp.json().await.expect("a JSON body")
     }
 
     /// A `PATCH` with a bearer token, asserting it succeeded.
@@ -320,6 +341,16 @@ pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) ->
     assert_eq!(body["code"], code, "unexpected problem code; body: {body}");
     assert_eq!(body["status"], status, "status field; body: {body}");
     body
+}
+
+/// The fields a validation problem names, in its order.
+pub fn problem_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {problem}"))
+        .iter()
+        .map(|e| e["field"].as_str().expect("a field name"))
+        .collect()
 }
 
 /// Catalog fixtures created through the admin API.
@@ -452,7 +483,6 @@ impl TestApp {
     }
 }
 
-/// A valid Indonesian shipping address.
 /// The line of an order (as the API shows it) with `sku`; panics when there is none.
 pub fn order_line<'a>(order: &'a Value, sku: &str) -> &'a Value {
     order["lines"]
@@ -461,6 +491,7 @@ pub fn order_line<'a>(order: &'a Value, sku: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no line {sku} in {order}"))
 }
 
+/// A valid Indonesian shipping address.
 pub fn address() -> Value {
     json!({
         "recipient_name": "Budi Santoso",

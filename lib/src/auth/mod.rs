@@ -48,6 +48,20 @@ impl Payload for UserRegistered {
     }
 }
 
+/// A customer deleted their account: their personal data is gone from toko (orders keep no
+/// name, email or street), and systems that copied it should forget it too.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UserDeleted {
+    pub user_id: Uuid,
+    pub deleted_at: DateTime<Utc>,
+}
+
+impl Payload for UserDeleted {
+    fn aggregate_id(&self) -> Uuid {
+        self.user_id
+    }
+}
+
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -426,13 +440,8 @@ impl AuthService {
             errors.0.extend(policy.0);
         }
         errors.finish()?;
-        // The current password is a guess like a login's: same counters, same limits.
-        let attempt = Attempt::new(&self.config, &row.email, client_ip);
-        self.admit(&attempt).await?;
-        if !password::verify(current, row.password_hash).await {
-            return Err(AuthError::WrongCurrentPassword);
-        }
-        throttle::succeeded(&self.db, &attempt).await?;
+        self.check_current_password(&row, current, client_ip)
+            .await?;
         let hash = password::hash(new).await?;
         let mut tx = self.db.begin().await?;
         let keep = match keep_refresh_token {
@@ -447,6 +456,45 @@ impl AuthService {
         self.sessions.forget_user(user_id);
         tracing::info!(user.id = %user_id, revoked, "password changed; other sessions revoked");
         Ok(())
+    }
+
+    /// Asks the signed-in user for their password again before a step that cannot be undone
+    /// (account deletion). Refused as `current_password` when wrong.
+    pub async fn confirm_password(
+        &self,
+        user_id: Uuid,
+        current: String,
+        client_ip: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let row = store::find_user(&self.db, user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        let mut errors = ValidationErrors::new();
+        password::check_length(&mut errors, "current_password", &current);
+        errors.finish()?;
+        self.check_current_password(&row, current, client_ip).await
+    }
+
+    /// The current password is a guess like a login's: same counters, same limits.
+    async fn check_current_password(
+        &self,
+        row: &store::UserRow,
+        current: String,
+        client_ip: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let attempt = Attempt::new(&self.config, &row.email, client_ip);
+        self.admit(&attempt).await?;
+        if !password::verify(current, row.password_hash.clone()).await {
+            return Err(AuthError::WrongCurrentPassword);
+        }
+        throttle::succeeded(&self.db, &attempt).await?;
+        Ok(())
+    }
+
+    /// Makes this process forget the user's sessions at once (after they were revoked in the
+    /// database).
+    pub(crate) fn forget_sessions(&self, user_id: Uuid) {
+        self.sessions.forget_user(user_id);
     }
 
     async fn admit(&self, attempt: &Attempt) -> Result<(), AuthError> {

@@ -1,7 +1,7 @@
 //! SQL for the `users` and `refresh_tokens` tables.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{Role, User};
@@ -149,7 +149,7 @@ pub async fn set_disabled(
         UserRow,
         "update users
          set disabled_at = case when $2 then coalesce(disabled_at, now()) end
-         where user_id = $1
+         where user_id = $1 and deleted_at is null
          returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
         user_id,
         disabled,
@@ -282,4 +282,71 @@ pub async fn list_users(
     )
     .fetch_all(db)
     .await
+}
+
+/// Locks a live account for its deletion; its role, `None` when it does not exist (or is
+/// deleted already).
+pub async fn lock_for_deletion(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select role from users where user_id = $1 and deleted_at is null for update",
+        user_id,
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+/// Serializes changes to what an account owns (its address book) with each other and with
+/// the account's deletion; `false` when there is no live account.
+pub async fn lock_account(tx: &mut PgConnection, user_id: Uuid) -> Result<bool, sqlx::Error> {
+    let locked = sqlx::query_scalar!(
+        "select user_id from users where user_id = $1 and deleted_at is null for no key update",
+        user_id,
+    )
+    .fetch_optional(tx)
+    .await?;
+    Ok(locked.is_some())
+}
+
+/// The email and name orders copy, from a live account. Holds the row's key lock until the
+/// transaction ends, so an order is never placed for an account being deleted.
+pub async fn lock_customer(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "select email, name from users where user_id = $1 and deleted_at is null for key share",
+        user_id,
+    )
+    .fetch_optional(tx)
+    .await?;
+    Ok(row.map(|r| (r.email, r.name)))
+}
+
+/// Empties the account of personal data and closes it: an address that reaches no one, no
+/// name, no password, no links, no sessions. The row stays for what points at it.
+pub async fn erase(tx: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update users
+         set email = 'deleted-' || user_id || '@deleted.invalid', name = '', password_hash = '',
+             email_verified_at = null, disabled_at = coalesce(disabled_at, now()),
+             deleted_at = now(), updated_at = now()
+         where user_id = $1",
+        user_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("delete from password_resets where user_id = $1", user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "delete from email_verifications where user_id = $1",
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    revoke_other_families(&mut *tx, user_id, None).await?;
+    Ok(())
 }

@@ -397,5 +397,13 @@ pub async fn acknowledge(db: &PgPool, user_id: Uuid) -> Result<i64, sqlx::Error>
     Ok(cart.discount_total)
 }
 
+/// Forgets a deleted customer's carts.
+pub(crate) async fn forget_customer(
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    store::delete_customer_carts(tx, user_id).await
+}
+
 /// What checkout needs of a customer's cart, read under lock inside its transaction.
 pub use store::{checkout_lines, empty_cart_in, open_cart_parcel, CheckoutCart, CheckoutLine};

@@ -543,3 +543,14 @@ pub async fn open_cart_parcel(
     .await?;
     Ok((row.lines > 0).then_some((row.weight, row.subtotal)))
 }
+
+/// Deletes the customer's carts (their items go with them).
+pub(super) async fn delete_customer_carts(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from carts where user_id = $1", user_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

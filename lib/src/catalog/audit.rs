@@ -348,6 +348,7 @@ pub fn subscribes(kind: EventKind) -> bool {
         | VariantDeleted
         | CategoryChanged
         | UserRegistered
+        | UserDeleted
         | OrderCreated
         | OrderPaid
         | OrderProcessing

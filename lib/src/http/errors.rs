@@ -254,6 +254,38 @@ impl From<crate::orders::OrderError> for Problem {
     }
 }
 
+into_api_error!(crate::accounts::AccountError);
+
+impl From<crate::accounts::AccountError> for Problem {
+    fn from(error: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as E;
+        let detail = error.to_string();
+        match error {
+            E::Auth(e) => e.into(),
+            E::OrdersOpen(_) | E::ReturnsOpen(_) => {
+                Problem::conflict("account_has_open_orders", detail)
+            }
+            E::StaffAccount => Problem::conflict("staff_account", detail),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
+into_api_error!(crate::addresses::AddressError);
+
+impl From<crate::addresses::AddressError> for Problem {
+    fn from(error: crate::addresses::AddressError) -> Self {
+        use crate::addresses::AddressError as E;
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => Problem::validation(errors),
+            E::NotFound => Problem::not_found(detail),
+            E::BookFull => Problem::conflict("address_book_full", detail),
+            E::Database(ref e) => internal(e),
+        }
+    }
+}
+
 into_api_error!(crate::shipping::ShippingError);
 
 impl From<crate::shipping::ShippingError> for Problem {

@@ -6,6 +6,8 @@ use prometheus::Registry;
 use sqlx::PgPool;
 
 use crate::{
+    accounts::Accounts,
+    addresses::AddressBook,
     auth::AuthService,
     cart::Carts,
     catalog::{
@@ -33,6 +35,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub db: PgPool,
     pub auth: AuthService,
+    pub accounts: Accounts,
+    pub addresses: AddressBook,
     pub catalog: Catalog,
     pub carts: Carts,
     pub orders: Orders,
@@ -109,6 +113,8 @@ impl AppState {
         let fulfilment = Fulfilment::new(db.clone());
         Ok(Self {
             config: Arc::new(config),
+            addresses: AddressBook::new(db.clone()),
+            accounts: Accounts::new(db.clone(), auth.clone()),
             db,
             auth,
             catalog,

@@ -9,7 +9,6 @@
 
 use chrono::Utc;
 use rand::Rng;
-use serde::Serialize;
 use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
@@ -18,6 +17,7 @@ use super::{
     Orders,
 };
 use crate::{
+    addresses::{self, ShipTo},
     cart::{self, CheckoutLine},
     catalog::inventory::{self, StockOp},
     idempotency::{Existing, IdempotencyKey},
@@ -31,56 +31,33 @@ use crate::{
 };
 
 /// What the customer submits.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CheckoutInput {
-    pub shipping_address: Address,
+    /// Where to ship; with neither this nor `address_id`, the default saved address.
+    pub shipping_address: Option<Address>,
+    /// A saved address of the customer's (`addresses`).
+    pub address_id: Option<Uuid>,
     pub shipping_method: String,
     pub note: Option<String>,
 }
 
+/// Every bad field of the input at once; the address to ship to when there is none.
 fn validate(
     input: &CheckoutInput,
+    ship_to: Result<Address, (&'static str, String)>,
     methods: &[crate::shipping::ShippingMethod],
-) -> Result<(), ValidationErrors> {
+) -> Result<Address, ValidationErrors> {
     let mut errors = ValidationErrors::new();
-    let a = &input.shipping_address;
-    let field = |name: &str| format!("shipping_address.{name}");
-    errors.length(&field("recipient_name"), a.recipient_name.trim(), 1, 100);
-    let phone_ok = (6..=20).contains(&a.phone.trim().len())
-        && a.phone
-            .trim()
-            .chars()
-            .all(|c| c.is_ascii_digit() || "+-() ".contains(c));
-    errors.check(
-        phone_ok,
-        field("phone"),
-        "must be a phone number (6-20 digits, may start with +)",
-    );
-    errors.length(&field("line1"), a.line1.trim(), 1, 200);
-    if let Some(line2) = &a.line2 {
-        errors.length(&field("line2"), line2, 0, 200);
-    }
-    errors.length(&field("city"), a.city.trim(), 1, 100);
-    if let Some(province) = &a.province {
-        errors.length(&field("province"), province, 0, 100);
-    }
-    let postal_ok = (3..=10).contains(&a.postal_code.trim().len())
-        && a.postal_code
-            .trim()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
-    errors.check(
-        postal_ok,
-        field("postal_code"),
-        "must be a postal code (3-10 letters or digits)",
-    );
-    let country_ok = (2..=3).contains(&a.country_code.len())
-        && a.country_code.chars().all(|c| c.is_ascii_uppercase());
-    errors.check(
-        country_ok,
-        field("country_code"),
-        "must be an uppercase ISO 3166 code, e.g. ID or IDN",
-    );
+    let address = match ship_to {
+        Ok(address) => {
+            errors.nest("shipping_address", address.problems());
+            Some(address)
+        }
+        Err((field, message)) => {
+            errors.add(field, message);
+            None
+        }
+    };
     errors.check(
         methods.iter().any(|m| m.code == input.shipping_method),
         "shipping_method",
@@ -96,7 +73,8 @@ fn validate(
     if let Some(note) = &input.note {
         errors.length("note", note, 0, 500);
     }
-    errors.finish()
+    errors.finish()?;
+    Ok(address.expect("an address when nothing is wrong"))
 }
 
 /// Problems that stop checkout, per line.
@@ -158,8 +136,8 @@ impl Orders {
             .shipping
             .as_ref()
             .expect("the API server builds Orders with_shipping");
-        validate(&input, shipping.methods())?;
-        let address = &input.shipping_address;
+        let ship_to = self.ship_to(user_id, &input).await?;
+        let address = validate(&input, ship_to, shipping.methods())?;
         let destination = Destination::new(
             &address.country_code,
             address.province.as_deref(),
@@ -198,7 +176,10 @@ impl Orders {
                         return Err(e.into());
                     }
                 };
-                let order = match self.place(&mut tx, user_id, &input, quoted.as_ref()).await {
+                let placed = self
+                    .place(&mut tx, user_id, &input, &address, quoted.as_ref())
+                    .await;
+                let order = match placed {
                     Ok(order) => order,
                     Err(e) => {
                         tx.rollback().await?;
@@ -249,13 +230,52 @@ impl Orders {
         Ok(receipt)
     }
 
+    /// The address the input names: given, saved (by id) or the default saved one; else the
+    /// field to blame.
+    async fn ship_to(
+        &self,
+        user_id: Uuid,
+        input: &CheckoutInput,
+    ) -> Result<Result<Address, (&'static str, String)>, OrderError> {
+        let saved = match (&input.shipping_address, input.address_id) {
+            (Some(_), Some(_)) => {
+                return Ok(Err((
+                    "address_id",
+                    "give either shipping_address or address_id, not both".into(),
+                )))
+            }
+            (Some(address), None) => return Ok(Ok(address.clone())),
+            (None, id) => {
+                let mut conn = self.db.acquire().await?;
+                addresses::ship_to(&mut conn, user_id, id).await
+            }
+        };
+        Ok(match saved? {
+            ShipTo::Address(address) => Ok(address),
+            ShipTo::NoDefault => Err((
+                "shipping_address",
+                "required (or an address_id): the address book has no default address".into(),
+            )),
+            ShipTo::NotInBook => Err((
+                "address_id",
+                "is not an address in your address book".into(),
+            )),
+        })
+    }
+
     async fn place(
         &self,
         tx: &mut PgConnection,
         user_id: Uuid,
         input: &CheckoutInput,
+        address: &Address,
         quoted: Option<&(Parcel, Quote)>,
     ) -> Result<Order, OrderError> {
+        // The account first, then the cart, as an account's deletion locks them: an order is
+        // placed before the deletion or refused after it, never deadlocked.
+        let (email, name) = crate::auth::store::lock_customer(tx, user_id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
         let cart = cart::checkout_lines(tx, user_id)
             .await?
             .ok_or(OrderError::CartEmpty)?;
@@ -274,10 +294,6 @@ impl Orders {
             return Err(OrderError::InsufficientStock(problems));
         }
 
-        let customer = crate::auth::store::find_user(&mut *tx, user_id)
-            .await?
-            .ok_or(OrderError::NotFound)?;
-        let (email, name) = (customer.email, customer.name);
         // The quote holds for the parcel it priced, which the locks now keep.
         let parcel = Parcel {
             weight_grams: lines
@@ -340,6 +356,7 @@ impl Orders {
             user_id,
             &self.currency,
             input,
+            address,
             &totals,
             &email,
             &name,
@@ -465,6 +482,7 @@ async fn insert_order(
     user_id: Uuid,
     currency: &str,
     input: &CheckoutInput,
+    address: &Address,
     totals: &Totals,
     email: &str,
     name: &str,
@@ -491,7 +509,7 @@ async fn insert_order(
             totals.shipping_discount,
             totals.grand_total(),
             &input.shipping_method,
-            Json(&input.shipping_address) as _,
+            Json(address) as _,
             input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()),
             email,
             name,

@@ -23,23 +23,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use self::{settings::OrderConfig, status::OrderStatus};
+/// Where an order ships to (the order keeps its own copy).
+pub use crate::addresses::Address;
 use crate::{
     idempotency::IdempotencyError, promotions::OrderPromotion, validation::ValidationErrors,
 };
-
-/// Where an order ships to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Address {
-    pub recipient_name: String,
-    pub phone: String,
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub province: Option<String>,
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2 or alpha-3.
-    pub country_code: String,
-}
 
 /// A line as it was bought: names, options and price are snapshots.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -460,6 +448,31 @@ impl Orders {
             .await?
             .ok_or(OrderError::NotFound)
     }
+}
+
+/// Every order of a customer, newest first (their data export).
+pub(crate) async fn of_customer(db: &PgPool, user_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
+    let filter = store::ListFilter {
+        user_id: Some(user_id),
+        ..Default::default()
+    };
+    store::list(db, &filter, None, i64::MAX).await
+}
+
+/// The numbers of a customer's orders not yet delivered or closed.
+pub(crate) async fn open_order_numbers(
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    store::open_numbers(tx, user_id).await
+}
+
+/// Keeps a deleted customer's orders for accounting without their personal data.
+pub(crate) async fn anonymise_customer(
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    store::anonymise_customer(tx, user_id).await
 }
 
 /// Whether the customer has an order that was not cancelled or expired (promotions for first

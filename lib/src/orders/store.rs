@@ -403,3 +403,40 @@ pub(super) async fn add_fulfilled_units(
     .await
     .map(|_| ())
 }
+
+/// The numbers of a customer's orders still on their way: awaiting payment, paid, or being
+/// prepared or shipped.
+pub(super) async fn open_numbers(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select order_number from orders
+         where user_id = $1
+           and status in ('pending_payment', 'paid', 'processing', 'partially_shipped', 'shipped')
+         order by order_id",
+        user_id,
+    )
+    .fetch_all(tx)
+    .await
+}
+
+/// Removes the customer's personal data from their orders, keeping what accounting needs
+/// (amounts, lines, the region shipped to). Returns how many orders changed.
+pub(super) async fn anonymise_customer(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"update orders
+           set customer_email = '', customer_name = '', note = null,
+               shipping_address = shipping_address
+                   || '{"recipient_name": "", "phone": "", "line1": "", "line2": null}'::jsonb,
+               updated_at = now()
+           where user_id = $1"#,
+        user_id,
+    )
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -47,6 +47,7 @@ pub fn subscribes(kind: EventKind) -> bool {
         | StockChanged
         | CategoryChanged
         | UserRegistered
+        | UserDeleted
         | OrderPaid
         | OrderProcessing
         | OrderPartiallyShipped

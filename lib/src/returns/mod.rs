@@ -787,3 +787,31 @@ impl Returns {
         Ok(details)
     }
 }
+
+/// Every return of a customer, newest first (their data export).
+pub(crate) async fn of_customer(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<Return>, sqlx::Error> {
+    let filter = store::Filter {
+        user_id: Some(user_id),
+        ..store::Filter::default()
+    };
+    store::select(conn, &filter, i64::MAX).await
+}
+
+/// How many of a customer's returns are still under way.
+pub(crate) async fn open_count(
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<i64, sqlx::Error> {
+    store::open_count(tx, user_id).await
+}
+
+/// Keeps a deleted customer's returns without what they wrote.
+pub(crate) async fn anonymise_customer(
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    store::anonymise_customer(tx, user_id).await
+}

@@ -308,3 +308,25 @@ pub(super) async fn refunded(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// How many of a customer's returns are still under way (requested, approved or received).
+pub(super) async fn open_count(tx: &mut PgConnection, user_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from returns
+           where user_id = $1 and status in ('requested', 'approved', 'received')"#,
+        user_id,
+    )
+    .fetch_one(tx)
+    .await
+}
+
+/// Removes what the customer wrote from their returns (the units and amounts stay).
+pub(super) async fn anonymise_customer(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("update returns set note = '' where user_id = $1", user_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

@@ -29,6 +29,7 @@ pub fn subscribes(kind: EventKind) -> bool {
         ProductCreated | ProductUpdated | ProductArchived | ProductDeleted | VariantCreated
         | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged => true,
         UserRegistered
+        | UserDeleted
         | OrderCreated
         | OrderPaid
         | OrderProcessing

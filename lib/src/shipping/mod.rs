@@ -32,6 +32,7 @@ pub use self::{
     settings::{ProviderConfig, ProviderFallback, ShippingConfig, ShippingMethod},
 };
 use crate::{
+    addresses::{self, ShipTo},
     cart::{CartOwner, Carts},
     validation::ValidationErrors,
 };
@@ -89,9 +90,11 @@ pub struct Quote {
     pub max_days: Option<i32>,
 }
 
-/// An address to quote for, as a client gives it.
+/// An address to quote for, as a client gives it: its parts, or a saved address of a
+/// signed-in customer (with neither, their default address).
 #[derive(Debug, Default)]
 pub struct AddressQuery<'a> {
+    pub address_id: Option<Uuid>,
     pub country_code: Option<&'a str>,
     pub province: Option<&'a str>,
     pub postal_code: Option<&'a str>,
@@ -341,30 +344,70 @@ impl Shipping {
     }
 
     /// The options of `owner`'s cart to an address given by its parts (every bad part is
-    /// reported at once; a postal code or province narrows the zones that match).
+    /// reported at once; a postal code or province narrows the zones that match) or saved in
+    /// the customer's address book.
     pub async fn cart_options(
         &self,
         carts: &Carts,
         owner: &CartOwner,
         address: &AddressQuery<'_>,
     ) -> Result<CartOptions, ShippingError> {
+        let parts_given = address.country_code.is_some()
+            || address.province.is_some()
+            || address.postal_code.is_some();
+        let saved = match (owner, address.address_id) {
+            (_, Some(_)) if parts_given => {
+                return Err(ValidationErrors::single(
+                    "address_id",
+                    "give either address_id or the address parts, not both",
+                )
+                .into())
+            }
+            (CartOwner::Guest { .. }, Some(_)) => {
+                return Err(ValidationErrors::single(
+                    "address_id",
+                    "saved addresses need a signed-in customer",
+                )
+                .into())
+            }
+            (CartOwner::Customer(user_id), id) if id.is_some() || !parts_given => {
+                let mut conn = self.db.acquire().await?;
+                match addresses::ship_to(&mut conn, *user_id, id).await? {
+                    ShipTo::Address(address) => Some(address),
+                    ShipTo::NotInBook => {
+                        return Err(ValidationErrors::single(
+                            "address_id",
+                            "is not an address in your address book",
+                        )
+                        .into())
+                    }
+                    ShipTo::NoDefault => None,
+                }
+            }
+            _ => None,
+        };
+        let address = match &saved {
+            Some(saved) => AddressQuery {
+                address_id: None,
+                country_code: Some(&saved.country_code),
+                province: saved.province.as_deref(),
+                postal_code: Some(&saved.postal_code),
+            },
+            None => AddressQuery { ..*address },
+        };
         let mut errors = ValidationErrors::new();
         let country = address.country_code.map(str::trim).unwrap_or_default();
         errors.check(
             (2..=3).contains(&country.len()) && country.bytes().all(|b| b.is_ascii_alphabetic()),
             "country_code",
-            "required: an ISO 3166 code, e.g. ID or IDN",
+            "required (or an address_id): an ISO 3166 code, e.g. ID or IDN",
         );
         if let Some(province) = address.province {
             errors.length("province", province.trim(), 0, 100);
         }
         if let Some(postal) = address.postal_code {
-            let postal = postal.trim();
             errors.check(
-                (3..=10).contains(&postal.len())
-                    && postal
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-'),
+                addresses::postal_code_ok(postal),
                 "postal_code",
                 "must be a postal code (3-10 letters or digits)",
             );

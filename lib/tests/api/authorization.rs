@@ -15,6 +15,10 @@ enum Access {
     Public,
     /// Any signed-in user, on their own data (`/me`, `/cart`, checkout, their order list).
     Signed,
+    /// Any signed-in user who confirms their password: the matrix sends a wrong one, so the
+    /// step (deleting the account) is reached and refused as 422 (account_data.rs shows it
+    /// succeeding).
+    Confirmed,
     /// Customer A's order or cart item: others get 404, never the data.
     Owned,
     /// Admins only.
@@ -36,6 +40,13 @@ const RULES: &[(&str, Access)] = &[
     ("get_me", Access::Signed),
     ("update_me", Access::Signed),
     ("change_password", Access::Signed),
+    ("export_my_data", Access::Signed),
+    ("delete_my_account", Access::Confirmed),
+    ("list_addresses", Access::Signed),
+    ("create_address", Access::Signed),
+    ("get_address", Access::Owned),
+    ("replace_address", Access::Owned),
+    ("delete_address", Access::Owned),
     ("list_categories", Access::Public),
     ("get_category", Access::Public),
     ("list_products", Access::Public),
@@ -151,6 +162,7 @@ fn expected(access: Access, role: Role) -> Option<u16> {
         (Access::Signature, _) => Some(401),
         (_, Role::Anonymous) => Some(401),
         (Access::Signed, _) => None,
+        (Access::Confirmed, _) => Some(422),
         (Access::Owned, Role::CustomerA) => None,
         (Access::Owned, _) => Some(404),
         (Access::Admin, Role::Admin) => None,
@@ -181,6 +193,21 @@ impl World {
         self.app
             .post(path, &body)
             .bearer_auth(&self.admin.access_token)
+    }
+
+    /// A fresh saved address of customer A.
+    async fn address_of_a(&self) -> String {
+        let body: Value = self
+            .app
+            .post("/api/v1/me/addresses", &json!({"address": address()}))
+            .bearer_auth(&self.a.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["id"].as_str().unwrap().to_owned()
     }
 
     /// A fresh pending order of customer A.
@@ -503,6 +530,13 @@ impl World {
                 c.post(url("/api/v1/me/password")).json(&json!({"current_password": user.password, "new_password": user.password}))
             }
             "end_all_sessions" => c.delete(url("/api/v1/me/sessions")),
+            "export_my_data" => c.get(url("/api/v1/me/export")),
+            "delete_my_account" => c.post(url("/api/v1/me/deletion")).json(&json!({"current_password": "a wrong password here"})),
+            "list_addresses" => c.get(url("/api/v1/me/addresses")),
+            "create_address" => c.post(url("/api/v1/me/addresses")).json(&json!({"address": address()})),
+            "get_address" => c.get(url(&format!("/api/v1/me/addresses/{}", self.address_of_a().await))),
+            "replace_address" => c.put(url(&format!("/api/v1/me/addresses/{}", self.address_of_a().await))).json(&json!({"label": "Moved", "address": address()})),
+            "delete_address" => c.delete(url(&format!("/api/v1/me/addresses/{}", self.address_of_a().await))),
             "list_categories" => c.get(url("/api/v1/categories")),
             "get_category" => c.get(url(&format!("/api/v1/categories/{}", self.category))),
             "list_products" => c.get(url("/api/v1/products")),

@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, order_line as line, TestApp, TestUser};
+use toko_testkit::{assert_problem, order_line as line, problem_fields, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -139,15 +139,6 @@ fn units(order: &Value, sku: &str, quantity: i64) -> Value {
     json!({"line_id": line(order, sku)["id"], "quantity": quantity})
 }
 
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn an_order_ships_in_parcels_and_is_delivered_when_every_parcel_arrives() {
     let s = Shop::new().await;
@@ -175,7 +166,7 @@ async fn an_order_ships_in_parcels_and_is_delivered_when_every_parcel_arrives() 
         .await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
-        fields(&problem),
+        problem_fields(&problem),
         ["tracking_number", "lines[0].quantity", "lines[2].line_id"]
     );
     assert_eq!(
@@ -274,7 +265,7 @@ async fn cancelling_units_not_shipped_restocks_and_refunds_them_and_the_rest_sti
         )
         .await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["lines[0].quantity", "reason"]);
+    assert_eq!(problem_fields(&problem), ["lines[0].quantity", "reason"]);
 
     let hat_paid = line(&order, "HAT")["line_total"].as_i64().unwrap()
         - line(&order, "HAT")["discount"].as_i64().unwrap();
@@ -336,7 +327,10 @@ async fn a_virtual_account_payment_is_refunded_outside_midtrans_and_an_untouched
         "validation_failed",
     )
     .await;
-    assert_eq!(fields(&problem), ["manual.method", "manual.reference"]);
+    assert_eq!(
+        problem_fields(&problem),
+        ["manual.method", "manual.reference"]
+    );
     let manual = json!({"method": "bank_transfer", "reference": "BCA-77"});
     let problem = assert_problem(
         s.cancel_units(
@@ -348,7 +342,11 @@ async fn a_virtual_account_payment_is_refunded_outside_midtrans_and_an_untouched
         "validation_failed",
     )
     .await;
-    assert_eq!(fields(&problem), ["lines"], "cancel the order instead");
+    assert_eq!(
+        problem_fields(&problem),
+        ["lines"],
+        "cancel the order instead"
+    );
 
     let resp = s
         .cancel_units(

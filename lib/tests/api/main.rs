@@ -1,6 +1,8 @@
 //! HTTP-level specifications of toko, run against the real app and a fresh database each.
 //! One test binary (modules below) keeps link time down.
 
+mod account_data;
+mod addresses;
 mod auth;
 mod authorization;
 mod cart;

@@ -4,7 +4,9 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, order_line as line, TestApp, TestUser};
+use toko_testkit::{
+    address, assert_problem, order_line as line, problem_fields, TestApp, TestUser,
+};
 use uuid::Uuid;
 
 struct Shop {
@@ -164,15 +166,6 @@ fn paid(line: &Value) -> i64 {
     line["line_total"].as_i64().unwrap() - line["discount"].as_i64().unwrap()
 }
 
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_card_payment_return_is_approved_received_and_refunded_through_midtrans() {
     let s = Shop::new(TestApp::builder()).await;
@@ -261,7 +254,7 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
         )
         .await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["lines"]);
+    assert_eq!(problem_fields(&problem), ["lines"]);
     let received = s
         .admin_ok(
             &format!("/api/v1/admin/returns/{id}/receive"),
@@ -292,7 +285,7 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
         )
         .await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["adjustment.reason"]);
+    assert_eq!(problem_fields(&problem), ["adjustment.reason"]);
     let refunded = s
         .admin_ok(
             &format!("/api/v1/admin/returns/{id}/refund"),
@@ -354,7 +347,10 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
         )
         .await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["lines[0].quantity", "lines[1].quantity"]);
+    assert_eq!(
+        problem_fields(&problem),
+        ["lines[0].quantity", "lines[1].quantity"]
+    );
     let second = s
         .requested(
             &user,
@@ -399,7 +395,10 @@ async fn a_virtual_account_return_is_refunded_outside_midtrans_with_shipping_for
         )
         .await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["manual.method", "manual.reference"]);
+    assert_eq!(
+        problem_fields(&problem),
+        ["manual.method", "manual.reference"]
+    );
     assert!(problem.to_string().contains("bank_transfer"), "{problem}");
     let refunded = s
         .admin_ok(
@@ -478,7 +477,7 @@ async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_
         "validation_failed",
     )
     .await;
-    assert_eq!(fields(&problem), ["lines[0].quantity"]);
+    assert_eq!(problem_fields(&problem), ["lines[0].quantity"]);
     // Rejecting needs a reason, then frees the unit.
     let resp = s
         .as_admin(
@@ -488,7 +487,7 @@ async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_
         )
         .await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["reason"]);
+    assert_eq!(problem_fields(&problem), ["reason"]);
     let rejected = s
         .admin_ok(
             &format!("/api/v1/admin/returns/{id}/reject"),
@@ -565,7 +564,7 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
         .unwrap();
     let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
-        fields(&problem),
+        problem_fields(&problem),
         [
             "note",
             "lines[0].quantity",
@@ -575,7 +574,7 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
     );
     let resp = s.ask_return(&user, &order, json!([])).await;
     let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["lines"]);
+    assert_eq!(problem_fields(&problem), ["lines"]);
     let resp = s
         .ask_return(
             &user,

@@ -2,8 +2,11 @@
 
 use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
 
-use super::{dto::UserOut, ApiTags};
+use super::{
+    addresses::SavedAddressOut, dto::UserOut, order_dto::OrderOut, return_dto::ReturnOut, ApiTags,
+};
 use crate::{
+    accounts::AccountExport,
     auth::PasswordChange,
     error_set,
     http::{client_ip, problem::ApiResult, AppState, BearerAuth, JsonBody},
@@ -55,6 +58,60 @@ pub enum PasswordChanged {
 #[derive(ApiResponse)]
 pub enum SessionsEnded {
     /// Every session of the account is signed out.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+error_set!(AccountDeletion: 401, 409, 413, 415, 422);
+
+/// Everything the shop holds about the signed-in customer.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AccountExportOut {
+    pub exported_at: chrono::DateTime<chrono::Utc>,
+    pub account: UserOut,
+    pub email_verified_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub addresses: Vec<SavedAddressOut>,
+    /// Newest first.
+    pub orders: Vec<OrderOut>,
+    /// Newest first.
+    pub returns: Vec<ReturnOut>,
+}
+
+impl From<AccountExport> for AccountExportOut {
+    fn from(e: AccountExport) -> Self {
+        Self {
+            exported_at: e.exported_at,
+            account: e.user.into(),
+            email_verified_at: e.email_verified_at,
+            addresses: e.addresses.into_iter().map(Into::into).collect(),
+            orders: e.orders.into_iter().map(Into::into).collect(),
+            returns: e.returns.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum AccountExported {
+    /// A download of the account's data.
+    #[oai(status = 200)]
+    Ok(
+        Json<AccountExportOut>,
+        /// `attachment`, with a file name.
+        #[oai(header = "Content-Disposition")]
+        String,
+    ),
+}
+
+/// The password again, to confirm a deletion.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct AccountDeletionIn {
+    pub current_password: String,
+}
+
+#[derive(ApiResponse)]
+pub enum AccountDeleted {
+    /// The account is deleted and every session ended.
     #[oai(status = 204)]
     NoContent,
 }
@@ -165,6 +222,52 @@ impl AccountApi {
             )
             .await?;
         Ok(PasswordChanged::NoContent)
+    }
+
+    /// Download my data
+    ///
+    /// The account, saved addresses, orders and returns, as one JSON document.
+    #[oai(path = "/me/export", method = "get", operation_id = "export_my_data")]
+    async fn export(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+    ) -> ApiResult<AccountExported, MeErrors> {
+        let user_id = auth.principal().user_id;
+        let export = state.accounts.export(user_id).await?;
+        let file = format!(
+            "attachment; filename=\"toko-account-{user_id}-{}.json\"",
+            export.exported_at.format("%Y%m%d")
+        );
+        Ok(AccountExported::Ok(Json(export.into()), file))
+    }
+
+    /// Delete my account
+    ///
+    /// Asks for the password again. Personal data is deleted at once and every session ends;
+    /// orders stay for the shop's accounting without name, email, phone or street. Refused
+    /// with 409 `account_has_open_orders` while an order is on its way or a return under way.
+    #[oai(
+        path = "/me/deletion",
+        method = "post",
+        operation_id = "delete_my_account"
+    )]
+    async fn delete(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &poem::Request,
+        auth: BearerAuth,
+        body: JsonBody<AccountDeletionIn>,
+    ) -> ApiResult<AccountDeleted, AccountDeletion> {
+        state
+            .accounts
+            .delete(
+                auth.principal().user_id,
+                body.0.current_password,
+                client_ip(req, &state.config.http),
+            )
+            .await?;
+        Ok(AccountDeleted::NoContent)
     }
 
     /// Log out everywhere

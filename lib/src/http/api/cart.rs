@@ -75,11 +75,15 @@ impl CartApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: CartAuth,
+        /// A saved address (`GET /api/v1/me/addresses`), instead of the parts below. With
+        /// neither, a signed-in customer's default address.
+        address_id: Query<Option<Uuid>>,
         country_code: Query<Option<String>>,
         province: Query<Option<String>>,
         postal_code: Query<Option<String>>,
     ) -> ApiResult<Json<ShippingOptionsOut>, CartShippingQuote> {
         let address = crate::shipping::AddressQuery {
+            address_id: address_id.0,
             country_code: country_code.0.as_deref(),
             province: province.0.as_deref(),
             postal_code: postal_code.0.as_deref(),

@@ -3,6 +3,7 @@
 //! the result; domain rules live in the domain modules.
 
 mod account;
+mod addresses;
 mod admin_catalog;
 mod admin_fulfilment;
 mod admin_orders;
@@ -74,6 +75,7 @@ pub type Api = (
     (
         admin_shipping::AdminShippingApi,
         admin_fulfilment::AdminFulfilmentApi,
+        addresses::AddressesApi,
     ),
 );
 
@@ -97,6 +99,7 @@ pub fn all() -> Api {
         (
             admin_shipping::AdminShippingApi,
             admin_fulfilment::AdminFulfilmentApi,
+            addresses::AddressesApi,
         ),
     )
 }

@@ -259,7 +259,11 @@ impl From<Address> for AddressDto {
 /// The checkout form.
 #[derive(Debug, Clone, Object, serde::Deserialize, serde::Serialize)]
 pub struct CheckoutIn {
-    pub shipping_address: AddressDto,
+    /// Where to ship. Or give `address_id`; with neither, the default address of the
+    /// customer's address book.
+    pub shipping_address: Option<AddressDto>,
+    /// One of `GET /api/v1/me/addresses`.
+    pub address_id: Option<Uuid>,
     /// A code from `GET /api/v1/shipping-methods`.
     pub shipping_method: String,
     pub note: Option<String>,

@@ -92,11 +92,13 @@ impl OrdersApi {
             .map_err(crate::orders::OrderError::from)?;
         let CheckoutIn {
             shipping_address,
+            address_id,
             shipping_method,
             note,
         } = body.0;
         let input = CheckoutInput {
-            shipping_address: shipping_address.into(),
+            shipping_address: shipping_address.map(Into::into),
+            address_id,
             shipping_method,
             note,
         };

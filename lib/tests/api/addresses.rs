@@ -1,0 +1,435 @@
+//! The address book: saved addresses with one default, used by shipping quotes and checkout
+//! by id or as the default; every bad field named at once; other customers' addresses are
+//! invisible; the book's limit and its single default hold under concurrent requests.
+
+use serde_json::{json, Value};
+use toko_testkit::{address, assert_problem, problem_fields, TestApp, TestUser};
+
+struct Book {
+    app: TestApp,
+    customer: TestUser,
+    variant: String,
+}
+
+impl Book {
+    /// A shop shipping standard parcels to Jakarta for 8,000 and elsewhere in Indonesia for
+    /// 10,000, and a customer with one item in the cart.
+    async fn open() -> Self {
+        let app = TestApp::spawn().await;
+        let (admin, variant) = app.admin_with_product("ADDR-1", 100_000, 50).await;
+        for zone in [
+            json!({"name": "Indonesia", "countries": ["ID"],
+                   "rates": [{"method": "standard", "fee": 10000}]}),
+            json!({"name": "Jakarta", "countries": ["ID"], "provinces": ["DKI Jakarta"],
+                   "rates": [{"method": "standard", "fee": 8000}]}),
+        ] {
+            let resp = app
+                .post("/api/v1/admin/shipping-zones", &zone)
+                .bearer_auth(&admin.access_token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        }
+        let customer = app.register_customer().await;
+        app.add_to_cart(&customer, &variant, 1).await;
+        Self {
+            app,
+            customer,
+            variant,
+        }
+    }
+
+    async fn save(&self, user: &TestUser, body: Value) -> reqwest::Response {
+        self.app
+            .post("/api/v1/me/addresses", &body)
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Saves an address for the customer; returns it as the API shows it.
+    async fn saved(&self, body: Value) -> Value {
+        let resp = self.save(&self.customer, body).await;
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    /// The customer's addresses: (label, is_default), oldest first.
+    async fn labels(&self) -> Vec<(String, bool)> {
+        let body = self
+            .app
+            .get_ok(&self.customer.access_token, "/api/v1/me/addresses")
+            .await;
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["label"].as_str().unwrap_or_default().to_owned(),
+                    a["is_default"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    async fn quote(&self, user: &TestUser, query: &str) -> reqwest::Response {
+        self.app
+            .get(&format!("/api/v1/cart/shipping-options?{query}"))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The standard fee the customer is quoted for `query`.
+    async fn standard_fee(&self, query: &str) -> i64 {
+        let resp = self.quote(&self.customer, query).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let body: Value = resp.json().await.unwrap();
+        body["items"][0]["fee"].as_i64().unwrap()
+    }
+
+    async fn checkout(&self, user: &TestUser, body: Value, key: &str) -> reqwest::Response {
+        self.app
+            .post("/api/v1/checkout", &body)
+            .header("idempotency-key", key)
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn orders(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from orders")
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap()
+    }
+}
+
+fn bandung() -> Value {
+    json!({
+        "recipient_name": "Siti Rahma",
+        "phone": "0227654321",
+        "line1": "Jl. Asia Afrika 8",
+        "city": "Bandung",
+        "province": "Jawa Barat",
+        "postal_code": "40111",
+        "country_code": "ID"
+    })
+}
+
+#[tokio::test]
+async fn checkout_and_quotes_ship_to_the_default_address_or_the_one_named() {
+    let book = Book::open().await;
+    // The first address is the default even when not asked; a later one may take over.
+    let home = book
+        .saved(json!({"label": "  Home ", "address": address()}))
+        .await;
+    assert_eq!(home["label"], "Home");
+    assert_eq!(home["is_default"], true);
+    let office = book
+        .saved(json!({"label": "Office", "address": bandung(), "is_default": true}))
+        .await;
+    assert_eq!(
+        book.labels().await,
+        [("Home".to_owned(), false), ("Office".to_owned(), true)]
+    );
+
+    // Quotes: the default (Bandung), the one named (Jakarta), or the parts given.
+    assert_eq!(book.standard_fee("").await, 10_000);
+    let home_id = home["id"].as_str().unwrap();
+    assert_eq!(
+        book.standard_fee(&format!("address_id={home_id}")).await,
+        8_000
+    );
+    assert_eq!(
+        book.standard_fee("country_code=ID&province=DKI%20Jakarta")
+            .await,
+        8_000
+    );
+
+    // Checkout with neither address nor id ships to the default address.
+    let resp = book
+        .checkout(
+            &book.customer,
+            json!({"shipping_method": "standard"}),
+            "by-default",
+        )
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let placed: Value = resp.json().await.unwrap();
+    assert_eq!(placed["order"]["shipping_address"], office["address"]);
+    assert_eq!(placed["order"]["shipping_fee"], 10_000);
+
+    // By id; and editing the address later leaves the order's copy alone.
+    book.app.add_to_cart(&book.customer, &book.variant, 1).await;
+    let resp = book
+        .checkout(
+            &book.customer,
+            json!({"address_id": home_id, "shipping_method": "standard"}),
+            "by-id",
+        )
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let placed: Value = resp.json().await.unwrap();
+    assert_eq!(placed["order"]["shipping_address"], address());
+    assert_eq!(placed["order"]["shipping_fee"], 8_000);
+    let mut moved = address();
+    moved["line1"] = json!("Jl. Thamrin 1");
+    let resp = book
+        .app
+        .put(
+            &format!("/api/v1/me/addresses/{home_id}"),
+            &json!({"label": "Home", "address": moved}),
+        )
+        .bearer_auth(&book.customer.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let replaced: Value = resp.json().await.unwrap();
+    assert_eq!(replaced["address"]["line1"], "Jl. Thamrin 1");
+    assert_eq!(replaced["is_default"], false);
+    let order_id = placed["order"]["id"].as_str().unwrap();
+    let order = book
+        .app
+        .get_ok(
+            &book.customer.access_token,
+            &format!("/api/v1/orders/{order_id}"),
+        )
+        .await;
+    assert_eq!(order["shipping_address"]["line1"], "Jl. Merdeka No. 10");
+    book.app.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn every_bad_field_of_an_address_is_named_and_nothing_is_saved() {
+    let book = Book::open().await;
+    let mut bad = address();
+    bad["phone"] = json!("call me");
+    bad["postal_code"] = json!("1");
+    bad["country_code"] = json!("id");
+    bad["recipient_name"] = json!("  ");
+    let resp = book
+        .save(
+            &book.customer,
+            json!({"label": "x".repeat(51), "address": bad}),
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(
+        problem_fields(&problem),
+        [
+            "address.recipient_name",
+            "address.phone",
+            "address.postal_code",
+            "address.country_code",
+            "label"
+        ]
+    );
+    assert!(book.labels().await.is_empty());
+}
+
+#[tokio::test]
+async fn checkout_without_an_address_or_with_a_wrong_one_is_refused_before_anything_is_written() {
+    let book = Book::open().await;
+    let other = book.app.register_customer().await;
+    let theirs: Value = book
+        .save(&other, json!({"address": bandung()}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let their_id = theirs["id"].as_str().unwrap();
+
+    // No address and no default: the problem names the address (and every other bad field).
+    let resp = book
+        .checkout(
+            &book.customer,
+            json!({"shipping_method": "teleport"}),
+            "none",
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(
+        problem_fields(&problem),
+        ["shipping_address", "shipping_method"]
+    );
+
+    // Someone else's address is not in this customer's book.
+    let resp = book
+        .checkout(
+            &book.customer,
+            json!({"address_id": their_id, "shipping_method": "standard"}),
+            "theirs",
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem_fields(&problem), ["address_id"]);
+    let resp = book
+        .quote(&book.customer, &format!("address_id={their_id}"))
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem_fields(&problem), ["address_id"]);
+
+    // An address and an id at once is ambiguous.
+    let mine = book.saved(json!({"address": address()})).await;
+    let resp = book
+        .checkout(
+            &book.customer,
+            json!({"address_id": mine["id"], "shipping_address": address(),
+                   "shipping_method": "standard"}),
+            "both",
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem_fields(&problem), ["address_id"]);
+    let resp = book
+        .quote(
+            &book.customer,
+            &format!(
+                "address_id={}&country_code=ID",
+                mine["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_problem(resp, 422, "validation_failed").await;
+
+    // A guest cart has no address book.
+    let guest = book
+        .app
+        .client
+        .post(book.app.url("/api/v1/carts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(guest.status(), 201, "{}", guest.text().await.unwrap());
+    let guest: Value = guest.json().await.unwrap();
+    let resp = book
+        .app
+        .get(&format!(
+            "/api/v1/cart/shipping-options?address_id={}",
+            mine["id"].as_str().unwrap()
+        ))
+        .header("x-cart-token", guest["cart_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem_fields(&problem), ["address_id"]);
+
+    assert_eq!(book.orders().await, 0);
+}
+
+#[tokio::test]
+async fn another_customers_address_cannot_be_read_changed_or_deleted() {
+    let book = Book::open().await;
+    let mine = book.saved(json!({"address": address()})).await;
+    let path = format!("/api/v1/me/addresses/{}", mine["id"].as_str().unwrap());
+    let other = book.app.register_customer().await;
+    for request in [
+        book.app.get(&path),
+        book.app.put(&path, &json!({"address": bandung()})),
+        book.app.delete(&path),
+    ] {
+        let resp = request
+            .bearer_auth(&other.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 404, "not_found").await;
+    }
+    let unchanged = book.app.get_ok(&book.customer.access_token, &path).await;
+    assert_eq!(unchanged, mine);
+}
+
+#[tokio::test]
+async fn deleting_the_default_leaves_no_default_and_checkout_then_asks_for_an_address() {
+    let book = Book::open().await;
+    let home = book
+        .saved(json!({"label": "Home", "address": address()}))
+        .await;
+    book.saved(json!({"label": "Office", "address": bandung()}))
+        .await;
+    let resp = book
+        .app
+        .delete(&format!(
+            "/api/v1/me/addresses/{}",
+            home["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&book.customer.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(book.labels().await, [("Office".to_owned(), false)]);
+    let resp = book
+        .checkout(
+            &book.customer,
+            json!({"shipping_method": "standard"}),
+            "no-default",
+        )
+        .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem_fields(&problem), ["shipping_address"]);
+}
+
+#[tokio::test]
+async fn the_book_holds_twenty_addresses_and_one_default_under_concurrent_writes() {
+    let book = Book::open().await;
+    let mut ids = Vec::new();
+    for i in 0..19 {
+        let saved = book
+            .saved(json!({"label": format!("A{i}"), "address": address()}))
+            .await;
+        ids.push(saved["id"].as_str().unwrap().to_owned());
+    }
+
+    // Eight saves race for the last place: one wins, the rest find the book full.
+    let saves = (0..8).map(|i| {
+        book.save(
+            &book.customer,
+            json!({"label": format!("Race {i}"), "address": bandung(), "is_default": true}),
+        )
+    });
+    let statuses: Vec<u16> = futures::future::join_all(saves)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    let resp = book
+        .save(&book.customer, json!({"address": address()}))
+        .await;
+    assert_problem(resp, 409, "address_book_full").await;
+
+    // Ten addresses made the default at once: every request succeeds, one default remains.
+    let defaults = ids.iter().take(10).map(|id| {
+        book.app
+            .put(
+                &format!("/api/v1/me/addresses/{id}"),
+                &json!({"address": address(), "is_default": true}),
+            )
+            .bearer_auth(&book.customer.access_token)
+            .send()
+    });
+    for resp in futures::future::join_all(defaults).await {
+        assert_eq!(resp.unwrap().status(), 200);
+    }
+    let labels = book.labels().await;
+    assert_eq!(labels.len(), 20);
+    assert_eq!(labels.iter().filter(|(_, default)| *default).count(), 1);
+}
