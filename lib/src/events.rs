@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::{
-        resets::PasswordResetRequested, verification::VerificationRequested, UserDeleted,
-        UserRegistered,
+        resets::PasswordResetRequested, staff::StaffInvited, verification::VerificationRequested,
+        UserDeleted, UserRegistered,
     },
     catalog::events::{CategoryChanged, ProductEvent, StockChanged, VariantEvent},
     fulfilment::ShipmentEvent,
@@ -132,6 +132,9 @@ event_catalog! {
     CategoryChanged => "category.changed", v 1, "category", CategoryChanged;
     /// A customer registered.
     UserRegistered => "user.registered", v 1, "user", UserRegistered;
+    /// The owner invited someone to join the staff (the notifier emails the link; the payload
+    /// has no token).
+    StaffInvited => "staff.invited", v 1, "staff_invite", StaffInvited;
     /// A customer deleted their account (the payload holds no personal data).
     UserDeleted => "user.deleted", v 1, "user", UserDeleted;
     /// A customer asked for a password reset link (the notifier emails it; the payload has no

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod addresses;
+pub mod audit_log;
 pub mod auth;
 pub mod cart;
 pub mod catalog;

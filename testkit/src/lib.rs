@@ -265,15 +265,20 @@ impl TestApp {
     }
 
     /// Registers a user and promotes it to admin (as `tokoctl create-admin` would).
+    /// A new administrator (every permission but managing staff).
     pub async fn register_admin(&self) -> TestUser {
+        self.register_staff("admin").await
+    }
+
+    /// A new staff account with `role` (`owner`, `admin`, `catalog_manager`, ...).
+    pub async fn register_staff(&self, role: &str) -> TestUser {
         let user = self.register_customer().await;
-        sqlx::query!(
-            "update users set role = 'admin' where email = $1",
-            &user.email,
-        )
-        .execute(&self.db)
-        .await
-        .expect("promote admin");
+        sqlx::query("update users set role = $2 where email = $1")
+            .bind(&user.email)
+            .bind(role)
+            .execute(&self.db)
+            .await
+            .expect("make staff");
         self.login(&user.email, &user.password).await
     }
 

@@ -17,6 +17,7 @@ const WRONG_PASSWORD: &str = "wrong guess never logged";
 const ADMIN_PASSWORD: &str = "admin password never logged";
 const NEW_ADMIN_PASSWORD: &str = "new admin password never logged";
 const RESET_PASSWORD: &str = "password set by a reset never logged";
+const INVITED_PASSWORD: &str = "password of invited staff never logged";
 
 struct Api {
     base: String,
@@ -195,13 +196,13 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         .await;
     assert_eq!(status, 200);
 
-    // An admin (promoted as `tokoctl create-admin` would) lists a product.
+    // The owner (promoted as `tokoctl create-admin` would) lists a product.
     let admin_email = "logged-admin@example.com";
     api.sign_up(admin_email, ADMIN_PASSWORD).await;
     let db = sqlx::PgPool::connect(&database.url)
         .await
         .expect("database");
-    sqlx::query("update users set role = 'admin' where email = $1")
+    sqlx::query("update users set role = 'owner' where email = $1")
         .bind(admin_email)
         .execute(&db)
         .await
@@ -300,6 +301,40 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         )
         .await;
     assert_eq!(status, 204);
+    // The owner invites staff; the invitee accepts with the link's token.
+    let invite = api
+        .post(
+            "/api/v1/admin/staff-invites",
+            Some(&admin_access),
+            json!({"email": "logged-hire@example.com", "name": "Hire", "role": "support"}),
+        )
+        .await;
+    let invite_token = toko::auth::staff::invite_token(
+        &toko::config::Secret::new(JWT_SECRET),
+        invite["id"].as_str().expect("invite id").parse().unwrap(),
+    );
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/accept-invite",
+            None,
+            Some(json!({ "token": invite_token, "new_password": INVITED_PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // The customer asks to delete the account (refused: the paid order is on its way).
+    let (reset_access, _) = tokens(&api.sign_in(email, RESET_PASSWORD).await);
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/me/deletion",
+            Some(&reset_access),
+            Some(json!({ "current_password": RESET_PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 409);
+
     let password_hash: String =
         sqlx::query_scalar("select password_hash from users where email = $1")
             .bind(email)
@@ -321,6 +356,8 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         "/api/v1/auth/login",
         "/api/v1/checkout",
         "/api/v1/auth/password-reset/confirm",
+        "/api/v1/auth/accept-invite",
+        "/api/v1/me/deletion",
         "/api/v1/payments/midtrans/notification",
         &number,
     ] {
@@ -337,6 +374,9 @@ async fn no_secret_password_or_token_appears_in_debug_logs() {
         ("new admin password", NEW_ADMIN_PASSWORD.to_owned()),
         ("password set by a reset", RESET_PASSWORD.to_owned()),
         ("password reset token", reset_token),
+        ("staff invite token", invite_token),
+        ("invited staff password", INVITED_PASSWORD.to_owned()),
+        ("access token after the reset", reset_access),
         ("password hash", password_hash),
         ("access token", access),
         ("refresh token", refresh),

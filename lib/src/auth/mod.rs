@@ -6,8 +6,10 @@
 
 pub mod password;
 pub mod resets;
+mod roles;
 mod sessions;
 mod settings;
+pub mod staff;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
@@ -20,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use self::settings::AuthConfig;
+pub use self::{
+    roles::{Permission, Role},
+    settings::AuthConfig,
+};
 use self::{
     throttle::Attempt,
     tokens::{AccessTokens, IssuedAccessToken},
@@ -62,32 +67,6 @@ impl Payload for UserDeleted {
     }
 }
 
-/// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Customer,
-    Admin,
-}
-
-impl Role {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Role::Customer => "customer",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// The column has a check constraint, so anything else is a bug; treat it as least privilege.
-    pub fn from_db(value: &str) -> Self {
-        if value == "admin" {
-            Role::Admin
-        } else {
-            Role::Customer
-        }
-    }
-}
-
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
@@ -98,8 +77,8 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.can(permission)
     }
 }
 
@@ -144,6 +123,12 @@ pub enum AuthError {
     AccountDisabled,
     #[error("staff cannot disable their own account")]
     CannotDisableSelf,
+    #[error("staff cannot change their own role")]
+    CannotChangeOwnRole,
+    #[error("the account is a customer's: staff roles come with an invite")]
+    NotStaff,
+    #[error("only the owner manages staff accounts")]
+    StaffOnlyByOwner,
     #[error("the email address is already verified")]
     EmailAlreadyVerified,
     #[error("database error")]
@@ -278,12 +263,18 @@ impl AuthService {
     /// shop cannot lose its last administrator this way.
     pub async fn set_disabled(
         &self,
-        actor: Uuid,
+        actor: Principal,
         user_id: Uuid,
         disabled: bool,
     ) -> Result<User, AuthError> {
-        if disabled && actor == user_id {
+        if disabled && actor.user_id == user_id {
             return Err(AuthError::CannotDisableSelf);
+        }
+        let target = store::find_user(&self.db, user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if Role::from_db(&target.role).is_staff() && !actor.can(Permission::Staff) {
+            return Err(AuthError::StaffOnlyByOwner);
         }
         let mut tx = self.db.begin().await?;
         let row = store::set_disabled(&mut *tx, user_id, disabled)
@@ -294,7 +285,7 @@ impl AuthService {
         }
         tx.commit().await?;
         self.sessions.forget_user(user_id);
-        tracing::info!(user.id = %user_id, actor.id = %actor, disabled, "account access changed");
+        tracing::info!(user.id = %user_id, actor.id = %actor.user_id, disabled, "account access changed");
         Ok(row.into_user())
     }
 
@@ -491,6 +482,12 @@ impl AuthService {
         Ok(())
     }
 
+    /// The most one refund by `role` may give back (`None`: no limit). Order managers refund
+    /// up to `ORDER_MANAGER_REFUND_LIMIT`; the owner and administrators without limit.
+    pub fn refund_limit(&self, role: Role) -> Option<i64> {
+        (role == Role::OrderManager).then_some(self.config.order_manager_refund_limit)
+    }
+
     /// Makes this process forget the user's sessions at once (after they were revoked in the
     /// database).
     pub(crate) fn forget_sessions(&self, user_id: Uuid) {
@@ -534,7 +531,7 @@ impl AuthService {
         Ok(rows.into_iter().map(store::UserRow::into_user).collect())
     }
 
-    /// Creates or promotes an admin (used by `tokoctl create-admin`).
+    /// Creates or promotes an owner (used by `tokoctl create-admin`, for the first one).
     pub async fn create_admin(
         &self,
         email: &str,

@@ -26,6 +26,10 @@ pub struct AuthConfig {
     pub password_reset_ttl: Duration,
     /// Reset links sent per account per hour (more requests are answered the same, silently).
     pub password_resets_per_hour: i64,
+    /// How long a staff invite works.
+    pub staff_invite_ttl: Duration,
+    /// The most an order manager gives back in one refund (minor units).
+    pub order_manager_refund_limit: i64,
 }
 
 impl AuthConfig {
@@ -46,6 +50,8 @@ impl AuthConfig {
             login_window: r.duration("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60))?,
             password_reset_ttl: r.duration("PASSWORD_RESET_TTL", Duration::from_secs(60 * 60))?,
             password_resets_per_hour: r.parse("PASSWORD_RESETS_PER_HOUR", 3)?,
+            staff_invite_ttl: r.duration("STAFF_INVITE_TTL", Duration::from_secs(7 * 24 * 3600))?,
+            order_manager_refund_limit: r.parse("ORDER_MANAGER_REFUND_LIMIT", 1_000_000)?,
         })
     }
 }

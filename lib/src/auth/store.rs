@@ -130,10 +130,10 @@ pub async fn live_session_role(
     .await
 }
 
-/// The addresses of every admin account, oldest first (staff notifications).
+/// The addresses of the owner and administrators, oldest first (staff notifications).
 pub async fn admin_emails(db: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar!(
-        "select email from users where role = 'admin' and disabled_at is null order by created_at",
+        "select email from users where role in ('owner', 'admin') and disabled_at is null order by created_at",
     )
     .fetch_all(db)
     .await
@@ -158,7 +158,7 @@ pub async fn set_disabled(
     .await
 }
 
-/// Creates the user as an admin, or promotes (and re-passwords) an existing account.
+/// Creates the user as an owner, or promotes (and re-passwords) an existing account.
 pub async fn upsert_admin(
     db: &PgPool,
     email: &str,
@@ -168,9 +168,9 @@ pub async fn upsert_admin(
     sqlx::query_as!(
         UserRow,
         "insert into users (user_id, email, name, password_hash, role)
-         values ($1, $2, $3, $4, 'admin')
+         values ($1, $2, $3, $4, 'owner')
          on conflict on constraint users_email_key
-         do update set role = 'admin', password_hash = excluded.password_hash
+         do update set role = 'owner', password_hash = excluded.password_hash
          returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
         Uuid::now_v7(),
         email,
@@ -349,4 +349,35 @@ pub async fn erase(tx: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Err
     .await?;
     revoke_other_families(&mut *tx, user_id, None).await?;
     Ok(())
+}
+
+pub async fn mark_email_verified(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update users set email_verified_at = coalesce(email_verified_at, now()) where user_id = $1",
+        user_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Sets a live account's role; `None` when there is none.
+pub async fn set_role(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    role: Role,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as!(
+        UserRow,
+        "update users set role = $2
+         where user_id = $1 and deleted_at is null
+         returning user_id, email, name, password_hash, role, created_at, updated_at, disabled_at",
+        user_id,
+        role.as_db(),
+    )
+    .fetch_optional(db)
+    .await
 }

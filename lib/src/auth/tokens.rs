@@ -141,6 +141,8 @@ mod tests {
             login_window: Duration::from_secs(900),
             password_reset_ttl: Duration::from_secs(3600),
             password_resets_per_hour: 3,
+            staff_invite_ttl: Duration::from_secs(7 * 86_400),
+            order_manager_refund_limit: 1_000_000,
         }
     }
 
@@ -149,11 +151,11 @@ mod tests {
         let tokens = AccessTokens::new(&config("a-very-long-test-secret-value-0001"));
         let user = Uuid::new_v4();
         let session = Uuid::new_v4();
-        let issued = tokens.issue(user, Role::Admin, session);
+        let issued = tokens.issue(user, Role::Administrator, session);
         let (principal, sid) = tokens.verify(&issued.token).unwrap();
         assert_eq!(sid, Some(session));
         assert_eq!(principal.user_id, user);
-        assert_eq!(principal.role, Role::Admin);
+        assert_eq!(principal.role, Role::Administrator);
 
         let other = AccessTokens::new(&config("another-long-test-secret-value-02"));
         assert!(other.verify(&issued.token).is_none());
@@ -162,7 +164,7 @@ mod tests {
     #[test]
     fn rejects_alg_none() {
         let tokens = AccessTokens::new(&config("a-very-long-test-secret-value-0001"));
-        let issued = tokens.issue(Uuid::new_v4(), Role::Admin, Uuid::new_v4());
+        let issued = tokens.issue(Uuid::new_v4(), Role::Administrator, Uuid::new_v4());
         let payload = issued.token.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(tokens.verify(&format!("{header}.{payload}.")).is_none());

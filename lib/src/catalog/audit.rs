@@ -349,6 +349,7 @@ pub fn subscribes(kind: EventKind) -> bool {
         | CategoryChanged
         | UserRegistered
         | UserDeleted
+        | StaffInvited
         | OrderCreated
         | OrderPaid
         | OrderProcessing

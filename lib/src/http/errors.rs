@@ -104,6 +104,11 @@ impl From<AuthError> for Problem {
             AuthError::CannotDisableSelf => {
                 Problem::conflict("cannot_disable_self", error.to_string())
             }
+            AuthError::CannotChangeOwnRole => {
+                Problem::conflict("cannot_change_own_role", error.to_string())
+            }
+            AuthError::NotStaff => Problem::conflict("not_staff", error.to_string()),
+            AuthError::StaffOnlyByOwner => Problem::forbidden(error.to_string()),
             AuthError::EmailAlreadyVerified => {
                 Problem::conflict("email_already_verified", error.to_string())
             }
@@ -322,6 +327,9 @@ impl From<crate::payments::PaymentError> for Problem {
             E::NoPayment => Problem::new(StatusCode::NOT_FOUND, "no_payment", detail),
             E::NotPayable(_) => Problem::conflict("order_not_payable", detail),
             E::NotRefundable(_) => Problem::conflict("order_not_refundable", detail),
+            E::OverRefundLimit { .. } => {
+                Problem::new(StatusCode::FORBIDDEN, "refund_limit_exceeded", detail)
+            }
             E::GatewayRefundUnsupported { .. } => {
                 Problem::conflict("refund_method_unsupported", detail)
             }

@@ -14,6 +14,7 @@ pub mod problem;
 mod rate_limit;
 mod security;
 mod server;
+mod staff_actions;
 mod state;
 
 use std::{net::IpAddr, sync::Arc};
@@ -76,6 +77,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint<Output = Response> {
             .boxed(),
         None => routes.data(state.clone()).map_to_response().boxed(),
     };
+    let app = staff_actions::StaffActionsRecorded::new(app, state.clone()).boxed();
     let app = middleware::OwnWritesSeen::new(app, state.catalog_changes.clone()).boxed();
     let limited = rate_limit::RateLimited::new(app, state);
     middleware::Observed::new(limited, metrics, http_config)

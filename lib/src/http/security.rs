@@ -13,7 +13,7 @@ use super::{
     problem::{ApiError, ErrorSet, Problem},
     AppState,
 };
-use crate::auth::Principal;
+use crate::auth::{Permission, Principal};
 
 /// A valid access token in `Authorization: Bearer <jwt>`.
 #[derive(SecurityScheme)]
@@ -40,12 +40,13 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
     }
 }
 
-/// Every operation under `/api/v1/admin/` needs the admin role: refused here, before the
-/// request body is read or validated (authorization comes first: 403, never a 422 that
-/// would tell a customer about the shape of admin inputs).
+/// Every operation under `/api/v1/admin/` is for staff: customers are refused here, before
+/// the request body is read or validated (authorization comes first: 403, never a 422 that
+/// would tell a customer about the shape of admin inputs). Each operation then asks for its
+/// permission ([`BearerAuth::require`]) before it reads its body.
 fn check_route_role(req: &Request, principal: Principal) -> poem::Result<Principal> {
-    if req.uri().path().starts_with("/api/v1/admin/") && !principal.is_admin() {
-        let problem: Problem = Problem::forbidden("this operation requires the admin role");
+    if req.uri().path().starts_with("/api/v1/admin/") && !principal.role.is_staff() {
+        let problem: Problem = Problem::forbidden("this operation is for staff");
         return Err(poem::Error::from_response(problem.into_response()));
     }
     Ok(principal)
@@ -56,13 +57,17 @@ impl BearerAuth {
         self.0
     }
 
-    /// The principal if it is an admin; 403 otherwise.
+    /// The principal if its role holds `permission`; 403 otherwise.
     #[allow(clippy::result_large_err)] // the problem body is the error path's answer
-    pub fn admin<S: ErrorSet>(&self) -> Result<Principal, ApiError<S>> {
-        if self.0.is_admin() {
+    pub fn require<S: ErrorSet>(&self, permission: Permission) -> Result<Principal, ApiError<S>> {
+        if self.0.can(permission) {
             Ok(self.0)
         } else {
-            Err(Problem::forbidden("this operation requires the admin role").into())
+            Err(Problem::forbidden(format!(
+                "this operation requires the `{}` permission",
+                permission.name()
+            ))
+            .into())
         }
     }
 }

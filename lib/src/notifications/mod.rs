@@ -143,6 +143,7 @@ pub fn subscribes(kind: EventKind) -> bool {
     use EventKind::*;
     match kind {
         UserRegistered
+        | StaffInvited
         | UserPasswordResetRequested
         | UserEmailVerificationRequested
         | OrderCreated
@@ -209,6 +210,10 @@ impl Notifier {
             Event::UserPasswordResetRequested(request) => {
                 let token = crate::auth::resets::reset_token(self.link_key()?, request.request_id);
                 Some(templates::password_reset(shop, &request, &token))
+            }
+            Event::StaffInvited(invite) => {
+                let token = crate::auth::staff::invite_token(self.link_key()?, invite.invite_id);
+                Some(templates::staff_invite(shop, &invite, &token))
             }
             Event::UserEmailVerificationRequested(request) => {
                 let token = crate::auth::verification::verification_token(

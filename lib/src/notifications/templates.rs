@@ -423,6 +423,30 @@ pub fn password_reset(
     )
 }
 
+/// An invitation to join the staff, with its link.
+pub fn staff_invite(shop: &Shop, invite: &crate::auth::staff::StaffInvited, token: &str) -> Email {
+    let link = format!(
+        "{}/staff/accept-invite?token={token}",
+        shop.url.trim_end_matches('/')
+    );
+    let role = invite.role.replace('_', " ");
+    email(
+        shop,
+        &invite.email,
+        format!("You are invited to run {}", shop.name),
+        vec![
+            format!("Hi {},", invite.name),
+            format!(
+                "You are invited to join the staff of {} as {role}. Choose your password here before {} (UTC) to create your account: {link}",
+                shop.name,
+                invite.expires_at.format("%Y-%m-%d %H:%M")
+            ),
+            "The link works once. If you did not expect it, ignore this email.".to_owned(),
+        ],
+        None,
+    )
+}
+
 /// A return moved a step: what happens next, in the customer's words.
 pub fn return_update(shop: &Shop, e: &ReturnEvent) -> Email {
     let r = &e.details;

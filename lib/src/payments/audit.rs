@@ -44,7 +44,7 @@ pub async fn check_payments(
         r#"select o.order_number, r.refund_key, r.status,
                 coalesce(r.method, '') <> '' as "has_method!",
                 coalesce(r.reference, '') <> '' as "has_reference!",
-                exists (select 1 from users u where u.user_id = r.recorded_by and u.role = 'admin') as "recorded_by_admin!"
+                exists (select 1 from users u where u.user_id = r.recorded_by and u.role <> 'customer') as "recorded_by_admin!"
          from refunds r join orders o on o.order_id = r.order_id
          where r.kind = 'manual' order by r.refund_id"#,
     )

@@ -250,7 +250,7 @@ pub async fn resolve(
 /// The id of the admin account with this email (who resolves exceptions from `tokoctl`).
 pub async fn admin_by_email(db: &PgPool, email: &str) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
-        "select user_id from users where lower(email) = lower($1) and role = 'admin'",
+        "select user_id from users where lower(email) = lower($1) and role <> 'customer'",
         email.trim(),
     )
     .fetch_optional(db)

@@ -41,6 +41,8 @@ pub enum PaymentError {
     Validation(#[from] ValidationErrors),
     #[error("order not found")]
     OrderNotFound,
+    #[error("a refund of {amount} is over your role's limit of {limit} per refund; ask an administrator")]
+    OverRefundLimit { amount: i64, limit: i64 },
     #[error("this order has no payment yet")]
     NoPayment,
     #[error("the order is {0}: it cannot be paid")]

@@ -48,6 +48,7 @@ pub fn subscribes(kind: EventKind) -> bool {
         | CategoryChanged
         | UserRegistered
         | UserDeleted
+        | StaffInvited
         | OrderPaid
         | OrderProcessing
         | OrderPartiallyShipped

@@ -75,6 +75,8 @@ pub struct RefundRequest {
     pub actor: Actor,
     /// The `lines` are units not shipped yet, cancelled by this refund (see [`UnitsRefund`]).
     pub cancels_units: bool,
+    /// The most the caller may give back in one refund (their role's); `None`: no limit.
+    pub limit: Option<i64>,
 }
 
 /// A refund staff made outside Midtrans (bank transfer, cash...), to be recorded.
@@ -92,6 +94,8 @@ pub struct ManualRefund {
     /// Makes a retried recording the same refund.
     pub idempotency_seed: String,
     pub staff: Uuid,
+    /// The most the caller may give back in one refund; `None`: no limit.
+    pub limit: Option<i64>,
     /// Also cancel the order (restocking it): the refund must then be the whole unrefunded
     /// amount. How staff cancel a paid order Midtrans cannot refund.
     pub cancels_order: bool,
@@ -116,6 +120,8 @@ pub struct UnitsRefund {
     /// transaction, and the order stays where its fulfilment is (instead of becoming
     /// `partially_refunded`), so the rest can still ship.
     pub cancels_units: bool,
+    /// The most the caller may give back in one refund; `None`: no limit.
+    pub limit: Option<i64>,
 }
 
 /// A refund staff made outside Midtrans: how, and the transfer's reference.
@@ -242,10 +248,14 @@ fn check_amount(
     order: &Order,
     amount: i64,
     lines_valid: bool,
+    limit: Option<i64>,
     errors: &mut ValidationErrors,
 ) -> Result<(), PaymentError> {
     if !order.status.is_paid() || order.status == OrderStatus::Completed {
         return Err(PaymentError::NotRefundable(order.status));
+    }
+    if let Some(limit) = limit.filter(|limit| lines_valid && amount > *limit) {
+        return Err(PaymentError::OverRefundLimit { amount, limit });
     }
     let remaining = order.grand_total - order.refunded_amount;
     // Invalid lines are reported as such, not as the amount they would have made.
@@ -321,7 +331,7 @@ impl Payments {
         )
         .await?;
         let lines_valid = lines.len() == refund.lines.len();
-        check_amount(&order, amount, lines_valid, &mut errors)?;
+        check_amount(&order, amount, lines_valid, refund.limit, &mut errors)?;
         if refund.cancels_units && lines_valid {
             let actor = Actor::Admin(refund.staff);
             cancel_refunded_units(&mut tx, &order, &refund.lines, actor, &mut errors).await?;
@@ -401,6 +411,7 @@ impl Payments {
         reason: String,
         actor: Actor,
         idempotency_seed: String,
+        refund_limit: Option<i64>,
     ) -> Result<Order, PaymentError> {
         let (order, _) = self.orders.admin_order(order_id).await?;
         match order.status {
@@ -420,6 +431,7 @@ impl Payments {
                     idempotency_seed,
                     actor,
                     cancels_units: false,
+                    limit: refund_limit,
                 };
                 self.refund_into(order_id, request, Some(OrderStatus::Cancelled), 0)
                     .await
@@ -527,7 +539,7 @@ impl Payments {
         )
         .await?;
         let lines_valid = lines.len() == request.lines.len();
-        check_amount(&order, amount, lines_valid, &mut errors)?;
+        check_amount(&order, amount, lines_valid, request.limit, &mut errors)?;
         if request.cancels_units && lines_valid {
             cancel_refunded_units(&mut tx, &order, &request.lines, request.actor, &mut errors)
                 .await?;
@@ -634,6 +646,7 @@ impl Payments {
                 note: refund.reason,
                 idempotency_seed: refund.idempotency_seed,
                 staff: refund.staff,
+                limit: refund.limit,
                 cancels_order: false,
                 cancels_units: refund.cancels_units,
             };
@@ -685,6 +698,7 @@ impl Payments {
             idempotency_seed: refund.idempotency_seed,
             actor: Actor::Admin(refund.staff),
             cancels_units: refund.cancels_units,
+            limit: refund.limit,
         };
         let order = self
             .refund_into(order_id, request, None, refund.extra)

@@ -173,6 +173,8 @@ pub struct RefundReturn {
     pub adjustment_reason: Option<String>,
     /// The refund was made outside Midtrans (required when Midtrans cannot refund the payment).
     pub manual: Option<MadeOutside>,
+    /// The most the staff member may give back in one refund; `None`: no limit.
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -659,6 +661,7 @@ impl Returns {
                     idempotency_seed: seed,
                     staff,
                     cancels_units: false,
+                    limit: how.limit,
                     manual: how.manual.as_ref().map(|m| MadeOutside {
                         method: m.method.trim().to_owned(),
                         reference: m.reference.trim().to_owned(),

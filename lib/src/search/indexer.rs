@@ -30,6 +30,7 @@ pub fn subscribes(kind: EventKind) -> bool {
         | VariantUpdated | VariantDeleted | StockChanged | CategoryChanged => true,
         UserRegistered
         | UserDeleted
+        | StaffInvited
         | OrderCreated
         | OrderPaid
         | OrderProcessing

@@ -3,6 +3,7 @@
 
 mod account_data;
 mod addresses;
+mod audit_log;
 mod auth;
 mod authorization;
 mod cart;
@@ -29,5 +30,6 @@ mod rate_limits;
 mod returns;
 mod search;
 mod shipping;
+mod staff;
 mod tax;
 mod webhook_flood;

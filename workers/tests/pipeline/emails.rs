@@ -293,19 +293,7 @@ async fn a_password_reset_link_is_emailed_once_and_its_token_works() {
     assert_eq!(mails.len(), 1, "exactly once");
     let mail = &mails[0];
     assert!(mail.contains(&user.email), "{mail}");
-    // The token is in the link only (undo quoted-printable's soft breaks and `=3D`).
-    let body = mail
-        .replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=");
-    let token: String = body
-        .split("reset-password?token=")
-        .nth(1)
-        .expect("a link in the email")
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    assert_eq!(token.len(), 43, "256 bits, base64url: {token}");
+    let token = link_token(mail, "reset-password?token=");
     let reset = |password: &'static str| {
         p.app
             .post(
@@ -325,6 +313,63 @@ async fn a_password_reset_link_is_emailed_once_and_its_token_works() {
     p.app
         .login(&user.email, "a password from the email 1")
         .await;
+}
+
+#[tokio::test]
+async fn a_staff_invite_is_emailed_once_and_its_link_creates_the_account() {
+    let p = Pipeline::start(&[], Duration::ZERO).await;
+    let owner = p.app.register_staff("owner").await;
+    let email = format!("hire-{}@example.com", uuid::Uuid::new_v4().simple());
+    let resp = p
+        .app
+        .post(
+            "/api/v1/admin/staff-invites",
+            &json!({"email": email, "name": "Dewi", "role": "order_manager"}),
+        )
+        .bearer_auth(&owner.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let subject = "You are invited to run toko";
+    let sent = wait_until(|| p.emails_about(subject).len(), 1, Duration::from_secs(20)).await;
+    assert_eq!(sent, 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mails = p.emails_about(subject);
+    assert_eq!(mails.len(), 1, "exactly once");
+    assert!(mails[0].contains(&email), "{}", mails[0]);
+    let token = link_token(&mails[0], "staff/accept-invite?token=");
+    let resp = p
+        .app
+        .post(
+            "/api/v1/auth/accept-invite",
+            &json!({"token": token, "new_password": "an invited passphrase 9"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let session: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(session["user"]["role"], "order_manager");
+    p.app.login(&email, "an invited passphrase 9").await;
+}
+
+/// The token of the link after `prefix` in an email (quoted-printable's soft breaks and
+/// `=3D` undone); 256 bits in base64url.
+fn link_token(mail: &str, prefix: &str) -> String {
+    let body = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let token: String = body
+        .split(prefix)
+        .nth(1)
+        .expect("a link in the email")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert_eq!(token.len(), 43, "256 bits, base64url: {token}");
+    token
 }
 
 /// Polls `check` until it reaches `expected` (or 20 s pass); returns its last value.

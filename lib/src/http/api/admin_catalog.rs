@@ -17,6 +17,7 @@ use super::{
     ApiTags,
 };
 use crate::{
+    auth::Permission,
     catalog::{
         categories::NewCategory,
         inventory::Adjustment,
@@ -80,7 +81,7 @@ impl AdminCatalogApi {
         auth: BearerAuth,
         body: JsonBody<CategoryIn>,
     ) -> ApiResult<CreatedCategory, AdminWrite> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         let CategoryIn {
             name,
             slug,
@@ -118,7 +119,7 @@ impl AdminCatalogApi {
         category_id: Path<Uuid>,
         body: JsonBody<CategoryPatchIn>,
     ) -> ApiResult<Json<CategoryOut>, AdminWrite> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         let category = state
             .catalog
             .update_category(category_id.0, body.0.into())
@@ -140,7 +141,7 @@ impl AdminCatalogApi {
         auth: BearerAuth,
         category_id: Path<Uuid>,
     ) -> ApiResult<Deleted, AdminDelete> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         state.catalog.delete_category(category_id.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -153,7 +154,7 @@ impl AdminCatalogApi {
         auth: BearerAuth,
         body: JsonBody<ProductIn>,
     ) -> ApiResult<CreatedProduct, AdminWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::CatalogWrite)?;
         let p = body.0;
         let input = NewProduct {
             name: p.name,
@@ -207,7 +208,7 @@ impl AdminCatalogApi {
         limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<ProductPageOut>, AdminList> {
-        auth.admin()?;
+        auth.require(Permission::CatalogRead)?;
         let filter = AdminProductFilter {
             status: status.0.map(Into::into),
             query: q.0,
@@ -241,7 +242,7 @@ impl AdminCatalogApi {
         auth: BearerAuth,
         product_id: Path<Uuid>,
     ) -> ApiResult<Json<ProductOut>, AdminRead> {
-        auth.admin()?;
+        auth.require(Permission::CatalogRead)?;
         let product = state.catalog.product(Locator::Id(product_id.0)).await?;
         Ok(Json(ProductOut::new(
             product,
@@ -263,7 +264,7 @@ impl AdminCatalogApi {
         product_id: Path<Uuid>,
         body: JsonBody<ProductPatchIn>,
     ) -> ApiResult<Json<ProductOut>, AdminWrite> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         let product = state
             .catalog
             .update_product(product_id.0, body.0.into())
@@ -289,7 +290,7 @@ impl AdminCatalogApi {
         auth: BearerAuth,
         product_id: Path<Uuid>,
     ) -> ApiResult<Deleted, AdminDelete> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         state.catalog.delete_product(product_id.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -307,7 +308,7 @@ impl AdminCatalogApi {
         product_id: Path<Uuid>,
         body: JsonBody<VariantIn>,
     ) -> ApiResult<CreatedVariant, AdminWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::CatalogWrite)?;
         let variant = state
             .catalog
             .add_variant(product_id.0, body.0.into(), Some(admin.user_id))
@@ -331,7 +332,7 @@ impl AdminCatalogApi {
         variant_id: Path<Uuid>,
         body: JsonBody<VariantPatchIn>,
     ) -> ApiResult<Json<VariantOut>, AdminWrite> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         let variant = state
             .catalog
             .update_variant(variant_id.0, body.0.into())
@@ -353,7 +354,7 @@ impl AdminCatalogApi {
         auth: BearerAuth,
         variant_id: Path<Uuid>,
     ) -> ApiResult<Deleted, AdminDelete> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         state.catalog.delete_variant(variant_id.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -377,7 +378,7 @@ impl AdminCatalogApi {
         idempotency_key: Header<Option<String>>,
         body: JsonBody<AdjustmentIn>,
     ) -> ApiResult<CreatedAdjustment, AdminWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::StockWrite)?;
         let key = idempotency_key
             .0
             .map(|k| IdempotencyKey::new(format!("adjustment:{}", admin.user_id), &k, &body.0))
@@ -418,7 +419,7 @@ impl AdminCatalogApi {
         limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<MovementPageOut>, AdminRead> {
-        auth.admin()?;
+        auth.require(Permission::CatalogRead)?;
         let items = state.catalog.movements(&sku.0, cursor.0, limit.0).await?;
         let next_cursor = (items.len() as i64 == limit.0)
             .then(|| items.last().map(|m| m.movement_id.to_string()))

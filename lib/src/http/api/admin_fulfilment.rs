@@ -16,6 +16,7 @@ use super::{
     ApiTags,
 };
 use crate::{
+    auth::Permission,
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
     orders::Actor,
@@ -54,7 +55,7 @@ impl AdminFulfilmentApi {
         order_id: Path<Uuid>,
         body: JsonBody<ShipmentIn>,
     ) -> ApiResult<CreatedShipment, ShipmentWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let (shipment, order) = state
             .fulfilment
             .ship(order_id.0, body.0.into(), Actor::Admin(admin.user_id))
@@ -77,7 +78,7 @@ impl AdminFulfilmentApi {
         auth: BearerAuth,
         order_id: Path<Uuid>,
     ) -> ApiResult<Json<ShipmentListOut>, ShipmentRead> {
-        auth.admin()?;
+        auth.require(Permission::OrdersRead)?;
         let shipments = state.fulfilment.order_shipments(order_id.0).await?;
         Ok(Json(ShipmentListOut {
             items: shipments.into_iter().map(Into::into).collect(),
@@ -100,7 +101,7 @@ impl AdminFulfilmentApi {
         order_id: Path<Uuid>,
         shipment_id: Path<Uuid>,
     ) -> ApiResult<Json<ShipmentWithOrderOut>, ShipmentWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let (shipment, order) = state
             .fulfilment
             .deliver(order_id.0, shipment_id.0, Actor::Admin(admin.user_id))
@@ -135,7 +136,7 @@ impl AdminFulfilmentApi {
         idempotency_key: Header<Option<String>>,
         body: JsonBody<CancelUnitsIn>,
     ) -> ApiResult<Json<OrderOut>, UnitsCancel> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::Refunds)?;
         let units = body.0.units();
         let CancelUnitsIn { reason, manual, .. } = body.0;
         let refund = UnitsRefund {
@@ -157,6 +158,7 @@ impl AdminFulfilmentApi {
                 reference: m.reference,
             }),
             cancels_units: true,
+            limit: state.auth.refund_limit(admin.role),
         };
         let receipt = state.payments.refund_units(order_id.0, refund).await?;
         Ok(Json(receipt.order.into()))

@@ -18,6 +18,7 @@ use super::{
     ApiTags,
 };
 use crate::{
+    auth::Permission,
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
     idempotency::IdempotencyKey,
@@ -58,7 +59,7 @@ impl AdminOrdersApi {
         limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<OrderPageOut>, AdminOrderList> {
-        auth.admin()?;
+        auth.require(Permission::OrdersRead)?;
         let filter = OrderFilter {
             status: status.0.map(Into::into),
             customer_email: customer_email.0,
@@ -84,7 +85,7 @@ impl AdminOrdersApi {
         auth: BearerAuth,
         order_id: Path<Uuid>,
     ) -> ApiResult<Json<OrderDetailOut>, AdminOrderRead> {
-        auth.admin()?;
+        auth.require(Permission::OrdersRead)?;
         let (order, history) = state.orders.admin_order(order_id.0).await?;
         Ok(Json(OrderDetailOut {
             order: order.into(),
@@ -115,7 +116,7 @@ impl AdminOrdersApi {
         idempotency_key: Header<Option<String>>,
         body: JsonBody<TransitionIn>,
     ) -> ApiResult<Json<OrderOut>, AdminOrderWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let TransitionIn {
             to,
             reason,
@@ -136,7 +137,13 @@ impl AdminOrdersApi {
             let reason = reason.unwrap_or_else(|| "cancelled by the shop".into());
             let order = state
                 .payments
-                .cancel_order(order_id.0, reason, Actor::Admin(admin.user_id), seed)
+                .cancel_order(
+                    order_id.0,
+                    reason,
+                    Actor::Admin(admin.user_id),
+                    seed,
+                    state.auth.refund_limit(admin.role),
+                )
                 .await?;
             return Ok(Json(order.into()));
         }
@@ -195,7 +202,7 @@ impl AdminOrdersApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: JsonBody<RefundIn>,
     ) -> ApiResult<Json<OrderOut>, AdminOrderWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::Refunds)?;
         let key = idempotency_key
             .0
             .as_deref()
@@ -212,6 +219,7 @@ impl AdminOrdersApi {
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             actor: Actor::Admin(admin.user_id),
             cancels_units: false,
+            limit: state.auth.refund_limit(admin.role),
         };
         let order = state
             .payments
@@ -242,7 +250,7 @@ impl AdminOrdersApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: JsonBody<ManualRefundIn>,
     ) -> ApiResult<Json<OrderOut>, AdminManualRefund> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::Refunds)?;
         let key = idempotency_key
             .0
             .as_deref()
@@ -267,6 +275,7 @@ impl AdminOrdersApi {
                 .0
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             staff: admin.user_id,
+            limit: state.auth.refund_limit(admin.role),
             cancels_order: cancel_order.unwrap_or(false),
             cancels_units: false,
         };
@@ -301,7 +310,7 @@ impl AdminOrdersApi {
         )]
         limit: Query<i64>,
     ) -> ApiResult<Json<PaymentExceptionListOut>, AdminOrderList> {
-        auth.admin()?;
+        auth.require(Permission::OrdersRead)?;
         let items = state
             .payments
             .exceptions(exception_state.0.map(ExceptionStateDto::as_str), limit.0)
@@ -326,7 +335,7 @@ impl AdminOrdersApi {
         exception_id: Path<Uuid>,
         body: JsonBody<ResolveExceptionIn>,
     ) -> ApiResult<Json<PaymentExceptionOut>, AdminExceptionResolve> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let resolved = state
             .payments
             .resolve_exception(exception_id.0, admin.user_id, &body.0.resolution)
@@ -349,7 +358,7 @@ impl AdminOrdersApi {
         auth: BearerAuth,
         order_id: Path<Uuid>,
     ) -> ApiResult<Json<OrderOut>, AdminPaymentCancel> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let order = state
             .payments
             .cancel_payment(order_id.0, Actor::Admin(admin.user_id))

@@ -15,6 +15,7 @@ use super::{
     ApiTags,
 };
 use crate::{
+    auth::Permission,
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
 };
@@ -49,7 +50,7 @@ impl AdminPromotionsApi {
         auth: BearerAuth,
         body: JsonBody<PromotionIn>,
     ) -> ApiResult<CreatedPromotion, PromotionWrite> {
-        auth.admin()?;
+        auth.require(Permission::Promotions)?;
         let promotion = state.promotions.create(body.0.into()).await?;
         Ok(CreatedPromotion::Created(Json(promotion.into())))
     }
@@ -69,7 +70,7 @@ impl AdminPromotionsApi {
         limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<PromotionPageOut>, PromotionList> {
-        auth.admin()?;
+        auth.require(Permission::Promotions)?;
         let items = state.promotions.list(cursor.0, limit.0).await?;
         let next_cursor = (items.len() as i64 == limit.0)
             .then(|| items.last().map(|p| p.rule.id))
@@ -92,7 +93,7 @@ impl AdminPromotionsApi {
         auth: BearerAuth,
         promotion_id: Path<Uuid>,
     ) -> ApiResult<Json<PromotionOut>, PromotionRead> {
-        auth.admin()?;
+        auth.require(Permission::Promotions)?;
         Ok(Json(state.promotions.get(promotion_id.0).await?.into()))
     }
 
@@ -111,7 +112,7 @@ impl AdminPromotionsApi {
         promotion_id: Path<Uuid>,
         body: JsonBody<PromotionPatchIn>,
     ) -> ApiResult<Json<PromotionOut>, PromotionWrite> {
-        auth.admin()?;
+        auth.require(Permission::Promotions)?;
         let promotion = state
             .promotions
             .update(promotion_id.0, body.0.into())
@@ -133,7 +134,7 @@ impl AdminPromotionsApi {
         auth: BearerAuth,
         promotion_id: Path<Uuid>,
     ) -> ApiResult<Deleted, PromotionDelete> {
-        auth.admin()?;
+        auth.require(Permission::Promotions)?;
         state.promotions.delete(promotion_id.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -156,7 +157,7 @@ impl AdminPromotionsApi {
         limit: Query<i64>,
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<PromotionUsageOut>, PromotionRead> {
-        auth.admin()?;
+        auth.require(Permission::Promotions)?;
         let usage = state
             .promotions
             .usage(promotion_id.0, cursor.0, limit.0)

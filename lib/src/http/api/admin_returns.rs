@@ -16,8 +16,10 @@ use super::{
     ApiTags,
 };
 use crate::{
+    auth::Permission,
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
+    returns::RefundReturn,
 };
 
 error_set!(AdminReturnList: 401, 403);
@@ -47,7 +49,7 @@ impl AdminReturnsApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<ReturnPageOut>, AdminReturnList> {
-        auth.admin()?;
+        auth.require(Permission::OrdersRead)?;
         let returns = state
             .returns
             .list(None, status.0.map(Into::into), cursor.0, limit.0)
@@ -67,7 +69,7 @@ impl AdminReturnsApi {
         auth: BearerAuth,
         return_id: Path<Uuid>,
     ) -> ApiResult<Json<ReturnOut>, AdminReturnRead> {
-        auth.admin()?;
+        auth.require(Permission::OrdersRead)?;
         Ok(Json(state.returns.get(return_id.0).await?.into()))
     }
 
@@ -86,7 +88,7 @@ impl AdminReturnsApi {
         return_id: Path<Uuid>,
         body: JsonBody<ReturnApprovalIn>,
     ) -> ApiResult<Json<ReturnOut>, AdminReturnWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let r = state
             .returns
             .approve(return_id.0, admin.user_id, body.0.note)
@@ -110,7 +112,7 @@ impl AdminReturnsApi {
         return_id: Path<Uuid>,
         body: JsonBody<ReturnRejectionIn>,
     ) -> ApiResult<Json<ReturnOut>, AdminReturnWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let r = state
             .returns
             .reject(return_id.0, admin.user_id, body.0.reason)
@@ -134,7 +136,7 @@ impl AdminReturnsApi {
         return_id: Path<Uuid>,
         body: JsonBody<ReturnReceiptIn>,
     ) -> ApiResult<Json<ReturnOut>, AdminReturnWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::OrdersWrite)?;
         let r = state
             .returns
             .receive(return_id.0, admin.user_id, body.0.dispositions())
@@ -162,10 +164,14 @@ impl AdminReturnsApi {
         return_id: Path<Uuid>,
         body: JsonBody<ReturnRefundIn>,
     ) -> ApiResult<Json<ReturnOut>, AdminReturnRefund> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::Refunds)?;
+        let how = RefundReturn {
+            limit: state.auth.refund_limit(admin.role),
+            ..body.0.into()
+        };
         let r = state
             .returns
-            .refund(return_id.0, admin.user_id, body.0.into())
+            .refund(return_id.0, admin.user_id, how)
             .await?;
         Ok(Json(r.into()))
     }

@@ -9,6 +9,7 @@ use super::{
     ApiTags,
 };
 use crate::{
+    auth::Permission,
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
 };
@@ -40,7 +41,7 @@ impl AdminShippingApi {
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
     ) -> ApiResult<Json<ShippingZonesOut>, ZoneList> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let zones = state.shipping.zones().await?;
         Ok(Json(ShippingZonesOut {
             items: zones.into_iter().map(Into::into).collect(),
@@ -62,7 +63,7 @@ impl AdminShippingApi {
         auth: BearerAuth,
         body: JsonBody<ShippingZoneIn>,
     ) -> ApiResult<CreatedZone, ZoneWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let zone = state.shipping.create_zone(body.0.into()).await?;
         Ok(CreatedZone::Created(Json(zone.into())))
     }
@@ -79,7 +80,7 @@ impl AdminShippingApi {
         auth: BearerAuth,
         zone_id: Path<Uuid>,
     ) -> ApiResult<Json<ShippingZoneOut>, ZoneRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         Ok(Json(state.shipping.zone(zone_id.0).await?.into()))
     }
 
@@ -98,7 +99,7 @@ impl AdminShippingApi {
         zone_id: Path<Uuid>,
         body: JsonBody<ShippingZoneIn>,
     ) -> ApiResult<Json<ShippingZoneOut>, ZoneWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let zone = state
             .shipping
             .replace_zone(zone_id.0, body.0.into())
@@ -118,7 +119,7 @@ impl AdminShippingApi {
         auth: BearerAuth,
         zone_id: Path<Uuid>,
     ) -> ApiResult<Deleted, ZoneRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         state.shipping.delete_zone(zone_id.0).await?;
         Ok(Deleted::NoContent)
     }

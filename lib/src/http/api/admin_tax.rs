@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{admin_catalog::Deleted, ApiTags};
 use crate::{
+    auth::Permission,
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
     tax::TaxClass,
@@ -90,7 +91,7 @@ impl AdminTaxApi {
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
     ) -> ApiResult<Json<TaxSettingsOut>, TaxRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let config = state.taxes.config();
         Ok(Json(TaxSettingsOut {
             classes: state
@@ -117,7 +118,7 @@ impl AdminTaxApi {
         auth: BearerAuth,
         body: JsonBody<TaxClassIn>,
     ) -> ApiResult<CreatedTaxClass, TaxClassWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let class = state
             .taxes
             .create_class(&body.0.code, &body.0.name, body.0.rate_bp)
@@ -141,7 +142,7 @@ impl AdminTaxApi {
         code: Path<String>,
         body: JsonBody<TaxClassPatchIn>,
     ) -> ApiResult<Json<TaxClassOut>, TaxClassWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let class = state
             .taxes
             .update_class(&code.0, body.0.name.as_deref(), body.0.rate_bp)
@@ -163,7 +164,7 @@ impl AdminTaxApi {
         auth: BearerAuth,
         code: Path<String>,
     ) -> ApiResult<Deleted, TaxClassWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         state.taxes.delete_class(&code.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -180,7 +181,7 @@ impl AdminTaxApi {
         auth: BearerAuth,
         product_id: Path<Uuid>,
     ) -> ApiResult<Json<ProductTaxClassDto>, ProductTaxRead> {
-        auth.admin()?;
+        auth.require(Permission::CatalogRead)?;
         let tax_class = state.taxes.product_class(product_id.0).await?;
         Ok(Json(ProductTaxClassDto { tax_class }))
     }
@@ -200,7 +201,7 @@ impl AdminTaxApi {
         product_id: Path<Uuid>,
         body: JsonBody<ProductTaxClassDto>,
     ) -> ApiResult<Json<ProductTaxClassDto>, TaxClassWrite> {
-        auth.admin()?;
+        auth.require(Permission::CatalogWrite)?;
         state
             .taxes
             .set_product_class(product_id.0, &body.0.tax_class)

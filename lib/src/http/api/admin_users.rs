@@ -3,18 +3,70 @@
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    Object, OpenApi,
+    ApiResponse, Object, OpenApi,
 };
 use uuid::Uuid;
 
-use super::{dto::UserOut, ApiTags};
+use super::{
+    dto::{RoleOut, UserOut},
+    ApiTags,
+};
 use crate::{
+    auth::{staff::StaffInvite, Permission},
     error_set,
-    http::{problem::ApiResult, AppState, BearerAuth},
+    http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
 };
 
 error_set!(AdminReadErrors: 401, 403);
 error_set!(AdminUserWrite: 401, 403, 404, 409);
+error_set!(StaffInviteErrors: 401, 403, 409, 413, 415, 422);
+error_set!(RoleChangeErrors: 401, 403, 404, 409, 413, 415, 422);
+
+/// An invitation to join the staff, with any role but `customer`.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct StaffInviteIn {
+    pub email: String,
+    pub name: String,
+    pub role: RoleOut,
+}
+
+/// A sent invitation.
+#[derive(Debug, Object)]
+pub struct StaffInviteOut {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: RoleOut,
+    pub invited_by: Uuid,
+    /// The link works until then, once.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<StaffInvite> for StaffInviteOut {
+    fn from(i: StaffInvite) -> Self {
+        Self {
+            id: i.id,
+            email: i.email,
+            name: i.name,
+            role: i.role.into(),
+            invited_by: i.invited_by,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum InviteSent {
+    /// The invite is stored and its email on its way.
+    #[oai(status = 201)]
+    Created(Json<StaffInviteOut>),
+}
+
+/// A staff account's new role: any but `customer`.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct RoleIn {
+    pub role: RoleOut,
+}
 
 /// A page of users.
 #[derive(Debug, Object)]
@@ -49,7 +101,7 @@ impl AdminUsersApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<UserPage>, AdminReadErrors> {
-        auth.admin()?;
+        auth.require(Permission::CustomersRead)?;
         let users = state
             .auth
             .list_users(email.0.as_deref(), cursor.0, limit.0)
@@ -66,7 +118,8 @@ impl AdminUsersApi {
     /// Disable a user
     ///
     /// Every session of the account ends at once (its access tokens stop working on the next
-    /// request) and it cannot sign in until enabled again. Staff cannot disable themselves.
+    /// request) and it cannot sign in until enabled again. Staff cannot disable themselves;
+    /// only the owner disables (or enables) staff.
     #[oai(
         path = "/users/:user_id/disable",
         method = "post",
@@ -78,11 +131,8 @@ impl AdminUsersApi {
         auth: BearerAuth,
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<UserOut>, AdminUserWrite> {
-        let admin = auth.admin()?;
-        let user = state
-            .auth
-            .set_disabled(admin.user_id, user_id.0, true)
-            .await?;
+        let admin = auth.require(Permission::CustomersWrite)?;
+        let user = state.auth.set_disabled(admin, user_id.0, true).await?;
         Ok(Json(user.into()))
     }
 
@@ -100,10 +150,55 @@ impl AdminUsersApi {
         auth: BearerAuth,
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<UserOut>, AdminUserWrite> {
-        let admin = auth.admin()?;
+        let admin = auth.require(Permission::CustomersWrite)?;
+        let user = state.auth.set_disabled(admin, user_id.0, false).await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Invite someone to the staff
+    ///
+    /// Emails a link (valid `STAFF_INVITE_TTL`, once) that creates the account with the role.
+    /// An address that already has an account is a 409 `email_taken`.
+    #[oai(
+        path = "/staff-invites",
+        method = "post",
+        operation_id = "invite_staff"
+    )]
+    async fn invite(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        body: JsonBody<StaffInviteIn>,
+    ) -> ApiResult<InviteSent, StaffInviteErrors> {
+        let owner = auth.require(Permission::Staff)?;
+        let StaffInviteIn { email, name, role } = body.0;
+        let invite = state
+            .auth
+            .invite_staff(owner, &email, &name, role.into())
+            .await?;
+        Ok(InviteSent::Created(Json(invite.into())))
+    }
+
+    /// Change a staff member's role
+    ///
+    /// Takes effect on their next request. Not one's own role (409 `cannot_change_own_role`);
+    /// customers become staff through an invite (409 `not_staff`).
+    #[oai(
+        path = "/users/:user_id/role",
+        method = "put",
+        operation_id = "change_user_role"
+    )]
+    async fn change_role(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        user_id: Path<Uuid>,
+        body: JsonBody<RoleIn>,
+    ) -> ApiResult<Json<UserOut>, RoleChangeErrors> {
+        let owner = auth.require(Permission::Staff)?;
         let user = state
             .auth
-            .set_disabled(admin.user_id, user_id.0, false)
+            .change_role(owner, user_id.0, body.0.role.into())
             .await?;
         Ok(Json(user.into()))
     }

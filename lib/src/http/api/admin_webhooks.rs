@@ -20,6 +20,7 @@ use super::{
     ApiTags,
 };
 use crate::{
+    auth::Permission,
     error_set,
     events::EventKind,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
@@ -80,7 +81,7 @@ impl AdminWebhooksApi {
         auth: BearerAuth,
         body: JsonBody<WebhookEndpointIn>,
     ) -> ApiResult<CreatedEndpoint, WebhookWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let created = state.webhooks.create(body.0.into()).await?;
         Ok(CreatedEndpoint::Created(Json(created.into())))
     }
@@ -96,7 +97,7 @@ impl AdminWebhooksApi {
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
     ) -> ApiResult<Json<Vec<WebhookEndpointOut>>, WebhookList> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let endpoints = state.webhooks.list().await?;
         Ok(Json(endpoints.into_iter().map(Into::into).collect()))
     }
@@ -111,7 +112,7 @@ impl AdminWebhooksApi {
         &self,
         auth: BearerAuth,
     ) -> ApiResult<Json<Vec<WebhookEventTypeOut>>, WebhookList> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         Ok(Json(EventKind::ALL.iter().map(|k| (*k).into()).collect()))
     }
 
@@ -127,7 +128,7 @@ impl AdminWebhooksApi {
         auth: BearerAuth,
         endpoint_id: Path<Uuid>,
     ) -> ApiResult<Json<WebhookEndpointOut>, WebhookRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         Ok(Json(state.webhooks.get(endpoint_id.0).await?.into()))
     }
 
@@ -144,7 +145,7 @@ impl AdminWebhooksApi {
         endpoint_id: Path<Uuid>,
         body: JsonBody<WebhookEndpointPatchIn>,
     ) -> ApiResult<Json<WebhookEndpointOut>, WebhookWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let endpoint = state.webhooks.update(endpoint_id.0, body.0.into()).await?;
         Ok(Json(endpoint.into()))
     }
@@ -161,7 +162,7 @@ impl AdminWebhooksApi {
         auth: BearerAuth,
         endpoint_id: Path<Uuid>,
     ) -> ApiResult<Deleted, WebhookRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         state.webhooks.delete(endpoint_id.0).await?;
         Ok(Deleted::NoContent)
     }
@@ -182,7 +183,7 @@ impl AdminWebhooksApi {
         endpoint_id: Path<Uuid>,
         body: JsonBody<RotateSecretIn>,
     ) -> ApiResult<Json<WebhookEndpointWithSecret>, WebhookWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let overlap = Duration::from_secs(body.0.overlap_seconds.unwrap_or(86_400));
         let rotated = state.webhooks.rotate_secret(endpoint_id.0, overlap).await?;
         Ok(Json(rotated.into()))
@@ -200,7 +201,7 @@ impl AdminWebhooksApi {
         auth: BearerAuth,
         endpoint_id: Path<Uuid>,
     ) -> ApiResult<QueuedDelivery, WebhookRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let delivery = state.webhooks.send_test(endpoint_id.0).await?;
         Ok(QueuedDelivery::Accepted(Json(delivery.into())))
     }
@@ -218,7 +219,7 @@ impl AdminWebhooksApi {
         endpoint_id: Path<Uuid>,
         body: JsonBody<RedeliverIn>,
     ) -> ApiResult<Json<RedeliveredOut>, WebhookWrite> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let count = state
             .webhooks
             .redeliver_failed(endpoint_id.0, body.0.from, body.0.to)
@@ -249,7 +250,7 @@ impl AdminWebhooksApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
     ) -> ApiResult<Json<WebhookDeliveryPage>, WebhookRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let items = state
             .webhooks
             .deliveries(
@@ -280,7 +281,7 @@ impl AdminWebhooksApi {
         auth: BearerAuth,
         delivery_id: Path<Uuid>,
     ) -> ApiResult<Json<WebhookDeliveryDetail>, WebhookRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let (delivery, attempts) = state.webhooks.delivery(delivery_id.0).await?;
         Ok(Json(WebhookDeliveryDetail {
             delivery: delivery.into(),
@@ -302,7 +303,7 @@ impl AdminWebhooksApi {
         auth: BearerAuth,
         delivery_id: Path<Uuid>,
     ) -> ApiResult<QueuedDelivery, WebhookRead> {
-        auth.admin()?;
+        auth.require(Permission::Settings)?;
         let delivery = state.webhooks.redeliver(delivery_id.0).await?;
         Ok(QueuedDelivery::Accepted(Json(delivery.into())))
     }

@@ -97,6 +97,17 @@ pub enum LogoutResponse {
     NoContent,
 }
 
+/// Accepting a staff invite.
+#[derive(Debug, Object, serde::Deserialize)]
+pub struct InviteAcceptIn {
+    /// The `token` of the invite's link.
+    #[serde(default)]
+    pub token: String,
+    /// The new account's password: at least 10 characters, not the email, not a common one.
+    #[serde(default)]
+    pub new_password: String,
+}
+
 pub struct AuthApi;
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
@@ -221,6 +232,30 @@ impl AuthApi {
             .reset_password(&body.0.token, &body.0.new_password)
             .await?;
         Ok(Done::NoContent)
+    }
+
+    /// Accept a staff invite
+    ///
+    /// Creates the staff account of the invite (its address verified, its role the invite's)
+    /// and signs it in. An invalid, expired or used token is a 422 naming `token`.
+    #[oai(
+        path = "/accept-invite",
+        method = "post",
+        operation_id = "accept_staff_invite"
+    )]
+    async fn accept_invite(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<InviteAcceptIn>,
+    ) -> ApiResult<RegisterResponse, RegisterErrors> {
+        let (user, tokens) = state
+            .auth
+            .accept_invite(&body.0.token, &body.0.new_password)
+            .await?;
+        Ok(RegisterResponse::Created(Json(SessionOut {
+            user: user.into(),
+            tokens: tokens.into(),
+        })))
     }
 
     /// Verify my email address with a link's token

@@ -12,14 +12,42 @@ use crate::auth::{Role, TokenPair, User};
 #[serde(rename_all = "snake_case")]
 pub enum RoleOut {
     Customer,
-    Admin,
+    /// Everything, staff included.
+    Owner,
+    /// Everything but staff.
+    #[oai(rename = "admin")]
+    #[serde(rename = "admin")]
+    Administrator,
+    /// Catalog, stock and imports.
+    CatalogManager,
+    /// Orders, shipments, returns and refunds up to `STAFF_REFUND_LIMIT`.
+    OrderManager,
+    /// Reads orders and customers.
+    Support,
 }
 
 impl From<Role> for RoleOut {
     fn from(role: Role) -> Self {
         match role {
             Role::Customer => RoleOut::Customer,
-            Role::Admin => RoleOut::Admin,
+            Role::Owner => RoleOut::Owner,
+            Role::Administrator => RoleOut::Administrator,
+            Role::CatalogManager => RoleOut::CatalogManager,
+            Role::OrderManager => RoleOut::OrderManager,
+            Role::Support => RoleOut::Support,
+        }
+    }
+}
+
+impl From<RoleOut> for Role {
+    fn from(role: RoleOut) -> Self {
+        match role {
+            RoleOut::Customer => Role::Customer,
+            RoleOut::Owner => Role::Owner,
+            RoleOut::Administrator => Role::Administrator,
+            RoleOut::CatalogManager => Role::CatalogManager,
+            RoleOut::OrderManager => Role::OrderManager,
+            RoleOut::Support => Role::Support,
         }
     }
 }

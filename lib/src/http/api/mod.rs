@@ -4,6 +4,7 @@
 
 mod account;
 mod addresses;
+mod admin_audit;
 mod admin_catalog;
 mod admin_fulfilment;
 mod admin_orders;
@@ -50,7 +51,7 @@ pub enum ApiTags {
     Payments,
     /// Full-text product search with filters and facets.
     Search,
-    /// Administration (role admin).
+    /// Administration: staff, each operation needing a permission of their role.
     Admin,
 }
 
@@ -76,6 +77,7 @@ pub type Api = (
         admin_shipping::AdminShippingApi,
         admin_fulfilment::AdminFulfilmentApi,
         addresses::AddressesApi,
+        admin_audit::AdminAuditApi,
     ),
 );
 
@@ -100,6 +102,7 @@ pub fn all() -> Api {
             admin_shipping::AdminShippingApi,
             admin_fulfilment::AdminFulfilmentApi,
             addresses::AddressesApi,
+            admin_audit::AdminAuditApi,
         ),
     )
 }

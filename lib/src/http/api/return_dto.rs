@@ -252,6 +252,7 @@ impl From<ReturnRefundIn> for RefundReturn {
                 method: m.method,
                 reference: m.reference,
             }),
+            limit: None,
         }
     }
 }

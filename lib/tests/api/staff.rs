@@ -1,0 +1,234 @@
+//! Staff: the owner invites people with a role, the invitee sets a password and works with
+//! exactly that role's permissions; roles change and staff are disabled by the owner only,
+//! with effect on the next request.
+
+use serde_json::{json, Value};
+use toko_testkit::{assert_problem, problem_fields, TestApp, TestUser};
+
+/// The link token of an invite, derived as the notifier derives it for the email.
+fn invite_token(invite: &Value) -> String {
+    let key = toko::config::Secret::new(toko_testkit::default_settings("")["JWT_SECRET"].clone());
+    toko::auth::staff::invite_token(&key, invite["id"].as_str().unwrap().parse().unwrap())
+}
+
+async fn invite(app: &TestApp, by: &TestUser, body: Value) -> reqwest::Response {
+    app.post("/api/v1/admin/staff-invites", &body)
+        .bearer_auth(&by.access_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn accept(app: &TestApp, token: &str) -> reqwest::Response {
+    app.post(
+        "/api/v1/auth/accept-invite",
+        &json!({"token": token, "new_password": "a fresh staff passphrase"}),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+fn product(category: &str) -> Value {
+    json!({"name": "Batik Shirt", "status": "draft", "category_id": category,
+           "variants": [{"sku": "BATIK-1", "price": 150000, "stock_on_hand": 3}]})
+}
+
+#[tokio::test]
+async fn an_invited_person_sets_a_password_and_works_with_the_invited_role_only() {
+    let app = TestApp::spawn().await;
+    let owner = app.register_staff("owner").await;
+    let category = app.create_category_id(&owner, "Shirts", None).await;
+    let email = format!("hire-{}@example.com", uuid::Uuid::new_v4().simple());
+    let resp = invite(
+        &app,
+        &owner,
+        json!({"email": email.to_uppercase(), "name": " Dewi ", "role": "catalog_manager"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let sent: Value = resp.json().await.unwrap();
+    assert_eq!(sent["email"], email);
+    assert_eq!(sent["role"], "catalog_manager");
+
+    let resp = accept(&app, &invite_token(&sent)).await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let session: Value = resp.json().await.unwrap();
+    assert_eq!(session["user"]["name"], "Dewi");
+    assert_eq!(session["user"]["role"], "catalog_manager");
+    let token = session["tokens"]["access_token"].as_str().unwrap();
+
+    // The catalog is theirs; orders and staff are not.
+    let resp = app
+        .post("/api/v1/admin/products", &product(&category))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let resp = app
+        .get("/api/v1/admin/orders")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(resp, 403, "forbidden").await;
+    assert!(problem["detail"].as_str().unwrap().contains("orders.read"));
+
+    // The link works once; an address with an account gets no invite; only the owner invites.
+    let problem = assert_problem(
+        accept(&app, &invite_token(&sent)).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem_fields(&problem), ["token"]);
+    let resp = invite(
+        &app,
+        &owner,
+        json!({"email": email, "name": "Again", "role": "support"}),
+    )
+    .await;
+    assert_problem(resp, 409, "email_taken").await;
+    let admin = app.register_admin().await;
+    let resp = invite(
+        &app,
+        &admin,
+        json!({"email": "someone@example.com", "name": "S", "role": "support"}),
+    )
+    .await;
+    assert_problem(resp, 403, "forbidden").await;
+    let resp = invite(
+        &app,
+        &owner,
+        json!({"email": "bad", "name": "", "role": "customer"}),
+    )
+    .await;
+    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem_fields(&problem), ["email", "name", "role"]);
+}
+
+#[tokio::test]
+async fn the_owner_changes_roles_and_disables_staff_with_effect_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let owner = app.register_staff("owner").await;
+    let support = app.register_staff("support").await;
+    let category = app.create_category_id(&owner, "Shirts", None).await;
+    let create = || {
+        app.post("/api/v1/admin/products", &product(&category))
+            .bearer_auth(&support.access_token)
+            .send()
+    };
+    assert_eq!(create().await.unwrap().status(), 403);
+
+    let change = |user: &TestUser, by: &TestUser, role: &str| {
+        app.client
+            .put(app.url(&format!("/api/v1/admin/users/{}/role", user.id)))
+            .json(&json!({"role": role}))
+            .bearer_auth(&by.access_token)
+            .send()
+    };
+    let resp = change(&support, &owner, "catalog_manager").await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    // The same access token, the new role.
+    assert_eq!(create().await.unwrap().status(), 201);
+
+    assert_problem(
+        change(&owner, &owner, "support").await.unwrap(),
+        409,
+        "cannot_change_own_role",
+    )
+    .await;
+    let customer = app.register_customer().await;
+    assert_problem(
+        change(&customer, &owner, "support").await.unwrap(),
+        409,
+        "not_staff",
+    )
+    .await;
+    let admin = app.register_admin().await;
+    assert_problem(
+        change(&support, &admin, "owner").await.unwrap(),
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // Administrators disable customers, not staff; the owner disables staff.
+    let disable = |user: &TestUser, by: &TestUser| {
+        app.post(
+            &format!("/api/v1/admin/users/{}/disable", user.id),
+            &json!({}),
+        )
+        .bearer_auth(&by.access_token)
+        .send()
+    };
+    assert_eq!(disable(&customer, &admin).await.unwrap().status(), 200);
+    assert_problem(disable(&support, &admin).await.unwrap(), 403, "forbidden").await;
+    assert_eq!(disable(&support, &owner).await.unwrap().status(), 200);
+    assert_eq!(create().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn an_order_manager_refunds_up_to_the_limit_and_an_administrator_beyond_it() {
+    let app = TestApp::builder()
+        .with_midtrans()
+        .setting("ORDER_MANAGER_REFUND_LIMIT", "30000")
+        .spawn()
+        .await;
+    let (admin, variant) = app.admin_with_product("LIMIT-1", 100_000, 10).await;
+    let (_, placed) = app.checked_out(&variant, 1).await;
+    let order = &placed["order"];
+    let id = order["id"].as_str().unwrap();
+    app.sim_action(
+        order["number"].as_str().unwrap(),
+        "pay",
+        json!({"outcome": "settlement", "payment_type": "gopay"}),
+    )
+    .await;
+    assert_eq!(app.wait_for_order_status(id, "paid").await, "paid");
+    let manager = app.register_staff("order_manager").await;
+    let refund = |by: &TestUser, amount: i64| {
+        app.post(
+            &format!("/api/v1/admin/orders/{id}/refund"),
+            &json!({"amount": amount, "reason": "damaged box"}),
+        )
+        .bearer_auth(&by.access_token)
+        .send()
+    };
+
+    let problem = assert_problem(
+        refund(&manager, 30_001).await.unwrap(),
+        403,
+        "refund_limit_exceeded",
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("30000"),
+        "{problem}"
+    );
+    // Cancelling the paid order would refund it all: over the limit too.
+    let resp = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/transitions"),
+            &json!({"to": "cancelled", "reason": "customer asked"}),
+        )
+        .bearer_auth(&manager.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 403, "refund_limit_exceeded").await;
+    let unchanged = app
+        .get_ok(&admin.access_token, &format!("/api/v1/admin/orders/{id}"))
+        .await;
+    assert_eq!(unchanged["order"]["status"], "paid");
+    assert_eq!(unchanged["order"]["refunded_amount"], 0);
+
+    let resp = refund(&manager, 30_000).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let resp = refund(&admin, 40_000).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let after: Value = resp.json().await.unwrap();
+    assert_eq!(after["refunded_amount"], 70_000);
+    app.assert_consistent().await;
+}
