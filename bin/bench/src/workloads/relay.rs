@@ -147,3 +147,76 @@ pub async fn measure(db: &PgPool, events: u32) -> anyhow::Result<Summary> {
         ..Summary::default()
     })
 }
+
+/// The broker alone, W6's yardstick: the same number of persistent messages published with
+/// confirms to the same exchange and routing key (so to the bench queue and the durable
+/// archive queue), as the relay does it (batches of `batch` messages, each confirmed before
+/// the next, on `channels` channels at once) but without the database around each batch.
+/// W6's ratio to it is the relay's overhead; its rate is the bound on this machine.
+pub async fn broker_yardstick(
+    amqp_url: &str,
+    events: u32,
+    batch: u32,
+    channels: u32,
+) -> anyhow::Result<Summary> {
+    use lapin::{
+        options::{BasicPublishOptions, ConfirmSelectOptions},
+        BasicProperties, Confirmation,
+    };
+    let connection = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..channels {
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        // This channel's share of the messages: [first, end).
+        let (first, end) = (events * c / channels, events * (c + 1) / channels);
+        tasks.push(tokio::spawn(async move {
+            let mut sent = first;
+            while sent < end {
+                let mut confirms = Vec::new();
+                for n in sent..(sent + batch).min(end) {
+                    let body = format!("{{\"n\":{n}}}");
+                    let confirm = channel
+                        .basic_publish(
+                            EXCHANGE.into(),
+                            ROUTING_KEY.into(),
+                            BasicPublishOptions {
+                                mandatory: true,
+                                ..Default::default()
+                            },
+                            body.as_bytes(),
+                            BasicProperties::default()
+                                .with_content_type("application/json".into())
+                                .with_delivery_mode(2),
+                        )
+                        .await?;
+                    confirms.push(confirm);
+                }
+                sent += confirms.len() as u32;
+                for confirm in confirms {
+                    anyhow::ensure!(
+                        matches!(confirm.await?, Confirmation::Ack(None)),
+                        "the broker did not take a message"
+                    );
+                }
+            }
+            anyhow::Ok(sent - first)
+        }));
+    }
+    let mut published = 0;
+    for task in tasks {
+        published += task.await??;
+    }
+    let elapsed = started.elapsed();
+    connection
+        .close(200, "broker yardstick done".into())
+        .await?;
+    Ok(Summary {
+        requests: u64::from(published),
+        throughput: f64::from(published) / elapsed.as_secs_f64(),
+        ..Summary::default()
+    })
+}
