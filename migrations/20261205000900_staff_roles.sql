@@ -21,6 +21,7 @@ create table staff_invites (
     invited_by  uuid not null references users (user_id),
     expires_at  timestamptz not null,
     accepted_at timestamptz,
+    revoked_at  timestamptz,
     user_id     uuid references users (user_id),
     created_at  timestamptz not null default now(),
     constraint staff_invites_token_hash_key unique (token_hash),

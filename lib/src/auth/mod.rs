@@ -129,6 +129,8 @@ pub enum AuthError {
     NotStaff,
     #[error("only the owner manages staff accounts")]
     StaffOnlyByOwner,
+    #[error("no pending invite has this id")]
+    InviteNotFound,
     #[error("the email address is already verified")]
     EmailAlreadyVerified,
     #[error("database error")]

@@ -183,6 +183,36 @@ impl AuthService {
     }
 }
 
+impl AuthService {
+    /// Invites not accepted yet (expired ones included, with their time), newest first.
+    pub async fn pending_invites(&self) -> Result<Vec<StaffInvite>, AuthError> {
+        let rows = sqlx::query_as!(
+            InviteRow,
+            "select invite_id, email, name, role, invited_by, expires_at from staff_invites
+             where accepted_at is null and revoked_at is null order by invite_id desc limit 200",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Withdraws an invite not accepted yet: its link stops working.
+    pub async fn revoke_invite(&self, actor: Principal, invite_id: Uuid) -> Result<(), AuthError> {
+        let revoked = sqlx::query!(
+            "update staff_invites set revoked_at = now()
+             where invite_id = $1 and accepted_at is null and revoked_at is null",
+            invite_id,
+        )
+        .execute(&self.db)
+        .await?;
+        if revoked.rows_affected() == 0 {
+            return Err(AuthError::InviteNotFound);
+        }
+        tracing::info!(invite.id = %invite_id, actor.id = %actor.user_id, "staff invite revoked");
+        Ok(())
+    }
+}
+
 async fn insert_invite(
     tx: &mut PgConnection,
     invite: &StaffInvite,
@@ -209,22 +239,39 @@ async fn take_invite(
     tx: &mut PgConnection,
     token_hash: &[u8],
 ) -> Result<Option<StaffInvite>, sqlx::Error> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        InviteRow,
         "update staff_invites set accepted_at = now()
-         where token_hash = $1 and accepted_at is null and expires_at > now()
+         where token_hash = $1 and accepted_at is null and revoked_at is null
+           and expires_at > now()
          returning invite_id, email, name, role, invited_by, expires_at",
         token_hash,
     )
     .fetch_optional(tx)
     .await?;
-    Ok(row.map(|r| StaffInvite {
-        id: r.invite_id,
-        email: r.email,
-        name: r.name,
-        role: Role::from_db(&r.role),
-        invited_by: r.invited_by,
-        expires_at: r.expires_at,
-    }))
+    Ok(row.map(Into::into))
+}
+
+struct InviteRow {
+    invite_id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    invited_by: Uuid,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<InviteRow> for StaffInvite {
+    fn from(r: InviteRow) -> Self {
+        Self {
+            id: r.invite_id,
+            email: r.email,
+            name: r.name,
+            role: Role::from_db(&r.role),
+            invited_by: r.invited_by,
+            expires_at: r.expires_at,
+        }
+    }
 }
 
 async fn set_invite_user(

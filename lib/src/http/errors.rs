@@ -109,6 +109,7 @@ impl From<AuthError> for Problem {
             }
             AuthError::NotStaff => Problem::conflict("not_staff", error.to_string()),
             AuthError::StaffOnlyByOwner => Problem::forbidden(error.to_string()),
+            AuthError::InviteNotFound => Problem::not_found(error.to_string()),
             AuthError::EmailAlreadyVerified => {
                 Problem::conflict("email_already_verified", error.to_string())
             }

@@ -136,6 +136,8 @@ const RULES: &[(&str, Access)] = &[
     ("mark_shipment_delivered", Access::Staff("orders.write")),
     ("cancel_order_units", Access::Staff("refunds")),
     ("invite_staff", Access::Staff("staff")),
+    ("list_staff_invites", Access::Staff("staff")),
+    ("revoke_staff_invite", Access::Staff("staff")),
     ("list_audit_log", Access::Staff("audit.read")),
     ("change_user_role", Access::Staff("staff")),
     ("accept_staff_invite", Access::Public),
@@ -325,6 +327,14 @@ impl World {
     /// The token of a reset link of a fresh customer.
     /// The token of a fresh staff invite (derived as the notifier derives it).
     async fn invite_token(&self) -> String {
+        let invite = self.invite().await;
+        let key =
+            toko::config::Secret::new(toko_testkit::default_settings("")["JWT_SECRET"].clone());
+        toko::auth::staff::invite_token(&key, invite["id"].as_str().unwrap().parse().unwrap())
+    }
+
+    /// A fresh staff invite, sent by the owner.
+    async fn invite(&self) -> Value {
         let email = format!("invitee-{}@example.com", uuid::Uuid::new_v4().simple());
         let resp = self
             .app
@@ -337,10 +347,7 @@ impl World {
             .await
             .unwrap();
         assert_eq!(resp.status(), 201);
-        let invite: Value = resp.json().await.unwrap();
-        let key =
-            toko::config::Secret::new(toko_testkit::default_settings("")["JWT_SECRET"].clone());
-        toko::auth::staff::invite_token(&key, invite["id"].as_str().unwrap().parse().unwrap())
+        resp.json().await.unwrap()
     }
 
     fn owner(&self) -> &TestUser {
@@ -645,6 +652,8 @@ impl World {
                 "order_id": "X", "status_code": "200", "gross_amount": "1.00", "signature_key": "forged", "transaction_status": "settlement"
             })),
             "list_users" => c.get(url("/api/v1/admin/users")),
+            "list_staff_invites" => c.get(url("/api/v1/admin/staff-invites")),
+            "revoke_staff_invite" => c.delete(url(&format!("/api/v1/admin/staff-invites/{}", self.invite().await["id"].as_str().unwrap()))),
             "list_audit_log" => c.get(url("/api/v1/admin/audit-log")),
             "invite_staff" => c.post(url("/api/v1/admin/staff-invites"))
                 .json(&json!({"email": format!("hire-{unique}@example.com"), "name": "Hire", "role": "catalog_manager"})),

@@ -75,6 +75,46 @@ async fn an_invited_person_sets_a_password_and_works_with_the_invited_role_only(
     let problem = assert_problem(resp, 403, "forbidden").await;
     assert!(problem["detail"].as_str().unwrap().contains("orders.read"));
 
+    // The owner sees pending invites and may withdraw one: its link then stops working.
+    let other = invite(
+        &app,
+        &owner,
+        json!({"email": "second-hire@example.com", "name": "Rudi", "role": "support"}),
+    )
+    .await;
+    let other: Value = other.json().await.unwrap();
+    let pending = app
+        .get_ok(&owner.access_token, "/api/v1/admin/staff-invites")
+        .await;
+    let emails: Vec<&str> = pending["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["second-hire@example.com"],
+        "accepted invites are not pending"
+    );
+    let revoke = || {
+        app.delete(&format!(
+            "/api/v1/admin/staff-invites/{}",
+            other["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&owner.access_token)
+        .send()
+    };
+    assert_eq!(revoke().await.unwrap().status(), 204);
+    assert_problem(revoke().await.unwrap(), 404, "not_found").await;
+    let problem = assert_problem(
+        accept(&app, &invite_token(&other)).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem_fields(&problem), ["token"]);
+
     // The link works once; an address with an account gets no invite; only the owner invites.
     let problem = assert_problem(
         accept(&app, &invite_token(&sent)).await,

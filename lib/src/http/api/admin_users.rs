@@ -8,6 +8,7 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use super::{
+    admin_catalog::Deleted,
     dto::{RoleOut, UserOut},
     ApiTags,
 };
@@ -53,6 +54,13 @@ impl From<StaffInvite> for StaffInviteOut {
             expires_at: i.expires_at,
         }
     }
+}
+
+/// Pending staff invites.
+#[derive(Debug, Object)]
+pub struct StaffInvitesOut {
+    /// Newest first.
+    pub items: Vec<StaffInviteOut>,
 }
 
 #[derive(ApiResponse)]
@@ -201,6 +209,45 @@ impl AdminUsersApi {
             .change_role(owner, user_id.0, body.0.role.into())
             .await?;
         Ok(Json(user.into()))
+    }
+
+    /// List pending staff invites
+    ///
+    /// Invites neither accepted nor revoked (expired ones too: see `expires_at`), newest first.
+    #[oai(
+        path = "/staff-invites",
+        method = "get",
+        operation_id = "list_staff_invites"
+    )]
+    async fn invites(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+    ) -> ApiResult<Json<StaffInvitesOut>, AdminReadErrors> {
+        auth.require(Permission::Staff)?;
+        let invites = state.auth.pending_invites().await?;
+        Ok(Json(StaffInvitesOut {
+            items: invites.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Revoke a staff invite
+    ///
+    /// Its link stops working. An accepted or already revoked invite is a 404.
+    #[oai(
+        path = "/staff-invites/:invite_id",
+        method = "delete",
+        operation_id = "revoke_staff_invite"
+    )]
+    async fn revoke(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: BearerAuth,
+        invite_id: Path<Uuid>,
+    ) -> ApiResult<Deleted, AdminUserWrite> {
+        let owner = auth.require(Permission::Staff)?;
+        state.auth.revoke_invite(owner, invite_id.0).await?;
+        Ok(Deleted::NoContent)
     }
 }
 
