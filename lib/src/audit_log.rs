@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub const REDACTED: &str = "[redacted]";
 
 /// One recorded staff action.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub entry_id: Uuid,
     pub at: DateTime<Utc>,
@@ -93,9 +93,10 @@ pub async fn record(db: &PgPool, entry: NewEntry) -> Result<Uuid, sqlx::Error> {
 /// Entries newest first, keyset-paginated by id.
 pub async fn list(db: &PgPool, f: &Filter, limit: i64) -> Result<Vec<Entry>, sqlx::Error> {
     // The filters make the statement.
+    // The JSON columns are read as text: a request may hold a number no f64 can take back.
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "select entry_id, at, actor_id, actor_role, action, method, path, resource_type, resource_id,
-                status, request, before, after, request_id
+                status, request::text, before::text, after::text, request_id
          from audit_log where true",
     );
     if let Some(actor) = f.actor_id {
@@ -120,7 +121,51 @@ pub async fn list(db: &PgPool, f: &Filter, limit: i64) -> Result<Vec<Entry>, sql
         q.push(" and entry_id < ").push_bind(before);
     }
     q.push(" order by entry_id desc limit ").push_bind(limit);
-    q.build_query_as().fetch_all(db).await
+    let rows: Vec<Row> = q.build_query_as().fetch_all(db).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    entry_id: Uuid,
+    at: DateTime<Utc>,
+    actor_id: Uuid,
+    actor_role: String,
+    action: String,
+    method: String,
+    path: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    status: i32,
+    request: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    request_id: Option<String>,
+}
+
+impl From<Row> for Entry {
+    fn from(r: Row) -> Self {
+        // JSON that serde cannot hold (a number beyond f64) is shown as its text.
+        let json = |text: Option<String>| {
+            text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
+        };
+        Self {
+            entry_id: r.entry_id,
+            at: r.at,
+            actor_id: r.actor_id,
+            actor_role: r.actor_role,
+            action: r.action,
+            method: r.method,
+            path: r.path,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            status: r.status,
+            request: json(r.request),
+            before: json(r.before),
+            after: json(r.after),
+            request_id: r.request_id,
+        }
+    }
 }
 
 /// Whether a key names a secret (`password`, `new_password`, `secret`, `token`, ...).
