@@ -1,5 +1,5 @@
 //! `toko-bench`: the load harness of issue 10. It starts toko's release binaries against a
-//! seeded bench database, runs the workloads W1–W8 with pgbench as the yardstick in the same
+//! seeded bench database, runs the workloads W1–W8 and the long tail L1–L4 with pgbench as the yardstick in the same
 //! run, and prints one table. See docs/BENCHMARKS.md and `scripts/bench.sh`.
 
 mod api;
@@ -30,7 +30,7 @@ pub struct Args {
     /// Concurrent connections of every HTTP workload and pgbench clients.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
-    /// Workloads to run, comma-separated: w1..w8 or `all` (w8 is measured alongside w1).
+    /// Workloads to run, comma-separated: w1..w8, l1..l4 or `all` (w8 is measured alongside w1).
     #[arg(long, default_value = "all", value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// The seeded bench database (`tokoctl catalog seed --products 100000`).

@@ -73,7 +73,15 @@ pub fn targets(rows: &[Row], footprint: Option<&Footprint>) -> String {
             if ok { "met" } else { "MISSED" }
         );
     };
-    for (prefix, min) in [("W2", 0.5), ("W1", 0.3), ("W3", 0.1), ("W5a", 0.3)] {
+    for (prefix, min) in [
+        ("L1", 0.5),
+        ("L2", 0.3),
+        ("L3", 0.1),
+        ("W2", 0.5),
+        ("W1", 0.3),
+        ("W3", 0.1),
+        ("W5a", 0.3),
+    ] {
         for row in rows.iter().filter(|r| r.workload.starts_with(prefix)) {
             if let Some(ratio) = row.ratio() {
                 check(
@@ -84,13 +92,21 @@ pub fn targets(rows: &[Row], footprint: Option<&Footprint>) -> String {
             }
         }
     }
-    for row in rows
-        .iter()
-        .filter(|r| ["W1", "W2", "W3"].iter().any(|p| r.workload.starts_with(p)))
-    {
+    let p99_limits = [
+        ("L1", 50.0),
+        ("L2", 50.0),
+        ("L3", 100.0),
+        ("W1", 50.0),
+        ("W2", 50.0),
+        ("W3", 50.0),
+    ];
+    for row in rows {
+        let Some((_, limit)) = p99_limits.iter().find(|(p, _)| row.workload.starts_with(p)) else {
+            continue;
+        };
         check(
-            &format!("{} p99 < 50 ms", row.workload),
-            row.summary.p99_ms < 50.0,
+            &format!("{} p99 < {limit:.0} ms", row.workload),
+            row.summary.p99_ms < *limit,
             format!("{:.1} ms", row.summary.p99_ms),
         );
     }

@@ -13,9 +13,13 @@ use crate::{
     report::{self, Footprint, Row},
     smtp_sink,
     stats::Summary,
-    workloads::{cart, catalog, checkout, notifier, relay, search, Load},
+    workloads::{cart, catalog, checkout, long_tail, notifier, relay, search, Load},
     Args,
 };
+
+/// The read workloads, measured against `pgbench -S`.
+const READS: &[&str] = &["w1", "w2", "w3", "w8", "l1", "l2", "l3", "l4"];
+const LONG_TAIL: &[&str] = &["l1", "l2", "l3", "l4"];
 
 pub async fn all(args: Args) -> anyhow::Result<()> {
     let run_tag = format!(
@@ -49,7 +53,7 @@ pub async fn all(args: Args) -> anyhow::Result<()> {
         ],
     };
     let mut rows = Vec::new();
-    let api_workloads = ["w1", "w2", "w3", "w4", "w5", "w8"]
+    let api_workloads = ["w1", "w2", "w3", "w4", "w5", "w8", "l1", "l2", "l3", "l4"]
         .iter()
         .any(|w| args.runs(w));
     let footprint = if api_workloads {
@@ -110,7 +114,7 @@ async fn api_workloads_run(
         ..load
     };
     let _ = catalog::list_first_page(&api, warmup).await;
-    if ["w1", "w2", "w3", "w8"].iter().any(|w| args.runs(w)) {
+    if READS.iter().any(|w| args.runs(w)) {
         let select_only = yardstick(pgbench, Script::SelectOnly, load, rows).await?;
         if args.runs("w1") || args.runs("w8") {
             let sampler = RssSampler::start(&api_process);
@@ -135,6 +139,38 @@ async fn api_workloads_run(
                 "",
             ));
             check_alive!();
+        }
+        if LONG_TAIL.iter().any(|w| args.runs(w)) {
+            eprintln!("long tail: reading the catalog's ids, categories, brands and words");
+            let catalog = long_tail::Catalog::load(db).await?;
+            if args.runs("l1") {
+                let summary = long_tail::product_by_id(&api, load, &catalog).await;
+                rows.push(row("L1 product by id, long tail", summary, select_only, ""));
+                check_alive!();
+            }
+            if args.runs("l2") {
+                let summary = long_tail::listing(&api, load, &catalog).await;
+                rows.push(row("L2 listing, random filters and sorts", summary, select_only, ""));
+                check_alive!();
+            }
+            if args.runs("l3") {
+                let summary = long_tail::search(&api, load, &catalog).await;
+                rows.push(row("L3 search, distinct queries", summary, select_only, ""));
+                check_alive!();
+            }
+            if args.runs("l4") {
+                let summary = long_tail::mixed_shop(
+                    &api,
+                    load,
+                    &catalog,
+                    &fixtures.tokens,
+                    &fixtures.variant_ids,
+                )
+                .await;
+                let note = "50% product, 25% listing, 12% search, 10% add to cart, 3% checkout";
+                rows.push(row("L4 mixed shop", summary, select_only, note));
+                check_alive!();
+            }
         }
     }
     if args.runs("w4") || args.runs("w5") {

@@ -183,7 +183,7 @@ async fn apply_code(api: &Api, token: &str, code: &str) -> anyhow::Result<bool> 
     api.send(request, &[]).await
 }
 
-async fn checkout(api: &Api, token: &str) -> anyhow::Result<bool> {
+pub async fn checkout(api: &Api, token: &str) -> anyhow::Result<bool> {
     let body = json!({
         "shipping_address": {
             "recipient_name": "Bench Buyer",

@@ -1,8 +1,9 @@
-//! The workloads W1–W8 of issue 10, one module per area.
+//! The workloads W1–W8 of issue 10 and the long tail L1–L4 of issue 16, one module per area.
 
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod long_tail;
 pub mod notifier;
 pub mod relay;
 pub mod search;
