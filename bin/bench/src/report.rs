@@ -74,9 +74,9 @@ pub fn targets(rows: &[Row], footprint: Option<&Footprint>) -> String {
         );
     };
     for (prefix, min) in [
-        ("L1", 0.5),
-        ("L2", 0.3),
-        ("L3", 0.1),
+        ("L1 ", 0.5),
+        ("L2 ", 0.3),
+        ("L3 search", 0.1),
         ("W2", 0.5),
         ("W1", 0.3),
         ("W3", 0.1),
@@ -93,9 +93,9 @@ pub fn targets(rows: &[Row], footprint: Option<&Footprint>) -> String {
         }
     }
     let p99_limits = [
-        ("L1", 50.0),
-        ("L2", 50.0),
-        ("L3", 100.0),
+        ("L1 ", 50.0),
+        ("L2 ", 50.0),
+        ("L3 search", 100.0),
         ("W1", 50.0),
         ("W2", 50.0),
         ("W3", 50.0),

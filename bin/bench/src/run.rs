@@ -150,12 +150,28 @@ async fn api_workloads_run(
             }
             if args.runs("l2") {
                 let summary = long_tail::listing(&api, load, &catalog).await;
-                rows.push(row("L2 listing, random filters and sorts", summary, select_only, ""));
+                rows.push(row(
+                    "L2 listing, random filters and sorts",
+                    summary,
+                    select_only,
+                    "",
+                ));
                 check_alive!();
             }
             if args.runs("l3") {
                 let summary = long_tail::search(&api, load, &catalog).await;
                 rows.push(row("L3 search, distinct queries", summary, select_only, ""));
+                check_alive!();
+                for kind in long_tail::SearchKind::ALL {
+                    let summary = long_tail::search_cost(&api, &catalog, kind, 60).await;
+                    let label = format!("L3 cost: {}", kind.label());
+                    rows.push(row_unit(
+                        &label,
+                        "req/s",
+                        summary,
+                        "one connection, 60 queries",
+                    ));
+                }
                 check_alive!();
             }
             if args.runs("l4") {

@@ -4,6 +4,7 @@
 //! [`AuthService`] holds the use cases; `store` the SQL; `tokens` JWT and refresh tokens;
 //! `password` the policy and hashing; `throttle` the failed-login limits.
 
+pub mod email;
 pub mod password;
 pub mod resets;
 mod roles;
@@ -23,6 +24,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use self::{
+    email::Email,
     roles::{Permission, Role},
     settings::AuthConfig,
 };
@@ -139,10 +141,29 @@ pub enum AuthError {
     Hashing(#[from] password::HashError),
 }
 
-pub struct RegisterInput {
-    pub email: String,
+/// A new account's details, parsed: [`Registration::parse`] reports every bad field at once.
+pub struct Registration {
+    pub email: Email,
     pub password: String,
     pub name: String,
+}
+
+impl Registration {
+    pub fn parse(email: &str, password: String, name: &str) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let address = Email::parse_field(&mut errors, "email", email);
+        let name = name.trim().to_owned();
+        validate_name(&mut errors, &name);
+        if let Err(policy) = password::check_policy(&password, &email::normalise(email)) {
+            errors.0.extend(policy.0);
+        }
+        errors.finish()?;
+        Ok(Self {
+            email: address.expect("no errors, so the address parsed"),
+            password,
+            name,
+        })
+    }
 }
 
 /// A password change by the signed-in user.
@@ -158,37 +179,6 @@ pub struct LoginInput {
     pub email: String,
     pub password: String,
     pub client_ip: Option<IpAddr>,
-}
-
-/// Lowercased and trimmed: the unique constraint then makes `A@x.com` and `a@x.com` one account.
-pub fn normalise_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
-/// The longest email address (RFC 5321 path limit), well inside the index's row size.
-pub const MAX_EMAIL_LENGTH: usize = 254;
-
-/// Only the length: a login need not say more about why an address cannot exist.
-fn validate_email_length(errors: &mut ValidationErrors, email: &str) {
-    errors.check(
-        email.len() <= MAX_EMAIL_LENGTH,
-        "email",
-        format!("must be at most {MAX_EMAIL_LENGTH} bytes"),
-    );
-}
-
-fn validate_email(errors: &mut ValidationErrors, email: &str) {
-    let valid = email.len() <= MAX_EMAIL_LENGTH
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-                && !domain.contains('@')
-        });
-    errors.check(valid, "email", "must be a valid email address");
 }
 
 fn validate_name(errors: &mut ValidationErrors, name: &str) {
@@ -291,20 +281,17 @@ impl AuthService {
         Ok(row.into_user())
     }
 
-    pub async fn register(&self, input: RegisterInput) -> Result<(User, TokenPair), AuthError> {
-        let email = normalise_email(&input.email);
-        let name = input.name.trim().to_owned();
-        let mut errors = ValidationErrors::new();
-        validate_email(&mut errors, &email);
-        validate_name(&mut errors, &name);
-        if let Err(policy) = password::check_policy(&input.password, &email) {
-            errors.0.extend(policy.0);
-        }
-        errors.finish()?;
-
-        let hash = password::hash(input.password).await?;
+    pub async fn register(&self, input: Registration) -> Result<(User, TokenPair), AuthError> {
+        let Registration {
+            email,
+            password,
+            name,
+        } = input;
+        let hash = password::hash(password).await?;
         let mut tx = self.db.begin().await?;
-        let user = match store::insert_user(&mut *tx, &email, &name, &hash, Role::Customer).await {
+        let user = match store::insert_user(&mut *tx, email.as_str(), &name, &hash, Role::Customer)
+            .await
+        {
             Ok(row) => row.into_user(),
             Err(e) if db::violated_constraint(&e) == Some("users_email_key") => {
                 return Err(AuthError::EmailTaken)
@@ -326,9 +313,9 @@ impl AuthService {
     }
 
     pub async fn login(&self, input: LoginInput) -> Result<(User, TokenPair), AuthError> {
-        let email = normalise_email(&input.email);
+        let email = email::normalise(&input.email);
         let mut errors = ValidationErrors::new();
-        validate_email_length(&mut errors, &email);
+        email::check_lookup_length(&mut errors, &email);
         password::check_length(&mut errors, "password", &input.password);
         errors.finish()?;
         let attempt = Attempt::new(&self.config, &email, input.client_ip);
@@ -534,24 +521,13 @@ impl AuthService {
     }
 
     /// Creates or promotes an owner (used by `tokoctl create-admin`, for the first one).
-    pub async fn create_admin(
-        &self,
-        email: &str,
-        name: &str,
-        password: String,
-    ) -> Result<User, AuthError> {
-        let email = normalise_email(email);
-        let mut errors = ValidationErrors::new();
-        validate_email(&mut errors, &email);
-        validate_name(&mut errors, name);
-        if let Err(policy) = password::check_policy(&password, &email) {
-            errors.0.extend(policy.0);
-        }
-        errors.finish()?;
-        let hash = password::hash(password).await?;
-        Ok(store::upsert_admin(&self.db, &email, name.trim(), &hash)
-            .await?
-            .into_user())
+    pub async fn create_admin(&self, owner: Registration) -> Result<User, AuthError> {
+        let hash = password::hash(owner.password).await?;
+        Ok(
+            store::upsert_admin(&self.db, owner.email.as_str(), &owner.name, &hash)
+                .await?
+                .into_user(),
+        )
     }
 
     async fn start_family(

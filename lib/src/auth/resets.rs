@@ -12,7 +12,7 @@ use sha2::Sha256;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::{normalise_email, password, store, tokens, AuthError, AuthService};
+use super::{email, password, store, tokens, AuthError, AuthService};
 use crate::{
     config::Secret,
     events::{Event, Payload},
@@ -55,9 +55,9 @@ impl AuthService {
     /// Sends a reset link to the account of `email`, if there is one (and it is enabled, and
     /// under its hourly limit). Says nothing either way.
     pub async fn request_password_reset(&self, email: &str) -> Result<(), AuthError> {
-        let email = normalise_email(email);
+        let email = email::normalise(email);
         let mut errors = ValidationErrors::new();
-        super::validate_email_length(&mut errors, &email);
+        email::check_lookup_length(&mut errors, &email);
         errors.finish()?;
         let Some(user) = store::find_user_by_email(&self.db, &email).await? else {
             return Ok(());

@@ -9,8 +9,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    normalise_email, password, resets::link_token, store, tokens, AuthError, AuthService,
-    Principal, Role, TokenPair, User,
+    password, resets::link_token, store, tokens, AuthError, AuthService, Email, Principal, Role,
+    TokenPair, User,
 };
 use crate::{
     config::Secret,
@@ -63,10 +63,9 @@ impl AuthService {
         name: &str,
         role: Role,
     ) -> Result<StaffInvite, AuthError> {
-        let email = normalise_email(email);
         let name = name.trim().to_owned();
         let mut errors = ValidationErrors::new();
-        super::validate_email(&mut errors, &email);
+        let email = Email::parse_field(&mut errors, "email", email);
         super::validate_name(&mut errors, &name);
         errors.check(
             role.is_staff(),
@@ -74,12 +73,16 @@ impl AuthService {
             "must be a staff role: owner, admin, catalog_manager, order_manager or support",
         );
         errors.finish()?;
-        if store::find_user_by_email(&self.db, &email).await?.is_some() {
+        let email = email.expect("no errors, so the address parsed");
+        if store::find_user_by_email(&self.db, email.as_str())
+            .await?
+            .is_some()
+        {
             return Err(AuthError::EmailTaken);
         }
         let invite = StaffInvite {
             id: Uuid::now_v7(),
-            email,
+            email: email.into_string(),
             name,
             role,
             invited_by: actor.user_id,

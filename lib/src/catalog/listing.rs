@@ -168,8 +168,19 @@ pub(crate) fn push_filter(q: &mut QueryBuilder<Postgres>, filter: &ProductFilter
     }
 }
 
+/// A price range matched by at most this many products (per category scanned) is read whole
+/// from a price index and sorted, rather than found by walking the page order's index.
+const SPARSE_MATCHES: i64 = 500;
+
 /// One page (plus one row) of sort keys of matching products, in `sort` order; with
 /// `category`, of that one category (an SQL expression) only.
+///
+/// A price range with a page in another order is the one filter the order's index can walk
+/// far for: a range outside a category's prices walks the whole category to find nothing. So
+/// the range's first [`SPARSE_MATCHES`] + 1 matches are read from a price index first (cheap:
+/// index-only, bounded); when that is all of them they are sorted for the page, otherwise the
+/// matches are dense enough for the order's index to find a page quickly. One-time filters
+/// run exactly one of the two branches.
 fn push_page_keys(
     q: &mut QueryBuilder<Postgres>,
     filter: &ProductFilter,
@@ -178,7 +189,70 @@ fn push_page_keys(
     limit: i64,
     category: Option<&str>,
 ) {
-    q.push("select p.product_id, p.created_at, p.min_price, p.name from products p where p.status = 'active'");
+    let ranged = filter.min_price.is_some() || filter.max_price.is_some();
+    if !ranged || matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc) {
+        push_keys(q, filter, sort, cursor, category, None, limit + 1);
+        return;
+    }
+    q.push("with sparse as materialized (");
+    push_keys(
+        q,
+        filter,
+        sort,
+        cursor,
+        category,
+        Some(ProductSort::PriceAsc),
+        SPARSE_MATCHES + 1,
+    );
+    q.push(format!(
+        ") (select * from sparse where (select count(*) from sparse) <= {SPARSE_MATCHES} order by {} limit ",
+        sort.order_by("")
+    ))
+    .push_bind(limit + 1)
+    .push(") union all (");
+    push_keys_where(q, filter, sort, cursor, category);
+    q.push(format!(
+        " and (select count(*) from sparse) > {SPARSE_MATCHES} order by {} limit ",
+        sort.order_by("p.")
+    ))
+    .push_bind(limit + 1)
+    .push(")");
+}
+
+/// Sort keys of matching products in `order` (by default the page's own `sort`), `limit` of
+/// them.
+fn push_keys(
+    q: &mut QueryBuilder<Postgres>,
+    filter: &ProductFilter,
+    sort: ProductSort,
+    cursor: Option<&Cursor>,
+    category: Option<&str>,
+    order: Option<ProductSort>,
+    limit: i64,
+) {
+    push_keys_where(q, filter, sort, cursor, category);
+    q.push(" order by ")
+        .push(order.unwrap_or(sort).order_by("p."))
+        .push(" limit ")
+        .push_bind(limit);
+}
+
+/// The select and where clause of [`push_keys`]. The name is read only to sort by it, so the
+/// other orders stay index-only scans.
+fn push_keys_where(
+    q: &mut QueryBuilder<Postgres>,
+    filter: &ProductFilter,
+    sort: ProductSort,
+    cursor: Option<&Cursor>,
+    category: Option<&str>,
+) {
+    let name = match sort {
+        ProductSort::Name => "p.name",
+        _ => "null::text as name",
+    };
+    q.push(format!(
+        "select p.product_id, p.created_at, p.min_price, {name} from products p where p.status = 'active'"
+    ));
     match category {
         Some(category) => {
             q.push(format!(" and p.category_id = {category}"));
@@ -207,10 +281,6 @@ fn push_page_keys(
         };
         q.push(", ").push_bind(c.id).push(")");
     }
-    q.push(" order by ")
-        .push(sort.order_by("p."))
-        .push(" limit ")
-        .push_bind(limit + 1);
 }
 
 impl Catalog {

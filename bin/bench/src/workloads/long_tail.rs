@@ -104,28 +104,39 @@ impl Catalog {
         })
     }
 
-    /// `POOL` distinct searches: one word, two words, a prefix being typed, a word with a typo;
-    /// a fifth of them also filtered (category, brand, price or availability).
+    /// `POOL` distinct searches: one word 30%, two words 30%, a prefix being typed 20%, a word
+    /// with a typo 20%; a fifth of them also filtered (category, brand, price or availability).
     fn search_paths(&self) -> Vec<String> {
         let mut rng = StdRng::seed_from_u64(3);
         distinct(POOL, || {
-            let word = |rng: &mut StdRng| self.words[rng.random_range(0..self.words.len())].clone();
-            let q = match rng.random_range(0..10) {
-                0..=2 => word(&mut rng),
-                3..=5 => format!("{} {}", word(&mut rng), word(&mut rng)),
-                6..=7 => {
-                    let w = word(&mut rng);
-                    let keep = rng.random_range(2..=w.chars().count().min(5));
-                    w.chars().take(keep).collect()
-                }
-                _ => typo(&word(&mut rng), &mut rng),
+            let kind = match rng.random_range(0..10) {
+                0..=2 => SearchKind::Word,
+                3..=5 => SearchKind::Pair,
+                6..=7 => SearchKind::Prefix,
+                _ => SearchKind::Typo,
             };
-            let mut path = format!("/api/v1/search?q={}", urlencode(&q));
-            if rng.random_bool(0.2) {
-                self.push_filters(&mut path, &mut rng, 0.6);
-            }
-            path
+            let filtered = rng.random_bool(0.2);
+            self.search_path(kind, filtered, &mut rng)
         })
+    }
+
+    fn search_path(&self, kind: SearchKind, filtered: bool, rng: &mut StdRng) -> String {
+        let word = |rng: &mut StdRng| self.words[rng.random_range(0..self.words.len())].clone();
+        let q = match kind {
+            SearchKind::Word => word(rng),
+            SearchKind::Pair => format!("{} {}", word(rng), word(rng)),
+            SearchKind::Prefix => {
+                let w = word(rng);
+                let keep = rng.random_range(2..=w.chars().count().min(5));
+                w.chars().take(keep).collect()
+            }
+            SearchKind::Typo => typo(&word(rng), rng),
+        };
+        let mut path = format!("/api/v1/search?q={}", urlencode(&q));
+        if filtered {
+            self.push_filters(&mut path, rng, 0.6);
+        }
+        path
     }
 
     fn push_filters(&self, path: &mut String, rng: &mut StdRng, category_share: f64) {
@@ -169,6 +180,42 @@ pub async fn search(api: &Api, load: Load, catalog: &Catalog) -> Summary {
     walk("L3", api, load, catalog.search_paths()).await
 }
 
+/// The kinds of L3 query, for the cost of each.
+#[derive(Debug, Clone, Copy)]
+pub enum SearchKind {
+    Word,
+    Pair,
+    Prefix,
+    Typo,
+}
+
+impl SearchKind {
+    pub const ALL: [Self; 4] = [Self::Word, Self::Pair, Self::Prefix, Self::Typo];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Word => "one word",
+            Self::Pair => "two words",
+            Self::Prefix => "prefix of 2-5 letters",
+            Self::Typo => "word with a typo",
+        }
+    }
+}
+
+/// What one query of each kind costs on its own: `count` distinct queries of `kind` (not in
+/// L3's pool), unfiltered, one at a time on one connection, so latency is the query's cost
+/// without queueing.
+pub async fn search_cost(api: &Api, catalog: &Catalog, kind: SearchKind, count: usize) -> Summary {
+    let mut rng = StdRng::seed_from_u64(1000 + kind as u64);
+    let paths = distinct(count, || catalog.search_path(kind, false, &mut rng));
+    let mut samples = crate::stats::Samples::default();
+    let started = std::time::Instant::now();
+    for path in &paths {
+        samples.record(load::timed(api.get_ok(path)).await);
+    }
+    samples.summarize(started.elapsed())
+}
+
 /// Sends the pool's paths in order, each once (round again only if the run outlasts it).
 async fn walk(label: &str, api: &Api, load: Load, paths: Vec<String>) -> Summary {
     let (api, paths, next) = (api.clone(), Arc::new(paths), Arc::new(AtomicUsize::new(0)));
@@ -209,43 +256,48 @@ pub async fn mixed_shop(
         Arc::new(tokens.to_vec()),
         Arc::new(variant_ids.to_vec()),
     );
-    load::run("L4", load.connections, load.duration, move |connection, _| {
-        let (api, tokens, variants, pools, carts) = (
-            api.clone(),
-            tokens.clone(),
-            variants.clone(),
-            pools.clone(),
-            carts.clone(),
-        );
-        async move {
-            let token = &tokens[connection];
-            let lines = &carts[connection];
-            let roll = rand::rng().random_range(0..100);
-            match roll {
-                0..=49 => load::timed(api.get_ok(pools.take(&pools.products))).await,
-                50..=74 => load::timed(api.get_ok(pools.take(&pools.listings))).await,
-                75..=86 => load::timed(api.get_ok(pools.take(&pools.searches))).await,
-                // A full cart (the API allows 50 lines) checks out instead of adding.
-                87..=96 if lines.load(Ordering::Relaxed) < 40 => {
-                    let variant = variants[rand::rng().random_range(0..variants.len())];
-                    let step = load::timed(cart::add_item(&api, token, variant)).await;
-                    if matches!(step, Step::Ok(_)) {
-                        lines.fetch_add(1, Ordering::Relaxed);
+    load::run(
+        "L4",
+        load.connections,
+        load.duration,
+        move |connection, _| {
+            let (api, tokens, variants, pools, carts) = (
+                api.clone(),
+                tokens.clone(),
+                variants.clone(),
+                pools.clone(),
+                carts.clone(),
+            );
+            async move {
+                let token = &tokens[connection];
+                let lines = &carts[connection];
+                let roll = rand::rng().random_range(0..100);
+                match roll {
+                    0..=49 => load::timed(api.get_ok(pools.take(&pools.products))).await,
+                    50..=74 => load::timed(api.get_ok(pools.take(&pools.listings))).await,
+                    75..=86 => load::timed(api.get_ok(pools.take(&pools.searches))).await,
+                    // A full cart (the API allows 50 lines) checks out instead of adding.
+                    87..=96 if lines.load(Ordering::Relaxed) < 40 => {
+                        let variant = variants[rand::rng().random_range(0..variants.len())];
+                        let step = load::timed(cart::add_item(&api, token, variant)).await;
+                        if matches!(step, Step::Ok(_)) {
+                            lines.fetch_add(1, Ordering::Relaxed);
+                        }
+                        step
                     }
-                    step
-                }
-                _ if lines.load(Ordering::Relaxed) > 0 => {
-                    let step = load::timed(checkout::checkout(&api, token)).await;
-                    lines.store(0, Ordering::Relaxed);
-                    if !matches!(step, Step::Ok(_)) {
-                        let _ = cart::clear_cart(&api, token).await;
+                    _ if lines.load(Ordering::Relaxed) > 0 => {
+                        let step = load::timed(checkout::checkout(&api, token)).await;
+                        lines.store(0, Ordering::Relaxed);
+                        if !matches!(step, Step::Ok(_)) {
+                            let _ = cart::clear_cart(&api, token).await;
+                        }
+                        step
                     }
-                    step
+                    _ => load::timed(api.get_ok(pools.take(&pools.products))).await,
                 }
-                _ => load::timed(api.get_ok(pools.take(&pools.products))).await,
             }
-        }
-    })
+        },
+    )
     .await
 }
 

@@ -3,7 +3,10 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::bail;
-use toko::{auth::AuthService, config};
+use toko::{
+    auth::{AuthService, Registration},
+    config,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +23,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let auth_config = config::AuthConfig::from_reader(&reader, environment)?;
     let pool = super::database().await?;
     let auth = AuthService::new(pool, auth_config).await?;
-    let user = auth.create_admin(&args.email, &args.name, password).await?;
+    let owner = Registration::parse(&args.email, password, &args.name)?;
+    let user = auth.create_admin(owner).await?;
     println!("admin ready: {} ({})", user.email, user.id);
     Ok(())
 }

@@ -8,7 +8,7 @@ use super::{
     ApiTags,
 };
 use crate::{
-    auth::{LoginInput, RegisterInput},
+    auth::{AuthError, LoginInput, Registration},
     error_set,
     http::{client_ip, problem::ApiResult, AppState, JsonBody},
 };
@@ -130,14 +130,8 @@ impl AuthApi {
             password,
             name,
         } = body.0;
-        let (user, tokens) = state
-            .auth
-            .register(RegisterInput {
-                email,
-                password,
-                name,
-            })
-            .await?;
+        let registration = Registration::parse(&email, password, &name).map_err(AuthError::from)?;
+        let (user, tokens) = state.auth.register(registration).await?;
         super::cart::merge_guest_cart(&state, cart_token.0.as_deref(), user.id).await;
         Ok(RegisterResponse::Created(Json(SessionOut {
             user: user.into(),
