@@ -33,6 +33,29 @@ pub struct ProductFilter {
 }
 
 impl ProductSort {
+    /// The page's key columns: the id and what this order sorts by, the others null, so the
+    /// order's index (which carries only its own keys and the filter columns) answers alone.
+    fn key_columns(self, prefix: &str) -> String {
+        let (created_at, min_price, name) = match self {
+            ProductSort::Newest => (true, false, false),
+            ProductSort::PriceAsc | ProductSort::PriceDesc => (true, true, false),
+            ProductSort::Name => (false, false, true),
+        };
+        let column = |wanted: bool, name: &str, kind: &str| {
+            if wanted {
+                format!("{prefix}{name}")
+            } else {
+                format!("null::{kind} as {name}")
+            }
+        };
+        format!(
+            "{prefix}product_id, {}, {}, {}",
+            column(created_at, "created_at", "timestamptz"),
+            column(min_price, "min_price", "int8"),
+            column(name, "name", "text"),
+        )
+    }
+
     /// The ORDER BY list over the sort-key columns, with `prefix` (`""` or `"g."`) on each.
     fn order_by(self, prefix: &str) -> String {
         let keys: &[(&str, &str)] = match self {
@@ -147,40 +170,61 @@ impl From<SummaryRow> for ProductSummary {
 /// Appends `filter` as ` and ...` conditions on `products p` (the product list and search
 /// filter alike).
 pub(crate) fn push_filter(q: &mut QueryBuilder<Postgres>, filter: &ProductFilter) {
+    push_filter_as(q, filter, Conditions::Indexable);
+}
+
+/// How [`push_filter_as`] writes the price and brand conditions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Conditions {
+    Indexable,
+    /// Price (and, within a category, brand) as expressions no index matches (`+ 0`,
+    /// `|| ''`): the planner then walks the page order's index, checking them on its tuples,
+    /// instead of range-scanning and sorting a set it misjudges as small.
+    Checked {
+        brand_too: bool,
+    },
+}
+
+fn push_filter_as(q: &mut QueryBuilder<Postgres>, filter: &ProductFilter, how: Conditions) {
+    let (price, brand) = match how {
+        Conditions::Indexable => ("p.min_price", "lower(p.brand)"),
+        Conditions::Checked { brand_too: false } => ("(p.min_price + 0)", "lower(p.brand)"),
+        Conditions::Checked { brand_too: true } => ("(p.min_price + 0)", "(lower(p.brand) || '')"),
+    };
     if let Some(ids) = &filter.category_ids {
         q.push(" and p.category_id = any(")
             .push_bind(ids.clone())
             .push(")");
     }
-    if let Some(brand) = &filter.brand {
-        q.push(" and lower(p.brand) = lower(")
-            .push_bind(brand.clone())
+    if let Some(value) = &filter.brand {
+        q.push(format!(" and {brand} = lower("))
+            .push_bind(value.clone())
             .push(")");
     }
     if let Some(min) = filter.min_price {
-        q.push(" and p.min_price >= ").push_bind(min);
+        q.push(format!(" and {price} >= ")).push_bind(min);
     }
     if let Some(max) = filter.max_price {
-        q.push(" and p.min_price <= ").push_bind(max);
+        q.push(format!(" and {price} <= ")).push_bind(max);
     }
     if let Some(in_stock) = filter.in_stock {
         q.push(" and p.in_stock = ").push_bind(in_stock);
     }
 }
 
-/// A price range matched by at most this many products (per category scanned) is read whole
-/// from a price index and sorted, rather than found by walking the page order's index.
+/// A narrowing filter matched by at most this many products (per category scanned) is read
+/// whole from a price index and sorted, rather than found by walking the page order's index.
 const SPARSE_MATCHES: i64 = 500;
 
 /// One page (plus one row) of sort keys of matching products, in `sort` order; with
 /// `category`, of that one category (an SQL expression) only.
 ///
-/// A price range with a page in another order is the one filter the order's index can walk
-/// far for: a range outside a category's prices walks the whole category to find nothing. So
-/// the range's first [`SPARSE_MATCHES`] + 1 matches are read from a price index first (cheap:
-/// index-only, bounded); when that is all of them they are sorted for the page, otherwise the
-/// matches are dense enough for the order's index to find a page quickly. One-time filters
-/// run exactly one of the two branches.
+/// The order's index finds a page quickly when matches are dense, and walks far when they are
+/// sparse: a price range outside a category's prices, or a brand the category does not carry,
+/// walks the whole category to find nothing. For those filters the first
+/// [`SPARSE_MATCHES`] + 1 matches are read from a price index first (index-only and bounded);
+/// when that is all of them they are sorted for the page, otherwise the order's index is
+/// walked. One-time filters run exactly one of the two branches.
 fn push_page_keys(
     q: &mut QueryBuilder<Postgres>,
     filter: &ProductFilter,
@@ -189,11 +233,24 @@ fn push_page_keys(
     limit: i64,
     category: Option<&str>,
 ) {
+    let by_price = matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc);
     let ranged = filter.min_price.is_some() || filter.max_price.is_some();
-    if !ranged || matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc) {
-        push_keys(q, filter, sort, cursor, category, None, limit + 1);
+    let brand_in_category = filter.brand.is_some() && category.is_some();
+    if by_price || !(ranged || brand_in_category) {
+        push_keys(
+            q,
+            filter,
+            sort,
+            cursor,
+            category,
+            sort.key_columns("p."),
+            Conditions::Indexable,
+        );
+        push_order(q, sort, limit + 1);
         return;
     }
+    // The probe reads the price index's columns only; sorting the sparse rows by name reads
+    // the names of those few rows.
     q.push("with sparse as materialized (");
     push_keys(
         q,
@@ -201,57 +258,61 @@ fn push_page_keys(
         sort,
         cursor,
         category,
-        Some(ProductSort::PriceAsc),
-        SPARSE_MATCHES + 1,
+        ProductSort::PriceAsc.key_columns("p."),
+        Conditions::Indexable,
     );
+    push_order(q, ProductSort::PriceAsc, SPARSE_MATCHES + 1);
+    q.push(")");
+    let sparse_rows = match sort {
+        ProductSort::Name => "select s.product_id, s.created_at, s.min_price, p.name from sparse s join products p using (product_id)",
+        _ => "select s.product_id, s.created_at, s.min_price, null::text as name from sparse s",
+    };
     q.push(format!(
-        ") (select * from sparse where (select count(*) from sparse) <= {SPARSE_MATCHES} order by {} limit ",
+        " ({sparse_rows} where (select count(*) from sparse) <= {SPARSE_MATCHES} order by {} limit ",
         sort.order_by("")
     ))
     .push_bind(limit + 1)
     .push(") union all (");
-    push_keys_where(q, filter, sort, cursor, category);
+    // Dense: walk the order's index (the planner, misjudging the range, would rather
+    // range-scan a price index and sort every match).
+    let checked = Conditions::Checked {
+        brand_too: brand_in_category,
+    };
+    push_keys(
+        q,
+        filter,
+        sort,
+        cursor,
+        category,
+        sort.key_columns("p."),
+        checked,
+    );
     q.push(format!(
-        " and (select count(*) from sparse) > {SPARSE_MATCHES} order by {} limit ",
-        sort.order_by("p.")
-    ))
-    .push_bind(limit + 1)
-    .push(")");
+        " and (select count(*) from sparse) > {SPARSE_MATCHES}"
+    ));
+    push_order(q, sort, limit + 1);
+    q.push(")");
 }
 
-/// Sort keys of matching products in `order` (by default the page's own `sort`), `limit` of
-/// them.
+fn push_order(q: &mut QueryBuilder<Postgres>, sort: ProductSort, limit: i64) {
+    q.push(" order by ")
+        .push(sort.order_by("p."))
+        .push(" limit ")
+        .push_bind(limit);
+}
+
+/// `select <columns> from products p where <filters and cursor>`.
 fn push_keys(
     q: &mut QueryBuilder<Postgres>,
     filter: &ProductFilter,
     sort: ProductSort,
     cursor: Option<&Cursor>,
     category: Option<&str>,
-    order: Option<ProductSort>,
-    limit: i64,
+    columns: String,
+    how: Conditions,
 ) {
-    push_keys_where(q, filter, sort, cursor, category);
-    q.push(" order by ")
-        .push(order.unwrap_or(sort).order_by("p."))
-        .push(" limit ")
-        .push_bind(limit);
-}
-
-/// The select and where clause of [`push_keys`]. The name is read only to sort by it, so the
-/// other orders stay index-only scans.
-fn push_keys_where(
-    q: &mut QueryBuilder<Postgres>,
-    filter: &ProductFilter,
-    sort: ProductSort,
-    cursor: Option<&Cursor>,
-    category: Option<&str>,
-) {
-    let name = match sort {
-        ProductSort::Name => "p.name",
-        _ => "null::text as name",
-    };
     q.push(format!(
-        "select p.product_id, p.created_at, p.min_price, {name} from products p where p.status = 'active'"
+        "select {columns} from products p where p.status = 'active'"
     ));
     match category {
         Some(category) => {
@@ -260,9 +321,9 @@ fn push_keys_where(
                 category_ids: None,
                 ..filter.clone()
             };
-            push_filter(q, &rest);
+            push_filter_as(q, &rest, how);
         }
-        None => push_filter(q, filter),
+        None => push_filter_as(q, filter, how),
     }
     if let Some(c) = cursor {
         match sort {
