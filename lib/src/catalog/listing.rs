@@ -233,34 +233,24 @@ fn push_page_keys(
     limit: i64,
     category: Option<&str>,
 ) {
+    let keys = Keys {
+        filter,
+        sort,
+        cursor,
+        category,
+    };
     let by_price = matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc);
     let ranged = filter.min_price.is_some() || filter.max_price.is_some();
     let brand_in_category = filter.brand.is_some() && category.is_some();
     if by_price || !(ranged || brand_in_category) {
-        push_keys(
-            q,
-            filter,
-            sort,
-            cursor,
-            category,
-            sort.key_columns("p."),
-            Conditions::Indexable,
-        );
+        keys.push(q, sort, Conditions::Indexable);
         push_order(q, sort, limit + 1);
         return;
     }
     // The probe reads the price index's columns only; sorting the sparse rows by name reads
     // the names of those few rows.
     q.push("with sparse as materialized (");
-    push_keys(
-        q,
-        filter,
-        sort,
-        cursor,
-        category,
-        ProductSort::PriceAsc.key_columns("p."),
-        Conditions::Indexable,
-    );
+    keys.push(q, ProductSort::PriceAsc, Conditions::Indexable);
     push_order(q, ProductSort::PriceAsc, SPARSE_MATCHES + 1);
     q.push(")");
     let sparse_rows = match sort {
@@ -278,15 +268,7 @@ fn push_page_keys(
     let checked = Conditions::Checked {
         brand_too: brand_in_category,
     };
-    push_keys(
-        q,
-        filter,
-        sort,
-        cursor,
-        category,
-        sort.key_columns("p."),
-        checked,
-    );
+    keys.push(q, sort, checked);
     q.push(format!(
         " and (select count(*) from sparse) > {SPARSE_MATCHES}"
     ));
@@ -301,46 +283,55 @@ fn push_order(q: &mut QueryBuilder<Postgres>, sort: ProductSort, limit: i64) {
         .push_bind(limit);
 }
 
-/// `select <columns> from products p where <filters and cursor>`.
-fn push_keys(
-    q: &mut QueryBuilder<Postgres>,
-    filter: &ProductFilter,
+/// What a page's keys are selected by: the filter, the page's order and where it starts.
+struct Keys<'a> {
+    filter: &'a ProductFilter,
     sort: ProductSort,
-    cursor: Option<&Cursor>,
-    category: Option<&str>,
-    columns: String,
-    how: Conditions,
-) {
-    q.push(format!(
-        "select {columns} from products p where p.status = 'active'"
-    ));
-    match category {
-        Some(category) => {
-            q.push(format!(" and p.category_id = {category}"));
-            let rest = ProductFilter {
-                category_ids: None,
-                ..filter.clone()
-            };
-            push_filter_as(q, &rest, how);
+    cursor: Option<&'a Cursor>,
+    category: Option<&'a str>,
+}
+
+impl Keys<'_> {
+    /// `select <the key columns of columns_of> from products p where <filters and cursor>`.
+    fn push(&self, q: &mut QueryBuilder<Postgres>, columns_of: ProductSort, how: Conditions) {
+        let Keys {
+            filter,
+            sort,
+            cursor,
+            category,
+        } = *self;
+        let columns = columns_of.key_columns("p.");
+        q.push(format!(
+            "select {columns} from products p where p.status = 'active'"
+        ));
+        match category {
+            Some(category) => {
+                q.push(format!(" and p.category_id = {category}"));
+                let rest = ProductFilter {
+                    category_ids: None,
+                    ..filter.clone()
+                };
+                push_filter_as(q, &rest, how);
+            }
+            None => push_filter_as(q, filter, how),
         }
-        None => push_filter_as(q, filter, how),
-    }
-    if let Some(c) = cursor {
-        match sort {
-            ProductSort::Newest => q
-                .push(" and (p.created_at, p.product_id) < (")
-                .push_bind(c.t),
-            ProductSort::PriceAsc => q
-                .push(" and (p.min_price, p.product_id) > (")
-                .push_bind(c.p),
-            ProductSort::PriceDesc => q
-                .push(" and (p.min_price, p.product_id) < (")
-                .push_bind(c.p),
-            ProductSort::Name => q
-                .push(" and (p.name, p.product_id) > (")
-                .push_bind(c.n.clone()),
-        };
-        q.push(", ").push_bind(c.id).push(")");
+        if let Some(c) = cursor {
+            match sort {
+                ProductSort::Newest => q
+                    .push(" and (p.created_at, p.product_id) < (")
+                    .push_bind(c.t),
+                ProductSort::PriceAsc => q
+                    .push(" and (p.min_price, p.product_id) > (")
+                    .push_bind(c.p),
+                ProductSort::PriceDesc => q
+                    .push(" and (p.min_price, p.product_id) < (")
+                    .push_bind(c.p),
+                ProductSort::Name => q
+                    .push(" and (p.name, p.product_id) > (")
+                    .push_bind(c.n.clone()),
+            };
+            q.push(", ").push_bind(c.id).push(")");
+        }
     }
 }
 

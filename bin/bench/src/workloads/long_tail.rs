@@ -4,8 +4,10 @@
 //! words, pairs, prefixes, typos, some within a category), L4 a mixed shop (mostly browsing,
 //! some search, some cart and checkout).
 //!
-//! Each workload walks a shuffled pool of distinct requests; the pool is larger than what a
-//! run sends, so no request repeats within a workload (W1–W3 are the repeated "hot set").
+//! Each workload walks a shuffled pool of distinct requests in order: L1's is the whole active
+//! catalog, L2's and L3's [`POOL`] requests each, which a fast run can go round more than once
+//! (L2 at 100k products sends ~54,000 in 20 s), so some of its later requests repeat. W1–W3
+//! are the repeated "hot set".
 
 use std::{
     collections::HashSet,
