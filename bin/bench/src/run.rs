@@ -56,17 +56,21 @@ pub async fn all(args: Args) -> anyhow::Result<()> {
     let api_workloads = ["w1", "w2", "w3", "w4", "w5", "w8", "l1", "l2", "l3", "l4"]
         .iter()
         .any(|w| args.runs(w));
-    let footprint = if api_workloads {
-        Some(api_workloads_run(&args, &launcher, &db, &pgbench, load, &run_tag, &mut rows).await?)
-    } else {
-        None
-    };
-    if args.runs("w6") || args.runs("w7") {
-        workers_run(&args, &launcher, &db, &run_tag, &mut rows).await?;
+    let mut footprint = None;
+    let mut outcome = Ok(());
+    if api_workloads {
+        match api_workloads_run(&args, &launcher, &db, &pgbench, load, &run_tag, &mut rows).await {
+            Ok(measured) => footprint = Some(measured),
+            Err(e) => outcome = Err(e),
+        }
     }
+    if outcome.is_ok() && (args.runs("w6") || args.runs("w7")) {
+        outcome = workers_run(&args, &launcher, &db, &run_tag, &mut rows).await;
+    }
+    // The rows measured before a failure are still worth having: the table comes first.
     println!("\n{}", report::table(&rows, footprint.as_ref()));
     println!("{}", report::targets(&rows, footprint.as_ref()));
-    Ok(())
+    outcome
 }
 
 async fn api_workloads_run(
