@@ -38,11 +38,19 @@ async fn shop() -> Shop {
 }
 
 fn names(page: &Value) -> Vec<String> {
+    page_field(page, "name")
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page_field(page, "id")
+}
+
+fn page_field(page: &Value, field: &str) -> Vec<String> {
     page["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .map(|p| p[field].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -430,13 +438,7 @@ async fn cursor_pagination_has_no_duplicates_or_gaps_when_sort_keys_tie() {
             }
             let page: Value = s.app.get(&url).send().await.unwrap().json().await.unwrap();
             pages += 1;
-            seen.extend(
-                page["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["id"].as_str().unwrap().to_owned()),
-            );
+            seen.extend(ids(&page));
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
                 None => break,
@@ -1302,14 +1304,6 @@ async fn a_parent_category_pages_through_its_subcategories_in_the_global_order()
             in_clothing.insert(product["id"].as_str().unwrap().to_owned());
         }
     }
-    let ids = |page: &Value| -> Vec<String> {
-        page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
     for sort in ["newest", "price_asc", "price_desc", "name"] {
         for stock in ["", "&in_stock=true"] {
             let everything: Value = s
@@ -1445,13 +1439,7 @@ async fn every_filter_and_sort_combination_lists_what_a_plain_query_finds() {
                 .unwrap();
             assert_eq!(response.status(), 200, "{query:?}");
             let page: Value = response.json().await.unwrap();
-            listed.extend(
-                page["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["id"].as_str().unwrap().to_owned()),
-            );
+            listed.extend(ids(&page));
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
                 None => break,
