@@ -32,5 +32,6 @@ pub mod serving;
 pub mod shipping;
 pub mod tax;
 pub mod telemetry;
+pub mod typed;
 pub mod validation;
 pub mod webhooks;

@@ -62,10 +62,10 @@ async fn the_relay_binary_publishes_serves_health_and_metrics_and_stops_on_sigte
     let event_id = outbox::enqueue(
         &mut tx,
         Event::ProductUpdated(ProductEvent {
-            product_id: uuid::Uuid::new_v4(),
+            product_id: toko::catalog::ProductId::generate(),
             slug: "relayed".into(),
             status: "active".into(),
-            category_id: uuid::Uuid::new_v4(),
+            category_id: toko::catalog::CategoryId::generate(),
         }),
     )
     .await

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    catalog::{CategoryId, ProductId, Sku, VariantId},
     promotions::{
         self,
         rules::{Applied, BasketLine, NotApplied},
@@ -35,13 +36,13 @@ pub enum CartOwner {
 #[derive(Debug, Clone)]
 pub struct CartLine {
     pub id: Uuid,
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
     pub product_name: String,
     pub product_slug: String,
-    pub category_id: Option<Uuid>,
+    pub category_id: Option<CategoryId>,
     pub brand: Option<String>,
-    pub sku: String,
+    pub sku: Sku,
     pub options: BTreeMap<String, String>,
     pub image_url: Option<String>,
     pub quantity: i32,
@@ -89,9 +90,9 @@ impl Cart {
         self.lines
             .iter()
             .map(|l| BasketLine {
-                variant_id: l.variant_id,
-                product_id: l.product_id,
-                category_id: l.category_id,
+                variant_id: l.variant_id.as_uuid(),
+                product_id: l.product_id.as_uuid(),
+                category_id: l.category_id.map(|id| id.as_uuid()),
                 brand: l.brand.clone(),
                 unit_price: l.unit_price,
                 quantity: l.quantity,
@@ -160,9 +161,10 @@ impl Carts {
     pub async fn add_item(
         &self,
         owner: &CartOwner,
-        variant_id: Uuid,
+        variant_id: VariantId,
         quantity: i32,
     ) -> Result<Cart, CartError> {
+        let variant_id = variant_id.as_uuid();
         self.check_quantity(quantity, 1)?;
         let cart_id = self.resolve(owner).await?;
         let mut tx = self.db.begin().await?;
@@ -367,7 +369,7 @@ async fn priced(
     cart.promotions = outcome.applied;
     cart.rejected_code = outcome.rejected_code;
     if let Some(tax) = tax {
-        let products: Vec<Uuid> = cart.lines.iter().map(|l| l.product_id).collect();
+        let products: Vec<Uuid> = cart.lines.iter().map(|l| l.product_id.as_uuid()).collect();
         let rates = crate::tax::rates_for_products(conn, tax, &products).await?;
         cart.prices_include_tax = tax.prices_include_tax;
         cart.tax_total = cart
@@ -375,7 +377,11 @@ async fn priced(
             .iter()
             .map(|l| {
                 let base = l.unit_price * i64::from(l.quantity) - l.discount;
-                crate::tax::tax_of(base, rates[&l.product_id].rate_bp, tax.prices_include_tax)
+                crate::tax::tax_of(
+                    base,
+                    rates[&l.product_id.as_uuid()].rate_bp,
+                    tax.prices_include_tax,
+                )
             })
             .sum();
     }

@@ -7,6 +7,7 @@ use sqlx::{types::Json, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{Cart, CartLine};
+use crate::catalog::{CategoryId, ProductId, Sku, VariantId};
 
 pub(super) async fn insert_guest(db: &PgPool, token_hash: &[u8]) -> Result<Uuid, sqlx::Error> {
     sqlx::query_scalar!(
@@ -234,7 +235,7 @@ struct LineRow {
     product_slug: String,
     category_id: Option<Uuid>,
     brand: Option<String>,
-    sku: String,
+    sku: Sku,
     options: Json<BTreeMap<String, String>>,
     image_url: Option<String>,
     quantity: i32,
@@ -276,7 +277,7 @@ pub(super) async fn load(
     let rows = sqlx::query_as!(
         LineRow,
         r#"select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name,
-                  p.slug as product_slug, p.category_id as "category_id?", p.brand, v.sku,
+                  p.slug as product_slug, p.category_id as "category_id?", p.brand, v.sku as "sku: Sku",
                   v.options as "options: Json<BTreeMap<String, String>>",
                   p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price,
                   v.price, v.stock_on_hand - v.stock_reserved as "available!",
@@ -294,11 +295,11 @@ pub(super) async fn load(
         .into_iter()
         .map(|r| CartLine {
             id: r.cart_item_id,
-            variant_id: r.variant_id,
-            product_id: r.product_id,
+            variant_id: r.variant_id.into(),
+            product_id: r.product_id.into(),
             product_name: r.product_name,
             product_slug: r.product_slug,
-            category_id: r.category_id,
+            category_id: r.category_id.map(Into::into),
             brand: r.brand,
             sku: r.sku,
             options: r.options.0,
@@ -337,12 +338,12 @@ pub(super) async fn load(
 /// A cart line as checkout sees it, with the variant row locked.
 #[derive(Debug, Clone)]
 pub struct CheckoutLine {
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
-    pub category_id: Option<Uuid>,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub category_id: Option<CategoryId>,
     pub brand: Option<String>,
     pub product_name: String,
-    pub sku: String,
+    pub sku: Sku,
     pub options: BTreeMap<String, String>,
     pub quantity: i32,
     pub seen_price: i64,
@@ -391,7 +392,7 @@ pub async fn checkout_lines(
     let rows = sqlx::query_as!(
         LineRow,
         r#"select ci.cart_item_id, ci.variant_id, p.product_id, p.name as product_name,
-                  p.slug as product_slug, p.category_id as "category_id?", p.brand, v.sku,
+                  p.slug as product_slug, p.category_id as "category_id?", p.brand, v.sku as "sku: Sku",
                   v.options as "options: Json<BTreeMap<String, String>>",
                   p.images -> 0 ->> 'url' as image_url, ci.quantity, ci.unit_price as seen_price,
                   v.price, v.stock_on_hand - v.stock_reserved as "available!",
@@ -408,9 +409,9 @@ pub async fn checkout_lines(
     let lines = rows
         .into_iter()
         .map(|r| CheckoutLine {
-            variant_id: r.variant_id,
-            product_id: r.product_id,
-            category_id: r.category_id,
+            variant_id: r.variant_id.into(),
+            product_id: r.product_id.into(),
+            category_id: r.category_id.map(Into::into),
             brand: r.brand,
             product_name: r.product_name,
             sku: r.sku,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
-use super::{events, inventory, variants, Catalog, CatalogError, Variant};
+use super::{events, inventory, variants, Catalog, CatalogError, Sku, Variant};
 use crate::{
     consistency::{Check, Progress},
     events::{Event, EventKind},
@@ -255,7 +255,7 @@ async fn set_reserved(
     let row = sqlx::query_as!(
         variants::VariantRow,
         r#"update variants set stock_reserved = $2 where variant_id = $1
-           returning variant_id, product_id, sku,
+           returning variant_id, product_id, sku as "sku: Sku",
                      options as "options: Json<BTreeMap<String, String>>", price,
                      compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
                      created_at, updated_at"#,
@@ -270,7 +270,7 @@ async fn set_reserved(
 async fn current(tx: &mut PgConnection, variant_id: Uuid) -> Result<Variant, sqlx::Error> {
     let row = sqlx::query_as!(
         variants::VariantRow,
-        r#"select variant_id, product_id, sku,
+        r#"select variant_id, product_id, sku as "sku: Sku",
                   options as "options: Json<BTreeMap<String, String>>", price, compare_at_price,
                   weight_grams, stock_on_hand, stock_reserved, position, created_at, updated_at
            from variants where variant_id = $1"#,
@@ -389,7 +389,7 @@ impl crate::messaging::Handler for StockAuditor {
         msg: &crate::messaging::Delivered,
     ) -> Result<(), crate::messaging::HandlerError> {
         let variant_id = match msg.event()? {
-            Event::StockChanged(stock) => stock.variant_id,
+            Event::StockChanged(stock) => stock.variant_id.as_uuid(),
             other => return Err(crate::messaging::HandlerError::not_subscribed(other.kind())),
         };
         let report = self

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{
     events::{self, CategoryChange},
-    Catalog, CatalogError, Category, CategoryKey, Locator,
+    Catalog, CatalogError, Category, CategoryId, CategoryKey, Locator,
 };
 use crate::validation::{is_slug, slugify, ValidationErrors};
 
@@ -59,8 +59,8 @@ struct CategoryRow {
 impl From<CategoryRow> for Category {
     fn from(r: CategoryRow) -> Self {
         Self {
-            id: r.category_id,
-            parent_id: r.parent_id,
+            id: r.category_id.into(),
+            parent_id: r.parent_id.map(Into::into),
             slug: r.slug,
             name: r.name,
             description: r.description,
@@ -108,7 +108,7 @@ async fn all_rows(db: impl PgExecutor<'_>) -> Result<Vec<Category>, sqlx::Error>
 
 async fn find(
     db: impl PgExecutor<'_>,
-    locator: &Locator<'_>,
+    locator: &Locator<'_, CategoryId>,
 ) -> Result<Option<Category>, sqlx::Error> {
     let row = match locator {
         Locator::Id(id) => {
@@ -117,7 +117,7 @@ async fn find(
                 "select category_id, parent_id, slug, name, description, position, created_at,
                         updated_at
                  from categories where category_id = $1",
-                id,
+                id.as_uuid(),
             )
             .fetch_optional(db)
             .await?
@@ -152,7 +152,7 @@ pub async fn subtree_ids(db: impl PgExecutor<'_>, root: Uuid) -> Result<Vec<Uuid
     .await
 }
 
-fn build_tree(all: &[Category], parent: Option<Uuid>) -> Vec<CategoryTree> {
+fn build_tree(all: &[Category], parent: Option<CategoryId>) -> Vec<CategoryTree> {
     all.iter()
         .filter(|c| c.parent_id == parent)
         .map(|c| CategoryTree {
@@ -174,7 +174,10 @@ impl Catalog {
             .await
     }
 
-    pub async fn category(&self, locator: Locator<'_>) -> Result<CategoryDetail, CatalogError> {
+    pub async fn category(
+        &self,
+        locator: Locator<'_, CategoryId>,
+    ) -> Result<CategoryDetail, CatalogError> {
         let all = all_rows(&self.db).await?;
         let category = match locator {
             Locator::Id(id) => all.iter().find(|c| c.id == id),
@@ -204,11 +207,14 @@ impl Catalog {
     }
 
     /// Resolves an id or slug to the ids of that category and its descendants.
-    pub async fn category_subtree(&self, locator: Locator<'_>) -> Result<Vec<Uuid>, CatalogError> {
+    pub async fn category_subtree(
+        &self,
+        locator: Locator<'_, CategoryId>,
+    ) -> Result<Vec<Uuid>, CatalogError> {
         let category = find(&self.db, &locator)
             .await?
             .ok_or(CatalogError::NotFound("category"))?;
-        Ok(subtree_ids(&self.db, category.id).await?)
+        Ok(subtree_ids(&self.db, category.id.as_uuid()).await?)
     }
 
     /// A `category` query parameter (id or slug) as a listing filter: the category and its
@@ -272,9 +278,10 @@ impl Catalog {
 
     pub async fn update_category(
         &self,
-        id: Uuid,
+        id: CategoryId,
         patch: CategoryPatch,
     ) -> Result<Category, CatalogError> {
+        let id = id.as_uuid();
         let mut errors = ValidationErrors::new();
         validate(
             &mut errors,
@@ -331,7 +338,8 @@ impl Catalog {
 
     /// Deletes an empty leaf category; one with products or children is a conflict (the
     /// foreign keys decide, so a product added concurrently cannot slip through).
-    pub async fn delete_category(&self, id: Uuid) -> Result<(), CatalogError> {
+    pub async fn delete_category(&self, id: CategoryId) -> Result<(), CatalogError> {
+        let id = id.as_uuid();
         let mut tx = self.db.begin().await?;
         let result = sqlx::query!("delete from categories where category_id = $1", id)
             .execute(&mut *tx)
@@ -358,6 +366,7 @@ impl Catalog {
 async fn require_parent(tx: &mut PgConnection, parent: &CategoryKey) -> Result<Uuid, CatalogError> {
     find_id(tx, parent)
         .await?
+        .map(|id| id.as_uuid())
         .ok_or_else(|| ValidationErrors::single(parent.field, "no such category").into())
 }
 
@@ -365,13 +374,14 @@ async fn require_parent(tx: &mut PgConnection, parent: &CategoryKey) -> Result<U
 pub(crate) async fn find_id(
     tx: &mut PgConnection,
     key: &CategoryKey,
-) -> Result<Option<Uuid>, sqlx::Error> {
+) -> Result<Option<CategoryId>, sqlx::Error> {
     sqlx::query_scalar!(
         "select category_id from categories
          where ($1::uuid is null or category_id = $1) and ($2::text is null or slug = $2)",
-        key.id,
+        key.id.map(|id| id.as_uuid()),
         key.slug.as_deref(),
     )
     .fetch_optional(&mut *tx)
     .await
+    .map(|id| id.map(CategoryId::from))
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Product, Variant};
+use super::{CategoryId, Product, ProductId, Sku, Variant, VariantId};
 use crate::{
     events::{Event, Payload},
     outbox,
@@ -16,41 +16,41 @@ use crate::{
 /// A product was created, updated, archived or deleted.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProductEvent {
-    pub product_id: Uuid,
+    pub product_id: ProductId,
     pub slug: String,
     /// `draft`, `active` or `archived`.
     pub status: String,
-    pub category_id: Uuid,
+    pub category_id: CategoryId,
 }
 
 impl Payload for ProductEvent {
     fn aggregate_id(&self) -> Uuid {
-        self.product_id
+        self.product_id.as_uuid()
     }
 }
 
 /// A variant was created, updated or deleted.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct VariantEvent {
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
-    pub sku: String,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub sku: Sku,
     /// Unit price in minor units of the shop's currency.
     pub price: i64,
 }
 
 impl Payload for VariantEvent {
     fn aggregate_id(&self) -> Uuid {
-        self.product_id
+        self.product_id.as_uuid()
     }
 }
 
 /// A variant's stock after a change.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StockChanged {
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
-    pub sku: String,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub sku: Sku,
     pub stock_on_hand: i32,
     pub stock_reserved: i32,
     /// On hand minus reserved: what customers can still buy.
@@ -75,14 +75,14 @@ impl StockChanged {
 
 impl Payload for StockChanged {
     fn aggregate_id(&self) -> Uuid {
-        self.product_id
+        self.product_id.as_uuid()
     }
 }
 
 /// A category was created, updated or deleted.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CategoryChanged {
-    pub category_id: Uuid,
+    pub category_id: CategoryId,
     pub change: CategoryChange,
 }
 
@@ -96,7 +96,7 @@ pub enum CategoryChange {
 
 impl Payload for CategoryChanged {
     fn aggregate_id(&self) -> Uuid {
-        self.category_id
+        self.category_id.as_uuid()
     }
 }
 
@@ -142,7 +142,7 @@ pub async fn category(
     change: CategoryChange,
 ) -> Result<(), sqlx::Error> {
     let payload = CategoryChanged {
-        category_id,
+        category_id: category_id.into(),
         change,
     };
     outbox::enqueue(tx, Event::CategoryChanged(payload))

@@ -278,9 +278,9 @@ async fn update_existing(
         images: (!r.images.is_empty()).then_some(r.images),
         option_names: (!r.options.is_empty()).then_some(r.options),
     };
-    let product = products::update_in(tx, product_id, patch).await?;
+    let product = products::update_in(tx, product_id.into(), patch).await?;
     for (i, record) in r.variants.iter().enumerate() {
-        let existing = product.variants.iter().find(|v| v.sku == record.sku);
+        let existing = product.variants.iter().find(|v| v.sku == *record.sku);
         let Some(existing) = existing else {
             let mut errors = ValidationErrors::new();
             variants::validate_new(
@@ -304,7 +304,7 @@ async fn update_existing(
             options: Some(record.options.clone()),
             position: None,
         };
-        variants::update_in(tx, existing.id, patch).await?;
+        variants::update_in(tx, existing.id.as_uuid(), patch).await?;
         let delta = record.stock_on_hand - existing.stock_on_hand;
         if delta != 0 {
             let variant = inventory::shift_on_hand(tx, &record.sku, delta)

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
-use super::{events, events::StockChanged, variants, Catalog, CatalogError, Variant};
+use super::{
+    events, events::StockChanged, variants, Catalog, CatalogError, Sku, Variant, VariantId,
+};
 use crate::{
     events::Event,
     idempotency::{Existing, IdempotencyKey},
@@ -69,8 +71,8 @@ pub(crate) async fn record(
                                       on_hand_after, reserved_after, reason, order_id, actor_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         Uuid::now_v7(),
-        v.id,
-        &v.sku,
+        v.id.as_uuid(),
+        v.sku.as_str(),
         kind,
         on_hand_delta,
         reserved_delta,
@@ -96,7 +98,7 @@ pub(crate) async fn shift_on_hand(
         variants::VariantRow,
         r#"update variants set stock_on_hand = stock_on_hand + $2
          where sku = $1 and stock_on_hand + $2 >= stock_reserved and stock_on_hand + $2 <= $3
-         returning variant_id, product_id, sku,
+         returning variant_id, product_id, sku as "sku: Sku",
                    options as "options: Json<BTreeMap<String, String>>", price, compare_at_price,
                    weight_grams, stock_on_hand, stock_reserved, position, created_at, updated_at"#,
         sku,
@@ -172,7 +174,7 @@ impl Catalog {
         )
         .await?;
         events::stock(&mut tx, &variant, "adjustment").await?;
-        let movement = latest_movement(&mut tx, variant.id).await?;
+        let movement = latest_movement(&mut tx, variant.id.as_uuid()).await?;
         let receipt = AdjustmentReceipt { variant, movement };
         if let Some(key) = key {
             key.complete_in(&mut tx, &receipt).await?;
@@ -261,7 +263,7 @@ impl StockOp {
 struct Changed {
     variant_id: Uuid,
     product_id: Uuid,
-    sku: String,
+    sku: Sku,
     stock_on_hand: i32,
     stock_reserved: i32,
     qty: i32,
@@ -273,9 +275,9 @@ pub(crate) async fn apply_to_order(
     tx: &mut PgConnection,
     order_id: Uuid,
     op: StockOp,
-    lines: &[(Uuid, i32)],
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    let (ids, qtys): (Vec<Uuid>, Vec<i32>) = lines.iter().copied().unzip();
+    lines: &[(VariantId, i32)],
+) -> Result<Vec<VariantId>, sqlx::Error> {
+    let (ids, qtys): (Vec<Uuid>, Vec<i32>) = lines.iter().map(|&(id, q)| (id.as_uuid(), q)).unzip();
     sqlx::query!(
         "select 1 as one from variants where variant_id = any($1) order by variant_id for update",
         &ids,
@@ -292,7 +294,7 @@ pub(crate) async fn apply_to_order(
          where v.variant_id = l.variant_id
            and v.stock_reserved + $4 * l.qty >= 0
            and v.stock_on_hand + $3 * l.qty >= v.stock_reserved + $4 * l.qty
-         returning v.variant_id, v.product_id, v.sku, v.stock_on_hand, v.stock_reserved,
+         returning v.variant_id, v.product_id, v.sku as "sku: Sku", v.stock_on_hand, v.stock_reserved,
                    l.qty as "qty!""#,
         &ids,
         &qtys,
@@ -301,10 +303,10 @@ pub(crate) async fn apply_to_order(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let refused: Vec<Uuid> = ids
+    let refused: Vec<VariantId> = ids
         .iter()
         .filter(|id| !changed.iter().any(|c| c.variant_id == **id))
-        .copied()
+        .map(|&id| VariantId::from(id))
         .collect();
     if !refused.is_empty() {
         return Ok(refused);
@@ -349,8 +351,8 @@ async fn record_order_changes(
         .iter()
         .map(|c| {
             Event::StockChanged(StockChanged {
-                variant_id: c.variant_id,
-                product_id: c.product_id,
+                variant_id: c.variant_id.into(),
+                product_id: c.product_id.into(),
                 sku: c.sku.clone(),
                 stock_on_hand: c.stock_on_hand,
                 stock_reserved: c.stock_reserved,

@@ -92,7 +92,7 @@ impl Cursor {
             p: matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc)
                 .then_some(last.min_price),
             n: (sort == ProductSort::Name).then(|| last.name.clone()),
-            id: last.id,
+            id: last.id.as_uuid(),
         }
     }
 
@@ -152,11 +152,11 @@ pub(crate) struct SummaryRow {
 impl From<SummaryRow> for ProductSummary {
     fn from(r: SummaryRow) -> Self {
         Self {
-            id: r.product_id,
+            id: r.product_id.into(),
             slug: r.slug,
             name: r.name,
             brand: r.brand,
-            category_id: r.category_id,
+            category_id: r.category_id.into(),
             status: ProductStatus::from_db(&r.status),
             min_price: r.min_price,
             max_price: r.max_price,

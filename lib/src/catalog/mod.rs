@@ -16,9 +16,10 @@ pub mod listing;
 pub mod products;
 pub mod seed;
 mod settings;
+mod sku;
 pub mod variants;
 
-pub use self::settings::StoreConfig;
+pub use self::{settings::StoreConfig, sku::Sku};
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -29,6 +30,21 @@ use uuid::Uuid;
 
 use self::changes::{CacheLimits, CatalogChanges, ReadCache};
 use crate::validation::ValidationErrors;
+
+crate::typed_id! {
+    /// A product.
+    pub struct ProductId;
+}
+
+crate::typed_id! {
+    /// A variant of a product (the unit that is stocked, priced and sold).
+    pub struct VariantId;
+}
+
+crate::typed_id! {
+    /// A category.
+    pub struct CategoryId;
+}
 
 /// The catalog service.
 #[derive(Clone)]
@@ -151,8 +167,8 @@ impl ProductStatus {
 
 #[derive(Debug, Clone)]
 pub struct Category {
-    pub id: Uuid,
-    pub parent_id: Option<Uuid>,
+    pub id: CategoryId,
+    pub parent_id: Option<CategoryId>,
     pub slug: String,
     pub name: String,
     pub description: String,
@@ -173,9 +189,9 @@ pub struct Image {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Variant {
-    pub id: Uuid,
-    pub product_id: Uuid,
-    pub sku: String,
+    pub id: VariantId,
+    pub product_id: ProductId,
+    pub sku: Sku,
     pub options: BTreeMap<String, String>,
     pub price: i64,
     pub compare_at_price: Option<i64>,
@@ -197,14 +213,14 @@ impl Variant {
 /// The category a product belongs to, as shown with it.
 #[derive(Debug, Clone)]
 pub struct CategoryRef {
-    pub id: Uuid,
+    pub id: CategoryId,
     pub slug: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Product {
-    pub id: Uuid,
+    pub id: ProductId,
     pub slug: String,
     pub name: String,
     pub description: String,
@@ -225,11 +241,11 @@ pub struct Product {
 /// A product in a list: enough for a product card.
 #[derive(Debug, Clone)]
 pub struct ProductSummary {
-    pub id: Uuid,
+    pub id: ProductId,
     pub slug: String,
     pub name: String,
     pub brand: Option<String>,
-    pub category_id: Uuid,
+    pub category_id: CategoryId,
     pub status: ProductStatus,
     pub min_price: i64,
     pub max_price: i64,
@@ -238,17 +254,18 @@ pub struct ProductSummary {
     pub created_at: DateTime<Utc>,
 }
 
-/// An id or a slug, as accepted by the `{id-or-slug}` routes.
+/// An id or a slug, as accepted by the `{id-or-slug}` routes (of products, or of categories
+/// as `Locator<CategoryId>`).
 #[derive(Debug)]
-pub enum Locator<'a> {
-    Id(Uuid),
+pub enum Locator<'a, Id = ProductId> {
+    Id(Id),
     Slug(&'a str),
 }
 
-impl<'a> Locator<'a> {
+impl<'a, Id: From<Uuid>> Locator<'a, Id> {
     pub fn parse(value: &'a str) -> Self {
         match Uuid::parse_str(value) {
-            Ok(id) => Self::Id(id),
+            Ok(id) => Self::Id(Id::from(id)),
             Err(_) => Self::Slug(value),
         }
     }
@@ -257,7 +274,7 @@ impl<'a> Locator<'a> {
 /// A category as a client names it, by id or by slug; with both, the category must have both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryKey {
-    pub id: Option<Uuid>,
+    pub id: Option<CategoryId>,
     pub slug: Option<String>,
     /// The input field that named it (`category`, `category_id`), for error messages.
     pub field: &'static str,
@@ -267,14 +284,14 @@ impl CategoryKey {
     /// An id or a slug given in `field`, as in `"t-shirts"` or `"0192f6c2-…"`.
     pub fn parse(field: &'static str, value: &str) -> Self {
         let (id, slug) = match Uuid::parse_str(value) {
-            Ok(id) => (Some(id), None),
+            Ok(id) => (Some(CategoryId::from_uuid(id)), None),
             Err(_) => (None, Some(value.to_owned())),
         };
         Self { id, slug, field }
     }
 
     /// An id given in `field`.
-    pub fn id(field: &'static str, id: Uuid) -> Self {
+    pub fn id(field: &'static str, id: CategoryId) -> Self {
         Self {
             id: Some(id),
             slug: None,
@@ -286,7 +303,7 @@ impl CategoryKey {
     /// `category_id`), either or both given: `(field name, value)` each.
     pub fn from_fields(
         (slug_or_id_field, slug_or_id): (&'static str, Option<&str>),
-        (id_field, id): (&'static str, Option<Uuid>),
+        (id_field, id): (&'static str, Option<CategoryId>),
     ) -> Option<Self> {
         let Some(value) = slug_or_id else {
             return id.map(|id| Self::id(id_field, id));
@@ -300,32 +317,5 @@ impl CategoryKey {
             key.id = Some(id);
         }
         Some(key)
-    }
-}
-
-/// SKUs: letters, digits, dash, underscore and dot, 1 to 64 characters, starting with a
-/// letter or digit (they end up in URLs, CSV files and Midtrans item ids).
-pub fn is_valid_sku(sku: &str) -> bool {
-    let bytes = sku.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 64
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sku_pattern() {
-        assert!(is_valid_sku("TSHIRT-BLK-M"));
-        assert!(is_valid_sku("a.b_c-1"));
-        assert!(!is_valid_sku(""));
-        assert!(!is_valid_sku("-lead"));
-        assert!(!is_valid_sku("has space"));
-        assert!(!is_valid_sku(&"x".repeat(65)));
     }
 }

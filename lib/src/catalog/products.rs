@@ -7,8 +7,8 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{
-    events, variants, variants::NewVariant, Catalog, CatalogError, CategoryKey, CategoryRef, Image,
-    Locator, Product, ProductStatus, ProductSummary,
+    events, variants, variants::NewVariant, Catalog, CatalogError, CategoryId, CategoryKey,
+    CategoryRef, Image, Locator, Product, ProductId, ProductStatus, ProductSummary,
 };
 use crate::{
     events::Event,
@@ -76,13 +76,13 @@ struct ProductRow {
 impl From<ProductRow> for Product {
     fn from(r: ProductRow) -> Self {
         Self {
-            id: r.product_id,
+            id: r.product_id.into(),
             slug: r.slug,
             name: r.name,
             description: r.description,
             brand: r.brand,
             category: CategoryRef {
-                id: r.category_id,
+                id: r.category_id.into(),
                 slug: r.category_slug,
                 name: r.category_name,
             },
@@ -122,7 +122,7 @@ pub(crate) async fn load(
                       as "variants!: Json<Vec<variants::VariantRow>>"
              from products p join categories c on c.category_id = p.category_id
              where p.product_id = $1"#,
-                id,
+                id.as_uuid(),
             )
             .fetch_optional(db)
             .await?
@@ -279,7 +279,7 @@ fn validate_new(
 enum Resolved {
     NotGiven,
     Unknown { field: &'static str },
-    Found(Uuid),
+    Found(CategoryId),
 }
 
 impl Resolved {
@@ -291,7 +291,7 @@ impl Resolved {
         }
     }
 
-    fn id(self) -> Option<Uuid> {
+    fn id(self) -> Option<CategoryId> {
         match self {
             Self::Found(id) => Some(id),
             _ => None,
@@ -357,7 +357,7 @@ impl Catalog {
 
     pub async fn update_product(
         &self,
-        product_id: Uuid,
+        product_id: ProductId,
         patch: ProductPatch,
     ) -> Result<Product, CatalogError> {
         let mut tx = self.db.begin().await?;
@@ -367,15 +367,18 @@ impl Catalog {
     }
 
     /// Deletes a product that was never ordered (order lines keep their variants alive).
-    pub async fn delete_product(&self, product_id: Uuid) -> Result<(), CatalogError> {
+    pub async fn delete_product(&self, product_id: ProductId) -> Result<(), CatalogError> {
         let mut tx = self.db.begin().await?;
         let product = load(&mut tx, &Locator::Id(product_id))
             .await?
             .ok_or(CatalogError::NotFound("product"))?;
-        sqlx::query!("delete from products where product_id = $1", product_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(variants::ordered_conflict)?;
+        sqlx::query!(
+            "delete from products where product_id = $1",
+            product_id.as_uuid()
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(variants::ordered_conflict)?;
         events::product(&mut tx, Event::ProductDeleted, &product).await?;
         tx.commit().await?;
         Ok(())
@@ -385,7 +388,7 @@ impl Catalog {
     pub async fn admin_products(
         &self,
         filter: AdminProductFilter,
-        before: Option<Uuid>,
+        before: Option<ProductId>,
         limit: i64,
     ) -> Result<Vec<ProductSummary>, CatalogError> {
         let query = filter
@@ -406,7 +409,7 @@ impl Catalog {
              limit $4"#,
             filter.status.map(ProductStatus::as_db),
             query,
-            before,
+            before.map(|id| id.as_uuid()),
             limit,
         )
         .fetch_all(&self.db)
@@ -418,7 +421,7 @@ impl Catalog {
 /// Updates a product inside the caller's transaction.
 pub(crate) async fn update_in(
     tx: &mut PgConnection,
-    product_id: Uuid,
+    product_id: ProductId,
     patch: ProductPatch,
 ) -> Result<Product, CatalogError> {
     let mut errors = ValidationErrors::new();
@@ -472,13 +475,13 @@ pub(crate) async fn update_in(
              images = coalesce($10, images),
              option_names = coalesce($11, option_names)
          where product_id = $1",
-        product_id,
+        product_id.as_uuid(),
         patch.name.as_deref().map(str::trim),
         patch.slug.as_deref(),
         patch.description.as_deref(),
         patch.brand.is_some(),
         patch.brand.flatten().map(|b| b.trim().to_owned()),
-        category.id(),
+        category.id().map(|id| id.as_uuid()),
         patch.status.map(ProductStatus::as_db),
         patch.attributes.map(Json) as _,
         patch.images.map(Json) as _,
@@ -515,17 +518,17 @@ pub(crate) async fn create_in(
     } else {
         free_slug(tx, &slug).await?
     };
-    let product_id = Uuid::now_v7();
+    let product_id = ProductId::generate();
     sqlx::query!(
         "insert into products (product_id, slug, name, description, brand, category_id, status,
                                attributes, images, option_names)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        product_id,
+        product_id.as_uuid(),
         &slug,
         input.name.trim(),
         input.description.as_deref().unwrap_or_default(),
         input.brand.as_deref().map(str::trim),
-        category.id(),
+        category.id().map(|id| id.as_uuid()),
         input.status.unwrap_or(ProductStatus::Draft).as_db(),
         Json(&input.attributes) as _,
         Json(&input.images) as _,
@@ -535,7 +538,7 @@ pub(crate) async fn create_in(
     .await
     .map_err(|e| category_error(e, &slug))?;
     for (position, v) in input.variants.iter().enumerate() {
-        variants::insert(tx, product_id, v, position as i32, actor).await?;
+        variants::insert(tx, product_id.as_uuid(), v, position as i32, actor).await?;
     }
     let product = load(tx, &Locator::Id(product_id))
         .await?

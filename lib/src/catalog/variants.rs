@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
-use super::{events, inventory, is_valid_sku, Catalog, CatalogError, Variant};
+use super::{events, inventory, Catalog, CatalogError, ProductId, Sku, Variant, VariantId};
 use crate::{events::Event, validation::ValidationErrors};
 
 /// Prices above this (in minor units) are refused as typos: 10^13 is ten trillion rupiah.
@@ -39,7 +39,7 @@ pub struct VariantPatch {
 pub(crate) struct VariantRow {
     pub variant_id: Uuid,
     pub product_id: Uuid,
-    pub sku: String,
+    pub sku: Sku,
     pub options: Json<BTreeMap<String, String>>,
     pub price: i64,
     pub compare_at_price: Option<i64>,
@@ -54,8 +54,8 @@ pub(crate) struct VariantRow {
 impl From<VariantRow> for Variant {
     fn from(r: VariantRow) -> Self {
         Self {
-            id: r.variant_id,
-            product_id: r.product_id,
+            id: r.variant_id.into(),
+            product_id: r.product_id.into(),
             sku: r.sku,
             options: r.options.0,
             price: r.price,
@@ -84,11 +84,7 @@ pub(crate) fn validate_new(
             format!("{prefix}.{name}")
         }
     };
-    errors.check(
-        is_valid_sku(&v.sku),
-        field("sku"),
-        "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
-    );
+    Sku::parse_field(errors, &field("sku"), &v.sku);
     validate_money(errors, &field("price"), Some(v.price));
     validate_money(errors, &field("compare_at_price"), v.compare_at_price);
     errors.check(
@@ -157,7 +153,7 @@ pub(crate) async fn insert(
         r#"insert into variants (variant_id, product_id, sku, options, price, compare_at_price, weight_grams,
                                stock_on_hand, position)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         returning variant_id, product_id, sku, options as "options: Json<BTreeMap<String, String>>",
+         returning variant_id, product_id, sku as "sku: Sku", options as "options: Json<BTreeMap<String, String>>",
                    price, compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
                    created_at, updated_at"#,
         Uuid::now_v7(),
@@ -211,10 +207,11 @@ async fn option_names_of(
 impl Catalog {
     pub async fn add_variant(
         &self,
-        product_id: Uuid,
+        product_id: ProductId,
         input: NewVariant,
         actor: Option<Uuid>,
     ) -> Result<Variant, CatalogError> {
+        let product_id = product_id.as_uuid();
         let mut tx = self.db.begin().await?;
         let option_names = option_names_of(&mut tx, product_id)
             .await?
@@ -239,21 +236,22 @@ impl Catalog {
 
     pub async fn update_variant(
         &self,
-        variant_id: Uuid,
+        variant_id: VariantId,
         patch: VariantPatch,
     ) -> Result<Variant, CatalogError> {
         let mut tx = self.db.begin().await?;
-        let variant = update_in(&mut tx, variant_id, patch).await?;
+        let variant = update_in(&mut tx, variant_id.as_uuid(), patch).await?;
         tx.commit().await?;
         Ok(variant)
     }
 
     /// Deletes a variant that was never ordered, unless it is the product's last one.
-    pub async fn delete_variant(&self, variant_id: Uuid) -> Result<(), CatalogError> {
+    pub async fn delete_variant(&self, variant_id: VariantId) -> Result<(), CatalogError> {
+        let variant_id = variant_id.as_uuid();
         let mut tx = self.db.begin().await?;
         let row = sqlx::query_as!(
             VariantRow,
-            r#"select variant_id, product_id, sku,
+            r#"select variant_id, product_id, sku as "sku: Sku",
                       options as "options: Json<BTreeMap<String, String>>", price,
                       compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
                       created_at, updated_at
@@ -300,11 +298,7 @@ pub(crate) async fn update_in(
     let option_names = option_names_of(tx, product_id).await?.unwrap_or_default();
     let mut errors = ValidationErrors::new();
     if let Some(sku) = &patch.sku {
-        errors.check(
-            is_valid_sku(sku),
-            "sku",
-            "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
-        );
+        Sku::parse_field(&mut errors, "sku", sku);
     }
     validate_money(&mut errors, "price", patch.price);
     validate_money(
@@ -333,7 +327,7 @@ pub(crate) async fn update_in(
              options = coalesce($7, options),
              position = coalesce($8, position)
          where variant_id = $1
-         returning variant_id, product_id, sku, options as "options: Json<BTreeMap<String, String>>",
+         returning variant_id, product_id, sku as "sku: Sku", options as "options: Json<BTreeMap<String, String>>",
                    price, compare_at_price, weight_grams, stock_on_hand, stock_reserved, position,
                    created_at, updated_at"#,
         variant_id,

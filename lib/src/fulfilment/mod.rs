@@ -19,12 +19,15 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
-    catalog::inventory::{self, StockOp},
+    catalog::{
+        inventory::{self, StockOp},
+        VariantId,
+    },
     events::{Event, Payload},
     orders::{
         events::OrderEvent,
         lifecycle::{self, Transition},
-        Actor, Order, OrderError, OrderStatus,
+        Actor, Order, OrderError, OrderId, OrderStatus,
     },
     outbox,
     validation::ValidationErrors,
@@ -148,7 +151,7 @@ async fn advance(
     actor: Actor,
     reason: &str,
 ) -> Result<Order, FulfilmentError> {
-    let mut order = lifecycle::lock_order(tx, order_id).await?;
+    let mut order = lifecycle::lock_order(tx, order_id.into()).await?;
     let mut moved = false;
     loop {
         let (all_delivered, latest_tracking) = store::progress(tx, order_id).await?;
@@ -167,7 +170,7 @@ async fn advance(
             tracking_number: latest_tracking,
             ..Transition::new(to, actor, reason)
         };
-        order = lifecycle::apply(tx, order_id, &transition).await?;
+        order = lifecycle::apply(tx, order_id.into(), &transition).await?;
         moved = true;
     }
     if !moved {
@@ -208,7 +211,7 @@ pub(crate) async fn cancel_units(
     }
     let counted: Vec<(Uuid, i32, i32)> = taken.iter().map(|&(line, q)| (line, 0, q)).collect();
     lifecycle::record_fulfilled_units(tx, order.id, &counted).await?;
-    let mut restock: Vec<(Uuid, i32)> = taken
+    let mut restock: Vec<(VariantId, i32)> = taken
         .iter()
         .filter_map(|&(line_id, q)| {
             let line = order.lines.iter().find(|l| l.id == line_id)?;
@@ -216,7 +219,8 @@ pub(crate) async fn cancel_units(
         })
         .collect();
     restock.sort();
-    let refused = inventory::apply_to_order(tx, order.id, StockOp::Restock, &restock).await?;
+    let refused =
+        inventory::apply_to_order(tx, order.id.as_uuid(), StockOp::Restock, &restock).await?;
     if !refused.is_empty() {
         tracing::error!(order.id = %order.id, ?refused, "stock levels disagree with the order's cancelled units");
         return Err(FulfilmentError::Database(sqlx::Error::Protocol(
@@ -224,7 +228,7 @@ pub(crate) async fn cancel_units(
         )));
     }
     let reason = format!("{cancelled} unit(s) not shipped cancelled and restocked");
-    advance(tx, order.id, actor, &reason).await?;
+    advance(tx, order.id.into(), actor, &reason).await?;
     Ok(())
 }
 
@@ -243,12 +247,13 @@ impl Fulfilment {
     /// `partially_shipped` or `shipped` and writes `shipment.created`, in one transaction.
     pub async fn ship(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         new: NewShipment,
         actor: Actor,
     ) -> Result<(Shipment, Order), FulfilmentError> {
+        let order_id = order_id.as_uuid();
         let mut tx = self.db.begin().await?;
-        let order = lifecycle::lock_order(&mut tx, order_id).await?;
+        let order = lifecycle::lock_order(&mut tx, order_id.into()).await?;
         // Legality first: an order that cannot ship is refused as such, whatever the fields.
         if !fulfillable(order.status) {
             return Err(OrderError::IllegalTransition {
@@ -295,7 +300,7 @@ impl Fulfilment {
         )
         .await?;
         let counted: Vec<(Uuid, i32, i32)> = units.iter().map(|&(line, q)| (line, q, 0)).collect();
-        lifecycle::record_fulfilled_units(&mut tx, order_id, &counted).await?;
+        lifecycle::record_fulfilled_units(&mut tx, order_id.into(), &counted).await?;
         let count: i32 = units.iter().map(|u| u.1).sum();
         let mut reason =
             format!("shipment of {count} unit(s) by {carrier}, tracking number {tracking}");
@@ -321,10 +326,11 @@ impl Fulfilment {
     /// unit shipped and every shipment arrived.
     pub async fn deliver(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         shipment_id: Uuid,
         actor: Actor,
     ) -> Result<(Shipment, Order), FulfilmentError> {
+        let order_id = order_id.as_uuid();
         let mut tx = self.db.begin().await?;
         let delivered = self
             .deliver_in(&mut tx, order_id, shipment_id, actor)
@@ -340,7 +346,7 @@ impl Fulfilment {
         shipment_id: Uuid,
         actor: Actor,
     ) -> Result<(Shipment, Order), FulfilmentError> {
-        let order = lifecycle::lock_order(tx, order_id).await?;
+        let order = lifecycle::lock_order(tx, order_id.into()).await?;
         let shipment = self.one(tx, order_id, shipment_id).await?;
         if !store::mark_delivered(tx, shipment_id).await? {
             return Ok((shipment, order));
@@ -366,29 +372,31 @@ impl Fulfilment {
     /// `to = shipped` on the order's transitions works).
     pub async fn ship_rest(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         tracking_number: Option<String>,
         reason: Option<String>,
         actor: Actor,
     ) -> Result<Order, FulfilmentError> {
+        let order_id = order_id.as_uuid();
         let new = NewShipment {
             lines: Vec::new(),
             carrier: None,
             tracking_number: tracking_number.unwrap_or_default(),
             note: reason,
         };
-        Ok(self.ship(order_id, new, actor).await?.1)
+        Ok(self.ship(order_id.into(), new, actor).await?.1)
     }
 
     /// Marks every shipment of a shipped order delivered (how `to = delivered` on the order's
     /// transitions works).
     pub async fn deliver_all(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         actor: Actor,
     ) -> Result<Order, FulfilmentError> {
+        let order_id = order_id.as_uuid();
         let mut tx = self.db.begin().await?;
-        let mut order = lifecycle::lock_order(&mut tx, order_id).await?;
+        let mut order = lifecycle::lock_order(&mut tx, order_id.into()).await?;
         if order.status != OrderStatus::Shipped {
             return Err(OrderError::IllegalTransition {
                 from: order.status,
@@ -409,7 +417,11 @@ impl Fulfilment {
     }
 
     /// An order's shipments, oldest first.
-    pub async fn order_shipments(&self, order_id: Uuid) -> Result<Vec<Shipment>, FulfilmentError> {
+    pub async fn order_shipments(
+        &self,
+        order_id: OrderId,
+    ) -> Result<Vec<Shipment>, FulfilmentError> {
+        let order_id = order_id.as_uuid();
         if !store::order_exists(&self.db, order_id).await? {
             return Err(OrderError::NotFound.into());
         }

@@ -213,8 +213,8 @@ fn line_problems(lines: Vec<crate::orders::LineProblem>) -> Vec<super::problem::
     lines
         .into_iter()
         .map(|l| super::problem::ProblemLine {
-            variant_id: l.variant_id,
-            sku: l.sku,
+            variant_id: l.variant_id.into(),
+            sku: l.sku.into(),
             requested_quantity: i64::from(l.requested),
             available_quantity: i64::from(l.available),
             previous_unit_price: l.previous_unit_price,

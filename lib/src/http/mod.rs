@@ -16,6 +16,7 @@ mod security;
 mod server;
 mod staff_actions;
 mod state;
+mod typed_ids;
 
 use std::{net::IpAddr, sync::Arc};
 

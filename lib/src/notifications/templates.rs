@@ -144,7 +144,7 @@ fn lines_html(order: &Order) -> String {
                 "<tr><td>{}</td><td>{} ({})</td><td style=\"text-align:right\">{}</td></tr>",
                 l.quantity,
                 escape(&l.product_name),
-                escape(&l.sku),
+                escape(l.sku.as_str()),
                 money(l.line_total, &order.currency)
             )
         })

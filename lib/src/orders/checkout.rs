@@ -8,18 +8,20 @@
 //! commit (never hold locks across a call to Midtrans), then the receipt is stored for replays.
 
 use chrono::Utc;
-use rand::Rng;
 use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::{
     lifecycle, store, Actor, Address, CheckoutReceipt, LineIssue, LineProblem, Order, OrderError,
-    Orders,
+    OrderNumber, Orders,
 };
 use crate::{
     addresses::{self, ShipTo},
     cart::{self, CheckoutLine},
-    catalog::inventory::{self, StockOp},
+    catalog::{
+        inventory::{self, StockOp},
+        VariantId,
+    },
     idempotency::{Existing, IdempotencyKey},
     promotions::{
         self,
@@ -102,17 +104,6 @@ fn line_problems(lines: &[CheckoutLine]) -> Vec<LineProblem> {
             })
         })
         .collect()
-}
-
-/// `TK` + date + 8 random characters from an alphabet without look-alikes; fits Midtrans'
-/// order_id rules (letters, digits, `-`).
-fn order_number() -> String {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-    let mut rng = rand::rng();
-    let suffix: String = (0..8)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("TK{}-{suffix}", Utc::now().format("%y%m%d"))
 }
 
 impl Orders {
@@ -203,7 +194,7 @@ impl Orders {
                         };
                     }
                 };
-                key.set_resource(&mut tx, order.id).await?;
+                key.set_resource(&mut tx, order.id.into()).await?;
                 tx.commit().await?;
                 break order;
             }
@@ -365,7 +356,7 @@ impl Orders {
         .await?;
         let line_ids = insert_lines(tx, order_id, lines, &outcome.line_discounts, &taxes).await?;
 
-        let quantities: Vec<(Uuid, i32)> =
+        let quantities: Vec<(VariantId, i32)> =
             lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
         let refused =
             inventory::apply_to_order(tx, order_id, StockOp::Reserve, &quantities).await?;
@@ -393,7 +384,7 @@ impl Orders {
         }
         let redeeming = RedeemingOrder {
             order_id,
-            order_number: &number,
+            order_number: number.as_str(),
             user_id,
             currency: &self.currency,
             line_ids: &line_ids,
@@ -408,7 +399,7 @@ impl Orders {
                 current: cart.seen_discount,
             });
         }
-        lifecycle::enter(tx, order_id, Actor::Customer(user_id)).await
+        lifecycle::enter(tx, order_id.into(), Actor::Customer(user_id)).await
     }
 }
 
@@ -420,13 +411,13 @@ impl Orders {
         lines: &[CheckoutLine],
         outcome: &promotions::rules::Outcome,
     ) -> Result<Vec<(String, i32, i64)>, OrderError> {
-        let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+        let products: Vec<Uuid> = lines.iter().map(|l| l.product_id.as_uuid()).collect();
         let rates = crate::tax::rates_for_products(tx, &self.config.tax, &products).await?;
         Ok(lines
             .iter()
             .zip(&outcome.line_discounts)
             .map(|(l, discount)| {
-                let rate = &rates[&l.product_id];
+                let rate = &rates[&l.product_id.as_uuid()];
                 let base = l.price * i64::from(l.quantity) - discount;
                 let tax =
                     crate::tax::tax_of(base, rate.rate_bp, self.config.tax.prices_include_tax);
@@ -441,9 +432,9 @@ fn basket(lines: &[CheckoutLine]) -> Vec<BasketLine> {
     lines
         .iter()
         .map(|l| BasketLine {
-            variant_id: l.variant_id,
-            product_id: l.product_id,
-            category_id: l.category_id,
+            variant_id: l.variant_id.into(),
+            product_id: l.product_id.into(),
+            category_id: l.category_id.map(Into::into),
             brand: l.brand.clone(),
             unit_price: l.price,
             quantity: l.quantity,
@@ -487,11 +478,11 @@ async fn insert_order(
     email: &str,
     name: &str,
     payment_due_at: chrono::DateTime<Utc>,
-) -> Result<String, OrderError> {
+) -> Result<OrderNumber, OrderError> {
     // A fresh number on the (astronomically rare) collision, inside a savepoint.
     for _ in 0..5 {
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-        let number = order_number();
+        let number = OrderNumber::generate();
         let result = sqlx::query!(
             "insert into orders (order_id, order_number, user_id, status, currency, subtotal, shipping_fee,
                                  discount_total, shipping_discount, grand_total, shipping_method,
@@ -500,7 +491,7 @@ async fn insert_order(
              values ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                      $16, $17, $18, $19)",
             order_id,
-            &number,
+            number.as_str(),
             user_id,
             currency,
             totals.subtotal,
@@ -549,8 +540,8 @@ async fn insert_lines(
     let tax_rates: Vec<i32> = taxes.iter().map(|t| t.1).collect();
     let tax_amounts: Vec<i64> = taxes.iter().map(|t| t.2).collect();
     let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
-    let variant_ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
-    let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let variant_ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id.as_uuid()).collect();
+    let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id.as_uuid()).collect();
     let names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let options: Vec<serde_json::Value> = lines

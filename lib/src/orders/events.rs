@@ -6,15 +6,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Address, Order, OrderLine, OrderStatus};
+use super::{Address, Order, OrderId, OrderLine, OrderNumber, OrderStatus};
 use crate::{events::Payload, promotions::OrderPromotion};
 
 /// An order after a change of status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderEvent {
-    pub order_id: Uuid,
+    pub order_id: OrderId,
     /// The public order number (also the Midtrans order id).
-    pub order_number: String,
+    pub order_number: OrderNumber,
     pub user_id: Uuid,
     pub status: OrderStatus,
     /// The status before this change; absent when the order was just placed.
@@ -98,6 +98,6 @@ fn included() -> bool {
 
 impl Payload for OrderEvent {
     fn aggregate_id(&self) -> Uuid {
-        self.order_id
+        self.order_id.into()
     }
 }

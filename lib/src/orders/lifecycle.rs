@@ -5,7 +5,7 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{events::OrderEvent, store, Actor, Order, OrderError, OrderStatus, Orders};
+use super::{events::OrderEvent, store, Actor, Order, OrderError, OrderId, OrderStatus, Orders};
 use crate::{
     catalog::inventory::{self, StockOp},
     events::Event,
@@ -77,9 +77,10 @@ fn validate(from: OrderStatus, t: &Transition) -> Result<(), ValidationErrors> {
 /// row and `order.created`, in the caller's (checkout's) transaction.
 pub(crate) async fn enter(
     tx: &mut PgConnection,
-    order_id: Uuid,
+    order_id: OrderId,
     actor: Actor,
 ) -> Result<Order, OrderError> {
+    let order_id = order_id.as_uuid();
     let to = OrderStatus::PendingPayment;
     store::insert_history(tx, order_id, None, to, &actor.to_string(), "checkout").await?;
     let order = store::load(tx, order_id)
@@ -93,9 +94,10 @@ pub(crate) async fn enter(
 /// concurrent transitions of one order serialise and each sees the other's result.
 pub(crate) async fn apply(
     tx: &mut PgConnection,
-    order_id: Uuid,
+    order_id: OrderId,
     t: &Transition,
 ) -> Result<Order, OrderError> {
+    let order_id = order_id.as_uuid();
     let (from, refunded) = store::lock_status(tx, order_id)
         .await?
         .ok_or(OrderError::NotFound)?;
@@ -163,7 +165,11 @@ pub(crate) async fn apply(
 }
 
 /// Locks an order for the rest of the caller's transaction and loads it.
-pub(crate) async fn lock_order(tx: &mut PgConnection, order_id: Uuid) -> Result<Order, OrderError> {
+pub(crate) async fn lock_order(
+    tx: &mut PgConnection,
+    order_id: OrderId,
+) -> Result<Order, OrderError> {
+    let order_id = order_id.as_uuid();
     store::lock_status(tx, order_id)
         .await?
         .ok_or(OrderError::NotFound)?;
@@ -173,8 +179,9 @@ pub(crate) async fn lock_order(tx: &mut PgConnection, order_id: Uuid) -> Result<
 /// When the order was delivered; `None` if it never was.
 pub(crate) async fn delivered_at(
     conn: &mut PgConnection,
-    order_id: Uuid,
+    order_id: OrderId,
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, OrderError> {
+    let order_id = order_id.as_uuid();
     Ok(store::delivered_at(conn, order_id).await?)
 }
 
@@ -187,7 +194,7 @@ pub(crate) async fn record_returned_units(
     actor: Actor,
     note: &str,
 ) -> Result<(), OrderError> {
-    store::add_returned_units(tx, order.id, units).await?;
+    store::add_returned_units(tx, order.id.as_uuid(), units).await?;
     add_note(tx, order, actor, note).await
 }
 
@@ -195,9 +202,10 @@ pub(crate) async fn record_returned_units(
 /// the caller's transaction (the order locked by [`lock_order`]).
 pub(crate) async fn record_fulfilled_units(
     tx: &mut PgConnection,
-    order_id: Uuid,
+    order_id: OrderId,
     units: &[(Uuid, i32, i32)],
 ) -> Result<(), OrderError> {
+    let order_id = order_id.as_uuid();
     Ok(store::add_fulfilled_units(tx, order_id, units).await?)
 }
 
@@ -209,12 +217,19 @@ pub(crate) async fn add_note(
     actor: Actor,
     note: &str,
 ) -> Result<(), OrderError> {
-    Ok(store::insert_note(tx, order.id, order.status, &actor.to_string(), note).await?)
+    Ok(store::insert_note(
+        tx,
+        order.id.as_uuid(),
+        order.status,
+        &actor.to_string(),
+        note,
+    )
+    .await?)
 }
 
 impl Orders {
     /// Applies a transition in its own transaction.
-    pub async fn transition(&self, order_id: Uuid, t: Transition) -> Result<Order, OrderError> {
+    pub async fn transition(&self, order_id: OrderId, t: Transition) -> Result<Order, OrderError> {
         let mut tx = self.db.begin().await?;
         let order = apply(&mut tx, order_id, &t).await?;
         tx.commit().await?;
@@ -223,7 +238,13 @@ impl Orders {
 
     /// Records a note in the order's history without changing its status. The same note by
     /// the same actor is recorded once (repeated notifications say the same thing).
-    pub async fn note(&self, order_id: Uuid, actor: Actor, reason: &str) -> Result<(), OrderError> {
+    pub async fn note(
+        &self,
+        order_id: OrderId,
+        actor: Actor,
+        reason: &str,
+    ) -> Result<(), OrderError> {
+        let order_id = order_id.as_uuid();
         let mut tx = self.db.begin().await?;
         let (status, _) = store::lock_status(&mut tx, order_id)
             .await?
@@ -249,18 +270,20 @@ impl Orders {
     pub async fn cancel_by_customer(
         &self,
         user_id: Uuid,
-        order_id: Uuid,
+        order_id: OrderId,
     ) -> Result<Order, OrderError> {
         let mut tx = self.db.begin().await?;
-        let owner: Option<Uuid> =
-            sqlx::query_scalar!("select user_id from orders where order_id = $1", order_id,)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let owner: Option<Uuid> = sqlx::query_scalar!(
+            "select user_id from orders where order_id = $1",
+            order_id.as_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
         if owner != Some(user_id) {
             return Err(OrderError::NotFound);
         }
         // Customers may only cancel before paying; after that, the shop decides (refunds).
-        let (from, _) = store::lock_status(&mut tx, order_id)
+        let (from, _) = store::lock_status(&mut tx, order_id.as_uuid())
             .await?
             .ok_or(OrderError::NotFound)?;
         if from != OrderStatus::PendingPayment {
@@ -285,9 +308,10 @@ impl Orders {
     /// Expires unpaid orders past their payment deadline, releasing their stock; returns the
     /// expired orders. Safe to run from several workers (each order is locked and rechecked).
     pub async fn expire_overdue(&self, limit: i64) -> Result<Vec<Order>, OrderError> {
-        let due: Vec<Uuid> = sqlx::query_scalar!(
-            "select order_id from orders where status = 'pending_payment' and payment_due_at < now()
-             order by payment_due_at limit $1",
+        let due: Vec<OrderId> = sqlx::query_scalar!(
+            r#"select order_id as "order_id: OrderId" from orders
+               where status = 'pending_payment' and payment_due_at < now()
+               order by payment_due_at limit $1"#,
             limit,
         )
         .fetch_all(&self.db)

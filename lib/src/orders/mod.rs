@@ -10,6 +10,7 @@ pub mod audit;
 pub mod checkout;
 pub mod events;
 pub mod lifecycle;
+mod number;
 mod settings;
 pub mod status;
 mod store;
@@ -22,21 +23,29 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use self::{settings::OrderConfig, status::OrderStatus};
+pub use self::{number::OrderNumber, settings::OrderConfig, status::OrderStatus};
 /// Where an order ships to (the order keeps its own copy).
 pub use crate::addresses::Address;
 use crate::{
-    idempotency::IdempotencyError, promotions::OrderPromotion, validation::ValidationErrors,
+    catalog::{ProductId, Sku, VariantId},
+    idempotency::IdempotencyError,
+    promotions::OrderPromotion,
+    validation::ValidationErrors,
 };
+
+crate::typed_id! {
+    /// An order.
+    pub struct OrderId;
+}
 
 /// A line as it was bought: names, options and price are snapshots.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLine {
     pub id: Uuid,
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
     pub product_name: String,
-    pub sku: String,
+    pub sku: Sku,
     pub options: BTreeMap<String, String>,
     pub unit_price: i64,
     pub quantity: i32,
@@ -76,9 +85,9 @@ fn included() -> bool {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
-    pub id: Uuid,
+    pub id: OrderId,
     /// The public order number (also the Midtrans order id).
-    pub number: String,
+    pub number: OrderNumber,
     pub user_id: Uuid,
     pub status: OrderStatus,
     pub currency: String,
@@ -275,8 +284,8 @@ impl LineIssue {
 
 #[derive(Debug, Clone)]
 pub struct LineProblem {
-    pub variant_id: Uuid,
-    pub sku: String,
+    pub variant_id: VariantId,
+    pub sku: Sku,
     pub requested: i32,
     pub available: i32,
     pub previous_unit_price: Option<i64>,
@@ -387,9 +396,13 @@ impl Orders {
     }
 
     /// A customer's own order; another customer's is "not found".
-    pub async fn customer_order(&self, user_id: Uuid, order_id: Uuid) -> Result<Order, OrderError> {
+    pub async fn customer_order(
+        &self,
+        user_id: Uuid,
+        order_id: OrderId,
+    ) -> Result<Order, OrderError> {
         let mut conn = self.db.acquire().await?;
-        store::load(&mut conn, order_id)
+        store::load(&mut conn, order_id.as_uuid())
             .await?
             .filter(|o| o.user_id == user_id)
             .ok_or(OrderError::NotFound)
@@ -399,7 +412,7 @@ impl Orders {
     pub async fn customer_orders(
         &self,
         user_id: Uuid,
-        before: Option<Uuid>,
+        before: Option<OrderId>,
         limit: i64,
     ) -> Result<Vec<Order>, OrderError> {
         let filter = store::ListFilter {
@@ -412,20 +425,20 @@ impl Orders {
     /// Any order with its history, for admins.
     pub async fn admin_order(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
     ) -> Result<(Order, Vec<HistoryEntry>), OrderError> {
         let mut conn = self.db.acquire().await?;
-        let order = store::load(&mut conn, order_id)
+        let order = store::load(&mut conn, order_id.as_uuid())
             .await?
             .ok_or(OrderError::NotFound)?;
-        let history = store::history(&mut conn, order_id).await?;
+        let history = store::history(&mut conn, order_id.as_uuid()).await?;
         Ok((order, history))
     }
 
     pub async fn admin_orders(
         &self,
         filter: &OrderFilter,
-        before: Option<Uuid>,
+        before: Option<OrderId>,
         limit: i64,
     ) -> Result<Vec<Order>, OrderError> {
         let filter = store::ListFilter {
@@ -436,17 +449,6 @@ impl Orders {
             created_to: filter.created_to,
         };
         Ok(store::list(&self.db, &filter, before, limit).await?)
-    }
-
-    /// An order by its public number (used by payment notifications).
-    pub async fn by_number(&self, number: &str) -> Result<Order, OrderError> {
-        let mut conn = self.db.acquire().await?;
-        let id = store::id_by_number(&mut conn, number)
-            .await?
-            .ok_or(OrderError::NotFound)?;
-        store::load(&mut conn, id)
-            .await?
-            .ok_or(OrderError::NotFound)
     }
 }
 
@@ -492,10 +494,10 @@ mod tests {
     fn units_of_a_discounted_line_refund_exactly_what_was_paid_in_any_steps() {
         let line = OrderLine {
             id: Uuid::nil(),
-            variant_id: Uuid::nil(),
-            product_id: Uuid::nil(),
+            variant_id: Uuid::nil().into(),
+            product_id: Uuid::nil().into(),
             product_name: "Shirt".into(),
-            sku: "SHIRT".into(),
+            sku: Sku::parse("SHIRT").unwrap(),
             options: BTreeMap::new(),
             unit_price: 33_333,
             quantity: 3,

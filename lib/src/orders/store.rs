@@ -6,13 +6,16 @@ use chrono::{DateTime, Utc};
 use sqlx::{types::Json, PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{Address, HistoryEntry, Order, OrderLine, OrderStatus};
-use crate::promotions::OrderPromotion;
+use super::{Address, HistoryEntry, Order, OrderId, OrderLine, OrderNumber, OrderStatus};
+use crate::{
+    catalog::{ProductId, Sku, VariantId},
+    promotions::OrderPromotion,
+};
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {
-    order_id: Uuid,
-    order_number: String,
+    order_id: OrderId,
+    order_number: OrderNumber,
     user_id: Uuid,
     status: String,
     currency: String,
@@ -43,10 +46,10 @@ struct OrderRow {
 #[derive(serde::Deserialize)]
 struct LineRow {
     order_line_id: Uuid,
-    variant_id: Uuid,
-    product_id: Uuid,
+    variant_id: VariantId,
+    product_id: ProductId,
     product_name: String,
-    sku: String,
+    sku: Sku,
     variant_options: BTreeMap<String, String>,
     unit_price: i64,
     quantity: i32,
@@ -124,8 +127,8 @@ pub(super) async fn load(
 ) -> Result<Option<Order>, sqlx::Error> {
     let row = sqlx::query_as!(
         OrderRow,
-        r#"select o.order_id, o.order_number, o.user_id, o.status, o.currency, o.subtotal,
-                  o.shipping_fee, o.discount_total, o.shipping_discount, o.grand_total,
+        r#"select o.order_id as "order_id: OrderId", o.order_number as "order_number: OrderNumber",
+                  o.user_id, o.status, o.currency, o.subtotal, o.shipping_fee, o.discount_total, o.shipping_discount, o.grand_total,
                   o.refunded_amount, o.shipping_method,
                   o.shipping_address as "shipping_address: Json<Address>", o.note,
                   o.customer_email, o.customer_name, o.tracking_number, o.payment_due_at,
@@ -146,18 +149,6 @@ pub(super) async fn load(
     .fetch_optional(conn)
     .await?;
     Ok(row.map(Into::into))
-}
-
-pub(super) async fn id_by_number(
-    conn: &mut PgConnection,
-    number: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select order_id from orders where order_number = $1",
-        number,
-    )
-    .fetch_optional(conn)
-    .await
 }
 
 /// Locks an order for a transition and returns its status and refunded amount.
@@ -187,7 +178,7 @@ pub(super) struct ListFilter {
 pub(super) async fn list(
     db: &PgPool,
     f: &ListFilter,
-    before: Option<Uuid>,
+    before: Option<OrderId>,
     limit: i64,
 ) -> Result<Vec<Order>, sqlx::Error> {
     // The filters make the statement: built at runtime (the same columns as `load`'s).
@@ -318,7 +309,7 @@ pub(super) async fn insert_history(
 pub(super) async fn line_quantities(
     tx: &mut PgConnection,
     order_id: Uuid,
-) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+) -> Result<Vec<(VariantId, i32)>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select variant_id, quantity - cancelled_quantity as "quantity!" from order_lines
            where order_id = $1 and quantity > cancelled_quantity order by variant_id"#,
@@ -328,7 +319,7 @@ pub(super) async fn line_quantities(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.variant_id, r.quantity))
+        .map(|r| (r.variant_id.into(), r.quantity))
         .collect())
 }
 

@@ -20,7 +20,7 @@ impl Payments {
         else {
             return Ok(());
         };
-        let (order, _) = self.orders.admin_order(order_id).await?;
+        let (order, _) = self.orders.admin_order(order_id.into()).await?;
         let retired_as = match order.status {
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Expired => "expired",
@@ -101,7 +101,7 @@ pub(crate) async fn close_quietly(payments: &Payments, order: &Order) {
     if !payments.is_configured() {
         return;
     }
-    if let Err(error) = payments.close_payment(order.id).await {
+    if let Err(error) = payments.close_payment(order.id.into()).await {
         tracing::warn!(order.id = %order.id, error = %error, "could not close the payment at Midtrans; the payment-poller retries");
     }
 }

@@ -31,7 +31,7 @@ use self::{
 };
 use crate::{
     idempotency::IdempotencyKey,
-    orders::{Order, OrderError, OrderStatus, Orders, PaymentStarter, PaymentSummary},
+    orders::{Order, OrderError, OrderId, OrderStatus, Orders, PaymentStarter, PaymentSummary},
     validation::ValidationErrors,
 };
 
@@ -130,14 +130,15 @@ impl Payments {
     pub async fn payment_of(
         &self,
         user_id: Uuid,
-        order_id: Uuid,
+        order_id: OrderId,
     ) -> Result<PaymentSummary, PaymentError> {
+        let order_id = order_id.as_uuid();
         let order = self
             .orders
-            .customer_order(user_id, order_id)
+            .customer_order(user_id, order_id.into())
             .await
             .map_err(not_found)?;
-        let row = store::latest_for_order(&self.db, order.id)
+        let row = store::latest_for_order(&self.db, order.id.into())
             .await?
             .ok_or(PaymentError::NoPayment)?;
         Ok(summary(&row))
@@ -149,9 +150,10 @@ impl Payments {
     pub async fn pay(
         &self,
         user_id: Uuid,
-        order_id: Uuid,
+        order_id: OrderId,
         key: Option<&IdempotencyKey>,
     ) -> Result<PaymentSummary, PaymentError> {
+        let order_id = order_id.as_uuid();
         match key {
             Some(key) => {
                 key.run_once(&self.db, || self.pay_once(user_id, order_id))
@@ -168,7 +170,7 @@ impl Payments {
     ) -> Result<PaymentSummary, PaymentError> {
         let order = self
             .orders
-            .customer_order(user_id, order_id)
+            .customer_order(user_id, order_id.into())
             .await
             .map_err(not_found)?;
         if order.status != OrderStatus::PendingPayment {
@@ -184,7 +186,7 @@ impl Payments {
         // A fresh session needs a fresh Midtrans order id; two attempts cover a first
         // session whose answer was lost (Midtrans then says the id is taken).
         for _ in 0..2 {
-            if let Some(live) = store::latest_for_order(&self.db, order.id)
+            if let Some(live) = store::latest_for_order(&self.db, order.id.into())
                 .await?
                 .filter(is_live)
             {
@@ -199,14 +201,14 @@ impl Payments {
                 }
                 store::retire(&self.db, live.payment_id, "failed").await?;
             }
-            let sessions = store::session_count(&self.db, order.id).await?;
+            let sessions = store::session_count(&self.db, order.id.into()).await?;
             let provider_order_id = match sessions {
-                0 => order.number.clone(),
+                0 => order.number.to_string(),
                 n => format!("{}-{}", order.number, n + 1),
             };
             let Some(row) = store::open_live(
                 &self.db,
-                order.id,
+                order.id.into(),
                 &provider_order_id,
                 order.grand_total,
                 &order.currency,

@@ -84,7 +84,7 @@ impl Handler for PaymentPoller {
 
     async fn handle(&self, msg: &Delivered) -> Result<(), HandlerError> {
         let order_id = match msg.event()? {
-            Event::OrderCreated(order) => order.order_id,
+            Event::OrderCreated(order) => order.order_id.as_uuid(),
             other => return Err(HandlerError::not_subscribed(other.kind())),
         };
         let Some(mut tx) =

@@ -90,7 +90,7 @@ impl Payments {
         payment: &PaymentRow,
         status: &TransactionStatus,
     ) -> Result<Reconciled, PaymentError> {
-        let order = self.orders.admin_order(payment.order_id).await?.0;
+        let order = self.orders.admin_order(payment.order_id.into()).await?.0;
         let transaction_status = status.transaction_status.as_deref().unwrap_or_default();
         let Some(state) =
             PaymentState::from_midtrans(transaction_status, status.fraud_status.as_deref())
@@ -112,7 +112,7 @@ impl Payments {
                 "Midtrans amount or currency does not match the order; refused"
             );
             self.open_exception(NewException {
-                order_id: order.id,
+                order_id: order.id.into(),
                 payment_id: Some(payment.payment_id),
                 kind: ExceptionKind::AmountMismatch,
                 detail: format!(
@@ -217,7 +217,9 @@ impl Payments {
                         .as_deref()
                         .unwrap_or("amount not given")
                 );
-                self.orders.note(order_id, Actor::Payment, &note).await?;
+                self.orders
+                    .note(order_id.into(), Actor::Payment, &note)
+                    .await?;
                 return Ok(Reconciled::Noted);
             }
             // A refund made in Midtrans' dashboard: enter the difference in our ledger.
@@ -250,7 +252,7 @@ impl Payments {
                 format!("midtrans: {transaction_status}"),
             )
         };
-        match crate::orders::lifecycle::apply(&mut tx, order_id, &transition).await {
+        match crate::orders::lifecycle::apply(&mut tx, order_id.into(), &transition).await {
             Ok(order) => {
                 record(&mut *tx, payment, state, status).await?;
                 tx.commit().await?;
@@ -283,7 +285,7 @@ impl Payments {
         super::exceptions::open(
             &mut tx,
             NewException {
-                order_id: order.id,
+                order_id: order.id.into(),
                 payment_id: Some(payment.payment_id),
                 kind: ExceptionKind::Reversal,
                 detail: format!(
@@ -355,7 +357,7 @@ impl Payments {
             payment.provider_order_id, order.status
         );
         self.open_exception(NewException {
-            order_id: order.id,
+            order_id: order.id.into(),
             payment_id: Some(payment.payment_id),
             kind: ExceptionKind::LatePayment,
             detail,

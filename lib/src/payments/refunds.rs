@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     idempotency::IdempotencyKey,
-    orders::{lifecycle::Transition, Actor, Order, OrderError, OrderStatus},
+    orders::{lifecycle::Transition, Actor, Order, OrderError, OrderId, OrderStatus},
     validation::ValidationErrors,
 };
 
@@ -208,7 +208,7 @@ async fn refund_amount(
         "give either an amount or lines, not both",
     );
     let refunded: std::collections::HashMap<Uuid, i64> =
-        store::refunded_quantities(&mut *conn, order.id)
+        store::refunded_quantities(&mut *conn, order.id.into())
             .await?
             .into_iter()
             .collect();
@@ -275,10 +275,11 @@ impl Payments {
     /// with an idempotency key the first answer is also replayed for 24 hours.
     pub async fn refund(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         request: RefundRequest,
         key: Option<&IdempotencyKey>,
     ) -> Result<Order, PaymentError> {
+        let order_id = order_id.as_uuid();
         match key {
             Some(key) => {
                 key.run_once(&self.db, || {
@@ -295,10 +296,11 @@ impl Payments {
     /// gateway refund, in one transaction.
     pub async fn record_manual_refund(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         refund: ManualRefund,
         key: Option<&IdempotencyKey>,
     ) -> Result<Order, PaymentError> {
+        let order_id = order_id.as_uuid();
         match key {
             Some(key) => {
                 key.run_once(&self.db, || {
@@ -318,7 +320,7 @@ impl Payments {
     ) -> Result<Order, PaymentError> {
         let mut tx = self.db.begin().await?;
         // Lock the order so concurrent refunds see each other's amounts and units.
-        let order = crate::orders::lifecycle::lock_order(&mut tx, order_id).await?;
+        let order = crate::orders::lifecycle::lock_order(&mut tx, order_id.into()).await?;
         let mut errors = ValidationErrors::new();
         let (amount, lines) = refund_amount(
             &mut tx,
@@ -384,7 +386,7 @@ impl Payments {
         store::insert_refund_lines(&mut *tx, &key, &lines).await?;
         let (total, _) = store::refund_ledger(&mut *tx, order_id).await?;
         // Cancelling units may have moved the order (nothing left to ship).
-        let current = crate::orders::lifecycle::lock_order(&mut tx, order_id).await?;
+        let current = crate::orders::lifecycle::lock_order(&mut tx, order_id.into()).await?;
         let target = status_after_refund(
             current.status,
             total,
@@ -396,7 +398,7 @@ impl Payments {
             refunded_total: Some(total),
             ..Transition::new(target, Actor::Admin(refund.staff), reason)
         };
-        let order = crate::orders::lifecycle::apply(&mut tx, order_id, &transition).await?;
+        let order = crate::orders::lifecycle::apply(&mut tx, order_id.into(), &transition).await?;
         tx.commit().await?;
         Ok(order)
     }
@@ -407,18 +409,19 @@ impl Payments {
     /// cancelled and restocked (the bank already took the money back).
     pub async fn cancel_order(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         reason: String,
         actor: Actor,
         idempotency_seed: String,
         refund_limit: Option<i64>,
     ) -> Result<Order, PaymentError> {
-        let (order, _) = self.orders.admin_order(order_id).await?;
+        let order_id = order_id.as_uuid();
+        let (order, _) = self.orders.admin_order(order_id.into()).await?;
         match order.status {
-            OrderStatus::PendingPayment => self.cancel_payment(order_id, actor).await,
+            OrderStatus::PendingPayment => self.cancel_payment(order_id.into(), actor).await,
             OrderStatus::PaymentReversed => {
                 let transition = Transition::new(OrderStatus::Cancelled, actor, reason);
-                Ok(self.orders.transition(order_id, transition).await?)
+                Ok(self.orders.transition(order_id.into(), transition).await?)
             }
             OrderStatus::Paid | OrderStatus::Processing => {
                 if let Some(order) = self.void(&order, &reason, actor).await? {
@@ -455,7 +458,7 @@ impl Payments {
         actor: Actor,
     ) -> Result<Option<Order>, PaymentError> {
         let client = self.client()?;
-        let Some(payment) = store::latest_for_order(&self.db, order.id)
+        let Some(payment) = store::latest_for_order(&self.db, order.id.into())
             .await?
             .filter(|p| p.status == "paid" && p.transaction_status.as_deref() == Some("capture"))
         else {
@@ -487,7 +490,7 @@ impl Payments {
             // Settled meanwhile: it must be refunded instead.
             Err(MidtransError::Refused { code: 412, .. }) => {
                 tx.rollback().await?;
-                self.reconcile(order.id).await?;
+                self.reconcile(order.id.into()).await?;
                 Ok(None)
             }
             Err(e) => Err(e.into()),
@@ -499,11 +502,12 @@ impl Payments {
     /// payment racing the cancellation is refunded automatically or listed (see `closing`).
     pub async fn cancel_payment(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         actor: Actor,
     ) -> Result<Order, PaymentError> {
+        let order_id = order_id.as_uuid();
         let transition = Transition::new(OrderStatus::Cancelled, actor, "payment cancelled");
-        let order = match self.orders.transition(order_id, transition).await {
+        let order = match self.orders.transition(order_id.into(), transition).await {
             Ok(order) => order,
             Err(OrderError::IllegalTransition { from, .. }) => {
                 return Err(PaymentError::NotPayable(from))
@@ -525,7 +529,7 @@ impl Payments {
         // The order stays locked until the refund (and its units) is recorded, so concurrent
         // refunds see each other.
         let mut tx = self.db.begin().await?;
-        let order = crate::orders::lifecycle::lock_order(&mut tx, order_id).await?;
+        let order = crate::orders::lifecycle::lock_order(&mut tx, order_id.into()).await?;
         let remaining = order.grand_total - order.refunded_amount;
         let mut errors = ValidationErrors::new();
         let (amount, lines) = refund_amount(
@@ -624,10 +628,11 @@ impl Payments {
     /// sends the same refund again.
     pub async fn refund_units(
         &self,
-        order_id: Uuid,
+        order_id: OrderId,
         refund: UnitsRefund,
     ) -> Result<MadeRefundReceipt, PaymentError> {
-        let (order, _) = self.orders.admin_order(order_id).await?;
+        let order_id = order_id.as_uuid();
+        let (order, _) = self.orders.admin_order(order_id.into()).await?;
         let done = |key: String, amount: i64, order: Order| MadeRefundReceipt {
             refund_key: key,
             amount,
@@ -754,7 +759,7 @@ impl Payments {
         }
         store::set_refund_status(&self.db, r.refund_id, "succeeded", None).await?;
         let (total, _) = store::refund_ledger(&self.db, r.order_id).await?;
-        let (order, _) = self.orders.admin_order(r.order_id).await?;
+        let (order, _) = self.orders.admin_order(r.order_id.into()).await?;
         let target = status_after_refund(
             order.status,
             total,
@@ -767,10 +772,10 @@ impl Payments {
             refunded_total: Some(total),
             ..Transition::new(target, actor, r.reason.as_str())
         };
-        match self.orders.transition(r.order_id, transition).await {
+        match self.orders.transition(r.order_id.into(), transition).await {
             Ok(order) => Ok(order),
             Err(OrderError::IllegalTransition { .. }) => {
-                Ok(self.orders.admin_order(r.order_id).await?.0)
+                Ok(self.orders.admin_order(r.order_id.into()).await?.0)
             }
             Err(e) => Err(e.into()),
         }

@@ -652,13 +652,13 @@ pub async fn release(
     tx: &mut PgConnection,
     order: &crate::orders::Order,
 ) -> Result<(), sqlx::Error> {
-    for released in store::release(tx, order.id).await? {
+    for released in store::release(tx, order.id.into()).await? {
         let event = RedemptionEvent {
             promotion_id: released.promotion_id,
             code: released.code,
             name: released.name,
-            order_id: order.id,
-            order_number: order.number.clone(),
+            order_id: order.id.into(),
+            order_number: order.number.clone().into(),
             user_id: order.user_id,
             currency: order.currency.clone(),
             lines_discount: released.lines_discount,

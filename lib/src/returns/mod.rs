@@ -28,7 +28,10 @@ use uuid::Uuid;
 
 pub use self::settings::{ReturnConfig, ShippingRefund};
 use crate::{
-    catalog::inventory::{self, StockOp},
+    catalog::{
+        inventory::{self, StockOp},
+        VariantId,
+    },
     events::{Event, Payload},
     orders::{lifecycle, Actor, Order, OrderError, OrderStatus, Orders},
     outbox,
@@ -234,12 +237,12 @@ impl Returns {
     ) -> Result<Return, ReturnError> {
         let mut tx = self.db.begin().await?;
         // Locked: a concurrent request for the same units waits and then sees this one.
-        let order = match lifecycle::lock_order(&mut tx, order_id).await {
+        let order = match lifecycle::lock_order(&mut tx, order_id.into()).await {
             Ok(order) if order.user_id == user_id => order,
             Ok(_) | Err(OrderError::NotFound) => return Err(ReturnError::NotFound),
             Err(e) => return Err(e.into()),
         };
-        let delivered_at = lifecycle::delivered_at(&mut tx, order_id).await?;
+        let delivered_at = lifecycle::delivered_at(&mut tx, order_id.into()).await?;
         let delivered_at = match (order.status, delivered_at) {
             (OrderStatus::Delivered | OrderStatus::PartiallyRefunded, Some(at)) => at,
             (status, _) => return Err(ReturnError::OrderNotReturnable(status)),
@@ -331,11 +334,11 @@ impl Returns {
         order: &Order,
     ) -> Result<impl Fn(Uuid) -> i32, ReturnError> {
         let refunded: std::collections::HashMap<Uuid, i64> =
-            crate::payments::store::refunded_quantities(&mut *conn, order.id)
+            crate::payments::store::refunded_quantities(&mut *conn, order.id.into())
                 .await?
                 .into_iter()
                 .collect();
-        let open = store::open_units(conn, order.id).await?;
+        let open = store::open_units(conn, order.id.into()).await?;
         let left: std::collections::HashMap<Uuid, i32> = order
             .lines
             .iter()
@@ -451,7 +454,7 @@ impl Returns {
         }
         errors.finish()?;
         store::decide(&mut tx, return_id, to, staff, note.as_deref()).await?;
-        let order = lifecycle::lock_order(&mut tx, current.order_id).await?;
+        let order = lifecycle::lock_order(&mut tx, current.order_id.into()).await?;
         lifecycle::add_note(
             &mut tx,
             &order,
@@ -488,7 +491,7 @@ impl Returns {
             .await?
             .ok_or(ReturnError::NotFound)?
             .order_id;
-        let order = lifecycle::lock_order(&mut tx, order_id).await?;
+        let order = lifecycle::lock_order(&mut tx, order_id.into()).await?;
         let current = self.lock(&mut tx, return_id).await?;
         if current.status != ReturnStatus::Approved {
             return Err(ReturnError::WrongStatus {
@@ -520,7 +523,7 @@ impl Returns {
         );
         errors.finish()?;
 
-        let units = |wanted: Disposition| -> Vec<(Uuid, i32)> {
+        let units = |wanted: Disposition| -> Vec<(VariantId, i32)> {
             current
                 .lines
                 .iter()
@@ -564,7 +567,7 @@ impl Returns {
             ),
         )
         .await?;
-        let order = lifecycle::lock_order(&mut tx, order_id).await?;
+        let order = lifecycle::lock_order(&mut tx, order_id.into()).await?;
         let r = self
             .announce(&mut tx, return_id, &order, Event::ReturnReceived)
             .await?;
@@ -593,7 +596,7 @@ impl Returns {
                 })
             }
         }
-        let (order, _) = self.orders.admin_order(current.order_id).await?;
+        let (order, _) = self.orders.admin_order(current.order_id.into()).await?;
         let seed = format!("return-{return_id}");
         if let Some(made) = self.payments.refund_made(&order, &seed).await? {
             // Refunded before its return was marked (the request died in between).
@@ -687,7 +690,7 @@ impl Returns {
             .map(str::trim)
             .filter(|r| !r.is_empty());
         let mut tx = self.db.begin().await?;
-        let order = lifecycle::lock_order(&mut tx, current.order_id).await?;
+        let order = lifecycle::lock_order(&mut tx, current.order_id.into()).await?;
         let marked = store::refunded(
             &mut tx,
             current.id,
@@ -743,7 +746,7 @@ impl Returns {
     /// What was paid for the return's units (continuing each line from its refunded units).
     async fn units_refund(&self, r: &Return, order: &Order) -> Result<i64, ReturnError> {
         let refunded: std::collections::HashMap<Uuid, i64> =
-            crate::payments::store::refunded_quantities(&self.db, order.id)
+            crate::payments::store::refunded_quantities(&self.db, order.id.into())
                 .await?
                 .into_iter()
                 .collect();

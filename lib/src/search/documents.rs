@@ -36,11 +36,11 @@ impl SearchDocument {
 
     pub fn summary(&self) -> ProductSummary {
         ProductSummary {
-            id: self.product_id,
+            id: self.product_id.into(),
             slug: self.slug.clone(),
             name: self.name.clone(),
             brand: self.brand.clone(),
-            category_id: self.category_id,
+            category_id: self.category_id.into(),
             status: ProductStatus::from_db(&self.status),
             min_price: self.min_price,
             max_price: self.max_price,

@@ -77,18 +77,18 @@ impl Handler for SearchIndexer {
             Event::CategoryChanged(category) => {
                 return self
                     .search
-                    .index_category(category.category_id)
+                    .index_category(category.category_id.into())
                     .await
                     .map_err(failure);
             }
             Event::ProductCreated(p)
             | Event::ProductUpdated(p)
             | Event::ProductArchived(p)
-            | Event::ProductDeleted(p) => p.product_id,
+            | Event::ProductDeleted(p) => p.product_id.as_uuid(),
             Event::VariantCreated(v) | Event::VariantUpdated(v) | Event::VariantDeleted(v) => {
-                v.product_id
+                v.product_id.as_uuid()
             }
-            Event::StockChanged(stock) => stock.product_id,
+            Event::StockChanged(stock) => stock.product_id.as_uuid(),
             other => return Err(HandlerError::not_subscribed(other.kind())),
         };
         self.search

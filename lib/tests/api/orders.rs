@@ -2,7 +2,7 @@
 //! history and events, expiry, and who may see or cancel which order.
 
 use serde_json::{json, Value};
-use toko::orders::{lifecycle::Transition, Actor, OrderStatus};
+use toko::orders::{lifecycle::Transition, Actor, OrderId, OrderStatus};
 use toko_testkit::{assert_problem, TestApp, TestUser};
 use uuid::Uuid;
 
@@ -247,7 +247,7 @@ async fn refund_transitions_follow_the_state_machine() {
     };
 
     let (_, a) = s.order(1).await;
-    let a = Uuid::parse_str(&a).unwrap();
+    let a: OrderId = a.parse().unwrap();
     orders
         .transition(a, Transition::new(OrderStatus::Paid, admin, ""))
         .await
@@ -294,20 +294,14 @@ async fn refund_transitions_follow_the_state_machine() {
             s.admin_move(&o, "delivered", None).await;
         }
         let done = orders
-            .transition(
-                Uuid::parse_str(&o).unwrap(),
-                refund(OrderStatus::Refunded, 95_000),
-            )
+            .transition(o.parse().unwrap(), refund(OrderStatus::Refunded, 95_000))
             .await
             .unwrap();
         assert_eq!(done.status, OrderStatus::Refunded);
     }
     let (_, unpaid) = s.order(1).await;
     assert!(orders
-        .transition(
-            Uuid::parse_str(&unpaid).unwrap(),
-            refund(OrderStatus::Refunded, 1)
-        )
+        .transition(unpaid.parse().unwrap(), refund(OrderStatus::Refunded, 1))
         .await
         .is_err());
 }

@@ -15,9 +15,10 @@ error_set!(AuditRead: 401, 403);
 
 /// One change a staff member made.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(remote = "Entry", skip_serializing_if_is_none)]
 pub struct AuditEntryOut {
-    pub id: Uuid,
+    #[oai(rename = "id")]
+    pub entry_id: Uuid,
     pub at: chrono::DateTime<chrono::Utc>,
     /// Who: the staff account and its role at the time.
     pub actor_id: Uuid,
@@ -37,27 +38,6 @@ pub struct AuditEntryOut {
     /// The response: the resource after the change (secrets redacted).
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
-}
-
-impl From<Entry> for AuditEntryOut {
-    fn from(e: Entry) -> Self {
-        Self {
-            id: e.entry_id,
-            at: e.at,
-            actor_id: e.actor_id,
-            actor_role: e.actor_role,
-            action: e.action,
-            method: e.method,
-            path: e.path,
-            resource_type: e.resource_type,
-            resource_id: e.resource_id,
-            status: e.status,
-            request: e.request,
-            before: e.before,
-            after: e.after,
-            request_id: e.request_id,
-        }
-    }
 }
 
 /// A page of the audit log.

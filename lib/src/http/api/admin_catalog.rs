@@ -22,7 +22,7 @@ use crate::{
         categories::NewCategory,
         inventory::Adjustment,
         products::{AdminProductFilter, NewProduct},
-        CategoryKey, Locator,
+        CategoryId, CategoryKey, Locator, ProductId, VariantId,
     },
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
@@ -97,7 +97,7 @@ impl AdminCatalogApi {
                 slug,
                 parent: CategoryKey::from_fields(
                     ("parent", parent.as_deref()),
-                    ("parent_id", parent_id),
+                    ("parent_id", parent_id.map(Into::into)),
                 ),
                 description,
                 position,
@@ -116,7 +116,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        category_id: Path<Uuid>,
+        category_id: Path<CategoryId>,
         body: JsonBody<CategoryPatchIn>,
     ) -> ApiResult<Json<CategoryOut>, AdminWrite> {
         auth.require(Permission::CatalogWrite)?;
@@ -139,7 +139,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        category_id: Path<Uuid>,
+        category_id: Path<CategoryId>,
     ) -> ApiResult<Deleted, AdminDelete> {
         auth.require(Permission::CatalogWrite)?;
         state.catalog.delete_category(category_id.0).await?;
@@ -163,7 +163,7 @@ impl AdminCatalogApi {
             brand: p.brand,
             category: CategoryKey::from_fields(
                 ("category", p.category.as_deref()),
-                ("category_id", p.category_id),
+                ("category_id", p.category_id.map(Into::into)),
             ),
             status: p.status.map(Into::into),
             attributes: p.attributes.unwrap_or_default(),
@@ -206,7 +206,7 @@ impl AdminCatalogApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,
-        cursor: Query<Option<Uuid>>,
+        cursor: Query<Option<ProductId>>,
     ) -> ApiResult<Json<ProductPageOut>, AdminList> {
         auth.require(Permission::CatalogRead)?;
         let filter = AdminProductFilter {
@@ -240,7 +240,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        product_id: Path<Uuid>,
+        product_id: Path<ProductId>,
     ) -> ApiResult<Json<ProductOut>, AdminRead> {
         auth.require(Permission::CatalogRead)?;
         let product = state.catalog.product(Locator::Id(product_id.0)).await?;
@@ -261,7 +261,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        product_id: Path<Uuid>,
+        product_id: Path<ProductId>,
         body: JsonBody<ProductPatchIn>,
     ) -> ApiResult<Json<ProductOut>, AdminWrite> {
         auth.require(Permission::CatalogWrite)?;
@@ -288,7 +288,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        product_id: Path<Uuid>,
+        product_id: Path<ProductId>,
     ) -> ApiResult<Deleted, AdminDelete> {
         auth.require(Permission::CatalogWrite)?;
         state.catalog.delete_product(product_id.0).await?;
@@ -305,7 +305,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        product_id: Path<Uuid>,
+        product_id: Path<ProductId>,
         body: JsonBody<VariantIn>,
     ) -> ApiResult<CreatedVariant, AdminWrite> {
         let admin = auth.require(Permission::CatalogWrite)?;
@@ -329,7 +329,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        variant_id: Path<Uuid>,
+        variant_id: Path<VariantId>,
         body: JsonBody<VariantPatchIn>,
     ) -> ApiResult<Json<VariantOut>, AdminWrite> {
         auth.require(Permission::CatalogWrite)?;
@@ -352,7 +352,7 @@ impl AdminCatalogApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        variant_id: Path<Uuid>,
+        variant_id: Path<VariantId>,
     ) -> ApiResult<Deleted, AdminDelete> {
         auth.require(Permission::CatalogWrite)?;
         state.catalog.delete_variant(variant_id.0).await?;

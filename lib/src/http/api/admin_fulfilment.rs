@@ -19,7 +19,7 @@ use crate::{
     auth::Permission,
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
-    orders::Actor,
+    orders::{Actor, OrderId},
     payments::refunds::{LineRefund, MadeOutside, UnitsRefund},
 };
 
@@ -52,7 +52,7 @@ impl AdminFulfilmentApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
         body: JsonBody<ShipmentIn>,
     ) -> ApiResult<CreatedShipment, ShipmentWrite> {
         let admin = auth.require(Permission::OrdersWrite)?;
@@ -76,7 +76,7 @@ impl AdminFulfilmentApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
     ) -> ApiResult<Json<ShipmentListOut>, ShipmentRead> {
         auth.require(Permission::OrdersRead)?;
         let shipments = state.fulfilment.order_shipments(order_id.0).await?;
@@ -98,7 +98,7 @@ impl AdminFulfilmentApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
         shipment_id: Path<Uuid>,
     ) -> ApiResult<Json<ShipmentWithOrderOut>, ShipmentWrite> {
         let admin = auth.require(Permission::OrdersWrite)?;
@@ -130,7 +130,7 @@ impl AdminFulfilmentApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
         /// Makes a retried cancellation the same refund.
         #[oai(name = "Idempotency-Key", validator(max_length = 255))]
         idempotency_key: Header<Option<String>>,

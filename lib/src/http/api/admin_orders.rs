@@ -22,7 +22,7 @@ use crate::{
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
     idempotency::IdempotencyKey,
-    orders::{lifecycle::Transition, Actor, OrderFilter, OrderStatus},
+    orders::{lifecycle::Transition, Actor, OrderFilter, OrderId, OrderStatus},
     payments::refunds::{ManualRefund, RefundRequest},
     validation::ValidationErrors,
 };
@@ -57,7 +57,7 @@ impl AdminOrdersApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,
-        cursor: Query<Option<Uuid>>,
+        cursor: Query<Option<OrderId>>,
     ) -> ApiResult<Json<OrderPageOut>, AdminOrderList> {
         auth.require(Permission::OrdersRead)?;
         let filter = OrderFilter {
@@ -83,7 +83,7 @@ impl AdminOrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
     ) -> ApiResult<Json<OrderDetailOut>, AdminOrderRead> {
         auth.require(Permission::OrdersRead)?;
         let (order, history) = state.orders.admin_order(order_id.0).await?;
@@ -110,7 +110,7 @@ impl AdminOrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
         /// Makes a retried cancellation of a paid order the same refund.
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
@@ -198,7 +198,7 @@ impl AdminOrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: JsonBody<RefundIn>,
     ) -> ApiResult<Json<OrderOut>, AdminOrderWrite> {
@@ -246,7 +246,7 @@ impl AdminOrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: JsonBody<ManualRefundIn>,
     ) -> ApiResult<Json<OrderOut>, AdminManualRefund> {
@@ -356,7 +356,7 @@ impl AdminOrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
     ) -> ApiResult<Json<OrderOut>, AdminPaymentCancel> {
         let admin = auth.require(Permission::OrdersWrite)?;
         let order = state

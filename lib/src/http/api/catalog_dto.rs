@@ -10,7 +10,7 @@ use super::dto::nullable;
 
 use crate::catalog::{
     self, categories::CategoryDetail, categories::CategoryTree, inventory::Movement, Category,
-    Image, Product, ProductStatus, ProductSummary, Variant,
+    CategoryId, Image, Product, ProductId, ProductStatus, ProductSummary, Variant, VariantId,
 };
 
 /// Lifecycle of a product: only `active` products are visible to shoppers.
@@ -69,7 +69,7 @@ impl From<ProductSortDto> for catalog::listing::ProductSort {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CategoryOut {
-    pub id: Uuid,
+    pub id: CategoryId,
     pub parent_id: Option<Uuid>,
     pub slug: String,
     pub name: String,
@@ -83,7 +83,7 @@ impl From<Category> for CategoryOut {
     fn from(c: Category) -> Self {
         Self {
             id: c.id,
-            parent_id: c.parent_id,
+            parent_id: c.parent_id.map(Into::into),
             slug: c.slug,
             name: c.name,
             description: c.description,
@@ -98,7 +98,7 @@ impl From<Category> for CategoryOut {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CategoryNodeOut {
-    pub id: Uuid,
+    pub id: CategoryId,
     pub parent_id: Option<Uuid>,
     pub slug: String,
     pub name: String,
@@ -111,7 +111,7 @@ impl From<CategoryTree> for CategoryNodeOut {
     fn from(t: CategoryTree) -> Self {
         Self {
             id: t.category.id,
-            parent_id: t.category.parent_id,
+            parent_id: t.category.parent_id.map(Into::into),
             slug: t.category.slug,
             name: t.category.name,
             description: t.category.description,
@@ -207,7 +207,7 @@ impl From<Image> for ImageDto {
 /// The category a product belongs to.
 #[derive(Debug, Clone, Object)]
 pub struct CategoryRefOut {
-    pub id: Uuid,
+    pub id: CategoryId,
     pub slug: String,
     pub name: String,
 }
@@ -216,8 +216,8 @@ pub struct CategoryRefOut {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct VariantOut {
-    pub id: Uuid,
-    pub product_id: Uuid,
+    pub id: VariantId,
+    pub product_id: ProductId,
     pub sku: String,
     /// Option values, e.g. `{"size": "M", "color": "red"}`.
     pub options: BTreeMap<String, String>,
@@ -247,7 +247,7 @@ impl VariantOut {
         Self {
             id: v.id,
             product_id: v.product_id,
-            sku: v.sku,
+            sku: v.sku.into(),
             options: v.options,
             price: v.price,
             compare_at_price: v.compare_at_price,
@@ -266,7 +266,7 @@ impl VariantOut {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ProductOut {
-    pub id: Uuid,
+    pub id: ProductId,
     pub slug: String,
     pub name: String,
     pub description: String,
@@ -331,11 +331,11 @@ impl ProductOut {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ProductSummaryOut {
-    pub id: Uuid,
+    pub id: ProductId,
     pub slug: String,
     pub name: String,
     pub brand: Option<String>,
-    pub category_id: Uuid,
+    pub category_id: CategoryId,
     pub status: ProductStatusDto,
     pub price_min: i64,
     pub price_max: i64,
@@ -467,9 +467,10 @@ pub struct AdjustmentIn {
 
 /// One entry of the stock ledger.
 #[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(remote = "Movement", skip_serializing_if_is_none)]
 pub struct MovementOut {
-    pub id: Uuid,
+    #[oai(rename = "id")]
+    pub movement_id: Uuid,
     pub variant_id: Uuid,
     pub sku: String,
     /// `initial`, `adjustment`, `import`, `reservation`, `release`, `commit` or `repair`.
@@ -482,25 +483,6 @@ pub struct MovementOut {
     pub order_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
-}
-
-impl From<Movement> for MovementOut {
-    fn from(m: Movement) -> Self {
-        Self {
-            id: m.movement_id,
-            variant_id: m.variant_id,
-            sku: m.sku,
-            kind: m.kind,
-            on_hand_delta: m.on_hand_delta,
-            reserved_delta: m.reserved_delta,
-            on_hand_after: m.on_hand_after,
-            reserved_after: m.reserved_after,
-            reason: m.reason,
-            order_id: m.order_id,
-            actor_id: m.actor_id,
-            created_at: m.created_at,
-        }
-    }
 }
 
 /// The result of an adjustment: the variant's new levels and the ledger entry.
@@ -528,7 +510,7 @@ impl From<CategoryPatchIn> for catalog::categories::CategoryPatch {
                 (None, MaybeUndefined::Null) => Some(None),
                 (parent, parent_id) => Some(catalog::CategoryKey::from_fields(
                     ("parent", parent),
-                    ("parent_id", parent_id.take()),
+                    ("parent_id", parent_id.take().map(Into::into)),
                 )),
             },
             description: p.description,
@@ -546,7 +528,7 @@ impl From<ProductPatchIn> for catalog::products::ProductPatch {
             brand: nullable(p.brand),
             category: catalog::CategoryKey::from_fields(
                 ("category", p.category.as_deref()),
-                ("category_id", p.category_id),
+                ("category_id", p.category_id.map(Into::into)),
             ),
             status: p.status.map(Into::into),
             attributes: p.attributes,

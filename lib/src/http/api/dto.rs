@@ -8,7 +8,7 @@ use crate::auth::{Role, TokenPair, User};
 
 /// A user's role.
 #[derive(Debug, Clone, Copy, Enum, serde::Deserialize)]
-#[oai(rename_all = "snake_case")]
+#[oai(remote = "Role", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RoleOut {
     Customer,
@@ -24,32 +24,6 @@ pub enum RoleOut {
     OrderManager,
     /// Reads orders and customers.
     Support,
-}
-
-impl From<Role> for RoleOut {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::Customer => RoleOut::Customer,
-            Role::Owner => RoleOut::Owner,
-            Role::Administrator => RoleOut::Administrator,
-            Role::CatalogManager => RoleOut::CatalogManager,
-            Role::OrderManager => RoleOut::OrderManager,
-            Role::Support => RoleOut::Support,
-        }
-    }
-}
-
-impl From<RoleOut> for Role {
-    fn from(role: RoleOut) -> Self {
-        match role {
-            RoleOut::Customer => Role::Customer,
-            RoleOut::Owner => Role::Owner,
-            RoleOut::Administrator => Role::Administrator,
-            RoleOut::CatalogManager => Role::CatalogManager,
-            RoleOut::OrderManager => Role::OrderManager,
-            RoleOut::Support => Role::Support,
-        }
-    }
 }
 
 /// A user account.

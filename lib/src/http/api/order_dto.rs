@@ -8,8 +8,10 @@ use uuid::Uuid;
 
 use crate::{
     cart::{Cart, CartLine},
+    catalog::{ProductId, VariantId},
     orders::{
-        Address, CheckoutReceipt, HistoryEntry, Order, OrderLine, OrderStatus, PaymentSummary,
+        Address, CheckoutReceipt, HistoryEntry, Order, OrderId, OrderLine, OrderStatus,
+        PaymentSummary,
     },
     promotions::{rules::NotApplied, OrderPromotion},
 };
@@ -19,8 +21,8 @@ use crate::{
 #[oai(skip_serializing_if_is_none)]
 pub struct CartItemOut {
     pub id: Uuid,
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
     pub product_name: String,
     pub product_slug: String,
     pub sku: String,
@@ -48,7 +50,7 @@ impl From<CartLine> for CartItemOut {
             product_id: l.product_id,
             product_name: l.product_name,
             product_slug: l.product_slug,
-            sku: l.sku,
+            sku: l.sku.into(),
             options: l.options,
             image_url: l.image_url,
             quantity: l.quantity,
@@ -201,7 +203,7 @@ pub struct GuestCartOut {
 /// An item to add.
 #[derive(Debug, Object, serde::Deserialize)]
 pub struct CartItemIn {
-    pub variant_id: Uuid,
+    pub variant_id: VariantId,
     pub quantity: i32,
 }
 
@@ -213,7 +215,7 @@ pub struct CartItemPatch {
 
 /// A postal address.
 #[derive(Debug, Clone, Object, serde::Deserialize, serde::Serialize)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(remote = "Address", skip_serializing_if_is_none)]
 pub struct AddressDto {
     pub recipient_name: String,
     pub phone: String,
@@ -224,36 +226,6 @@ pub struct AddressDto {
     pub postal_code: String,
     /// ISO 3166-1 code, e.g. `ID` or `IDN`.
     pub country_code: String,
-}
-
-impl From<AddressDto> for Address {
-    fn from(a: AddressDto) -> Self {
-        Self {
-            recipient_name: a.recipient_name,
-            phone: a.phone,
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            province: a.province,
-            postal_code: a.postal_code,
-            country_code: a.country_code,
-        }
-    }
-}
-
-impl From<Address> for AddressDto {
-    fn from(a: Address) -> Self {
-        Self {
-            recipient_name: a.recipient_name,
-            phone: a.phone,
-            line1: a.line1,
-            line2: a.line2,
-            city: a.city,
-            province: a.province,
-            postal_code: a.postal_code,
-            country_code: a.country_code,
-        }
-    }
 }
 
 /// The checkout form.
@@ -301,8 +273,8 @@ crate::with_order_statuses!(order_status_dto);
 #[derive(Debug, Clone, Object)]
 pub struct OrderLineOut {
     pub id: Uuid,
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
     pub product_name: String,
     pub sku: String,
     pub options: BTreeMap<String, String>,
@@ -330,7 +302,7 @@ impl From<OrderLine> for OrderLineOut {
             variant_id: l.variant_id,
             product_id: l.product_id,
             product_name: l.product_name,
-            sku: l.sku,
+            sku: l.sku.into(),
             options: l.options,
             unit_price: l.unit_price,
             quantity: l.quantity,
@@ -376,7 +348,7 @@ impl From<OrderPromotion> for OrderPromotionOut {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct OrderOut {
-    pub id: Uuid,
+    pub id: OrderId,
     /// The public order number.
     pub number: String,
     pub status: OrderStatusDto,
@@ -467,7 +439,7 @@ impl From<Order> for OrderOut {
             tax_total: o.tax_total,
             shipping_tax: o.shipping_tax,
             id: o.id,
-            number: o.number,
+            number: o.number.into(),
             status: o.status.into(),
             currency: o.currency,
             subtotal: o.subtotal,

@@ -6,7 +6,6 @@ use poem_openapi::{
     payload::Json,
     ApiResponse, OpenApi,
 };
-use uuid::Uuid;
 
 use super::{
     catalog::default_limit,
@@ -20,7 +19,7 @@ use crate::{
     error_set,
     http::{problem::ApiResult, AppState, BearerAuth, JsonBody},
     idempotency::IdempotencyKey,
-    orders::checkout::CheckoutInput,
+    orders::{checkout::CheckoutInput, OrderId},
 };
 
 error_set!(CheckoutErrors: 401, 403, 409, 413, 415, 422);
@@ -120,7 +119,7 @@ impl OrdersApi {
         )]
         limit: Query<i64>,
         /// `next_cursor` of the previous page.
-        cursor: Query<Option<Uuid>>,
+        cursor: Query<Option<OrderId>>,
     ) -> ApiResult<Json<OrderPageOut>, OrderList> {
         let orders = state
             .orders
@@ -135,7 +134,7 @@ impl OrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
     ) -> ApiResult<Json<OrderOut>, OrderRead> {
         let order = state
             .orders
@@ -156,7 +155,7 @@ impl OrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
     ) -> ApiResult<Json<OrderOut>, OrderCancel> {
         let order = state
             .orders
@@ -177,7 +176,7 @@ impl OrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
     ) -> ApiResult<Json<PaymentOut>, PaymentRead> {
         let payment = state
             .payments
@@ -199,7 +198,7 @@ impl OrdersApi {
         &self,
         state: poem::web::Data<&AppState>,
         auth: BearerAuth,
-        order_id: Path<Uuid>,
+        order_id: Path<OrderId>,
         /// Replays the first answer of a retried request for 24 hours.
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,

@@ -35,7 +35,7 @@ pub fn request(order: &Order, provider_order_id: &str, finish_url: Option<&str>)
             } else {
                 format!("{} ({})", l.product_name, options.join(", "))
             };
-            json!({ "id": clip(&l.sku), "price": l.unit_price, "quantity": l.quantity, "name": clip(&name) })
+            json!({ "id": clip(l.sku.as_str()), "price": l.unit_price, "quantity": l.quantity, "name": clip(&name) })
         })
         .collect();
     let promotions = || order.promotions.iter().filter(|p| p.released_at.is_none());
@@ -124,10 +124,10 @@ mod tests {
             .with_timezone(&Utc);
         let line = |sku: &str, price: i64, quantity: i32| OrderLine {
             id: uuid::Uuid::nil(),
-            variant_id: uuid::Uuid::nil(),
-            product_id: uuid::Uuid::nil(),
+            variant_id: uuid::Uuid::nil().into(),
+            product_id: uuid::Uuid::nil().into(),
             product_name: "A very long product name that certainly exceeds fifty characters".into(),
-            sku: sku.into(),
+            sku: crate::catalog::Sku::parse(sku).unwrap(),
             options: BTreeMap::from([("size".to_owned(), "M".to_owned())]),
             unit_price: price,
             quantity,
@@ -142,8 +142,8 @@ mod tests {
             tax_included: true,
         };
         Order {
-            id: uuid::Uuid::nil(),
-            number: "TK261126-ABCDEFGH".into(),
+            id: uuid::Uuid::nil().into(),
+            number: crate::orders::OrderNumber::parse("TK261126-ABCDEFGH").unwrap(),
             user_id: uuid::Uuid::nil(),
             status: OrderStatus::PendingPayment,
             currency: "IDR".into(),
