@@ -60,7 +60,9 @@ impl Book {
     async fn labels(&self) -> Vec<(String, bool)> {
         let body = self
             .app
-            .get_ok(&self.customer.access_token, "/api/v1/me/addresses")
+            .by(&self.customer)
+            .get("/api/v1/me/addresses")
+            .expect(200)
             .await;
         body["items"]
             .as_array()
@@ -197,10 +199,9 @@ async fn checkout_and_quotes_ship_to_the_default_address_or_the_one_named() {
     let order_id = placed["order"]["id"].as_str().unwrap();
     let order = book
         .app
-        .get_ok(
-            &book.customer.access_token,
-            &format!("/api/v1/orders/{order_id}"),
-        )
+        .by(&book.customer)
+        .get(&format!("/api/v1/orders/{order_id}"))
+        .expect(200)
         .await;
     assert_eq!(order["shipping_address"]["line1"], "Jl. Merdeka No. 10");
     book.app.assert_consistent().await;
@@ -343,7 +344,7 @@ async fn another_customers_address_cannot_be_read_changed_or_deleted() {
             .unwrap();
         assert_problem(resp, 404, "not_found").await;
     }
-    let unchanged = book.app.get_ok(&book.customer.access_token, &path).await;
+    let unchanged = book.app.by(&book.customer).get(&path).expect(200).await;
     assert_eq!(unchanged, mine);
 }
 

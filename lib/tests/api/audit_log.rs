@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use toko_testkit::{assert_problem, TestApp};
 
 async fn log(app: &TestApp, token: &str, query: &str) -> Value {
-    app.get_ok(token, &format!("/api/v1/admin/audit-log?{query}"))
+    app.with_token(token)
+        .get(&format!("/api/v1/admin/audit-log?{query}"))
+        .expect(200)
         .await
 }
 
@@ -24,12 +26,13 @@ async fn a_change_is_recorded_with_who_what_before_and_after_and_without_secrets
         )
         .await;
     let id = product["id"].as_str().unwrap();
-    app.patch_ok(
-        &admin.access_token,
-        &format!("/api/v1/admin/products/{id}"),
-        &json!({"name": "Reading Lamp"}),
-    )
-    .await;
+    app.by(&admin)
+        .patch(
+            &format!("/api/v1/admin/products/{id}"),
+            &json!({"name": "Reading Lamp"}),
+        )
+        .expect(200)
+        .await;
     // Refused and read-only requests change nothing and leave nothing.
     let resp = app
         .patch(
@@ -41,7 +44,9 @@ async fn a_change_is_recorded_with_who_what_before_and_after_and_without_secrets
         .await
         .unwrap();
     assert_problem(resp, 422, "validation_failed").await;
-    app.get_ok(&admin.access_token, &format!("/api/v1/admin/products/{id}"))
+    app.by(&admin)
+        .get(&format!("/api/v1/admin/products/{id}"))
+        .expect(200)
         .await;
 
     let page = log(&app, &owner.access_token, &format!("resource_id={id}")).await;

@@ -298,14 +298,7 @@ impl World {
     async fn paid_order_of_a_with(&self, units: i64) -> String {
         let id = self.order_of_a_with(units).await;
         let number = self.number_of(&id).await;
-        self.app
-            .sim_action(
-                &number,
-                "pay",
-                json!({"outcome": "settlement", "payment_type": "gopay"}),
-            )
-            .await;
-        assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
+        self.app.pay(&id, &number, Some("gopay")).await;
         id
     }
 
@@ -483,12 +476,9 @@ impl World {
         let id = self.paid_order_of_a().await;
         let number = self.number_of(&id).await;
         self.app.sim_action(&number, "deny", json!({})).await;
-        assert_eq!(
-            self.app
-                .wait_for_order_status(&id, "payment_reversed")
-                .await,
-            "payment_reversed"
-        );
+        self.app
+            .wait_for_order_status(&id, "payment_reversed")
+            .await;
         let exception: uuid::Uuid =
             sqlx::query_scalar("select exception_id from payment_exceptions where order_id = $1")
                 .bind(uuid::Uuid::parse_str(&id).unwrap())

@@ -91,12 +91,13 @@ async fn a_write_through_the_api_is_seen_by_the_next_read_without_waiting_for_th
         .execute(&app.db)
         .await
         .unwrap();
-    app.patch_ok(
-        &admin.access_token,
-        &format!("/api/v1/admin/products/{id}"),
-        &json!({"description": "Warm light"}),
-    )
-    .await;
+    app.by(&admin)
+        .patch(
+            &format!("/api/v1/admin/products/{id}"),
+            &json!({"description": "Warm light"}),
+        )
+        .expect(200)
+        .await;
     let page = get(&app, &page_path).await;
     assert_eq!(page["name"], name, "the write emptied the cache");
     assert_eq!(page["description"], "Warm light");

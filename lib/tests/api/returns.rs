@@ -98,14 +98,7 @@ impl Shop {
             order["id"].as_str().unwrap(),
             order["number"].as_str().unwrap(),
         );
-        self.app
-            .sim_action(
-                number,
-                "pay",
-                json!({"outcome": "settlement", "payment_type": payment_type}),
-            )
-            .await;
-        assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
+        self.app.pay(id, number, Some(payment_type)).await;
         for (to, tracking) in [
             ("processing", None),
             ("shipped", Some("JNE-42")),

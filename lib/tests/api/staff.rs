@@ -84,7 +84,9 @@ async fn an_invited_person_sets_a_password_and_works_with_the_invited_role_only(
     .await;
     let other: Value = other.json().await.unwrap();
     let pending = app
-        .get_ok(&owner.access_token, "/api/v1/admin/staff-invites")
+        .by(&owner)
+        .get("/api/v1/admin/staff-invites")
+        .expect(200)
         .await;
     let emails: Vec<&str> = pending["items"]
         .as_array()
@@ -226,7 +228,7 @@ async fn an_order_manager_refunds_up_to_the_limit_and_an_administrator_beyond_it
         json!({"outcome": "settlement", "payment_type": "gopay"}),
     )
     .await;
-    assert_eq!(app.wait_for_order_status(id, "paid").await, "paid");
+    app.wait_for_order_status(id, "paid").await;
     let manager = app.register_staff("order_manager").await;
     let refund = |by: &TestUser, amount: i64| {
         app.post(
@@ -259,7 +261,9 @@ async fn an_order_manager_refunds_up_to_the_limit_and_an_administrator_beyond_it
         .unwrap();
     assert_problem(resp, 403, "refund_limit_exceeded").await;
     let unchanged = app
-        .get_ok(&admin.access_token, &format!("/api/v1/admin/orders/{id}"))
+        .by(&admin)
+        .get(&format!("/api/v1/admin/orders/{id}"))
+        .expect(200)
         .await;
     assert_eq!(unchanged["order"]["status"], "paid");
     assert_eq!(unchanged["order"]["refunded_amount"], 0);

@@ -75,11 +75,9 @@ async fn visible(p: &Pipeline, q: &str, expected: i64) -> Duration {
 
 async fn patch_product(p: &Pipeline, product: Uuid, body: &Value) {
     p.app
-        .patch_ok(
-            &p.admin_token,
-            &format!("/api/v1/admin/products/{product}"),
-            body,
-        )
+        .with_token(&p.admin_token)
+        .patch(&format!("/api/v1/admin/products/{product}"), body)
+        .expect(200)
         .await;
 }
 
@@ -171,21 +169,24 @@ fn differences(database: &Names, index: &Names) -> Vec<String> {
 /// writes that product again.
 async fn wait_until_index_matches_database(p: &Pipeline, index: &TestIndex, search: &Search) {
     let database = active_in_database(p).await;
-    let started = Instant::now();
-    loop {
-        search.backend().refresh().await.expect("refresh");
-        let differ = differences(&database, &in_index(index).await);
-        if differ.is_empty() {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{} products differ between the database and the index, e.g. {:?}",
-            differ.len(),
-            &differ[..differ.len().min(5)]
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        "the index to match the database",
+        Duration::from_secs(20),
+        || async {
+            search.backend().refresh().await.expect("refresh");
+            let differ = differences(&database, &in_index(index).await);
+            if differ.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} products differ between the database and the index, e.g. {:?}",
+                    differ.len(),
+                    &differ[..differ.len().min(5)]
+                ))
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use toko_testkit::eventually;
 
 use super::fixture::{wait_until, Pipeline};
 
@@ -18,10 +19,7 @@ async fn checkout_and_payment_deliver_each_email_exactly_once() {
     )
     .await;
     assert_eq!(confirmation, 1);
-    p.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, None).await;
     let paid = wait_until(
         || {
             p.emails_about(&format!("Payment received for order {number}"))
@@ -57,22 +55,12 @@ async fn checkout_and_payment_deliver_each_email_exactly_once() {
 async fn staff_are_emailed_once_when_a_payment_exception_appears() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let (_, order, number) = p.order(1).await;
-    p.app
-        .sim_action(
-            &number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "bank_transfer"}),
-        )
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, Some("bank_transfer")).await;
     // The bank reverses the settlement.
     p.app.sim_action(&number, "deny", json!({})).await;
-    assert_eq!(
-        p.app
-            .wait_for_order_status(&order, "payment_reversed")
-            .await,
-        "payment_reversed"
-    );
+    p.app
+        .wait_for_order_status(&order, "payment_reversed")
+        .await;
     let subject = format!("Payment exception on order {number}: reversal");
     let told = wait_until(
         || p.emails_about(&subject).len(),
@@ -103,14 +91,20 @@ async fn an_email_event_waits_in_its_queue_for_a_notifier_started_later() {
     // A passive declare of a queue the relay has not declared yet closes its channel, so each
     // check asks on a fresh channel and counts a missing queue as empty.
     let connection = p.broker.connect().await;
-    let waiting = wait_until_async(
+    let waiting = eventually(
+        "3 messages for the notifier",
+        Duration::from_secs(20),
         || async {
             let channel = connection.create_channel().await.unwrap();
-            toko::messaging::topology::message_count(&channel, "toko.notifier")
+            let count = toko::messaging::topology::message_count(&channel, "toko.notifier")
                 .await
-                .map_or(0, |count| count as usize)
+                .map_or(0, |count| count as usize);
+            if count >= 3 {
+                Ok(count)
+            } else {
+                Err(count)
+            }
         },
-        3,
     )
     .await;
     assert_eq!(waiting, 3, "published while no notifier had ever run");
@@ -139,14 +133,7 @@ async fn an_email_event_waits_in_its_queue_for_a_notifier_started_later() {
 async fn every_step_of_a_return_emails_the_customer_exactly_once() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let (user, order, number) = p.order(2).await;
-    p.app
-        .sim_action(
-            &number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "gopay"}),
-        )
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, Some("gopay")).await;
     let admin = |path: String, body: serde_json::Value| {
         let request = p.app.post(&path, &body).bearer_auth(&p.admin_token);
         async move {
@@ -219,10 +206,7 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
 async fn each_parcel_of_a_split_shipment_emails_its_tracking_number_once() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let (_, order, number) = p.order(3).await;
-    p.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, None).await;
     let line: uuid::Uuid =
         sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
             .bind(uuid::Uuid::parse_str(&order).unwrap())
@@ -370,20 +354,4 @@ fn link_token(mail: &str, prefix: &str) -> String {
         .collect();
     assert_eq!(token.len(), 43, "256 bits, base64url: {token}");
     token
-}
-
-/// Polls `check` until it reaches `expected` (or 20 s pass); returns its last value.
-async fn wait_until_async<F, Fut>(check: F, expected: usize) -> usize
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = usize>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = check().await;
-        if n >= expected || tokio::time::Instant::now() > deadline {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

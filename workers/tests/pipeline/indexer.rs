@@ -9,6 +9,8 @@ use toko::{
     search::{indexer::SearchIndexer, Search},
 };
 
+use toko_testkit::eventually;
+
 use super::fixture::Pipeline;
 
 #[tokio::test]
@@ -55,9 +57,10 @@ async fn catalog_events_repair_a_drifted_search_document() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while hits().await == 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(hits().await, 1, "the indexer re-derived the document");
+    let found = eventually("the document back", Duration::from_secs(20), || async {
+        let found = hits().await;
+        (found > 0).then_some(found)
+    })
+    .await;
+    assert_eq!(found, 1, "the indexer re-derived the document");
 }

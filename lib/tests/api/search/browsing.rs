@@ -216,7 +216,7 @@ async fn bad_parameters_are_invalid_parameter_problems(s: Shop) {
         (vec![("in_stock", "maybe")], "in_stock"),
         (vec![("q", long.as_str())], "q"),
     ] {
-        let body = assert_problem(s.get(&query).await, 400, "invalid_parameter").await;
+        let body = assert_problem(s.search_response(&query).await, 400, "invalid_parameter").await;
         assert_eq!(body["errors"][0]["field"], field, "{query:?}: {body}");
     }
 }

@@ -8,7 +8,7 @@ use toko::search::{postgres::tsquery, syntax};
 use super::{name_set, sorted, Engine, Shop};
 
 async fn shop() -> Shop {
-    Shop::open(Engine::Postgres)
+    super::shop(Engine::Postgres)
         .await
         .expect("PostgreSQL is always available")
 }
@@ -65,7 +65,7 @@ async fn reindex_rebuilds_documents_and_the_typo_vocabulary() {
 
     let progress = std::sync::Mutex::new(Vec::new());
     let summary = s
-        .backend()
+        .search_backend()
         .reindex(&|p| progress.lock().unwrap().push((p.done, p.total)))
         .await
         .unwrap();
