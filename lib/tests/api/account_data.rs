@@ -19,17 +19,14 @@ async fn shop() -> Shop {
 /// left in the cart; returns the order.
 async fn customer_with_history(s: &Shop, keep_open: bool) -> (TestUser, Value) {
     let customer = s.app.register_customer().await;
-    let resp = s
-        .app
+    s.app
+        .by(&customer)
         .post(
             "/api/v1/me/addresses",
             &json!({"label": "Home", "address": address()}),
         )
-        .bearer_auth(&customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+        .expect(201)
+        .await;
     s.app.add_to_cart(&customer, &s.variants["DATA-1"], 1).await;
     let resp = s.app.checkout(&customer, "history").await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
@@ -38,14 +35,12 @@ async fn customer_with_history(s: &Shop, keep_open: bool) -> (TestUser, Value) {
     if !keep_open {
         let resp = s
             .app
+            .by(&customer)
             .post(
                 &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
                 &json!({}),
             )
-            .bearer_auth(&customer.access_token)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     }
     s.app.add_to_cart(&customer, &s.variants["DATA-1"], 2).await;
@@ -54,14 +49,12 @@ async fn customer_with_history(s: &Shop, keep_open: bool) -> (TestUser, Value) {
 
 async fn delete_account(s: &Shop, user: &TestUser, password: &str) -> reqwest::Response {
     s.app
+        .by(user)
         .post(
             "/api/v1/me/deletion",
             &json!({"current_password": password}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
 }
 
 /// Rows anywhere in the customer's tables whose text holds `needle`.
@@ -97,13 +90,7 @@ async fn rows_holding(s: &Shop, needle: &str) -> Vec<String> {
 async fn the_export_holds_the_account_its_addresses_and_its_orders() {
     let shop = shop().await;
     let (customer, order) = customer_with_history(&shop, true).await;
-    let resp = shop
-        .app
-        .get("/api/v1/me/export")
-        .bearer_auth(&customer.access_token)
-        .send()
-        .await
-        .unwrap();
+    let resp = shop.app.by(&customer).get("/api/v1/me/export").await;
     assert_eq!(resp.status(), 200);
     let disposition = resp.headers()["content-disposition"]
         .to_str()
@@ -180,34 +167,23 @@ async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_eve
     assert_eq!(kept["shipping_address"]["recipient_name"], "");
 
     // Every session ended at once; the password no longer signs in; the address is free.
-    let resp = shop
-        .app
-        .get("/api/v1/me")
-        .bearer_auth(&customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let resp = shop
-        .app
+    shop.app.by(&customer).get("/api/v1/me").expect(401).await;
+    shop.app
+        .anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": customer.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let resp = shop
-        .app
+        .expect(401)
+        .await;
+    shop.app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": customer.email, "password": customer.password}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+        .expect(401)
+        .await;
     shop.app.register(&customer.email, &customer.password).await;
 
     // Other systems are told, without personal data.

@@ -24,11 +24,9 @@ impl Book {
                    "rates": [{"method": "standard", "fee": 8000}]}),
         ] {
             let resp = app
+                .by(&admin)
                 .post("/api/v1/admin/shipping-zones", &zone)
-                .bearer_auth(&admin.access_token)
-                .send()
-                .await
-                .unwrap();
+                .await;
             assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
         }
         let customer = app.register_customer().await;
@@ -41,12 +39,7 @@ impl Book {
     }
 
     async fn save(&self, user: &TestUser, body: Value) -> reqwest::Response {
-        self.app
-            .post("/api/v1/me/addresses", &body)
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
+        self.app.by(user).post("/api/v1/me/addresses", &body).await
     }
 
     /// Saves an address for the customer; returns it as the API shows it.
@@ -79,11 +72,9 @@ impl Book {
 
     async fn quote(&self, user: &TestUser, query: &str) -> reqwest::Response {
         self.app
+            .by(user)
             .get(&format!("/api/v1/cart/shipping-options?{query}"))
-            .bearer_auth(&user.access_token)
-            .send()
             .await
-            .unwrap()
     }
 
     /// The standard fee the customer is quoted for `query`.
@@ -96,12 +87,10 @@ impl Book {
 
     async fn checkout(&self, user: &TestUser, body: Value, key: &str) -> reqwest::Response {
         self.app
+            .by(user)
             .post("/api/v1/checkout", &body)
-            .header("idempotency-key", key)
-            .bearer_auth(&user.access_token)
-            .send()
+            .idempotency_key(key)
             .await
-            .unwrap()
     }
 
     async fn orders(&self) -> i64 {
@@ -184,14 +173,12 @@ async fn checkout_and_quotes_ship_to_the_default_address_or_the_one_named() {
     moved["line1"] = json!("Jl. Thamrin 1");
     let resp = book
         .app
+        .by(&book.customer)
         .put(
             &format!("/api/v1/me/addresses/{home_id}"),
             &json!({"label": "Home", "address": moved}),
         )
-        .bearer_auth(&book.customer.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     let replaced: Value = resp.json().await.unwrap();
     assert_eq!(replaced["address"]["line1"], "Jl. Thamrin 1");
@@ -310,17 +297,16 @@ async fn checkout_without_an_address_or_with_a_wrong_one_is_refused_before_anyth
         .unwrap();
     assert_eq!(guest.status(), 201, "{}", guest.text().await.unwrap());
     let guest: Value = guest.json().await.unwrap();
-    let resp = book
+    let problem = book
         .app
+        .anonymous()
         .get(&format!(
             "/api/v1/cart/shipping-options?address_id={}",
             mine["id"].as_str().unwrap()
         ))
         .header("x-cart-token", guest["cart_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
 
     assert_eq!(book.orders().await, 0);
@@ -356,17 +342,14 @@ async fn deleting_the_default_leaves_no_default_and_checkout_then_asks_for_an_ad
         .await;
     book.saved(json!({"label": "Office", "address": bandung()}))
         .await;
-    let resp = book
-        .app
+    book.app
+        .by(&book.customer)
         .delete(&format!(
             "/api/v1/me/addresses/{}",
             home["id"].as_str().unwrap()
         ))
-        .bearer_auth(&book.customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204)
+        .await;
     assert_eq!(book.labels().await, [("Office".to_owned(), false)]);
     let resp = book
         .checkout(

@@ -3,7 +3,7 @@
 //! requests and reads leave nothing; entries cannot be changed; the log filters and pages.
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp};
+use toko_testkit::TestApp;
 
 async fn log(app: &TestApp, token: &str, query: &str) -> Value {
     app.with_token(token)
@@ -34,16 +34,13 @@ async fn a_change_is_recorded_with_who_what_before_and_after_and_without_secrets
         .expect(200)
         .await;
     // Refused and read-only requests change nothing and leave nothing.
-    let resp = app
+    app.by(&admin)
         .patch(
             &format!("/api/v1/admin/products/{id}"),
             &json!({"name": ""}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     app.by(&admin)
         .get(&format!("/api/v1/admin/products/{id}"))
         .expect(200)
@@ -71,14 +68,12 @@ async fn a_change_is_recorded_with_who_what_before_and_after_and_without_secrets
 
     // A webhook endpoint's secret is shown once to the caller, never kept in the log.
     let resp = app
+        .by(&admin)
         .post(
             "/api/v1/admin/webhooks",
             &json!({"url": "https://hooks.example.com/erp"}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let endpoint: Value = resp.json().await.unwrap();
     let secret = endpoint["secret"].as_str().unwrap();
@@ -128,6 +123,7 @@ async fn the_log_pages_filters_by_actor_and_cannot_be_changed() {
 
     // A request may carry a number JSON parsers cannot hold; the log still reads.
     let resp = app
+        .by(&admin)
         .patch(
             &format!(
                 "/api/v1/admin/categories/{}",
@@ -135,10 +131,7 @@ async fn the_log_pages_filters_by_actor_and_cannot_be_changed() {
             ),
             &json!({"name": "C2", "ignored": 1.7976931348623157e308}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     let newest = log(&app, &owner.access_token, "action=update_category").await;
     assert_eq!(newest["items"][0]["after"]["name"], "C2");

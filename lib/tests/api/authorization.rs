@@ -254,11 +254,9 @@ impl World {
             .unwrap();
         let body: Value = self
             .app
+            .by(&self.a)
             .post("/api/v1/me/addresses", &json!({"address": address()}))
-            .bearer_auth(&self.a.access_token)
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -331,14 +329,12 @@ impl World {
         let email = format!("invitee-{}@example.com", uuid::Uuid::new_v4().simple());
         let resp = self
             .app
+            .with_token(&self.owner().access_token)
             .post(
                 "/api/v1/admin/staff-invites",
                 &json!({"email": email, "name": "New Hire", "role": "support"}),
             )
-            .bearer_auth(&self.owner().access_token)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(resp.status(), 201);
         resp.json().await.unwrap()
     }
@@ -349,13 +345,11 @@ impl World {
 
     async fn reset_token(&self) -> String {
         let user = self.app.register_customer().await;
-        let resp = self
-            .app
+        self.app
+            .anonymous()
             .post("/api/v1/auth/password-reset", &json!({"email": user.email}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 202);
+            .expect(202)
+            .await;
         let request: uuid::Uuid =
             sqlx::query_scalar("select request_id from password_resets where user_id = $1")
                 .bind(uuid::Uuid::parse_str(&user.id).unwrap())
@@ -444,14 +438,12 @@ impl World {
         let (order, line) = self.delivered_order_of_a().await;
         let created: Value = self
             .app
+            .by(&self.a)
             .post(
                 &format!("/api/v1/orders/{order}/returns"),
                 &json!({"lines": [{"line_id": line, "quantity": 1, "reason": "damaged"}]}),
             )
-            .bearer_auth(&self.a.access_token)
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -542,14 +534,11 @@ impl World {
     async fn code_on_cart_of(&self, role: Role) -> String {
         let (_, code) = self.promotion().await;
         if let Some(user) = self.user(role) {
-            let resp = self
-                .app
+            self.app
+                .by(user)
                 .post("/api/v1/cart/promotions", &json!({"code": code}))
-                .bearer_auth(&user.access_token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
+                .expect(200)
+                .await;
         }
         code
     }
@@ -697,8 +686,7 @@ impl World {
             "reject_return" => c.post(url(&format!("/api/v1/admin/returns/{}/reject", self.return_of_a(&[]).await))).json(&json!({"reason": "worn"})),
             "receive_return" => {
                 let id = self.return_of_a(&["approve"]).await;
-                let returned: Value = self.app.get(&format!("/api/v1/admin/returns/{id}")).bearer_auth(&self.admin.access_token)
-                    .send().await.unwrap().json().await.unwrap();
+                let returned: Value = self.app.by(&self.admin).get(&format!("/api/v1/admin/returns/{id}")).expect(200).await;
                 c.post(url(&format!("/api/v1/admin/returns/{id}/receive")))
                     .json(&json!({"lines": [{"line_id": returned["lines"][0]["line_id"], "disposition": "write_off"}]}))
             }

@@ -45,16 +45,7 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     let cup = f.variant("CUP", 10_000, 10).await;
     let user = f.app.register_customer().await;
 
-    let empty: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let empty: Value = f.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(
         (empty["item_count"].as_i64(), empty["subtotal"].as_i64()),
         (Some(0), Some(0))
@@ -78,28 +69,24 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     let item = cart["items"][1]["id"].as_str().unwrap();
     let cart: Value = f
         .app
+        .by(&user)
         .patch(
             &format!("/api/v1/cart/items/{item}"),
             &json!({"quantity": 4}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(cart["subtotal"], 115_000);
     let cart: Value = f
         .app
+        .by(&user)
         .patch(
             &format!("/api/v1/cart/items/{item}"),
             &json!({"quantity": 0}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -111,11 +98,9 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     let mug_item = cart["items"][0]["id"].as_str().unwrap();
     let cart: Value = f
         .app
+        .by(&user)
         .delete(&format!("/api/v1/cart/items/{mug_item}"))
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -124,11 +109,9 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     f.app.add_to_cart(&user, &cup, 2).await;
     let cart: Value = f
         .app
+        .by(&user)
         .delete("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -200,70 +183,48 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
     let guest: Value = resp.json().await.unwrap();
     let token = guest["cart_token"].as_str().unwrap().to_owned();
     for (variant, quantity) in [(&a, 2), (&b, 1)] {
-        let resp = f
-            .app
+        f.app
+            .anonymous()
             .post(
                 "/api/v1/cart/items",
                 &json!({"variant_id": variant, "quantity": quantity}),
             )
             .header("x-cart-token", &token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+            .expect(200)
+            .await;
     }
     let cart: Value = f
         .app
+        .anonymous()
         .get("/api/v1/cart")
         .header("x-cart-token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(cart["item_count"], 3);
 
-    assert_problem(
-        f.app
-            .get("/api/v1/cart")
-            .header("x-cart-token", "bogus")
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "cart_not_found",
-    )
-    .await;
-    assert_problem(
-        f.app.get("/api/v1/cart").send().await.unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
+    f.app
+        .anonymous()
+        .get("/api/v1/cart")
+        .header("x-cart-token", "bogus")
+        .expect_problem(404, "cart_not_found")
+        .await;
+    f.app
+        .anonymous()
+        .get("/api/v1/cart")
+        .expect_problem(401, "unauthorized")
+        .await;
 
     // Log in with the guest token: 2 + 2 of A capped at the 3 available, B added.
-    let resp = f
-        .app
+    f.app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": user.email, "password": user.password}),
         )
         .header("x-cart-token", &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let merged: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
+    let merged: Value = f.app.by(&user).get("/api/v1/cart").expect(200).await;
     let lines: Vec<(&str, i64)> = merged["items"]
         .as_array()
         .unwrap()
@@ -271,17 +232,12 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
         .map(|i| (i["sku"].as_str().unwrap(), i["quantity"].as_i64().unwrap()))
         .collect();
     assert_eq!(lines, vec![("MERGE-A", 3), ("MERGE-B", 1)]);
-    assert_problem(
-        f.app
-            .get("/api/v1/cart")
-            .header("x-cart-token", &token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "cart_not_found",
-    )
-    .await;
+    f.app
+        .anonymous()
+        .get("/api/v1/cart")
+        .header("x-cart-token", &token)
+        .expect_problem(404, "cart_not_found")
+        .await;
 
     // Registering with a guest token merges too.
     let second: Value = f
@@ -296,24 +252,20 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
         .unwrap();
     let token = second["cart_token"].as_str().unwrap();
     f.app
+        .anonymous()
         .post(
             "/api/v1/cart/items",
             &json!({"variant_id": b, "quantity": 2}),
         )
         .header("x-cart-token", token)
-        .send()
-        .await
-        .unwrap();
-    let resp = f.app.post("/api/v1/auth/register", &json!({"email": "newbie@example.com", "password": "correct horse battery", "name": "N"}))
-        .header("x-cart-token", token).send().await.unwrap();
+        .await;
+    let resp = f.app.anonymous().post("/api/v1/auth/register", &json!({"email": "newbie@example.com", "password": "correct horse battery", "name": "N"})).header("x-cart-token", token).await;
     let session: Value = resp.json().await.unwrap();
     let cart: Value = f
         .app
+        .with_token(session["tokens"]["access_token"].as_str().unwrap())
         .get("/api/v1/cart")
-        .bearer_auth(session["tokens"]["access_token"].as_str().unwrap())
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -329,45 +281,21 @@ async fn a_customer_cannot_touch_another_customers_cart_items() {
     let cart = f.app.add_to_cart(&alice, &mug, 1).await;
     let item = cart["items"][0]["id"].as_str().unwrap();
 
-    let resp = f
-        .app
+    f.app
+        .by(&bob)
         .patch(
             &format!("/api/v1/cart/items/{item}"),
             &json!({"quantity": 3}),
         )
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
-    let resp = f
-        .app
+        .expect_problem(404, "not_found")
+        .await;
+    f.app
+        .by(&bob)
         .delete(&format!("/api/v1/cart/items/{item}"))
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
-    let bobs: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect_problem(404, "not_found")
+        .await;
+    let bobs: Value = f.app.by(&bob).get("/api/v1/cart").expect(200).await;
     assert_ne!(bobs["id"], cart["id"]);
-    let alices: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alices: Value = f.app.by(&alice).get("/api/v1/cart").expect(200).await;
     assert_eq!(alices["items"][0]["quantity"], 1);
 }

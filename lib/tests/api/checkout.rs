@@ -86,16 +86,7 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
 
     assert_eq!(s.app.stock_of("PHONE").await, (5, 1));
     assert_eq!(s.app.stock_of("CASE").await, (10, 2));
-    let cart: Value = s
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = s.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(cart["item_count"], 0);
 
     let order_id = order["id"].as_str().unwrap();
@@ -117,13 +108,10 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
     assert_eq!(reservations, 2);
     let product: Value = s
         .app
+        .anonymous()
         .get("/api/v1/products/gadget-phone")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(
         product["variants"][0]["available"], 4,
         "reserved stock is not available to others"
@@ -139,14 +127,12 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
 
     let resp = s
         .app
+        .by(&user)
         .post(
             "/api/v1/checkout",
             &json!({"shipping_address": address(), "shipping_method": "standard"}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     // The problem says the header is required and why, not how a string failed to parse.
     let body = assert_problem(resp, 400, "idempotency_key_required").await;
     assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
@@ -160,18 +146,16 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
     let mut bad = address();
     bad["postal_code"] = json!("!");
     bad["country_code"] = json!("indonesia");
-    let resp = s
+    let body = s
         .app
+        .by(&user)
         .post(
             "/api/v1/checkout",
             &json!({"shipping_address": bad, "shipping_method": "teleport"}),
         )
-        .header("idempotency-key", "form-1")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .idempotency_key("form-1")
+        .expect_problem(422, "validation_failed")
+        .await;
     let fields: HashSet<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -189,17 +173,12 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
 
     let other = s.app.register_customer().await;
     assert_problem(s.app.checkout(&other, "empty-1").await, 409, "cart_empty").await;
-    assert_problem(
-        s.app
-            .post("/api/v1/checkout", &json!({}))
-            .header("idempotency-key", "x")
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
+    s.app
+        .anonymous()
+        .post("/api/v1/checkout", &json!({}))
+        .idempotency_key("x")
+        .expect_problem(401, "unauthorized")
+        .await;
     assert_eq!(s.counts().await, (0, 0));
 }
 
@@ -223,18 +202,15 @@ async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refu
     assert_eq!(first, again, "the original response, not a second order");
     assert_eq!(s.counts().await.0, 1);
 
-    let resp = s
-        .app
+    s.app
+        .by(&user)
         .post(
             "/api/v1/checkout",
             &json!({"shipping_address": address(), "shipping_method": "express"}),
         )
-        .header("idempotency-key", "replay-key")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 422, "idempotency_key_reused").await;
+        .idempotency_key("replay-key")
+        .expect_problem(422, "idempotency_key_reused")
+        .await;
 
     // Keys are per customer: another customer may use the same string.
     let other = s.app.register_customer().await;
@@ -271,25 +247,14 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 2).await;
     s.app
+        .by(&s.admin)
         .patch(
             &format!("/api/v1/admin/variants/{v}"),
             &json!({"price": 120_000}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
 
-    let cart: Value = s
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = s.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(
         (
             cart["items"][0]["unit_price"].as_i64(),
@@ -330,14 +295,12 @@ async fn short_lines_are_listed_and_nothing_is_written() {
     s.app.add_to_cart(&user, &plenty, 2).await;
     s.app.add_to_cart(&user, &scarce, 3).await;
     s.app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "SCARCE", "delta": -2, "reason": "damaged"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
 
     let body = assert_problem(
         s.app.checkout(&user, "short-1").await,
@@ -361,16 +324,7 @@ async fn short_lines_are_listed_and_nothing_is_written() {
         (50, 0),
         "no partial reservation"
     );
-    let cart: Value = s
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = s.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(cart["item_count"], 5, "the cart is kept");
 }
 
@@ -414,13 +368,10 @@ async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
     assert_eq!((orders, reserved_lines), (50, 50));
     let product: Value = s
         .app
+        .anonymous()
         .get("/api/v1/products/gadget-hot-drop")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(product["variants"][0]["available"], 0);
     assert_eq!(product["in_stock"], false);
 }

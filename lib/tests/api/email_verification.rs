@@ -23,29 +23,24 @@ async fn links(app: &TestApp, user: &TestUser) -> Vec<Uuid> {
 }
 
 async fn status(app: &TestApp, user: &TestUser) -> Value {
-    app.get("/api/v1/me/email-verification")
-        .bearer_auth(&user.access_token)
-        .send()
+    app.by(user)
+        .get("/api/v1/me/email-verification")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap()
 }
 
 async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post("/api/v1/auth/verify-email", &json!({ "token": token }))
-        .send()
+    app.anonymous()
+        .post("/api/v1/auth/verify-email", &json!({ "token": token }))
         .await
-        .unwrap()
 }
 
 async fn resend(app: &TestApp, user: &TestUser) -> reqwest::Response {
-    app.post("/api/v1/me/email-verification", &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
+    app.by(user)
+        .post("/api/v1/me/email-verification", &json!({}))
         .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -40,21 +40,14 @@ async fn paid_order(s: &Shop, shirts: i64, hats: i64, payment_type: &str) -> Val
 async fn admin_order(s: &Shop, id: &str) -> Value {
     let resp = s
         .app
+        .by(&s.admin)
         .get(&format!("/api/v1/admin/orders/{id}"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     resp.json::<Value>().await.unwrap()["order"].clone()
 }
 
 async fn admin_post(s: &Shop, path: &str, body: Value) -> reqwest::Response {
-    s.app
-        .post(path, &body)
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
+    s.app.by(&s.admin).post(path, &body).await
 }
 
 async fn ship(s: &Shop, order: &Value, body: Value) -> reqwest::Response {
@@ -176,17 +169,13 @@ async fn an_order_ships_in_parcels_and_is_delivered_when_every_parcel_arrives() 
 
     let listed: Value = s
         .app
+        .by(&s.admin)
         .get(&format!(
             "/api/v1/admin/orders/{}/shipments",
             order["id"].as_str().unwrap()
         ))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     let listed: Vec<(&str, &str)> = listed["items"]
         .as_array()
         .unwrap()

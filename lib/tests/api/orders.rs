@@ -52,14 +52,12 @@ impl Shop {
         tracking: Option<&str>,
     ) -> reqwest::Response {
         self.app
+            .by(&self.admin)
             .post(
                 &format!("/api/v1/admin/orders/{order_id}/transitions"),
                 &json!({"to": to, "reason": "test", "tracking_number": tracking}),
             )
-            .bearer_auth(&self.admin.access_token)
-            .send()
             .await
-            .unwrap()
     }
 
     async fn status(&self, order_id: &str) -> String {
@@ -99,14 +97,10 @@ async fn the_happy_path_commits_stock_and_records_history_and_events() {
 
     let detail: Value = s
         .app
+        .by(&s.admin)
         .get(&format!("/api/v1/admin/orders/{order}"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     let history: Vec<(Value, &str)> = detail["history"]
         .as_array()
         .unwrap()
@@ -366,98 +360,64 @@ async fn customers_see_and_cancel_only_their_own_orders() {
 
     let page: Value = s
         .app
+        .by(&alice)
         .get("/api/v1/orders?limit=1")
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(page["items"][0]["id"], second.as_str(), "newest first");
     let cursor = page["next_cursor"].as_str().unwrap();
     let page: Value = s
         .app
+        .by(&alice)
         .get(&format!("/api/v1/orders?limit=1&cursor={cursor}"))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(page["items"][0]["id"], first.as_str());
     let page: Value = s
         .app
+        .by(&alice)
         .get(&format!("/api/v1/orders?limit=10&cursor={first}"))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert!(
         page["items"].as_array().unwrap().is_empty(),
         "bob's order never shows up in alice's list"
     );
 
     // Bob can neither read nor cancel Alice's order: it does not exist for him.
-    assert_problem(
-        s.app
-            .get(&format!("/api/v1/orders/{first}"))
-            .bearer_auth(&bob.access_token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        s.app
-            .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
-            .bearer_auth(&bob.access_token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    s.app
+        .by(&bob)
+        .get(&format!("/api/v1/orders/{first}"))
+        .expect_problem(404, "not_found")
+        .await;
+    s.app
+        .by(&bob)
+        .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
+        .expect_problem(404, "not_found")
+        .await;
     assert_eq!(s.status(&first).await, "pending_payment");
 
     let mine: Value = s
         .app
+        .by(&bob)
         .get(&format!("/api/v1/orders/{bobs}"))
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(mine["id"], bobs.as_str());
 
     let cancelled = s
         .app
+        .by(&alice)
         .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status(), 200);
-    let cancelled: Value = cancelled.json().await.unwrap();
+        .expect(200)
+        .await;
     assert_eq!(cancelled["status"], "cancelled");
     s.admin_move(&second, "paid", None).await;
-    let resp = s
-        .app
+    s.app
+        .by(&alice)
         .post(&format!("/api/v1/orders/{second}/cancel"), &json!({}))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "illegal_transition").await;
+        .expect_problem(409, "illegal_transition")
+        .await;
 }
 
 #[tokio::test]
@@ -471,14 +431,10 @@ async fn admins_filter_orders_by_status_email_and_date() {
         let app = &s.app;
         async move {
             let page: Value = app
+                .with_token(auth)
                 .get(&format!("/api/v1/admin/orders?{query}"))
-                .bearer_auth(auth)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .expect(200)
+                .await;
             page["items"]
                 .as_array()
                 .unwrap()
@@ -499,24 +455,15 @@ async fn admins_filter_orders_by_status_email_and_date() {
     assert!(list("created_to=2000-01-01T00:00:00Z".into())
         .await
         .is_empty());
-    let resp = s
-        .app
+    s.app
+        .with_token(auth)
         .get("/api/v1/admin/orders?status=lost")
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 400, "invalid_parameter").await;
+        .expect_problem(400, "invalid_parameter")
+        .await;
     let customer = s.app.register_customer().await;
-    assert_problem(
-        s.app
-            .get("/api/v1/admin/orders")
-            .bearer_auth(&customer.access_token)
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    s.app
+        .by(&customer)
+        .get("/api/v1/admin/orders")
+        .expect_problem(403, "forbidden")
+        .await;
 }

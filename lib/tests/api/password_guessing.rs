@@ -8,14 +8,13 @@ use serde_json::json;
 use toko_testkit::{assert_problem, TestApp, TestUser};
 
 async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> reqwest::Response {
-    app.post(
-        "/api/v1/auth/login",
-        &json!({"email": email, "password": password}),
-    )
-    .header("x-forwarded-for", ip)
-    .send()
-    .await
-    .unwrap()
+    app.anonymous()
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .header("x-forwarded-for", ip)
+        .await
 }
 
 #[tokio::test]
@@ -73,15 +72,13 @@ async fn the_current_password_of_a_password_change_is_throttled_like_a_login() {
     assert!(resp.headers().contains_key("retry-after"));
     assert_problem(resp, 429, "too_many_login_attempts").await;
     // ...and the same counters guard the login.
-    let resp = app
+    app.anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": user.email, "password": user.password}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 429, "too_many_login_attempts").await;
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 }
 
 async fn throttled_app(per_account: &str) -> (TestApp, TestUser) {

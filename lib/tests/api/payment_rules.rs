@@ -51,13 +51,7 @@ async fn admin_post(s: &Shop, path: &str, body: Value, key: Option<&str>) -> req
 }
 
 async fn admin_get(s: &Shop, path: &str) -> Value {
-    let resp = s
-        .app
-        .get(path)
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.app.by(&s.admin).get(path).await;
     assert_eq!(resp.status(), 200, "GET {path}");
     resp.json().await.unwrap()
 }
@@ -137,14 +131,11 @@ async fn event_types(s: &Shop, order: &str) -> Vec<String> {
 }
 
 async fn customer_cancel(s: &Shop, user: &TestUser, order: &str) {
-    let resp = s
-        .app
+    s.app
+        .by(user)
         .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .expect(200)
+        .await;
 }
 
 fn staff(s: &Shop) -> String {
@@ -534,8 +525,8 @@ async fn cancel_racing_a_payment(s: &Shop, payment_type: &str) -> (String, Strin
     let order = checkout["order"]["id"].as_str().unwrap().to_owned();
     let number = checkout["order"]["number"].as_str().unwrap().to_owned();
     pay_unnoticed(&s.app, &number, payment_type).await;
-    customer_cancel(&s, &user, &order).await;
-    let exception = wait_for_exception(&s, &order, "late_payment").await;
+    customer_cancel(s, &user, &order).await;
+    let exception = wait_for_exception(s, &order, "late_payment").await;
     (order, number, exception)
 }
 

@@ -81,14 +81,10 @@ async fn checkout_pays_through_snap_and_the_notification_marks_the_order_paid() 
 
     let payment: Value = s
         .app
+        .by(&user)
         .get(&format!("/api/v1/orders/{order}/payment"))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(payment["status"], "paid");
     let audited: Vec<(bool, String)> = sqlx::query_as(
         "select signature_valid, outcome from payment_notifications order by received_at",
@@ -177,17 +173,14 @@ async fn admins_cancel_an_unpaid_orders_payment() {
     s.app
         .sim_action(&number, "pay", json!({"outcome": "pending"}))
         .await;
-    let resp = s
-        .app
+    s.app
+        .by(&s.admin)
         .post(
             &format!("/api/v1/admin/orders/{order}/cancel-payment"),
             &json!({}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .expect(200)
+        .await;
     s.app.wait_for_order_status(&order, "cancelled").await;
     let sim: Value = s
         .app
@@ -211,13 +204,11 @@ async fn a_forged_notification_is_refused_and_changes_nothing() {
         "order_id": number, "status_code": "200", "gross_amount": "2015000.00", "transaction_status": "settlement",
         "fraud_status": "accept", "signature_key": toko::payments::midtrans::signature::signature(&number, "200", "2015000.00", "guessed-key"),
     });
-    let resp = s
-        .app
+    s.app
+        .anonymous()
         .post("/api/v1/payments/midtrans/notification", &forged)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 401, "invalid_signature").await;
+        .expect_problem(401, "invalid_signature")
+        .await;
     s.app.wait_for_order_status(&order, "pending_payment").await;
     let (valid, outcome): (bool, String) =
         sqlx::query_as("select signature_valid, outcome from payment_notifications")
@@ -231,16 +222,11 @@ async fn a_forged_notification_is_refused_and_changes_nothing() {
         "order_id": "NOPE-1", "status_code": "200", "gross_amount": "1.00", "transaction_status": "settlement",
         "signature_key": toko::payments::midtrans::signature::signature("NOPE-1", "200", "1.00", MIDTRANS_KEY),
     });
-    assert_problem(
-        s.app
-            .post("/api/v1/payments/midtrans/notification", &unknown)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "unknown_order",
-    )
-    .await;
+    s.app
+        .anonymous()
+        .post("/api/v1/payments/midtrans/notification", &unknown)
+        .expect_problem(404, "unknown_order")
+        .await;
     let resp = s
         .app
         .client
@@ -439,14 +425,12 @@ async fn cancelling_a_paid_order_refunds_it_and_restocks() {
     s.app.pay(&order, &number, Some("gopay")).await;
     let resp = s
         .app
+        .by(&s.admin)
         .post(
             &format!("/api/v1/admin/orders/{order}/transitions"),
             &json!({"to": "cancelled", "reason": "out of stock"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     let status = resp.status();
     let cancelled: Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "{cancelled}");
@@ -475,23 +459,18 @@ async fn checkout_survives_midtrans_being_down_and_payment_can_be_started_later(
     let mut config = midtrans_sim::SimConfig::new(MIDTRANS_KEY);
     config.port = port;
     let _sim = midtrans_sim::spawn(config).await.unwrap();
-    let resp = s
+    let first = s
         .app
+        .by(&user)
         .post(&format!("/api/v1/orders/{order}/payment"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let first: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     assert_eq!(first["status"], "pending");
     let again: Value = s
         .app
+        .by(&user)
         .post(&format!("/api/v1/orders/{order}/payment"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -501,12 +480,9 @@ async fn checkout_survives_midtrans_being_down_and_payment_can_be_started_later(
     );
 
     let other = s.app.register_customer().await;
-    let resp = s
-        .app
+    s.app
+        .by(&other)
         .post(&format!("/api/v1/orders/{order}/payment"), &json!({}))
-        .bearer_auth(&other.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
+        .expect_problem(404, "not_found")
+        .await;
 }

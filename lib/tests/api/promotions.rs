@@ -26,11 +26,9 @@ async fn variant(s: &Shop, sku: &str, price: i64) -> String {
 async fn create_promotion(s: &Shop, body: Value) -> Value {
     let resp = s
         .app
+        .by(&s.admin)
         .post("/api/v1/admin/promotions", &body)
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     resp.json().await.unwrap()
 }
@@ -38,22 +36,18 @@ async fn create_promotion(s: &Shop, body: Value) -> Value {
 async fn patch_promotion(s: &Shop, id: &str, body: Value) -> Value {
     let resp = s
         .app
+        .by(&s.admin)
         .patch(&format!("/api/v1/admin/promotions/{id}"), &body)
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     resp.json().await.unwrap()
 }
 
 async fn apply_code(s: &Shop, user: &TestUser, code: &str) -> reqwest::Response {
     s.app
+        .by(user)
         .post("/api/v1/cart/promotions", &json!({ "code": code }))
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
 }
 
 /// Puts a code on the cart; asserts success and returns the cart.
@@ -65,11 +59,9 @@ async fn with_code(s: &Shop, user: &TestUser, code: &str) -> Value {
 
 async fn cart_of(s: &Shop, user: &TestUser) -> Value {
     s.app
+        .by(user)
         .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap()
@@ -85,15 +77,13 @@ async fn place_order(s: &Shop, user: &TestUser, method: &str) -> Value {
 
 async fn checkout(s: &Shop, user: &TestUser, method: &str) -> reqwest::Response {
     s.app
+        .by(user)
         .post(
             "/api/v1/checkout",
             &json!({ "shipping_address": address(), "shipping_method": method }),
         )
-        .header("idempotency-key", Uuid::new_v4().to_string())
-        .bearer_auth(&user.access_token)
-        .send()
+        .idempotency_key(&Uuid::new_v4().to_string())
         .await
-        .unwrap()
 }
 
 /// Checks out and pays with `payment_type` through the simulator; returns the order.
@@ -109,11 +99,9 @@ async fn paid_order(s: &Shop, user: &TestUser, payment_type: &str) -> Value {
 
 async fn usage_of(s: &Shop, id: &str) -> Value {
     s.app
+        .by(&s.admin)
         .get(&format!("/api/v1/admin/promotions/{id}/usage"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap()
@@ -123,14 +111,10 @@ async fn usage_of(s: &Shop, id: &str) -> Value {
 async fn redemption_count(s: &Shop, id: &str) -> i64 {
     let promotion: Value = s
         .app
+        .by(&s.admin)
         .get(&format!("/api/v1/admin/promotions/{id}"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     promotion["redemption_count"].as_i64().unwrap()
 }
 
@@ -323,24 +307,18 @@ async fn codes_that_do_not_apply_say_why() {
     );
 
     // Removing the code.
-    let resp = s
+    let cart = s
         .app
+        .by(&user)
         .delete("/api/v1/cart/promotions/first")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cart: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     assert!(cart["promotion_code"].is_null() && cart["rejected_code"].is_null());
-    let resp = s
-        .app
+    s.app
+        .by(&user)
         .delete("/api/v1/cart/promotions/FIRST")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
+        .expect_problem(404, "not_found")
+        .await;
 }
 
 #[tokio::test]
@@ -461,17 +439,7 @@ async fn free_shipping_covers_only_its_methods() {
         "shipping_methods": ["standard"]}),
     )
     .await;
-    let refused = s
-        .app
-        .post(
-            "/api/v1/admin/promotions",
-            &json!({"name": "x", "code": "BADSHIP", "effect": "free_shipping", "shipping_methods": ["teleport"]}),
-        )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(refused, 422, "validation_failed").await;
+    let body = s.app.by(&s.admin).post("/api/v1/admin/promotions", &json!({"name": "x", "code": "BADSHIP", "effect": "free_shipping", "shipping_methods": ["teleport"]})).expect_problem(422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "shipping_methods[0]");
 
     let user = s.app.register_customer().await;
@@ -610,14 +578,12 @@ async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_rede
     let limit = async {
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         s.app
+            .by(&s.admin)
             .patch(
                 &format!("/api/v1/admin/promotions/{id}"),
                 &json!({"usage_limit": 45}),
             )
-            .bearer_auth(&s.admin.access_token)
-            .send()
             .await
-            .unwrap()
     };
     let (responses, limited) = tokio::join!(
         join_all(buyers.iter().map(|b| checkout(&s, b, "standard"))),
@@ -719,14 +685,12 @@ async fn cancelled_and_expired_unpaid_orders_give_their_redemption_back() {
 
     let resp = s
         .app
+        .by(&first)
         .post(
             &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
             &json!({}),
         )
-        .bearer_auth(&first.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     let cancelled: Value = resp.json().await.unwrap();
     assert!(cancelled["promotions"][0]["released_at"].is_string());
@@ -798,19 +762,7 @@ async fn midtrans_accepts_discounted_orders_whose_items_sum_to_the_gross_amount(
 #[tokio::test]
 async fn staff_manage_promotions_and_bad_input_names_every_field() {
     let s = shop().await;
-    let resp = s
-        .app
-        .post(
-            "/api/v1/admin/promotions",
-            &json!({"name": "", "code": "a b", "effect": "order_percent", "percent": 150, "amount": 5,
-                "category_ids": [Uuid::nil()], "starts_at": "2027-01-02T00:00:00Z",
-                "ends_at": "2027-01-01T00:00:00Z", "usage_limit": 0}),
-        )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    let body = s.app.by(&s.admin).post("/api/v1/admin/promotions", &json!({"name": "", "code": "a b", "effect": "order_percent", "percent": 150, "amount": 5, "category_ids": [Uuid::nil()], "starts_at": "2027-01-02T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z", "usage_limit": 0})).expect_problem(422, "validation_failed").await;
     let mut fields: Vec<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -844,17 +796,14 @@ async fn staff_manage_promotions_and_bad_input_names_every_field() {
     )
     .await;
     let id = promotion["id"].as_str().unwrap();
-    let dup = s
-        .app
+    s.app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/promotions",
             &json!({"name": "Copy", "code": "weekend", "effect": "order_fixed", "amount": 1}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(dup, 409, "promotion_code_taken").await;
+        .expect_problem(409, "promotion_code_taken")
+        .await;
 
     let changed = patch_promotion(
         &s,
@@ -875,14 +824,11 @@ async fn staff_manage_promotions_and_bad_input_names_every_field() {
     s.app.add_to_cart(&user, &shirt, 1).await;
     with_code(&s, &user, "WEEKEND").await;
     place_order(&s, &user, "standard").await;
-    let resp = s
-        .app
+    s.app
+        .by(&s.admin)
         .delete(&format!("/api/v1/admin/promotions/{id}"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "promotion_in_use").await;
+        .expect_problem(409, "promotion_in_use")
+        .await;
     let disabled = patch_promotion(&s, id, json!({"enabled": false})).await;
     assert_eq!(disabled["enabled"], false);
 
@@ -891,27 +837,20 @@ async fn staff_manage_promotions_and_bad_input_names_every_field() {
         json!({"name": "Unused", "effect": "order_fixed", "amount": 1}),
     )
     .await;
-    let resp = s
-        .app
+    s.app
+        .by(&s.admin)
         .delete(&format!(
             "/api/v1/admin/promotions/{}",
             unused["id"].as_str().unwrap()
         ))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204)
+        .await;
     let listed: Value = s
         .app
+        .by(&s.admin)
         .get("/api/v1/admin/promotions")
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
 
@@ -932,10 +871,9 @@ async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_cus
     .await;
     let guest: Value = s
         .app
+        .anonymous()
         .post("/api/v1/carts", &json!({}))
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -964,17 +902,15 @@ async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_cus
 
     // Signing in merges the cart and its code, which now applies.
     let user = s.app.register_customer().await;
-    let resp = s
-        .app
+    s.app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": user.email, "password": user.password}),
         )
         .header("x-cart-token", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .expect(200)
+        .await;
     let cart = cart_of(&s, &user).await;
     assert_eq!(cart["promotion_code"], "MEMBERS");
     assert!(cart["rejected_code"].is_null(), "{cart}");

@@ -72,26 +72,21 @@ impl Shop {
         code: Option<&str>,
     ) -> Value {
         if let Some(code) = code {
-            let resp = self
-                .app
+            self.app
+                .by(user)
                 .post("/api/v1/cart/promotions", &json!({ "code": code }))
-                .bearer_auth(&user.access_token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
+                .expect(200)
+                .await;
         }
         let resp = self
             .app
+            .by(user)
             .post(
                 "/api/v1/checkout",
                 &json!({ "shipping_address": address(), "shipping_method": "standard" }),
             )
-            .header("idempotency-key", Uuid::new_v4().to_string())
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap();
+            .idempotency_key(&Uuid::new_v4().to_string())
+            .await;
         assert_eq!(resp.status(), 201);
         let order = resp.json::<Value>().await.unwrap()["order"].clone();
         let (id, number) = (
@@ -128,14 +123,12 @@ impl Shop {
 
     async fn ask_return(&self, user: &TestUser, order: &Value, lines: Value) -> reqwest::Response {
         self.app
+            .by(user)
             .post(
                 &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
                 &json!({ "lines": lines, "note": "see photos" }),
             )
-            .bearer_auth(&user.access_token)
-            .send()
             .await
-            .unwrap()
     }
 
     /// Asks for a return that must be accepted; returns it.
@@ -199,26 +192,14 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
     );
     let id = requested["id"].as_str().unwrap().to_owned();
     // The customer sees it; another customer does not.
-    let mine: Value = s
-        .app
-        .get("/api/v1/returns")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = s.app.by(&user).get("/api/v1/returns").expect(200).await;
     assert_eq!(mine["items"][0]["id"], id.as_str());
     let other = s.app.register_customer().await;
-    let resp = s
-        .app
+    s.app
+        .by(&other)
         .get(&format!("/api/v1/returns/{id}"))
-        .bearer_auth(&other.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
+        .expect(404)
+        .await;
 
     // Nothing can be received or refunded before it is approved.
     let resp = s
@@ -542,20 +523,7 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
     s.app.add_to_cart(&user, &book, 2).await;
     let order = s.delivered_order(&user, "gopay", None).await;
     let book_id = line(&order, "BOOK")["id"].clone();
-    let resp = s
-        .app
-        .post(
-            &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
-            &json!({"lines": [{"line_id": book_id, "quantity": 0, "reason": "damaged"},
-                              {"line_id": Uuid::nil(), "quantity": 1, "reason": "damaged"},
-                              {"line_id": book_id, "quantity": 1, "reason": "damaged"}],
-                    "note": "x".repeat(1001)}),
-        )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = s.app.by(&user).post(&format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()), &json!({"lines": [{"line_id": book_id, "quantity": 0, "reason": "damaged"}, {"line_id": Uuid::nil(), "quantity": 1, "reason": "damaged"}, {"line_id": book_id, "quantity": 1, "reason": "damaged"}], "note": "x".repeat(1001)})).expect_problem(422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         [

@@ -55,11 +55,9 @@ impl Shop {
     async fn zone(&self, body: Value) -> Value {
         let resp = self
             .app
+            .by(&self.admin)
             .post("/api/v1/admin/shipping-zones", &body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
@@ -68,11 +66,9 @@ impl Shop {
     async fn options(&self, query: &str) -> Vec<(String, i64, bool)> {
         let resp = self
             .app
+            .by(&self.customer)
             .get(&format!("/api/v1/cart/shipping-options?{query}"))
-            .bearer_auth(&self.customer.access_token)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
         let body: Value = resp.json().await.unwrap();
         body["items"]
@@ -91,15 +87,13 @@ impl Shop {
 
     async fn checkout(&self, address: Value, method: &str) -> reqwest::Response {
         self.app
+            .by(&self.customer)
             .post(
                 "/api/v1/checkout",
                 &json!({ "shipping_address": address, "shipping_method": method }),
             )
-            .header("idempotency-key", Uuid::new_v4().to_string())
-            .bearer_auth(&self.customer.access_token)
-            .send()
+            .idempotency_key(&Uuid::new_v4().to_string())
             .await
-            .unwrap()
     }
 
     /// (on hand, reserved)
@@ -254,17 +248,14 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
         ]
     }))
     .await;
-    let promotion = shop
-        .app
+    shop.app
+        .by(&shop.admin)
         .post(
             "/api/v1/admin/promotions",
             &json!({"name": "Ten off", "code": "TENOFF", "effect": "order_percent", "percent": 10}),
         )
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(promotion.status(), 201);
+        .expect(201)
+        .await;
     let variant = shop.variant(100_000, 100).await;
     shop.app.add_to_cart(&shop.customer, &variant, 2).await;
     assert_eq!(
@@ -273,14 +264,11 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
     );
 
     shop.app.add_to_cart(&shop.customer, &variant, 1).await; // 300,000
-    let code = shop
-        .app
+    shop.app
+        .by(&shop.customer)
         .post("/api/v1/cart/promotions", &json!({"code": "TENOFF"}))
-        .bearer_auth(&shop.customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(code.status(), 200);
+        .expect(200)
+        .await;
     assert_eq!(
         shop.options("country_code=ID").await,
         owned(&[("standard", 0, true), ("express", 30_000, false)]),
@@ -296,26 +284,7 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
 #[tokio::test]
 async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
     let shop = Shop::open(TestApp::builder()).await;
-    let resp = shop
-        .app
-        .post(
-            "/api/v1/admin/shipping-zones",
-            &json!({
-                "name": " ",
-                "countries": ["id", "IDN"],
-                "postal_prefixes": ["10-1", "#"],
-                "rates": [
-                    {"method": "teleport", "fee": -1},
-                    {"method": "standard", "min_weight_grams": 500, "max_weight_grams": 100, "fee": 1,
-                     "min_days": 5, "max_days": 2}
-                ]
-            }),
-        )
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    let body = shop.app.by(&shop.admin).post("/api/v1/admin/shipping-zones", &json!({ "name": " ", "countries": ["id", "IDN"], "postal_prefixes": ["10-1", "#"], "rates": [ {"method": "teleport", "fee": -1}, {"method": "standard", "min_weight_grams": 500, "max_weight_grams": 100, "fee": 1, "min_days": 5, "max_days": 2} ] })).expect_problem(422, "validation_failed").await;
     let fields: Vec<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -364,49 +333,28 @@ async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
         .await
         .unwrap();
     assert_eq!(replaced.status(), 200);
-    let got: Value = shop
-        .app
-        .get(&path)
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = shop.app.by(&shop.admin).get(&path).expect(200).await;
     assert_eq!(got["postal_prefixes"], json!([]));
     assert_eq!(got["rates"].as_array().unwrap().len(), 1);
     assert_eq!(got["rates"][0]["method"], "express");
 
-    let deleted = shop
-        .app
+    shop.app.by(&shop.admin).delete(&path).expect(204).await;
+    shop.app
+        .by(&shop.admin)
         .delete(&path)
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    let again = shop
-        .app
-        .delete(&path)
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(again, 404, "not_found").await;
+        .expect_problem(404, "not_found")
+        .await;
 }
 
 #[tokio::test]
 async fn a_quote_needs_a_country_and_names_every_bad_part() {
     let shop = Shop::open(TestApp::builder()).await;
-    let resp = shop
+    let body = shop
         .app
+        .by(&shop.customer)
         .get("/api/v1/cart/shipping-options?postal_code=%23%23")
-        .bearer_auth(&shop.customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     let fields: Vec<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -565,14 +513,10 @@ async fn a_failing_rate_provider_set_to_refuse_stops_checkout_cleanly() {
     assert_eq!(shop.stock(&variant).await, (50, 0));
     let cart: Value = shop
         .app
+        .by(&shop.customer)
         .get("/api/v1/cart")
-        .bearer_auth(&shop.customer.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(
         cart["items"].as_array().unwrap().len(),
         1,

@@ -12,21 +12,16 @@ fn invite_token(invite: &Value) -> String {
 }
 
 async fn invite(app: &TestApp, by: &TestUser, body: Value) -> reqwest::Response {
-    app.post("/api/v1/admin/staff-invites", &body)
-        .bearer_auth(&by.access_token)
-        .send()
-        .await
-        .unwrap()
+    app.by(by).post("/api/v1/admin/staff-invites", &body).await
 }
 
 async fn accept(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post(
-        "/api/v1/auth/accept-invite",
-        &json!({"token": token, "new_password": "a fresh staff passphrase"}),
-    )
-    .send()
-    .await
-    .unwrap()
+    app.anonymous()
+        .post(
+            "/api/v1/auth/accept-invite",
+            &json!({"token": token, "new_password": "a fresh staff passphrase"}),
+        )
+        .await
 }
 
 fn product(category: &str) -> Value {
@@ -60,19 +55,15 @@ async fn an_invited_person_sets_a_password_and_works_with_the_invited_role_only(
 
     // The catalog is theirs; orders and staff are not.
     let resp = app
+        .with_token(token)
         .post("/api/v1/admin/products", &product(&category))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let resp = app
+    let problem = app
+        .with_token(token)
         .get("/api/v1/admin/orders")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(resp, 403, "forbidden").await;
+        .expect_problem(403, "forbidden")
+        .await;
     assert!(problem["detail"].as_str().unwrap().contains("orders.read"));
 
     // The owner sees pending invites and may withdraw one: its link then stops working.
@@ -250,16 +241,13 @@ async fn an_order_manager_refunds_up_to_the_limit_and_an_administrator_beyond_it
         "{problem}"
     );
     // Cancelling the paid order would refund it all: over the limit too.
-    let resp = app
+    app.by(&manager)
         .post(
             &format!("/api/v1/admin/orders/{id}/transitions"),
             &json!({"to": "cancelled", "reason": "customer asked"}),
         )
-        .bearer_auth(&manager.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 403, "refund_limit_exceeded").await;
+        .expect_problem(403, "refund_limit_exceeded")
+        .await;
     let unchanged = app
         .by(&admin)
         .get(&format!("/api/v1/admin/orders/{id}"))

@@ -68,15 +68,13 @@ impl Shop {
     async fn order(&self, user: &TestUser) -> Value {
         let resp = self
             .app
+            .by(user)
             .post(
                 "/api/v1/checkout",
                 &json!({ "shipping_address": address(), "shipping_method": "standard" }),
             )
-            .header("idempotency-key", Uuid::new_v4().to_string())
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap();
+            .idempotency_key(&Uuid::new_v4().to_string())
+            .await;
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
         resp.json::<Value>().await.unwrap()["order"].clone()
     }
@@ -182,15 +180,12 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
     s.app.add_to_cart(&user, &gadget, 1).await;
     s.app.add_to_cart(&user, &pamphlet, 1).await;
     s.app.add_to_cart(&user, &rice, 1).await;
-    let resp = s
+    let cart = s
         .app
+        .by(&user)
         .post("/api/v1/cart/promotions", &json!({"code": "FIVE"}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cart: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     let order = s.order(&user).await;
 
     assert_eq!(order["prices_include_tax"], false);
@@ -285,18 +280,15 @@ async fn a_return_of_a_taxed_line_refunds_the_tax_that_was_paid_for_it() {
     let lamps = line(&order, "LAMP");
     // 299,997 at 11%: 32,999.67 → 33,000 tax, paid 332,997 for three lamps.
     assert_eq!(lamps["tax"], 33_000);
-    let resp = s
+    let r = s
         .app
+        .by(&user)
         .post(
             &format!("/api/v1/orders/{id}/returns"),
             &json!({"lines": [{"line_id": lamps["id"], "quantity": 1, "reason": "defective"}]}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let r: Value = resp.json().await.unwrap();
+        .expect(201)
+        .await;
     let rid = r["id"].as_str().unwrap();
     for (step, body) in [
         ("approve", json!({})),
@@ -456,14 +448,10 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
     .await;
     let got: Value = s
         .app
+        .by(&user)
         .get(&format!("/api/v1/orders/{}", order["id"].as_str().unwrap()))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(line(&got, "WATCH")["tax_rate_bp"], 2500);
     s.admin(
         reqwest::Method::PUT,

@@ -161,14 +161,12 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
             .unwrap();
     let resp = p
         .app
+        .by(&user)
         .post(
             &format!("/api/v1/orders/{order}/returns"),
             &json!({"lines": [{"line_id": line, "quantity": 1, "reason": "damaged"}]}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201);
     let r: serde_json::Value = resp.json().await.unwrap();
     let (id, return_number) = (r["id"].as_str().unwrap(), r["number"].as_str().unwrap());
@@ -217,14 +215,11 @@ async fn each_parcel_of_a_split_shipment_emails_its_tracking_number_once() {
         json!({"lines": [{"line_id": line, "quantity": 1}], "carrier": "jne", "tracking_number": "JNE-PART"}),
         json!({"carrier": "sicepat", "tracking_number": "SICEPAT-REST"}),
     ] {
-        let resp = p
-            .app
+        p.app
+            .with_token(&p.admin_token)
             .post(&format!("/api/v1/admin/orders/{order}/shipments"), &body)
-            .bearer_auth(&p.admin_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
+            .expect(201)
+            .await;
     }
     for (subject, tracking) in [
         (format!("Part of order {number} has shipped"), "JNE-PART"),
@@ -258,13 +253,11 @@ async fn each_parcel_of_a_split_shipment_emails_its_tracking_number_once() {
 async fn a_password_reset_link_is_emailed_once_and_its_token_works() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let user = p.app.register_customer().await;
-    let resp = p
-        .app
+    p.app
+        .anonymous()
         .post("/api/v1/auth/password-reset", &json!({"email": user.email}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
+        .expect(202)
+        .await;
     let sent = wait_until(
         || p.emails_about("Reset your toko password").len(),
         1,
@@ -306,14 +299,12 @@ async fn a_staff_invite_is_emailed_once_and_its_link_creates_the_account() {
     let email = format!("hire-{}@example.com", uuid::Uuid::new_v4().simple());
     let resp = p
         .app
+        .by(&owner)
         .post(
             "/api/v1/admin/staff-invites",
             &json!({"email": email, "name": "Dewi", "role": "order_manager"}),
         )
-        .bearer_auth(&owner.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let subject = "You are invited to run toko";
     let sent = wait_until(|| p.emails_about(subject).len(), 1, Duration::from_secs(20)).await;
@@ -325,13 +316,12 @@ async fn a_staff_invite_is_emailed_once_and_its_link_creates_the_account() {
     let token = link_token(&mails[0], "staff/accept-invite?token=");
     let resp = p
         .app
+        .anonymous()
         .post(
             "/api/v1/auth/accept-invite",
             &json!({"token": token, "new_password": "an invited passphrase 9"}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let session: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(session["user"]["role"], "order_manager");

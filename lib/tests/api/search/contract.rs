@@ -139,14 +139,11 @@ async fn drafts_and_archived_products_never_appear(s: Shop) {
     )
     .await;
     let kanvas = s.products["Sepatu Sneakers Kanvas"].clone();
-    let resp = s
-        .app
+    s.app
+        .by(&s.admin)
         .delete(&format!("/api/v1/admin/products/{kanvas}"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204)
+        .await;
     s.index(&["Kaos Polos Hitam", "Sepatu Sneakers Kanvas"])
         .await;
 
