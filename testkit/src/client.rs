@@ -70,6 +70,11 @@ impl Client<'_> {
         self.call(Method::PUT, path, Some(body))
     }
 
+    /// A request with any method and no body (OPTIONS, a POST that takes none...).
+    pub fn request(&self, method: Method, path: &str) -> Call {
+        self.call(method, path, None)
+    }
+
     fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Call {
         let mut request = self.app.client.request(method.clone(), self.app.url(path));
         if let Some(body) = body {
@@ -99,6 +104,12 @@ pub struct Call {
 impl Call {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.request = self.request.header(name, value);
+        self
+    }
+
+    /// Sends `body` as JSON.
+    pub fn json(mut self, body: &Value) -> Self {
+        self.request = self.request.json(body);
         self
     }
 

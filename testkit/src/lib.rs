@@ -478,14 +478,13 @@ impl TestApp {
     }
 
     /// Sends a checkout with the standard body and the given key.
-    pub async fn checkout(&self, user: &TestUser, key: &str) -> reqwest::Response {
+    pub fn checkout(&self, user: &TestUser, key: &str) -> Call {
         self.by(user)
             .post(
                 "/api/v1/checkout",
                 &json!({ "shipping_address": address(), "shipping_method": "standard" }),
             )
             .idempotency_key(key)
-            .await
     }
 
     /// Moves an order's payment deadline into the past, as if `ORDER_PAYMENT_TTL` (at least 5

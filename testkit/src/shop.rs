@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 use toko::search::SearchBackend;
 
-use crate::{TestApp, TestAppBuilder, TestUser};
+use crate::{Call, TestApp, TestAppBuilder, TestUser};
 
 pub struct Shop {
     pub app: TestApp,
@@ -79,23 +79,14 @@ impl Shop {
         self.app.by(&self.admin).patch(path, body).expect(200).await
     }
 
-    /// `GET /api/v1/search` with `query`, answered however it is.
-    pub async fn search_response(&self, query: &[(&str, &str)]) -> reqwest::Response {
-        self.app
-            .anonymous()
-            .get("/api/v1/search")
-            .query(query)
-            .await
+    /// `GET /api/v1/search` with `query`.
+    pub fn search_request(&self, query: &[(&str, &str)]) -> Call {
+        self.app.anonymous().get("/api/v1/search").query(query)
     }
 
     /// A successful search's body.
     pub async fn search(&self, query: &[(&str, &str)]) -> Value {
-        self.app
-            .anonymous()
-            .get("/api/v1/search")
-            .query(query)
-            .expect(200)
-            .await
+        self.search_request(query).expect(200).await
     }
 
     pub fn search_backend(&self) -> &dyn SearchBackend {

@@ -3,7 +3,7 @@
 //! refused while an order is on its way, and never races an order into a deleted account.
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, Shop, TestUser};
+use toko_testkit::{address, Call, Shop, TestUser};
 use uuid::Uuid;
 
 /// Plenty of one product to order.
@@ -28,33 +28,27 @@ async fn customer_with_history(s: &Shop, keep_open: bool) -> (TestUser, Value) {
         .expect(201)
         .await;
     s.app.add_to_cart(&customer, &s.variants["DATA-1"], 1).await;
-    let resp = s.app.checkout(&customer, "history").await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let placed: Value = resp.json().await.unwrap();
+    let placed = s.app.checkout(&customer, "history").expect(201).await;
     let order = placed["order"].clone();
     if !keep_open {
-        let resp = s
-            .app
+        s.app
             .by(&customer)
             .post(
                 &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
                 &json!({}),
             )
+            .expect(200)
             .await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     }
     s.app.add_to_cart(&customer, &s.variants["DATA-1"], 2).await;
     (customer, order)
 }
 
-async fn delete_account(s: &Shop, user: &TestUser, password: &str) -> reqwest::Response {
-    s.app
-        .by(user)
-        .post(
-            "/api/v1/me/deletion",
-            &json!({"current_password": password}),
-        )
-        .await
+fn delete_account(s: &Shop, user: &TestUser, password: &str) -> Call {
+    s.app.by(user).post(
+        "/api/v1/me/deletion",
+        &json!({"current_password": password}),
+    )
 }
 
 /// Rows anywhere in the customer's tables whose text holds `needle`.
@@ -130,13 +124,15 @@ async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_eve
     let order_id = order["id"].as_str().unwrap();
 
     // The password is asked again; a wrong one changes nothing.
-    let resp = delete_account(&shop, &customer, "not my password at all").await;
-    let problem = assert_problem(resp, 422, "wrong_current_password").await;
+    let problem = delete_account(&shop, &customer, "not my password at all")
+        .expect_problem(422, "wrong_current_password")
+        .await;
     assert_eq!(problem["errors"][0]["field"], "current_password");
     assert!(!rows_holding(&shop, &customer.email).await.is_empty());
 
-    let resp = delete_account(&shop, &customer, &customer.password).await;
-    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+    delete_account(&shop, &customer, &customer.password)
+        .expect(204)
+        .await;
 
     // Nothing personal is left in the customer's tables: email, phone, street, name.
     for needle in [
@@ -199,8 +195,9 @@ async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_eve
 async fn an_order_on_its_way_keeps_the_account_and_staff_are_not_deleted_this_way() {
     let shop = shop().await;
     let (customer, order) = customer_with_history(&shop, true).await;
-    let resp = delete_account(&shop, &customer, &customer.password).await;
-    let problem = assert_problem(resp, 409, "account_has_open_orders").await;
+    let problem = delete_account(&shop, &customer, &customer.password)
+        .expect_problem(409, "account_has_open_orders")
+        .await;
     let number = order["number"].as_str().unwrap();
     assert!(
         problem["detail"].as_str().unwrap().contains(number),
@@ -210,8 +207,9 @@ async fn an_order_on_its_way_keeps_the_account_and_staff_are_not_deleted_this_wa
     assert!(!rows_holding(&shop, &customer.email).await.is_empty());
 
     let admin = &shop.admin;
-    let resp = delete_account(&shop, admin, &admin.password).await;
-    assert_problem(resp, 409, "staff_account").await;
+    delete_account(&shop, admin, &admin.password)
+        .expect_problem(409, "staff_account")
+        .await;
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! invisible; the book's limit and its single default hold under concurrent requests.
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, problem_fields, TestApp, TestUser};
+use std::future::IntoFuture;
+use toko_testkit::{address, assert_problem, problem_fields, Call, TestApp, TestUser};
 
 struct Book {
     app: TestApp,
@@ -23,11 +24,10 @@ impl Book {
             json!({"name": "Jakarta", "countries": ["ID"], "provinces": ["DKI Jakarta"],
                    "rates": [{"method": "standard", "fee": 8000}]}),
         ] {
-            let resp = app
-                .by(&admin)
+            app.by(&admin)
                 .post("/api/v1/admin/shipping-zones", &zone)
+                .expect(201)
                 .await;
-            assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
         }
         let customer = app.register_customer().await;
         app.add_to_cart(&customer, &variant, 1).await;
@@ -38,8 +38,8 @@ impl Book {
         }
     }
 
-    async fn save(&self, user: &TestUser, body: Value) -> reqwest::Response {
-        self.app.by(user).post("/api/v1/me/addresses", &body).await
+    fn save(&self, user: &TestUser, body: Value) -> Call {
+        self.app.by(user).post("/api/v1/me/addresses", &body)
     }
 
     /// Saves an address for the customer; returns it as the API shows it.
@@ -70,27 +70,23 @@ impl Book {
             .collect()
     }
 
-    async fn quote(&self, user: &TestUser, query: &str) -> reqwest::Response {
+    fn quote(&self, user: &TestUser, query: &str) -> Call {
         self.app
             .by(user)
             .get(&format!("/api/v1/cart/shipping-options?{query}"))
-            .await
     }
 
     /// The standard fee the customer is quoted for `query`.
     async fn standard_fee(&self, query: &str) -> i64 {
-        let resp = self.quote(&self.customer, query).await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        let body: Value = resp.json().await.unwrap();
+        let body = self.quote(&self.customer, query).expect(200).await;
         body["items"][0]["fee"].as_i64().unwrap()
     }
 
-    async fn checkout(&self, user: &TestUser, body: Value, key: &str) -> reqwest::Response {
+    fn checkout(&self, user: &TestUser, body: Value, key: &str) -> Call {
         self.app
             .by(user)
             .post("/api/v1/checkout", &body)
             .idempotency_key(key)
-            .await
     }
 
     async fn orders(&self) -> i64 {
@@ -144,43 +140,40 @@ async fn checkout_and_quotes_ship_to_the_default_address_or_the_one_named() {
     );
 
     // Checkout with neither address nor id ships to the default address.
-    let resp = book
+    let placed = book
         .checkout(
             &book.customer,
             json!({"shipping_method": "standard"}),
             "by-default",
         )
+        .expect(201)
         .await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let placed: Value = resp.json().await.unwrap();
     assert_eq!(placed["order"]["shipping_address"], office["address"]);
     assert_eq!(placed["order"]["shipping_fee"], 10_000);
 
     // By id; and editing the address later leaves the order's copy alone.
     book.app.add_to_cart(&book.customer, &book.variant, 1).await;
-    let resp = book
+    let placed = book
         .checkout(
             &book.customer,
             json!({"address_id": home_id, "shipping_method": "standard"}),
             "by-id",
         )
+        .expect(201)
         .await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let placed: Value = resp.json().await.unwrap();
     assert_eq!(placed["order"]["shipping_address"], address());
     assert_eq!(placed["order"]["shipping_fee"], 8_000);
     let mut moved = address();
     moved["line1"] = json!("Jl. Thamrin 1");
-    let resp = book
+    let replaced = book
         .app
         .by(&book.customer)
         .put(
             &format!("/api/v1/me/addresses/{home_id}"),
             &json!({"label": "Home", "address": moved}),
         )
+        .expect(200)
         .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let replaced: Value = resp.json().await.unwrap();
     assert_eq!(replaced["address"]["line1"], "Jl. Thamrin 1");
     assert_eq!(replaced["is_default"], false);
     let order_id = placed["order"]["id"].as_str().unwrap();
@@ -202,13 +195,13 @@ async fn every_bad_field_of_an_address_is_named_and_nothing_is_saved() {
     bad["postal_code"] = json!("1");
     bad["country_code"] = json!("id");
     bad["recipient_name"] = json!("  ");
-    let resp = book
+    let problem = book
         .save(
             &book.customer,
             json!({"label": "x".repeat(51), "address": bad}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         [
@@ -235,57 +228,56 @@ async fn checkout_without_an_address_or_with_a_wrong_one_is_refused_before_anyth
     let their_id = theirs["id"].as_str().unwrap();
 
     // No address and no default: the problem names the address (and every other bad field).
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"shipping_method": "teleport"}),
             "none",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         ["shipping_address", "shipping_method"]
     );
 
     // Someone else's address is not in this customer's book.
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"address_id": their_id, "shipping_method": "standard"}),
             "theirs",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
-    let resp = book
+    let problem = book
         .quote(&book.customer, &format!("address_id={their_id}"))
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
 
     // An address and an id at once is ambiguous.
     let mine = book.saved(json!({"address": address()})).await;
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"address_id": mine["id"], "shipping_address": address(),
                    "shipping_method": "standard"}),
             "both",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
-    let resp = book
-        .quote(
-            &book.customer,
-            &format!(
-                "address_id={}&country_code=ID",
-                mine["id"].as_str().unwrap()
-            ),
-        )
-        .await;
-    assert_problem(resp, 422, "validation_failed").await;
+    book.quote(
+        &book.customer,
+        &format!(
+            "address_id={}&country_code=ID",
+            mine["id"].as_str().unwrap()
+        ),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
 
     // A guest cart has no address book.
     let guest = book
@@ -351,14 +343,14 @@ async fn deleting_the_default_leaves_no_default_and_checkout_then_asks_for_an_ad
         .expect(204)
         .await;
     assert_eq!(book.labels().await, [("Office".to_owned(), false)]);
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"shipping_method": "standard"}),
             "no-default",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["shipping_address"]);
 }
 
@@ -379,6 +371,7 @@ async fn the_book_holds_twenty_addresses_and_one_default_under_concurrent_writes
             &book.customer,
             json!({"label": format!("Race {i}"), "address": bandung(), "is_default": true}),
         )
+        .into_future()
     });
     let statuses: Vec<u16> = futures::future::join_all(saves)
         .await
@@ -395,24 +388,21 @@ async fn the_book_holds_twenty_addresses_and_one_default_under_concurrent_writes
         7,
         "{statuses:?}"
     );
-    let resp = book
-        .save(&book.customer, json!({"address": address()}))
+    book.save(&book.customer, json!({"address": address()}))
+        .expect_problem(409, "address_book_full")
         .await;
-    assert_problem(resp, 409, "address_book_full").await;
 
     // Ten addresses made the default at once: every request succeeds, one default remains.
     let defaults = ids.iter().take(10).map(|id| {
         book.app
+            .by(&book.customer)
             .put(
                 &format!("/api/v1/me/addresses/{id}"),
                 &json!({"address": address(), "is_default": true}),
             )
-            .bearer_auth(&book.customer.access_token)
-            .send()
+            .expect(200)
     });
-    for resp in futures::future::join_all(defaults).await {
-        assert_eq!(resp.unwrap().status(), 200);
-    }
+    futures::future::join_all(defaults).await;
     let labels = book.labels().await;
     assert_eq!(labels.len(), 20);
     assert_eq!(labels.iter().filter(|(_, default)| *default).count(), 1);

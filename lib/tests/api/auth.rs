@@ -1,10 +1,11 @@
 //! Accounts: register, login, refresh rotation with reuse detection, logout, profile, roles.
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{assert_problem, Call, TestApp, TestUser};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -59,11 +60,13 @@ async fn passwords_are_stored_as_argon2id_hashes() {
 async fn registering_a_taken_email_is_a_conflict_even_when_racing() {
     let app = TestApp::spawn().await;
     let body = json!({"email": "race@example.com", "password": PASSWORD, "name": "Racer"});
-    let responses = join_all((0..6).map(|_| app.post("/api/v1/auth/register", &body).send())).await;
-    let mut statuses: Vec<u16> = responses
-        .iter()
-        .map(|r| r.as_ref().unwrap().status().as_u16())
-        .collect();
+    let responses = join_all((0..6).map(|_| {
+        app.anonymous()
+            .post("/api/v1/auth/register", &body)
+            .into_future()
+    }))
+    .await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, vec![201, 409, 409, 409, 409, 409]);
 
@@ -319,11 +322,13 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
     let body = json!({"refresh_token": user.refresh_token});
-    let responses = join_all((0..8).map(|_| app.post("/api/v1/auth/refresh", &body).send())).await;
-    let ok = responses
-        .iter()
-        .filter(|r| r.as_ref().unwrap().status() == 200)
-        .count();
+    let responses = join_all((0..8).map(|_| {
+        app.anonymous()
+            .post("/api/v1/auth/refresh", &body)
+            .into_future()
+    }))
+    .await;
+    let ok = responses.iter().filter(|r| r.status() == 200).count();
     assert_eq!(ok, 1);
 }
 
@@ -617,18 +622,11 @@ mod revocation {
         }
     }
 
-    async fn set_disabled(
-        app: &TestApp,
-        admin: &TestUser,
-        user_id: &str,
-        action: &str,
-    ) -> reqwest::Response {
-        app.by(admin)
-            .post(
-                &format!("/api/v1/admin/users/{user_id}/{action}"),
-                &json!({}),
-            )
-            .await
+    fn set_disabled(app: &TestApp, admin: &TestUser, user_id: &str, action: &str) -> Call {
+        app.by(admin).post(
+            &format!("/api/v1/admin/users/{user_id}/{action}"),
+            &json!({}),
+        )
     }
 
     #[tokio::test]
@@ -638,9 +636,9 @@ mod revocation {
         let this = app.register_customer().await;
         let other = app.login(&this.email, &this.password).await;
 
-        let resp = set_disabled(&app, &admin, &this.id, "disable").await;
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
+        let body = set_disabled(&app, &admin, &this.id, "disable")
+            .expect(200)
+            .await;
         assert!(body["disabled_at"].is_string(), "{body}");
 
         for session in [&this, &other] {
@@ -668,9 +666,9 @@ mod revocation {
             .expect_problem(401, "invalid_credentials")
             .await;
 
-        let resp = set_disabled(&app, &admin, &this.id, "enable").await;
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
+        let body = set_disabled(&app, &admin, &this.id, "enable")
+            .expect(200)
+            .await;
         assert!(body.get("disabled_at").is_none(), "{body}");
         assert_eq!(
             me(&app, &this.access_token).await,
@@ -685,8 +683,9 @@ mod revocation {
     async fn staff_cannot_disable_themselves_or_an_unknown_account() {
         let app = TestApp::spawn().await;
         let admin = app.register_admin().await;
-        let itself = set_disabled(&app, &admin, &admin.id, "disable").await;
-        assert_problem(itself, 409, "cannot_disable_self").await;
+        set_disabled(&app, &admin, &admin.id, "disable")
+            .expect_problem(409, "cannot_disable_self")
+            .await;
         assert_eq!(me(&app, &admin.access_token).await, 200);
         let unknown =
             set_disabled(&app, &admin, &uuid::Uuid::new_v4().to_string(), "disable").await;

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
-use toko_testkit::{address, TestApp, TestUser};
+use toko_testkit::{address, Call, TestApp, TestUser};
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,10 +239,8 @@ impl World {
         }
     }
 
-    fn admin_post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
-        self.app
-            .post(path, &body)
-            .bearer_auth(&self.admin.access_token)
+    fn admin_post(&self, path: &str, body: Value) -> Call {
+        self.app.by(&self.admin).post(path, &body)
     }
 
     /// A fresh saved address of customer A (alone in the book, which holds at most 20).
@@ -365,9 +363,7 @@ impl World {
     async fn shipping_zone(&self) -> String {
         let created: Value = self
             .admin_post("/api/v1/admin/shipping-zones", shipping_zone())
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -377,15 +373,12 @@ impl World {
     /// A fresh tax class (created by the admin); returns its code.
     async fn tax_class(&self) -> String {
         let code = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let resp = self
-            .admin_post(
-                "/api/v1/admin/tax-classes",
-                json!({"code": code, "name": "Matrix", "rate_bp": 500}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
+        self.admin_post(
+            "/api/v1/admin/tax-classes",
+            json!({"code": code, "name": "Matrix", "rate_bp": 500}),
+        )
+        .expect(201)
+        .await;
         code
     }
 
@@ -402,9 +395,7 @@ impl World {
                     &format!("/api/v1/admin/orders/{id}/transitions"),
                     json!({"to": to, "tracking_number": tracking}),
                 )
-                .send()
-                .await
-                .unwrap();
+                .await;
             assert_eq!(resp.status(), 200, "{to}");
         }
         let line: uuid::Uuid =
@@ -424,9 +415,7 @@ impl World {
                 &format!("/api/v1/admin/orders/{id}/shipments"),
                 json!({"tracking_number": "JNE-M"}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -455,9 +444,7 @@ impl World {
             };
             let resp = self
                 .admin_post(&format!("/api/v1/admin/returns/{id}/{step}"), body)
-                .send()
-                .await
-                .unwrap();
+                .await;
             assert_eq!(resp.status(), 200, "{step}");
         }
         id
@@ -487,9 +474,7 @@ impl World {
                 "/api/v1/admin/webhooks",
                 json!({"url": "https://hooks.example.com/matrix"}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -504,9 +489,7 @@ impl World {
                 &format!("/api/v1/admin/webhooks/{endpoint}/test"),
                 json!({}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -521,9 +504,7 @@ impl World {
                 "/api/v1/admin/promotions",
                 json!({"name": "Matrix", "code": code, "effect": "order_fixed", "amount": 1}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -645,7 +626,7 @@ impl World {
             "create_category" => c.post(url("/api/v1/admin/categories")).json(&json!({"name": format!("Cat {unique}")})),
             "update_category" => c.patch(url(&format!("/api/v1/admin/categories/{}", self.category))).json(&json!({"description": "x"})),
             "delete_category" => {
-                let fresh: Value = self.admin_post("/api/v1/admin/categories", json!({"name": format!("Del {unique}")})).send().await.unwrap().json().await.unwrap();
+                let fresh: Value = self.admin_post("/api/v1/admin/categories", json!({"name": format!("Del {unique}")})).await.json().await.unwrap();
                 c.delete(url(&format!("/api/v1/admin/categories/{}", fresh["id"].as_str().unwrap())))
             }
             "create_product" => c.post(url("/api/v1/admin/products")).json(&json!({

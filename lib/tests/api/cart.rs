@@ -1,7 +1,7 @@
 //! Carts: customers' carts, guest carts with tokens, the merge at login, limits and owners.
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{TestApp, TestUser};
 
 struct Fixture {
     app: TestApp,
@@ -124,44 +124,41 @@ async fn stock_limits_and_unavailable_products_are_conflicts() {
     let scarce = f.variant("SCARCE", 5_000, 3).await;
     let user = f.app.register_customer().await;
     let add = |variant: &str, quantity: i64| {
-        f.app
-            .post(
-                "/api/v1/cart/items",
-                &json!({"variant_id": variant, "quantity": quantity}),
-            )
-            .bearer_auth(&user.access_token)
-            .send()
+        f.app.by(&user).post(
+            "/api/v1/cart/items",
+            &json!({"variant_id": variant, "quantity": quantity}),
+        )
     };
-    let body = assert_problem(add(&scarce, 4).await.unwrap(), 409, "insufficient_stock").await;
+    let body = add(&scarce, 4)
+        .expect_problem(409, "insufficient_stock")
+        .await;
     assert_eq!(body["available_quantity"], 3);
     f.app.add_to_cart(&user, &scarce, 2).await;
-    let body = assert_problem(add(&scarce, 2).await.unwrap(), 409, "insufficient_stock").await;
+    let body = add(&scarce, 2)
+        .expect_problem(409, "insufficient_stock")
+        .await;
     assert_eq!(body["available_quantity"], 3);
 
-    let body = assert_problem(add(&scarce, 0).await.unwrap(), 422, "validation_failed").await;
+    let body = add(&scarce, 0)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "quantity");
     let plenty = f.variant("PLENTY", 5_000, 100).await;
-    assert_problem(add(&plenty, 6).await.unwrap(), 422, "validation_failed").await;
-    let body = assert_problem(
-        add("00000000-0000-0000-0000-000000000000", 1)
-            .await
-            .unwrap(),
-        422,
-        "validation_failed",
-    )
-    .await;
+    add(&plenty, 6)
+        .expect_problem(422, "validation_failed")
+        .await;
+    let body = add("00000000-0000-0000-0000-000000000000", 1)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "variant_id");
 
     let draft = f.app.create_product(&f.admin, &json!({
         "name": "Draft Mug", "category_id": f.category, "variants": [{"sku": "DRAFT-MUG", "price": 1, "stock_on_hand": 5}]
     })).await;
     let draft_variant = draft["variants"][0]["id"].as_str().unwrap();
-    assert_problem(
-        add(draft_variant, 1).await.unwrap(),
-        409,
-        "variant_unavailable",
-    )
-    .await;
+    add(draft_variant, 1)
+        .expect_problem(409, "variant_unavailable")
+        .await;
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Checkout: one order per click, never more stock than there is, nothing written on refusal.
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
@@ -57,9 +58,7 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
     s.app.add_to_cart(&user, &phone, 1).await;
     s.app.add_to_cart(&user, &case, 2).await;
 
-    let resp = s.app.checkout(&user, "order-1").await;
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
+    let body = s.app.checkout(&user, "order-1").expect(201).await;
     let order = &body["order"];
     assert_eq!(order["status"], "pending_payment");
     assert!(order["number"].as_str().unwrap().starts_with("TK"));
@@ -172,7 +171,10 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
     );
 
     let other = s.app.register_customer().await;
-    assert_problem(s.app.checkout(&other, "empty-1").await, 409, "cart_empty").await;
+    s.app
+        .checkout(&other, "empty-1")
+        .expect_problem(409, "cart_empty")
+        .await;
     s.app
         .anonymous()
         .post("/api/v1/checkout", &json!({}))
@@ -196,9 +198,7 @@ async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refu
         .json()
         .await
         .unwrap();
-    let again = s.app.checkout(&user, "replay-key").await;
-    assert_eq!(again.status(), 201);
-    let again: Value = again.json().await.unwrap();
+    let again = s.app.checkout(&user, "replay-key").expect(201).await;
     assert_eq!(first, again, "the original response, not a second order");
     assert_eq!(s.counts().await.0, 1);
 
@@ -215,7 +215,7 @@ async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refu
     // Keys are per customer: another customer may use the same string.
     let other = s.app.register_customer().await;
     s.app.add_to_cart(&other, &v, 1).await;
-    assert_eq!(s.app.checkout(&other, "replay-key").await.status(), 201);
+    s.app.checkout(&other, "replay-key").expect(201).await;
     assert_eq!(s.counts().await.0, 2);
 }
 
@@ -226,7 +226,8 @@ async fn twenty_concurrent_retries_of_one_key_make_one_order_and_twenty_identica
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 3).await;
 
-    let responses = join_all((0..20).map(|_| s.app.checkout(&user, "same-click"))).await;
+    let responses =
+        join_all((0..20).map(|_| s.app.checkout(&user, "same-click").into_future())).await;
     let mut bodies = Vec::new();
     for resp in responses {
         assert_eq!(resp.status(), 201);
@@ -263,7 +264,11 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
         (Some(120_000), Some(100_000))
     );
 
-    let body = assert_problem(s.app.checkout(&user, "price-1").await, 409, "cart_changed").await;
+    let body = s
+        .app
+        .checkout(&user, "price-1")
+        .expect_problem(409, "cart_changed")
+        .await;
     let line = &body["lines"][0];
     assert_eq!(
         (
@@ -302,12 +307,11 @@ async fn short_lines_are_listed_and_nothing_is_written() {
         )
         .await;
 
-    let body = assert_problem(
-        s.app.checkout(&user, "short-1").await,
-        409,
-        "insufficient_stock",
-    )
-    .await;
+    let body = s
+        .app
+        .checkout(&user, "short-1")
+        .expect_problem(409, "insufficient_stock")
+        .await;
     let lines = body["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!(
@@ -340,7 +344,7 @@ async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
         buyers
             .iter()
             .zip(&keys)
-            .map(|(b, key)| s.app.checkout(b, key)),
+            .map(|(b, key)| s.app.checkout(b, key).into_future()),
     )
     .await;
     let mut created = 0;

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use toko::{auth::verification::verification_token, config::Secret};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use toko_testkit::{address, assert_problem, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 fn key() -> Secret {
@@ -31,16 +31,14 @@ async fn status(app: &TestApp, user: &TestUser) -> Value {
         .unwrap()
 }
 
-async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+fn verify(app: &TestApp, token: &str) -> Call {
     app.anonymous()
         .post("/api/v1/auth/verify-email", &json!({ "token": token }))
-        .await
 }
 
-async fn resend(app: &TestApp, user: &TestUser) -> reqwest::Response {
+fn resend(app: &TestApp, user: &TestUser) -> Call {
     app.by(user)
         .post("/api/v1/me/email-verification", &json!({}))
-        .await
 }
 
 #[tokio::test]
@@ -56,19 +54,26 @@ async fn the_registration_link_verifies_the_address_once() {
     assert_eq!(payload["verification_id"], ids[0].to_string());
     assert!(!payload.to_string().contains(&token));
 
-    let wrong = verify(&app, "forged").await;
-    let problem = assert_problem(wrong, 422, "validation_failed").await;
+    let problem = verify(&app, "forged")
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem["errors"][0]["field"], "token");
     // A password reset token of the same id is not a verification token.
     let reset = toko::auth::resets::reset_token(&key(), ids[0]);
-    assert_problem(verify(&app, &reset).await, 422, "validation_failed").await;
+    verify(&app, &reset)
+        .expect_problem(422, "validation_failed")
+        .await;
 
-    assert_eq!(verify(&app, &token).await.status(), 204);
+    verify(&app, &token).expect(204).await;
     let verified = status(&app, &user).await;
     assert_eq!(verified["verified"], true);
     assert!(verified["verified_at"].is_string());
-    assert_problem(verify(&app, &token).await, 422, "validation_failed").await;
-    assert_problem(resend(&app, &user).await, 409, "email_already_verified").await;
+    verify(&app, &token)
+        .expect_problem(422, "validation_failed")
+        .await;
+    resend(&app, &user)
+        .expect_problem(409, "email_already_verified")
+        .await;
 }
 
 #[tokio::test]
@@ -76,7 +81,7 @@ async fn new_links_are_limited_and_expired_links_do_not_verify() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
     for _ in 0..4 {
-        assert_eq!(resend(&app, &user).await.status(), 202);
+        resend(&app, &user).expect(202).await;
     }
     let ids = links(&app, &user).await;
     assert_eq!(
@@ -96,8 +101,9 @@ async fn new_links_are_limited_and_expired_links_do_not_verify() {
         .execute(&app.db)
         .await
         .unwrap();
-    let expired = verify(&app, &verification_token(&key(), ids[2])).await;
-    assert_problem(expired, 422, "validation_failed").await;
+    verify(&app, &verification_token(&key(), ids[2]))
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(status(&app, &user).await["verified"], false);
 }
 
@@ -125,9 +131,8 @@ async fn a_shop_can_require_a_verified_address_to_check_out() {
     };
     assert_problem(checkout().await.unwrap(), 403, "email_not_verified").await;
     let id = links(&app, &user).await[0];
-    assert_eq!(
-        verify(&app, &verification_token(&key(), id)).await.status(),
-        204
-    );
+    verify(&app, &verification_token(&key(), id))
+        .expect(204)
+        .await;
     assert_eq!(checkout().await.unwrap().status(), 201);
 }

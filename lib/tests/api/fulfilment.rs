@@ -4,7 +4,8 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, order_line as line, problem_fields, Shop, TestApp};
+use std::future::IntoFuture;
+use toko_testkit::{order_line as line, problem_fields, Call, Shop, TestApp};
 use uuid::Uuid;
 
 /// Ten shirts and ten hats, paid through the simulator.
@@ -46,11 +47,11 @@ async fn admin_order(s: &Shop, id: &str) -> Value {
     resp.json::<Value>().await.unwrap()["order"].clone()
 }
 
-async fn admin_post(s: &Shop, path: &str, body: Value) -> reqwest::Response {
-    s.app.by(&s.admin).post(path, &body).await
+fn admin_post(s: &Shop, path: &str, body: Value) -> Call {
+    s.app.by(&s.admin).post(path, &body)
 }
 
-async fn ship(s: &Shop, order: &Value, body: Value) -> reqwest::Response {
+fn ship(s: &Shop, order: &Value, body: Value) -> Call {
     admin_post(
         s,
         &format!(
@@ -59,14 +60,11 @@ async fn ship(s: &Shop, order: &Value, body: Value) -> reqwest::Response {
         ),
         body,
     )
-    .await
 }
 
 /// Ships a parcel that must be accepted; returns (shipment, order).
 async fn ship_parcel(s: &Shop, order: &Value, body: Value) -> (Value, Value) {
-    let resp = ship(s, order, body).await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let body: Value = resp.json().await.unwrap();
+    let body = ship(s, order, body).expect(201).await;
     (body["shipment"].clone(), body["order"].clone())
 }
 
@@ -85,7 +83,7 @@ async fn deliver(s: &Shop, order: &Value, shipment: &Value) -> Value {
     resp.json::<Value>().await.unwrap()["order"].clone()
 }
 
-async fn cancel_units(s: &Shop, order: &Value, body: Value) -> reqwest::Response {
+fn cancel_units(s: &Shop, order: &Value, body: Value) -> Call {
     admin_post(
         s,
         &format!(
@@ -94,7 +92,6 @@ async fn cancel_units(s: &Shop, order: &Value, body: Value) -> reqwest::Response
         ),
         body,
     )
-    .await
 }
 
 async fn event_types(s: &Shop, order: &Value) -> Vec<String> {
@@ -129,11 +126,9 @@ async fn an_order_ships_in_parcels_and_is_delivered_when_every_parcel_arrives() 
 
     // More than is left, a line twice and no tracking number: every field at once, nothing
     // shipped.
-    let resp = ship(&s, &order,
+    let problem = ship(&s, &order,
             json!({"lines": [units(&order, "SHIRT", 2), units(&order, "HAT", 1), units(&order, "HAT", 1)], "tracking_number": " "}),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+        ).expect_problem(422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         ["tracking_number", "lines[0].quantity", "lines[2].line_id"]
@@ -148,12 +143,9 @@ async fn an_order_ships_in_parcels_and_is_delivered_when_every_parcel_arrives() 
     assert_eq!(after["status"], "shipped");
     assert_eq!(second["carrier"], "standard");
     assert_eq!(after["tracking_number"], "JNE-2");
-    let problem = assert_problem(
-        ship(&s, &order, json!({"tracking_number": "JNE-3"})).await,
-        409,
-        "illegal_transition",
-    )
-    .await;
+    let problem = ship(&s, &order, json!({"tracking_number": "JNE-3"}))
+        .expect_problem(409, "illegal_transition")
+        .await;
     assert!(
         problem["detail"].as_str().unwrap().contains("shipped"),
         "{problem}"
@@ -224,25 +216,24 @@ async fn cancelling_units_not_shipped_restocks_and_refunds_them_and_the_rest_sti
     .await;
 
     // Shipped units cannot be cancelled; the reason is required: both at once.
-    let resp = cancel_units(
+    let problem = cancel_units(
         &s,
         &order,
         json!({"lines": [units(&order, "SHIRT", 2)], "reason": ""}),
     )
+    .expect_problem(422, "validation_failed")
     .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["lines[0].quantity", "reason"]);
 
     let hat_paid = line(&order, "HAT")["line_total"].as_i64().unwrap()
         - line(&order, "HAT")["discount"].as_i64().unwrap();
-    let resp = cancel_units(
+    let after = cancel_units(
         &s,
         &order,
         json!({"lines": [units(&order, "HAT", 1)], "reason": "out of stock at the warehouse"}),
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let after: Value = resp.json().await.unwrap();
     assert_eq!(
         after["status"], "partially_shipped",
         "the shirt still ships"
@@ -253,14 +244,13 @@ async fn cancelling_units_not_shipped_restocks_and_refunds_them_and_the_rest_sti
 
     // The last unit left: cancelled, nothing remains to ship, so the order is shipped.
     let shirt_unit = line(&order, "SHIRT")["line_total"].as_i64().unwrap() / 2;
-    let resp = cancel_units(
+    let after = cancel_units(
         &s,
         &order,
         json!({"lines": [units(&order, "SHIRT", 1)], "reason": "damaged in the warehouse"}),
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let after: Value = resp.json().await.unwrap();
     assert_eq!(after["status"], "shipped");
     assert_eq!(after["refunded_amount"], hat_paid + shirt_unit);
     assert_eq!(s.app.stock_of("SHIRT").await, (9, 0));
@@ -283,43 +273,26 @@ async fn a_virtual_account_payment_is_refunded_outside_midtrans_and_an_untouched
     let s = shop().await;
     let order = paid_order(&s, 1, 1, "bank_transfer").await;
 
-    let problem = assert_problem(
-        cancel_units(&s, &order,
-            json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)], "reason": "cannot ship"}),
-        )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem = cancel_units(&s, &order, json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)], "reason": "cannot ship"}), ).expect_problem(422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         ["manual.method", "manual.reference"]
     );
     let manual = json!({"method": "bank_transfer", "reference": "BCA-77"});
-    let problem = assert_problem(
-        cancel_units(&s, &order,
-            json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)], "reason": "cannot ship", "manual": manual}),
-        )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem = cancel_units(&s, &order, json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)], "reason": "cannot ship", "manual": manual}), ).expect_problem(422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         ["lines"],
         "cancel the order instead"
     );
 
-    let resp = cancel_units(
+    let after = cancel_units(
         &s,
         &order,
         json!({"lines": [units(&order, "HAT", 1)], "reason": "cannot ship", "manual": manual}),
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let after: Value = resp.json().await.unwrap();
     assert_eq!(after["status"], "paid");
     assert!(after["refunded_amount"].as_i64().unwrap() > 0);
     let (_, shipped) = ship_parcel(&s, &order, json!({"tracking_number": "JNE-9"})).await;
@@ -333,7 +306,7 @@ async fn concurrent_parcels_never_ship_a_unit_twice() {
     let s = shop().await;
     let order = paid_order(&s, 3, 0, "credit_card").await;
     let body = json!({"lines": [units(&order, "SHIRT", 1)], "tracking_number": "RACE"});
-    let statuses: Vec<u16> = join_all((0..8).map(|_| ship(&s, &order, body.clone())))
+    let statuses: Vec<u16> = join_all((0..8).map(|_| ship(&s, &order, body.clone()).into_future()))
         .await
         .into_iter()
         .map(|r| r.status().as_u16())

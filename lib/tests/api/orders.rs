@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use toko::orders::{lifecycle::Transition, Actor, OrderStatus};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{Call, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -45,19 +45,11 @@ impl Shop {
         (user, body["order"]["id"].as_str().unwrap().to_owned())
     }
 
-    async fn admin_move(
-        &self,
-        order_id: &str,
-        to: &str,
-        tracking: Option<&str>,
-    ) -> reqwest::Response {
-        self.app
-            .by(&self.admin)
-            .post(
-                &format!("/api/v1/admin/orders/{order_id}/transitions"),
-                &json!({"to": to, "reason": "test", "tracking_number": tracking}),
-            )
-            .await
+    fn admin_move(&self, order_id: &str, to: &str, tracking: Option<&str>) -> Call {
+        self.app.by(&self.admin).post(
+            &format!("/api/v1/admin/orders/{order_id}/transitions"),
+            &json!({"to": to, "reason": "test", "tracking_number": tracking}),
+        )
     }
 
     async fn status(&self, order_id: &str) -> String {
@@ -75,15 +67,17 @@ async fn the_happy_path_commits_stock_and_records_history_and_events() {
     let (_, order) = s.order(3).await;
     assert_eq!(s.app.stock_of("NOVEL").await, (20, 3));
 
-    assert_eq!(s.admin_move(&order, "paid", None).await.status(), 200);
+    s.admin_move(&order, "paid", None).expect(200).await;
     assert_eq!(
         s.app.stock_of("NOVEL").await,
         (17, 0),
         "payment commits the reservation"
     );
-    assert_eq!(s.admin_move(&order, "processing", None).await.status(), 200);
-    let resp = s.admin_move(&order, "shipped", None).await;
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    s.admin_move(&order, "processing", None).expect(200).await;
+    let body = s
+        .admin_move(&order, "shipped", None)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "tracking_number");
     let shipped: Value = s
         .admin_move(&order, "shipped", Some("JNE-123456"))
@@ -92,8 +86,8 @@ async fn the_happy_path_commits_stock_and_records_history_and_events() {
         .await
         .unwrap();
     assert_eq!(shipped["tracking_number"], "JNE-123456");
-    assert_eq!(s.admin_move(&order, "delivered", None).await.status(), 200);
-    assert_eq!(s.admin_move(&order, "completed", None).await.status(), 200);
+    s.admin_move(&order, "delivered", None).expect(200).await;
+    s.admin_move(&order, "completed", None).expect(200).await;
 
     let detail: Value = s
         .app
@@ -148,7 +142,7 @@ async fn the_happy_path_commits_stock_and_records_history_and_events() {
 async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
     let s = shop_with(&[]).await;
     let (_, unpaid) = s.order(2).await;
-    assert_eq!(s.admin_move(&unpaid, "cancelled", None).await.status(), 200);
+    s.admin_move(&unpaid, "cancelled", None).expect(200).await;
     assert_eq!(
         s.app.stock_of("NOVEL").await,
         (20, 0),
@@ -158,7 +152,7 @@ async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
     let (_, paid) = s.order(4).await;
     s.admin_move(&paid, "paid", None).await;
     assert_eq!(s.app.stock_of("NOVEL").await, (16, 0));
-    assert_eq!(s.admin_move(&paid, "cancelled", None).await.status(), 200);
+    s.admin_move(&paid, "cancelled", None).expect(200).await;
     assert_eq!(
         s.app.stock_of("NOVEL").await,
         (20, 0),
@@ -168,10 +162,9 @@ async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
     let (_, processing) = s.order(1).await;
     s.admin_move(&processing, "paid", None).await;
     s.admin_move(&processing, "processing", None).await;
-    assert_eq!(
-        s.admin_move(&processing, "cancelled", None).await.status(),
-        200
-    );
+    s.admin_move(&processing, "cancelled", None)
+        .expect(200)
+        .await;
     assert_eq!(s.app.stock_of("NOVEL").await, (20, 0));
 
     let (_, shipped) = s.order(1).await;
@@ -188,41 +181,29 @@ async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
         (&unpaid, "paid"),
         (&paid, "processing"),
     ] {
-        let body = assert_problem(
-            s.admin_move(order, to, None).await,
-            409,
-            "illegal_transition",
-        )
-        .await;
+        let body = s
+            .admin_move(order, to, None)
+            .expect_problem(409, "illegal_transition")
+            .await;
         assert!(body["detail"].as_str().unwrap().contains(to), "{body}");
     }
     let (_, fresh) = s.order(1).await;
-    assert_problem(
-        s.admin_move(&fresh, "shipped", Some("T-2")).await,
-        409,
-        "illegal_transition",
-    )
-    .await;
+    s.admin_move(&fresh, "shipped", Some("T-2"))
+        .expect_problem(409, "illegal_transition")
+        .await;
     // Legality before the fields: an unpaid order can never ship, tracking number or not.
-    let body = assert_problem(
-        s.admin_move(&fresh, "shipped", None).await,
-        409,
-        "illegal_transition",
-    )
-    .await;
+    let body = s
+        .admin_move(&fresh, "shipped", None)
+        .expect_problem(409, "illegal_transition")
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
-    assert_problem(
-        s.admin_move(&fresh, "completed", None).await,
-        409,
-        "illegal_transition",
-    )
-    .await;
-    let body = assert_problem(
-        s.admin_move(&fresh, "refunded", None).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    s.admin_move(&fresh, "completed", None)
+        .expect_problem(409, "illegal_transition")
+        .await;
+    let body = s
+        .admin_move(&fresh, "refunded", None)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(
         body["errors"][0]["field"], "to",
         "refunds have their own endpoint"

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use toko::consistency;
 
-use toko_testkit::{assert_problem, eventually, Shop, TestApp, TestUser};
+use toko_testkit::{eventually, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
 /// One phone in stock ten times over.
@@ -42,12 +42,12 @@ async fn paid_with(
     (user, order, number)
 }
 
-async fn admin_post(s: &Shop, path: &str, body: Value, key: Option<&str>) -> reqwest::Response {
-    let mut request = s.app.post(path, &body).bearer_auth(&s.admin.access_token);
-    if let Some(key) = key {
-        request = request.header("idempotency-key", key);
+fn admin_post(s: &Shop, path: &str, body: Value, key: Option<&str>) -> Call {
+    let call = s.app.by(&s.admin).post(path, &body);
+    match key {
+        Some(key) => call.idempotency_key(key),
+        None => call,
     }
-    request.send().await.unwrap()
 }
 
 async fn admin_get(s: &Shop, path: &str) -> Value {
@@ -162,14 +162,14 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     let s = shop().await;
     let (_, order, number) = paid_with(&s, 1, "bank_transfer", "settlement").await;
 
-    let resp = admin_post(
+    let problem = admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/refund"),
         json!({"amount": 500_000, "reason": "customer request"}),
         None,
     )
+    .expect_problem(409, "refund_method_unsupported")
     .await;
-    let problem = assert_problem(resp, 409, "refund_method_unsupported").await;
     let detail = problem["detail"].as_str().unwrap();
     assert!(
         detail.contains("bank_transfer") && detail.contains("manual-refunds"),
@@ -177,14 +177,14 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     );
 
     // Every bad field at once, nothing recorded.
-    let resp = admin_post(
+    let problem = admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/manual-refunds"),
         json!({"amount": 0, "method": "bank_transfer", "reference": " ", "note": "x"}),
         None,
     )
+    .expect_problem(422, "validation_failed")
     .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     let fields: Vec<&str> = problem["errors"]
         .as_array()
         .unwrap()
@@ -280,27 +280,26 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
 async fn shopeepay_is_refunded_only_in_full() {
     let s = shop().await;
     let (_, order, number) = paid_with(&s, 1, "shopeepay", "settlement").await;
-    let resp = admin_post(
+    let problem = admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/refund"),
         json!({"amount": 15_000, "reason": "shipping refund"}),
         None,
     )
+    .expect_problem(409, "partial_refund_unsupported")
     .await;
-    let problem = assert_problem(resp, 409, "partial_refund_unsupported").await;
     assert!(
         problem["detail"].as_str().unwrap().contains("shopeepay"),
         "{problem}"
     );
-    let resp = admin_post(
+    let full = admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/refund"),
         json!({"reason": "order lost"}),
         Some("full-1"),
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200);
-    let full: Value = resp.json().await.unwrap();
     assert_eq!(full["status"], "refunded");
     assert_eq!(
         sim_view(&s, &number).await["transaction"]["transaction_status"],
@@ -312,14 +311,14 @@ async fn shopeepay_is_refunded_only_in_full() {
 async fn a_gateway_refund_names_the_staff_member_and_midtrans_confirms_separately() {
     let s = shop().await;
     let (_, order, number) = paid_with(&s, 1, "gopay", "settlement").await;
-    let resp = admin_post(
+    admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/refund"),
         json!({"amount": 15_000, "reason": "damaged box"}),
         Some("partial-1"),
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200);
     // Midtrans' two refund notifications come and go.
     let history = eventually("the refund confirmed", Duration::from_secs(10), || async {
         let history = history_of(&s, &order).await;
@@ -420,14 +419,14 @@ async fn a_settlement_reversed_to_deny_blocks_shipping_and_is_listed() {
         .wait_for_order_status(&order, "payment_reversed")
         .await;
     for to in ["processing", "shipped"] {
-        let resp = admin_post(
+        admin_post(
             &s,
             &format!("/api/v1/admin/orders/{order}/transitions"),
             json!({"to": to, "tracking_number": "JNE-1"}),
             None,
         )
+        .expect_problem(409, "illegal_transition")
         .await;
-        assert_problem(resp, 409, "illegal_transition").await;
     }
     assert_eq!(
         s.app.stock_of("PHONE-1").await,
@@ -451,35 +450,34 @@ async fn a_settlement_reversed_to_deny_blocks_shipping_and_is_listed() {
     assert_eq!(opened, 1, "staff are told once");
 
     // Staff cancel the order (restocking it) and resolve the exception.
-    let resp = admin_post(
+    admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/transitions"),
         json!({"to": "cancelled", "reason": "bank confirmed the reversal"}),
         None,
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200);
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0));
     let id = exception["id"].as_str().unwrap();
-    let resp = admin_post(
+    let resolved = admin_post(
         &s,
         &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
         json!({"resolution": "order cancelled, customer told"}),
         None,
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200);
-    let resolved: Value = resp.json().await.unwrap();
     assert_eq!(resolved["state"], "resolved");
     assert_eq!(resolved["resolved_by"], json!(s.admin.id));
-    let resp = admin_post(
+    admin_post(
         &s,
         &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
         json!({"resolution": "again"}),
         None,
     )
+    .expect_problem(409, "payment_exception_resolved")
     .await;
-    assert_problem(resp, 409, "payment_exception_resolved").await;
     audit_passes(&s).await;
 
     // `tokoctl audit` notices a reversal nobody was told about.
@@ -637,14 +635,14 @@ async fn every_midtrans_call_sends_json_content_type_and_accept() {
     let s = shop().await;
     // Snap create, notifications re-checked with GET status, a refund.
     let (_, order, _) = paid_with(&s, 1, "gopay", "settlement").await;
-    let resp = admin_post(
+    admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/refund"),
         json!({"amount": 1_000, "reason": "goodwill"}),
         None,
     )
+    .expect(200)
     .await;
-    assert_eq!(resp.status(), 200);
     // A Snap session closed, and a chosen method's transaction cancelled (body-less POSTs).
     for payment_type in [None, Some("bank_transfer")] {
         let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
@@ -731,14 +729,14 @@ async fn payments_of_orders_expired_elsewhere_are_closed_by_the_sweep() {
 async fn a_paid_va_order_is_cancelled_with_a_manual_refund() {
     let s = shop().await;
     let (_, order, _) = paid_with(&s, 2, "bank_transfer", "settlement").await;
-    let resp = admin_post(
+    let problem = admin_post(
         &s,
         &format!("/api/v1/admin/orders/{order}/transitions"),
         json!({"to": "cancelled", "reason": "out of stock"}),
         None,
     )
+    .expect_problem(409, "refund_method_unsupported")
     .await;
-    let problem = assert_problem(resp, 409, "refund_method_unsupported").await;
     assert!(
         problem["detail"].as_str().unwrap().contains("cancel_order"),
         "{problem}"
@@ -747,13 +745,14 @@ async fn a_paid_va_order_is_cancelled_with_a_manual_refund() {
 
     let manual = |amount: i64| json!({"amount": amount, "method": "bank_transfer", "reference": "BNI-55", "note": "out of stock", "cancel_order": true});
     let path = format!("/api/v1/admin/orders/{order}/manual-refunds");
-    let resp = admin_post(&s, &path, manual(1_000), None).await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = admin_post(&s, &path, manual(1_000), None)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem["errors"][0]["field"], "amount");
 
-    let resp = admin_post(&s, &path, manual(4_015_000), None).await;
-    assert_eq!(resp.status(), 200);
-    let cancelled: Value = resp.json().await.unwrap();
+    let cancelled = admin_post(&s, &path, manual(4_015_000), None)
+        .expect(200)
+        .await;
     assert_eq!(
         (
             cancelled["status"].as_str(),
@@ -825,14 +824,14 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
             json!({"amount": 1_000, "method": "cash", "reference": "C-1", "note": "goodwill"}),
         ),
     ] {
-        let resp = admin_post(
+        admin_post(
             &s,
             &format!("/api/v1/admin/orders/{order}/{path}"),
             body,
             None,
         )
+        .expect_problem(409, "refund_in_progress")
         .await;
-        assert_problem(resp, 409, "refund_in_progress").await;
     }
     // A fresh one is left alone: its request may still be running.
     assert_eq!(

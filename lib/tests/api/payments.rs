@@ -348,13 +348,12 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
             None => json!({"reason": "customer request"}),
         };
         s.app
+            .by(&s.admin)
             .post(&format!("/api/v1/admin/orders/{order}/refund"), &body)
-            .header("idempotency-key", key)
-            .bearer_auth(&s.admin.access_token)
-            .send()
+            .idempotency_key(key)
     };
 
-    let resp = refund(Some(500_000), "refund-1").await.unwrap();
+    let resp = refund(Some(500_000), "refund-1").await;
     assert_eq!(resp.status(), 200);
     let partial: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -367,25 +366,21 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
     // The same key again is the same refund, not a second one.
     let again: Value = refund(Some(500_000), "refund-1")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(again, partial, "a retried refund replays the first answer");
     // Reusing the key for a different refund is refused rather than replayed.
-    let resp = refund(Some(100_000), "refund-1").await.unwrap();
-    assert_problem(resp, 422, "idempotency_key_reused").await;
+    refund(Some(100_000), "refund-1")
+        .expect_problem(422, "idempotency_key_reused")
+        .await;
 
-    let resp = refund(Some(9_999_999), "refund-2").await.unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    let body = refund(Some(9_999_999), "refund-2")
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "amount");
 
-    let full: Value = refund(None, "refund-3")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let full: Value = refund(None, "refund-3").await.json().await.unwrap();
     assert_eq!(
         (full["status"].as_str(), full["refunded_amount"].as_i64()),
         (Some("refunded"), Some(2_015_000))
@@ -409,12 +404,9 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
         .await
         .unwrap();
     assert_eq!(sim["transaction"]["refund_amount"], "2015000.00", "{sim}");
-    assert_problem(
-        refund(None, "refund-4").await.unwrap(),
-        409,
-        "order_not_refundable",
-    )
-    .await;
+    refund(None, "refund-4")
+        .expect_problem(409, "order_not_refundable")
+        .await;
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! What every request gets: problem+json errors, request ids, security headers, health,
 //! metrics.
 
+use reqwest::Method;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp};
+use toko_testkit::{assert_problem, Call, TestApp};
 
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {
@@ -61,16 +62,10 @@ async fn unknown_routes_and_methods_are_problems() {
         .get("/nope")
         .expect_problem(404, "not_found")
         .await;
-    assert_problem(
-        app.client
-            .put(app.url("/api/v1/auth/login"))
-            .send()
-            .await
-            .unwrap(),
-        405,
-        "method_not_allowed",
-    )
-    .await;
+    app.anonymous()
+        .request(Method::PUT, "/api/v1/auth/login")
+        .expect_problem(405, "method_not_allowed")
+        .await;
 }
 
 #[tokio::test]
@@ -169,18 +164,17 @@ async fn cors_allows_only_configured_origins() {
         .spawn()
         .await;
     let preflight = |origin: &'static str| {
-        app.client
-            .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+        app.anonymous()
+            .request(Method::OPTIONS, "/api/v1/auth/login")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .send()
     };
-    let allowed = preflight("https://shop.example").await.unwrap();
+    let allowed = preflight("https://shop.example").await;
     assert_eq!(
         allowed.headers()["access-control-allow-origin"],
         "https://shop.example"
     );
-    let denied = preflight("https://evil.example").await.unwrap();
+    let denied = preflight("https://evil.example").await;
     assert!(denied
         .headers()
         .get("access-control-allow-origin")
@@ -238,21 +232,17 @@ async fn behind_a_trusted_proxy_the_client_ip_is_the_right_most_forwarded_entry(
         .spawn()
         .await;
     let fail = |forwarded: &'static str| {
-        app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+        app.anonymous().post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
             .header("x-forwarded-for", forwarded)
-            .send()
     };
     // The client forges the left entry each time; the proxy appended 203.0.113.7.
-    assert_eq!(fail("1.1.1.1, 203.0.113.7").await.unwrap().status(), 401);
-    assert_eq!(fail("2.2.2.2, 203.0.113.7").await.unwrap().status(), 401);
-    assert_problem(
-        fail("3.3.3.3, 203.0.113.7").await.unwrap(),
-        429,
-        "too_many_login_attempts",
-    )
-    .await;
+    fail("1.1.1.1, 203.0.113.7").expect(401).await;
+    fail("2.2.2.2, 203.0.113.7").expect(401).await;
+    fail("3.3.3.3, 203.0.113.7")
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
     // Another client behind the same proxy is another address.
-    assert_eq!(fail("9.9.9.9, 198.51.100.2").await.unwrap().status(), 401);
+    fail("9.9.9.9, 198.51.100.2").expect(401).await;
 }
 
 #[tokio::test]
@@ -264,26 +254,17 @@ async fn the_client_ip_counts_every_forwarded_for_line_and_the_trusted_hops() {
         .spawn()
         .await;
     let fail = |lines: &[&str]| {
-        let mut request = app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}));
+        let mut request = app.anonymous().post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}));
         for line in lines {
-            request = request.header("x-forwarded-for", *line);
+            request = request.header("x-forwarded-for", line);
         }
-        request.send()
+        request
     };
-    assert_eq!(
-        fail(&["1.1.1.1", "203.0.113.7"]).await.unwrap().status(),
-        401
-    );
-    assert_eq!(
-        fail(&["2.2.2.2", "203.0.113.7"]).await.unwrap().status(),
-        401
-    );
-    assert_problem(
-        fail(&["3.3.3.3", "203.0.113.7"]).await.unwrap(),
-        429,
-        "too_many_login_attempts",
-    )
-    .await;
+    fail(&["1.1.1.1", "203.0.113.7"]).expect(401).await;
+    fail(&["2.2.2.2", "203.0.113.7"]).expect(401).await;
+    fail(&["3.3.3.3", "203.0.113.7"])
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 
     // Two proxies: the client is the second entry from the right.
     let app = TestApp::builder()
@@ -293,43 +274,24 @@ async fn the_client_ip_counts_every_forwarded_for_line_and_the_trusted_hops() {
         .spawn()
         .await;
     let fail = |forwarded: &'static str| {
-        app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+        app.anonymous().post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
             .header("x-forwarded-for", forwarded)
-            .send()
     };
-    assert_eq!(
-        fail("1.1.1.1, 203.0.113.9, 10.0.0.2")
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        fail("2.2.2.2, 203.0.113.9, 10.0.0.3")
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_problem(
-        fail("3.3.3.3, 203.0.113.9, 10.0.0.2").await.unwrap(),
-        429,
-        "too_many_login_attempts",
-    )
-    .await;
+    fail("1.1.1.1, 203.0.113.9, 10.0.0.2").expect(401).await;
+    fail("2.2.2.2, 203.0.113.9, 10.0.0.3").expect(401).await;
+    fail("3.3.3.3, 203.0.113.9, 10.0.0.2")
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 }
 
 mod cors {
     use super::*;
 
-    async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
-        app.client
-            .request(reqwest::Method::OPTIONS, app.url("/api/v1/products"))
+    fn preflight(app: &TestApp, origin: &str) -> Call {
+        app.anonymous()
+            .request(Method::OPTIONS, "/api/v1/products")
             .header("origin", origin)
             .header("access-control-request-method", "GET")
-            .send()
-            .await
-            .unwrap()
     }
 
     async fn allowed_origin(app: &TestApp, origin: &str) -> Option<String> {

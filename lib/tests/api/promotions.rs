@@ -3,7 +3,8 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, Shop, TestApp, TestUser};
+use std::future::IntoFuture;
+use toko_testkit::{address, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
 async fn shop() -> Shop {
@@ -43,11 +44,10 @@ async fn patch_promotion(s: &Shop, id: &str, body: Value) -> Value {
     resp.json().await.unwrap()
 }
 
-async fn apply_code(s: &Shop, user: &TestUser, code: &str) -> reqwest::Response {
+fn apply_code(s: &Shop, user: &TestUser, code: &str) -> Call {
     s.app
         .by(user)
         .post("/api/v1/cart/promotions", &json!({ "code": code }))
-        .await
 }
 
 /// Puts a code on the cart; asserts success and returns the cart.
@@ -69,13 +69,11 @@ async fn cart_of(s: &Shop, user: &TestUser) -> Value {
 
 /// Checks out with `method`; asserts success and returns the order.
 async fn place_order(s: &Shop, user: &TestUser, method: &str) -> Value {
-    let resp = checkout(s, user, method).await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let body: Value = resp.json().await.unwrap();
+    let body = checkout(s, user, method).expect(201).await;
     body["order"].clone()
 }
 
-async fn checkout(s: &Shop, user: &TestUser, method: &str) -> reqwest::Response {
+fn checkout(s: &Shop, user: &TestUser, method: &str) -> Call {
     s.app
         .by(user)
         .post(
@@ -83,7 +81,6 @@ async fn checkout(s: &Shop, user: &TestUser, method: &str) -> reqwest::Response 
             &json!({ "shipping_address": address(), "shipping_method": method }),
         )
         .idempotency_key(&Uuid::new_v4().to_string())
-        .await
 }
 
 /// Checks out and pays with `payment_type` through the simulator; returns the order.
@@ -270,12 +267,9 @@ async fn codes_that_do_not_apply_say_why() {
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
 
-    let body = assert_problem(
-        apply_code(&s, &user, "NOPE").await,
-        422,
-        "promotion_code_unknown",
-    )
-    .await;
+    let body = apply_code(&s, &user, "NOPE")
+        .expect_problem(422, "promotion_code_unknown")
+        .await;
     assert_eq!(body["errors"][0]["field"], "code");
     for (code, reason) in [
         ("LATER", "not_started"),
@@ -481,7 +475,9 @@ async fn a_changed_discount_refuses_checkout_until_the_cart_is_shown_again() {
     );
     patch_promotion(&s, sale["id"].as_str().unwrap(), json!({"enabled": false})).await;
 
-    let body = assert_problem(checkout(&s, &user, "standard").await, 409, "cart_changed").await;
+    let body = checkout(&s, &user, "standard")
+        .expect_problem(409, "cart_changed")
+        .await;
     assert_eq!(
         (&body["previous_discount_total"], &body["discount_total"]),
         (&json!(20_000), &json!(0))
@@ -525,7 +521,12 @@ async fn two_hundred_concurrent_checkouts_redeem_a_code_limited_to_fifty_exactly
         }
     }
 
-    let responses = join_all(buyers.iter().map(|b| checkout(&s, b, "standard"))).await;
+    let responses = join_all(
+        buyers
+            .iter()
+            .map(|b| checkout(&s, b, "standard").into_future()),
+    )
+    .await;
     let mut placed = 0;
     let mut changed = Vec::new();
     for (buyer, resp) in buyers.iter().zip(responses) {
@@ -586,7 +587,11 @@ async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_rede
             .await
     };
     let (responses, limited) = tokio::join!(
-        join_all(buyers.iter().map(|b| checkout(&s, b, "standard"))),
+        join_all(
+            buyers
+                .iter()
+                .map(|b| checkout(&s, b, "standard").into_future())
+        ),
         limit
     );
     let redeemed: i64 = sqlx::query_scalar(
@@ -641,7 +646,7 @@ async fn a_per_customer_limit_holds_under_concurrent_checkouts() {
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
     with_code(&s, &user, "ONCE").await;
-    let responses = join_all((0..10).map(|_| checkout(&s, &user, "standard"))).await;
+    let responses = join_all((0..10).map(|_| checkout(&s, &user, "standard").into_future())).await;
     let placed = responses.iter().filter(|r| r.status() == 201).count();
     assert_eq!(placed, 1, "one cart, one order");
     assert_eq!(
@@ -683,16 +688,15 @@ async fn cancelled_and_expired_unpaid_orders_give_their_redemption_back() {
         ("ONE", "limit_reached")
     );
 
-    let resp = s
+    let cancelled = s
         .app
         .by(&first)
         .post(
             &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
             &json!({}),
         )
+        .expect(200)
         .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let cancelled: Value = resp.json().await.unwrap();
     assert!(cancelled["promotions"][0]["released_at"].is_string());
     assert_eq!(redemption_count(&s, id).await, 0);
     let events: Vec<String> = s
@@ -711,7 +715,9 @@ async fn cancelled_and_expired_unpaid_orders_give_their_redemption_back() {
         (&cart["discount_total"], &cart["previous_discount_total"]),
         (&json!(5_000), &json!(0))
     );
-    assert_problem(checkout(&s, &second, "standard").await, 409, "cart_changed").await;
+    checkout(&s, &second, "standard")
+        .expect_problem(409, "cart_changed")
+        .await;
     let order = place_order(&s, &second, "standard").await;
     assert_eq!(order["discount_total"], 5_000);
     assert_eq!(redemption_count(&s, id).await, 1);
@@ -745,9 +751,7 @@ async fn midtrans_accepts_discounted_orders_whose_items_sum_to_the_gross_amount(
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 3).await;
     with_code(&s, &user, "TEN").await;
-    let resp = checkout(&s, &user, "standard").await;
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
+    let body = checkout(&s, &user, "standard").expect(201).await;
     assert_eq!(
         body["payment"]["status"], "pending",
         "the simulator checks Σ item_details = gross_amount: {body}"
@@ -947,12 +951,10 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
     let paid = |l: &Value| l["line_total"].as_i64().unwrap() - l["discount"].as_i64().unwrap();
     assert!(shirts["discount"].as_i64().unwrap() > 0 && hats["discount"].as_i64().unwrap() > 0);
     let refund = |path: &str, body: Value| {
-        let request = s
-            .app
+        s.app
+            .by(&s.admin)
             .post(&format!("/api/v1/admin/orders/{id}/{path}"), &body)
-            .bearer_auth(&s.admin.access_token)
-            .header("idempotency-key", Uuid::new_v4().to_string());
-        async move { request.send().await.unwrap() }
+            .idempotency_key(&Uuid::new_v4().to_string())
     };
     let units = |l: &Value, quantity: i64| json!([{"line_id": l["id"], "quantity": quantity}]);
 
@@ -977,13 +979,11 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
 
     // No shirt is left to refund; an amount and lines at once, or a line of another order,
     // are refused field by field.
-    let resp = refund(
+    let body = refund(
         "refund",
         json!({"lines": [{"line_id": shirts["id"], "quantity": 1}, {"line_id": Uuid::nil(), "quantity": 1}],
                "amount": 5, "reason": "again"}),
-    )
-    .await;
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    ).expect_problem(422, "validation_failed").await;
     let fields: Vec<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -1018,20 +1018,10 @@ async fn concurrent_refunds_of_one_line_never_give_back_more_units_than_were_bou
     let id = order["id"].as_str().unwrap();
     let line = order["lines"][0]["id"].clone();
     let responses = join_all((0..8).map(|i| {
-        s.app
-            .post(
-                &format!("/api/v1/admin/orders/{id}/manual-refunds"),
-                &json!({"lines": [{"line_id": line, "quantity": 1}], "method": "bank_transfer",
-                        "reference": format!("BCA-{i}"), "note": "returned"}),
-            )
-            .bearer_auth(&s.admin.access_token)
-            .send()
+        s.app.by(&s.admin).post(&format!("/api/v1/admin/orders/{id}/manual-refunds"), &json!({"lines": [{"line_id": line, "quantity": 1}], "method": "bank_transfer", "reference": format!("BCA-{i}"), "note": "returned"})).into_future()
     }))
     .await;
-    let statuses: Vec<u16> = responses
-        .iter()
-        .map(|r| r.as_ref().unwrap().status().as_u16())
-        .collect();
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         3,

@@ -4,9 +4,8 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{
-    address, assert_problem, order_line as line, problem_fields, TestApp, TestUser,
-};
+use std::future::IntoFuture;
+use toko_testkit::{address, order_line as line, problem_fields, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -40,20 +39,8 @@ impl Shop {
             .await
     }
 
-    async fn as_admin(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Value,
-    ) -> reqwest::Response {
-        self.app
-            .client
-            .request(method, self.app.url(path))
-            .json(&body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap()
+    fn as_admin(&self, method: reqwest::Method, path: &str, body: Value) -> Call {
+        self.app.by(&self.admin).request(method, path).json(&body)
     }
 
     /// An admin call that must succeed; returns its body.
@@ -121,14 +108,11 @@ impl Shop {
             .clone()
     }
 
-    async fn ask_return(&self, user: &TestUser, order: &Value, lines: Value) -> reqwest::Response {
-        self.app
-            .by(user)
-            .post(
-                &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
-                &json!({ "lines": lines, "note": "see photos" }),
-            )
-            .await
+    fn ask_return(&self, user: &TestUser, order: &Value, lines: Value) -> Call {
+        self.app.by(user).post(
+            &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
+            &json!({ "lines": lines, "note": "see photos" }),
+        )
     }
 
     /// Asks for a return that must be accepted; returns it.
@@ -157,14 +141,13 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
     let s = Shop::new(TestApp::builder()).await;
     let shirt = s.variant("SHIRT", 33_333).await;
     let hat = s.variant("HAT", 20_000).await;
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/promotions",
-            json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    s.as_admin(
+        reqwest::Method::POST,
+        "/api/v1/admin/promotions",
+        json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
+    )
+    .expect(201)
+    .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 3).await;
     s.app.add_to_cart(&user, &hat, 1).await;
@@ -202,14 +185,13 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
         .await;
 
     // Nothing can be received or refunded before it is approved.
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/refund"),
-            json!({}),
-        )
-        .await;
-    assert_problem(resp, 409, "return_status_conflict").await;
+    s.as_admin(
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/refund"),
+        json!({}),
+    )
+    .expect_problem(409, "return_status_conflict")
+    .await;
     let approved = s
         .admin_ok(
             &format!("/api/v1/admin/returns/{id}/approve"),
@@ -220,14 +202,14 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
     assert_eq!(approved["decision_note"], "use the prepaid label");
 
     // Received: every line needs a disposition.
-    let resp = s
+    let problem = s
         .as_admin(
             reqwest::Method::POST,
             &format!("/api/v1/admin/returns/{id}/receive"),
             json!({"lines": [{"line_id": shirts["id"], "disposition": "restock"}]}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["lines"]);
     let received = s
         .admin_ok(
@@ -251,14 +233,14 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
 
     // Refunded through Midtrans: what was paid for two of three discounted shirts and the hat,
     // less a restocking fee.
-    let resp = s
+    let problem = s
         .as_admin(
             reqwest::Method::POST,
             &format!("/api/v1/admin/returns/{id}/refund"),
             json!({"adjustment": {"amount": -1_000, "reason": ""}}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["adjustment.reason"]);
     let refunded = s
         .admin_ok(
@@ -312,15 +294,15 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
     assert_eq!(restocks, 2);
 
     // The last shirt can still come back; the hat cannot.
-    let resp = s
+    let problem = s
         .ask_return(
             &user,
             &after,
             json!([{"line_id": shirts["id"], "quantity": 2, "reason": "other"},
                    {"line_id": hats["id"], "quantity": 1, "reason": "other"}]),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         ["lines[0].quantity", "lines[1].quantity"]
@@ -361,14 +343,14 @@ async fn a_virtual_account_return_is_refunded_outside_midtrans_with_shipping_for
     .await;
 
     // Midtrans cannot refund a virtual account: staff must say how they refunded it.
-    let resp = s
+    let problem = s
         .as_admin(
             reqwest::Method::POST,
             &format!("/api/v1/admin/returns/{id}/refund"),
             json!({}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         ["manual.method", "manual.reference"]
@@ -421,46 +403,40 @@ async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_
         .await
         .unwrap();
     let pending = &body["order"];
-    let resp = s
-        .ask_return(
-            &user,
-            pending,
-            json!([{"line_id": pending["lines"][0]["id"], "quantity": 1, "reason": "other"}]),
-        )
-        .await;
-    assert_problem(resp, 409, "order_not_returnable").await;
+    s.ask_return(
+        &user,
+        pending,
+        json!([{"line_id": pending["lines"][0]["id"], "quantity": 1, "reason": "other"}]),
+    )
+    .expect_problem(409, "order_not_returnable")
+    .await;
 
     s.app.add_to_cart(&user, &book, 1).await;
     let order = s.delivered_order(&user, "gopay", None).await;
     let book_line = json!([{"line_id": line(&order, "BOOK")["id"], "quantity": 1, "reason": "no_longer_wanted"}]);
     // Someone else's order is not found.
     let stranger = s.app.register_customer().await;
-    assert_problem(
-        s.ask_return(&stranger, &order, book_line.clone()).await,
-        404,
-        "not_found",
-    )
-    .await;
+    s.ask_return(&stranger, &order, book_line.clone())
+        .expect_problem(404, "not_found")
+        .await;
 
     let r = s.requested(&user, &order, book_line.clone()).await;
     let id = r["id"].as_str().unwrap();
     // The unit is promised: a second request for it is refused.
-    let problem = assert_problem(
-        s.ask_return(&user, &order, book_line.clone()).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem = s
+        .ask_return(&user, &order, book_line.clone())
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem_fields(&problem), ["lines[0].quantity"]);
     // Rejecting needs a reason, then frees the unit.
-    let resp = s
+    let problem = s
         .as_admin(
             reqwest::Method::POST,
             &format!("/api/v1/admin/returns/{id}/reject"),
             json!({"reason": " "}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["reason"]);
     let rejected = s
         .admin_ok(
@@ -469,14 +445,13 @@ async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_
         )
         .await;
     assert_eq!(rejected["status"], "rejected");
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/approve"),
-            json!({}),
-        )
-        .await;
-    assert_problem(resp, 409, "return_status_conflict").await;
+    s.as_admin(
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/approve"),
+        json!({}),
+    )
+    .expect_problem(409, "return_status_conflict")
+    .await;
     let listed: Value = s
         .as_admin(
             reqwest::Method::GET,
@@ -504,14 +479,13 @@ async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_
     .execute(&s.app.db)
     .await
     .unwrap();
-    let resp = s
-        .ask_return(
-            &user,
-            &late,
-            json!([{"line_id": line(&late, "BOOK")["id"], "quantity": 1, "reason": "other"}]),
-        )
-        .await;
-    assert_problem(resp, 409, "return_window_closed").await;
+    s.ask_return(
+        &user,
+        &late,
+        json!([{"line_id": line(&late, "BOOK")["id"], "quantity": 1, "reason": "other"}]),
+    )
+    .expect_problem(409, "return_window_closed")
+    .await;
     s.app.assert_consistent().await;
 }
 
@@ -533,17 +507,19 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
             "lines[2].line_id"
         ]
     );
-    let resp = s.ask_return(&user, &order, json!([])).await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = s
+        .ask_return(&user, &order, json!([]))
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem_fields(&problem), ["lines"]);
-    let resp = s
+    let problem = s
         .ask_return(
             &user,
             &order,
             json!([{"line_id": book_id, "quantity": 1, "reason": "bored"}]),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert!(problem.to_string().contains("reason"), "{problem}");
     let count: i64 = sqlx::query_scalar("select count(*) from returns")
         .fetch_one(&s.app.db)
@@ -561,7 +537,9 @@ async fn concurrent_returns_of_one_line_never_return_more_than_was_delivered() {
     let order = s.delivered_order(&user, "gopay", None).await;
     let cup_line =
         json!([{"line_id": line(&order, "CUP")["id"], "quantity": 1, "reason": "defective"}]);
-    let responses = join_all((0..12).map(|_| s.ask_return(&user, &order, cup_line.clone()))).await;
+    let responses =
+        join_all((0..12).map(|_| s.ask_return(&user, &order, cup_line.clone()).into_future()))
+            .await;
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),

@@ -9,7 +9,7 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestAppBuilder, TestUser};
+use toko_testkit::{address, assert_problem, Call, TestApp, TestAppBuilder, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -64,13 +64,12 @@ impl Shop {
 
     /// The customer's shipping options to `query`: method → (fee, free).
     async fn options(&self, query: &str) -> Vec<(String, i64, bool)> {
-        let resp = self
+        let body = self
             .app
             .by(&self.customer)
             .get(&format!("/api/v1/cart/shipping-options?{query}"))
+            .expect(200)
             .await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        let body: Value = resp.json().await.unwrap();
         body["items"]
             .as_array()
             .unwrap()
@@ -85,7 +84,7 @@ impl Shop {
             .collect()
     }
 
-    async fn checkout(&self, address: Value, method: &str) -> reqwest::Response {
+    fn checkout(&self, address: Value, method: &str) -> Call {
         self.app
             .by(&self.customer)
             .post(
@@ -93,7 +92,6 @@ impl Shop {
                 &json!({ "shipping_address": address, "shipping_method": method }),
             )
             .idempotency_key(&Uuid::new_v4().to_string())
-            .await
     }
 
     /// (on hand, reserved)
@@ -138,9 +136,7 @@ async fn without_zones_every_method_ships_everywhere_at_its_flat_fee() {
         shop.options("country_code=SG&postal_code=018989").await,
         owned(&[("standard", 15_000, false), ("express", 35_000, false)])
     );
-    let resp = shop.checkout(address(), "express").await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let order: Value = resp.json().await.unwrap();
+    let order = shop.checkout(address(), "express").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 35_000);
 }
 
@@ -203,17 +199,19 @@ async fn the_most_specific_zone_prices_the_parcel_by_its_weight_bracket() {
     // Checkout charges the quote, and refuses a method that does not serve the address,
     // naming what does, without writing anything.
     let south_jakarta = address_in("DKI Jakarta", "12160", "ID");
-    let refused = shop.checkout(south_jakarta.clone(), "express").await;
-    let body = assert_problem(refused, 422, "validation_failed").await;
+    let body = shop
+        .checkout(south_jakarta.clone(), "express")
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "shipping_method");
     assert_eq!(
         body["errors"][0]["message"],
         "is not available for this address; available: standard"
     );
-    let singapore = shop
+    let body = shop
         .checkout(address_in("Central", "018989", "SG"), "standard")
+        .expect_problem(422, "validation_failed")
         .await;
-    let body = assert_problem(singapore, 422, "validation_failed").await;
     assert_eq!(
         body["errors"][0]["message"],
         "no shipping method serves this address"
@@ -221,9 +219,7 @@ async fn the_most_specific_zone_prices_the_parcel_by_its_weight_bracket() {
     assert_eq!(shop.orders().await, 0);
     assert_eq!(shop.stock(&variant).await, (50, 0));
 
-    let placed = shop.checkout(south_jakarta, "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(south_jakarta, "standard").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 8_000);
     assert_eq!(order["order"]["grand_total"], 100_000 + 8_000);
 
@@ -274,9 +270,7 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
         owned(&[("standard", 0, true), ("express", 30_000, false)]),
         "300,000 reaches the threshold although 270,000 is paid for the goods"
     );
-    let placed = shop.checkout(address(), "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(address(), "standard").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 0);
     assert_eq!(order["order"]["grand_total"], 270_000);
 }
@@ -465,9 +459,7 @@ async fn a_rate_provider_prices_the_shop_methods_and_its_failure_falls_back_to_t
             "methods": ["standard", "express"]
         })
     );
-    let placed = shop.checkout(address(), "express").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(address(), "express").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 41_000);
 
     // Failing or hanging: the table (no zones: the flat fees) answers, within the timeout.
@@ -479,9 +471,7 @@ async fn a_rate_provider_prices_the_shop_methods_and_its_failure_falls_back_to_t
             owned(&[("standard", 15_000, false), ("express", 35_000, false)])
         );
     }
-    let placed = shop.checkout(address(), "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(address(), "standard").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 15_000);
 }
 
@@ -524,6 +514,5 @@ async fn a_failing_rate_provider_set_to_refuse_stops_checkout_cleanly() {
     );
 
     *mode.lock().unwrap() = Courier::Answers;
-    let placed = shop.checkout(address(), "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
+    shop.checkout(address(), "standard").expect(201).await;
 }

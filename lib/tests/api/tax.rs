@@ -4,7 +4,7 @@
 //! the tax that was paid.
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, order_line as line, TestApp, TestUser};
+use toko_testkit::{address, order_line as line, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -25,15 +25,8 @@ impl Shop {
         }
     }
 
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
-        self.app
-            .client
-            .request(method, self.app.url(path))
-            .json(&body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap()
+    fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Call {
+        self.app.by(&self.admin).request(method, path).json(&body)
     }
 
     /// A product with one variant, in `class` (standard when `None`); returns the variant id.
@@ -50,17 +43,16 @@ impl Shop {
             )
             .await;
         if let Some(class) = class {
-            let resp = self
-                .admin(
-                    reqwest::Method::PUT,
-                    &format!(
-                        "/api/v1/admin/products/{}/tax-class",
-                        product["id"].as_str().unwrap()
-                    ),
-                    json!({ "tax_class": class }),
-                )
-                .await;
-            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+            self.admin(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/v1/admin/products/{}/tax-class",
+                    product["id"].as_str().unwrap()
+                ),
+                json!({ "tax_class": class }),
+            )
+            .expect(200)
+            .await;
         }
         product["variants"][0]["id"].as_str().unwrap().to_owned()
     }
@@ -157,25 +149,23 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
             .setting("TAX_STANDARD_RATE", "11"),
     )
     .await;
-    let resp = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "books", "name": "Books", "rate_bp": 1000}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    s.admin(
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "books", "name": "Books", "rate_bp": 1000}),
+    )
+    .expect(201)
+    .await;
     let gadget = s.variant("GADGET", 33_333, None).await;
     let pamphlet = s.variant("PAMPHLET", 45, Some("books")).await;
     let rice = s.variant("RICE", 20_000, Some("exempt")).await;
-    let resp = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/promotions",
-            json!({"name": "Five off", "code": "FIVE", "effect": "order_percent", "percent": 5}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    s.admin(
+        reqwest::Method::POST,
+        "/api/v1/admin/promotions",
+        json!({"name": "Five off", "code": "FIVE", "effect": "order_percent", "percent": 5}),
+    )
+    .expect(201)
+    .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &gadget, 1).await;
     s.app.add_to_cart(&user, &pamphlet, 1).await;
@@ -236,15 +226,14 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
         .iter()
         .map(|l| json!({"line_id": l["id"], "quantity": l["quantity"]}))
         .collect();
-    let resp = s
+    let after = s
         .admin(
             reqwest::Method::POST,
             &format!("/api/v1/admin/orders/{id}/refund"),
             json!({"lines": lines, "reason": "all back"}),
         )
+        .expect(200)
         .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let after: Value = resp.json().await.unwrap();
     let shipping_paid = int(&order["shipping_fee"]) - int(&order["shipping_discount"])
         + int(&order["shipping_tax"]);
     assert_eq!(
@@ -268,14 +257,13 @@ async fn a_return_of_a_taxed_line_refunds_the_tax_that_was_paid_for_it() {
         ("shipped", Some("SICEPAT-1")),
         ("delivered", None),
     ] {
-        let resp = s
-            .admin(
-                reqwest::Method::POST,
-                &format!("/api/v1/admin/orders/{id}/transitions"),
-                json!({"to": to, "tracking_number": tracking}),
-            )
-            .await;
-        assert_eq!(resp.status(), 200);
+        s.admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/orders/{id}/transitions"),
+            json!({"to": to, "tracking_number": tracking}),
+        )
+        .expect(200)
+        .await;
     }
     let lamps = line(&order, "LAMP");
     // 299,997 at 11%: 32,999.67 → 33,000 tax, paid 332,997 for three lamps.
@@ -342,14 +330,14 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
     );
     assert_eq!(listed["prices_include_tax"], true);
 
-    let resp = s
+    let problem = s
         .admin(
             reqwest::Method::POST,
             "/api/v1/admin/tax-classes",
             json!({"code": "Bad Code", "name": "", "rate_bp": 10_001}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     let fields: Vec<&str> = problem["errors"]
         .as_array()
         .unwrap()
@@ -357,38 +345,34 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["code", "name", "rate_bp"]);
-    let created = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "luxury", "name": "Luxury goods", "rate_bp": 2000}),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let again = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "luxury", "name": "Again", "rate_bp": 1}),
-        )
-        .await;
-    assert_problem(again, 409, "tax_class_taken").await;
-    let standard = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "standard", "name": "Again", "rate_bp": 0}),
-        )
-        .await;
-    assert_problem(standard, 409, "tax_class_taken").await;
-    let resp = s
-        .admin(
-            reqwest::Method::PATCH,
-            "/api/v1/admin/tax-classes/standard",
-            json!({"rate_bp": 1000}),
-        )
-        .await;
-    assert_problem(resp, 409, "tax_rate_is_a_setting").await;
+    s.admin(
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "luxury", "name": "Luxury goods", "rate_bp": 2000}),
+    )
+    .expect(201)
+    .await;
+    s.admin(
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "luxury", "name": "Again", "rate_bp": 1}),
+    )
+    .expect_problem(409, "tax_class_taken")
+    .await;
+    s.admin(
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "standard", "name": "Again", "rate_bp": 0}),
+    )
+    .expect_problem(409, "tax_class_taken")
+    .await;
+    s.admin(
+        reqwest::Method::PATCH,
+        "/api/v1/admin/tax-classes/standard",
+        json!({"rate_bp": 1000}),
+    )
+    .expect_problem(409, "tax_rate_is_a_setting")
+    .await;
     let resp = s
         .admin(
             reqwest::Method::PATCH,
@@ -399,36 +383,34 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
     assert_eq!(resp.json::<Value>().await.unwrap()["rate_bp"], 2500);
 
     let watch = s.variant("WATCH", 1_000_000, Some("luxury")).await;
-    let resp = s
-        .admin(
-            reqwest::Method::DELETE,
-            "/api/v1/admin/tax-classes/luxury",
-            Value::Null,
-        )
-        .await;
-    assert_problem(resp, 409, "tax_class_in_use").await;
+    s.admin(
+        reqwest::Method::DELETE,
+        "/api/v1/admin/tax-classes/luxury",
+        Value::Null,
+    )
+    .expect_problem(409, "tax_class_in_use")
+    .await;
     let product: Uuid = sqlx::query_scalar("select product_id from variants where variant_id = $1")
         .bind(Uuid::parse_str(&watch).unwrap())
         .fetch_one(&s.app.db)
         .await
         .unwrap();
-    let resp = s
+    let problem = s
         .admin(
             reqwest::Method::PUT,
             &format!("/api/v1/admin/products/{product}/tax-class"),
             json!({"tax_class": "nope"}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "tax_class");
-    let resp = s
-        .admin(
-            reqwest::Method::PUT,
-            &format!("/api/v1/admin/products/{}/tax-class", Uuid::nil()),
-            json!({"tax_class": "exempt"}),
-        )
-        .await;
-    assert_eq!(resp.status(), 404);
+    s.admin(
+        reqwest::Method::PUT,
+        &format!("/api/v1/admin/products/{}/tax-class", Uuid::nil()),
+        json!({"tax_class": "exempt"}),
+    )
+    .expect(404)
+    .await;
 
     // An order taxed at 25% keeps that rate after the class changes.
     let user = s.app.register_customer().await;
@@ -459,12 +441,11 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
         json!({"tax_class": "standard"}),
     )
     .await;
-    let resp = s
-        .admin(
-            reqwest::Method::DELETE,
-            "/api/v1/admin/tax-classes/luxury",
-            Value::Null,
-        )
-        .await;
-    assert_eq!(resp.status(), 204);
+    s.admin(
+        reqwest::Method::DELETE,
+        "/api/v1/admin/tax-classes/luxury",
+        Value::Null,
+    )
+    .expect(204)
+    .await;
 }

@@ -226,7 +226,7 @@ async fn any_text_is_a_valid_query(s: Shop) {
         "-\"\"",
         "kaos \"unterminated",
     ] {
-        let resp = s.search_response(&[("q", q)]).await;
+        let resp = s.search_request(&[("q", q)]).await;
         assert_eq!(
             resp.status(),
             200,
@@ -236,7 +236,7 @@ async fn any_text_is_a_valid_query(s: Shop) {
     }
     // NUL is the one exception, refused for every parameter of the API (PostgreSQL text
     // cannot hold it): a 400 naming the parameter, never a 500.
-    let resp = s.search_response(&[("q", "kaos\u{0}")]).await;
+    let resp = s.search_request(&[("q", "kaos\u{0}")]).await;
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(
         (body["status"].as_i64(), body["errors"][0]["field"].as_str()),
