@@ -14,7 +14,7 @@ use std::{
 };
 
 use reqwest::Method;
-use serde::{de::DeserializeOwned, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::{assert_problem, TestApp, TestUser};
@@ -135,13 +135,6 @@ impl Call {
             return Value::Null;
         }
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"))
-    }
-
-    /// Asserts the status and reads the body as a `T`.
-    pub async fn expect_as<T: DeserializeOwned>(self, status: u16) -> T {
-        let body = self.expect(status).await;
-        serde_json::from_value(body.clone())
-            .unwrap_or_else(|e| panic!("unexpected body ({e}): {body}"))
     }
 
     /// Asserts a problem+json answer with `status` and `code`; returns its body.

@@ -2,9 +2,10 @@
 //! by id or as the default; every bad field named at once; other customers' addresses are
 //! invisible; the book's limit and its single default hold under concurrent requests.
 
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::future::IntoFuture;
-use toko_testkit::{address, assert_problem, problem_fields, Call, TestApp, TestUser};
+use toko_testkit::{address, problem_fields, Call, TestApp, TestUser};
 
 struct Book {
     app: TestApp,
@@ -282,13 +283,10 @@ async fn checkout_without_an_address_or_with_a_wrong_one_is_refused_before_anyth
     // A guest cart has no address book.
     let guest = book
         .app
-        .client
-        .post(book.app.url("/api/v1/carts"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(guest.status(), 201, "{}", guest.text().await.unwrap());
-    let guest: Value = guest.json().await.unwrap();
+        .anonymous()
+        .request(Method::POST, "/api/v1/carts")
+        .expect(201)
+        .await;
     let problem = book
         .app
         .anonymous()
@@ -310,17 +308,13 @@ async fn another_customers_address_cannot_be_read_changed_or_deleted() {
     let mine = book.saved(json!({"address": address()})).await;
     let path = format!("/api/v1/me/addresses/{}", mine["id"].as_str().unwrap());
     let other = book.app.register_customer().await;
+    let as_other = book.app.by(&other);
     for request in [
-        book.app.get(&path),
-        book.app.put(&path, &json!({"address": bandung()})),
-        book.app.delete(&path),
+        as_other.get(&path),
+        as_other.put(&path, &json!({"address": bandung()})),
+        as_other.delete(&path),
     ] {
-        let resp = request
-            .bearer_auth(&other.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(resp, 404, "not_found").await;
+        request.expect_problem(404, "not_found").await;
     }
     let unchanged = book.app.by(&book.customer).get(&path).expect(200).await;
     assert_eq!(unchanged, mine);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, Call, TestApp, TestUser};
+use toko_testkit::{assert_problem, problem_fields, Call, TestApp, TestUser};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -90,12 +90,7 @@ async fn invalid_registrations_name_every_bad_field() {
         )
         .expect_problem(422, "validation_failed")
         .await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&body);
     assert_eq!(fields, vec!["email", "name", "password"]);
 
     for (password, why) in [
@@ -121,12 +116,7 @@ async fn invalid_registrations_name_every_bad_field() {
         )
         .expect_problem(422, "validation_failed")
         .await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&body);
     assert_eq!(fields, vec!["email", "name", "password"], "{body}");
 
     // Fields that do not even fit the schema (a number for a string, a missing field) are

@@ -1,5 +1,6 @@
 //! Carts: customers' carts, guest carts with tokens, the merge at login, limits and owners.
 
+use reqwest::Method;
 use serde_json::{json, Value};
 use toko_testkit::{TestApp, TestUser};
 
@@ -169,15 +170,12 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
     let user = f.app.register_customer().await;
     f.app.add_to_cart(&user, &a, 2).await;
 
-    let resp = f
+    let guest = f
         .app
-        .client
-        .post(f.app.url("/api/v1/carts"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let guest: Value = resp.json().await.unwrap();
+        .anonymous()
+        .request(Method::POST, "/api/v1/carts")
+        .expect(201)
+        .await;
     let token = guest["cart_token"].as_str().unwrap().to_owned();
     for (variant, quantity) in [(&a, 2), (&b, 1)] {
         f.app
@@ -237,14 +235,12 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
         .await;
 
     // Registering with a guest token merges too.
-    let second: Value = f
+    let second = f
         .app
-        .client
-        .post(f.app.url("/api/v1/carts"))
-        .send()
+        .anonymous()
+        .request(Method::POST, "/api/v1/carts")
         .await
-        .unwrap()
-        .json()
+        .json::<Value>()
         .await
         .unwrap();
     let token = second["cart_token"].as_str().unwrap();

@@ -1,6 +1,7 @@
 //! Connections: slow or numerous clients cannot take the API down, and `/metrics` is not on
 //! the public port.
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use tokio::{
@@ -86,10 +87,10 @@ async fn thousands_of_slow_connections_do_not_slow_down_other_clients() {
         .await;
     let addr = address(&app);
     let latency = |app: &TestApp| {
-        let request = app.get("/health/live").send();
+        let request = app.anonymous().get("/health/live").into_future();
         async move {
             let started = Instant::now();
-            let resp = request.await.unwrap();
+            let resp = request.await;
             assert_eq!(resp.status(), 200);
             started.elapsed()
         }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use toko::{auth::verification::verification_token, config::Secret};
-use toko_testkit::{address, assert_problem, Call, TestApp, TestUser};
+use toko_testkit::{address, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 fn key() -> Secret {
@@ -121,18 +121,17 @@ async fn a_shop_can_require_a_verified_address_to_check_out() {
     let user = app.register_customer().await;
     app.add_to_cart(&user, &variant, 1).await;
     let checkout = || {
-        app.post(
-            "/api/v1/checkout",
-            &json!({ "shipping_address": address(), "shipping_method": "standard" }),
-        )
-        .header("idempotency-key", Uuid::new_v4().to_string())
-        .bearer_auth(&user.access_token)
-        .send()
+        app.by(&user)
+            .post(
+                "/api/v1/checkout",
+                &json!({ "shipping_address": address(), "shipping_method": "standard" }),
+            )
+            .idempotency_key(&Uuid::new_v4().to_string())
     };
-    assert_problem(checkout().await.unwrap(), 403, "email_not_verified").await;
+    checkout().expect_problem(403, "email_not_verified").await;
     let id = links(&app, &user).await[0];
     verify(&app, &verification_token(&key(), id))
         .expect(204)
         .await;
-    assert_eq!(checkout().await.unwrap().status(), 201);
+    checkout().expect(201).await;
 }

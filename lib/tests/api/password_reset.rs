@@ -6,7 +6,7 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use std::future::IntoFuture;
 use toko::{auth::resets::reset_token, config::Secret};
-use toko_testkit::{Call, TestApp, TestUser};
+use toko_testkit::{problem_fields, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 /// The key the test apps derive reset links with.
@@ -77,12 +77,7 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
     let problem = confirm(&app, "not-a-token", "short")
         .expect_problem(422, "validation_failed")
         .await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["token", "new_password"]);
 
     let new_password = "a brand new passphrase 42";

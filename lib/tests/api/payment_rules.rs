@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use toko::consistency;
 
-use toko_testkit::{eventually, Call, Shop, TestApp, TestUser};
+use toko_testkit::{eventually, problem_fields, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
 /// One phone in stock ten times over.
@@ -185,12 +185,7 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     )
     .expect_problem(422, "validation_failed")
     .await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["amount", "reference"]);
 
     let manual_path = format!("/api/v1/admin/orders/{order}/manual-refunds");

@@ -4,7 +4,7 @@
 use futures::future::join_all;
 use serde_json::{json, Value};
 use std::future::IntoFuture;
-use toko_testkit::{address, Call, Shop, TestApp, TestUser};
+use toko_testkit::{address, problem_fields, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
 async fn shop() -> Shop {
@@ -882,25 +882,22 @@ async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_cus
         .await
         .unwrap();
     let token = guest["cart_token"].as_str().unwrap();
-    let as_guest = |request: reqwest::RequestBuilder| request.header("x-cart-token", token);
-    let resp = as_guest(s.app.post(
-        "/api/v1/cart/items",
-        &json!({"variant_id": shirt, "quantity": 1}),
-    ))
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cart: Value = as_guest(
-        s.app
-            .post("/api/v1/cart/promotions", &json!({"code": "members"})),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let visitor = s.app.anonymous();
+    visitor
+        .post(
+            "/api/v1/cart/items",
+            &json!({"variant_id": shirt, "quantity": 1}),
+        )
+        .header("x-cart-token", token)
+        .expect(200)
+        .await;
+    let cart = visitor
+        .post("/api/v1/cart/promotions", &json!({"code": "members"}))
+        .header("x-cart-token", token)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     assert_eq!(rejected(&cart), ("MEMBERS", "not_eligible"));
     assert_eq!(cart["discount_total"], 1_000);
 
@@ -984,12 +981,7 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
         json!({"lines": [{"line_id": shirts["id"], "quantity": 1}, {"line_id": Uuid::nil(), "quantity": 1}],
                "amount": 5, "reason": "again"}),
     ).expect_problem(422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&body);
     assert_eq!(fields, ["amount", "lines[0].quantity", "lines[1].line_id"]);
 
     // The hat, refunded outside Midtrans: what was paid for it.

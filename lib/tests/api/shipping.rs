@@ -9,7 +9,9 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, Call, TestApp, TestAppBuilder, TestUser};
+use toko_testkit::{
+    address, assert_problem, problem_fields, Call, TestApp, TestAppBuilder, TestUser,
+};
 use uuid::Uuid;
 
 struct Shop {
@@ -279,12 +281,7 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
 async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
     let shop = Shop::open(TestApp::builder()).await;
     let body = shop.app.by(&shop.admin).post("/api/v1/admin/shipping-zones", &json!({ "name": " ", "countries": ["id", "IDN"], "postal_prefixes": ["10-1", "#"], "rates": [ {"method": "teleport", "fee": -1}, {"method": "standard", "min_weight_grams": 500, "max_weight_grams": 100, "fee": 1, "min_days": 5, "max_days": 2} ] })).expect_problem(422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&body);
     assert_eq!(
         fields,
         [
@@ -318,14 +315,13 @@ async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
     );
     let replaced = shop
         .app
-        .client
-        .put(shop.app.url(&path))
-        .json(&json!({"name": "Java", "countries": ["ID"],
-                      "rates": [{"method": "express", "fee": 20000}]}))
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .by(&shop.admin)
+        .put(
+            &path,
+            &json!({"name": "Java", "countries": ["ID"],
+                    "rates": [{"method": "express", "fee": 20000}]}),
+        )
+        .await;
     assert_eq!(replaced.status(), 200);
     let got: Value = shop.app.by(&shop.admin).get(&path).expect(200).await;
     assert_eq!(got["postal_prefixes"], json!([]));
@@ -349,12 +345,7 @@ async fn a_quote_needs_a_country_and_names_every_bad_part() {
         .get("/api/v1/cart/shipping-options?postal_code=%23%23")
         .expect_problem(422, "validation_failed")
         .await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&body);
     assert_eq!(fields, ["country_code", "postal_code"]);
     // An empty cart has nothing to ship.
     assert!(shop.options("country_code=ID").await.is_empty());

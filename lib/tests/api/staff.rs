@@ -3,7 +3,7 @@
 //! with effect on the next request.
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, problem_fields, Call, TestApp, TestUser};
+use toko_testkit::{problem_fields, Call, TestApp, TestUser};
 
 /// The link token of an invite, derived as the notifier derives it for the email.
 fn invite_token(invite: &Value) -> String {
@@ -140,37 +140,28 @@ async fn the_owner_changes_roles_and_disables_staff_with_effect_on_the_next_requ
     create().expect(403).await;
 
     let change = |user: &TestUser, by: &TestUser, role: &str| {
-        app.client
-            .put(app.url(&format!("/api/v1/admin/users/{}/role", user.id)))
-            .json(&json!({"role": role}))
-            .bearer_auth(&by.access_token)
-            .send()
+        app.by(by).put(
+            &format!("/api/v1/admin/users/{}/role", user.id),
+            &json!({"role": role}),
+        )
     };
-    let resp = change(&support, &owner, "catalog_manager").await.unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    change(&support, &owner, "catalog_manager")
+        .expect(200)
+        .await;
     // The same access token, the new role.
     create().expect(201).await;
 
-    assert_problem(
-        change(&owner, &owner, "support").await.unwrap(),
-        409,
-        "cannot_change_own_role",
-    )
-    .await;
+    change(&owner, &owner, "support")
+        .expect_problem(409, "cannot_change_own_role")
+        .await;
     let customer = app.register_customer().await;
-    assert_problem(
-        change(&customer, &owner, "support").await.unwrap(),
-        409,
-        "not_staff",
-    )
-    .await;
+    change(&customer, &owner, "support")
+        .expect_problem(409, "not_staff")
+        .await;
     let admin = app.register_admin().await;
-    assert_problem(
-        change(&support, &admin, "owner").await.unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    change(&support, &admin, "owner")
+        .expect_problem(403, "forbidden")
+        .await;
 
     // Administrators disable customers, not staff; the owner disables staff.
     let disable = |user: &TestUser, by: &TestUser| {

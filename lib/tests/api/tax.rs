@@ -4,7 +4,7 @@
 //! the tax that was paid.
 
 use serde_json::{json, Value};
-use toko_testkit::{address, order_line as line, Call, TestApp, TestUser};
+use toko_testkit::{address, order_line as line, problem_fields, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 struct Shop {
@@ -338,12 +338,7 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
         )
         .expect_problem(422, "validation_failed")
         .await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["code", "name", "rate_bp"]);
     s.admin(
         reqwest::Method::POST,

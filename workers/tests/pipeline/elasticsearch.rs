@@ -49,15 +49,13 @@ async fn pipeline_on(index: &TestIndex) -> (Pipeline, Search) {
 
 /// The total of a search through the API.
 async fn total(p: &Pipeline, q: &str) -> i64 {
-    let resp = p
+    let body = p
         .app
+        .anonymous()
         .get("/api/v1/search")
         .query(&[("q", q)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "search {q:?}");
-    let body: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     body["total"].as_i64().unwrap()
 }
 
