@@ -487,6 +487,16 @@ impl TestApp {
             .idempotency_key(key)
     }
 
+    /// Checks out the customer's cart with the standard body and a fresh key; asserts the order
+    /// was placed and returns it.
+    pub async fn place_order(&self, user: &TestUser) -> Value {
+        let placed = self
+            .checkout(user, &uuid::Uuid::new_v4().to_string())
+            .expect(201)
+            .await;
+        placed["order"].clone()
+    }
+
     /// Moves an order's payment deadline into the past, as if `ORDER_PAYMENT_TTL` (at least 5
     /// minutes) had gone by.
     pub async fn backdate_payment_deadline(&self, order_id: &str) {
@@ -562,6 +572,13 @@ impl TestApp {
         }
         self.sim_action(number, "pay", body).await;
         self.wait_for_order_status(order_id, "paid").await;
+    }
+
+    /// [`Self::pay`] for an order as the API shows it.
+    pub async fn pay_order(&self, order: &Value, payment_type: Option<&str>) {
+        let id = order["id"].as_str().expect("order id");
+        let number = order["number"].as_str().expect("order number");
+        self.pay(id, number, payment_type).await;
     }
 
     pub async fn sim_call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {

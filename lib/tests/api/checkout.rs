@@ -5,55 +5,40 @@ use std::future::IntoFuture;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
-
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    category: String,
-}
+use toko_testkit::{address, assert_problem, Shop, TestApp, TestUser};
 
 async fn shop() -> Shop {
-    let app = TestApp::builder()
-        .setting("DATABASE_MAX_CONNECTIONS", "20")
-        .spawn()
-        .await;
-    let admin = app.register_admin().await;
-    let category = app.create_category_id(&admin, "Gadgets", None).await;
-    Shop {
-        app,
-        admin,
-        category,
-    }
+    Shop::on(TestApp::builder().setting("DATABASE_MAX_CONNECTIONS", "20"))
+        .category("gadgets", "Gadgets", None)
+        .open()
+        .await
 }
 
-impl Shop {
-    async fn variant(&self, sku: &str, price: i64, stock: i64) -> String {
-        self.app
-            .create_simple_variant(
-                &self.admin,
-                &self.category,
-                &format!("Gadget {sku}"),
-                sku,
-                price,
-                stock,
-            )
-            .await
-    }
+async fn variant(s: &Shop, sku: &str, price: i64, stock: i64) -> String {
+    s.app
+        .create_simple_variant(
+            &s.admin,
+            &s.categories["gadgets"],
+            &format!("Gadget {sku}"),
+            sku,
+            price,
+            stock,
+        )
+        .await
+}
 
-    async fn counts(&self) -> (i64, i64) {
-        sqlx::query_as("select (select count(*) from orders), (select count(*) from order_lines)")
-            .fetch_one(&self.app.db)
-            .await
-            .unwrap()
-    }
+async fn counts(s: &Shop) -> (i64, i64) {
+    sqlx::query_as("select (select count(*) from orders), (select count(*) from order_lines)")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
     let s = shop().await;
-    let phone = s.variant("PHONE", 3_000_000, 5).await;
-    let case = s.variant("CASE", 150_000, 10).await;
+    let phone = variant(&s, "PHONE", 3_000_000, 5).await;
+    let case = variant(&s, "CASE", 150_000, 10).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &phone, 1).await;
     s.app.add_to_cart(&user, &case, 2).await;
@@ -120,7 +105,7 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
 #[tokio::test]
 async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
     let s = shop().await;
-    let v = s.variant("FORM-1", 1_000, 5).await;
+    let v = variant(&s, "FORM-1", 1_000, 5).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 1).await;
 
@@ -181,13 +166,13 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
         .idempotency_key("x")
         .expect_problem(401, "unauthorized")
         .await;
-    assert_eq!(s.counts().await, (0, 0));
+    assert_eq!(counts(&s).await, (0, 0));
 }
 
 #[tokio::test]
 async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refused() {
     let s = shop().await;
-    let v = s.variant("REPLAY-1", 10_000, 5).await;
+    let v = variant(&s, "REPLAY-1", 10_000, 5).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 1).await;
 
@@ -200,7 +185,7 @@ async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refu
         .unwrap();
     let again = s.app.checkout(&user, "replay-key").expect(201).await;
     assert_eq!(first, again, "the original response, not a second order");
-    assert_eq!(s.counts().await.0, 1);
+    assert_eq!(counts(&s).await.0, 1);
 
     s.app
         .by(&user)
@@ -216,13 +201,13 @@ async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refu
     let other = s.app.register_customer().await;
     s.app.add_to_cart(&other, &v, 1).await;
     s.app.checkout(&other, "replay-key").expect(201).await;
-    assert_eq!(s.counts().await.0, 2);
+    assert_eq!(counts(&s).await.0, 2);
 }
 
 #[tokio::test]
 async fn twenty_concurrent_retries_of_one_key_make_one_order_and_twenty_identical_responses() {
     let s = shop().await;
-    let v = s.variant("RACE-KEY", 10_000, 50).await;
+    let v = variant(&s, "RACE-KEY", 10_000, 50).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 3).await;
 
@@ -237,14 +222,14 @@ async fn twenty_concurrent_retries_of_one_key_make_one_order_and_twenty_identica
         bodies.windows(2).all(|w| w[0] == w[1]),
         "all twenty responses are identical"
     );
-    assert_eq!(s.counts().await.0, 1);
+    assert_eq!(counts(&s).await.0, 1);
     assert_eq!(s.app.stock_of("RACE-KEY").await, (50, 3));
 }
 
 #[tokio::test]
 async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_the_new_price() {
     let s = shop().await;
-    let v = s.variant("PRICEY", 100_000, 5).await;
+    let v = variant(&s, "PRICEY", 100_000, 5).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 2).await;
     s.app
@@ -278,7 +263,7 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
         ),
         (Some("price_changed"), Some(100_000), Some(120_000))
     );
-    assert_eq!(s.counts().await, (0, 0));
+    assert_eq!(counts(&s).await, (0, 0));
     assert_eq!(s.app.stock_of("PRICEY").await, (5, 0));
 
     let resp = s.app.checkout(&user, "price-1").await;
@@ -294,8 +279,8 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
 #[tokio::test]
 async fn short_lines_are_listed_and_nothing_is_written() {
     let s = shop().await;
-    let plenty = s.variant("PLENTY", 1_000, 50).await;
-    let scarce = s.variant("SCARCE", 1_000, 4).await;
+    let plenty = variant(&s, "PLENTY", 1_000, 50).await;
+    let scarce = variant(&s, "SCARCE", 1_000, 4).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &plenty, 2).await;
     s.app.add_to_cart(&user, &scarce, 3).await;
@@ -322,7 +307,7 @@ async fn short_lines_are_listed_and_nothing_is_written() {
         ),
         (Some("SCARCE"), Some(3), Some(2))
     );
-    assert_eq!(s.counts().await, (0, 0));
+    assert_eq!(counts(&s).await, (0, 0));
     assert_eq!(
         s.app.stock_of("PLENTY").await,
         (50, 0),
@@ -335,7 +320,7 @@ async fn short_lines_are_listed_and_nothing_is_written() {
 #[tokio::test]
 async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
     let s = shop().await;
-    let hot = s.variant("HOT-DROP", 499_000, 50).await;
+    let hot = variant(&s, "HOT-DROP", 499_000, 50).await;
     let buyers: Vec<TestUser> = join_all((0..200).map(|_| s.app.register_customer())).await;
     join_all(buyers.iter().map(|b| s.app.add_to_cart(b, &hot, 1))).await;
 

@@ -6,7 +6,6 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use std::future::IntoFuture;
 use toko_testkit::{order_line as line, problem_fields, Call, Shop, TestApp};
-use uuid::Uuid;
 
 /// Ten shirts and ten hats, paid through the simulator.
 async fn shop() -> Shop {
@@ -27,15 +26,9 @@ async fn paid_order(s: &Shop, shirts: i64, hats: i64, payment_type: &str) -> Val
             s.app.add_to_cart(&user, variant, quantity).await;
         }
     }
-    let resp = s.app.checkout(&user, &Uuid::new_v4().to_string()).await;
-    assert_eq!(resp.status(), 201);
-    let order = resp.json::<Value>().await.unwrap()["order"].clone();
-    let (id, number) = (
-        order["id"].as_str().unwrap(),
-        order["number"].as_str().unwrap(),
-    );
-    s.app.pay(id, number, Some(payment_type)).await;
-    admin_order(s, id).await
+    let order = s.app.place_order(&user).await;
+    s.app.pay_order(&order, Some(payment_type)).await;
+    admin_order(s, order["id"].as_str().unwrap()).await
 }
 
 async fn admin_order(s: &Shop, id: &str) -> Value {

@@ -86,11 +86,7 @@ fn checkout(s: &Shop, user: &TestUser, method: &str) -> Call {
 /// Checks out and pays with `payment_type` through the simulator; returns the order.
 async fn paid_order(s: &Shop, user: &TestUser, payment_type: &str) -> Value {
     let order = place_order(s, user, "standard").await;
-    let (id, number) = (
-        order["id"].as_str().unwrap(),
-        order["number"].as_str().unwrap(),
-    );
-    s.app.pay(id, number, Some(payment_type)).await;
+    s.app.pay_order(&order, Some(payment_type)).await;
     order
 }
 
