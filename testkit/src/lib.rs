@@ -5,6 +5,10 @@
 //! migrations), which makes a fresh database cost tens of milliseconds instead of a full
 //! migration run. Messaging tests get a RabbitMQ vhost of their own ([`TestBroker`]); email and
 //! webhook tests get a real SMTP server ([`SmtpCatcher`]) and webhook endpoint ([`WebhookReceiver`]).
+//!
+//! A spec reads as a story: a [`Shop`] to start from, requests through [`TestApp::by`] /
+//! [`TestApp::anonymous`] that state the answer they expect ([`Call::expect`],
+//! [`Call::expect_problem`]), and [`eventually`] for whatever happens asynchronously.
 
 pub mod broker;
 pub mod client;

@@ -50,14 +50,8 @@ fn admin_post(s: &Shop, path: &str, body: Value, key: Option<&str>) -> Call {
     }
 }
 
-async fn admin_get(s: &Shop, path: &str) -> Value {
-    let resp = s.app.by(&s.admin).get(path).await;
-    assert_eq!(resp.status(), 200, "GET {path}");
-    resp.json().await.unwrap()
-}
-
 async fn history_of(s: &Shop, order: &str) -> Vec<Value> {
-    admin_get(s, &format!("/api/v1/admin/orders/{order}")).await["history"]
+    s.admin_get(&format!("/api/v1/admin/orders/{order}")).await["history"]
         .as_array()
         .unwrap()
         .clone()
@@ -76,7 +70,7 @@ async fn sim_view(s: &Shop, number: &str) -> Value {
 }
 
 async fn exceptions(s: &Shop) -> Vec<Value> {
-    admin_get(s, "/api/v1/admin/payment-exceptions").await["items"]
+    s.admin_get("/api/v1/admin/payment-exceptions").await["items"]
         .as_array()
         .unwrap()
         .clone()
@@ -550,8 +544,9 @@ async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
         sim_view(&s, &number).await["transaction"]["transaction_status"],
         "settlement"
     );
-    let open: Vec<Value> = admin_get(&s, "/api/v1/admin/payment-exceptions?state=open").await
-        ["items"]
+    let open: Vec<Value> = s
+        .admin_get("/api/v1/admin/payment-exceptions?state=open")
+        .await["items"]
         .as_array()
         .unwrap()
         .clone();
