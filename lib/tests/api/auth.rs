@@ -367,10 +367,24 @@ async fn changing_the_password_revokes_other_sessions_but_keeps_this_one() {
     let this = app.register_customer().await;
     let other = app.login(&this.email, &this.password).await;
 
-    let body = app.by(&this).post("/api/v1/me/password", &json!({"current_password": "not my password", "new_password": "a brand new passphrase"})).expect_problem(422, "wrong_current_password").await;
+    let body = app
+        .by(&this)
+        .post(
+            "/api/v1/me/password",
+            &json!({"current_password": "not my password", "new_password": "a brand new passphrase"}),
+        )
+        .expect_problem(422, "wrong_current_password")
+        .await;
     assert_eq!(body["errors"][0]["field"], "current_password");
 
-    app.by(&this).post("/api/v1/me/password", &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token})).expect(204).await;
+    app
+        .by(&this)
+        .post(
+            "/api/v1/me/password",
+            &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token}),
+        )
+        .expect(204)
+        .await;
 
     let kept = app
         .anonymous()
@@ -549,7 +563,14 @@ mod revocation {
         let other = app.login(&this.email, &this.password).await;
         assert_eq!(me(&app, &other.access_token).await, 200);
 
-        app.by(&this).post("/api/v1/me/password", &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token})).expect(204).await;
+        app
+            .by(&this)
+            .post(
+                "/api/v1/me/password",
+                &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token}),
+            )
+            .expect(204)
+            .await;
 
         assert_eq!(
             me(&app, &other.access_token).await,

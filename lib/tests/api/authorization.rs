@@ -626,7 +626,15 @@ impl World {
             "create_category" => c.post(url("/api/v1/admin/categories")).json(&json!({"name": format!("Cat {unique}")})),
             "update_category" => c.patch(url(&format!("/api/v1/admin/categories/{}", self.category))).json(&json!({"description": "x"})),
             "delete_category" => {
-                let fresh: Value = self.admin_post("/api/v1/admin/categories", json!({"name": format!("Del {unique}")})).await.json().await.unwrap();
+                let fresh: Value = self
+                    .admin_post(
+                        "/api/v1/admin/categories",
+                        json!({"name": format!("Del {unique}")}),
+                    )
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
                 c.delete(url(&format!("/api/v1/admin/categories/{}", fresh["id"].as_str().unwrap())))
             }
             "create_product" => c.post(url("/api/v1/admin/products")).json(&json!({
@@ -667,7 +675,11 @@ impl World {
             "reject_return" => c.post(url(&format!("/api/v1/admin/returns/{}/reject", self.return_of_a(&[]).await))).json(&json!({"reason": "worn"})),
             "receive_return" => {
                 let id = self.return_of_a(&["approve"]).await;
-                let returned: Value = self.app.by(&self.admin).get(&format!("/api/v1/admin/returns/{id}")).expect(200).await;
+                let returned: Value = self.app
+                    .by(&self.admin)
+                    .get(&format!("/api/v1/admin/returns/{id}"))
+                    .expect(200)
+                    .await;
                 c.post(url(&format!("/api/v1/admin/returns/{id}/receive")))
                     .json(&json!({"lines": [{"line_id": returned["lines"][0]["line_id"], "disposition": "write_off"}]}))
             }

@@ -252,7 +252,14 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
         )
         .header("x-cart-token", token)
         .await;
-    let resp = f.app.anonymous().post("/api/v1/auth/register", &json!({"email": "newbie@example.com", "password": "correct horse battery", "name": "N"})).header("x-cart-token", token).await;
+    let resp = f.app
+        .anonymous()
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "newbie@example.com", "password": "correct horse battery", "name": "N"}),
+        )
+        .header("x-cart-token", token)
+        .await;
     let session: Value = resp.json().await.unwrap();
     let cart: Value = f
         .app

@@ -533,7 +533,26 @@ async fn admin_catalog_routes_require_the_admin_role() {
 #[tokio::test]
 async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written() {
     let s = shop().await;
-    let body = s.app.by(&s.admin).post("/api/v1/admin/products", &json!({ "name": "", "slug": "Not A Slug", "category_id": s.categories["shirts"], "images": [{"url": "ftp://nope"}], "options": ["size"], "variants": [ {"sku": "bad sku", "price": -5, "stock_on_hand": 1, "options": {"size": "M"}}, {"sku": "OK-1", "price": 100, "stock_on_hand": -1, "options": {"colour": "red"}}, {"sku": "OK-1", "price": 100, "stock_on_hand": 1, "options": {"size": "L"}} ] })).expect_problem(422, "validation_failed").await;
+    let body = s
+        .app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/products",
+            &json!({
+                "name": "",
+                "slug": "Not A Slug",
+                "category_id": s.categories["shirts"],
+                "images": [{"url": "ftp://nope"}],
+                "options": ["size"],
+                "variants": [
+                    {"sku": "bad sku", "price": -5, "stock_on_hand": 1, "options": {"size": "M"}},
+                    {"sku": "OK-1", "price": 100, "stock_on_hand": -1, "options": {"colour": "red"}},
+                    {"sku": "OK-1", "price": 100, "stock_on_hand": 1, "options": {"size": "L"}}
+                ]
+            }),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     let fields: HashSet<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -553,7 +572,18 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
         assert!(fields.contains(f), "{f} missing from {fields:?}");
     }
 
-    let body = s.app.by(&s.admin).post("/api/v1/admin/products", &json!({ "name": "Orphan", "category_id": "00000000-0000-0000-0000-000000000000", "variants": [{"sku": "ORPHAN-1", "price": 1, "stock_on_hand": 1}] })).expect_problem(422, "validation_failed").await;
+    let body = s
+        .app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/products",
+            &json!({
+                "name": "Orphan", "category_id": "00000000-0000-0000-0000-000000000000",
+                "variants": [{"sku": "ORPHAN-1", "price": 1, "stock_on_hand": 1}]
+            }),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "category_id");
 
     s.app
@@ -713,8 +743,22 @@ async fn duplicate_slugs_and_skus_are_conflicts() {
             1,
         )
         .await;
-    s.app.by(&s.admin).post("/api/v1/admin/products", &json!({ "name": "Other", "slug": "unique", "category_id": s.categories["shirts"], "variants": [{"sku": "UNIQ-2", "price": 1, "stock_on_hand": 1}] })).expect_problem(409, "slug_taken").await;
-    s.app.by(&s.admin).post("/api/v1/admin/products", &json!({ "name": "Other", "category_id": s.categories["shirts"], "variants": [{"sku": "UNIQ-1", "price": 1, "stock_on_hand": 1}] })).expect_problem(409, "sku_taken").await;
+    s.app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/products",
+            &json!({ "name": "Other", "slug": "unique", "category_id": s.categories["shirts"], "variants": [{"sku": "UNIQ-2", "price": 1, "stock_on_hand": 1}] }),
+        )
+        .expect_problem(409, "slug_taken")
+        .await;
+    s.app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/products",
+            &json!({ "name": "Other", "category_id": s.categories["shirts"], "variants": [{"sku": "UNIQ-1", "price": 1, "stock_on_hand": 1}] }),
+        )
+        .expect_problem(409, "sku_taken")
+        .await;
 
     // Without an explicit slug, a taken name still gets a fresh slug.
     let again = s
@@ -741,9 +785,21 @@ async fn variants_are_added_updated_and_deleted_but_never_the_last_one() {
     let pid = product["id"].as_str().unwrap();
     let admin = s.app.by(&s.admin);
 
-    let m = admin.post(&format!("/api/v1/admin/products/{pid}/variants"), &json!({"sku": "SOCK-M", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}})).expect(201).await;
+    let m = admin
+        .post(
+            &format!("/api/v1/admin/products/{pid}/variants"),
+            &json!({"sku": "SOCK-M", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}}),
+        )
+        .expect(201)
+        .await;
 
-    let body = admin.post(&format!("/api/v1/admin/products/{pid}/variants"), &json!({"sku": "SOCK-M2", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}})).expect_problem(422, "validation_failed").await;
+    let body = admin
+        .post(
+            &format!("/api/v1/admin/products/{pid}/variants"),
+            &json!({"sku": "SOCK-M2", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}}),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "options");
 
     let resp = admin

@@ -266,13 +266,26 @@ async fn a_virtual_account_payment_is_refunded_outside_midtrans_and_an_untouched
     let s = shop().await;
     let order = paid_order(&s, 1, 1, "bank_transfer").await;
 
-    let problem = cancel_units(&s, &order, json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)], "reason": "cannot ship"}), ).expect_problem(422, "validation_failed").await;
+    let problem = cancel_units(
+        &s,
+        &order,
+        json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)], "reason": "cannot ship"}),
+    )
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(
         problem_fields(&problem),
         ["manual.method", "manual.reference"]
     );
     let manual = json!({"method": "bank_transfer", "reference": "BCA-77"});
-    let problem = cancel_units(&s, &order, json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)], "reason": "cannot ship", "manual": manual}), ).expect_problem(422, "validation_failed").await;
+    let problem = cancel_units(
+        &s,
+        &order,
+        json!({"lines": [units(&order, "SHIRT", 1), units(&order, "HAT", 1)],
+               "reason": "cannot ship", "manual": manual}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(
         problem_fields(&problem),
         ["lines"],

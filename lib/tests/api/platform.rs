@@ -232,7 +232,12 @@ async fn behind_a_trusted_proxy_the_client_ip_is_the_right_most_forwarded_entry(
         .spawn()
         .await;
     let fail = |forwarded: &'static str| {
-        app.anonymous().post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+        app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}),
+            )
             .header("x-forwarded-for", forwarded)
     };
     // The client forges the left entry each time; the proxy appended 203.0.113.7.
@@ -254,7 +259,12 @@ async fn the_client_ip_counts_every_forwarded_for_line_and_the_trusted_hops() {
         .spawn()
         .await;
     let fail = |lines: &[&str]| {
-        let mut request = app.anonymous().post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}));
+        let mut request = app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}),
+            );
         for line in lines {
             request = request.header("x-forwarded-for", line);
         }
@@ -274,7 +284,12 @@ async fn the_client_ip_counts_every_forwarded_for_line_and_the_trusted_hops() {
         .spawn()
         .await;
     let fail = |forwarded: &'static str| {
-        app.anonymous().post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+        app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}),
+            )
             .header("x-forwarded-for", forwarded)
     };
     fail("1.1.1.1, 203.0.113.9, 10.0.0.2").expect(401).await;

@@ -429,7 +429,14 @@ async fn free_shipping_covers_only_its_methods() {
         "shipping_methods": ["standard"]}),
     )
     .await;
-    let body = s.app.by(&s.admin).post("/api/v1/admin/promotions", &json!({"name": "x", "code": "BADSHIP", "effect": "free_shipping", "shipping_methods": ["teleport"]})).expect_problem(422, "validation_failed").await;
+    let body = s.app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/promotions",
+            &json!({"name": "x", "code": "BADSHIP", "effect": "free_shipping", "shipping_methods": ["teleport"]}),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "shipping_methods[0]");
 
     let user = s.app.register_customer().await;
@@ -762,7 +769,17 @@ async fn midtrans_accepts_discounted_orders_whose_items_sum_to_the_gross_amount(
 #[tokio::test]
 async fn staff_manage_promotions_and_bad_input_names_every_field() {
     let s = shop().await;
-    let body = s.app.by(&s.admin).post("/api/v1/admin/promotions", &json!({"name": "", "code": "a b", "effect": "order_percent", "percent": 150, "amount": 5, "category_ids": [Uuid::nil()], "starts_at": "2027-01-02T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z", "usage_limit": 0})).expect_problem(422, "validation_failed").await;
+    let body = s
+        .app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/promotions",
+            &json!({"name": "", "code": "a b", "effect": "order_percent", "percent": 150, "amount": 5,
+                "category_ids": [Uuid::nil()], "starts_at": "2027-01-02T00:00:00Z",
+                "ends_at": "2027-01-01T00:00:00Z", "usage_limit": 0}),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     let mut fields: Vec<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -1006,7 +1023,14 @@ async fn concurrent_refunds_of_one_line_never_give_back_more_units_than_were_bou
     let id = order["id"].as_str().unwrap();
     let line = order["lines"][0]["id"].clone();
     let responses = join_all((0..8).map(|i| {
-        s.app.by(&s.admin).post(&format!("/api/v1/admin/orders/{id}/manual-refunds"), &json!({"lines": [{"line_id": line, "quantity": 1}], "method": "bank_transfer", "reference": format!("BCA-{i}"), "note": "returned"})).into_future()
+        s.app
+            .by(&s.admin)
+            .post(
+                &format!("/api/v1/admin/orders/{id}/manual-refunds"),
+                &json!({"lines": [{"line_id": line, "quantity": 1}], "method": "bank_transfer",
+                        "reference": format!("BCA-{i}"), "note": "returned"}),
+            )
+            .into_future()
     }))
     .await;
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();

@@ -473,7 +473,18 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
     s.app.add_to_cart(&user, &book, 2).await;
     let order = delivered_order(&s, &user, "gopay", None).await;
     let book_id = line(&order, "BOOK")["id"].clone();
-    let problem = s.app.by(&user).post(&format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()), &json!({"lines": [{"line_id": book_id, "quantity": 0, "reason": "damaged"}, {"line_id": Uuid::nil(), "quantity": 1, "reason": "damaged"}, {"line_id": book_id, "quantity": 1, "reason": "damaged"}], "note": "x".repeat(1001)})).expect_problem(422, "validation_failed").await;
+    let problem = s
+        .app
+        .by(&user)
+        .post(
+            &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
+            &json!({"lines": [{"line_id": book_id, "quantity": 0, "reason": "damaged"},
+                              {"line_id": Uuid::nil(), "quantity": 1, "reason": "damaged"},
+                              {"line_id": book_id, "quantity": 1, "reason": "damaged"}],
+                    "note": "x".repeat(1001)}),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(
         problem_fields(&problem),
         [

@@ -280,7 +280,16 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
 #[tokio::test]
 async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
     let shop = Shop::open(TestApp::builder()).await;
-    let body = shop.app.by(&shop.admin).post("/api/v1/admin/shipping-zones", &json!({ "name": " ", "countries": ["id", "IDN"], "postal_prefixes": ["10-1", "#"], "rates": [ {"method": "teleport", "fee": -1}, {"method": "standard", "min_weight_grams": 500, "max_weight_grams": 100, "fee": 1, "min_days": 5, "max_days": 2} ] })).expect_problem(422, "validation_failed").await;
+    let body = shop.app.by(&shop.admin).post("/api/v1/admin/shipping-zones", &json!({
+                "name": " ",
+                "countries": ["id", "IDN"],
+                "postal_prefixes": ["10-1", "#"],
+                "rates": [
+                    {"method": "teleport", "fee": -1},
+                    {"method": "standard", "min_weight_grams": 500, "max_weight_grams": 100, "fee": 1,
+                     "min_days": 5, "max_days": 2}
+                ]
+            })).expect_problem(422, "validation_failed").await;
     let fields = problem_fields(&body);
     assert_eq!(
         fields,

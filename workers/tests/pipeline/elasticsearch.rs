@@ -100,7 +100,17 @@ async fn a_product_change_is_searchable_within_seconds() {
             .fetch_one(&p.app.db)
             .await
             .unwrap();
-    let resp = p.app.with_token(&p.admin_token).post("/api/v1/admin/products", &json!({ "name": "Kamus Nusantara", "category_id": category, "status": "active", "variants": [{ "sku": "KAMUS", "price": 120_000, "stock_on_hand": 3 }] })).await;
+    let resp = p
+        .app
+        .with_token(&p.admin_token)
+        .post(
+            "/api/v1/admin/products",
+            &json!({
+                "name": "Kamus Nusantara", "category_id": category, "status": "active",
+                "variants": [{ "sku": "KAMUS", "price": 120_000, "stock_on_hand": 3 }]
+            }),
+        )
+        .await;
     assert_eq!(resp.status(), 201, "create a product");
     let created = visible(&p, "kamus", 1).await;
 
