@@ -3,11 +3,11 @@
 //! and the settings a test worker runs with.
 
 use std::{
+    cell::RefCell,
     collections::HashMap,
-    future::Future,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use lapin::{
@@ -18,6 +18,8 @@ use lapin::{
 };
 use tokio::{net::TcpListener, task::JoinHandle};
 use toko::messaging::{management::Management, topology};
+
+use crate::eventually;
 
 /// The broker tests run against; override with `TEST_RABBITMQ_ADDR` and
 /// `TEST_RABBITMQ_MANAGEMENT_URL`.
@@ -165,18 +167,23 @@ impl Capture {
 
     /// Takes messages until `n` arrived (or panics after 10 s).
     pub async fn take_n(&self, n: usize) -> Vec<Delivery> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut got = Vec::new();
-        while got.len() < n {
-            got.extend(self.take().await);
-            assert!(
-                Instant::now() < deadline,
-                "expected {n} messages, got {}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        got
+        let got = RefCell::new(Vec::new());
+        eventually(
+            &format!("{n} messages"),
+            Duration::from_secs(10),
+            || async {
+                let taken = self.take().await;
+                let mut got = got.borrow_mut();
+                got.extend(taken);
+                if got.len() >= n {
+                    Ok(())
+                } else {
+                    Err(format!("{} messages", got.len()))
+                }
+            },
+        )
+        .await;
+        got.into_inner()
     }
 }
 
@@ -302,23 +309,4 @@ pub fn worker_settings(database_url: &str, rabbitmq_url: &str) -> HashMap<String
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect()
-}
-
-/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

@@ -8,6 +8,8 @@ use std::{
 use sqlx::{Connection, Executor, PgConnection};
 use toko::db::{quote_identifier, MIGRATOR};
 
+use crate::eventually;
+
 /// The server tests run against; override with `TEST_DATABASE_URL` (any database on it).
 fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -54,18 +56,17 @@ impl TestDatabase {
             quote_identifier(&template)
         );
         // Cloning fails while another session is briefly connected to the template; retry.
-        let mut attempt = 0;
-        loop {
-            match admin.execute(sqlx::AssertSqlSafe(statement.clone())).await {
-                Ok(_) => break,
-                Err(_) if attempt < 50 => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("could not create test database: {e}"),
-            }
-        }
-        let _ = admin.close().await;
+        let admin = tokio::sync::Mutex::new(admin);
+        eventually(
+            "a test database cloned from the template",
+            std::time::Duration::from_secs(5),
+            || async {
+                let mut admin = admin.lock().await;
+                admin.execute(sqlx::AssertSqlSafe(statement.clone())).await
+            },
+        )
+        .await;
+        let _ = admin.into_inner().close().await;
         Self {
             url: url_for(&name),
             name,

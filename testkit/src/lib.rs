@@ -5,21 +5,32 @@
 //! migrations), which makes a fresh database cost tens of milliseconds instead of a full
 //! migration run. Messaging tests get a RabbitMQ vhost of their own ([`TestBroker`]); email and
 //! webhook tests get a real SMTP server ([`SmtpCatcher`]) and webhook endpoint ([`WebhookReceiver`]).
+//!
+//! A spec reads as a story: a [`Shop`] to start from, requests through [`TestApp::by`] /
+//! [`TestApp::anonymous`] that state the answer they expect ([`Call::expect`],
+//! [`Call::expect_problem`]), and [`eventually`] for whatever happens asynchronously.
 
 pub mod broker;
+pub mod client;
 pub mod database;
 pub mod elasticsearch;
+pub mod poll;
+pub mod shop;
 pub mod smtp;
 pub mod webhooks;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use toko::{config::ApiConfig, http, serving::BoundServer};
 
-pub use broker::{eventually, TcpProxy, TestBroker};
+pub use broker::{TcpProxy, TestBroker};
+pub use client::{Call, Client};
 pub use database::TestDatabase;
+pub use elasticsearch::TestIndex;
+pub use poll::{at_least, eventually};
+pub use shop::{Shop, ShopBuilder};
 pub use smtp::SmtpCatcher;
 pub use webhooks::WebhookReceiver;
 
@@ -35,6 +46,8 @@ pub struct TestApp {
     pub state: http::AppState,
     /// The Midtrans simulator, when the app was built `with_midtrans`.
     pub sim: Option<midtrans_sim::SimHandle>,
+    /// The Elasticsearch index, when the app was built `with_search_index`; removed with the app.
+    pub search_index: Option<TestIndex>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -74,6 +87,7 @@ pub struct TestAppBuilder {
     overrides: Vec<(String, String)>,
     midtrans: bool,
     midtrans_port: Option<u16>,
+    search_index: Option<TestIndex>,
 }
 
 impl TestAppBuilder {
@@ -92,6 +106,12 @@ impl TestAppBuilder {
     /// to see how the app copes while Midtrans is unreachable.
     pub fn with_midtrans_at(mut self, port: u16) -> Self {
         self.midtrans_port = Some(port);
+        self
+    }
+
+    /// Searches with Elasticsearch on `index` instead of PostgreSQL.
+    pub fn with_search_index(mut self, index: TestIndex) -> Self {
+        self.search_index = Some(index);
         self
     }
 
@@ -117,6 +137,9 @@ impl TestAppBuilder {
             settings.insert("MIDTRANS_SNAP_URL".into(), format!("{url}/snap/v1"));
             settings.insert("MIDTRANS_API_URL".into(), url);
             settings.insert("MIDTRANS_TIMEOUT".into(), "3s".into());
+        }
+        if let Some(index) = &self.search_index {
+            settings.extend(index.settings().into_iter().map(|(k, v)| (k.to_owned(), v)));
         }
         settings.extend(self.overrides);
         let config = ApiConfig::from_source(&settings).expect("valid test settings");
@@ -152,6 +175,7 @@ impl TestAppBuilder {
         }
         TestApp {
             sim,
+            search_index: self.search_index,
             base_url,
             metrics_url,
             db,
@@ -206,39 +230,6 @@ impl TestApp {
         self.client.delete(self.url(path))
     }
 
-    /// A `GET` with a bearer token, asserting a 200; returns the body.
-    pub async fn get_ok(&self, access_token: &str, path: &str) -> Value {
-        let resp = self
-            .get(path)
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .expect("send GET");
-        assert_eq!(
-            resp.status(),
-            200,
-            "GET {path}: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        resp.json().await.expect("a JSON body")
-    }
-
-    /// A `PATCH` with a bearer token, asserting it succeeded.
-    pub async fn patch_ok(&self, access_token: &str, path: &str, body: &Value) {
-        let resp = self
-            .patch(path, body)
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .expect("send PATCH");
-        assert_eq!(
-            resp.status(),
-            200,
-            "PATCH {path}: {}",
-            resp.text().await.unwrap_or_default()
-        );
-    }
-
     /// Registers a customer with a unique email and returns its tokens.
     pub async fn register_customer(&self) -> TestUser {
         let email = format!("customer-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -246,21 +237,14 @@ impl TestApp {
     }
 
     pub async fn register(&self, email: &str, password: &str) -> TestUser {
-        let resp = self
+        let body = self
+            .anonymous()
             .post(
                 "/api/v1/auth/register",
                 &json!({ "email": email, "password": password, "name": "Test User" }),
             )
-            .send()
-            .await
-            .expect("register request");
-        assert_eq!(
-            resp.status(),
-            201,
-            "register failed: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        let body: Value = resp.json().await.expect("register body");
+            .expect(201)
+            .await;
         TestUser::from_session(&body, email, password)
     }
 
@@ -283,21 +267,14 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> TestUser {
-        let resp = self
+        let body = self
+            .anonymous()
             .post(
                 "/api/v1/auth/login",
                 &json!({ "email": email, "password": password }),
             )
-            .send()
-            .await
-            .expect("login request");
-        assert_eq!(
-            resp.status(),
-            200,
-            "login failed: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        let body: Value = resp.json().await.expect("login body");
+            .expect(200)
+            .await;
         TestUser::from_session(&body, email, password)
     }
 }
@@ -367,39 +344,21 @@ impl TestApp {
         name: &str,
         parent_id: Option<&str>,
     ) -> Value {
-        let resp = self
+        self.by(admin)
             .post(
                 "/api/v1/admin/categories",
                 &json!({ "name": name, "parent_id": parent_id }),
             )
-            .bearer_auth(&admin.access_token)
-            .send()
+            .expect(201)
             .await
-            .expect("create category");
-        assert_eq!(
-            resp.status(),
-            201,
-            "create category: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        resp.json().await.expect("category body")
     }
 
     /// Creates a product from a full admin body and returns its JSON.
     pub async fn create_product(&self, admin: &TestUser, body: &Value) -> Value {
-        let resp = self
+        self.by(admin)
             .post("/api/v1/admin/products", body)
-            .bearer_auth(&admin.access_token)
-            .send()
+            .expect(201)
             .await
-            .expect("create product");
-        assert_eq!(
-            resp.status(),
-            201,
-            "create product: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        resp.json().await.expect("product body")
     }
 
     /// Creates a category and returns its id.
@@ -513,35 +472,33 @@ pub fn address() -> Value {
 impl TestApp {
     /// Adds a variant to the customer's cart; asserts success.
     pub async fn add_to_cart(&self, user: &TestUser, variant_id: &str, quantity: i64) -> Value {
-        let resp = self
+        self.by(user)
             .post(
                 "/api/v1/cart/items",
                 &json!({ "variant_id": variant_id, "quantity": quantity }),
             )
-            .bearer_auth(&user.access_token)
-            .send()
+            .expect(200)
             .await
-            .expect("add to cart");
-        assert_eq!(
-            resp.status(),
-            200,
-            "add to cart: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        resp.json().await.expect("cart body")
     }
 
     /// Sends a checkout with the standard body and the given key.
-    pub async fn checkout(&self, user: &TestUser, key: &str) -> reqwest::Response {
-        self.post(
-            "/api/v1/checkout",
-            &json!({ "shipping_address": address(), "shipping_method": "standard" }),
-        )
-        .header("idempotency-key", key)
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .expect("checkout request")
+    pub fn checkout(&self, user: &TestUser, key: &str) -> Call {
+        self.by(user)
+            .post(
+                "/api/v1/checkout",
+                &json!({ "shipping_address": address(), "shipping_method": "standard" }),
+            )
+            .idempotency_key(key)
+    }
+
+    /// Checks out the customer's cart with the standard body and a fresh key; asserts the order
+    /// was placed and returns it.
+    pub async fn place_order(&self, user: &TestUser) -> Value {
+        let placed = self
+            .checkout(user, &uuid::Uuid::new_v4().to_string())
+            .expect(201)
+            .await;
+        placed["order"].clone()
     }
 
     /// Moves an order's payment deadline into the past, as if `ORDER_PAYMENT_TTL` (at least 5
@@ -610,6 +567,24 @@ impl TestApp {
         resp.json().await.expect("simulator body")
     }
 
+    /// The customer pays order `number` (id `order_id`) through the simulator, with
+    /// `payment_type` or the simulator's default; waits until toko has the order paid.
+    pub async fn pay(&self, order_id: &str, number: &str, payment_type: Option<&str>) {
+        let mut body = json!({ "outcome": "settlement" });
+        if let Some(payment_type) = payment_type {
+            body["payment_type"] = json!(payment_type);
+        }
+        self.sim_action(number, "pay", body).await;
+        self.wait_for_order_status(order_id, "paid").await;
+    }
+
+    /// [`Self::pay`] for an order as the API shows it.
+    pub async fn pay_order(&self, order: &Value, payment_type: Option<&str>) {
+        let id = order["id"].as_str().expect("order id");
+        let number = order["number"].as_str().expect("order number");
+        self.pay(id, number, payment_type).await;
+    }
+
     pub async fn sim_call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
         self.client
             .request(method, self.sim_url(path))
@@ -618,21 +593,47 @@ impl TestApp {
             .expect("simulator call")
     }
 
-    /// Waits (up to 10 s) until the order has `status`; returns the final status either way.
-    pub async fn wait_for_order_status(&self, order_id: &str, status: &str) -> String {
+    /// Waits (up to 10 s) until the order has `status`; panics with the last status seen.
+    pub async fn wait_for_order_status(&self, order_id: &str, status: &str) {
         let id: uuid::Uuid = order_id.parse().expect("order id");
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let current: String =
-                sqlx::query_scalar!("select status from orders where order_id = $1", id,)
+        eventually(
+            &format!("order {order_id} to be {status}"),
+            Duration::from_secs(10),
+            || async {
+                let current: String =
+                    sqlx::query_scalar!("select status from orders where order_id = $1", id,)
+                        .fetch_one(&self.db)
+                        .await
+                        .expect("order status");
+                if current == status {
+                    Ok(())
+                } else {
+                    Err(current)
+                }
+            },
+        )
+        .await;
+    }
+
+    /// Waits (up to 10 s) until the test's only payment has `status`; panics with the last
+    /// status seen.
+    pub async fn wait_for_payment_status(&self, status: &str) {
+        eventually(
+            &format!("the payment to be {status}"),
+            Duration::from_secs(10),
+            || async {
+                let current: String = sqlx::query_scalar("select status from payments")
                     .fetch_one(&self.db)
                     .await
-                    .expect("order status");
-            if current == status || tokio::time::Instant::now() > deadline {
-                return current;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+                    .expect("payment status");
+                if current == status {
+                    Ok(())
+                } else {
+                    Err(current)
+                }
+            },
+        )
+        .await;
     }
 
     /// A customer with one unit of `variant_id` checked out; returns (customer, checkout body).

@@ -9,6 +9,8 @@ use std::{
     time::Duration,
 };
 
+use crate::poll::{at_least, eventually};
+
 pub struct SmtpCatcher {
     child: Child,
     pub port: u16,
@@ -101,16 +103,13 @@ impl SmtpCatcher {
             .collect()
     }
 
-    /// Waits until at least `count` messages arrived (up to `timeout`); returns them all.
+    /// Waits until at least `count` messages arrived; returns them all. Panics, listing what
+    /// did arrive, after `timeout`.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let messages = self.messages();
-            if messages.len() >= count || tokio::time::Instant::now() > deadline {
-                return messages;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(&format!("{count} emails"), timeout, || async {
+            at_least(count, self.messages())
+        })
+        .await
     }
 }
 

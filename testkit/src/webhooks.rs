@@ -8,7 +8,10 @@ use std::{process::Child, time::Duration};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::smtp::{free_port, spawn_tool_script};
+use crate::{
+    poll::{at_least, eventually},
+    smtp::{free_port, spawn_tool_script},
+};
 
 pub struct WebhookReceiver {
     child: Child,
@@ -114,20 +117,10 @@ impl WebhookReceiver {
     /// Waits until at least `count` deliveries arrived; returns them all. Panics, listing
     /// what did arrive, after `timeout`.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<ReceivedWebhook> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let requests = self.requests().await;
-            if requests.len() >= count {
-                return requests;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "expected {count} webhook deliveries within {timeout:?}, got {}: {requests:#?}",
-                    requests.len()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(&format!("{count} webhook deliveries"), timeout, || async {
+            at_least(count, self.requests().await)
+        })
+        .await
     }
 
     async fn control(&self, command: &str, body: Value) {

@@ -101,16 +101,14 @@ async fn the_relay_binary_publishes_serves_health_and_metrics_and_stops_on_sigte
         .status()
         .unwrap()
         .success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = relay.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running 10 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = eventually(
+        "the relay to exit on SIGTERM",
+        Duration::from_secs(10),
+        || {
+            let status = relay.0.try_wait().unwrap();
+            async move { status }
+        },
+    )
+    .await;
     assert!(status.success(), "exit status {status}");
 }

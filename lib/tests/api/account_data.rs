@@ -3,116 +3,88 @@
 //! refused while an order is on its way, and never races an order into a deleted account.
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use toko_testkit::{address, Call, Shop, TestUser};
 use uuid::Uuid;
 
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    variant: String,
+/// Plenty of one product to order.
+async fn shop() -> Shop {
+    Shop::builder()
+        .category("phones", "Phones", None)
+        .product("phones", "Phone", "DATA-1", 50_000, 500)
+        .open()
+        .await
 }
 
-impl Shop {
-    async fn open() -> Self {
-        let app = TestApp::spawn().await;
-        let (admin, variant) = app.admin_with_product("DATA-1", 50_000, 500).await;
-        Self {
-            app,
-            admin,
-            variant,
-        }
-    }
-
-    /// A customer with a saved address, one order (cancelled unless `keep_open`) and an item
-    /// left in the cart; returns the order.
-    async fn customer_with_history(&self, keep_open: bool) -> (TestUser, Value) {
-        let customer = self.app.register_customer().await;
-        let resp = self
-            .app
+/// A customer with a saved address, one order (cancelled unless `keep_open`) and an item
+/// left in the cart; returns the order.
+async fn customer_with_history(s: &Shop, keep_open: bool) -> (TestUser, Value) {
+    let customer = s.app.register_customer().await;
+    s.app
+        .by(&customer)
+        .post(
+            "/api/v1/me/addresses",
+            &json!({"label": "Home", "address": address()}),
+        )
+        .expect(201)
+        .await;
+    s.app.add_to_cart(&customer, &s.variants["DATA-1"], 1).await;
+    let placed = s.app.checkout(&customer, "history").expect(201).await;
+    let order = placed["order"].clone();
+    if !keep_open {
+        s.app
+            .by(&customer)
             .post(
-                "/api/v1/me/addresses",
-                &json!({"label": "Home", "address": address()}),
+                &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
+                &json!({}),
             )
-            .bearer_auth(&customer.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        self.app.add_to_cart(&customer, &self.variant, 1).await;
-        let resp = self.app.checkout(&customer, "history").await;
-        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-        let placed: Value = resp.json().await.unwrap();
-        let order = placed["order"].clone();
-        if !keep_open {
-            let resp = self
-                .app
-                .post(
-                    &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
-                    &json!({}),
-                )
-                .bearer_auth(&customer.access_token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        }
-        self.app.add_to_cart(&customer, &self.variant, 2).await;
-        (customer, order)
+            .expect(200)
+            .await;
     }
+    s.app.add_to_cart(&customer, &s.variants["DATA-1"], 2).await;
+    (customer, order)
+}
 
-    async fn delete(&self, user: &TestUser, password: &str) -> reqwest::Response {
-        self.app
-            .post(
-                "/api/v1/me/deletion",
-                &json!({"current_password": password}),
-            )
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
-    }
+fn delete_account(s: &Shop, user: &TestUser, password: &str) -> Call {
+    s.app.by(user).post(
+        "/api/v1/me/deletion",
+        &json!({"current_password": password}),
+    )
+}
 
-    /// Rows anywhere in the customer's tables whose text holds `needle`.
-    async fn rows_holding(&self, needle: &str) -> Vec<String> {
-        let mut found = Vec::new();
-        for table in [
-            "users",
-            "orders",
-            "addresses",
-            "carts",
-            "idempotency_keys",
-            "email_verifications",
-            "password_resets",
-            "returns",
-            "refresh_tokens",
-        ] {
-            // The table names are the literals above.
-            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "select count(*) from {table} t where t::text ilike '%' || $1 || '%'"
-            )))
-            .bind(needle)
-            .fetch_one(&self.app.db)
-            .await
-            .unwrap();
-            if count > 0 {
-                found.push(format!("{table}: {count}"));
-            }
+/// Rows anywhere in the customer's tables whose text holds `needle`.
+async fn rows_holding(s: &Shop, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in [
+        "users",
+        "orders",
+        "addresses",
+        "carts",
+        "idempotency_keys",
+        "email_verifications",
+        "password_resets",
+        "returns",
+        "refresh_tokens",
+    ] {
+        // The table names are the literals above.
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {table} t where t::text ilike '%' || $1 || '%'"
+        )))
+        .bind(needle)
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+        if count > 0 {
+            found.push(format!("{table}: {count}"));
         }
-        found
     }
+    found
 }
 
 #[tokio::test]
 async fn the_export_holds_the_account_its_addresses_and_its_orders() {
-    let shop = Shop::open().await;
-    let (customer, order) = shop.customer_with_history(true).await;
-    let resp = shop
-        .app
-        .get("/api/v1/me/export")
-        .bearer_auth(&customer.access_token)
-        .send()
-        .await
-        .unwrap();
+    let shop = shop().await;
+    let (customer, order) = customer_with_history(&shop, true).await;
+    let resp = shop.app.by(&customer).get("/api/v1/me/export").await;
     assert_eq!(resp.status(), 200);
     let disposition = resp.headers()["content-disposition"]
         .to_str()
@@ -137,7 +109,9 @@ async fn the_export_holds_the_account_its_addresses_and_its_orders() {
     let other = shop.app.register_customer().await;
     let theirs = shop
         .app
-        .get_ok(&other.access_token, "/api/v1/me/export")
+        .by(&other)
+        .get("/api/v1/me/export")
+        .expect(200)
         .await;
     assert_eq!(theirs["orders"], json!([]));
     assert_eq!(theirs["addresses"], json!([]));
@@ -145,18 +119,20 @@ async fn the_export_holds_the_account_its_addresses_and_its_orders() {
 
 #[tokio::test]
 async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_every_session() {
-    let shop = Shop::open().await;
-    let (customer, order) = shop.customer_with_history(false).await;
+    let shop = shop().await;
+    let (customer, order) = customer_with_history(&shop, false).await;
     let order_id = order["id"].as_str().unwrap();
 
     // The password is asked again; a wrong one changes nothing.
-    let resp = shop.delete(&customer, "not my password at all").await;
-    let problem = assert_problem(resp, 422, "wrong_current_password").await;
+    let problem = delete_account(&shop, &customer, "not my password at all")
+        .expect_problem(422, "wrong_current_password")
+        .await;
     assert_eq!(problem["errors"][0]["field"], "current_password");
-    assert!(!shop.rows_holding(&customer.email).await.is_empty());
+    assert!(!rows_holding(&shop, &customer.email).await.is_empty());
 
-    let resp = shop.delete(&customer, &customer.password).await;
-    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+    delete_account(&shop, &customer, &customer.password)
+        .expect(204)
+        .await;
 
     // Nothing personal is left in the customer's tables: email, phone, street, name.
     for needle in [
@@ -166,7 +142,7 @@ async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_eve
         "Budi Santoso",
     ] {
         assert_eq!(
-            shop.rows_holding(needle).await,
+            rows_holding(&shop, needle).await,
             Vec::<String>::new(),
             "{needle}"
         );
@@ -175,10 +151,9 @@ async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_eve
     // The order stays for accounting, with its amounts and the region it shipped to.
     let detail = shop
         .app
-        .get_ok(
-            &shop.admin.access_token,
-            &format!("/api/v1/admin/orders/{order_id}"),
-        )
+        .by(&shop.admin)
+        .get(&format!("/api/v1/admin/orders/{order_id}"))
+        .expect(200)
         .await;
     let kept = &detail["order"];
     assert_eq!(kept["grand_total"], order["grand_total"]);
@@ -188,34 +163,23 @@ async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_eve
     assert_eq!(kept["shipping_address"]["recipient_name"], "");
 
     // Every session ended at once; the password no longer signs in; the address is free.
-    let resp = shop
-        .app
-        .get("/api/v1/me")
-        .bearer_auth(&customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let resp = shop
-        .app
+    shop.app.by(&customer).get("/api/v1/me").expect(401).await;
+    shop.app
+        .anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": customer.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let resp = shop
-        .app
+        .expect(401)
+        .await;
+    shop.app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": customer.email, "password": customer.password}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+        .expect(401)
+        .await;
     shop.app.register(&customer.email, &customer.password).await;
 
     // Other systems are told, without personal data.
@@ -229,39 +193,45 @@ async fn deleting_an_account_keeps_its_orders_without_personal_data_and_ends_eve
 
 #[tokio::test]
 async fn an_order_on_its_way_keeps_the_account_and_staff_are_not_deleted_this_way() {
-    let shop = Shop::open().await;
-    let (customer, order) = shop.customer_with_history(true).await;
-    let resp = shop.delete(&customer, &customer.password).await;
-    let problem = assert_problem(resp, 409, "account_has_open_orders").await;
+    let shop = shop().await;
+    let (customer, order) = customer_with_history(&shop, true).await;
+    let problem = delete_account(&shop, &customer, &customer.password)
+        .expect_problem(409, "account_has_open_orders")
+        .await;
     let number = order["number"].as_str().unwrap();
     assert!(
         problem["detail"].as_str().unwrap().contains(number),
         "{problem}"
     );
-    shop.app.get_ok(&customer.access_token, "/api/v1/me").await;
-    assert!(!shop.rows_holding(&customer.email).await.is_empty());
+    shop.app.by(&customer).get("/api/v1/me").expect(200).await;
+    assert!(!rows_holding(&shop, &customer.email).await.is_empty());
 
     let admin = &shop.admin;
-    let resp = shop.delete(admin, &admin.password).await;
-    assert_problem(resp, 409, "staff_account").await;
+    delete_account(&shop, admin, &admin.password)
+        .expect_problem(409, "staff_account")
+        .await;
 }
 
 #[tokio::test]
 async fn a_checkout_racing_the_deletion_either_keeps_the_account_or_is_refused() {
-    let shop = Shop::open().await;
+    let shop = shop().await;
     let mut outcomes = Vec::new();
     // The deletion checks the password first (slow on purpose): checkouts sent later and
     // later sweep across the moment it locks the account.
     for round in 0..16u64 {
         let customer = shop.app.register_customer().await;
-        shop.app.add_to_cart(&customer, &shop.variant, 1).await;
+        shop.app
+            .add_to_cart(&customer, &shop.variants["DATA-1"], 1)
+            .await;
         let key = format!("race-{round}");
         let checkout = async {
             tokio::time::sleep(std::time::Duration::from_millis(round * 2)).await;
             shop.app.checkout(&customer, &key).await
         };
-        let (checkout, deletion) =
-            tokio::join!(checkout, shop.delete(&customer, &customer.password));
+        let (checkout, deletion) = tokio::join!(
+            checkout,
+            delete_account(&shop, &customer, &customer.password)
+        );
         let (checkout, deletion) = (checkout.status().as_u16(), deletion.status().as_u16());
         outcomes.push((checkout, deletion));
         match (checkout, deletion) {

@@ -2,8 +2,10 @@
 //! by id or as the default; every bad field named at once; other customers' addresses are
 //! invisible; the book's limit and its single default hold under concurrent requests.
 
+use reqwest::Method;
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, problem_fields, TestApp, TestUser};
+use std::future::IntoFuture;
+use toko_testkit::{address, problem_fields, Call, TestApp, TestUser};
 
 struct Book {
     app: TestApp,
@@ -23,13 +25,10 @@ impl Book {
             json!({"name": "Jakarta", "countries": ["ID"], "provinces": ["DKI Jakarta"],
                    "rates": [{"method": "standard", "fee": 8000}]}),
         ] {
-            let resp = app
+            app.by(&admin)
                 .post("/api/v1/admin/shipping-zones", &zone)
-                .bearer_auth(&admin.access_token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+                .expect(201)
+                .await;
         }
         let customer = app.register_customer().await;
         app.add_to_cart(&customer, &variant, 1).await;
@@ -40,13 +39,8 @@ impl Book {
         }
     }
 
-    async fn save(&self, user: &TestUser, body: Value) -> reqwest::Response {
-        self.app
-            .post("/api/v1/me/addresses", &body)
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
+    fn save(&self, user: &TestUser, body: Value) -> Call {
+        self.app.by(user).post("/api/v1/me/addresses", &body)
     }
 
     /// Saves an address for the customer; returns it as the API shows it.
@@ -60,7 +54,9 @@ impl Book {
     async fn labels(&self) -> Vec<(String, bool)> {
         let body = self
             .app
-            .get_ok(&self.customer.access_token, "/api/v1/me/addresses")
+            .by(&self.customer)
+            .get("/api/v1/me/addresses")
+            .expect(200)
             .await;
         body["items"]
             .as_array()
@@ -75,31 +71,23 @@ impl Book {
             .collect()
     }
 
-    async fn quote(&self, user: &TestUser, query: &str) -> reqwest::Response {
+    fn quote(&self, user: &TestUser, query: &str) -> Call {
         self.app
+            .by(user)
             .get(&format!("/api/v1/cart/shipping-options?{query}"))
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
     }
 
     /// The standard fee the customer is quoted for `query`.
     async fn standard_fee(&self, query: &str) -> i64 {
-        let resp = self.quote(&self.customer, query).await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        let body: Value = resp.json().await.unwrap();
+        let body = self.quote(&self.customer, query).expect(200).await;
         body["items"][0]["fee"].as_i64().unwrap()
     }
 
-    async fn checkout(&self, user: &TestUser, body: Value, key: &str) -> reqwest::Response {
+    fn checkout(&self, user: &TestUser, body: Value, key: &str) -> Call {
         self.app
+            .by(user)
             .post("/api/v1/checkout", &body)
-            .header("idempotency-key", key)
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
+            .idempotency_key(key)
     }
 
     async fn orders(&self) -> i64 {
@@ -153,54 +141,48 @@ async fn checkout_and_quotes_ship_to_the_default_address_or_the_one_named() {
     );
 
     // Checkout with neither address nor id ships to the default address.
-    let resp = book
+    let placed = book
         .checkout(
             &book.customer,
             json!({"shipping_method": "standard"}),
             "by-default",
         )
+        .expect(201)
         .await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let placed: Value = resp.json().await.unwrap();
     assert_eq!(placed["order"]["shipping_address"], office["address"]);
     assert_eq!(placed["order"]["shipping_fee"], 10_000);
 
     // By id; and editing the address later leaves the order's copy alone.
     book.app.add_to_cart(&book.customer, &book.variant, 1).await;
-    let resp = book
+    let placed = book
         .checkout(
             &book.customer,
             json!({"address_id": home_id, "shipping_method": "standard"}),
             "by-id",
         )
+        .expect(201)
         .await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let placed: Value = resp.json().await.unwrap();
     assert_eq!(placed["order"]["shipping_address"], address());
     assert_eq!(placed["order"]["shipping_fee"], 8_000);
     let mut moved = address();
     moved["line1"] = json!("Jl. Thamrin 1");
-    let resp = book
+    let replaced = book
         .app
+        .by(&book.customer)
         .put(
             &format!("/api/v1/me/addresses/{home_id}"),
             &json!({"label": "Home", "address": moved}),
         )
-        .bearer_auth(&book.customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let replaced: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     assert_eq!(replaced["address"]["line1"], "Jl. Thamrin 1");
     assert_eq!(replaced["is_default"], false);
     let order_id = placed["order"]["id"].as_str().unwrap();
     let order = book
         .app
-        .get_ok(
-            &book.customer.access_token,
-            &format!("/api/v1/orders/{order_id}"),
-        )
+        .by(&book.customer)
+        .get(&format!("/api/v1/orders/{order_id}"))
+        .expect(200)
         .await;
     assert_eq!(order["shipping_address"]["line1"], "Jl. Merdeka No. 10");
     book.app.assert_consistent().await;
@@ -214,13 +196,13 @@ async fn every_bad_field_of_an_address_is_named_and_nothing_is_saved() {
     bad["postal_code"] = json!("1");
     bad["country_code"] = json!("id");
     bad["recipient_name"] = json!("  ");
-    let resp = book
+    let problem = book
         .save(
             &book.customer,
             json!({"label": "x".repeat(51), "address": bad}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         [
@@ -247,79 +229,74 @@ async fn checkout_without_an_address_or_with_a_wrong_one_is_refused_before_anyth
     let their_id = theirs["id"].as_str().unwrap();
 
     // No address and no default: the problem names the address (and every other bad field).
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"shipping_method": "teleport"}),
             "none",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(
         problem_fields(&problem),
         ["shipping_address", "shipping_method"]
     );
 
     // Someone else's address is not in this customer's book.
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"address_id": their_id, "shipping_method": "standard"}),
             "theirs",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
-    let resp = book
+    let problem = book
         .quote(&book.customer, &format!("address_id={their_id}"))
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
 
     // An address and an id at once is ambiguous.
     let mine = book.saved(json!({"address": address()})).await;
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"address_id": mine["id"], "shipping_address": address(),
                    "shipping_method": "standard"}),
             "both",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
-    let resp = book
-        .quote(
-            &book.customer,
-            &format!(
-                "address_id={}&country_code=ID",
-                mine["id"].as_str().unwrap()
-            ),
-        )
-        .await;
-    assert_problem(resp, 422, "validation_failed").await;
+    book.quote(
+        &book.customer,
+        &format!(
+            "address_id={}&country_code=ID",
+            mine["id"].as_str().unwrap()
+        ),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
 
     // A guest cart has no address book.
     let guest = book
         .app
-        .client
-        .post(book.app.url("/api/v1/carts"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(guest.status(), 201, "{}", guest.text().await.unwrap());
-    let guest: Value = guest.json().await.unwrap();
-    let resp = book
+        .anonymous()
+        .request(Method::POST, "/api/v1/carts")
+        .expect(201)
+        .await;
+    let problem = book
         .app
+        .anonymous()
         .get(&format!(
             "/api/v1/cart/shipping-options?address_id={}",
             mine["id"].as_str().unwrap()
         ))
         .header("x-cart-token", guest["cart_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem_fields(&problem), ["address_id"]);
 
     assert_eq!(book.orders().await, 0);
@@ -331,19 +308,15 @@ async fn another_customers_address_cannot_be_read_changed_or_deleted() {
     let mine = book.saved(json!({"address": address()})).await;
     let path = format!("/api/v1/me/addresses/{}", mine["id"].as_str().unwrap());
     let other = book.app.register_customer().await;
+    let as_other = book.app.by(&other);
     for request in [
-        book.app.get(&path),
-        book.app.put(&path, &json!({"address": bandung()})),
-        book.app.delete(&path),
+        as_other.get(&path),
+        as_other.put(&path, &json!({"address": bandung()})),
+        as_other.delete(&path),
     ] {
-        let resp = request
-            .bearer_auth(&other.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(resp, 404, "not_found").await;
+        request.expect_problem(404, "not_found").await;
     }
-    let unchanged = book.app.get_ok(&book.customer.access_token, &path).await;
+    let unchanged = book.app.by(&book.customer).get(&path).expect(200).await;
     assert_eq!(unchanged, mine);
 }
 
@@ -355,26 +328,23 @@ async fn deleting_the_default_leaves_no_default_and_checkout_then_asks_for_an_ad
         .await;
     book.saved(json!({"label": "Office", "address": bandung()}))
         .await;
-    let resp = book
-        .app
+    book.app
+        .by(&book.customer)
         .delete(&format!(
             "/api/v1/me/addresses/{}",
             home["id"].as_str().unwrap()
         ))
-        .bearer_auth(&book.customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204)
+        .await;
     assert_eq!(book.labels().await, [("Office".to_owned(), false)]);
-    let resp = book
+    let problem = book
         .checkout(
             &book.customer,
             json!({"shipping_method": "standard"}),
             "no-default",
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["shipping_address"]);
 }
 
@@ -395,6 +365,7 @@ async fn the_book_holds_twenty_addresses_and_one_default_under_concurrent_writes
             &book.customer,
             json!({"label": format!("Race {i}"), "address": bandung(), "is_default": true}),
         )
+        .into_future()
     });
     let statuses: Vec<u16> = futures::future::join_all(saves)
         .await
@@ -411,24 +382,21 @@ async fn the_book_holds_twenty_addresses_and_one_default_under_concurrent_writes
         7,
         "{statuses:?}"
     );
-    let resp = book
-        .save(&book.customer, json!({"address": address()}))
+    book.save(&book.customer, json!({"address": address()}))
+        .expect_problem(409, "address_book_full")
         .await;
-    assert_problem(resp, 409, "address_book_full").await;
 
     // Ten addresses made the default at once: every request succeeds, one default remains.
     let defaults = ids.iter().take(10).map(|id| {
         book.app
+            .by(&book.customer)
             .put(
                 &format!("/api/v1/me/addresses/{id}"),
                 &json!({"address": address(), "is_default": true}),
             )
-            .bearer_auth(&book.customer.access_token)
-            .send()
+            .expect(200)
     });
-    for resp in futures::future::join_all(defaults).await {
-        assert_eq!(resp.unwrap().status(), 200);
-    }
+    futures::future::join_all(defaults).await;
     let labels = book.labels().await;
     assert_eq!(labels.len(), 20);
     assert_eq!(labels.iter().filter(|(_, default)| *default).count(), 1);

@@ -3,10 +3,12 @@
 //! requests and reads leave nothing; entries cannot be changed; the log filters and pages.
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp};
+use toko_testkit::TestApp;
 
 async fn log(app: &TestApp, token: &str, query: &str) -> Value {
-    app.get_ok(token, &format!("/api/v1/admin/audit-log?{query}"))
+    app.with_token(token)
+        .get(&format!("/api/v1/admin/audit-log?{query}"))
+        .expect(200)
         .await
 }
 
@@ -24,24 +26,24 @@ async fn a_change_is_recorded_with_who_what_before_and_after_and_without_secrets
         )
         .await;
     let id = product["id"].as_str().unwrap();
-    app.patch_ok(
-        &admin.access_token,
-        &format!("/api/v1/admin/products/{id}"),
-        &json!({"name": "Reading Lamp"}),
-    )
-    .await;
+    app.by(&admin)
+        .patch(
+            &format!("/api/v1/admin/products/{id}"),
+            &json!({"name": "Reading Lamp"}),
+        )
+        .expect(200)
+        .await;
     // Refused and read-only requests change nothing and leave nothing.
-    let resp = app
+    app.by(&admin)
         .patch(
             &format!("/api/v1/admin/products/{id}"),
             &json!({"name": ""}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 422, "validation_failed").await;
-    app.get_ok(&admin.access_token, &format!("/api/v1/admin/products/{id}"))
+        .expect_problem(422, "validation_failed")
+        .await;
+    app.by(&admin)
+        .get(&format!("/api/v1/admin/products/{id}"))
+        .expect(200)
         .await;
 
     let page = log(&app, &owner.access_token, &format!("resource_id={id}")).await;
@@ -65,17 +67,14 @@ async fn a_change_is_recorded_with_who_what_before_and_after_and_without_secrets
     assert!(entries[1]["before"].is_null(), "a creation has no before");
 
     // A webhook endpoint's secret is shown once to the caller, never kept in the log.
-    let resp = app
+    let endpoint = app
+        .by(&admin)
         .post(
             "/api/v1/admin/webhooks",
             &json!({"url": "https://hooks.example.com/erp"}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let endpoint: Value = resp.json().await.unwrap();
+        .expect(201)
+        .await;
     let secret = endpoint["secret"].as_str().unwrap();
     let entry = &log(&app, &owner.access_token, "action=create_webhook_endpoint").await["items"][0];
     assert_eq!(entry["after"]["secret"], "[redacted]");
@@ -122,7 +121,7 @@ async fn the_log_pages_filters_by_actor_and_cannot_be_changed() {
     assert_eq!(names, ["C", "B", "A"]);
 
     // A request may carry a number JSON parsers cannot hold; the log still reads.
-    let resp = app
+    app.by(&admin)
         .patch(
             &format!(
                 "/api/v1/admin/categories/{}",
@@ -130,11 +129,8 @@ async fn the_log_pages_filters_by_actor_and_cannot_be_changed() {
             ),
             &json!({"name": "C2", "ignored": 1.7976931348623157e308}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        .expect(200)
+        .await;
     let newest = log(&app, &owner.access_token, "action=update_category").await;
     assert_eq!(newest["items"][0]["after"]["name"], "C2");
 

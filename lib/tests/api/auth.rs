@@ -1,27 +1,25 @@
 //! Accounts: register, login, refresh rotation with reuse detection, logout, profile, roles.
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use futures::future::join_all;
-use reqwest::StatusCode;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{assert_problem, problem_fields, Call, TestApp, TestUser};
 
 const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test]
 async fn register_returns_the_user_and_a_working_token_pair() {
     let app = TestApp::spawn().await;
-    let resp = app
+    let body = app
+        .anonymous()
         .post(
             "/api/v1/auth/register",
             &json!({"email": "  Budi@Example.COM ", "password": PASSWORD, "name": "Budi"}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let body: Value = resp.json().await.unwrap();
+        .expect(201)
+        .await;
     assert_eq!(
         body["user"]["email"], "budi@example.com",
         "email is normalised"
@@ -40,15 +38,7 @@ async fn register_returns_the_user_and_a_working_token_pair() {
     );
 
     let token = body["tokens"]["access_token"].as_str().unwrap();
-    let me: Value = app
-        .get("/api/v1/me")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.with_token(token).get("/api/v1/me").expect(200).await;
     assert_eq!(me["email"], "budi@example.com");
     assert_eq!(me["name"], "Budi");
 }
@@ -70,89 +60,75 @@ async fn passwords_are_stored_as_argon2id_hashes() {
 async fn registering_a_taken_email_is_a_conflict_even_when_racing() {
     let app = TestApp::spawn().await;
     let body = json!({"email": "race@example.com", "password": PASSWORD, "name": "Racer"});
-    let responses = join_all((0..6).map(|_| app.post("/api/v1/auth/register", &body).send())).await;
-    let mut statuses: Vec<u16> = responses
-        .iter()
-        .map(|r| r.as_ref().unwrap().status().as_u16())
-        .collect();
+    let responses = join_all((0..6).map(|_| {
+        app.anonymous()
+            .post("/api/v1/auth/register", &body)
+            .into_future()
+    }))
+    .await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, vec![201, 409, 409, 409, 409, 409]);
 
-    let again = app
+    app.anonymous()
         .post(
             "/api/v1/auth/register",
             &json!({"email": "RACE@example.com", "password": PASSWORD, "name": "x"}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(again, 409, "email_taken").await;
+        .expect_problem(409, "email_taken")
+        .await;
 }
 
 #[tokio::test]
 async fn invalid_registrations_name_every_bad_field() {
     let app = TestApp::spawn().await;
-    let resp = app
+    let body = app
+        .anonymous()
         .post(
             "/api/v1/auth/register",
             &json!({"email": "not-an-email", "password": "short", "name": " "}),
         )
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+        .expect_problem(422, "validation_failed")
+        .await;
+    let fields = problem_fields(&body);
     assert_eq!(fields, vec!["email", "name", "password"]);
 
     for (password, why) in [
         ("ana@example.com", "email as password"),
         ("password123", "common password"),
     ] {
-        let resp = app
+        let body = app
+            .anonymous()
             .post(
                 "/api/v1/auth/register",
                 &json!({"email": "ana@example.com", "password": password, "name": "Ana"}),
             )
-            .send()
-            .await
-            .unwrap();
-        let body = assert_problem(resp, 422, "validation_failed").await;
+            .expect_problem(422, "validation_failed")
+            .await;
         assert_eq!(body["errors"][0]["field"], "password", "{why}");
     }
     // A forgotten field is reported with the others.
-    let resp = app
+    let body = app
+        .anonymous()
         .post(
             "/api/v1/auth/register",
             &json!({"email": "not-an-email", "password": "short"}),
         )
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+        .expect_problem(422, "validation_failed")
+        .await;
+    let fields = problem_fields(&body);
     assert_eq!(fields, vec!["email", "name", "password"], "{body}");
 
     // Fields that do not even fit the schema (a number for a string, a missing field) are
     // listed together too, not only the first one the parser met.
-    let resp = app
+    let body = app
+        .anonymous()
         .post(
             "/api/v1/auth/register",
             &json!({"email": 42, "password": true}),
         )
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     let errors: Vec<(&str, &str)> = body["errors"]
         .as_array()
         .unwrap()
@@ -186,13 +162,12 @@ async fn unknown_email_and_wrong_password_fail_alike() {
         for _ in 0..3 {
             let before = process_cpu_time();
             let resp = app
+                .anonymous()
                 .post(
                     "/api/v1/auth/login",
                     &json!({"email": email, "password": "wrong password here"}),
                 )
-                .send()
-                .await
-                .unwrap();
+                .await;
             cheapest = cheapest.min(process_cpu_time() - before);
             let body = assert_problem(resp, 401, "invalid_credentials").await;
             assert_eq!(body["detail"], "invalid email or password");
@@ -230,25 +205,22 @@ async fn repeated_failed_logins_are_throttled_per_account() {
         .await;
     let user = app.register_customer().await;
     for _ in 0..3 {
-        let resp = app
+        app.anonymous()
             .post(
                 "/api/v1/auth/login",
                 &json!({"email": user.email, "password": "wrong password here"}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
+            .expect(401)
+            .await;
     }
     // Even the right password is refused while the account is throttled.
     let resp = app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": user.email, "password": user.password}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     let retry_after: u64 = resp.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -265,24 +237,21 @@ async fn repeated_failed_logins_are_throttled_per_ip() {
         .spawn()
         .await;
     for i in 0..4 {
-        let resp = app
+        app.anonymous()
             .post(
                 "/api/v1/auth/login",
                 &json!({"email": format!("ghost{i}@example.com"), "password": "wrong password"}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
+            .expect(401)
+            .await;
     }
     let resp = app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": "another@example.com", "password": "wrong password"}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert!(resp.headers().contains_key("retry-after"));
     assert_problem(resp, 429, "too_many_login_attempts").await;
 }
@@ -295,60 +264,47 @@ async fn the_full_session_lifecycle_detects_refresh_token_reuse() {
     assert_eq!(session.id, registered.id);
 
     // Rotate once: a new pair; the presented refresh token is spent.
-    let resp = app
+    let rotated = app
+        .anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": session.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let rotated: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     let new_refresh = rotated["refresh_token"].as_str().unwrap().to_owned();
     let new_access = rotated["access_token"].as_str().unwrap().to_owned();
     assert_ne!(new_refresh, session.refresh_token);
-    assert_eq!(
-        app.get("/api/v1/me")
-            .bearer_auth(&new_access)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    app.with_token(&new_access)
+        .get("/api/v1/me")
+        .expect(200)
+        .await;
 
     // Reusing the spent token is refused and revokes the family...
-    let reuse = app
+    app.anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": session.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(reuse, 401, "invalid_refresh_token").await;
+        .expect_problem(401, "invalid_refresh_token")
+        .await;
     // ...so the token the rotation issued is dead too.
-    let after = app
+    app.anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": new_refresh}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(after, 401, "invalid_refresh_token").await;
+        .expect_problem(401, "invalid_refresh_token")
+        .await;
 
     // The user's other session (from registration) is untouched.
-    let other = app
+    app.anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": registered.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 200);
+        .expect(200)
+        .await;
 }
 
 #[tokio::test]
@@ -356,11 +312,13 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
     let body = json!({"refresh_token": user.refresh_token});
-    let responses = join_all((0..8).map(|_| app.post("/api/v1/auth/refresh", &body).send())).await;
-    let ok = responses
-        .iter()
-        .filter(|r| r.as_ref().unwrap().status() == 200)
-        .count();
+    let responses = join_all((0..8).map(|_| {
+        app.anonymous()
+            .post("/api/v1/auth/refresh", &body)
+            .into_future()
+    }))
+    .await;
+    let ok = responses.iter().filter(|r| r.status() == 200).count();
     assert_eq!(ok, 1);
 }
 
@@ -368,47 +326,38 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
 async fn logout_revokes_the_session() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
-    let resp = app
+    app.anonymous()
         .post(
             "/api/v1/auth/logout",
             &json!({"refresh_token": user.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
-    let resp = app
+        .expect(204)
+        .await;
+    app.anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": user.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 401, "invalid_refresh_token").await;
+        .expect_problem(401, "invalid_refresh_token")
+        .await;
 }
 
 #[tokio::test]
 async fn users_update_their_name() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
-    let resp = app
+    let body = app
+        .by(&user)
         .patch("/api/v1/me", &json!({"name": "  Dewi Lestari "}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     assert_eq!(body["name"], "Dewi Lestari");
 
-    let resp = app
+    let body = app
+        .by(&user)
         .patch("/api/v1/me", &json!({"name": ""}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "name");
 }
 
@@ -418,55 +367,49 @@ async fn changing_the_password_revokes_other_sessions_but_keeps_this_one() {
     let this = app.register_customer().await;
     let other = app.login(&this.email, &this.password).await;
 
-    let wrong = app
-        .post("/api/v1/me/password", &json!({"current_password": "not my password", "new_password": "a brand new passphrase"}))
-        .bearer_auth(&this.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(wrong, 422, "wrong_current_password").await;
+    let body = app
+        .by(&this)
+        .post(
+            "/api/v1/me/password",
+            &json!({"current_password": "not my password", "new_password": "a brand new passphrase"}),
+        )
+        .expect_problem(422, "wrong_current_password")
+        .await;
     assert_eq!(body["errors"][0]["field"], "current_password");
 
-    let resp = app
+    app
+        .by(&this)
         .post(
             "/api/v1/me/password",
             &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token}),
         )
-        .bearer_auth(&this.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204)
+        .await;
 
     let kept = app
+        .anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": this.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(kept.status(), 200, "this session survives");
-    let revoked = app
+    app.anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({"refresh_token": other.refresh_token}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(revoked, 401, "invalid_refresh_token").await;
+        .expect_problem(401, "invalid_refresh_token")
+        .await;
 
     app.login(&this.email, "a brand new passphrase").await;
-    let old = app
+    app.anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": this.email, "password": this.password}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 401);
+        .expect(401)
+        .await;
 }
 
 mod access_tokens {
@@ -520,15 +463,7 @@ mod access_tokens {
 
         // A token we sign ourselves with the right key is accepted (the harness is honest)...
         let good = forged(secret, &user.access_token, json!({}), 60, hs256);
-        assert_eq!(
-            app.get("/api/v1/me")
-                .bearer_auth(&good)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        app.with_token(&good).get("/api/v1/me").expect(200).await;
 
         let payload = user.access_token.split('.').nth(1).unwrap();
         let cases = [
@@ -577,17 +512,14 @@ mod access_tokens {
             ("garbage", "not.a.jwt".to_owned()),
         ];
         for (why, token) in cases {
-            let resp = app
-                .get("/api/v1/me")
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
+            let resp = app.with_token(&token).get("/api/v1/me").await;
             assert!(resp.headers().get("www-authenticate").is_some(), "{why}");
             assert_problem(resp, 401, "unauthorized").await;
         }
-        let resp = app.get("/api/v1/me").send().await.unwrap();
-        assert_problem(resp, 401, "unauthorized").await;
+        app.anonymous()
+            .get("/api/v1/me")
+            .expect_problem(401, "unauthorized")
+            .await;
     }
 }
 
@@ -600,23 +532,15 @@ mod roles {
         let customer = app.register_customer().await;
         let admin = app.register_admin().await;
 
-        let anonymous = app.get("/api/v1/admin/users").send().await.unwrap();
-        assert_problem(anonymous, 401, "unauthorized").await;
-        let as_customer = app
+        app.anonymous()
             .get("/api/v1/admin/users")
-            .bearer_auth(&customer.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(as_customer, 403, "forbidden").await;
-        let as_admin = app
+            .expect_problem(401, "unauthorized")
+            .await;
+        app.by(&customer)
             .get("/api/v1/admin/users")
-            .bearer_auth(&admin.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(as_admin.status(), 200);
-        let body: Value = as_admin.json().await.unwrap();
+            .expect_problem(403, "forbidden")
+            .await;
+        let body = app.by(&admin).get("/api/v1/admin/users").expect(200).await;
         assert_eq!(body["items"].as_array().unwrap().len(), 2);
     }
 }
@@ -625,11 +549,9 @@ mod revocation {
     use super::*;
 
     async fn me(app: &TestApp, access_token: &str) -> u16 {
-        app.get("/api/v1/me")
-            .bearer_auth(access_token)
-            .send()
+        app.with_token(access_token)
+            .get("/api/v1/me")
             .await
-            .unwrap()
             .status()
             .as_u16()
     }
@@ -641,16 +563,14 @@ mod revocation {
         let other = app.login(&this.email, &this.password).await;
         assert_eq!(me(&app, &other.access_token).await, 200);
 
-        let resp = app
+        app
+            .by(&this)
             .post(
                 "/api/v1/me/password",
                 &json!({"current_password": this.password, "new_password": "a brand new passphrase", "refresh_token": this.refresh_token}),
             )
-            .bearer_auth(&this.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 204);
+            .expect(204)
+            .await;
 
         assert_eq!(
             me(&app, &other.access_token).await,
@@ -663,13 +583,12 @@ mod revocation {
             "this session stays"
         );
         let renewed: Value = app
+            .anonymous()
             .post(
                 "/api/v1/auth/refresh",
                 &json!({"refresh_token": this.refresh_token}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -682,15 +601,13 @@ mod revocation {
         let app = TestApp::spawn().await;
         let this = app.register_customer().await;
         let other = app.login(&this.email, &this.password).await;
-        let resp = app
+        app.anonymous()
             .post(
                 "/api/v1/auth/logout",
                 &json!({"refresh_token": this.refresh_token}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 204);
+            .expect(204)
+            .await;
         assert_eq!(me(&app, &this.access_token).await, 401);
         assert_eq!(me(&app, &other.access_token).await, 200, "another session");
     }
@@ -700,41 +617,27 @@ mod revocation {
         let app = TestApp::spawn().await;
         let this = app.register_customer().await;
         let other = app.login(&this.email, &this.password).await;
-        let resp = app
+        app.by(&this)
             .delete("/api/v1/me/sessions")
-            .bearer_auth(&this.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 204);
+            .expect(204)
+            .await;
         for user in [&this, &other] {
             assert_eq!(me(&app, &user.access_token).await, 401);
-            let refreshed = app
+            app.anonymous()
                 .post(
                     "/api/v1/auth/refresh",
                     &json!({"refresh_token": user.refresh_token}),
                 )
-                .send()
-                .await
-                .unwrap();
-            assert_problem(refreshed, 401, "invalid_refresh_token").await;
+                .expect_problem(401, "invalid_refresh_token")
+                .await;
         }
     }
 
-    async fn set_disabled(
-        app: &TestApp,
-        admin: &TestUser,
-        user_id: &str,
-        action: &str,
-    ) -> reqwest::Response {
-        app.post(
+    fn set_disabled(app: &TestApp, admin: &TestUser, user_id: &str, action: &str) -> Call {
+        app.by(admin).post(
             &format!("/api/v1/admin/users/{user_id}/{action}"),
             &json!({}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap()
     }
 
     #[tokio::test]
@@ -744,45 +647,39 @@ mod revocation {
         let this = app.register_customer().await;
         let other = app.login(&this.email, &this.password).await;
 
-        let resp = set_disabled(&app, &admin, &this.id, "disable").await;
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
+        let body = set_disabled(&app, &admin, &this.id, "disable")
+            .expect(200)
+            .await;
         assert!(body["disabled_at"].is_string(), "{body}");
 
         for session in [&this, &other] {
             assert_eq!(me(&app, &session.access_token).await, 401);
-            let refreshed = app
+            app.anonymous()
                 .post(
                     "/api/v1/auth/refresh",
                     &json!({"refresh_token": session.refresh_token}),
                 )
-                .send()
-                .await
-                .unwrap();
-            assert_problem(refreshed, 401, "invalid_refresh_token").await;
+                .expect_problem(401, "invalid_refresh_token")
+                .await;
         }
-        let login = app
+        app.anonymous()
             .post(
                 "/api/v1/auth/login",
                 &json!({"email": this.email, "password": this.password}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_problem(login, 403, "account_disabled").await;
-        let wrong_password = app
+            .expect_problem(403, "account_disabled")
+            .await;
+        app.anonymous()
             .post(
                 "/api/v1/auth/login",
                 &json!({"email": this.email, "password": "not the password at all"}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_problem(wrong_password, 401, "invalid_credentials").await;
+            .expect_problem(401, "invalid_credentials")
+            .await;
 
-        let resp = set_disabled(&app, &admin, &this.id, "enable").await;
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
+        let body = set_disabled(&app, &admin, &this.id, "enable")
+            .expect(200)
+            .await;
         assert!(body.get("disabled_at").is_none(), "{body}");
         assert_eq!(
             me(&app, &this.access_token).await,
@@ -797,8 +694,9 @@ mod revocation {
     async fn staff_cannot_disable_themselves_or_an_unknown_account() {
         let app = TestApp::spawn().await;
         let admin = app.register_admin().await;
-        let itself = set_disabled(&app, &admin, &admin.id, "disable").await;
-        assert_problem(itself, 409, "cannot_disable_self").await;
+        set_disabled(&app, &admin, &admin.id, "disable")
+            .expect_problem(409, "cannot_disable_self")
+            .await;
         assert_eq!(me(&app, &admin.access_token).await, 200);
         let unknown =
             set_disabled(&app, &admin, &uuid::Uuid::new_v4().to_string(), "disable").await;
@@ -817,12 +715,9 @@ mod revocation {
             .unwrap();
         // After the brief session cache has moved on.
         tokio::time::sleep(Duration::from_millis(2_100)).await;
-        let resp = app
+        app.by(&user)
             .get("/api/v1/cart")
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(resp, 401, "unauthorized").await;
+            .expect_problem(401, "unauthorized")
+            .await;
     }
 }

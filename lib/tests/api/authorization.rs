@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
-use toko_testkit::{address, TestApp, TestUser};
+use toko_testkit::{address, Call, TestApp, TestUser};
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,10 +239,8 @@ impl World {
         }
     }
 
-    fn admin_post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
-        self.app
-            .post(path, &body)
-            .bearer_auth(&self.admin.access_token)
+    fn admin_post(&self, path: &str, body: Value) -> Call {
+        self.app.by(&self.admin).post(path, &body)
     }
 
     /// A fresh saved address of customer A (alone in the book, which holds at most 20).
@@ -254,11 +252,9 @@ impl World {
             .unwrap();
         let body: Value = self
             .app
+            .by(&self.a)
             .post("/api/v1/me/addresses", &json!({"address": address()}))
-            .bearer_auth(&self.a.access_token)
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -298,14 +294,7 @@ impl World {
     async fn paid_order_of_a_with(&self, units: i64) -> String {
         let id = self.order_of_a_with(units).await;
         let number = self.number_of(&id).await;
-        self.app
-            .sim_action(
-                &number,
-                "pay",
-                json!({"outcome": "settlement", "payment_type": "gopay"}),
-            )
-            .await;
-        assert_eq!(self.app.wait_for_order_status(&id, "paid").await, "paid");
+        self.app.pay(&id, &number, Some("gopay")).await;
         id
     }
 
@@ -338,14 +327,12 @@ impl World {
         let email = format!("invitee-{}@example.com", uuid::Uuid::new_v4().simple());
         let resp = self
             .app
+            .with_token(&self.owner().access_token)
             .post(
                 "/api/v1/admin/staff-invites",
                 &json!({"email": email, "name": "New Hire", "role": "support"}),
             )
-            .bearer_auth(&self.owner().access_token)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(resp.status(), 201);
         resp.json().await.unwrap()
     }
@@ -356,13 +343,11 @@ impl World {
 
     async fn reset_token(&self) -> String {
         let user = self.app.register_customer().await;
-        let resp = self
-            .app
+        self.app
+            .anonymous()
             .post("/api/v1/auth/password-reset", &json!({"email": user.email}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 202);
+            .expect(202)
+            .await;
         let request: uuid::Uuid =
             sqlx::query_scalar("select request_id from password_resets where user_id = $1")
                 .bind(uuid::Uuid::parse_str(&user.id).unwrap())
@@ -378,9 +363,7 @@ impl World {
     async fn shipping_zone(&self) -> String {
         let created: Value = self
             .admin_post("/api/v1/admin/shipping-zones", shipping_zone())
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -390,15 +373,12 @@ impl World {
     /// A fresh tax class (created by the admin); returns its code.
     async fn tax_class(&self) -> String {
         let code = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let resp = self
-            .admin_post(
-                "/api/v1/admin/tax-classes",
-                json!({"code": code, "name": "Matrix", "rate_bp": 500}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
+        self.admin_post(
+            "/api/v1/admin/tax-classes",
+            json!({"code": code, "name": "Matrix", "rate_bp": 500}),
+        )
+        .expect(201)
+        .await;
         code
     }
 
@@ -415,9 +395,7 @@ impl World {
                     &format!("/api/v1/admin/orders/{id}/transitions"),
                     json!({"to": to, "tracking_number": tracking}),
                 )
-                .send()
-                .await
-                .unwrap();
+                .await;
             assert_eq!(resp.status(), 200, "{to}");
         }
         let line: uuid::Uuid =
@@ -437,9 +415,7 @@ impl World {
                 &format!("/api/v1/admin/orders/{id}/shipments"),
                 json!({"tracking_number": "JNE-M"}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -451,14 +427,12 @@ impl World {
         let (order, line) = self.delivered_order_of_a().await;
         let created: Value = self
             .app
+            .by(&self.a)
             .post(
                 &format!("/api/v1/orders/{order}/returns"),
                 &json!({"lines": [{"line_id": line, "quantity": 1, "reason": "damaged"}]}),
             )
-            .bearer_auth(&self.a.access_token)
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -470,9 +444,7 @@ impl World {
             };
             let resp = self
                 .admin_post(&format!("/api/v1/admin/returns/{id}/{step}"), body)
-                .send()
-                .await
-                .unwrap();
+                .await;
             assert_eq!(resp.status(), 200, "{step}");
         }
         id
@@ -483,12 +455,9 @@ impl World {
         let id = self.paid_order_of_a().await;
         let number = self.number_of(&id).await;
         self.app.sim_action(&number, "deny", json!({})).await;
-        assert_eq!(
-            self.app
-                .wait_for_order_status(&id, "payment_reversed")
-                .await,
-            "payment_reversed"
-        );
+        self.app
+            .wait_for_order_status(&id, "payment_reversed")
+            .await;
         let exception: uuid::Uuid =
             sqlx::query_scalar("select exception_id from payment_exceptions where order_id = $1")
                 .bind(uuid::Uuid::parse_str(&id).unwrap())
@@ -505,9 +474,7 @@ impl World {
                 "/api/v1/admin/webhooks",
                 json!({"url": "https://hooks.example.com/matrix"}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -522,9 +489,7 @@ impl World {
                 &format!("/api/v1/admin/webhooks/{endpoint}/test"),
                 json!({}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -539,9 +504,7 @@ impl World {
                 "/api/v1/admin/promotions",
                 json!({"name": "Matrix", "code": code, "effect": "order_fixed", "amount": 1}),
             )
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -552,14 +515,11 @@ impl World {
     async fn code_on_cart_of(&self, role: Role) -> String {
         let (_, code) = self.promotion().await;
         if let Some(user) = self.user(role) {
-            let resp = self
-                .app
+            self.app
+                .by(user)
                 .post("/api/v1/cart/promotions", &json!({"code": code}))
-                .bearer_auth(&user.access_token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
+                .expect(200)
+                .await;
         }
         code
     }
@@ -666,7 +626,15 @@ impl World {
             "create_category" => c.post(url("/api/v1/admin/categories")).json(&json!({"name": format!("Cat {unique}")})),
             "update_category" => c.patch(url(&format!("/api/v1/admin/categories/{}", self.category))).json(&json!({"description": "x"})),
             "delete_category" => {
-                let fresh: Value = self.admin_post("/api/v1/admin/categories", json!({"name": format!("Del {unique}")})).send().await.unwrap().json().await.unwrap();
+                let fresh: Value = self
+                    .admin_post(
+                        "/api/v1/admin/categories",
+                        json!({"name": format!("Del {unique}")}),
+                    )
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
                 c.delete(url(&format!("/api/v1/admin/categories/{}", fresh["id"].as_str().unwrap())))
             }
             "create_product" => c.post(url("/api/v1/admin/products")).json(&json!({
@@ -707,8 +675,11 @@ impl World {
             "reject_return" => c.post(url(&format!("/api/v1/admin/returns/{}/reject", self.return_of_a(&[]).await))).json(&json!({"reason": "worn"})),
             "receive_return" => {
                 let id = self.return_of_a(&["approve"]).await;
-                let returned: Value = self.app.get(&format!("/api/v1/admin/returns/{id}")).bearer_auth(&self.admin.access_token)
-                    .send().await.unwrap().json().await.unwrap();
+                let returned: Value = self.app
+                    .by(&self.admin)
+                    .get(&format!("/api/v1/admin/returns/{id}"))
+                    .expect(200)
+                    .await;
                 c.post(url(&format!("/api/v1/admin/returns/{id}/receive")))
                     .json(&json!({"lines": [{"line_id": returned["lines"][0]["line_id"], "disposition": "write_off"}]}))
             }

@@ -1,7 +1,8 @@
 //! Carts: customers' carts, guest carts with tokens, the merge at login, limits and owners.
 
+use reqwest::Method;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{TestApp, TestUser};
 
 struct Fixture {
     app: TestApp,
@@ -45,16 +46,7 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     let cup = f.variant("CUP", 10_000, 10).await;
     let user = f.app.register_customer().await;
 
-    let empty: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let empty: Value = f.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(
         (empty["item_count"].as_i64(), empty["subtotal"].as_i64()),
         (Some(0), Some(0))
@@ -78,28 +70,24 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     let item = cart["items"][1]["id"].as_str().unwrap();
     let cart: Value = f
         .app
+        .by(&user)
         .patch(
             &format!("/api/v1/cart/items/{item}"),
             &json!({"quantity": 4}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(cart["subtotal"], 115_000);
     let cart: Value = f
         .app
+        .by(&user)
         .patch(
             &format!("/api/v1/cart/items/{item}"),
             &json!({"quantity": 0}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -111,11 +99,9 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     let mug_item = cart["items"][0]["id"].as_str().unwrap();
     let cart: Value = f
         .app
+        .by(&user)
         .delete(&format!("/api/v1/cart/items/{mug_item}"))
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -124,11 +110,9 @@ async fn a_customer_cart_is_created_lazily_and_totals_are_computed_by_the_server
     f.app.add_to_cart(&user, &cup, 2).await;
     let cart: Value = f
         .app
+        .by(&user)
         .delete("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -141,44 +125,41 @@ async fn stock_limits_and_unavailable_products_are_conflicts() {
     let scarce = f.variant("SCARCE", 5_000, 3).await;
     let user = f.app.register_customer().await;
     let add = |variant: &str, quantity: i64| {
-        f.app
-            .post(
-                "/api/v1/cart/items",
-                &json!({"variant_id": variant, "quantity": quantity}),
-            )
-            .bearer_auth(&user.access_token)
-            .send()
+        f.app.by(&user).post(
+            "/api/v1/cart/items",
+            &json!({"variant_id": variant, "quantity": quantity}),
+        )
     };
-    let body = assert_problem(add(&scarce, 4).await.unwrap(), 409, "insufficient_stock").await;
+    let body = add(&scarce, 4)
+        .expect_problem(409, "insufficient_stock")
+        .await;
     assert_eq!(body["available_quantity"], 3);
     f.app.add_to_cart(&user, &scarce, 2).await;
-    let body = assert_problem(add(&scarce, 2).await.unwrap(), 409, "insufficient_stock").await;
+    let body = add(&scarce, 2)
+        .expect_problem(409, "insufficient_stock")
+        .await;
     assert_eq!(body["available_quantity"], 3);
 
-    let body = assert_problem(add(&scarce, 0).await.unwrap(), 422, "validation_failed").await;
+    let body = add(&scarce, 0)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "quantity");
     let plenty = f.variant("PLENTY", 5_000, 100).await;
-    assert_problem(add(&plenty, 6).await.unwrap(), 422, "validation_failed").await;
-    let body = assert_problem(
-        add("00000000-0000-0000-0000-000000000000", 1)
-            .await
-            .unwrap(),
-        422,
-        "validation_failed",
-    )
-    .await;
+    add(&plenty, 6)
+        .expect_problem(422, "validation_failed")
+        .await;
+    let body = add("00000000-0000-0000-0000-000000000000", 1)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "variant_id");
 
     let draft = f.app.create_product(&f.admin, &json!({
         "name": "Draft Mug", "category_id": f.category, "variants": [{"sku": "DRAFT-MUG", "price": 1, "stock_on_hand": 5}]
     })).await;
     let draft_variant = draft["variants"][0]["id"].as_str().unwrap();
-    assert_problem(
-        add(draft_variant, 1).await.unwrap(),
-        409,
-        "variant_unavailable",
-    )
-    .await;
+    add(draft_variant, 1)
+        .expect_problem(409, "variant_unavailable")
+        .await;
 }
 
 #[tokio::test]
@@ -189,81 +170,56 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
     let user = f.app.register_customer().await;
     f.app.add_to_cart(&user, &a, 2).await;
 
-    let resp = f
+    let guest = f
         .app
-        .client
-        .post(f.app.url("/api/v1/carts"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let guest: Value = resp.json().await.unwrap();
+        .anonymous()
+        .request(Method::POST, "/api/v1/carts")
+        .expect(201)
+        .await;
     let token = guest["cart_token"].as_str().unwrap().to_owned();
     for (variant, quantity) in [(&a, 2), (&b, 1)] {
-        let resp = f
-            .app
+        f.app
+            .anonymous()
             .post(
                 "/api/v1/cart/items",
                 &json!({"variant_id": variant, "quantity": quantity}),
             )
             .header("x-cart-token", &token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+            .expect(200)
+            .await;
     }
     let cart: Value = f
         .app
+        .anonymous()
         .get("/api/v1/cart")
         .header("x-cart-token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(cart["item_count"], 3);
 
-    assert_problem(
-        f.app
-            .get("/api/v1/cart")
-            .header("x-cart-token", "bogus")
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "cart_not_found",
-    )
-    .await;
-    assert_problem(
-        f.app.get("/api/v1/cart").send().await.unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
+    f.app
+        .anonymous()
+        .get("/api/v1/cart")
+        .header("x-cart-token", "bogus")
+        .expect_problem(404, "cart_not_found")
+        .await;
+    f.app
+        .anonymous()
+        .get("/api/v1/cart")
+        .expect_problem(401, "unauthorized")
+        .await;
 
     // Log in with the guest token: 2 + 2 of A capped at the 3 available, B added.
-    let resp = f
-        .app
+    f.app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": user.email, "password": user.password}),
         )
         .header("x-cart-token", &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let merged: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
+    let merged: Value = f.app.by(&user).get("/api/v1/cart").expect(200).await;
     let lines: Vec<(&str, i64)> = merged["items"]
         .as_array()
         .unwrap()
@@ -271,49 +227,45 @@ async fn guest_carts_work_with_a_token_and_merge_into_the_customer_cart_at_login
         .map(|i| (i["sku"].as_str().unwrap(), i["quantity"].as_i64().unwrap()))
         .collect();
     assert_eq!(lines, vec![("MERGE-A", 3), ("MERGE-B", 1)]);
-    assert_problem(
-        f.app
-            .get("/api/v1/cart")
-            .header("x-cart-token", &token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "cart_not_found",
-    )
-    .await;
+    f.app
+        .anonymous()
+        .get("/api/v1/cart")
+        .header("x-cart-token", &token)
+        .expect_problem(404, "cart_not_found")
+        .await;
 
     // Registering with a guest token merges too.
-    let second: Value = f
+    let second = f
         .app
-        .client
-        .post(f.app.url("/api/v1/carts"))
-        .send()
+        .anonymous()
+        .request(Method::POST, "/api/v1/carts")
         .await
-        .unwrap()
-        .json()
+        .json::<Value>()
         .await
         .unwrap();
     let token = second["cart_token"].as_str().unwrap();
     f.app
+        .anonymous()
         .post(
             "/api/v1/cart/items",
             &json!({"variant_id": b, "quantity": 2}),
         )
         .header("x-cart-token", token)
-        .send()
-        .await
-        .unwrap();
-    let resp = f.app.post("/api/v1/auth/register", &json!({"email": "newbie@example.com", "password": "correct horse battery", "name": "N"}))
-        .header("x-cart-token", token).send().await.unwrap();
+        .await;
+    let resp = f.app
+        .anonymous()
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "newbie@example.com", "password": "correct horse battery", "name": "N"}),
+        )
+        .header("x-cart-token", token)
+        .await;
     let session: Value = resp.json().await.unwrap();
     let cart: Value = f
         .app
+        .with_token(session["tokens"]["access_token"].as_str().unwrap())
         .get("/api/v1/cart")
-        .bearer_auth(session["tokens"]["access_token"].as_str().unwrap())
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -329,45 +281,21 @@ async fn a_customer_cannot_touch_another_customers_cart_items() {
     let cart = f.app.add_to_cart(&alice, &mug, 1).await;
     let item = cart["items"][0]["id"].as_str().unwrap();
 
-    let resp = f
-        .app
+    f.app
+        .by(&bob)
         .patch(
             &format!("/api/v1/cart/items/{item}"),
             &json!({"quantity": 3}),
         )
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
-    let resp = f
-        .app
+        .expect_problem(404, "not_found")
+        .await;
+    f.app
+        .by(&bob)
         .delete(&format!("/api/v1/cart/items/{item}"))
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
-    let bobs: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect_problem(404, "not_found")
+        .await;
+    let bobs: Value = f.app.by(&bob).get("/api/v1/cart").expect(200).await;
     assert_ne!(bobs["id"], cart["id"]);
-    let alices: Value = f
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alices: Value = f.app.by(&alice).get("/api/v1/cart").expect(200).await;
     assert_eq!(alices["items"][0]["quantity"], 1);
 }

@@ -4,37 +4,17 @@
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{assert_problem, problem_fields, Call, Shop, TestApp};
 
 /// A small catalog: Clothing > {Shirts, Shoes}, Electronics; products across them.
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    clothing: String,
-    shirts: String,
-    shoes: String,
-    electronics: String,
-}
-
 async fn shop() -> Shop {
-    let app = TestApp::spawn().await;
-    let admin = app.register_admin().await;
-    let clothing = app.create_category_id(&admin, "Clothing", None).await;
-    let shirts = app
-        .create_category_id(&admin, "Shirts", Some(&clothing))
-        .await;
-    let shoes = app
-        .create_category_id(&admin, "Shoes", Some(&clothing))
-        .await;
-    let electronics = app.create_category_id(&admin, "Electronics", None).await;
-    Shop {
-        app,
-        admin,
-        clothing,
-        shirts,
-        shoes,
-        electronics,
-    }
+    Shop::builder()
+        .category("clothing", "Clothing", None)
+        .category("shirts", "Shirts", Some("clothing"))
+        .category("shoes", "Shoes", Some("clothing"))
+        .category("electronics", "Electronics", None)
+        .open()
+        .await
 }
 
 fn names(page: &Value) -> Vec<String> {
@@ -59,13 +39,10 @@ async fn categories_form_a_tree_addressable_by_id_or_slug() {
     let s = shop().await;
     let tree: Value = s
         .app
+        .anonymous()
         .get("/api/v1/categories")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     let roots: Vec<&str> = tree["items"]
         .as_array()
         .unwrap()
@@ -83,89 +60,78 @@ async fn categories_form_a_tree_addressable_by_id_or_slug() {
 
     let by_slug: Value = s
         .app
+        .anonymous()
         .get("/api/v1/categories/shirts")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(by_slug["category"]["id"], s.shirts.as_str());
+        .expect(200)
+        .await;
+    assert_eq!(by_slug["category"]["id"], s.categories["shirts"].as_str());
     assert_eq!(by_slug["ancestors"][0]["slug"], "clothing");
     let by_id: Value = s
         .app
-        .get(&format!("/api/v1/categories/{}", s.clothing))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .anonymous()
+        .get(&format!("/api/v1/categories/{}", s.categories["clothing"]))
+        .expect(200)
+        .await;
     assert_eq!(by_id["children"].as_array().unwrap().len(), 2);
-    assert_problem(
-        s.app.get("/api/v1/categories/nope").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    s.app
+        .anonymous()
+        .get("/api/v1/categories/nope")
+        .expect_problem(404, "not_found")
+        .await;
 }
 
 #[tokio::test]
 async fn categories_cannot_form_cycles_and_only_empty_leaves_are_deleted() {
     let s = shop().await;
-    let auth = &s.admin.access_token;
-    let resp = s
-        .app
+    let admin = s.app.by(&s.admin);
+    let body = admin
         .patch(
-            &format!("/api/v1/admin/categories/{}", s.clothing),
-            &json!({"parent_id": s.shirts}),
+            &format!("/api/v1/admin/categories/{}", s.categories["clothing"]),
+            &json!({"parent_id": s.categories["shirts"]}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "parent_id");
 
-    let resp = s
-        .app
-        .delete(&format!("/api/v1/admin/categories/{}", s.clothing))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "category_in_use").await;
-    s.app
-        .create_simple_product(&s.admin, &s.shoes, "Runner", "RUN-1", 500_000, 5)
+    admin
+        .delete(&format!(
+            "/api/v1/admin/categories/{}",
+            s.categories["clothing"]
+        ))
+        .expect_problem(409, "category_in_use")
         .await;
-    let resp = s
-        .app
-        .delete(&format!("/api/v1/admin/categories/{}", s.shoes))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "category_in_use").await;
-    let resp = s
-        .app
-        .delete(&format!("/api/v1/admin/categories/{}", s.electronics))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+    s.app
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shoes"],
+            "Runner",
+            "RUN-1",
+            500_000,
+            5,
+        )
+        .await;
+    admin
+        .delete(&format!(
+            "/api/v1/admin/categories/{}",
+            s.categories["shoes"]
+        ))
+        .expect_problem(409, "category_in_use")
+        .await;
+    admin
+        .delete(&format!(
+            "/api/v1/admin/categories/{}",
+            s.categories["electronics"]
+        ))
+        .expect(204)
+        .await;
 
     // Moving to the root with an explicit null.
-    let resp = s
-        .app
+    let resp = admin
         .patch(
-            &format!("/api/v1/admin/categories/{}", s.shirts),
+            &format!("/api/v1/admin/categories/{}", s.categories["shirts"]),
             &json!({"parent_id": null}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
+        .await;
     let moved: Value = resp.json().await.unwrap();
     assert!(moved["parent_id"].is_null());
 }
@@ -177,7 +143,7 @@ async fn a_product_is_created_with_its_variants_and_read_by_id_or_slug() {
         "name": "Kaos Polos Premium",
         "description": "Kaos katun combed 30s yang adem.",
         "brand": "Toko Basics",
-        "category_id": s.shirts,
+        "category_id": s.categories["shirts"],
         "status": "active",
         "attributes": {"material": "cotton"},
         "images": [{"url": "https://cdn.example.com/kaos.jpg", "alt_text": "Kaos hitam"}],
@@ -199,13 +165,10 @@ async fn a_product_is_created_with_its_variants_and_read_by_id_or_slug() {
 
     let public: Value = s
         .app
+        .anonymous()
         .get("/api/v1/products/kaos-polos-premium")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(public["id"], created["id"]);
     assert_eq!(public["category"]["slug"], "shirts");
     assert_eq!(public["attributes"]["material"], "cotton");
@@ -233,70 +196,52 @@ async fn drafts_and_archived_products_are_hidden_from_shoppers() {
         .create_product(
             &s.admin,
             &json!({
-                "name": "Secret Draft", "category_id": s.shirts,
+                "name": "Secret Draft", "category_id": s.categories["shirts"],
                 "variants": [{"sku": "DRAFT-1", "price": 1000, "stock_on_hand": 1}]
             }),
         )
         .await;
     assert_eq!(draft["status"], "draft");
-    assert_problem(
-        s.app
-            .get("/api/v1/products/secret-draft")
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    s.app
+        .anonymous()
+        .get("/api/v1/products/secret-draft")
+        .expect_problem(404, "not_found")
+        .await;
 
     let active = s
         .app
-        .create_simple_product(&s.admin, &s.shirts, "Soon Archived", "ARCH-1", 1000, 1)
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shirts"],
+            "Soon Archived",
+            "ARCH-1",
+            1000,
+            1,
+        )
         .await;
     let id = active["id"].as_str().unwrap();
-    let resp = s
-        .app
+    s.app
+        .by(&s.admin)
         .patch(
             &format!("/api/v1/admin/products/{id}"),
             &json!({"status": "archived"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_problem(
-        s.app
-            .get(&format!("/api/v1/products/{id}"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    let list: Value = s
-        .app
-        .get("/api/v1/products")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
+    s.app
+        .anonymous()
+        .get(&format!("/api/v1/products/{id}"))
+        .expect_problem(404, "not_found")
+        .await;
+    let list: Value = s.app.anonymous().get("/api/v1/products").expect(200).await;
     assert!(names(&list).is_empty(), "{list}");
 
     let admin_list: Value = s
         .app
+        .by(&s.admin)
         .get("/api/v1/admin/products")
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(admin_list["items"].as_array().unwrap().len(), 2);
 }
 
@@ -308,10 +253,28 @@ async fn the_list_filters_by_category_tree_brand_price_and_stock() {
                "variants": [{"sku": name.to_uppercase().replace(' ', "-"), "price": price, "stock_on_hand": stock}]})
     };
     for body in [
-        p("Oxford Shirt", &s.shirts, Some("Uniqlo"), 300_000, 5),
-        p("Linen Shirt", &s.shirts, Some("Zara"), 450_000, 0),
-        p("Trail Shoe", &s.shoes, Some("Uniqlo"), 900_000, 3),
-        p("Phone", &s.electronics, None, 5_000_000, 7),
+        p(
+            "Oxford Shirt",
+            &s.categories["shirts"],
+            Some("Uniqlo"),
+            300_000,
+            5,
+        ),
+        p(
+            "Linen Shirt",
+            &s.categories["shirts"],
+            Some("Zara"),
+            450_000,
+            0,
+        ),
+        p(
+            "Trail Shoe",
+            &s.categories["shoes"],
+            Some("Uniqlo"),
+            900_000,
+            3,
+        ),
+        p("Phone", &s.categories["electronics"], None, 5_000_000, 7),
     ] {
         s.app.create_product(&s.admin, &body).await;
     }
@@ -320,10 +283,9 @@ async fn the_list_filters_by_category_tree_brand_price_and_stock() {
         let app = &s.app;
         async move {
             names(
-                &app.get(&url)
-                    .send()
+                &app.anonymous()
+                    .get(&url)
                     .await
-                    .unwrap()
                     .json::<Value>()
                     .await
                     .unwrap(),
@@ -336,7 +298,7 @@ async fn the_list_filters_by_category_tree_brand_price_and_stock() {
         "descendants included"
     );
     assert_eq!(
-        list(&format!("category={}", s.shoes)).await,
+        list(&format!("category={}", s.categories["shoes"])).await,
         vec!["Trail Shoe"]
     );
     assert_eq!(
@@ -357,20 +319,17 @@ async fn the_list_filters_by_category_tree_brand_price_and_stock() {
         vec!["Oxford Shirt"]
     );
 
-    let resp = s
-        .app
+    s.app
+        .anonymous()
         .get("/api/v1/products?min_price=-1")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 400, "invalid_parameter").await;
-    let resp = s
+        .expect_problem(400, "invalid_parameter")
+        .await;
+    let body = s
         .app
+        .anonymous()
         .get("/api/v1/products?sort=popularity")
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 400, "invalid_parameter").await;
+        .expect_problem(400, "invalid_parameter")
+        .await;
     assert_eq!(body["errors"][0]["field"], "sort");
 }
 
@@ -379,17 +338,23 @@ async fn every_sort_order_is_honoured() {
     let s = shop().await;
     for (name, price) in [("Banana", 300), ("apple", 100), ("Cherry", 200)] {
         s.app
-            .create_simple_product(&s.admin, &s.shirts, name, &format!("SKU-{name}"), price, 1)
+            .create_simple_product(
+                &s.admin,
+                &s.categories["shirts"],
+                name,
+                &format!("SKU-{name}"),
+                price,
+                1,
+            )
             .await;
     }
     let sorted = |sort: &'static str| {
         let app = &s.app;
         async move {
             names(
-                &app.get(&format!("/api/v1/products?sort={sort}"))
-                    .send()
+                &app.anonymous()
+                    .get(&format!("/api/v1/products?sort={sort}"))
                     .await
-                    .unwrap()
                     .json::<Value>()
                     .await
                     .unwrap(),
@@ -419,7 +384,7 @@ async fn cursor_pagination_has_no_duplicates_or_gaps_when_sort_keys_tie() {
         s.app
             .create_simple_product(
                 &s.admin,
-                &s.shirts,
+                &s.categories["shirts"],
                 &format!("Same Price {i:02}"),
                 &format!("TIE-{i:02}"),
                 50_000,
@@ -436,7 +401,7 @@ async fn cursor_pagination_has_no_duplicates_or_gaps_when_sort_keys_tie() {
             if let Some(c) = &cursor {
                 url.push_str(&format!("&cursor={c}"));
             }
-            let page: Value = s.app.get(&url).send().await.unwrap().json().await.unwrap();
+            let page: Value = s.app.anonymous().get(&url).expect(200).await;
             pages += 1;
             seen.extend(ids(&page));
             match page["next_cursor"].as_str() {
@@ -456,29 +421,23 @@ async fn cursor_pagination_has_no_duplicates_or_gaps_when_sort_keys_tie() {
     // A cursor from one sort is refused by another.
     let page: Value = s
         .app
+        .anonymous()
         .get("/api/v1/products?sort=price_asc&limit=5")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     let cursor = page["next_cursor"].as_str().unwrap();
-    let resp = s
+    let body = s
         .app
+        .anonymous()
         .get(&format!("/api/v1/products?sort=name&cursor={cursor}"))
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 400, "invalid_parameter").await;
+        .expect_problem(400, "invalid_parameter")
+        .await;
     assert_eq!(body["errors"][0]["field"], "cursor");
-    let resp = s
-        .app
+    s.app
+        .anonymous()
         .get("/api/v1/products?limit=101")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 400, "invalid_parameter").await;
+        .expect_problem(400, "invalid_parameter")
+        .await;
 }
 
 #[tokio::test]
@@ -486,11 +445,18 @@ async fn product_reads_support_conditional_requests() {
     let s = shop().await;
     let product = s
         .app
-        .create_simple_product(&s.admin, &s.shirts, "Cached Shirt", "CACHE-1", 10_000, 5)
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shirts"],
+            "Cached Shirt",
+            "CACHE-1",
+            10_000,
+            5,
+        )
         .await;
     let url = format!("/api/v1/products/{}", product["id"].as_str().unwrap());
 
-    let first = s.app.get(&url).send().await.unwrap();
+    let first = s.app.anonymous().get(&url).await;
     assert_eq!(first.status(), 200);
     assert!(first.headers()["cache-control"]
         .to_str()
@@ -500,86 +466,63 @@ async fn product_reads_support_conditional_requests() {
 
     let again = s
         .app
+        .anonymous()
         .get(&url)
         .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(again.status(), 304);
     assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
 
     // A stock change is visible, so the representation (and its ETag) changes.
     s.app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "CACHE-1", "delta": 3, "reason": "restock"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     let changed = s
         .app
+        .anonymous()
         .get(&url)
         .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
 
-    let list = s.app.get("/api/v1/products").send().await.unwrap();
+    let list = s.app.anonymous().get("/api/v1/products").await;
     let list_etag = list.headers()["etag"].to_str().unwrap().to_owned();
-    let list_again = s
-        .app
+    s.app
+        .anonymous()
         .get("/api/v1/products")
-        .header("if-none-match", list_etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(list_again.status(), 304);
+        .header("if-none-match", &list_etag)
+        .expect(304)
+        .await;
 }
 
 #[tokio::test]
 async fn admin_catalog_routes_require_the_admin_role() {
     let s = shop().await;
     let customer = s.app.register_customer().await;
-    let body = json!({"name": "X", "category_id": s.shirts, "variants": [{"sku": "X-1", "price": 1, "stock_on_hand": 1}]});
-    assert_problem(
-        s.app
-            .post("/api/v1/admin/products", &body)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
-    assert_problem(
-        s.app
-            .post("/api/v1/admin/products", &body)
-            .bearer_auth(&customer.access_token)
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_problem(
-        s.app
-            .post(
-                "/api/v1/admin/inventory/adjustments",
-                &json!({"sku": "X-1", "delta": 1, "reason": "r"}),
-            )
-            .bearer_auth(&customer.access_token)
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    let body = json!({"name": "X", "category_id": s.categories["shirts"], "variants": [{"sku": "X-1", "price": 1, "stock_on_hand": 1}]});
+    s.app
+        .anonymous()
+        .post("/api/v1/admin/products", &body)
+        .expect_problem(401, "unauthorized")
+        .await;
+    s.app
+        .by(&customer)
+        .post("/api/v1/admin/products", &body)
+        .expect_problem(403, "forbidden")
+        .await;
+    s.app
+        .by(&customer)
+        .post(
+            "/api/v1/admin/inventory/adjustments",
+            &json!({"sku": "X-1", "delta": 1, "reason": "r"}),
+        )
+        .expect_problem(403, "forbidden")
+        .await;
     let count: i64 = sqlx::query_scalar("select count(*) from products")
         .fetch_one(&s.app.db)
         .await
@@ -590,19 +533,26 @@ async fn admin_catalog_routes_require_the_admin_role() {
 #[tokio::test]
 async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written() {
     let s = shop().await;
-    let resp = s.app.post("/api/v1/admin/products", &json!({
-        "name": "",
-        "slug": "Not A Slug",
-        "category_id": s.shirts,
-        "images": [{"url": "ftp://nope"}],
-        "options": ["size"],
-        "variants": [
-            {"sku": "bad sku", "price": -5, "stock_on_hand": 1, "options": {"size": "M"}},
-            {"sku": "OK-1", "price": 100, "stock_on_hand": -1, "options": {"colour": "red"}},
-            {"sku": "OK-1", "price": 100, "stock_on_hand": 1, "options": {"size": "L"}}
-        ]
-    })).bearer_auth(&s.admin.access_token).send().await.unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    let body = s
+        .app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/products",
+            &json!({
+                "name": "",
+                "slug": "Not A Slug",
+                "category_id": s.categories["shirts"],
+                "images": [{"url": "ftp://nope"}],
+                "options": ["size"],
+                "variants": [
+                    {"sku": "bad sku", "price": -5, "stock_on_hand": 1, "options": {"size": "M"}},
+                    {"sku": "OK-1", "price": 100, "stock_on_hand": -1, "options": {"colour": "red"}},
+                    {"sku": "OK-1", "price": 100, "stock_on_hand": 1, "options": {"size": "L"}}
+                ]
+            }),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     let fields: HashSet<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -622,8 +572,9 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
         assert!(fields.contains(f), "{f} missing from {fields:?}");
     }
 
-    let resp = s
+    let body = s
         .app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/products",
             &json!({
@@ -631,24 +582,18 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
                 "variants": [{"sku": "ORPHAN-1", "price": 1, "stock_on_hand": 1}]
             }),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "category_id");
 
-    let resp = s
-        .app
+    s.app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/products",
-            &json!({"name": "No variants", "category_id": s.shirts, "variants": []}),
+            &json!({"name": "No variants", "category_id": s.categories["shirts"], "variants": []}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
 
     let counts: (i64, i64, i64) = sqlx::query_as(
         "select (select count(*) from products), (select count(*) from variants), (select count(*) from outbox_events where event_type like 'product.%')",
@@ -656,35 +601,32 @@ async fn invalid_products_are_refused_naming_each_field_and_nothing_is_written()
     assert_eq!(counts, (0, 0, 0));
 }
 
-impl Shop {
-    /// An admin's POST or PATCH of `body` to `path`.
-    async fn admin_write(&self, patch: bool, path: &str, body: Value) -> reqwest::Response {
-        let request = if patch {
-            self.app.patch(path, &body)
-        } else {
-            self.app.post(path, &body)
-        };
-        let resp = request.bearer_auth(&self.admin.access_token).send().await;
-        resp.expect("admin request")
+/// An admin's POST or PATCH of `body` to `path`.
+fn admin_write(s: &Shop, patch: bool, path: &str, body: &Value) -> Call {
+    let admin = s.app.by(&s.admin);
+    if patch {
+        admin.patch(path, body)
+    } else {
+        admin.post(path, body)
     }
+}
 
-    /// The body of a successful admin write.
-    async fn admin_ok(&self, patch: bool, path: &str, body: Value) -> Value {
-        let resp = self.admin_write(patch, path, body).await;
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.expect("json body")
-    }
+/// The body of a successful admin write.
+async fn admin_ok(s: &Shop, patch: bool, path: &str, body: Value) -> Value {
+    let resp = admin_write(s, patch, path, &body).await;
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.expect("json body")
+}
 
-    /// The fields a refused admin write names.
-    async fn admin_refused(&self, patch: bool, path: &str, body: Value) -> Vec<String> {
-        let resp = self.admin_write(patch, path, body).await;
-        let problem = assert_problem(resp, 422, "validation_failed").await;
-        let errors = problem["errors"].as_array().expect("errors");
-        errors
-            .iter()
-            .map(|e| e["field"].as_str().unwrap().to_owned())
-            .collect()
-    }
+/// The fields a refused admin write names.
+async fn admin_refused(s: &Shop, patch: bool, path: &str, body: Value) -> Vec<String> {
+    let problem = admin_write(s, patch, path, &body)
+        .expect_problem(422, "validation_failed")
+        .await;
+    problem_fields(&problem)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
@@ -701,98 +643,134 @@ async fn products_name_their_category_by_slug_or_id() {
 
     // `category` takes a slug, as the bulk import does, or an id; `category_id` an id.
     for (name, category, expected) in [
-        ("Slug Tee", json!({"category": "shirts"}), &s.shirts),
-        ("Id Shoe", json!({"category": s.shoes}), &s.shoes),
+        (
+            "Slug Tee",
+            json!({"category": "shirts"}),
+            &s.categories["shirts"],
+        ),
+        (
+            "Id Shoe",
+            json!({"category": s.categories["shoes"]}),
+            &s.categories["shoes"],
+        ),
         (
             "Both",
-            json!({"category": "shirts", "category_id": s.shirts}),
-            &s.shirts,
+            json!({"category": "shirts", "category_id": s.categories["shirts"]}),
+            &s.categories["shirts"],
         ),
     ] {
-        let created = s
-            .admin_ok(false, PRODUCTS, product(name, category, 1))
-            .await;
+        let created = admin_ok(&s, false, PRODUCTS, product(name, category, 1)).await;
         assert_eq!(created["category"]["id"], expected.as_str(), "{created}");
     }
-    let slug_tee = s
-        .admin_ok(
-            false,
-            PRODUCTS,
-            product("Moved Tee", json!({"category": "shirts"}), 1),
-        )
-        .await;
+    let slug_tee = admin_ok(
+        &s,
+        false,
+        PRODUCTS,
+        product("Moved Tee", json!({"category": "shirts"}), 1),
+    )
+    .await;
     let path = format!("{PRODUCTS}/{}", slug_tee["id"].as_str().unwrap());
 
     // A patch moves a product by slug too.
-    let moved = s
-        .admin_ok(true, &path, json!({"category": "electronics"}))
-        .await;
-    assert_eq!(moved["category"]["id"], s.electronics.as_str(), "{moved}");
+    let moved = admin_ok(&s, true, &path, json!({"category": "electronics"})).await;
+    assert_eq!(
+        moved["category"]["id"],
+        s.categories["electronics"].as_str(),
+        "{moved}"
+    );
 
     // An unknown slug is reported with every other bad field; none given, or two that name
     // different categories, are refused too.
     let lost = product("Lost", json!({"category": "no-such-category"}), -5);
-    let fields = s.admin_refused(false, PRODUCTS, lost).await;
+    let fields = admin_refused(&s, false, PRODUCTS, lost).await;
     assert_eq!(fields, ["category", "variants[0].price"]);
     let none = product("None", json!({}), 1);
-    assert_eq!(s.admin_refused(false, PRODUCTS, none).await, ["category"]);
+    assert_eq!(admin_refused(&s, false, PRODUCTS, none).await, ["category"]);
     let two = product(
         "Two",
-        json!({"category": "shoes", "category_id": s.shirts}),
+        json!({"category": "shoes", "category_id": s.categories["shirts"]}),
         1,
     );
-    assert_eq!(s.admin_refused(false, PRODUCTS, two).await, ["category"]);
+    assert_eq!(admin_refused(&s, false, PRODUCTS, two).await, ["category"]);
     let unknown = json!({"category": "no-such-category"});
-    assert_eq!(s.admin_refused(true, &path, unknown).await, ["category"]);
+    assert_eq!(admin_refused(&s, true, &path, unknown).await, ["category"]);
 }
 
 #[tokio::test]
 async fn categories_name_their_parent_by_slug_or_id() {
     let s = shop().await;
     const CATEGORIES: &str = "/api/v1/admin/categories";
-    let boots = s
-        .admin_ok(
-            false,
-            CATEGORIES,
-            json!({"name": "Boots", "parent": "shoes"}),
-        )
-        .await;
-    assert_eq!(boots["parent_id"], s.shoes.as_str(), "{boots}");
+    let boots = admin_ok(
+        &s,
+        false,
+        CATEGORIES,
+        json!({"name": "Boots", "parent": "shoes"}),
+    )
+    .await;
+    assert_eq!(
+        boots["parent_id"],
+        s.categories["shoes"].as_str(),
+        "{boots}"
+    );
     let path = format!("{CATEGORIES}/{}", boots["id"].as_str().unwrap());
-    let moved = s
-        .admin_ok(true, &path, json!({"parent": "electronics"}))
-        .await;
-    assert_eq!(moved["parent_id"], s.electronics.as_str(), "{moved}");
-    let root = s.admin_ok(true, &path, json!({"parent_id": null})).await;
+    let moved = admin_ok(&s, true, &path, json!({"parent": "electronics"})).await;
+    assert_eq!(
+        moved["parent_id"],
+        s.categories["electronics"].as_str(),
+        "{moved}"
+    );
+    let root = admin_ok(&s, true, &path, json!({"parent_id": null})).await;
     assert!(root.get("parent_id").is_none(), "{root}");
 
     let lost = json!({"name": "Lost", "parent": "no-such-category"});
-    assert_eq!(s.admin_refused(false, CATEGORIES, lost).await, ["parent"]);
+    assert_eq!(admin_refused(&s, false, CATEGORIES, lost).await, ["parent"]);
     // A category never moves under its own subtree, named by slug either.
-    let clothing = format!("{CATEGORIES}/{}", s.clothing);
+    let clothing = format!("{CATEGORIES}/{}", s.categories["clothing"]);
     let cycle = json!({"parent": "shirts"});
-    assert_eq!(s.admin_refused(true, &clothing, cycle).await, ["parent"]);
+    assert_eq!(admin_refused(&s, true, &clothing, cycle).await, ["parent"]);
 }
 
 #[tokio::test]
 async fn duplicate_slugs_and_skus_are_conflicts() {
     let s = shop().await;
     s.app
-        .create_simple_product(&s.admin, &s.shirts, "Unique", "UNIQ-1", 100, 1)
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shirts"],
+            "Unique",
+            "UNIQ-1",
+            100,
+            1,
+        )
         .await;
-    let resp = s.app.post("/api/v1/admin/products", &json!({
-        "name": "Other", "slug": "unique", "category_id": s.shirts, "variants": [{"sku": "UNIQ-2", "price": 1, "stock_on_hand": 1}]
-    })).bearer_auth(&s.admin.access_token).send().await.unwrap();
-    assert_problem(resp, 409, "slug_taken").await;
-    let resp = s.app.post("/api/v1/admin/products", &json!({
-        "name": "Other", "category_id": s.shirts, "variants": [{"sku": "UNIQ-1", "price": 1, "stock_on_hand": 1}]
-    })).bearer_auth(&s.admin.access_token).send().await.unwrap();
-    assert_problem(resp, 409, "sku_taken").await;
+    s.app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/products",
+            &json!({ "name": "Other", "slug": "unique", "category_id": s.categories["shirts"], "variants": [{"sku": "UNIQ-2", "price": 1, "stock_on_hand": 1}] }),
+        )
+        .expect_problem(409, "slug_taken")
+        .await;
+    s.app
+        .by(&s.admin)
+        .post(
+            "/api/v1/admin/products",
+            &json!({ "name": "Other", "category_id": s.categories["shirts"], "variants": [{"sku": "UNIQ-1", "price": 1, "stock_on_hand": 1}] }),
+        )
+        .expect_problem(409, "sku_taken")
+        .await;
 
     // Without an explicit slug, a taken name still gets a fresh slug.
     let again = s
         .app
-        .create_simple_product(&s.admin, &s.shirts, "Unique", "UNIQ-3", 100, 1)
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shirts"],
+            "Unique",
+            "UNIQ-3",
+            100,
+            1,
+        )
         .await;
     assert!(again["slug"].as_str().unwrap().starts_with("unique-"));
 }
@@ -801,34 +779,35 @@ async fn duplicate_slugs_and_skus_are_conflicts() {
 async fn variants_are_added_updated_and_deleted_but_never_the_last_one() {
     let s = shop().await;
     let product = s.app.create_product(&s.admin, &json!({
-        "name": "Sock", "category_id": s.shirts, "status": "active", "options": ["size"],
+        "name": "Sock", "category_id": s.categories["shirts"], "status": "active", "options": ["size"],
         "variants": [{"sku": "SOCK-S", "price": 20_000, "stock_on_hand": 4, "options": {"size": "S"}}]
     })).await;
     let pid = product["id"].as_str().unwrap();
-    let auth = &s.admin.access_token;
+    let admin = s.app.by(&s.admin);
 
-    let resp = s.app.post(&format!("/api/v1/admin/products/{pid}/variants"),
-        &json!({"sku": "SOCK-M", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}}))
-        .bearer_auth(auth).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
-    let m: Value = resp.json().await.unwrap();
+    let m = admin
+        .post(
+            &format!("/api/v1/admin/products/{pid}/variants"),
+            &json!({"sku": "SOCK-M", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}}),
+        )
+        .expect(201)
+        .await;
 
-    let resp = s.app.post(&format!("/api/v1/admin/products/{pid}/variants"),
-        &json!({"sku": "SOCK-M2", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}}))
-        .bearer_auth(auth).send().await.unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    let body = admin
+        .post(
+            &format!("/api/v1/admin/products/{pid}/variants"),
+            &json!({"sku": "SOCK-M2", "price": 25_000, "stock_on_hand": 2, "options": {"size": "M"}}),
+        )
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "options");
 
-    let resp = s
-        .app
+    let resp = admin
         .patch(
             &format!("/api/v1/admin/variants/{}", m["id"].as_str().unwrap()),
             &json!({"price": 30_000, "compare_at_price": 40_000}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
+        .await;
     let updated: Value = resp.json().await.unwrap();
     assert_eq!(
         (
@@ -839,74 +818,58 @@ async fn variants_are_added_updated_and_deleted_but_never_the_last_one() {
     );
     let listed: Value = s
         .app
+        .anonymous()
         .get("/api/v1/products/sock")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(
         listed["price_max"], 30_000,
         "the price range follows the variants"
     );
 
-    let resp = s
-        .app
+    admin
         .delete(&format!(
             "/api/v1/admin/variants/{}",
             m["id"].as_str().unwrap()
         ))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204)
+        .await;
     let only = product["variants"][0]["id"].as_str().unwrap();
-    let resp = s
-        .app
+    admin
         .delete(&format!("/api/v1/admin/variants/{only}"))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "last_variant").await;
+        .expect_problem(409, "last_variant")
+        .await;
 
-    let resp = s
-        .app
-        .delete(&format!("/api/v1/admin/products/{pid}"))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
+    let resp = admin.delete(&format!("/api/v1/admin/products/{pid}")).await;
     assert_eq!(resp.status(), 204, "never ordered, so it can be deleted");
-    assert_problem(
-        s.app.get("/api/v1/products/sock").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    s.app
+        .anonymous()
+        .get("/api/v1/products/sock")
+        .expect_problem(404, "not_found")
+        .await;
 }
 
 #[tokio::test]
 async fn inventory_adjustments_keep_a_ledger_and_never_go_below_reserved() {
     let s = shop().await;
     s.app
-        .create_simple_product(&s.admin, &s.shirts, "Mug", "MUG-1", 50_000, 10)
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shirts"],
+            "Mug",
+            "MUG-1",
+            50_000,
+            10,
+        )
         .await;
-    let auth = &s.admin.access_token;
-    let resp = s
-        .app
+    let admin = s.app.by(&s.admin);
+    let body = admin
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "MUG-1", "delta": -4, "reason": "broken in storage"}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
+        .expect(201)
+        .await;
     assert_eq!(body["variant"]["stock_on_hand"], 6);
     assert_eq!(body["movement"]["on_hand_after"], 6);
     assert_eq!(body["movement"]["kind"], "adjustment");
@@ -916,52 +879,34 @@ async fn inventory_adjustments_keep_a_ledger_and_never_go_below_reserved() {
         .execute(&s.app.db)
         .await
         .unwrap();
-    let resp = s
-        .app
+    admin
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "MUG-1", "delta": -2, "reason": "count"}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "below_reserved").await;
+        .expect_problem(409, "below_reserved")
+        .await;
 
-    let resp = s
-        .app
+    admin
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "NOPE", "delta": 1, "reason": "x"}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
-    let resp = s
-        .app
+        .expect_problem(404, "not_found")
+        .await;
+    let body = admin
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "MUG-1", "delta": 0, "reason": ""}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
 
-    let ledger: Value = s
-        .app
+    let ledger: Value = admin
         .get("/api/v1/admin/inventory/MUG-1/movements")
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     let kinds: Vec<&str> = ledger["items"]
         .as_array()
         .unwrap()
@@ -975,22 +920,26 @@ async fn inventory_adjustments_keep_a_ledger_and_never_go_below_reserved() {
 async fn concurrent_inventory_adjustments_lose_no_update() {
     let s = shop().await;
     s.app
-        .create_simple_product(&s.admin, &s.shirts, "Busy", "BUSY-1", 1_000, 100)
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shirts"],
+            "Busy",
+            "BUSY-1",
+            1_000,
+            100,
+        )
         .await;
     let requests = (0..40).map(|i| {
         let delta = if i % 2 == 0 { 3 } else { -1 };
         s.app
+            .by(&s.admin)
             .post(
                 "/api/v1/admin/inventory/adjustments",
                 &json!({"sku": "BUSY-1", "delta": delta, "reason": "race"}),
             )
-            .bearer_auth(&s.admin.access_token)
-            .send()
+            .expect(201)
     });
-    let responses = futures::future::join_all(requests).await;
-    assert!(responses
-        .iter()
-        .all(|r| r.as_ref().unwrap().status() == 201));
+    futures::future::join_all(requests).await;
     let (on_hand, ledger_sum, moves): (i32, i64, i64) = sqlx::query_as(
         "select v.stock_on_hand, (select sum(on_hand_delta) from stock_movements m where m.variant_id = v.variant_id),
                 (select count(*) from stock_movements m where m.variant_id = v.variant_id)
@@ -1008,27 +957,28 @@ async fn concurrent_inventory_adjustments_lose_no_update() {
 async fn a_retried_adjustment_with_the_same_idempotency_key_is_applied_once() {
     let s = shop().await;
     s.app
-        .create_simple_product(&s.admin, &s.shirts, "Lamp", "LAMP-1", 90_000, 10)
+        .create_simple_product(
+            &s.admin,
+            &s.categories["shirts"],
+            "Lamp",
+            "LAMP-1",
+            90_000,
+            10,
+        )
         .await;
     let adjust = |key: &'static str, delta: i64| {
         s.app
+            .by(&s.admin)
             .post(
                 "/api/v1/admin/inventory/adjustments",
                 &json!({"sku": "LAMP-1", "delta": delta, "reason": "delivery"}),
             )
-            .header("idempotency-key", key)
-            .bearer_auth(&s.admin.access_token)
-            .send()
+            .idempotency_key(key)
     };
 
     // Five concurrent retries of one request: one adjustment, five identical answers.
-    let responses = futures::future::join_all((0..5).map(|_| adjust("delivery-7", 5))).await;
-    let mut bodies = Vec::new();
-    for resp in responses {
-        let resp = resp.unwrap();
-        assert_eq!(resp.status(), 201);
-        bodies.push(resp.json::<Value>().await.unwrap());
-    }
+    let bodies =
+        futures::future::join_all((0..5).map(|_| adjust("delivery-7", 5).expect(201))).await;
     assert!(
         bodies.iter().all(|b| b == &bodies[0]),
         "every retry sees the first result"
@@ -1045,99 +995,68 @@ async fn a_retried_adjustment_with_the_same_idempotency_key_is_applied_once() {
     assert_eq!(adjustments, 1);
 
     // The same key with a different body is a client bug, not a replay.
-    assert_problem(
-        adjust("delivery-7", 6).await.unwrap(),
-        422,
-        "idempotency_key_reused",
-    )
-    .await;
+    adjust("delivery-7", 6)
+        .expect_problem(422, "idempotency_key_reused")
+        .await;
     // A refused request stores nothing: once possible, its retry is applied.
-    assert_problem(
-        adjust("shrink-1", -20).await.unwrap(),
-        409,
-        "below_reserved",
-    )
-    .await;
+    adjust("shrink-1", -20)
+        .expect_problem(409, "below_reserved")
+        .await;
     assert_eq!(s.app.stock_of("LAMP-1").await, (15, 0));
-    adjust("restock", 10).await.unwrap();
-    let resp = adjust("shrink-1", -20).await.unwrap();
-    assert_eq!(resp.status(), 201);
+    adjust("restock", 10).expect(201).await;
+    adjust("shrink-1", -20).expect(201).await;
     assert_eq!(s.app.stock_of("LAMP-1").await, (5, 0));
 }
 
 #[tokio::test]
 async fn every_catalog_change_writes_an_outbox_event_in_its_transaction() {
     let s = shop().await;
-    let auth = &s.admin.access_token;
+    let admin = s.app.by(&s.admin);
     let product = s.app.create_product(&s.admin, &json!({
-        "name": "Evented", "category_id": s.shirts, "status": "active", "options": ["size"],
+        "name": "Evented", "category_id": s.categories["shirts"], "status": "active", "options": ["size"],
         "variants": [{"sku": "EV-S", "price": 1_000, "stock_on_hand": 1, "options": {"size": "S"}}]
     })).await;
     let pid = product["id"].as_str().unwrap();
-    s.app
+    admin
         .patch(
             &format!("/api/v1/admin/products/{pid}"),
             &json!({"name": "Evented 2"}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    let v: Value = s
-        .app
+        .await;
+    let v: Value = admin
         .post(
             &format!("/api/v1/admin/products/{pid}/variants"),
             &json!({"sku": "EV-M", "price": 1_500, "stock_on_hand": 0, "options": {"size": "M"}}),
         )
-        .bearer_auth(auth)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    s.app
+    admin
         .patch(
             &format!("/api/v1/admin/variants/{}", v["id"].as_str().unwrap()),
             &json!({"price": 1_600}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    s.app
+        .await;
+    admin
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "EV-M", "delta": 5, "reason": "restock"}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    s.app
+        .await;
+    admin
         .delete(&format!(
             "/api/v1/admin/variants/{}",
             v["id"].as_str().unwrap()
         ))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    s.app
+        .await;
+    admin
         .patch(
             &format!("/api/v1/admin/products/{pid}"),
             &json!({"status": "archived"}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    s.app
-        .delete(&format!("/api/v1/admin/products/{pid}"))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
+        .await;
+    admin.delete(&format!("/api/v1/admin/products/{pid}")).await;
 
     let events = s.app.outbox_events(pid).await;
     let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
@@ -1166,7 +1085,7 @@ async fn every_catalog_change_writes_an_outbox_event_in_its_transaction() {
 async fn an_ordered_product_cannot_be_deleted_only_archived() {
     let s = shop().await;
     let product = s.app.create_product(&s.admin, &json!({
-        "name": "Bestseller", "category_id": s.shirts, "status": "active", "options": ["size"],
+        "name": "Bestseller", "category_id": s.categories["shirts"], "status": "active", "options": ["size"],
         "variants": [
             {"sku": "BEST-S", "price": 10_000, "stock_on_hand": 5, "options": {"size": "S"}},
             {"sku": "BEST-M", "price": 10_000, "stock_on_hand": 5, "options": {"size": "M"}}
@@ -1176,36 +1095,24 @@ async fn an_ordered_product_cannot_be_deleted_only_archived() {
     let sold = product["variants"][0]["id"].as_str().unwrap();
     let buyer = s.app.register_customer().await;
     s.app.add_to_cart(&buyer, sold, 1).await;
-    assert_eq!(s.app.checkout(&buyer, "bestseller-1").await.status(), 201);
+    s.app.checkout(&buyer, "bestseller-1").expect(201).await;
 
-    let auth = &s.admin.access_token;
-    let resp = s
-        .app
+    let admin = s.app.by(&s.admin);
+    admin
         .delete(&format!("/api/v1/admin/variants/{sold}"))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "product_has_orders").await;
-    let resp = s
-        .app
+        .expect_problem(409, "product_has_orders")
+        .await;
+    admin
         .delete(&format!("/api/v1/admin/products/{pid}"))
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "product_has_orders").await;
-    let archived = s
-        .app
+        .expect_problem(409, "product_has_orders")
+        .await;
+    admin
         .patch(
             &format!("/api/v1/admin/products/{pid}"),
             &json!({"status": "archived"}),
         )
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(archived.status(), 200);
+        .expect(200)
+        .await;
     let variants: i64 = sqlx::query_scalar("select count(*) from variants")
         .fetch_one(&s.app.db)
         .await
@@ -1218,29 +1125,25 @@ async fn an_ordered_product_cannot_be_deleted_only_archived() {
 #[tokio::test]
 async fn nul_characters_in_json_bodies_are_a_422_naming_the_field() {
     let s = shop().await;
-    let resp = s
+    let body = s
         .app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/categories",
             &json!({"name": "Kaos", "description": "cotton\u{0}tee"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "description");
-    let resp = s
+    let body = s
         .app
+        .by(&s.admin)
         .patch(
-            &format!("/api/v1/admin/categories/{}", s.shirts),
+            &format!("/api/v1/admin/categories/{}", s.categories["shirts"]),
             &json!({"name": "T-\u{0}shirts"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "name");
 }
 
@@ -1263,17 +1166,15 @@ async fn nul_characters_in_paths_and_query_parameters_are_a_400() {
         ),
         ("/api/v1/categories/%00", "invalid_path_parameter", "path"),
     ] {
-        let resp = s.app.get(path).send().await.unwrap();
+        let resp = s.app.anonymous().get(path).await;
         let body = assert_problem(resp, 400, code).await;
         assert_eq!(body["errors"][0]["field"], field, "{path}");
     }
-    let resp = s
-        .app
+    s.app
+        .anonymous()
         .get("/api/v1/products?category=shirts")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .expect(200)
+        .await;
 }
 
 /// A category's listing merges its subcategories' pages: paging through a parent category
@@ -1284,9 +1185,9 @@ async fn a_parent_category_pages_through_its_subcategories_in_the_global_order()
     let mut in_clothing = HashSet::new();
     for i in 0..14 {
         let (category, prefix) = match i % 3 {
-            0 => (&s.shirts, "Shirt"),
-            1 => (&s.shoes, "Shoe"),
-            _ => (&s.electronics, "Gadget"),
+            0 => (&s.categories["shirts"], "Shirt"),
+            1 => (&s.categories["shoes"], "Shoe"),
+            _ => (&s.categories["electronics"], "Gadget"),
         };
         // Prices repeat so that ties are broken by the id across subcategories too.
         let product = s
@@ -1300,7 +1201,7 @@ async fn a_parent_category_pages_through_its_subcategories_in_the_global_order()
                 i % 5,
             )
             .await;
-        if category != &s.electronics {
+        if category != &s.categories["electronics"] {
             in_clothing.insert(product["id"].as_str().unwrap().to_owned());
         }
     }
@@ -1308,13 +1209,10 @@ async fn a_parent_category_pages_through_its_subcategories_in_the_global_order()
         for stock in ["", "&in_stock=true"] {
             let everything: Value = s
                 .app
+                .anonymous()
                 .get(&format!("/api/v1/products?sort={sort}&limit=100{stock}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .expect(200)
+                .await;
             let expected: Vec<String> = ids(&everything)
                 .into_iter()
                 .filter(|id| in_clothing.contains(id))
@@ -1328,7 +1226,7 @@ async fn a_parent_category_pages_through_its_subcategories_in_the_global_order()
                 if let Some(c) = &cursor {
                     url.push_str(&format!("&cursor={c}"));
                 }
-                let page: Value = s.app.get(&url).send().await.unwrap().json().await.unwrap();
+                let page: Value = s.app.anonymous().get(&url).expect(200).await;
                 paged.extend(ids(&page));
                 match page["next_cursor"].as_str() {
                     Some(c) => cursor = Some(c.to_owned()),
@@ -1431,14 +1329,12 @@ async fn every_filter_and_sort_combination_lists_what_a_plain_query_finds() {
             if let Some(c) = &cursor {
                 page_query.push(("cursor", c.clone()));
             }
-            let response = app
+            let page = app
+                .anonymous()
                 .get("/api/v1/products")
                 .query(&page_query)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "{query:?}");
-            let page: Value = response.json().await.unwrap();
+                .expect(200)
+                .await;
             listed.extend(ids(&page));
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),

@@ -58,13 +58,10 @@ not json at all
         ImportOutcome::Updated
     );
     let product: Value = app
+        .anonymous()
         .get("/api/v1/products/kaos-import")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(product["name"], "Kaos Import v2");
     let skus: Vec<(&str, i64, i64)> = product["variants"]
         .as_array()
@@ -122,13 +119,10 @@ async fn csv_import_groups_rows_by_product_slug() {
     assert_eq!(results[2].0, 4);
     assert!(results[2].1.is_err(), "a negative price is refused");
     let product: Value = app
+        .anonymous()
         .get("/api/v1/products/runner-x")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(product["variants"].as_array().unwrap().len(), 2);
     assert_eq!(product["brand"], "Ortuseight");
 }
@@ -151,22 +145,12 @@ async fn the_seed_builds_a_browsable_consistent_catalog() {
     );
 
     let page: Value = app
+        .anonymous()
         .get("/api/v1/products?category=fashion&limit=5")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
-    let tree: Value = app
-        .get("/api/v1/categories")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tree: Value = app.anonymous().get("/api/v1/categories").expect(200).await;
     assert!(tree["items"].as_array().unwrap().len() >= 7);
     // Seeding twice adds products without clashing slugs or SKUs.
     app.state.catalog.seed(10, 7, |_| {}).await.unwrap();

@@ -64,7 +64,7 @@ async fn rename_unnoticed_until_cached(app: &TestApp, paths: &[&str]) -> String 
 }
 
 async fn get(app: &TestApp, path: &str) -> Value {
-    let resp = app.get(path).send().await.unwrap();
+    let resp = app.anonymous().get(path).await;
     assert_eq!(resp.status(), 200, "{path}");
     resp.json().await.unwrap()
 }
@@ -91,12 +91,13 @@ async fn a_write_through_the_api_is_seen_by_the_next_read_without_waiting_for_th
         .execute(&app.db)
         .await
         .unwrap();
-    app.patch_ok(
-        &admin.access_token,
-        &format!("/api/v1/admin/products/{id}"),
-        &json!({"description": "Warm light"}),
-    )
-    .await;
+    app.by(&admin)
+        .patch(
+            &format!("/api/v1/admin/products/{id}"),
+            &json!({"description": "Warm light"}),
+        )
+        .expect(200)
+        .await;
     let page = get(&app, &page_path).await;
     assert_eq!(page["name"], name, "the write emptied the cache");
     assert_eq!(page["description"], "Warm light");
@@ -135,21 +136,18 @@ async fn reads_come_from_memory_until_a_committed_change_empties_the_cache() {
     assert_eq!(in_stock["items"].as_array().unwrap().len(), 0);
 
     // Through the API: archiving hides the product at once for shoppers.
-    let resp = app
+    app.by(&admin)
         .patch(
             &format!("/api/v1/admin/products/{id}"),
             &json!({"status": "archived"}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .expect(200)
+        .await;
     eventually(
         "the archived product is gone",
         Duration::from_secs(15),
         || async {
-            let gone = app.get(&page_path).send().await.unwrap().status() == 404;
+            let gone = app.anonymous().get(&page_path).await.status() == 404;
             let list = get(&app, list_path).await;
             (gone && list["items"].as_array().unwrap().is_empty()).then_some(())
         },

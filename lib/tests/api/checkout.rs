@@ -1,65 +1,49 @@
 //! Checkout: one order per click, never more stock than there is, nothing written on refusal.
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
-
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    category: String,
-}
+use toko_testkit::{address, assert_problem, Shop, TestApp, TestUser};
 
 async fn shop() -> Shop {
-    let app = TestApp::builder()
-        .setting("DATABASE_MAX_CONNECTIONS", "20")
-        .spawn()
-        .await;
-    let admin = app.register_admin().await;
-    let category = app.create_category_id(&admin, "Gadgets", None).await;
-    Shop {
-        app,
-        admin,
-        category,
-    }
+    Shop::on(TestApp::builder().setting("DATABASE_MAX_CONNECTIONS", "20"))
+        .category("gadgets", "Gadgets", None)
+        .open()
+        .await
 }
 
-impl Shop {
-    async fn variant(&self, sku: &str, price: i64, stock: i64) -> String {
-        self.app
-            .create_simple_variant(
-                &self.admin,
-                &self.category,
-                &format!("Gadget {sku}"),
-                sku,
-                price,
-                stock,
-            )
-            .await
-    }
+async fn variant(s: &Shop, sku: &str, price: i64, stock: i64) -> String {
+    s.app
+        .create_simple_variant(
+            &s.admin,
+            &s.categories["gadgets"],
+            &format!("Gadget {sku}"),
+            sku,
+            price,
+            stock,
+        )
+        .await
+}
 
-    async fn counts(&self) -> (i64, i64) {
-        sqlx::query_as("select (select count(*) from orders), (select count(*) from order_lines)")
-            .fetch_one(&self.app.db)
-            .await
-            .unwrap()
-    }
+async fn counts(s: &Shop) -> (i64, i64) {
+    sqlx::query_as("select (select count(*) from orders), (select count(*) from order_lines)")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
     let s = shop().await;
-    let phone = s.variant("PHONE", 3_000_000, 5).await;
-    let case = s.variant("CASE", 150_000, 10).await;
+    let phone = variant(&s, "PHONE", 3_000_000, 5).await;
+    let case = variant(&s, "CASE", 150_000, 10).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &phone, 1).await;
     s.app.add_to_cart(&user, &case, 2).await;
 
-    let resp = s.app.checkout(&user, "order-1").await;
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
+    let body = s.app.checkout(&user, "order-1").expect(201).await;
     let order = &body["order"];
     assert_eq!(order["status"], "pending_payment");
     assert!(order["number"].as_str().unwrap().starts_with("TK"));
@@ -86,16 +70,7 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
 
     assert_eq!(s.app.stock_of("PHONE").await, (5, 1));
     assert_eq!(s.app.stock_of("CASE").await, (10, 2));
-    let cart: Value = s
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = s.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(cart["item_count"], 0);
 
     let order_id = order["id"].as_str().unwrap();
@@ -117,13 +92,10 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
     assert_eq!(reservations, 2);
     let product: Value = s
         .app
+        .anonymous()
         .get("/api/v1/products/gadget-phone")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(
         product["variants"][0]["available"], 4,
         "reserved stock is not available to others"
@@ -133,20 +105,18 @@ async fn checkout_creates_the_order_reserves_stock_and_empties_the_cart() {
 #[tokio::test]
 async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
     let s = shop().await;
-    let v = s.variant("FORM-1", 1_000, 5).await;
+    let v = variant(&s, "FORM-1", 1_000, 5).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 1).await;
 
     let resp = s
         .app
+        .by(&user)
         .post(
             "/api/v1/checkout",
             &json!({"shipping_address": address(), "shipping_method": "standard"}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     // The problem says the header is required and why, not how a string failed to parse.
     let body = assert_problem(resp, 400, "idempotency_key_required").await;
     assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
@@ -160,18 +130,16 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
     let mut bad = address();
     bad["postal_code"] = json!("!");
     bad["country_code"] = json!("indonesia");
-    let resp = s
+    let body = s
         .app
+        .by(&user)
         .post(
             "/api/v1/checkout",
             &json!({"shipping_address": bad, "shipping_method": "teleport"}),
         )
-        .header("idempotency-key", "form-1")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .idempotency_key("form-1")
+        .expect_problem(422, "validation_failed")
+        .await;
     let fields: HashSet<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -188,25 +156,23 @@ async fn checkout_requires_an_idempotency_key_and_a_valid_form() {
     );
 
     let other = s.app.register_customer().await;
-    assert_problem(s.app.checkout(&other, "empty-1").await, 409, "cart_empty").await;
-    assert_problem(
-        s.app
-            .post("/api/v1/checkout", &json!({}))
-            .header("idempotency-key", "x")
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
-    assert_eq!(s.counts().await, (0, 0));
+    s.app
+        .checkout(&other, "empty-1")
+        .expect_problem(409, "cart_empty")
+        .await;
+    s.app
+        .anonymous()
+        .post("/api/v1/checkout", &json!({}))
+        .idempotency_key("x")
+        .expect_problem(401, "unauthorized")
+        .await;
+    assert_eq!(counts(&s).await, (0, 0));
 }
 
 #[tokio::test]
 async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refused() {
     let s = shop().await;
-    let v = s.variant("REPLAY-1", 10_000, 5).await;
+    let v = variant(&s, "REPLAY-1", 10_000, 5).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 1).await;
 
@@ -217,40 +183,36 @@ async fn a_repeated_key_replays_the_original_response_and_a_changed_body_is_refu
         .json()
         .await
         .unwrap();
-    let again = s.app.checkout(&user, "replay-key").await;
-    assert_eq!(again.status(), 201);
-    let again: Value = again.json().await.unwrap();
+    let again = s.app.checkout(&user, "replay-key").expect(201).await;
     assert_eq!(first, again, "the original response, not a second order");
-    assert_eq!(s.counts().await.0, 1);
+    assert_eq!(counts(&s).await.0, 1);
 
-    let resp = s
-        .app
+    s.app
+        .by(&user)
         .post(
             "/api/v1/checkout",
             &json!({"shipping_address": address(), "shipping_method": "express"}),
         )
-        .header("idempotency-key", "replay-key")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 422, "idempotency_key_reused").await;
+        .idempotency_key("replay-key")
+        .expect_problem(422, "idempotency_key_reused")
+        .await;
 
     // Keys are per customer: another customer may use the same string.
     let other = s.app.register_customer().await;
     s.app.add_to_cart(&other, &v, 1).await;
-    assert_eq!(s.app.checkout(&other, "replay-key").await.status(), 201);
-    assert_eq!(s.counts().await.0, 2);
+    s.app.checkout(&other, "replay-key").expect(201).await;
+    assert_eq!(counts(&s).await.0, 2);
 }
 
 #[tokio::test]
 async fn twenty_concurrent_retries_of_one_key_make_one_order_and_twenty_identical_responses() {
     let s = shop().await;
-    let v = s.variant("RACE-KEY", 10_000, 50).await;
+    let v = variant(&s, "RACE-KEY", 10_000, 50).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 3).await;
 
-    let responses = join_all((0..20).map(|_| s.app.checkout(&user, "same-click"))).await;
+    let responses =
+        join_all((0..20).map(|_| s.app.checkout(&user, "same-click").into_future())).await;
     let mut bodies = Vec::new();
     for resp in responses {
         assert_eq!(resp.status(), 201);
@@ -260,36 +222,25 @@ async fn twenty_concurrent_retries_of_one_key_make_one_order_and_twenty_identica
         bodies.windows(2).all(|w| w[0] == w[1]),
         "all twenty responses are identical"
     );
-    assert_eq!(s.counts().await.0, 1);
+    assert_eq!(counts(&s).await.0, 1);
     assert_eq!(s.app.stock_of("RACE-KEY").await, (50, 3));
 }
 
 #[tokio::test]
 async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_the_new_price() {
     let s = shop().await;
-    let v = s.variant("PRICEY", 100_000, 5).await;
+    let v = variant(&s, "PRICEY", 100_000, 5).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &v, 2).await;
     s.app
+        .by(&s.admin)
         .patch(
             &format!("/api/v1/admin/variants/{v}"),
             &json!({"price": 120_000}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
 
-    let cart: Value = s
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = s.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(
         (
             cart["items"][0]["unit_price"].as_i64(),
@@ -298,7 +249,11 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
         (Some(120_000), Some(100_000))
     );
 
-    let body = assert_problem(s.app.checkout(&user, "price-1").await, 409, "cart_changed").await;
+    let body = s
+        .app
+        .checkout(&user, "price-1")
+        .expect_problem(409, "cart_changed")
+        .await;
     let line = &body["lines"][0];
     assert_eq!(
         (
@@ -308,7 +263,7 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
         ),
         (Some("price_changed"), Some(100_000), Some(120_000))
     );
-    assert_eq!(s.counts().await, (0, 0));
+    assert_eq!(counts(&s).await, (0, 0));
     assert_eq!(s.app.stock_of("PRICEY").await, (5, 0));
 
     let resp = s.app.checkout(&user, "price-1").await;
@@ -324,27 +279,24 @@ async fn changed_prices_are_listed_nothing_is_written_and_the_next_attempt_uses_
 #[tokio::test]
 async fn short_lines_are_listed_and_nothing_is_written() {
     let s = shop().await;
-    let plenty = s.variant("PLENTY", 1_000, 50).await;
-    let scarce = s.variant("SCARCE", 1_000, 4).await;
+    let plenty = variant(&s, "PLENTY", 1_000, 50).await;
+    let scarce = variant(&s, "SCARCE", 1_000, 4).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &plenty, 2).await;
     s.app.add_to_cart(&user, &scarce, 3).await;
     s.app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "SCARCE", "delta": -2, "reason": "damaged"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
 
-    let body = assert_problem(
-        s.app.checkout(&user, "short-1").await,
-        409,
-        "insufficient_stock",
-    )
-    .await;
+    let body = s
+        .app
+        .checkout(&user, "short-1")
+        .expect_problem(409, "insufficient_stock")
+        .await;
     let lines = body["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!(
@@ -355,29 +307,20 @@ async fn short_lines_are_listed_and_nothing_is_written() {
         ),
         (Some("SCARCE"), Some(3), Some(2))
     );
-    assert_eq!(s.counts().await, (0, 0));
+    assert_eq!(counts(&s).await, (0, 0));
     assert_eq!(
         s.app.stock_of("PLENTY").await,
         (50, 0),
         "no partial reservation"
     );
-    let cart: Value = s
-        .app
-        .get("/api/v1/cart")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = s.app.by(&user).get("/api/v1/cart").expect(200).await;
     assert_eq!(cart["item_count"], 5, "the cart is kept");
 }
 
 #[tokio::test]
 async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
     let s = shop().await;
-    let hot = s.variant("HOT-DROP", 499_000, 50).await;
+    let hot = variant(&s, "HOT-DROP", 499_000, 50).await;
     let buyers: Vec<TestUser> = join_all((0..200).map(|_| s.app.register_customer())).await;
     join_all(buyers.iter().map(|b| s.app.add_to_cart(b, &hot, 1))).await;
 
@@ -386,7 +329,7 @@ async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
         buyers
             .iter()
             .zip(&keys)
-            .map(|(b, key)| s.app.checkout(b, key)),
+            .map(|(b, key)| s.app.checkout(b, key).into_future()),
     )
     .await;
     let mut created = 0;
@@ -414,13 +357,10 @@ async fn two_hundred_concurrent_checkouts_for_fifty_units_sell_exactly_fifty() {
     assert_eq!((orders, reserved_lines), (50, 50));
     let product: Value = s
         .app
+        .anonymous()
         .get("/api/v1/products/gadget-hot-drop")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(product["variants"][0]["available"], 0);
     assert_eq!(product["in_stock"], false);
 }

@@ -1,13 +1,14 @@
 //! Connections: slow or numerous clients cannot take the API down, and `/metrics` is not on
 //! the public port.
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-use toko_testkit::{assert_problem, TestApp};
+use toko_testkit::TestApp;
 
 fn address(app: &TestApp) -> String {
     app.base_url.trim_start_matches("http://").to_owned()
@@ -73,8 +74,7 @@ async fn a_request_head_must_arrive_within_the_head_timeout_however_it_trickles(
     }
 
     // A client that sends its request in time is served as usual.
-    let resp = app.get("/health/live").send().await.unwrap();
-    assert_eq!(resp.status(), 200);
+    app.anonymous().get("/health/live").expect(200).await;
 }
 
 #[tokio::test]
@@ -87,10 +87,10 @@ async fn thousands_of_slow_connections_do_not_slow_down_other_clients() {
         .await;
     let addr = address(&app);
     let latency = |app: &TestApp| {
-        let request = app.get("/health/live").send();
+        let request = app.anonymous().get("/health/live").into_future();
         async move {
             let started = Instant::now();
-            let resp = request.await.unwrap();
+            let resp = request.await;
             assert_eq!(resp.status(), 200);
             started.elapsed()
         }
@@ -151,8 +151,7 @@ async fn at_the_connection_cap_new_clients_wait_for_a_slot_instead_of_being_acce
 
     // The head deadline frees the slots, so a waiting client is served within about it.
     let started = Instant::now();
-    let resp = app.get("/health/live").send().await.unwrap();
-    assert_eq!(resp.status(), 200);
+    app.anonymous().get("/health/live").expect(200).await;
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",
@@ -176,8 +175,10 @@ async fn open_connections(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn metrics_are_served_on_the_metrics_port_only() {
     let app = TestApp::spawn().await;
-    let public = app.get("/metrics").send().await.unwrap();
-    assert_problem(public, 404, "not_found").await;
+    app.anonymous()
+        .get("/metrics")
+        .expect_problem(404, "not_found")
+        .await;
     let internal = reqwest::get(format!("{}/metrics", app.metrics_url))
         .await
         .unwrap();

@@ -37,18 +37,13 @@ async fn a_consistent_shop_passes_and_corrupted_rows_are_reported() {
     let (_, paid) = app.checked_out(&variant, 1).await;
     let paid_number = paid["order"]["number"].as_str().unwrap();
     let paid_id = paid["order"]["id"].as_str().unwrap();
-    app.sim_action(paid_number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(app.wait_for_order_status(paid_id, "paid").await, "paid");
+    app.pay(paid_id, paid_number, None).await;
     let (customer, cancelled) = app.checked_out(&variant, 3).await;
     let cancelled_id = cancelled["order"]["id"].as_str().unwrap();
-    let resp = app
+    app.by(&customer)
         .post(&format!("/api/v1/orders/{cancelled_id}/cancel"), &json!({}))
-        .bearer_auth(&customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .expect(200)
+        .await;
 
     let checks = audit(&app).await;
     assert_eq!(failing(&checks), Vec::<&str>::new(), "{checks:#?}");

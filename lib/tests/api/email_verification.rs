@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use toko::{auth::verification::verification_token, config::Secret};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use toko_testkit::{address, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 fn key() -> Secret {
@@ -23,29 +23,22 @@ async fn links(app: &TestApp, user: &TestUser) -> Vec<Uuid> {
 }
 
 async fn status(app: &TestApp, user: &TestUser) -> Value {
-    app.get("/api/v1/me/email-verification")
-        .bearer_auth(&user.access_token)
-        .send()
+    app.by(user)
+        .get("/api/v1/me/email-verification")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap()
 }
 
-async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post("/api/v1/auth/verify-email", &json!({ "token": token }))
-        .send()
-        .await
-        .unwrap()
+fn verify(app: &TestApp, token: &str) -> Call {
+    app.anonymous()
+        .post("/api/v1/auth/verify-email", &json!({ "token": token }))
 }
 
-async fn resend(app: &TestApp, user: &TestUser) -> reqwest::Response {
-    app.post("/api/v1/me/email-verification", &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
+fn resend(app: &TestApp, user: &TestUser) -> Call {
+    app.by(user)
+        .post("/api/v1/me/email-verification", &json!({}))
 }
 
 #[tokio::test]
@@ -61,19 +54,26 @@ async fn the_registration_link_verifies_the_address_once() {
     assert_eq!(payload["verification_id"], ids[0].to_string());
     assert!(!payload.to_string().contains(&token));
 
-    let wrong = verify(&app, "forged").await;
-    let problem = assert_problem(wrong, 422, "validation_failed").await;
+    let problem = verify(&app, "forged")
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem["errors"][0]["field"], "token");
     // A password reset token of the same id is not a verification token.
     let reset = toko::auth::resets::reset_token(&key(), ids[0]);
-    assert_problem(verify(&app, &reset).await, 422, "validation_failed").await;
+    verify(&app, &reset)
+        .expect_problem(422, "validation_failed")
+        .await;
 
-    assert_eq!(verify(&app, &token).await.status(), 204);
+    verify(&app, &token).expect(204).await;
     let verified = status(&app, &user).await;
     assert_eq!(verified["verified"], true);
     assert!(verified["verified_at"].is_string());
-    assert_problem(verify(&app, &token).await, 422, "validation_failed").await;
-    assert_problem(resend(&app, &user).await, 409, "email_already_verified").await;
+    verify(&app, &token)
+        .expect_problem(422, "validation_failed")
+        .await;
+    resend(&app, &user)
+        .expect_problem(409, "email_already_verified")
+        .await;
 }
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn new_links_are_limited_and_expired_links_do_not_verify() {
     let app = TestApp::spawn().await;
     let user = app.register_customer().await;
     for _ in 0..4 {
-        assert_eq!(resend(&app, &user).await.status(), 202);
+        resend(&app, &user).expect(202).await;
     }
     let ids = links(&app, &user).await;
     assert_eq!(
@@ -101,8 +101,9 @@ async fn new_links_are_limited_and_expired_links_do_not_verify() {
         .execute(&app.db)
         .await
         .unwrap();
-    let expired = verify(&app, &verification_token(&key(), ids[2])).await;
-    assert_problem(expired, 422, "validation_failed").await;
+    verify(&app, &verification_token(&key(), ids[2]))
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(status(&app, &user).await["verified"], false);
 }
 
@@ -120,19 +121,17 @@ async fn a_shop_can_require_a_verified_address_to_check_out() {
     let user = app.register_customer().await;
     app.add_to_cart(&user, &variant, 1).await;
     let checkout = || {
-        app.post(
-            "/api/v1/checkout",
-            &json!({ "shipping_address": address(), "shipping_method": "standard" }),
-        )
-        .header("idempotency-key", Uuid::new_v4().to_string())
-        .bearer_auth(&user.access_token)
-        .send()
+        app.by(&user)
+            .post(
+                "/api/v1/checkout",
+                &json!({ "shipping_address": address(), "shipping_method": "standard" }),
+            )
+            .idempotency_key(&Uuid::new_v4().to_string())
     };
-    assert_problem(checkout().await.unwrap(), 403, "email_not_verified").await;
+    checkout().expect_problem(403, "email_not_verified").await;
     let id = links(&app, &user).await[0];
-    assert_eq!(
-        verify(&app, &verification_token(&key(), id)).await.status(),
-        204
-    );
-    assert_eq!(checkout().await.unwrap().status(), 201);
+    verify(&app, &verification_token(&key(), id))
+        .expect(204)
+        .await;
+    checkout().expect(201).await;
 }

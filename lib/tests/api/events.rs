@@ -2,6 +2,7 @@
 //! catalog declares (routing key, version, aggregate, a payload its type reads), and
 //! docs/EVENTS.md is the catalog as generated.
 
+use reqwest::Method;
 use serde_json::Value;
 use toko::events::{Event, EventKind};
 use toko_testkit::TestApp;
@@ -12,14 +13,10 @@ async fn every_event_written_by_a_shop_day_reads_as_its_catalog_type() {
     let (_admin, variant) = app.admin_with_product("EVT-1", 150_000, 5).await;
     let (customer, body) = app.checked_out(&variant, 2).await;
     let order_id = body["order"]["id"].as_str().unwrap().to_owned();
-    let cancel = app
-        .client
-        .post(app.url(&format!("/api/v1/orders/{order_id}/cancel")))
-        .bearer_auth(&customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancel.status(), 200, "{}", cancel.text().await.unwrap());
+    app.by(&customer)
+        .request(Method::POST, &format!("/api/v1/orders/{order_id}/cancel"))
+        .expect(200)
+        .await;
 
     let rows: Vec<(String, String, uuid::Uuid, Value, i32)> = sqlx::query_as(
         "select event_type, aggregate_type, aggregate_id, payload, schema_version

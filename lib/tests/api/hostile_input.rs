@@ -5,7 +5,7 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use toko_testkit::{assert_problem, TestApp, TestDatabase};
+use toko_testkit::{assert_problem, problem_fields, TestApp, TestDatabase};
 
 fn cursor(value: Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&value).unwrap())
@@ -52,12 +52,7 @@ async fn a_login_email_longer_than_any_address_is_a_422_naming_it() {
         .await
         .unwrap();
     let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&body);
     assert_eq!(fields, ["email", "password"], "{body}");
 }
 

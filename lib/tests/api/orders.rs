@@ -3,110 +3,79 @@
 
 use serde_json::{json, Value};
 use toko::orders::{lifecycle::Transition, Actor, OrderId, OrderStatus};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    variant: String,
-}
-
+/// Twenty novels.
 async fn shop_with(settings: &[(&str, &str)]) -> Shop {
     let mut builder = TestApp::builder();
     for (k, v) in settings {
         builder = builder.setting(k, v);
     }
-    let app = builder.spawn().await;
-    let admin = app.register_admin().await;
-    let category = app.create_category_id(&admin, "Books", None).await;
-    let variant = app
-        .create_simple_variant(&admin, &category, "Novel", "NOVEL", 80_000, 20)
-        .await;
-    Shop {
-        app,
-        admin,
-        variant,
-    }
+    Shop::on(builder)
+        .category("books", "Books", None)
+        .product("books", "Novel", "NOVEL", 80_000, 20)
+        .open()
+        .await
 }
 
-impl Shop {
-    /// A customer with a fresh pending order of `quantity` novels.
-    async fn order(&self, quantity: i64) -> (TestUser, String) {
-        let user = self.app.register_customer().await;
-        self.app.add_to_cart(&user, &self.variant, quantity).await;
-        let body: Value = self
-            .app
-            .checkout(&user, &Uuid::new_v4().to_string())
-            .await
-            .json()
-            .await
-            .unwrap();
-        (user, body["order"]["id"].as_str().unwrap().to_owned())
-    }
+/// A customer with a fresh pending order of `quantity` novels.
+async fn place_order(s: &Shop, quantity: i64) -> (TestUser, String) {
+    let user = s.app.register_customer().await;
+    s.app
+        .add_to_cart(&user, &s.variants["NOVEL"], quantity)
+        .await;
+    let order = s.app.place_order(&user).await;
+    (user, order["id"].as_str().unwrap().to_owned())
+}
 
-    async fn admin_move(
-        &self,
-        order_id: &str,
-        to: &str,
-        tracking: Option<&str>,
-    ) -> reqwest::Response {
-        self.app
-            .post(
-                &format!("/api/v1/admin/orders/{order_id}/transitions"),
-                &json!({"to": to, "reason": "test", "tracking_number": tracking}),
-            )
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap()
-    }
+fn admin_move(s: &Shop, order_id: &str, to: &str, tracking: Option<&str>) -> Call {
+    s.app.by(&s.admin).post(
+        &format!("/api/v1/admin/orders/{order_id}/transitions"),
+        &json!({"to": to, "reason": "test", "tracking_number": tracking}),
+    )
+}
 
-    async fn status(&self, order_id: &str) -> String {
-        sqlx::query_scalar("select status from orders where order_id = $1")
-            .bind(Uuid::parse_str(order_id).unwrap())
-            .fetch_one(&self.app.db)
-            .await
-            .unwrap()
-    }
+async fn status_of(s: &Shop, order_id: &str) -> String {
+    sqlx::query_scalar("select status from orders where order_id = $1")
+        .bind(Uuid::parse_str(order_id).unwrap())
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn the_happy_path_commits_stock_and_records_history_and_events() {
     let s = shop_with(&[]).await;
-    let (_, order) = s.order(3).await;
+    let (_, order) = place_order(&s, 3).await;
     assert_eq!(s.app.stock_of("NOVEL").await, (20, 3));
 
-    assert_eq!(s.admin_move(&order, "paid", None).await.status(), 200);
+    admin_move(&s, &order, "paid", None).expect(200).await;
     assert_eq!(
         s.app.stock_of("NOVEL").await,
         (17, 0),
         "payment commits the reservation"
     );
-    assert_eq!(s.admin_move(&order, "processing", None).await.status(), 200);
-    let resp = s.admin_move(&order, "shipped", None).await;
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    admin_move(&s, &order, "processing", None).expect(200).await;
+    let body = admin_move(&s, &order, "shipped", None)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "tracking_number");
-    let shipped: Value = s
-        .admin_move(&order, "shipped", Some("JNE-123456"))
+    let shipped: Value = admin_move(&s, &order, "shipped", Some("JNE-123456"))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(shipped["tracking_number"], "JNE-123456");
-    assert_eq!(s.admin_move(&order, "delivered", None).await.status(), 200);
-    assert_eq!(s.admin_move(&order, "completed", None).await.status(), 200);
+    admin_move(&s, &order, "delivered", None).expect(200).await;
+    admin_move(&s, &order, "completed", None).expect(200).await;
 
     let detail: Value = s
         .app
+        .by(&s.admin)
         .get(&format!("/api/v1/admin/orders/{order}"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     let history: Vec<(Value, &str)> = detail["history"]
         .as_array()
         .unwrap()
@@ -153,40 +122,39 @@ async fn the_happy_path_commits_stock_and_records_history_and_events() {
 #[tokio::test]
 async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
     let s = shop_with(&[]).await;
-    let (_, unpaid) = s.order(2).await;
-    assert_eq!(s.admin_move(&unpaid, "cancelled", None).await.status(), 200);
+    let (_, unpaid) = place_order(&s, 2).await;
+    admin_move(&s, &unpaid, "cancelled", None).expect(200).await;
     assert_eq!(
         s.app.stock_of("NOVEL").await,
         (20, 0),
         "cancelling before payment releases the reservation"
     );
 
-    let (_, paid) = s.order(4).await;
-    s.admin_move(&paid, "paid", None).await;
+    let (_, paid) = place_order(&s, 4).await;
+    admin_move(&s, &paid, "paid", None).await;
     assert_eq!(s.app.stock_of("NOVEL").await, (16, 0));
-    assert_eq!(s.admin_move(&paid, "cancelled", None).await.status(), 200);
+    admin_move(&s, &paid, "cancelled", None).expect(200).await;
     assert_eq!(
         s.app.stock_of("NOVEL").await,
         (20, 0),
         "a paid order cancelled before shipping restocks"
     );
 
-    let (_, processing) = s.order(1).await;
-    s.admin_move(&processing, "paid", None).await;
-    s.admin_move(&processing, "processing", None).await;
-    assert_eq!(
-        s.admin_move(&processing, "cancelled", None).await.status(),
-        200
-    );
+    let (_, processing) = place_order(&s, 1).await;
+    admin_move(&s, &processing, "paid", None).await;
+    admin_move(&s, &processing, "processing", None).await;
+    admin_move(&s, &processing, "cancelled", None)
+        .expect(200)
+        .await;
     assert_eq!(s.app.stock_of("NOVEL").await, (20, 0));
 
-    let (_, shipped) = s.order(1).await;
+    let (_, shipped) = place_order(&s, 1).await;
     for (to, tracking) in [
         ("paid", None),
         ("processing", None),
         ("shipped", Some("T-1")),
     ] {
-        s.admin_move(&shipped, to, tracking).await;
+        admin_move(&s, &shipped, to, tracking).await;
     }
     for (order, to) in [
         (&shipped, "cancelled"),
@@ -194,46 +162,31 @@ async fn cancelling_releases_or_restocks_and_illegal_moves_are_conflicts() {
         (&unpaid, "paid"),
         (&paid, "processing"),
     ] {
-        let body = assert_problem(
-            s.admin_move(order, to, None).await,
-            409,
-            "illegal_transition",
-        )
-        .await;
+        let body = admin_move(&s, order, to, None)
+            .expect_problem(409, "illegal_transition")
+            .await;
         assert!(body["detail"].as_str().unwrap().contains(to), "{body}");
     }
-    let (_, fresh) = s.order(1).await;
-    assert_problem(
-        s.admin_move(&fresh, "shipped", Some("T-2")).await,
-        409,
-        "illegal_transition",
-    )
-    .await;
+    let (_, fresh) = place_order(&s, 1).await;
+    admin_move(&s, &fresh, "shipped", Some("T-2"))
+        .expect_problem(409, "illegal_transition")
+        .await;
     // Legality before the fields: an unpaid order can never ship, tracking number or not.
-    let body = assert_problem(
-        s.admin_move(&fresh, "shipped", None).await,
-        409,
-        "illegal_transition",
-    )
-    .await;
+    let body = admin_move(&s, &fresh, "shipped", None)
+        .expect_problem(409, "illegal_transition")
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
-    assert_problem(
-        s.admin_move(&fresh, "completed", None).await,
-        409,
-        "illegal_transition",
-    )
-    .await;
-    let body = assert_problem(
-        s.admin_move(&fresh, "refunded", None).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    admin_move(&s, &fresh, "completed", None)
+        .expect_problem(409, "illegal_transition")
+        .await;
+    let body = admin_move(&s, &fresh, "refunded", None)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(
         body["errors"][0]["field"], "to",
         "refunds have their own endpoint"
     );
-    assert_eq!(s.status(&fresh).await, "pending_payment");
+    assert_eq!(status_of(&s, &fresh).await, "pending_payment");
 }
 
 #[tokio::test]
@@ -246,7 +199,7 @@ async fn refund_transitions_follow_the_state_machine() {
         ..Transition::new(to, admin, "refund")
     };
 
-    let (_, a) = s.order(1).await;
+    let (_, a) = place_order(&s, 1).await;
     let a: OrderId = a.parse().unwrap();
     orders
         .transition(a, Transition::new(OrderStatus::Paid, admin, ""))
@@ -286,12 +239,12 @@ async fn refund_transitions_follow_the_state_machine() {
     );
 
     for last in ["shipped", "delivered"] {
-        let (_, o) = s.order(1).await;
-        s.admin_move(&o, "paid", None).await;
-        s.admin_move(&o, "processing", None).await;
-        s.admin_move(&o, "shipped", Some("T")).await;
+        let (_, o) = place_order(&s, 1).await;
+        admin_move(&s, &o, "paid", None).await;
+        admin_move(&s, &o, "processing", None).await;
+        admin_move(&s, &o, "shipped", Some("T")).await;
         if last == "delivered" {
-            s.admin_move(&o, "delivered", None).await;
+            admin_move(&s, &o, "delivered", None).await;
         }
         let done = orders
             .transition(o.parse().unwrap(), refund(OrderStatus::Refunded, 95_000))
@@ -299,7 +252,7 @@ async fn refund_transitions_follow_the_state_machine() {
             .unwrap();
         assert_eq!(done.status, OrderStatus::Refunded);
     }
-    let (_, unpaid) = s.order(1).await;
+    let (_, unpaid) = place_order(&s, 1).await;
     assert!(orders
         .transition(unpaid.parse().unwrap(), refund(OrderStatus::Refunded, 1))
         .await
@@ -309,9 +262,9 @@ async fn refund_transitions_follow_the_state_machine() {
 #[tokio::test]
 async fn unpaid_orders_expire_and_release_their_stock() {
     let s = shop_with(&[]).await;
-    let (_, late) = s.order(5).await;
-    let (_, paid) = s.order(2).await;
-    s.admin_move(&paid, "paid", None).await;
+    let (_, late) = place_order(&s, 5).await;
+    let (_, paid) = place_order(&s, 2).await;
+    admin_move(&s, &paid, "paid", None).await;
     assert_eq!(s.app.stock_of("NOVEL").await, (18, 5));
     // The deadline passes (ORDER_PAYMENT_TTL is at least 5 minutes: move it instead of waiting).
     s.app.backdate_payment_deadline(&late).await;
@@ -320,8 +273,8 @@ async fn unpaid_orders_expire_and_release_their_stock() {
     let expired = s.app.state.orders.expire_overdue(100).await.unwrap();
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].id.to_string(), late);
-    assert_eq!(s.status(&late).await, "expired");
-    assert_eq!(s.status(&paid).await, "paid");
+    assert_eq!(status_of(&s, &late).await, "expired");
+    assert_eq!(status_of(&s, &paid).await, "paid");
     assert_eq!(s.app.stock_of("NOVEL").await, (18, 0));
     let events: Vec<String> = s
         .app
@@ -346,8 +299,8 @@ async fn unpaid_orders_expire_and_release_their_stock() {
 #[tokio::test]
 async fn customers_see_and_cancel_only_their_own_orders() {
     let s = shop_with(&[]).await;
-    let (alice, first) = s.order(1).await;
-    s.app.add_to_cart(&alice, &s.variant, 2).await;
+    let (alice, first) = place_order(&s, 1).await;
+    s.app.add_to_cart(&alice, &s.variants["NOVEL"], 2).await;
     let second: Value = s
         .app
         .checkout(&alice, "alice-2")
@@ -356,123 +309,85 @@ async fn customers_see_and_cancel_only_their_own_orders() {
         .await
         .unwrap();
     let second = second["order"]["id"].as_str().unwrap().to_owned();
-    let (bob, bobs) = s.order(1).await;
+    let (bob, bobs) = place_order(&s, 1).await;
 
     let page: Value = s
         .app
+        .by(&alice)
         .get("/api/v1/orders?limit=1")
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(page["items"][0]["id"], second.as_str(), "newest first");
     let cursor = page["next_cursor"].as_str().unwrap();
     let page: Value = s
         .app
+        .by(&alice)
         .get(&format!("/api/v1/orders?limit=1&cursor={cursor}"))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(page["items"][0]["id"], first.as_str());
     let page: Value = s
         .app
+        .by(&alice)
         .get(&format!("/api/v1/orders?limit=10&cursor={first}"))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert!(
         page["items"].as_array().unwrap().is_empty(),
         "bob's order never shows up in alice's list"
     );
 
     // Bob can neither read nor cancel Alice's order: it does not exist for him.
-    assert_problem(
-        s.app
-            .get(&format!("/api/v1/orders/{first}"))
-            .bearer_auth(&bob.access_token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        s.app
-            .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
-            .bearer_auth(&bob.access_token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_eq!(s.status(&first).await, "pending_payment");
+    s.app
+        .by(&bob)
+        .get(&format!("/api/v1/orders/{first}"))
+        .expect_problem(404, "not_found")
+        .await;
+    s.app
+        .by(&bob)
+        .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
+        .expect_problem(404, "not_found")
+        .await;
+    assert_eq!(status_of(&s, &first).await, "pending_payment");
 
     let mine: Value = s
         .app
+        .by(&bob)
         .get(&format!("/api/v1/orders/{bobs}"))
-        .bearer_auth(&bob.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(mine["id"], bobs.as_str());
 
     let cancelled = s
         .app
+        .by(&alice)
         .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status(), 200);
-    let cancelled: Value = cancelled.json().await.unwrap();
+        .expect(200)
+        .await;
     assert_eq!(cancelled["status"], "cancelled");
-    s.admin_move(&second, "paid", None).await;
-    let resp = s
-        .app
+    admin_move(&s, &second, "paid", None).await;
+    s.app
+        .by(&alice)
         .post(&format!("/api/v1/orders/{second}/cancel"), &json!({}))
-        .bearer_auth(&alice.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "illegal_transition").await;
+        .expect_problem(409, "illegal_transition")
+        .await;
 }
 
 #[tokio::test]
 async fn admins_filter_orders_by_status_email_and_date() {
     let s = shop_with(&[]).await;
-    let (alice, a) = s.order(1).await;
-    let (_, b) = s.order(1).await;
-    s.admin_move(&b, "paid", None).await;
+    let (alice, a) = place_order(&s, 1).await;
+    let (_, b) = place_order(&s, 1).await;
+    admin_move(&s, &b, "paid", None).await;
     let auth = &s.admin.access_token;
     let list = |query: String| {
         let app = &s.app;
         async move {
             let page: Value = app
+                .with_token(auth)
                 .get(&format!("/api/v1/admin/orders?{query}"))
-                .bearer_auth(auth)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .expect(200)
+                .await;
             page["items"]
                 .as_array()
                 .unwrap()
@@ -493,24 +408,15 @@ async fn admins_filter_orders_by_status_email_and_date() {
     assert!(list("created_to=2000-01-01T00:00:00Z".into())
         .await
         .is_empty());
-    let resp = s
-        .app
+    s.app
+        .with_token(auth)
         .get("/api/v1/admin/orders?status=lost")
-        .bearer_auth(auth)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 400, "invalid_parameter").await;
+        .expect_problem(400, "invalid_parameter")
+        .await;
     let customer = s.app.register_customer().await;
-    assert_problem(
-        s.app
-            .get("/api/v1/admin/orders")
-            .bearer_auth(&customer.access_token)
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    s.app
+        .by(&customer)
+        .get("/api/v1/admin/orders")
+        .expect_problem(403, "forbidden")
+        .await;
 }

@@ -5,17 +5,16 @@
 
 use futures::future::join_all;
 use serde_json::json;
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use std::future::IntoFuture;
+use toko_testkit::{assert_problem, Call, TestApp, TestUser};
 
-async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> reqwest::Response {
-    app.post(
-        "/api/v1/auth/login",
-        &json!({"email": email, "password": password}),
-    )
-    .header("x-forwarded-for", ip)
-    .send()
-    .await
-    .unwrap()
+fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Call {
+    app.anonymous()
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .header("x-forwarded-for", ip)
 }
 
 #[tokio::test]
@@ -29,16 +28,17 @@ async fn concurrent_guesses_never_verify_more_than_the_limit() {
         .map(|i| format!("wrong password number {i}"))
         .chain([user.password.clone()]);
     let requests = attempts.map(|password| {
-        app.post(
-            "/api/v1/auth/login",
-            &json!({"email": user.email, "password": password}),
-        )
-        .send()
+        app.anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": user.email, "password": password}),
+            )
+            .into_future()
     });
     let statuses: Vec<u16> = join_all(requests)
         .await
         .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
+        .map(|r| r.status().as_u16())
         .collect();
     let verified = statuses.iter().filter(|s| matches!(s, 200 | 401)).count();
     let refused = statuses.iter().filter(|s| **s == 429).count();
@@ -57,31 +57,28 @@ async fn the_current_password_of_a_password_change_is_throttled_like_a_login() {
         .await;
     let user = app.register_customer().await;
     let change = |current: &str| {
-        app.post(
+        app.by(&user).post(
             "/api/v1/me/password",
             &json!({"current_password": current, "new_password": "a brand new passphrase"}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
     };
     for i in 0..3 {
-        let resp = change(&format!("guess number {i}")).await.unwrap();
-        assert_problem(resp, 422, "wrong_current_password").await;
+        change(&format!("guess number {i}"))
+            .expect_problem(422, "wrong_current_password")
+            .await;
     }
     // Even the right one is refused now: the oracle is closed.
-    let resp = change(&user.password).await.unwrap();
+    let resp = change(&user.password).await;
     assert!(resp.headers().contains_key("retry-after"));
     assert_problem(resp, 429, "too_many_login_attempts").await;
     // ...and the same counters guard the login.
-    let resp = app
+    app.anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": user.email, "password": user.password}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 429, "too_many_login_attempts").await;
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 }
 
 async fn throttled_app(per_account: &str) -> (TestApp, TestUser) {
@@ -99,11 +96,13 @@ async fn throttled_app(per_account: &str) -> (TestApp, TestUser) {
 async fn an_attacker_from_one_address_cannot_lock_the_owner_out() {
     let (app, owner) = throttled_app("100").await;
     for _ in 0..3 {
-        let resp = login_from(&app, "198.51.100.66", &owner.email, "not the password").await;
-        assert_eq!(resp.status(), 401);
+        login_from(&app, "198.51.100.66", &owner.email, "not the password")
+            .expect(401)
+            .await;
     }
-    let resp = login_from(&app, "198.51.100.66", &owner.email, &owner.password).await;
-    assert_problem(resp, 429, "too_many_login_attempts").await;
+    login_from(&app, "198.51.100.66", &owner.email, &owner.password)
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 
     let resp = login_from(&app, "203.0.113.5", &owner.email, &owner.password).await;
     assert_eq!(
@@ -118,12 +117,14 @@ async fn guesses_from_many_addresses_stop_at_the_account_ceiling() {
     let (app, owner) = throttled_app("6").await;
     for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
         for _ in 0..2 {
-            let resp = login_from(&app, ip, &owner.email, "not the password").await;
-            assert_eq!(resp.status(), 401);
+            login_from(&app, ip, &owner.email, "not the password")
+                .expect(401)
+                .await;
         }
     }
-    let resp = login_from(&app, "198.51.100.4", &owner.email, "not the password").await;
-    assert_problem(resp, 429, "too_many_login_attempts").await;
+    login_from(&app, "198.51.100.4", &owner.email, "not the password")
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 }
 
 #[tokio::test]
@@ -145,11 +146,10 @@ async fn counters_of_ended_windows_are_deleted() {
         .spawn()
         .await;
     let guess = |email: &'static str| {
-        app.post(
+        app.anonymous().post(
             "/api/v1/auth/login",
             &json!({"email": email, "password": "not the password"}),
         )
-        .send()
     };
     let keys = || async {
         let keys: Vec<String> =
@@ -159,10 +159,10 @@ async fn counters_of_ended_windows_are_deleted() {
                 .unwrap();
         keys
     };
-    assert_eq!(guess("first@example.com").await.unwrap().status(), 401);
+    guess("first@example.com").expect(401).await;
     assert_eq!(keys().await.len(), 3, "account from IP, IP, account");
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
-    assert_eq!(guess("second@example.com").await.unwrap().status(), 401);
+    guess("second@example.com").expect(401).await;
     let left = keys().await;
     assert!(
         left.iter().all(|k| !k.contains("first@example.com")),

@@ -4,8 +4,9 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
+use std::future::IntoFuture;
 use toko::{auth::resets::reset_token, config::Secret};
-use toko_testkit::{assert_problem, TestApp, TestUser};
+use toko_testkit::{problem_fields, Call, TestApp, TestUser};
 use uuid::Uuid;
 
 /// The key the test apps derive reset links with.
@@ -13,21 +14,16 @@ fn key() -> Secret {
     Secret::new(toko_testkit::default_settings("")["JWT_SECRET"].clone())
 }
 
-async fn ask(app: &TestApp, email: &str) -> reqwest::Response {
-    app.post("/api/v1/auth/password-reset", &json!({ "email": email }))
-        .send()
-        .await
-        .unwrap()
+fn ask(app: &TestApp, email: &str) -> Call {
+    app.anonymous()
+        .post("/api/v1/auth/password-reset", &json!({ "email": email }))
 }
 
-async fn confirm(app: &TestApp, token: &str, new_password: &str) -> reqwest::Response {
-    app.post(
+fn confirm(app: &TestApp, token: &str, new_password: &str) -> Call {
+    app.anonymous().post(
         "/api/v1/auth/password-reset/confirm",
         &json!({ "token": token, "new_password": new_password }),
     )
-    .send()
-    .await
-    .unwrap()
 }
 
 /// The requests recorded for `user`, oldest first.
@@ -42,11 +38,9 @@ async fn requests(app: &TestApp, user: &TestUser) -> Vec<Uuid> {
 }
 
 async fn me(app: &TestApp, access_token: &str) -> u16 {
-    app.get("/api/v1/me")
-        .bearer_auth(access_token)
-        .send()
+    app.with_token(access_token)
+        .get("/api/v1/me")
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
@@ -80,47 +74,36 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
     assert!(!String::from_utf8_lossy(&stored).contains(&token));
 
     // A wrong token and a weak password are both named.
-    let problem = assert_problem(
-        confirm(&app, "not-a-token", "short").await,
-        422,
-        "validation_failed",
-    )
-    .await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let problem = confirm(&app, "not-a-token", "short")
+        .expect_problem(422, "validation_failed")
+        .await;
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["token", "new_password"]);
 
     let new_password = "a brand new passphrase 42";
-    assert_eq!(confirm(&app, &token, new_password).await.status(), 204);
+    confirm(&app, &token, new_password).expect(204).await;
     // Every session ended: the access token and the refresh token stop working at once.
     assert_eq!(me(&app, &user.access_token).await, 401);
-    let refreshed = app
+    app.anonymous()
         .post(
             "/api/v1/auth/refresh",
             &json!({ "refresh_token": user.refresh_token }),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refreshed.status(), 401);
+        .expect(401)
+        .await;
     // The old password is gone, the new one signs in; the link works once.
-    let old = app
+    app.anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({ "email": user.email, "password": user.password }),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 401);
+        .expect(401)
+        .await;
     let signed_in = app.login(&user.email, new_password).await;
     assert_eq!(me(&app, &signed_in.access_token).await, 200);
-    let again = confirm(&app, &token, "another new passphrase 43").await;
-    let problem = assert_problem(again, 422, "validation_failed").await;
+    let problem = confirm(&app, &token, "another new passphrase 43")
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem["errors"][0]["field"], "token");
 }
 
@@ -139,42 +122,35 @@ async fn links_expire_a_newer_reset_closes_older_links_and_disabled_accounts_get
     .execute(&app.db)
     .await
     .unwrap();
-    let expired = confirm(&app, &first, "a brand new passphrase 42").await;
-    assert_problem(expired, 422, "validation_failed").await;
-    assert_eq!(
-        confirm(&app, &second, "a brand new passphrase 42")
-            .await
-            .status(),
-        204
-    );
+    confirm(&app, &first, "a brand new passphrase 42")
+        .expect_problem(422, "validation_failed")
+        .await;
+    confirm(&app, &second, "a brand new passphrase 42")
+        .expect(204)
+        .await;
 
     ask(&app, &user.email).await;
     let third = reset_token(&key(), *requests(&app, &user).await.last().unwrap());
     ask(&app, &user.email).await;
     let fourth = reset_token(&key(), *requests(&app, &user).await.last().unwrap());
-    assert_eq!(
-        confirm(&app, &fourth, "yet another passphrase 44")
-            .await
-            .status(),
-        204
-    );
-    let older = confirm(&app, &third, "one more passphrase 45").await;
-    assert_problem(older, 422, "validation_failed").await;
+    confirm(&app, &fourth, "yet another passphrase 44")
+        .expect(204)
+        .await;
+    confirm(&app, &third, "one more passphrase 45")
+        .expect_problem(422, "validation_failed")
+        .await;
 
     // A disabled account gets no link (and the same answer).
     let admin = app.register_admin().await;
     let other = app.register_customer().await;
-    let resp = app
+    app.by(&admin)
         .post(
             &format!("/api/v1/admin/users/{}/disable", other.id),
             &json!({}),
         )
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(ask(&app, &other.email).await.status(), 202);
+        .expect(200)
+        .await;
+    ask(&app, &other.email).expect(202).await;
     assert!(requests(&app, &other).await.is_empty());
 }
 
@@ -185,7 +161,7 @@ async fn at_most_three_links_per_account_per_hour_even_when_requests_race() {
         .spawn()
         .await;
     let user = app.register_customer().await;
-    let answers = join_all((0..12).map(|_| ask(&app, &user.email))).await;
+    let answers = join_all((0..12).map(|_| ask(&app, &user.email).into_future())).await;
     assert!(answers.iter().all(|a| a.status() == 202));
     assert_eq!(requests(&app, &user).await.len(), 3);
     let events: Vec<(String, Value)> = app.outbox_events(&user.id).await;

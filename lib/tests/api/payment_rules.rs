@@ -3,167 +3,137 @@
 //! payment of cancelled and expired orders (and payments that race it), payment exceptions.
 
 use serde_json::{json, Value};
+use std::time::Duration;
 use toko::consistency;
-use toko_testkit::{assert_problem, TestApp, TestUser};
+
+use toko_testkit::{eventually, problem_fields, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    variant: String,
-}
-
+/// One phone in stock ten times over.
 async fn shop() -> Shop {
-    let app = TestApp::builder().with_midtrans().spawn().await;
-    let (admin, variant) = app.admin_with_product("PHONE-1", 2_000_000, 10).await;
-    Shop {
-        app,
-        admin,
-        variant,
+    Shop::on(TestApp::builder().with_midtrans())
+        .category("phones", "Phones", None)
+        .product("phones", "Phone", "PHONE-1", 2_000_000, 10)
+        .open()
+        .await
+}
+
+/// A customer's order of `quantity` phones (2 015 000 each with shipping for one), paid
+/// with `payment_type` ending in `outcome`; returns (customer, order id, order number).
+async fn paid_with(
+    s: &Shop,
+    quantity: i64,
+    payment_type: &str,
+    outcome: &str,
+) -> (TestUser, String, String) {
+    let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], quantity).await;
+    let order = checkout["order"]["id"].as_str().unwrap().to_owned();
+    let number = checkout["order"]["number"].as_str().unwrap().to_owned();
+    s.app
+        .sim_action(
+            &number,
+            "pay",
+            json!({"outcome": outcome, "payment_type": payment_type}),
+        )
+        .await;
+    if outcome != "pending" {
+        s.app.wait_for_order_status(&order, "paid").await;
+    }
+    (user, order, number)
+}
+
+fn admin_post(s: &Shop, path: &str, body: Value, key: Option<&str>) -> Call {
+    let call = s.app.by(&s.admin).post(path, &body);
+    match key {
+        Some(key) => call.idempotency_key(key),
+        None => call,
     }
 }
 
-impl Shop {
-    /// A customer's order of `quantity` phones (2 015 000 each with shipping for one), paid
-    /// with `payment_type` ending in `outcome`; returns (customer, order id, order number).
-    async fn paid_with(
-        &self,
-        quantity: i64,
-        payment_type: &str,
-        outcome: &str,
-    ) -> (TestUser, String, String) {
-        let (user, checkout) = self.app.checked_out(&self.variant, quantity).await;
-        let order = checkout["order"]["id"].as_str().unwrap().to_owned();
-        let number = checkout["order"]["number"].as_str().unwrap().to_owned();
-        self.app
-            .sim_action(
-                &number,
-                "pay",
-                json!({"outcome": outcome, "payment_type": payment_type}),
-            )
-            .await;
-        if outcome != "pending" {
-            assert_eq!(self.app.wait_for_order_status(&order, "paid").await, "paid");
-        }
-        (user, order, number)
-    }
+async fn history_of(s: &Shop, order: &str) -> Vec<Value> {
+    s.admin_get(&format!("/api/v1/admin/orders/{order}")).await["history"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
 
-    async fn admin_post(&self, path: &str, body: Value, key: Option<&str>) -> reqwest::Response {
-        let mut request = self
-            .app
-            .post(path, &body)
-            .bearer_auth(&self.admin.access_token);
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        request.send().await.unwrap()
-    }
+async fn sim_view(s: &Shop, number: &str) -> Value {
+    s.app
+        .sim_call(
+            reqwest::Method::GET,
+            &format!("/_sim/transactions/{number}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap()
+}
 
-    async fn admin_get(&self, path: &str) -> Value {
-        let resp = self
-            .app
-            .get(path)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "GET {path}");
-        resp.json().await.unwrap()
-    }
+async fn exceptions(s: &Shop) -> Vec<Value> {
+    s.admin_get("/api/v1/admin/payment-exceptions").await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
 
-    async fn history(&self, order: &str) -> Vec<Value> {
-        self.admin_get(&format!("/api/v1/admin/orders/{order}"))
-            .await["history"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
+/// Waits (up to 10 s) for an exception of `kind` on `order`.
+async fn wait_for_exception(s: &Shop, order: &str, kind: &str) -> Value {
+    eventually(
+        &format!("a {kind} exception for {order}"),
+        Duration::from_secs(10),
+        || async {
+            let exceptions = exceptions(s).await;
+            exceptions
+                .iter()
+                .find(|e| e["order_id"] == order && e["kind"] == kind)
+                .cloned()
+                .ok_or(exceptions)
+        },
+    )
+    .await
+}
 
-    async fn sim_view(&self, number: &str) -> Value {
-        self.app
-            .sim_call(
-                reqwest::Method::GET,
-                &format!("/_sim/transactions/{number}"),
-            )
-            .await
-            .json()
-            .await
-            .unwrap()
-    }
+/// The names of the `tokoctl audit` checks that fail.
+async fn audit_failures(s: &Shop) -> Vec<&'static str> {
+    let checks = consistency::run(&s.app.db, &|_, _, _| {})
+        .await
+        .expect("audit runs");
+    checks
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| c.name)
+        .collect()
+}
 
-    async fn exceptions(&self) -> Vec<Value> {
-        self.admin_get("/api/v1/admin/payment-exceptions").await["items"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
+async fn audit_passes(s: &Shop) {
+    assert_eq!(audit_failures(s).await, Vec::<&str>::new());
+}
 
-    /// Waits (up to 10 s) for an exception of `kind` on `order`.
-    async fn wait_for_exception(&self, order: &str, kind: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let found = self
-                .exceptions()
-                .await
-                .into_iter()
-                .find(|e| e["order_id"] == order && e["kind"] == kind);
-            if let Some(found) = found {
-                return found;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {kind} exception for {order}: {:?}",
-                self.exceptions().await
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
+/// Corrupts the database with `sql`; `tokoctl audit` must then fail `check` alone.
+async fn audit_reports(s: &Shop, sql: &'static str, check: &str) {
+    sqlx::query(sql).execute(&s.app.db).await.unwrap();
+    assert_eq!(audit_failures(s).await, [check]);
+}
 
-    /// The names of the `tokoctl audit` checks that fail.
-    async fn audit_failures(&self) -> Vec<&'static str> {
-        let checks = consistency::run(&self.app.db, &|_, _, _| {})
-            .await
-            .expect("audit runs");
-        checks
-            .iter()
-            .filter(|c| !c.passed())
-            .map(|c| c.name)
-            .collect()
-    }
+async fn event_types(s: &Shop, order: &str) -> Vec<String> {
+    s.app
+        .outbox_events(order)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
 
-    async fn audit_passes(&self) {
-        assert_eq!(self.audit_failures().await, Vec::<&str>::new());
-    }
+async fn customer_cancel(s: &Shop, user: &TestUser, order: &str) {
+    s.app
+        .by(user)
+        .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
+        .expect(200)
+        .await;
+}
 
-    /// Corrupts the database with `sql`; `tokoctl audit` must then fail `check` alone.
-    async fn audit_reports(&self, sql: &'static str, check: &str) {
-        sqlx::query(sql).execute(&self.app.db).await.unwrap();
-        assert_eq!(self.audit_failures().await, [check]);
-    }
-
-    async fn event_types(&self, order: &str) -> Vec<String> {
-        self.app
-            .outbox_events(order)
-            .await
-            .into_iter()
-            .map(|(t, _)| t)
-            .collect()
-    }
-
-    async fn customer_cancel(&self, user: &TestUser, order: &str) {
-        let resp = self
-            .app
-            .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-    }
-
-    fn staff(&self) -> String {
-        format!("admin:{}", self.admin.id)
-    }
+fn staff(s: &Shop) -> String {
+    format!("admin:{}", s.admin.id)
 }
 
 /// Moves the order's payment to "the customer paid while toko was not told" (notifications
@@ -184,16 +154,16 @@ async fn pay_unnoticed(app: &TestApp, number: &str, payment_type: &str) {
 #[tokio::test]
 async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     let s = shop().await;
-    let (_, order, number) = s.paid_with(1, "bank_transfer", "settlement").await;
+    let (_, order, number) = paid_with(&s, 1, "bank_transfer", "settlement").await;
 
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/refund"),
-            json!({"amount": 500_000, "reason": "customer request"}),
-            None,
-        )
-        .await;
-    let problem = assert_problem(resp, 409, "refund_method_unsupported").await;
+    let problem = admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/refund"),
+        json!({"amount": 500_000, "reason": "customer request"}),
+        None,
+    )
+    .expect_problem(409, "refund_method_unsupported")
+    .await;
     let detail = problem["detail"].as_str().unwrap();
     assert!(
         detail.contains("bank_transfer") && detail.contains("manual-refunds"),
@@ -201,25 +171,21 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     );
 
     // Every bad field at once, nothing recorded.
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/manual-refunds"),
-            json!({"amount": 0, "method": "bank_transfer", "reference": " ", "note": "x"}),
-            None,
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let problem = admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/manual-refunds"),
+        json!({"amount": 0, "method": "bank_transfer", "reference": " ", "note": "x"}),
+        None,
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["amount", "reference"]);
 
     let manual_path = format!("/api/v1/admin/orders/{order}/manual-refunds");
     let manual = |amount: i64, key: &'static str| {
-        s.admin_post(
+        admin_post(
+            &s,
             &manual_path,
             json!({"amount": amount, "method": "bank_transfer", "reference": "BCA-778812", "note": "one item returned"}),
             Some(key),
@@ -245,14 +211,14 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     );
 
     // History names the staff member and their note; events as for a gateway refund.
-    let history = s.history(&order).await;
+    let history = history_of(&s, &order).await;
     let refunds: Vec<&Value> = history
         .iter()
         .filter(|h| h["to"] == "partially_refunded" || h["to"] == "refunded")
         .collect();
     assert_eq!(refunds.len(), 2, "{history:#?}");
     for entry in &refunds {
-        assert_eq!(entry["actor"], s.staff());
+        assert_eq!(entry["actor"], staff(&s));
         assert_eq!(entry["kind"], "transition");
         let reason = entry["reason"].as_str().unwrap();
         assert!(
@@ -261,7 +227,7 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
         );
     }
     assert_eq!(
-        s.event_types(&order).await,
+        event_types(&s, &order).await,
         [
             "order.created",
             "order.paid",
@@ -285,13 +251,14 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     );
     // Nothing went to Midtrans.
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["transaction_status"],
+        sim_view(&s, &number).await["transaction"]["transaction_status"],
         "settlement"
     );
-    s.audit_passes().await;
+    audit_passes(&s).await;
 
     // `tokoctl audit` notices a manual refund that lost its reference.
-    s.audit_reports(
+    audit_reports(
+        &s,
         "update refunds set reference = '' where amount = 500000",
         "payments.manual_refunds_recorded",
     )
@@ -301,31 +268,30 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
 #[tokio::test]
 async fn shopeepay_is_refunded_only_in_full() {
     let s = shop().await;
-    let (_, order, number) = s.paid_with(1, "shopeepay", "settlement").await;
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/refund"),
-            json!({"amount": 15_000, "reason": "shipping refund"}),
-            None,
-        )
-        .await;
-    let problem = assert_problem(resp, 409, "partial_refund_unsupported").await;
+    let (_, order, number) = paid_with(&s, 1, "shopeepay", "settlement").await;
+    let problem = admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/refund"),
+        json!({"amount": 15_000, "reason": "shipping refund"}),
+        None,
+    )
+    .expect_problem(409, "partial_refund_unsupported")
+    .await;
     assert!(
         problem["detail"].as_str().unwrap().contains("shopeepay"),
         "{problem}"
     );
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/refund"),
-            json!({"reason": "order lost"}),
-            Some("full-1"),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
-    let full: Value = resp.json().await.unwrap();
+    let full = admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/refund"),
+        json!({"reason": "order lost"}),
+        Some("full-1"),
+    )
+    .expect(200)
+    .await;
     assert_eq!(full["status"], "refunded");
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["transaction_status"],
+        sim_view(&s, &number).await["transaction"]["transaction_status"],
         "refund"
     );
 }
@@ -333,30 +299,31 @@ async fn shopeepay_is_refunded_only_in_full() {
 #[tokio::test]
 async fn a_gateway_refund_names_the_staff_member_and_midtrans_confirms_separately() {
     let s = shop().await;
-    let (_, order, number) = s.paid_with(1, "gopay", "settlement").await;
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/refund"),
-            json!({"amount": 15_000, "reason": "damaged box"}),
-            Some("partial-1"),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+    let (_, order, number) = paid_with(&s, 1, "gopay", "settlement").await;
+    admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/refund"),
+        json!({"amount": 15_000, "reason": "damaged box"}),
+        Some("partial-1"),
+    )
+    .expect(200)
+    .await;
     // Midtrans' two refund notifications come and go.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let history = loop {
-        let history = s.history(&order).await;
-        if history.iter().any(|h| h["kind"] == "note") || tokio::time::Instant::now() > deadline {
-            break history;
+    let history = eventually("the refund confirmed", Duration::from_secs(10), || async {
+        let history = history_of(&s, &order).await;
+        if history.iter().any(|h| h["kind"] == "note") {
+            Ok(history)
+        } else {
+            Err(history)
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     let refund: Vec<&Value> = history
         .iter()
         .filter(|h| h["to"] == "partially_refunded" && h["kind"] == "transition")
         .collect();
     assert_eq!(refund.len(), 1, "{history:#?}");
-    assert_eq!(refund[0]["actor"], s.staff());
+    assert_eq!(refund[0]["actor"], staff(&s));
     let staff_name: String = sqlx::query_scalar("select name from users where user_id = $1")
         .bind(Uuid::parse_str(&s.admin.id).unwrap())
         .fetch_one(&s.app.db)
@@ -382,24 +349,24 @@ async fn a_gateway_refund_names_the_staff_member_and_midtrans_confirms_separatel
         .unwrap();
     assert_eq!(refunded, 15_000);
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["refund_amount"],
+        sim_view(&s, &number).await["transaction"]["refund_amount"],
         "15000.00"
     );
-    s.audit_passes().await;
+    audit_passes(&s).await;
 }
 
 #[tokio::test]
 async fn a_captured_card_payment_cancelled_the_same_day_is_voided() {
     let s = shop().await;
-    let (_, order, number) = s.paid_with(2, "credit_card", "capture_accept").await;
+    let (_, order, number) = paid_with(&s, 2, "credit_card", "capture_accept").await;
     assert_eq!(s.app.stock_of("PHONE-1").await, (8, 0));
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/transitions"),
-            json!({"to": "cancelled", "reason": "customer called"}),
-            None,
-        )
-        .await;
+    let resp = admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/transitions"),
+        json!({"to": "cancelled", "reason": "customer called"}),
+        None,
+    )
+    .await;
     let status = resp.status();
     let cancelled: Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "{cancelled}");
@@ -412,7 +379,7 @@ async fn a_captured_card_payment_cancelled_the_same_day_is_voided() {
         "voided: no money moved, nothing to refund"
     );
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["transaction_status"],
+        sim_view(&s, &number).await["transaction"]["transaction_status"],
         "cancel"
     );
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0), "restocked");
@@ -423,47 +390,44 @@ async fn a_captured_card_payment_cancelled_the_same_day_is_voided() {
     assert_eq!(refunds, 0);
     // Midtrans' cancel notification finds the order already cancelled by staff.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let history = s.history(&order).await;
+    let history = history_of(&s, &order).await;
     let last = history.last().unwrap();
     assert_eq!(
         (&last["to"], &last["actor"]),
-        (&json!("cancelled"), &json!(s.staff()))
+        (&json!("cancelled"), &json!(staff(&s)))
     );
-    s.audit_passes().await;
+    audit_passes(&s).await;
 }
 
 #[tokio::test]
 async fn a_settlement_reversed_to_deny_blocks_shipping_and_is_listed() {
     let s = shop().await;
-    let (_, order, number) = s.paid_with(2, "bank_transfer", "settlement").await;
+    let (_, order, number) = paid_with(&s, 2, "bank_transfer", "settlement").await;
     s.app.sim_action(&number, "deny", json!({})).await;
-    assert_eq!(
-        s.app
-            .wait_for_order_status(&order, "payment_reversed")
-            .await,
-        "payment_reversed"
-    );
+    s.app
+        .wait_for_order_status(&order, "payment_reversed")
+        .await;
     for to in ["processing", "shipped"] {
-        let resp = s
-            .admin_post(
-                &format!("/api/v1/admin/orders/{order}/transitions"),
-                json!({"to": to, "tracking_number": "JNE-1"}),
-                None,
-            )
-            .await;
-        assert_problem(resp, 409, "illegal_transition").await;
+        admin_post(
+            &s,
+            &format!("/api/v1/admin/orders/{order}/transitions"),
+            json!({"to": to, "tracking_number": "JNE-1"}),
+            None,
+        )
+        .expect_problem(409, "illegal_transition")
+        .await;
     }
     assert_eq!(
         s.app.stock_of("PHONE-1").await,
         (8, 0),
         "the goods stay set aside for the order until staff decide"
     );
-    let exception = s.wait_for_exception(&order, "reversal").await;
+    let exception = wait_for_exception(&s, &order, "reversal").await;
     assert_eq!(exception["state"], "open");
     assert_eq!(exception["amount"], 4_015_000);
     assert!(exception["action"].as_str().unwrap().contains("cancel"));
     assert_eq!(
-        s.event_types(&order).await.last().unwrap(),
+        event_types(&s, &order).await.last().unwrap(),
         "order.payment_reversed"
     );
     let opened: i64 = sqlx::query_scalar(
@@ -475,39 +439,39 @@ async fn a_settlement_reversed_to_deny_blocks_shipping_and_is_listed() {
     assert_eq!(opened, 1, "staff are told once");
 
     // Staff cancel the order (restocking it) and resolve the exception.
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/transitions"),
-            json!({"to": "cancelled", "reason": "bank confirmed the reversal"}),
-            None,
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+    admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/transitions"),
+        json!({"to": "cancelled", "reason": "bank confirmed the reversal"}),
+        None,
+    )
+    .expect(200)
+    .await;
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0));
     let id = exception["id"].as_str().unwrap();
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
-            json!({"resolution": "order cancelled, customer told"}),
-            None,
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
-    let resolved: Value = resp.json().await.unwrap();
+    let resolved = admin_post(
+        &s,
+        &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
+        json!({"resolution": "order cancelled, customer told"}),
+        None,
+    )
+    .expect(200)
+    .await;
     assert_eq!(resolved["state"], "resolved");
     assert_eq!(resolved["resolved_by"], json!(s.admin.id));
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
-            json!({"resolution": "again"}),
-            None,
-        )
-        .await;
-    assert_problem(resp, 409, "payment_exception_resolved").await;
-    s.audit_passes().await;
+    admin_post(
+        &s,
+        &format!("/api/v1/admin/payment-exceptions/{id}/resolve"),
+        json!({"resolution": "again"}),
+        None,
+    )
+    .expect_problem(409, "payment_exception_resolved")
+    .await;
+    audit_passes(&s).await;
 
     // `tokoctl audit` notices a reversal nobody was told about.
-    s.audit_reports(
+    audit_reports(
+        &s,
         "delete from payment_exceptions",
         "payments.reversals_held_and_listed",
     )
@@ -517,11 +481,11 @@ async fn a_settlement_reversed_to_deny_blocks_shipping_and_is_listed() {
 #[tokio::test]
 async fn a_customer_cancel_closes_the_snap_session_so_a_later_payment_fails() {
     let s = shop().await;
-    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let order = checkout["order"]["id"].as_str().unwrap();
     let number = checkout["order"]["number"].as_str().unwrap();
-    s.customer_cancel(&user, order).await;
-    assert!(s.sim_view(number).await["snap_canceled_at"].is_string());
+    customer_cancel(&s, &user, order).await;
+    assert!(sim_view(&s, number).await["snap_canceled_at"].is_string());
     let resp = s
         .app
         .client
@@ -544,12 +508,12 @@ async fn a_customer_cancel_closes_the_snap_session_so_a_later_payment_fails() {
 /// A customer pays with `payment_type` while toko is not told, then cancels the order;
 /// returns (order id, order number, the late payment's exception).
 async fn cancel_racing_a_payment(s: &Shop, payment_type: &str) -> (String, String, Value) {
-    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let order = checkout["order"]["id"].as_str().unwrap().to_owned();
     let number = checkout["order"]["number"].as_str().unwrap().to_owned();
     pay_unnoticed(&s.app, &number, payment_type).await;
-    s.customer_cancel(&user, &order).await;
-    let exception = s.wait_for_exception(&order, "late_payment").await;
+    customer_cancel(s, &user, &order).await;
+    let exception = wait_for_exception(s, &order, "late_payment").await;
     (order, number, exception)
 }
 
@@ -564,13 +528,10 @@ async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
         .unwrap()
         .contains("refunded automatically"));
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["transaction_status"],
+        sim_view(&s, &number).await["transaction"]["transaction_status"],
         "refund"
     );
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "cancelled").await,
-        "cancelled"
-    );
+    s.app.wait_for_order_status(&order, "cancelled").await;
 
     // A virtual account cannot: it is listed for staff.
     let (order, number, exception) = cancel_racing_a_payment(&s, "bank_transfer").await;
@@ -580,7 +541,7 @@ async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
         .unwrap()
         .contains("cannot refund bank_transfer"));
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["transaction_status"],
+        sim_view(&s, &number).await["transaction"]["transaction_status"],
         "settlement"
     );
     let open: Vec<Value> = s
@@ -591,18 +552,18 @@ async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
         .clone();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0]["order_id"], json!(order));
-    s.audit_passes().await;
+    audit_passes(&s).await;
 }
 
 #[tokio::test]
 async fn expiry_closes_the_payment_and_a_racing_payment_is_handled_the_same_way() {
     let s = shop().await;
     // Nobody chose a method: the Snap session is closed.
-    let (_, idle) = s.app.checked_out(&s.variant, 1).await;
+    let (_, idle) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let idle_order = idle["order"]["id"].as_str().unwrap().to_owned();
     let idle_number = idle["order"]["number"].as_str().unwrap().to_owned();
     // The customer chose a virtual account (a VA number is out there).
-    let (_, va) = s.app.checked_out(&s.variant, 1).await;
+    let (_, va) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let va_order = va["order"]["id"].as_str().unwrap().to_owned();
     let va_number = va["order"]["number"].as_str().unwrap().to_owned();
     s.app
@@ -613,7 +574,7 @@ async fn expiry_closes_the_payment_and_a_racing_payment_is_handled_the_same_way(
         )
         .await;
     // The customer paid by card just as the order expired.
-    let (_, late) = s.app.checked_out(&s.variant, 1).await;
+    let (_, late) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let late_order = late["order"]["id"].as_str().unwrap().to_owned();
     let late_number = late["order"]["number"].as_str().unwrap().to_owned();
     s.app
@@ -636,48 +597,45 @@ async fn expiry_closes_the_payment_and_a_racing_payment_is_handled_the_same_way(
     let expired = s.app.state.orders.expire_overdue(100).await.unwrap();
     assert_eq!(expired.len(), 3);
 
-    assert!(s.sim_view(&idle_number).await["snap_canceled_at"].is_string());
+    assert!(sim_view(&s, &idle_number).await["snap_canceled_at"].is_string());
     assert_eq!(
-        s.sim_view(&va_number).await["transaction"]["transaction_status"],
+        sim_view(&s, &va_number).await["transaction"]["transaction_status"],
         "cancel",
         "the VA number can no longer be paid"
     );
-    let exception = s.wait_for_exception(&late_order, "late_payment").await;
+    let exception = wait_for_exception(&s, &late_order, "late_payment").await;
     assert_eq!(exception["state"], "resolved", "{exception}");
     assert!(exception["resolution"]
         .as_str()
         .unwrap()
         .contains("voided automatically"));
     assert_eq!(
-        s.sim_view(&late_number).await["transaction"]["transaction_status"],
+        sim_view(&s, &late_number).await["transaction"]["transaction_status"],
         "cancel"
     );
     for order in [&idle_order, &va_order, &late_order] {
-        assert_eq!(
-            s.app.wait_for_order_status(order, "expired").await,
-            "expired"
-        );
+        s.app.wait_for_order_status(order, "expired").await;
     }
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0));
-    s.audit_passes().await;
+    audit_passes(&s).await;
 }
 
 #[tokio::test]
 async fn every_midtrans_call_sends_json_content_type_and_accept() {
     let s = shop().await;
     // Snap create, notifications re-checked with GET status, a refund.
-    let (_, order, _) = s.paid_with(1, "gopay", "settlement").await;
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/refund"),
-            json!({"amount": 1_000, "reason": "goodwill"}),
-            None,
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+    let (_, order, _) = paid_with(&s, 1, "gopay", "settlement").await;
+    admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/refund"),
+        json!({"amount": 1_000, "reason": "goodwill"}),
+        None,
+    )
+    .expect(200)
+    .await;
     // A Snap session closed, and a chosen method's transaction cancelled (body-less POSTs).
     for payment_type in [None, Some("bank_transfer")] {
-        let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+        let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
         let order = checkout["order"]["id"].as_str().unwrap();
         if let Some(payment_type) = payment_type {
             let number = checkout["order"]["number"].as_str().unwrap();
@@ -689,7 +647,7 @@ async fn every_midtrans_call_sends_json_content_type_and_accept() {
                 )
                 .await;
         }
-        s.customer_cancel(&user, order).await;
+        customer_cancel(&s, &user, order).await;
     }
     let requests: Vec<Value> = s
         .app
@@ -736,7 +694,7 @@ async fn every_midtrans_call_sends_json_content_type_and_accept() {
 #[tokio::test]
 async fn payments_of_orders_expired_elsewhere_are_closed_by_the_sweep() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let order = checkout["order"]["id"].as_str().unwrap().to_owned();
     let number = checkout["order"]["number"].as_str().unwrap().to_owned();
     s.app.backdate_payment_deadline(&order).await;
@@ -744,11 +702,11 @@ async fn payments_of_orders_expired_elsewhere_are_closed_by_the_sweep() {
     let without_payments =
         toko::orders::Orders::new(s.app.db.clone(), s.app.state.config.orders.clone(), "IDR");
     assert_eq!(without_payments.expire_overdue(10).await.unwrap().len(), 1);
-    assert!(s.sim_view(&number).await["snap_canceled_at"].is_null());
+    assert!(sim_view(&s, &number).await["snap_canceled_at"].is_null());
 
     // The payment-poller's sweep closes it, once.
     assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 1);
-    assert!(s.sim_view(&number).await["snap_canceled_at"].is_string());
+    assert!(sim_view(&s, &number).await["snap_canceled_at"].is_string());
     assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 0);
     let payment: String = sqlx::query_scalar("select status from payments")
         .fetch_one(&s.app.db)
@@ -760,30 +718,31 @@ async fn payments_of_orders_expired_elsewhere_are_closed_by_the_sweep() {
 #[tokio::test]
 async fn a_paid_va_order_is_cancelled_with_a_manual_refund() {
     let s = shop().await;
-    let (_, order, _) = s.paid_with(2, "bank_transfer", "settlement").await;
-    let resp = s
-        .admin_post(
-            &format!("/api/v1/admin/orders/{order}/transitions"),
-            json!({"to": "cancelled", "reason": "out of stock"}),
-            None,
-        )
-        .await;
-    let problem = assert_problem(resp, 409, "refund_method_unsupported").await;
+    let (_, order, _) = paid_with(&s, 2, "bank_transfer", "settlement").await;
+    let problem = admin_post(
+        &s,
+        &format!("/api/v1/admin/orders/{order}/transitions"),
+        json!({"to": "cancelled", "reason": "out of stock"}),
+        None,
+    )
+    .expect_problem(409, "refund_method_unsupported")
+    .await;
     assert!(
         problem["detail"].as_str().unwrap().contains("cancel_order"),
         "{problem}"
     );
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.wait_for_order_status(&order, "paid").await;
 
     let manual = |amount: i64| json!({"amount": amount, "method": "bank_transfer", "reference": "BNI-55", "note": "out of stock", "cancel_order": true});
     let path = format!("/api/v1/admin/orders/{order}/manual-refunds");
-    let resp = s.admin_post(&path, manual(1_000), None).await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = admin_post(&s, &path, manual(1_000), None)
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem["errors"][0]["field"], "amount");
 
-    let resp = s.admin_post(&path, manual(4_015_000), None).await;
-    assert_eq!(resp.status(), 200);
-    let cancelled: Value = resp.json().await.unwrap();
+    let cancelled = admin_post(&s, &path, manual(4_015_000), None)
+        .expect(200)
+        .await;
     assert_eq!(
         (
             cancelled["status"].as_str(),
@@ -792,19 +751,19 @@ async fn a_paid_va_order_is_cancelled_with_a_manual_refund() {
         (Some("cancelled"), Some(4_015_000))
     );
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0), "restocked");
-    let history = s.history(&order).await;
+    let history = history_of(&s, &order).await;
     let last = history.last().unwrap();
     assert_eq!(
         (&last["to"], &last["actor"]),
-        (&json!("cancelled"), &json!(s.staff()))
+        (&json!("cancelled"), &json!(staff(&s)))
     );
-    s.audit_passes().await;
+    audit_passes(&s).await;
 }
 
 #[tokio::test]
 async fn a_card_payment_held_for_review_is_voided_when_the_order_is_cancelled() {
     let s = shop().await;
-    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let order = checkout["order"]["id"].as_str().unwrap().to_owned();
     let number = checkout["order"]["number"].as_str().unwrap().to_owned();
     s.app
@@ -815,24 +774,10 @@ async fn a_card_payment_held_for_review_is_voided_when_the_order_is_cancelled() 
         )
         .await;
     // toko has seen the challenge (the order still waits for payment).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let status: String = sqlx::query_scalar("select status from payments")
-            .fetch_one(&s.app.db)
-            .await
-            .unwrap();
-        if status == "challenge" {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "payment is {status}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    s.customer_cancel(&user, &order).await;
+    s.app.wait_for_payment_status("challenge").await;
+    customer_cancel(&s, &user, &order).await;
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["transaction_status"],
+        sim_view(&s, &number).await["transaction"]["transaction_status"],
         "cancel"
     );
     let payment: String = sqlx::query_scalar("select status from payments")
@@ -846,7 +791,7 @@ async fn a_card_payment_held_for_review_is_voided_when_the_order_is_cancelled() 
 #[tokio::test]
 async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
     let s = shop().await;
-    let (_, order, number) = s.paid_with(1, "gopay", "settlement").await;
+    let (_, order, number) = paid_with(&s, 1, "gopay", "settlement").await;
     let order_id = Uuid::parse_str(&order).unwrap();
     // A refund was asked for, then the API process died before Midtrans answered.
     sqlx::query(
@@ -869,10 +814,14 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
             json!({"amount": 1_000, "method": "cash", "reference": "C-1", "note": "goodwill"}),
         ),
     ] {
-        let resp = s
-            .admin_post(&format!("/api/v1/admin/orders/{order}/{path}"), body, None)
-            .await;
-        assert_problem(resp, 409, "refund_in_progress").await;
+        admin_post(
+            &s,
+            &format!("/api/v1/admin/orders/{order}/{path}"),
+            body,
+            None,
+        )
+        .expect_problem(409, "refund_in_progress")
+        .await;
     }
     // A fresh one is left alone: its request may still be running.
     assert_eq!(
@@ -893,17 +842,16 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
             .unwrap(),
         1
     );
-    let refund = s
-        .history(&order)
+    let refund = history_of(&s, &order)
         .await
         .into_iter()
         .find(|h| h["to"] == "partially_refunded")
         .expect("refunded");
     assert_eq!(
         (&refund["actor"], &refund["reason"]),
-        (&json!(s.staff()), &json!("late delivery"))
+        (&json!(staff(&s)), &json!("late delivery"))
     );
-    let view = s.sim_view(&number).await;
+    let view = sim_view(&s, &number).await;
     assert_eq!(view["transaction"]["refund_amount"], "15000.00");
     // Sending it again is a retry of the same refund at Midtrans, never a second one.
     sqlx::query("update refunds set status = 'requested'")
@@ -921,7 +869,7 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
         "Midtrans answers the retry as the same refund"
     );
     assert_eq!(
-        s.sim_view(&number).await["transaction"]["refund_amount"],
+        sim_view(&s, &number).await["transaction"]["refund_amount"],
         "15000.00"
     );
     let refunded: i64 = sqlx::query_scalar("select refunded_amount from orders")
@@ -929,5 +877,5 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
         .await
         .unwrap();
     assert_eq!(refunded, 15_000);
-    s.audit_passes().await;
+    audit_passes(&s).await;
 }

@@ -2,27 +2,20 @@
 //! notifications, every outcome, duplicates and stale news, lost notifications, refunds.
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp, TestUser, MIDTRANS_KEY};
+use toko_testkit::{assert_problem, Shop, TestApp, MIDTRANS_KEY};
 use uuid::Uuid;
-
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    variant: String,
-}
 
 async fn shop() -> Shop {
     shop_from(TestApp::builder().with_midtrans()).await
 }
 
+/// One phone in stock ten times over.
 async fn shop_from(builder: toko_testkit::TestAppBuilder) -> Shop {
-    let app = builder.spawn().await;
-    let (admin, variant) = app.admin_with_product("PHONE-1", 2_000_000, 10).await;
-    Shop {
-        variant,
-        app,
-        admin,
-    }
+    Shop::on(builder)
+        .category("phones", "Phones", None)
+        .product("phones", "Phone", "PHONE-1", 2_000_000, 10)
+        .open()
+        .await
 }
 
 fn ids(checkout: &Value) -> (String, String) {
@@ -35,7 +28,7 @@ fn ids(checkout: &Value) -> (String, String) {
 #[tokio::test]
 async fn checkout_pays_through_snap_and_the_notification_marks_the_order_paid() {
     let s = shop().await;
-    let (user, checkout) = s.app.checked_out(&s.variant, 2).await;
+    let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 2).await;
     let payment = &checkout["payment"];
     assert_eq!(payment["status"], "pending");
     assert!(payment["snap_token"]
@@ -71,10 +64,7 @@ async fn checkout_pays_through_snap_and_the_notification_marks_the_order_paid() 
         .unwrap()
         .ends_with("+0700"));
 
-    s.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.pay(&order, &number, None).await;
     assert_eq!(
         s.app.stock_of("PHONE-1").await,
         (8, 0),
@@ -91,14 +81,10 @@ async fn checkout_pays_through_snap_and_the_notification_marks_the_order_paid() 
 
     let payment: Value = s
         .app
+        .by(&user)
         .get(&format!("/api/v1/orders/{order}/payment"))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(payment["status"], "paid");
     let audited: Vec<(bool, String)> = sqlx::query_as(
         "select signature_valid, outcome from payment_notifications order by received_at",
@@ -116,7 +102,7 @@ async fn checkout_pays_through_snap_and_the_notification_marks_the_order_paid() 
 #[tokio::test]
 async fn a_denied_attempt_leaves_the_order_payable_and_a_later_success_pays_it() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
     s.app
         .sim_action(
@@ -126,73 +112,47 @@ async fn a_denied_attempt_leaves_the_order_payable_and_a_later_success_pays_it()
         )
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "pending_payment").await,
-        "pending_payment"
-    );
+    s.app.wait_for_order_status(&order, "pending_payment").await;
     let status: String = sqlx::query_scalar("select status from payments")
         .fetch_one(&s.app.db)
         .await
         .unwrap();
     assert_eq!(status, "failed");
 
-    s.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.pay(&order, &number, None).await;
 }
 
 #[tokio::test]
 async fn expiry_and_cancellation_at_midtrans_close_the_order_and_release_stock() {
     let s = shop().await;
-    let (_, first) = s.app.checked_out(&s.variant, 3).await;
+    let (_, first) = s.app.checked_out(&s.variants["PHONE-1"], 3).await;
     let (expiring, number) = ids(&first);
     s.app
         .sim_action(&number, "pay", json!({"outcome": "pending"}))
         .await;
     s.app.sim_action(&number, "expire", json!({})).await;
-    assert_eq!(
-        s.app.wait_for_order_status(&expiring, "expired").await,
-        "expired"
-    );
+    s.app.wait_for_order_status(&expiring, "expired").await;
 
-    let (_, second) = s.app.checked_out(&s.variant, 2).await;
+    let (_, second) = s.app.checked_out(&s.variants["PHONE-1"], 2).await;
     let (cancelled, number) = ids(&second);
     s.app
         .sim_action(&number, "pay", json!({"outcome": "pending"}))
         .await;
     s.app.sim_action(&number, "cancel", json!({})).await;
-    assert_eq!(
-        s.app.wait_for_order_status(&cancelled, "cancelled").await,
-        "cancelled"
-    );
+    s.app.wait_for_order_status(&cancelled, "cancelled").await;
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0));
 }
 
 #[tokio::test]
 async fn a_challenged_card_payment_is_on_hold_not_paid() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
     s.app
         .sim_action(&number, "pay", json!({"outcome": "capture_challenge"}))
         .await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let status: String = sqlx::query_scalar("select status from payments")
-            .fetch_one(&s.app.db)
-            .await
-            .unwrap();
-        if status == "challenge" || tokio::time::Instant::now() > deadline {
-            assert_eq!(status, "challenge");
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "pending_payment").await,
-        "pending_payment"
-    );
+    s.app.wait_for_payment_status("challenge").await;
+    s.app.wait_for_order_status(&order, "pending_payment").await;
     assert_eq!(
         s.app.stock_of("PHONE-1").await,
         (10, 1),
@@ -202,35 +162,26 @@ async fn a_challenged_card_payment_is_on_hold_not_paid() {
     // The reviewer denies it: a failed attempt, the order still waits for payment.
     s.app.sim_action(&number, "deny", json!({})).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "pending_payment").await,
-        "pending_payment"
-    );
+    s.app.wait_for_order_status(&order, "pending_payment").await;
 }
 
 #[tokio::test]
 async fn admins_cancel_an_unpaid_orders_payment() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
     s.app
         .sim_action(&number, "pay", json!({"outcome": "pending"}))
         .await;
-    let resp = s
-        .app
+    s.app
+        .by(&s.admin)
         .post(
             &format!("/api/v1/admin/orders/{order}/cancel-payment"),
             &json!({}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "cancelled").await,
-        "cancelled"
-    );
+        .expect(200)
+        .await;
+    s.app.wait_for_order_status(&order, "cancelled").await;
     let sim: Value = s
         .app
         .sim_call(
@@ -247,23 +198,18 @@ async fn admins_cancel_an_unpaid_orders_payment() {
 #[tokio::test]
 async fn a_forged_notification_is_refused_and_changes_nothing() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
     let forged = json!({
         "order_id": number, "status_code": "200", "gross_amount": "2015000.00", "transaction_status": "settlement",
         "fraud_status": "accept", "signature_key": toko::payments::midtrans::signature::signature(&number, "200", "2015000.00", "guessed-key"),
     });
-    let resp = s
-        .app
+    s.app
+        .anonymous()
         .post("/api/v1/payments/midtrans/notification", &forged)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 401, "invalid_signature").await;
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "pending_payment").await,
-        "pending_payment"
-    );
+        .expect_problem(401, "invalid_signature")
+        .await;
+    s.app.wait_for_order_status(&order, "pending_payment").await;
     let (valid, outcome): (bool, String) =
         sqlx::query_as("select signature_valid, outcome from payment_notifications")
             .fetch_one(&s.app.db)
@@ -276,16 +222,11 @@ async fn a_forged_notification_is_refused_and_changes_nothing() {
         "order_id": "NOPE-1", "status_code": "200", "gross_amount": "1.00", "transaction_status": "settlement",
         "signature_key": toko::payments::midtrans::signature::signature("NOPE-1", "200", "1.00", MIDTRANS_KEY),
     });
-    assert_problem(
-        s.app
-            .post("/api/v1/payments/midtrans/notification", &unknown)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "unknown_order",
-    )
-    .await;
+    s.app
+        .anonymous()
+        .post("/api/v1/payments/midtrans/notification", &unknown)
+        .expect_problem(404, "unknown_order")
+        .await;
     let resp = s
         .app
         .client
@@ -301,12 +242,9 @@ async fn a_forged_notification_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn duplicate_and_out_of_order_notifications_never_move_an_order_backwards() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
-    s.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.pay(&order, &number, None).await;
 
     // A stale `pending` (validly signed) and a duplicate `settlement` arrive late.
     s.app
@@ -314,7 +252,7 @@ async fn duplicate_and_out_of_order_notifications_never_move_an_order_backwards(
         .await;
     s.app.sim_action(&number, "notify", json!({})).await;
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.wait_for_order_status(&order, "paid").await;
     let paid_events: i64 =
         sqlx::query_scalar("select count(*) from outbox_events where event_type = 'order.paid'")
             .fetch_one(&s.app.db)
@@ -336,7 +274,7 @@ async fn duplicate_and_out_of_order_notifications_never_move_an_order_backwards(
 #[tokio::test]
 async fn a_lost_notification_is_repaired_by_reconciling_with_midtrans() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
     s.app
         .sim_call(reqwest::Method::POST, "/_sim/notifications/pause")
@@ -345,10 +283,7 @@ async fn a_lost_notification_is_repaired_by_reconciling_with_midtrans() {
         .sim_action(&number, "pay", json!({"outcome": "settlement"}))
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "pending_payment").await,
-        "pending_payment"
-    );
+    s.app.wait_for_order_status(&order, "pending_payment").await;
 
     let outcome = s
         .app
@@ -361,7 +296,7 @@ async fn a_lost_notification_is_repaired_by_reconciling_with_midtrans() {
         outcome,
         toko::payments::reconcile::Reconciled::Applied(toko::orders::OrderStatus::Paid)
     );
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.wait_for_order_status(&order, "paid").await;
     assert_eq!(
         s.app
             .state
@@ -377,7 +312,7 @@ async fn a_lost_notification_is_repaired_by_reconciling_with_midtrans() {
 #[tokio::test]
 async fn an_amount_that_does_not_match_the_order_is_refused() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
     // Our record says the order is worth something else than what Midtrans will report.
     sqlx::query("update payments set gross_amount = gross_amount - 1")
@@ -398,38 +333,27 @@ async fn an_amount_that_does_not_match_the_order_is_refused() {
         outcome,
         toko::payments::reconcile::Reconciled::AmountMismatch
     );
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "pending_payment").await,
-        "pending_payment"
-    );
+    s.app.wait_for_order_status(&order, "pending_payment").await;
 }
 
 #[tokio::test]
 async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     let (order, number) = ids(&checkout);
-    s.app
-        .sim_action(
-            &number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "gopay"}),
-        )
-        .await;
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.pay(&order, &number, Some("gopay")).await;
     let refund = |amount: Option<i64>, key: &'static str| {
         let body = match amount {
             Some(a) => json!({"amount": a, "reason": "customer request"}),
             None => json!({"reason": "customer request"}),
         };
         s.app
+            .by(&s.admin)
             .post(&format!("/api/v1/admin/orders/{order}/refund"), &body)
-            .header("idempotency-key", key)
-            .bearer_auth(&s.admin.access_token)
-            .send()
+            .idempotency_key(key)
     };
 
-    let resp = refund(Some(500_000), "refund-1").await.unwrap();
+    let resp = refund(Some(500_000), "refund-1").await;
     assert_eq!(resp.status(), 200);
     let partial: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -442,35 +366,28 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
     // The same key again is the same refund, not a second one.
     let again: Value = refund(Some(500_000), "refund-1")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(again, partial, "a retried refund replays the first answer");
     // Reusing the key for a different refund is refused rather than replayed.
-    let resp = refund(Some(100_000), "refund-1").await.unwrap();
-    assert_problem(resp, 422, "idempotency_key_reused").await;
+    refund(Some(100_000), "refund-1")
+        .expect_problem(422, "idempotency_key_reused")
+        .await;
 
-    let resp = refund(Some(9_999_999), "refund-2").await.unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+    let body = refund(Some(9_999_999), "refund-2")
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "amount");
 
-    let full: Value = refund(None, "refund-3")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let full: Value = refund(None, "refund-3").await.json().await.unwrap();
     assert_eq!(
         (full["status"].as_str(), full["refunded_amount"].as_i64()),
         (Some("refunded"), Some(2_015_000))
     );
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert_eq!(
-        s.app.wait_for_order_status(&order, "refunded").await,
-        "refunded",
-        "refund notifications change nothing more"
-    );
+    // Refund notifications change nothing more.
+    s.app.wait_for_order_status(&order, "refunded").await;
     let refunded: i64 = sqlx::query_scalar("select refunded_amount from orders")
         .fetch_one(&s.app.db)
         .await
@@ -487,37 +404,25 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
         .await
         .unwrap();
     assert_eq!(sim["transaction"]["refund_amount"], "2015000.00", "{sim}");
-    assert_problem(
-        refund(None, "refund-4").await.unwrap(),
-        409,
-        "order_not_refundable",
-    )
-    .await;
+    refund(None, "refund-4")
+        .expect_problem(409, "order_not_refundable")
+        .await;
 }
 
 #[tokio::test]
 async fn cancelling_a_paid_order_refunds_it_and_restocks() {
     let s = shop().await;
-    let (_, checkout) = s.app.checked_out(&s.variant, 2).await;
+    let (_, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 2).await;
     let (order, number) = ids(&checkout);
-    s.app
-        .sim_action(
-            &number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "gopay"}),
-        )
-        .await;
-    assert_eq!(s.app.wait_for_order_status(&order, "paid").await, "paid");
+    s.app.pay(&order, &number, Some("gopay")).await;
     let resp = s
         .app
+        .by(&s.admin)
         .post(
             &format!("/api/v1/admin/orders/{order}/transitions"),
             &json!({"to": "cancelled", "reason": "out of stock"}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     let status = resp.status();
     let cancelled: Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "{cancelled}");
@@ -538,7 +443,7 @@ async fn checkout_survives_midtrans_being_down_and_payment_can_be_started_later(
         listener.local_addr().unwrap().port()
     };
     let s = shop_from(TestApp::builder().with_midtrans_at(port)).await;
-    let (user, checkout) = s.app.checked_out(&s.variant, 1).await;
+    let (user, checkout) = s.app.checked_out(&s.variants["PHONE-1"], 1).await;
     assert_eq!(checkout["order"]["status"], "pending_payment");
     assert_eq!(checkout["payment"]["status"], "unavailable");
     let (order, _) = ids(&checkout);
@@ -546,23 +451,18 @@ async fn checkout_survives_midtrans_being_down_and_payment_can_be_started_later(
     let mut config = midtrans_sim::SimConfig::new(MIDTRANS_KEY);
     config.port = port;
     let _sim = midtrans_sim::spawn(config).await.unwrap();
-    let resp = s
+    let first = s
         .app
+        .by(&user)
         .post(&format!("/api/v1/orders/{order}/payment"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let first: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     assert_eq!(first["status"], "pending");
     let again: Value = s
         .app
+        .by(&user)
         .post(&format!("/api/v1/orders/{order}/payment"), &json!({}))
-        .bearer_auth(&user.access_token)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -572,12 +472,9 @@ async fn checkout_survives_midtrans_being_down_and_payment_can_be_started_later(
     );
 
     let other = s.app.register_customer().await;
-    let resp = s
-        .app
+    s.app
+        .by(&other)
         .post(&format!("/api/v1/orders/{order}/payment"), &json!({}))
-        .bearer_auth(&other.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
+        .expect_problem(404, "not_found")
+        .await;
 }

@@ -1,8 +1,9 @@
 //! What every request gets: problem+json errors, request ids, security headers, health,
 //! metrics.
 
+use reqwest::Method;
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, TestApp};
+use toko_testkit::{assert_problem, Call, TestApp};
 
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {
@@ -21,20 +22,18 @@ async fn malformed_json_is_a_400_problem() {
 #[tokio::test]
 async fn wrong_json_types_are_422_naming_the_field() {
     let app = TestApp::spawn().await;
-    let resp = app
+    let body = app
+        .anonymous()
         .post("/api/v1/auth/login", &json!({"email": 42, "password": "x"}))
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "email");
 
-    let resp = app
+    let body = app
+        .anonymous()
         .post("/api/v1/auth/login", &json!({"email": "a@b.co"}))
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "password");
 }
 
@@ -55,23 +54,18 @@ async fn the_wrong_content_type_is_a_415_problem() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
-    assert_problem(
-        app.get("/api/v1/nope").send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(app.get("/nope").send().await.unwrap(), 404, "not_found").await;
-    assert_problem(
-        app.client
-            .put(app.url("/api/v1/auth/login"))
-            .send()
-            .await
-            .unwrap(),
-        405,
-        "method_not_allowed",
-    )
-    .await;
+    app.anonymous()
+        .get("/api/v1/nope")
+        .expect_problem(404, "not_found")
+        .await;
+    app.anonymous()
+        .get("/nope")
+        .expect_problem(404, "not_found")
+        .await;
+    app.anonymous()
+        .request(Method::PUT, "/api/v1/auth/login")
+        .expect_problem(405, "method_not_allowed")
+        .await;
 }
 
 #[tokio::test]
@@ -81,15 +75,13 @@ async fn oversized_bodies_are_413_problems() {
         .spawn()
         .await;
     let big = "x".repeat(4096);
-    let resp = app
+    app.anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": big, "password": "x"}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 413, "payload_too_large").await;
+        .expect_problem(413, "payload_too_large")
+        .await;
 }
 
 #[tokio::test]
@@ -125,13 +117,11 @@ async fn deeply_nested_bodies_are_refused_before_parsing() {
 async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
     let app = TestApp::spawn().await;
     let admin = app.register_admin().await;
-    let resp = app
+    let body = app
+        .by(&admin)
         .get("/api/v1/admin/users?limit=1000")
-        .bearer_auth(&admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 400, "invalid_parameter").await;
+        .expect_problem(400, "invalid_parameter")
+        .await;
     assert_eq!(body["errors"][0]["field"], "limit");
 }
 
@@ -139,16 +129,15 @@ async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
 async fn request_ids_are_echoed_or_generated_and_appear_in_problems() {
     let app = TestApp::spawn().await;
     let resp = app
+        .anonymous()
         .get("/api/v1/me")
         .header("x-request-id", "trace-abc-123")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.headers()["x-request-id"], "trace-abc-123");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["request_id"], "trace-abc-123");
 
-    let resp = app.get("/health/live").send().await.unwrap();
+    let resp = app.anonymous().get("/health/live").await;
     let generated = resp.headers()["x-request-id"].to_str().unwrap();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
 }
@@ -156,7 +145,7 @@ async fn request_ids_are_echoed_or_generated_and_appear_in_problems() {
 #[tokio::test]
 async fn responses_carry_security_headers() {
     let app = TestApp::spawn().await;
-    let resp = app.get("/health/live").send().await.unwrap();
+    let resp = app.anonymous().get("/health/live").await;
     let h = resp.headers();
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
@@ -175,18 +164,17 @@ async fn cors_allows_only_configured_origins() {
         .spawn()
         .await;
     let preflight = |origin: &'static str| {
-        app.client
-            .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+        app.anonymous()
+            .request(Method::OPTIONS, "/api/v1/auth/login")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .send()
     };
-    let allowed = preflight("https://shop.example").await.unwrap();
+    let allowed = preflight("https://shop.example").await;
     assert_eq!(
         allowed.headers()["access-control-allow-origin"],
         "https://shop.example"
     );
-    let denied = preflight("https://evil.example").await.unwrap();
+    let denied = preflight("https://evil.example").await;
     assert!(denied
         .headers()
         .get("access-control-allow-origin")
@@ -196,18 +184,9 @@ async fn cors_allows_only_configured_origins() {
 #[tokio::test]
 async fn health_endpoints_report_liveness_and_readiness() {
     let app = TestApp::spawn().await;
-    let live: Value = app
-        .get("/health/live")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let live: Value = app.anonymous().get("/health/live").expect(200).await;
     assert_eq!(live["status"], "ok");
-    let resp = app.get("/health/ready").send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let ready: Value = resp.json().await.unwrap();
+    let ready = app.anonymous().get("/health/ready").expect(200).await;
     assert_eq!(ready["checks"]["database"]["ok"], true);
 }
 
@@ -215,8 +194,11 @@ async fn health_endpoints_report_liveness_and_readiness() {
 async fn readiness_fails_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
     app.db.close().await;
-    let resp = app.get("/health/ready").send().await.unwrap();
-    let body = assert_problem(resp, 503, "not_ready").await;
+    let body = app
+        .anonymous()
+        .get("/health/ready")
+        .expect_problem(503, "not_ready")
+        .await;
     assert!(
         body["detail"].as_str().unwrap().starts_with("database:"),
         "{body}"
@@ -226,8 +208,8 @@ async fn readiness_fails_when_the_database_is_gone() {
 #[tokio::test]
 async fn metrics_count_requests_by_operation_and_status() {
     let app = TestApp::spawn().await;
-    app.get("/api/v1/me").send().await.unwrap();
-    app.get("/api/v1/me").send().await.unwrap();
+    app.anonymous().get("/api/v1/me").await;
+    app.anonymous().get("/api/v1/me").await;
     let text = reqwest::get(format!("{}/metrics", app.metrics_url))
         .await
         .unwrap()
@@ -250,21 +232,22 @@ async fn behind_a_trusted_proxy_the_client_ip_is_the_right_most_forwarded_entry(
         .spawn()
         .await;
     let fail = |forwarded: &'static str| {
-        app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+        app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}),
+            )
             .header("x-forwarded-for", forwarded)
-            .send()
     };
     // The client forges the left entry each time; the proxy appended 203.0.113.7.
-    assert_eq!(fail("1.1.1.1, 203.0.113.7").await.unwrap().status(), 401);
-    assert_eq!(fail("2.2.2.2, 203.0.113.7").await.unwrap().status(), 401);
-    assert_problem(
-        fail("3.3.3.3, 203.0.113.7").await.unwrap(),
-        429,
-        "too_many_login_attempts",
-    )
-    .await;
+    fail("1.1.1.1, 203.0.113.7").expect(401).await;
+    fail("2.2.2.2, 203.0.113.7").expect(401).await;
+    fail("3.3.3.3, 203.0.113.7")
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
     // Another client behind the same proxy is another address.
-    assert_eq!(fail("9.9.9.9, 198.51.100.2").await.unwrap().status(), 401);
+    fail("9.9.9.9, 198.51.100.2").expect(401).await;
 }
 
 #[tokio::test]
@@ -276,26 +259,22 @@ async fn the_client_ip_counts_every_forwarded_for_line_and_the_trusted_hops() {
         .spawn()
         .await;
     let fail = |lines: &[&str]| {
-        let mut request = app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}));
+        let mut request = app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}),
+            );
         for line in lines {
-            request = request.header("x-forwarded-for", *line);
+            request = request.header("x-forwarded-for", line);
         }
-        request.send()
+        request
     };
-    assert_eq!(
-        fail(&["1.1.1.1", "203.0.113.7"]).await.unwrap().status(),
-        401
-    );
-    assert_eq!(
-        fail(&["2.2.2.2", "203.0.113.7"]).await.unwrap().status(),
-        401
-    );
-    assert_problem(
-        fail(&["3.3.3.3", "203.0.113.7"]).await.unwrap(),
-        429,
-        "too_many_login_attempts",
-    )
-    .await;
+    fail(&["1.1.1.1", "203.0.113.7"]).expect(401).await;
+    fail(&["2.2.2.2", "203.0.113.7"]).expect(401).await;
+    fail(&["3.3.3.3", "203.0.113.7"])
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 
     // Two proxies: the client is the second entry from the right.
     let app = TestApp::builder()
@@ -305,52 +284,37 @@ async fn the_client_ip_counts_every_forwarded_for_line_and_the_trusted_hops() {
         .spawn()
         .await;
     let fail = |forwarded: &'static str| {
-        app.post("/api/v1/auth/login", &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}))
+        app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": "wrong password"}),
+            )
             .header("x-forwarded-for", forwarded)
-            .send()
     };
-    assert_eq!(
-        fail("1.1.1.1, 203.0.113.9, 10.0.0.2")
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        fail("2.2.2.2, 203.0.113.9, 10.0.0.3")
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_problem(
-        fail("3.3.3.3, 203.0.113.9, 10.0.0.2").await.unwrap(),
-        429,
-        "too_many_login_attempts",
-    )
-    .await;
+    fail("1.1.1.1, 203.0.113.9, 10.0.0.2").expect(401).await;
+    fail("2.2.2.2, 203.0.113.9, 10.0.0.3").expect(401).await;
+    fail("3.3.3.3, 203.0.113.9, 10.0.0.2")
+        .expect_problem(429, "too_many_login_attempts")
+        .await;
 }
 
 mod cors {
     use super::*;
 
-    async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
-        app.client
-            .request(reqwest::Method::OPTIONS, app.url("/api/v1/products"))
+    fn preflight(app: &TestApp, origin: &str) -> Call {
+        app.anonymous()
+            .request(Method::OPTIONS, "/api/v1/products")
             .header("origin", origin)
             .header("access-control-request-method", "GET")
-            .send()
-            .await
-            .unwrap()
     }
 
     async fn allowed_origin(app: &TestApp, origin: &str) -> Option<String> {
         let get = app
+            .anonymous()
             .get("/api/v1/products")
             .header("origin", origin)
-            .send()
-            .await
-            .unwrap();
+            .await;
         let pre = preflight(app, origin).await;
         let header = |r: &reqwest::Response| {
             r.headers()

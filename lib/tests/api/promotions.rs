@@ -3,188 +3,121 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestUser};
+use std::future::IntoFuture;
+use toko_testkit::{address, problem_fields, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
-
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    category: String,
-}
 
 async fn shop() -> Shop {
     shop_with(TestApp::builder()).await
 }
 
 async fn shop_with(builder: toko_testkit::TestAppBuilder) -> Shop {
-    let app = builder
-        .setting("DATABASE_MAX_CONNECTIONS", "20")
-        .spawn()
-        .await;
-    let admin = app.register_admin().await;
-    let category = app.create_category_id(&admin, "Apparel", None).await;
-    Shop {
-        app,
-        admin,
-        category,
-    }
+    Shop::on(builder.setting("DATABASE_MAX_CONNECTIONS", "20"))
+        .category("apparel", "Apparel", None)
+        .open()
+        .await
 }
 
-impl Shop {
-    /// A variant of a new product in `category` (the shop's own when `None`).
-    async fn variant_in(
-        &self,
-        category: &str,
-        sku: &str,
-        price: i64,
-        brand: Option<&str>,
-    ) -> String {
-        let product = self
-            .app
-            .create_product(
-                &self.admin,
-                &json!({
-                    "name": format!("Item {sku}"), "category_id": category, "status": "active",
-                    "brand": brand,
-                    "variants": [{"sku": sku, "price": price, "stock_on_hand": 1000}]
-                }),
-            )
-            .await;
-        product["variants"][0]["id"].as_str().unwrap().to_owned()
-    }
+async fn variant(s: &Shop, sku: &str, price: i64) -> String {
+    s.add_variant(&s.categories["apparel"], sku, price, None)
+        .await
+}
 
-    async fn variant(&self, sku: &str, price: i64) -> String {
-        self.variant_in(&self.category.clone(), sku, price, None)
-            .await
-    }
+/// Creates a promotion; asserts success and returns it.
+async fn create_promotion(s: &Shop, body: Value) -> Value {
+    let resp = s
+        .app
+        .by(&s.admin)
+        .post("/api/v1/admin/promotions", &body)
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
 
-    /// Creates a promotion; asserts success and returns it.
-    async fn promotion(&self, body: Value) -> Value {
-        let resp = self
-            .app
-            .post("/api/v1/admin/promotions", &body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-        resp.json().await.unwrap()
-    }
+async fn patch_promotion(s: &Shop, id: &str, body: Value) -> Value {
+    let resp = s
+        .app
+        .by(&s.admin)
+        .patch(&format!("/api/v1/admin/promotions/{id}"), &body)
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
 
-    async fn patch_promotion(&self, id: &str, body: Value) -> Value {
-        let resp = self
-            .app
-            .patch(&format!("/api/v1/admin/promotions/{id}"), &body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        resp.json().await.unwrap()
-    }
+fn apply_code(s: &Shop, user: &TestUser, code: &str) -> Call {
+    s.app
+        .by(user)
+        .post("/api/v1/cart/promotions", &json!({ "code": code }))
+}
 
-    async fn apply_code(&self, user: &TestUser, code: &str) -> reqwest::Response {
-        self.app
-            .post("/api/v1/cart/promotions", &json!({ "code": code }))
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
-    }
+/// Puts a code on the cart; asserts success and returns the cart.
+async fn with_code(s: &Shop, user: &TestUser, code: &str) -> Value {
+    let resp = apply_code(s, user, code).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
 
-    /// Puts a code on the cart; asserts success and returns the cart.
-    async fn with_code(&self, user: &TestUser, code: &str) -> Value {
-        let resp = self.apply_code(user, code).await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        resp.json().await.unwrap()
-    }
+async fn cart_of(s: &Shop, user: &TestUser) -> Value {
+    s.app
+        .by(user)
+        .get("/api/v1/cart")
+        .await
+        .json()
+        .await
+        .unwrap()
+}
 
-    async fn cart(&self, user: &TestUser) -> Value {
-        self.app
-            .get("/api/v1/cart")
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
+/// Checks out with `method`; asserts success and returns the order.
+async fn place_order(s: &Shop, user: &TestUser, method: &str) -> Value {
+    let body = checkout(s, user, method).expect(201).await;
+    body["order"].clone()
+}
 
-    /// Checks out with `method`; asserts success and returns the order.
-    async fn order(&self, user: &TestUser, method: &str) -> Value {
-        let resp = self.checkout(user, method).await;
-        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-        let body: Value = resp.json().await.unwrap();
-        body["order"].clone()
-    }
+fn checkout(s: &Shop, user: &TestUser, method: &str) -> Call {
+    s.app
+        .by(user)
+        .post(
+            "/api/v1/checkout",
+            &json!({ "shipping_address": address(), "shipping_method": method }),
+        )
+        .idempotency_key(&Uuid::new_v4().to_string())
+}
 
-    async fn checkout(&self, user: &TestUser, method: &str) -> reqwest::Response {
-        self.app
-            .post(
-                "/api/v1/checkout",
-                &json!({ "shipping_address": address(), "shipping_method": method }),
-            )
-            .header("idempotency-key", Uuid::new_v4().to_string())
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
-    }
+/// Checks out and pays with `payment_type` through the simulator; returns the order.
+async fn paid_order(s: &Shop, user: &TestUser, payment_type: &str) -> Value {
+    let order = place_order(s, user, "standard").await;
+    s.app.pay_order(&order, Some(payment_type)).await;
+    order
+}
 
-    /// Checks out and pays with `payment_type` through the simulator; returns the order.
-    async fn paid_order(&self, user: &TestUser, payment_type: &str) -> Value {
-        let order = self.order(user, "standard").await;
-        let (id, number) = (
-            order["id"].as_str().unwrap(),
-            order["number"].as_str().unwrap(),
-        );
-        self.app
-            .sim_action(
-                number,
-                "pay",
-                json!({"outcome": "settlement", "payment_type": payment_type}),
-            )
-            .await;
-        assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
-        order
-    }
+async fn usage_of(s: &Shop, id: &str) -> Value {
+    s.app
+        .by(&s.admin)
+        .get(&format!("/api/v1/admin/promotions/{id}/usage"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
 
-    async fn usage(&self, id: &str) -> Value {
-        self.app
-            .get(&format!("/api/v1/admin/promotions/{id}/usage"))
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
+/// The count staff see.
+async fn redemption_count(s: &Shop, id: &str) -> i64 {
+    let promotion: Value = s
+        .app
+        .by(&s.admin)
+        .get(&format!("/api/v1/admin/promotions/{id}"))
+        .expect(200)
+        .await;
+    promotion["redemption_count"].as_i64().unwrap()
+}
 
-    /// The count staff see.
-    async fn redemption_count(&self, id: &str) -> i64 {
-        let promotion: Value = self
-            .app
-            .get(&format!("/api/v1/admin/promotions/{id}"))
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        promotion["redemption_count"].as_i64().unwrap()
-    }
-
-    /// The count kept on the promotion's row (only while it has a limit).
-    async fn stored_count(&self, id: &str) -> i32 {
-        sqlx::query_scalar("select redemption_count from promotions where promotion_id = $1")
-            .bind(Uuid::parse_str(id).unwrap())
-            .fetch_one(&self.app.db)
-            .await
-            .unwrap()
-    }
+/// The count kept on the promotion's row (only while it has a limit).
+async fn stored_count(s: &Shop, id: &str) -> i32 {
+    sqlx::query_scalar("select redemption_count from promotions where promotion_id = $1")
+        .bind(Uuid::parse_str(id).unwrap())
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap()
 }
 
 fn rejected(cart: &Value) -> (&str, &str) {
@@ -231,16 +164,18 @@ async fn assert_order_adds_up(app: &TestApp, order: &Value) {
 #[tokio::test]
 async fn a_percentage_code_discounts_cart_and_order_with_an_allocation_that_sums_exactly() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 33_333).await;
-    let socks = s.variant("SOCKS", 10_001).await;
-    let promotion = s
-        .promotion(json!({"name": "Ten percent", "code": "Hemat10", "effect": "order_percent", "percent": 10}))
-        .await;
+    let shirt = variant(&s, "SHIRT", 33_333).await;
+    let socks = variant(&s, "SOCKS", 10_001).await;
+    let promotion = create_promotion(
+        &s,
+        json!({"name": "Ten percent", "code": "Hemat10", "effect": "order_percent", "percent": 10}),
+    )
+    .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
     s.app.add_to_cart(&user, &socks, 2).await;
 
-    let cart = s.with_code(&user, "hemat10").await;
+    let cart = with_code(&s, &user, "hemat10").await;
     assert_eq!(
         cart["promotion_code"], "Hemat10",
         "stored as staff wrote it"
@@ -253,13 +188,13 @@ async fn a_percentage_code_discounts_cart_and_order_with_an_allocation_that_sums
     assert_eq!(cart["promotions"][0]["code"], "Hemat10");
     assert!(cart["rejected_code"].is_null());
 
-    let order = s.order(&user, "standard").await;
+    let order = place_order(&s, &user, "standard").await;
     assert_eq!(order["discount_total"], 5_333);
     assert_eq!(order["grand_total"], 53_335 - 5_333 + 15_000);
     assert_eq!(order["promotions"][0]["code"], "Hemat10");
     assert_order_adds_up(&s.app, &order).await;
     let id = promotion["id"].as_str().unwrap();
-    assert_eq!(s.redemption_count(id).await, 1);
+    assert_eq!(redemption_count(&s, id).await, 1);
     let events: Vec<String> = s
         .app
         .outbox_events(id)
@@ -268,7 +203,7 @@ async fn a_percentage_code_discounts_cart_and_order_with_an_allocation_that_sums
         .map(|(kind, _)| kind)
         .collect();
     assert_eq!(events, ["promotion.redeemed"]);
-    let usage = s.usage(id).await;
+    let usage = usage_of(&s, id).await;
     assert_eq!(
         (
             &usage["redemptions"],
@@ -278,7 +213,7 @@ async fn a_percentage_code_discounts_cart_and_order_with_an_allocation_that_sums
         (&json!(1), &json!(5_333), &order["number"])
     );
     assert!(
-        s.cart(&user).await["promotion_code"].is_null(),
+        cart_of(&s, &user).await["promotion_code"].is_null(),
         "checkout used the code up"
     );
 }
@@ -286,48 +221,51 @@ async fn a_percentage_code_discounts_cart_and_order_with_an_allocation_that_sums
 #[tokio::test]
 async fn codes_that_do_not_apply_say_why() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 50_000).await;
+    let shirt = variant(&s, "SHIRT", 50_000).await;
     let now = chrono::Utc::now();
     let hour = chrono::Duration::hours(1);
-    s.promotion(
+    create_promotion(
+        &s,
         json!({"name": "Later", "code": "LATER", "effect": "order_fixed", "amount": 1000,
         "starts_at": now + hour}),
     )
     .await;
-    s.promotion(
+    create_promotion(
+        &s,
         json!({"name": "Over", "code": "OVER", "effect": "order_fixed", "amount": 1000,
         "starts_at": now - hour - hour, "ends_at": now - hour}),
     )
     .await;
-    s.promotion(
+    create_promotion(
+        &s,
         json!({"name": "Big", "code": "BIG", "effect": "order_fixed", "amount": 1000,
         "min_subtotal": 100_000}),
     )
     .await;
-    s.promotion(
+    create_promotion(
+        &s,
         json!({"name": "Brand", "code": "BRAND", "effect": "lines_fixed", "amount": 1000,
         "brands": ["Nowhere"]}),
     )
     .await;
-    s.promotion(
+    create_promotion(
+        &s,
         json!({"name": "Welcome", "code": "FIRST", "effect": "order_fixed", "amount": 1000,
         "eligibility": "first_order"}),
     )
     .await;
-    let off = s
-        .promotion(json!({"name": "Off", "code": "OFF", "effect": "order_fixed", "amount": 1000}))
-        .await;
-    s.patch_promotion(off["id"].as_str().unwrap(), json!({"enabled": false}))
-        .await;
+    let off = create_promotion(
+        &s,
+        json!({"name": "Off", "code": "OFF", "effect": "order_fixed", "amount": 1000}),
+    )
+    .await;
+    patch_promotion(&s, off["id"].as_str().unwrap(), json!({"enabled": false})).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
 
-    let body = assert_problem(
-        s.apply_code(&user, "NOPE").await,
-        422,
-        "promotion_code_unknown",
-    )
-    .await;
+    let body = apply_code(&s, &user, "NOPE")
+        .expect_problem(422, "promotion_code_unknown")
+        .await;
     assert_eq!(body["errors"][0]["field"], "code");
     for (code, reason) in [
         ("LATER", "not_started"),
@@ -336,47 +274,41 @@ async fn codes_that_do_not_apply_say_why() {
         ("BRAND", "nothing_matches"),
         ("OFF", "disabled"),
     ] {
-        let cart = s.with_code(&user, code).await;
+        let cart = with_code(&s, &user, code).await;
         assert_eq!(rejected(&cart), (code, reason));
         assert_eq!(cart["discount_total"], 0);
     }
 
     // Meeting the minimum makes the kept code apply.
-    let cart = s.with_code(&user, "big").await;
+    let cart = with_code(&s, &user, "big").await;
     assert_eq!(rejected(&cart).1, "minimum_not_met");
     let cart = s.app.add_to_cart(&user, &shirt, 1).await;
     assert!(cart["rejected_code"].is_null(), "{cart}");
     assert_eq!(cart["discount_total"], 1_000);
 
     // A first-order promotion no longer applies after an order.
-    let cart = s.with_code(&user, "FIRST").await;
+    let cart = with_code(&s, &user, "FIRST").await;
     assert_eq!(cart["discount_total"], 1_000);
-    s.order(&user, "standard").await;
+    place_order(&s, &user, "standard").await;
     s.app.add_to_cart(&user, &shirt, 1).await;
     assert_eq!(
-        rejected(&s.with_code(&user, "FIRST").await),
+        rejected(&with_code(&s, &user, "FIRST").await),
         ("FIRST", "not_eligible")
     );
 
     // Removing the code.
-    let resp = s
+    let cart = s
         .app
+        .by(&user)
         .delete("/api/v1/cart/promotions/first")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cart: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     assert!(cart["promotion_code"].is_null() && cart["rejected_code"].is_null());
-    let resp = s
-        .app
+    s.app
+        .by(&user)
         .delete("/api/v1/cart/promotions/FIRST")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 404, "not_found").await;
+        .expect_problem(404, "not_found")
+        .await;
 }
 
 #[tokio::test]
@@ -384,20 +316,22 @@ async fn line_effects_match_products_categories_with_descendants_and_brands() {
     let s = shop().await;
     let child = s
         .app
-        .create_category_id(&s.admin, "Shirts", Some(&s.category))
+        .create_category_id(&s.admin, "Shirts", Some(&s.categories["apparel"]))
         .await;
     let other = s.app.create_category_id(&s.admin, "Food", None).await;
     let shirt = s
-        .variant_in(&child, "SHIRT", 100_000, Some("Batik Co"))
+        .add_variant(&child, "SHIRT", 100_000, Some("Batik Co"))
         .await;
-    let tea = s.variant_in(&other, "TEA", 20_000, Some("Sari")).await;
-    let coffee = s.variant_in(&other, "COFFEE", 30_000, None).await;
-    s.promotion(
+    let tea = s.add_variant(&other, "TEA", 20_000, Some("Sari")).await;
+    let coffee = s.add_variant(&other, "COFFEE", 30_000, None).await;
+    create_promotion(
+        &s,
         json!({"name": "Apparel", "code": "APPAREL", "effect": "lines_fixed", "amount": 5_000,
-        "category_ids": [s.category]}),
+        "category_ids": [s.categories["apparel"]]}),
     )
     .await;
-    s.promotion(
+    create_promotion(
+        &s,
         json!({"name": "Sari", "code": "SARI", "effect": "lines_percent", "percent": 50,
         "brands": ["sari"]}),
     )
@@ -407,7 +341,8 @@ async fn line_effects_match_products_categories_with_descendants_and_brands() {
             .fetch_one(&s.app.db)
             .await
             .unwrap();
-    s.promotion(
+    create_promotion(
+        &s,
         json!({"name": "Coffee", "code": "COFFEE", "effect": "lines_percent", "percent": 10,
         "max_discount": 4_000, "product_ids": [coffee_product]}),
     )
@@ -427,17 +362,20 @@ async fn line_effects_match_products_categories_with_descendants_and_brands() {
     };
     // 5,000 off each unit in Apparel or below it.
     assert_eq!(
-        discounts(&s.with_code(&user, "APPAREL").await),
+        discounts(&with_code(&s, &user, "APPAREL").await),
         [10_000, 0, 0]
     );
     // Brand ignores case.
-    assert_eq!(discounts(&s.with_code(&user, "SARI").await), [0, 10_000, 0]);
+    assert_eq!(
+        discounts(&with_code(&s, &user, "SARI").await),
+        [0, 10_000, 0]
+    );
     // 10% of 90,000 capped at 4,000.
     assert_eq!(
-        discounts(&s.with_code(&user, "COFFEE").await),
+        discounts(&with_code(&s, &user, "COFFEE").await),
         [0, 0, 4_000]
     );
-    let order = s.order(&user, "standard").await;
+    let order = place_order(&s, &user, "standard").await;
     assert_eq!(order["discount_total"], 4_000);
     assert_order_adds_up(&s.app, &order).await;
 }
@@ -445,12 +383,19 @@ async fn line_effects_match_products_categories_with_descendants_and_brands() {
 #[tokio::test]
 async fn automatic_promotions_stack_by_priority_and_a_non_stackable_code_stays_out() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 100_000).await;
-    s.promotion(json!({"name": "Second", "effect": "order_percent", "percent": 50, "priority": 2}))
-        .await;
-    s.promotion(json!({"name": "First", "effect": "order_fixed", "amount": 20_000, "priority": 1}))
-        .await;
-    s.promotion(
+    let shirt = variant(&s, "SHIRT", 100_000).await;
+    create_promotion(
+        &s,
+        json!({"name": "Second", "effect": "order_percent", "percent": 50, "priority": 2}),
+    )
+    .await;
+    create_promotion(
+        &s,
+        json!({"name": "First", "effect": "order_fixed", "amount": 20_000, "priority": 1}),
+    )
+    .await;
+    create_promotion(
+        &s,
         json!({"name": "Solo", "code": "SOLO", "effect": "order_fixed", "amount": 1_000,
         "stackable": false, "priority": 5}),
     )
@@ -466,10 +411,10 @@ async fn automatic_promotions_stack_by_priority_and_a_non_stackable_code_stays_o
     assert_eq!(names, ["First", "Second"]);
     // 20,000 off first, then half of what is left.
     assert_eq!(cart["discount_total"], 20_000 + 40_000);
-    let cart = s.with_code(&user, "SOLO").await;
+    let cart = with_code(&s, &user, "SOLO").await;
     assert_eq!(rejected(&cart), ("SOLO", "not_combinable"));
     assert_eq!(cart["discount_total"], 60_000);
-    let order = s.order(&user, "standard").await;
+    let order = place_order(&s, &user, "standard").await;
     assert_eq!(order["grand_total"], 100_000 - 60_000 + 15_000);
     assert_order_adds_up(&s.app, &order).await;
 }
@@ -477,30 +422,28 @@ async fn automatic_promotions_stack_by_priority_and_a_non_stackable_code_stays_o
 #[tokio::test]
 async fn free_shipping_covers_only_its_methods() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 100_000).await;
-    s.promotion(
+    let shirt = variant(&s, "SHIRT", 100_000).await;
+    create_promotion(
+        &s,
         json!({"name": "Free standard shipping", "code": "ONGKIR", "effect": "free_shipping",
         "shipping_methods": ["standard"]}),
     )
     .await;
-    let refused = s
-        .app
+    let body = s.app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/promotions",
             &json!({"name": "x", "code": "BADSHIP", "effect": "free_shipping", "shipping_methods": ["teleport"]}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(refused, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "shipping_methods[0]");
 
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
-    let cart = s.with_code(&user, "ONGKIR").await;
+    let cart = with_code(&s, &user, "ONGKIR").await;
     assert_eq!(cart["promotions"][0]["free_shipping"], true);
-    let order = s.order(&user, "standard").await;
+    let order = place_order(&s, &user, "standard").await;
     assert_eq!(
         (
             &order["shipping_fee"],
@@ -513,8 +456,8 @@ async fn free_shipping_covers_only_its_methods() {
 
     let other = s.app.register_customer().await;
     s.app.add_to_cart(&other, &shirt, 1).await;
-    s.with_code(&other, "ONGKIR").await;
-    let order = s.order(&other, "express").await;
+    with_code(&s, &other, "ONGKIR").await;
+    let order = place_order(&s, &other, "express").await;
     assert_eq!(order["shipping_discount"], 0);
     assert_eq!(order["promotions"], json!([]));
 }
@@ -522,19 +465,22 @@ async fn free_shipping_covers_only_its_methods() {
 #[tokio::test]
 async fn a_changed_discount_refuses_checkout_until_the_cart_is_shown_again() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 100_000).await;
-    let sale = s
-        .promotion(json!({"name": "Sale", "effect": "order_percent", "percent": 20}))
-        .await;
+    let shirt = variant(&s, "SHIRT", 100_000).await;
+    let sale = create_promotion(
+        &s,
+        json!({"name": "Sale", "effect": "order_percent", "percent": 20}),
+    )
+    .await;
     let user = s.app.register_customer().await;
     assert_eq!(
         s.app.add_to_cart(&user, &shirt, 1).await["discount_total"],
         20_000
     );
-    s.patch_promotion(sale["id"].as_str().unwrap(), json!({"enabled": false}))
-        .await;
+    patch_promotion(&s, sale["id"].as_str().unwrap(), json!({"enabled": false})).await;
 
-    let body = assert_problem(s.checkout(&user, "standard").await, 409, "cart_changed").await;
+    let body = checkout(&s, &user, "standard")
+        .expect_problem(409, "cart_changed")
+        .await;
     assert_eq!(
         (&body["previous_discount_total"], &body["discount_total"]),
         (&json!(20_000), &json!(0))
@@ -545,7 +491,7 @@ async fn a_changed_discount_refuses_checkout_until_the_cart_is_shown_again() {
         .unwrap();
     assert_eq!(orders, 0, "nothing written");
     // Refused once, the customer has now seen the new discount.
-    let order = s.order(&user, "standard").await;
+    let order = place_order(&s, &user, "standard").await;
     assert_eq!(order["discount_total"], 0);
     assert_eq!(order["grand_total"], 115_000);
 }
@@ -555,14 +501,14 @@ async fn two_hundred_concurrent_checkouts_redeem_a_code_limited_to_fifty_exactly
     let s = shop().await;
     let mut items = Vec::new();
     for sku in ["SHIRT", "HAT", "SCARF", "BELT"] {
-        items.push(s.variant(sku, 100_000).await);
+        items.push(variant(&s, sku, 100_000).await);
     }
-    let promotion = s
-        .promotion(
-            json!({"name": "Flash", "code": "FLASH50", "effect": "order_fixed", "amount": 10_000,
+    let promotion = create_promotion(
+        &s,
+        json!({"name": "Flash", "code": "FLASH50", "effect": "order_fixed", "amount": 10_000,
             "usage_limit": 50}),
-        )
-        .await;
+    )
+    .await;
     let id = promotion["id"].as_str().unwrap();
     let buyers: Vec<TestUser> = join_all((0..200).map(|_| s.app.register_customer())).await;
     join_all(
@@ -573,12 +519,17 @@ async fn two_hundred_concurrent_checkouts_redeem_a_code_limited_to_fifty_exactly
     )
     .await;
     for chunk in buyers.chunks(50) {
-        for cart in join_all(chunk.iter().map(|b| s.with_code(b, "FLASH50"))).await {
+        for cart in join_all(chunk.iter().map(|b| with_code(&s, b, "FLASH50"))).await {
             assert_eq!(cart["discount_total"], 10_000);
         }
     }
 
-    let responses = join_all(buyers.iter().map(|b| s.checkout(b, "standard"))).await;
+    let responses = join_all(
+        buyers
+            .iter()
+            .map(|b| checkout(&s, b, "standard").into_future()),
+    )
+    .await;
     let mut placed = 0;
     let mut changed = Vec::new();
     for (buyer, resp) in buyers.iter().zip(responses) {
@@ -595,53 +546,55 @@ async fn two_hundred_concurrent_checkouts_redeem_a_code_limited_to_fifty_exactly
     }
     assert_eq!(placed, 50);
     assert_eq!(changed.len(), 150);
-    assert_eq!(s.redemption_count(id).await, 50);
-    assert_eq!(s.stored_count(id).await, 50);
+    assert_eq!(redemption_count(&s, id).await, 50);
+    assert_eq!(stored_count(&s, id).await, 50);
     let discounted: i64 =
         sqlx::query_scalar("select count(*) from orders where discount_total = 10000")
             .fetch_one(&s.app.db)
             .await
             .unwrap();
     assert_eq!(discounted, 50);
-    assert_eq!(s.usage(id).await["redemptions"], 50);
+    assert_eq!(usage_of(&s, id).await["redemptions"], 50);
 
     // The others now see the code refused, and check out at the full price.
-    let cart = s.cart(changed[0]).await;
+    let cart = cart_of(&s, changed[0]).await;
     assert_eq!(rejected(&cart), ("FLASH50", "limit_reached"));
-    let order = s.order(changed[0], "standard").await;
+    let order = place_order(&s, changed[0], "standard").await;
     assert_eq!(order["discount_total"], 0);
 }
 
 #[tokio::test]
 async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_redemption() {
     let s = shop().await;
-    let item = s.variant("SHIRT", 100_000).await;
-    let promotion = s
-        .promotion(
-            json!({"name": "Open", "code": "OPEN", "effect": "order_fixed", "amount": 5_000}),
-        )
-        .await;
+    let item = variant(&s, "SHIRT", 100_000).await;
+    let promotion = create_promotion(
+        &s,
+        json!({"name": "Open", "code": "OPEN", "effect": "order_fixed", "amount": 5_000}),
+    )
+    .await;
     let id = promotion["id"].as_str().unwrap().to_owned();
     let buyers: Vec<TestUser> = join_all((0..60).map(|_| s.app.register_customer())).await;
     join_all(buyers.iter().map(|b| s.app.add_to_cart(b, &item, 1))).await;
     for chunk in buyers.chunks(20) {
-        join_all(chunk.iter().map(|b| s.with_code(b, "OPEN"))).await;
+        join_all(chunk.iter().map(|b| with_code(&s, b, "OPEN"))).await;
     }
     // Staff limit the code to 45 while the 60 checkouts run.
     let limit = async {
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         s.app
+            .by(&s.admin)
             .patch(
                 &format!("/api/v1/admin/promotions/{id}"),
                 &json!({"usage_limit": 45}),
             )
-            .bearer_auth(&s.admin.access_token)
-            .send()
             .await
-            .unwrap()
     };
     let (responses, limited) = tokio::join!(
-        join_all(buyers.iter().map(|b| s.checkout(b, "standard"))),
+        join_all(
+            buyers
+                .iter()
+                .map(|b| checkout(&s, b, "standard").into_future())
+        ),
         limit
     );
     let redeemed: i64 = sqlx::query_scalar(
@@ -668,7 +621,7 @@ async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_rede
     if limited.status() == 200 {
         assert!(redeemed <= 45, "{redeemed} redemptions under a limit of 45");
         assert_eq!(
-            s.stored_count(&id).await as i64,
+            stored_count(&s, &id).await as i64,
             redeemed,
             "the limit took the count afresh"
         );
@@ -678,7 +631,7 @@ async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_rede
         assert_eq!(body["errors"][0]["field"], "usage_limit", "{body}");
         assert!(redeemed > 45);
     }
-    assert_eq!(s.redemption_count(&id).await, redeemed);
+    assert_eq!(redemption_count(&s, &id).await, redeemed);
     assert!(placed >= redeemed);
     s.app.assert_consistent().await;
 }
@@ -686,72 +639,69 @@ async fn a_limit_set_while_an_unlimited_code_is_being_redeemed_counts_every_rede
 #[tokio::test]
 async fn a_per_customer_limit_holds_under_concurrent_checkouts() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 100_000).await;
-    let promotion = s
-        .promotion(
-            json!({"name": "Once each", "code": "ONCE", "effect": "order_fixed", "amount": 5_000,
+    let shirt = variant(&s, "SHIRT", 100_000).await;
+    let promotion = create_promotion(
+        &s,
+        json!({"name": "Once each", "code": "ONCE", "effect": "order_fixed", "amount": 5_000,
             "per_customer_limit": 1}),
-        )
-        .await;
+    )
+    .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
-    s.with_code(&user, "ONCE").await;
-    let responses = join_all((0..10).map(|_| s.checkout(&user, "standard"))).await;
+    with_code(&s, &user, "ONCE").await;
+    let responses = join_all((0..10).map(|_| checkout(&s, &user, "standard").into_future())).await;
     let placed = responses.iter().filter(|r| r.status() == 201).count();
     assert_eq!(placed, 1, "one cart, one order");
     assert_eq!(
-        s.redemption_count(promotion["id"].as_str().unwrap()).await,
+        redemption_count(&s, promotion["id"].as_str().unwrap()).await,
         1
     );
 
     s.app.add_to_cart(&user, &shirt, 1).await;
     assert_eq!(
-        rejected(&s.with_code(&user, "ONCE").await),
+        rejected(&with_code(&s, &user, "ONCE").await),
         ("ONCE", "limit_reached")
     );
     // Another customer still may.
     let other = s.app.register_customer().await;
     s.app.add_to_cart(&other, &shirt, 1).await;
-    assert_eq!(s.with_code(&other, "ONCE").await["discount_total"], 5_000);
+    assert_eq!(with_code(&s, &other, "ONCE").await["discount_total"], 5_000);
 }
 
 #[tokio::test]
 async fn cancelled_and_expired_unpaid_orders_give_their_redemption_back() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 100_000).await;
-    let promotion = s
-        .promotion(
-            json!({"name": "Only one", "code": "ONE", "effect": "order_fixed", "amount": 5_000,
+    let shirt = variant(&s, "SHIRT", 100_000).await;
+    let promotion = create_promotion(
+        &s,
+        json!({"name": "Only one", "code": "ONE", "effect": "order_fixed", "amount": 5_000,
             "usage_limit": 1}),
-        )
-        .await;
+    )
+    .await;
     let id = promotion["id"].as_str().unwrap();
     let first = s.app.register_customer().await;
     s.app.add_to_cart(&first, &shirt, 1).await;
-    s.with_code(&first, "ONE").await;
-    let order = s.order(&first, "standard").await;
+    with_code(&s, &first, "ONE").await;
+    let order = place_order(&s, &first, "standard").await;
 
     let second = s.app.register_customer().await;
     s.app.add_to_cart(&second, &shirt, 1).await;
     assert_eq!(
-        rejected(&s.with_code(&second, "ONE").await),
+        rejected(&with_code(&s, &second, "ONE").await),
         ("ONE", "limit_reached")
     );
 
-    let resp = s
+    let cancelled = s
         .app
+        .by(&first)
         .post(
             &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
             &json!({}),
         )
-        .bearer_auth(&first.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let cancelled: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     assert!(cancelled["promotions"][0]["released_at"].is_string());
-    assert_eq!(s.redemption_count(id).await, 0);
+    assert_eq!(redemption_count(&s, id).await, 0);
     let events: Vec<String> = s
         .app
         .outbox_events(id)
@@ -763,22 +713,24 @@ async fn cancelled_and_expired_unpaid_orders_give_their_redemption_back() {
 
     // The second customer may now use it (the cart shows the new discount, and checkout asks
     // once to review it, like a changed price); their unpaid order expires and gives it back.
-    let cart = s.cart(&second).await;
+    let cart = cart_of(&s, &second).await;
     assert_eq!(
         (&cart["discount_total"], &cart["previous_discount_total"]),
         (&json!(5_000), &json!(0))
     );
-    assert_problem(s.checkout(&second, "standard").await, 409, "cart_changed").await;
-    let order = s.order(&second, "standard").await;
+    checkout(&s, &second, "standard")
+        .expect_problem(409, "cart_changed")
+        .await;
+    let order = place_order(&s, &second, "standard").await;
     assert_eq!(order["discount_total"], 5_000);
-    assert_eq!(s.redemption_count(id).await, 1);
+    assert_eq!(redemption_count(&s, id).await, 1);
     s.app
         .backdate_payment_deadline(order["id"].as_str().unwrap())
         .await;
     let expired = s.app.state.orders.expire_overdue(10).await.unwrap();
     assert_eq!(expired.len(), 1);
-    assert_eq!(s.redemption_count(id).await, 0);
-    let usage = s.usage(id).await;
+    assert_eq!(redemption_count(&s, id).await, 0);
+    let usage = usage_of(&s, id).await;
     assert_eq!(
         (&usage["redemptions"], &usage["released"]),
         (&json!(0), &json!(2))
@@ -788,19 +740,21 @@ async fn cancelled_and_expired_unpaid_orders_give_their_redemption_back() {
 #[tokio::test]
 async fn midtrans_accepts_discounted_orders_whose_items_sum_to_the_gross_amount() {
     let s = shop_with(TestApp::builder().with_midtrans()).await;
-    let shirt = s.variant("SHIRT", 33_333).await;
-    s.promotion(
+    let shirt = variant(&s, "SHIRT", 33_333).await;
+    create_promotion(
+        &s,
         json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
     )
     .await;
-    s.promotion(json!({"name": "Free shipping", "effect": "free_shipping"}))
-        .await;
+    create_promotion(
+        &s,
+        json!({"name": "Free shipping", "effect": "free_shipping"}),
+    )
+    .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 3).await;
-    s.with_code(&user, "TEN").await;
-    let resp = s.checkout(&user, "standard").await;
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
+    with_code(&s, &user, "TEN").await;
+    let body = checkout(&s, &user, "standard").expect(201).await;
     assert_eq!(
         body["payment"]["status"], "pending",
         "the simulator checks Σ item_details = gross_amount: {body}"
@@ -815,19 +769,17 @@ async fn midtrans_accepts_discounted_orders_whose_items_sum_to_the_gross_amount(
 #[tokio::test]
 async fn staff_manage_promotions_and_bad_input_names_every_field() {
     let s = shop().await;
-    let resp = s
+    let body = s
         .app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/promotions",
             &json!({"name": "", "code": "a b", "effect": "order_percent", "percent": 150, "amount": 5,
                 "category_ids": [Uuid::nil()], "starts_at": "2027-01-02T00:00:00Z",
                 "ends_at": "2027-01-01T00:00:00Z", "usage_limit": 0}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     let mut fields: Vec<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -855,138 +807,125 @@ async fn staff_manage_promotions_and_bad_input_names_every_field() {
         .unwrap();
     assert_eq!(none, 0);
 
-    let promotion = s
-        .promotion(
-            json!({"name": "Weekend", "code": "WEEKEND", "effect": "order_fixed", "amount": 5_000}),
-        )
-        .await;
+    let promotion = create_promotion(
+        &s,
+        json!({"name": "Weekend", "code": "WEEKEND", "effect": "order_fixed", "amount": 5_000}),
+    )
+    .await;
     let id = promotion["id"].as_str().unwrap();
-    let dup = s
-        .app
+    s.app
+        .by(&s.admin)
         .post(
             "/api/v1/admin/promotions",
             &json!({"name": "Copy", "code": "weekend", "effect": "order_fixed", "amount": 1}),
         )
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(dup, 409, "promotion_code_taken").await;
-
-    let changed = s
-        .patch_promotion(
-            id,
-            json!({"usage_limit": 10, "ends_at": "2030-01-01T00:00:00Z", "name": "Long weekend"}),
-        )
+        .expect_problem(409, "promotion_code_taken")
         .await;
+
+    let changed = patch_promotion(
+        &s,
+        id,
+        json!({"usage_limit": 10, "ends_at": "2030-01-01T00:00:00Z", "name": "Long weekend"}),
+    )
+    .await;
     assert_eq!(
         (&changed["usage_limit"], &changed["name"]),
         (&json!(10), &json!("Long weekend"))
     );
-    let cleared = s.patch_promotion(id, json!({"usage_limit": null})).await;
+    let cleared = patch_promotion(&s, id, json!({"usage_limit": null})).await;
     assert!(cleared["usage_limit"].is_null());
 
     // Redeemed: deleting is refused, disabling works.
-    let shirt = s.variant("SHIRT", 100_000).await;
+    let shirt = variant(&s, "SHIRT", 100_000).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
-    s.with_code(&user, "WEEKEND").await;
-    s.order(&user, "standard").await;
-    let resp = s
-        .app
+    with_code(&s, &user, "WEEKEND").await;
+    place_order(&s, &user, "standard").await;
+    s.app
+        .by(&s.admin)
         .delete(&format!("/api/v1/admin/promotions/{id}"))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 409, "promotion_in_use").await;
-    let disabled = s.patch_promotion(id, json!({"enabled": false})).await;
+        .expect_problem(409, "promotion_in_use")
+        .await;
+    let disabled = patch_promotion(&s, id, json!({"enabled": false})).await;
     assert_eq!(disabled["enabled"], false);
 
-    let unused = s
-        .promotion(json!({"name": "Unused", "effect": "order_fixed", "amount": 1}))
-        .await;
-    let resp = s
-        .app
+    let unused = create_promotion(
+        &s,
+        json!({"name": "Unused", "effect": "order_fixed", "amount": 1}),
+    )
+    .await;
+    s.app
+        .by(&s.admin)
         .delete(&format!(
             "/api/v1/admin/promotions/{}",
             unused["id"].as_str().unwrap()
         ))
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204)
+        .await;
     let listed: Value = s
         .app
+        .by(&s.admin)
         .get("/api/v1/admin/promotions")
-        .bearer_auth(&s.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_customers() {
     let s = shop().await;
-    let shirt = s.variant("SHIRT", 100_000).await;
-    s.promotion(
+    let shirt = variant(&s, "SHIRT", 100_000).await;
+    create_promotion(
+        &s,
         json!({"name": "Members", "code": "MEMBERS", "effect": "order_percent", "percent": 5,
         "eligibility": "signed_in"}),
     )
     .await;
-    s.promotion(json!({"name": "Everyone", "effect": "order_fixed", "amount": 1_000}))
-        .await;
+    create_promotion(
+        &s,
+        json!({"name": "Everyone", "effect": "order_fixed", "amount": 1_000}),
+    )
+    .await;
     let guest: Value = s
         .app
+        .anonymous()
         .post("/api/v1/carts", &json!({}))
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let token = guest["cart_token"].as_str().unwrap();
-    let as_guest = |request: reqwest::RequestBuilder| request.header("x-cart-token", token);
-    let resp = as_guest(s.app.post(
-        "/api/v1/cart/items",
-        &json!({"variant_id": shirt, "quantity": 1}),
-    ))
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cart: Value = as_guest(
-        s.app
-            .post("/api/v1/cart/promotions", &json!({"code": "members"})),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let visitor = s.app.anonymous();
+    visitor
+        .post(
+            "/api/v1/cart/items",
+            &json!({"variant_id": shirt, "quantity": 1}),
+        )
+        .header("x-cart-token", token)
+        .expect(200)
+        .await;
+    let cart = visitor
+        .post("/api/v1/cart/promotions", &json!({"code": "members"}))
+        .header("x-cart-token", token)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     assert_eq!(rejected(&cart), ("MEMBERS", "not_eligible"));
     assert_eq!(cart["discount_total"], 1_000);
 
     // Signing in merges the cart and its code, which now applies.
     let user = s.app.register_customer().await;
-    let resp = s
-        .app
+    s.app
+        .anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": user.email, "password": user.password}),
         )
         .header("x-cart-token", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cart = s.cart(&user).await;
+        .expect(200)
+        .await;
+    let cart = cart_of(&s, &user).await;
     assert_eq!(cart["promotion_code"], "MEMBERS");
     assert!(cart["rejected_code"].is_null(), "{cart}");
     // Same priority: the code first (5% of 100,000), then the automatic one.
@@ -996,17 +935,18 @@ async fn guest_carts_get_promotions_for_everyone_but_not_those_for_signed_in_cus
 #[tokio::test]
 async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discount() {
     let s = shop_with(TestApp::builder().with_midtrans()).await;
-    let shirt = s.variant("SHIRT", 33_333).await;
-    let hat = s.variant("HAT", 20_000).await;
-    s.promotion(
+    let shirt = variant(&s, "SHIRT", 33_333).await;
+    let hat = variant(&s, "HAT", 20_000).await;
+    create_promotion(
+        &s,
         json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
     )
     .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 3).await;
     s.app.add_to_cart(&user, &hat, 1).await;
-    s.with_code(&user, "TEN").await;
-    let order = s.paid_order(&user, "credit_card").await;
+    with_code(&s, &user, "TEN").await;
+    let order = paid_order(&s, &user, "credit_card").await;
     let id = order["id"].as_str().unwrap();
     let line = |sku: &str| {
         order["lines"]
@@ -1021,12 +961,10 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
     let paid = |l: &Value| l["line_total"].as_i64().unwrap() - l["discount"].as_i64().unwrap();
     assert!(shirts["discount"].as_i64().unwrap() > 0 && hats["discount"].as_i64().unwrap() > 0);
     let refund = |path: &str, body: Value| {
-        let request = s
-            .app
+        s.app
+            .by(&s.admin)
             .post(&format!("/api/v1/admin/orders/{id}/{path}"), &body)
-            .bearer_auth(&s.admin.access_token)
-            .header("idempotency-key", Uuid::new_v4().to_string());
-        async move { request.send().await.unwrap() }
+            .idempotency_key(&Uuid::new_v4().to_string())
     };
     let units = |l: &Value, quantity: i64| json!([{"line_id": l["id"], "quantity": quantity}]);
 
@@ -1051,19 +989,12 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
 
     // No shirt is left to refund; an amount and lines at once, or a line of another order,
     // are refused field by field.
-    let resp = refund(
+    let body = refund(
         "refund",
         json!({"lines": [{"line_id": shirts["id"], "quantity": 1}, {"line_id": Uuid::nil(), "quantity": 1}],
                "amount": 5, "reason": "again"}),
-    )
-    .await;
-    let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    ).expect_problem(422, "validation_failed").await;
+    let fields = problem_fields(&body);
     assert_eq!(fields, ["amount", "lines[0].quantity", "lines[1].line_id"]);
 
     // The hat, refunded outside Midtrans: what was paid for it.
@@ -1085,27 +1016,24 @@ async fn refunds_by_line_give_back_what_was_paid_for_the_units_after_the_discoun
 #[tokio::test]
 async fn concurrent_refunds_of_one_line_never_give_back_more_units_than_were_bought() {
     let s = shop_with(TestApp::builder().with_midtrans()).await;
-    let shirt = s.variant("SHIRT", 10_000).await;
+    let shirt = variant(&s, "SHIRT", 10_000).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 3).await;
-    let order = s.paid_order(&user, "bank_transfer").await;
+    let order = paid_order(&s, &user, "bank_transfer").await;
     let id = order["id"].as_str().unwrap();
     let line = order["lines"][0]["id"].clone();
     let responses = join_all((0..8).map(|i| {
         s.app
+            .by(&s.admin)
             .post(
                 &format!("/api/v1/admin/orders/{id}/manual-refunds"),
                 &json!({"lines": [{"line_id": line, "quantity": 1}], "method": "bank_transfer",
                         "reference": format!("BCA-{i}"), "note": "returned"}),
             )
-            .bearer_auth(&s.admin.access_token)
-            .send()
+            .into_future()
     }))
     .await;
-    let statuses: Vec<u16> = responses
-        .iter()
-        .map(|r| r.as_ref().unwrap().status().as_u16())
-        .collect();
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         3,

@@ -23,7 +23,7 @@ fn limited(
 }
 
 async fn avoid_window_edge(app: &TestApp) {
-    let resp = app.get("/api/v1/categories").send().await.unwrap();
+    let resp = app.anonymous().get("/api/v1/categories").await;
     let reset: u64 = resp.headers()["ratelimit-reset"]
         .to_str()
         .unwrap()
@@ -40,7 +40,7 @@ async fn anonymous_callers_are_limited_per_ip_and_users_per_account() {
     avoid_window_edge(&app).await;
     let user = app.register_customer().await;
     for expected_remaining in (0..5).rev() {
-        let resp = app.get("/api/v1/categories").send().await.unwrap();
+        let resp = app.anonymous().get("/api/v1/categories").await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["ratelimit-limit"], "6");
         assert_eq!(
@@ -48,7 +48,7 @@ async fn anonymous_callers_are_limited_per_ip_and_users_per_account() {
             expected_remaining.to_string().as_str()
         );
     }
-    let refused = app.get("/api/v1/products").send().await.unwrap();
+    let refused = app.anonymous().get("/api/v1/products").await;
     assert!(
         refused.headers()["retry-after"]
             .to_str()
@@ -62,28 +62,14 @@ async fn anonymous_callers_are_limited_per_ip_and_users_per_account() {
 
     // The signed-in user has a budget of their own.
     for _ in 0..4 {
-        assert_eq!(
-            app.get("/api/v1/me")
-                .bearer_auth(&user.access_token)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        app.by(&user).get("/api/v1/me").expect(200).await;
     }
-    assert_problem(
-        app.get("/api/v1/me")
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap(),
-        429,
-        "rate_limited",
-    )
-    .await;
+    app.by(&user)
+        .get("/api/v1/me")
+        .expect_problem(429, "rate_limited")
+        .await;
     // Health and metrics are never limited.
-    assert_eq!(app.get("/health/live").send().await.unwrap().status(), 200);
+    app.anonymous().get("/health/live").expect(200).await;
 }
 
 #[tokio::test]
@@ -91,27 +77,23 @@ async fn auth_endpoints_have_a_stricter_limit() {
     let app = limited(TestApp::builder(), 1000, 1000, 3).spawn().await;
     avoid_window_edge(&app).await;
     for _ in 0..3 {
-        let resp = app
+        app.anonymous()
             .post(
                 "/api/v1/auth/login",
                 &json!({"email": "x@example.com", "password": "whatever pass"}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
+            .expect(401)
+            .await;
     }
-    let resp = app
+    app.anonymous()
         .post(
             "/api/v1/auth/login",
             &json!({"email": "x@example.com", "password": "whatever pass"}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 429, "rate_limited").await;
+        .expect_problem(429, "rate_limited")
+        .await;
     assert_eq!(
-        app.get("/api/v1/categories").send().await.unwrap().status(),
+        app.anonymous().get("/api/v1/categories").await.status(),
         200,
         "other routes are unaffected"
     );
@@ -130,38 +112,27 @@ async fn replicas_sharing_redis_share_one_budget() {
     assert!(a.state.rate_limiter.is_shared());
     avoid_window_edge(&a).await;
     for app in [&a, &b, &a, &b] {
-        assert_eq!(
-            app.get("/api/v1/categories").send().await.unwrap().status(),
-            200
-        );
+        app.anonymous().get("/api/v1/categories").expect(200).await;
     }
     // The window check and four requests used five of the six, whichever replica served them.
-    assert_eq!(
-        b.get("/api/v1/categories").send().await.unwrap().status(),
-        200
-    );
-    assert_problem(
-        a.get("/api/v1/categories").send().await.unwrap(),
-        429,
-        "rate_limited",
-    )
-    .await;
-    assert_problem(
-        b.get("/api/v1/categories").send().await.unwrap(),
-        429,
-        "rate_limited",
-    )
-    .await;
+    b.anonymous().get("/api/v1/categories").expect(200).await;
+    a.anonymous()
+        .get("/api/v1/categories")
+        .expect_problem(429, "rate_limited")
+        .await;
+    b.anonymous()
+        .get("/api/v1/categories")
+        .expect_problem(429, "rate_limited")
+        .await;
 }
 
 #[tokio::test]
 async fn handler_errors_carry_the_ratelimit_headers_too() {
     let app = limited(TestApp::builder(), 50, 50, 50).spawn().await;
     let resp = app
+        .anonymous()
         .get("/api/v1/products/no-such-product")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert!(
         resp.headers().contains_key("ratelimit-limit")
             && resp.headers().contains_key("ratelimit-remaining")

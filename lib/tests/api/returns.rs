@@ -4,162 +4,110 @@
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use toko_testkit::{
-    address, assert_problem, order_line as line, problem_fields, TestApp, TestUser,
-};
+use std::future::IntoFuture;
+use toko_testkit::{order_line as line, problem_fields, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    category: String,
+/// An apparel category to stock per spec, paid through the simulator.
+async fn shop(builder: toko_testkit::TestAppBuilder) -> Shop {
+    Shop::on(builder.with_midtrans())
+        .category("apparel", "Apparel", None)
+        .open()
+        .await
 }
 
-impl Shop {
-    async fn new(builder: toko_testkit::TestAppBuilder) -> Self {
-        let app = builder.with_midtrans().spawn().await;
-        let admin = app.register_admin().await;
-        let category = app.create_category_id(&admin, "Apparel", None).await;
-        Self {
-            app,
-            admin,
-            category,
-        }
-    }
-
-    async fn variant(&self, sku: &str, price: i64) -> String {
-        self.app
-            .create_simple_variant(
-                &self.admin,
-                &self.category,
-                &format!("Item {sku}"),
-                sku,
-                price,
-                100,
-            )
-            .await
-    }
-
-    async fn as_admin(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Value,
-    ) -> reqwest::Response {
-        self.app
-            .client
-            .request(method, self.app.url(path))
-            .json(&body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// An admin call that must succeed; returns its body.
-    async fn admin_ok(&self, path: &str, body: Value) -> Value {
-        let resp = self.as_admin(reqwest::Method::POST, path, body).await;
-        assert_eq!(resp.status(), 200, "{path}: {}", resp.text().await.unwrap());
-        resp.json().await.unwrap()
-    }
-
-    /// `user` checks out their cart (with `code` when given), pays with `payment_type` and
-    /// the order is delivered; returns the order.
-    async fn delivered_order(
-        &self,
-        user: &TestUser,
-        payment_type: &str,
-        code: Option<&str>,
-    ) -> Value {
-        if let Some(code) = code {
-            let resp = self
-                .app
-                .post("/api/v1/cart/promotions", &json!({ "code": code }))
-                .bearer_auth(&user.access_token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
-        }
-        let resp = self
-            .app
-            .post(
-                "/api/v1/checkout",
-                &json!({ "shipping_address": address(), "shipping_method": "standard" }),
-            )
-            .header("idempotency-key", Uuid::new_v4().to_string())
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        let order = resp.json::<Value>().await.unwrap()["order"].clone();
-        let (id, number) = (
-            order["id"].as_str().unwrap(),
-            order["number"].as_str().unwrap(),
-        );
-        self.app
-            .sim_action(
-                number,
-                "pay",
-                json!({"outcome": "settlement", "payment_type": payment_type}),
-            )
-            .await;
-        assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
-        for (to, tracking) in [
-            ("processing", None),
-            ("shipped", Some("JNE-42")),
-            ("delivered", None),
-        ] {
-            self.admin_ok(
-                &format!("/api/v1/admin/orders/{id}/transitions"),
-                json!({"to": to, "tracking_number": tracking}),
-            )
-            .await;
-        }
-        self.order(id).await
-    }
-
-    async fn order(&self, id: &str) -> Value {
-        self.as_admin(
-            reqwest::Method::GET,
-            &format!("/api/v1/admin/orders/{id}"),
-            Value::Null,
+async fn variant(s: &Shop, sku: &str, price: i64) -> String {
+    s.app
+        .create_simple_variant(
+            &s.admin,
+            &s.categories["apparel"],
+            &format!("Item {sku}"),
+            sku,
+            price,
+            100,
         )
         .await
-        .json::<Value>()
+}
+
+fn as_admin(s: &Shop, method: reqwest::Method, path: &str, body: Value) -> Call {
+    s.app.by(&s.admin).request(method, path).json(&body)
+}
+
+/// An admin call that must succeed; returns its body.
+async fn admin_ok(s: &Shop, path: &str, body: Value) -> Value {
+    let resp = as_admin(s, reqwest::Method::POST, path, body).await;
+    assert_eq!(resp.status(), 200, "{path}: {}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
+
+/// `user` checks out their cart (with `code` when given), pays with `payment_type` and
+/// the order is delivered; returns the order.
+async fn delivered_order(
+    s: &Shop,
+    user: &TestUser,
+    payment_type: &str,
+    code: Option<&str>,
+) -> Value {
+    if let Some(code) = code {
+        s.app
+            .by(user)
+            .post("/api/v1/cart/promotions", &json!({ "code": code }))
+            .expect(200)
+            .await;
+    }
+    let order = s.app.place_order(user).await;
+    s.app.pay_order(&order, Some(payment_type)).await;
+    let id = order["id"].as_str().unwrap();
+    for (to, tracking) in [
+        ("processing", None),
+        ("shipped", Some("JNE-42")),
+        ("delivered", None),
+    ] {
+        admin_ok(
+            s,
+            &format!("/api/v1/admin/orders/{id}/transitions"),
+            json!({"to": to, "tracking_number": tracking}),
+        )
+        .await;
+    }
+    admin_order(s, id).await
+}
+
+async fn admin_order(s: &Shop, id: &str) -> Value {
+    as_admin(
+        s,
+        reqwest::Method::GET,
+        &format!("/api/v1/admin/orders/{id}"),
+        Value::Null,
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap()["order"]
+        .clone()
+}
+
+fn ask_return(s: &Shop, user: &TestUser, order: &Value, lines: Value) -> Call {
+    s.app.by(user).post(
+        &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
+        &json!({ "lines": lines, "note": "see photos" }),
+    )
+}
+
+/// Asks for a return that must be accepted; returns it.
+async fn requested_return(s: &Shop, user: &TestUser, order: &Value, lines: Value) -> Value {
+    let resp = ask_return(s, user, order, lines).await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
+
+async fn event_types(s: &Shop, aggregate: &str) -> Vec<String> {
+    s.app
+        .outbox_events(aggregate)
         .await
-        .unwrap()["order"]
-            .clone()
-    }
-
-    async fn ask_return(&self, user: &TestUser, order: &Value, lines: Value) -> reqwest::Response {
-        self.app
-            .post(
-                &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
-                &json!({ "lines": lines, "note": "see photos" }),
-            )
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Asks for a return that must be accepted; returns it.
-    async fn requested(&self, user: &TestUser, order: &Value, lines: Value) -> Value {
-        let resp = self.ask_return(user, order, lines).await;
-        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-        resp.json().await.unwrap()
-    }
-
-    async fn event_types(&self, aggregate: &str) -> Vec<String> {
-        self.app
-            .outbox_events(aggregate)
-            .await
-            .into_iter()
-            .map(|(kind, _)| kind)
-            .collect()
-    }
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect()
 }
 
 fn paid(line: &Value) -> i64 {
@@ -168,21 +116,21 @@ fn paid(line: &Value) -> i64 {
 
 #[tokio::test]
 async fn a_card_payment_return_is_approved_received_and_refunded_through_midtrans() {
-    let s = Shop::new(TestApp::builder()).await;
-    let shirt = s.variant("SHIRT", 33_333).await;
-    let hat = s.variant("HAT", 20_000).await;
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/promotions",
-            json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    let s = shop(TestApp::builder()).await;
+    let shirt = variant(&s, "SHIRT", 33_333).await;
+    let hat = variant(&s, "HAT", 20_000).await;
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/admin/promotions",
+        json!({"name": "Ten percent", "code": "TEN", "effect": "order_percent", "percent": 10}),
+    )
+    .expect(201)
+    .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 3).await;
     s.app.add_to_cart(&user, &hat, 1).await;
-    let order = s.delivered_order(&user, "credit_card", Some("TEN")).await;
+    let order = delivered_order(&s, &user, "credit_card", Some("TEN")).await;
     let (shirts, hats) = (line(&order, "SHIRT").clone(), line(&order, "HAT").clone());
     assert!(
         shirts["discount"].as_i64().unwrap() > 0,
@@ -191,14 +139,14 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
     let stock_before = s.app.stock_of("SHIRT").await;
 
     // Two of the three shirts and the hat.
-    let requested = s
-        .requested(
-            &user,
-            &order,
-            json!([{"line_id": shirts["id"], "quantity": 2, "reason": "not_as_described"},
+    let requested = requested_return(
+        &s,
+        &user,
+        &order,
+        json!([{"line_id": shirts["id"], "quantity": 2, "reason": "not_as_described"},
                    {"line_id": hats["id"], "quantity": 1, "reason": "damaged"}]),
-        )
-        .await;
+    )
+    .await;
     assert_eq!(requested["status"], "requested");
     assert_eq!(
         requested["number"],
@@ -206,62 +154,50 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
     );
     let id = requested["id"].as_str().unwrap().to_owned();
     // The customer sees it; another customer does not.
-    let mine: Value = s
-        .app
-        .get("/api/v1/returns")
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = s.app.by(&user).get("/api/v1/returns").expect(200).await;
     assert_eq!(mine["items"][0]["id"], id.as_str());
     let other = s.app.register_customer().await;
-    let resp = s
-        .app
+    s.app
+        .by(&other)
         .get(&format!("/api/v1/returns/{id}"))
-        .bearer_auth(&other.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
+        .expect(404)
+        .await;
 
     // Nothing can be received or refunded before it is approved.
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/refund"),
-            json!({}),
-        )
-        .await;
-    assert_problem(resp, 409, "return_status_conflict").await;
-    let approved = s
-        .admin_ok(
-            &format!("/api/v1/admin/returns/{id}/approve"),
-            json!({"note": "use the prepaid label"}),
-        )
-        .await;
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/refund"),
+        json!({}),
+    )
+    .expect_problem(409, "return_status_conflict")
+    .await;
+    let approved = admin_ok(
+        &s,
+        &format!("/api/v1/admin/returns/{id}/approve"),
+        json!({"note": "use the prepaid label"}),
+    )
+    .await;
     assert_eq!(approved["status"], "approved");
     assert_eq!(approved["decision_note"], "use the prepaid label");
 
     // Received: every line needs a disposition.
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/receive"),
-            json!({"lines": [{"line_id": shirts["id"], "disposition": "restock"}]}),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = as_admin(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/receive"),
+        json!({"lines": [{"line_id": shirts["id"], "disposition": "restock"}]}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(problem_fields(&problem), ["lines"]);
-    let received = s
-        .admin_ok(
-            &format!("/api/v1/admin/returns/{id}/receive"),
-            json!({"lines": [{"line_id": shirts["id"], "disposition": "restock"},
+    let received = admin_ok(
+        &s,
+        &format!("/api/v1/admin/returns/{id}/receive"),
+        json!({"lines": [{"line_id": shirts["id"], "disposition": "restock"},
                              {"line_id": hats["id"], "disposition": "write_off"}]}),
-        )
-        .await;
+    )
+    .await;
     assert_eq!(received["status"], "received");
     let (on_hand, reserved) = s.app.stock_of("SHIRT").await;
     assert_eq!(
@@ -277,21 +213,21 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
 
     // Refunded through Midtrans: what was paid for two of three discounted shirts and the hat,
     // less a restocking fee.
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/refund"),
-            json!({"adjustment": {"amount": -1_000, "reason": ""}}),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = as_admin(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/refund"),
+        json!({"adjustment": {"amount": -1_000, "reason": ""}}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(problem_fields(&problem), ["adjustment.reason"]);
-    let refunded = s
-        .admin_ok(
-            &format!("/api/v1/admin/returns/{id}/refund"),
-            json!({"adjustment": {"amount": -1_000, "reason": "restocking fee"}}),
-        )
-        .await;
+    let refunded = admin_ok(
+        &s,
+        &format!("/api/v1/admin/returns/{id}/refund"),
+        json!({"adjustment": {"amount": -1_000, "reason": "restocking fee"}}),
+    )
+    .await;
     let two_shirts = paid(&shirts) * 2 / 3;
     let expected = two_shirts + paid(&hats) - 1_000;
     assert_eq!(refunded["status"], "refunded");
@@ -310,18 +246,16 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
         "a card payment is refunded through Midtrans"
     );
     // Again: the same return, no second refund.
-    let again = s
-        .admin_ok(&format!("/api/v1/admin/returns/{id}/refund"), json!({}))
-        .await;
+    let again = admin_ok(&s, &format!("/api/v1/admin/returns/{id}/refund"), json!({})).await;
     assert_eq!(again["refund_amount"], expected);
 
-    let after = s.order(order["id"].as_str().unwrap()).await;
+    let after = admin_order(&s, order["id"].as_str().unwrap()).await;
     assert_eq!(after["refunded_amount"], expected);
     assert_eq!(after["status"], "partially_refunded");
     assert_eq!(after["return_state"], "partially_returned");
     assert_eq!(line(&after, "SHIRT")["returned_quantity"], 2);
     assert_eq!(
-        s.event_types(&id).await,
+        event_types(&s, &id).await,
         [
             "return.requested",
             "return.approved",
@@ -338,79 +272,84 @@ async fn a_card_payment_return_is_approved_received_and_refunded_through_midtran
     assert_eq!(restocks, 2);
 
     // The last shirt can still come back; the hat cannot.
-    let resp = s
-        .ask_return(
-            &user,
-            &after,
-            json!([{"line_id": shirts["id"], "quantity": 2, "reason": "other"},
+    let problem = ask_return(
+        &s,
+        &user,
+        &after,
+        json!([{"line_id": shirts["id"], "quantity": 2, "reason": "other"},
                    {"line_id": hats["id"], "quantity": 1, "reason": "other"}]),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(
         problem_fields(&problem),
         ["lines[0].quantity", "lines[1].quantity"]
     );
-    let second = s
-        .requested(
-            &user,
-            &after,
-            json!([{"line_id": shirts["id"], "quantity": 1, "reason": "other"}]),
-        )
-        .await;
+    let second = requested_return(
+        &s,
+        &user,
+        &after,
+        json!([{"line_id": shirts["id"], "quantity": 1, "reason": "other"}]),
+    )
+    .await;
     assert!(second["number"].as_str().unwrap().ends_with("-R2"));
     s.app.assert_consistent().await;
 }
 
 #[tokio::test]
 async fn a_virtual_account_return_is_refunded_outside_midtrans_with_shipping_for_the_whole_order() {
-    let s = Shop::new(TestApp::builder().setting("RETURN_SHIPPING_REFUND", "whole_order")).await;
-    let mug = s.variant("MUG", 45_000).await;
+    let s = shop(TestApp::builder().setting("RETURN_SHIPPING_REFUND", "whole_order")).await;
+    let mug = variant(&s, "MUG", 45_000).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &mug, 2).await;
-    let order = s.delivered_order(&user, "bank_transfer", None).await;
+    let order = delivered_order(&s, &user, "bank_transfer", None).await;
     let mugs = line(&order, "MUG").clone();
-    let r = s
-        .requested(
-            &user,
-            &order,
-            json!([{"line_id": mugs["id"], "quantity": 2, "reason": "defective"}]),
-        )
-        .await;
+    let r = requested_return(
+        &s,
+        &user,
+        &order,
+        json!([{"line_id": mugs["id"], "quantity": 2, "reason": "defective"}]),
+    )
+    .await;
     let id = r["id"].as_str().unwrap();
-    s.admin_ok(&format!("/api/v1/admin/returns/{id}/approve"), json!({}))
-        .await;
-    s.admin_ok(
+    admin_ok(
+        &s,
+        &format!("/api/v1/admin/returns/{id}/approve"),
+        json!({}),
+    )
+    .await;
+    admin_ok(
+        &s,
         &format!("/api/v1/admin/returns/{id}/receive"),
         json!({"lines": [{"line_id": mugs["id"], "disposition": "restock"}]}),
     )
     .await;
 
     // Midtrans cannot refund a virtual account: staff must say how they refunded it.
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/refund"),
-            json!({}),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = as_admin(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/refund"),
+        json!({}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(
         problem_fields(&problem),
         ["manual.method", "manual.reference"]
     );
     assert!(problem.to_string().contains("bank_transfer"), "{problem}");
-    let refunded = s
-        .admin_ok(
-            &format!("/api/v1/admin/returns/{id}/refund"),
-            json!({"manual": {"method": "bank_transfer", "reference": "BCA-7781"}}),
-        )
-        .await;
+    let refunded = admin_ok(
+        &s,
+        &format!("/api/v1/admin/returns/{id}/refund"),
+        json!({"manual": {"method": "bank_transfer", "reference": "BCA-7781"}}),
+    )
+    .await;
     let shipping = order["shipping_fee"].as_i64().unwrap();
     assert!(shipping > 0);
     assert_eq!(refunded["shipping_refund"], shipping);
     assert_eq!(refunded["refund_amount"], paid(&mugs) + shipping);
-    let after = s.order(order["id"].as_str().unwrap()).await;
+    let after = admin_order(&s, order["id"].as_str().unwrap()).await;
     assert_eq!(after["status"], "refunded", "everything, shipping included");
     assert_eq!(after["return_state"], "returned");
     let (kind, method): (String, Option<String>) =
@@ -424,105 +363,90 @@ async fn a_virtual_account_return_is_refunded_outside_midtrans_with_shipping_for
         ("manual", Some("bank_transfer"))
     );
     // Refunding again changes nothing.
-    let again = s
-        .admin_ok(&format!("/api/v1/admin/returns/{id}/refund"), json!({}))
-        .await;
+    let again = admin_ok(&s, &format!("/api/v1/admin/returns/{id}/refund"), json!({})).await;
     assert_eq!(again["refund_amount"], paid(&mugs) + shipping);
     s.app.assert_consistent().await;
 }
 
 #[tokio::test]
 async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_window_return() {
-    let s = Shop::new(TestApp::builder().setting("RETURN_WINDOW_DAYS", "14")).await;
-    let book = s.variant("BOOK", 80_000).await;
+    let s = shop(TestApp::builder().setting("RETURN_WINDOW_DAYS", "14")).await;
+    let book = variant(&s, "BOOK", 80_000).await;
     let user = s.app.register_customer().await;
 
     // Paid but not delivered: nothing to return yet.
     s.app.add_to_cart(&user, &book, 1).await;
-    let body: Value = s
-        .app
-        .checkout(&user, &Uuid::new_v4().to_string())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let pending = &body["order"];
-    let resp = s
-        .ask_return(
-            &user,
-            pending,
-            json!([{"line_id": pending["lines"][0]["id"], "quantity": 1, "reason": "other"}]),
-        )
-        .await;
-    assert_problem(resp, 409, "order_not_returnable").await;
+    let pending = &s.app.place_order(&user).await;
+    ask_return(
+        &s,
+        &user,
+        pending,
+        json!([{"line_id": pending["lines"][0]["id"], "quantity": 1, "reason": "other"}]),
+    )
+    .expect_problem(409, "order_not_returnable")
+    .await;
 
     s.app.add_to_cart(&user, &book, 1).await;
-    let order = s.delivered_order(&user, "gopay", None).await;
+    let order = delivered_order(&s, &user, "gopay", None).await;
     let book_line = json!([{"line_id": line(&order, "BOOK")["id"], "quantity": 1, "reason": "no_longer_wanted"}]);
     // Someone else's order is not found.
     let stranger = s.app.register_customer().await;
-    assert_problem(
-        s.ask_return(&stranger, &order, book_line.clone()).await,
-        404,
-        "not_found",
-    )
-    .await;
+    ask_return(&s, &stranger, &order, book_line.clone())
+        .expect_problem(404, "not_found")
+        .await;
 
-    let r = s.requested(&user, &order, book_line.clone()).await;
+    let r = requested_return(&s, &user, &order, book_line.clone()).await;
     let id = r["id"].as_str().unwrap();
     // The unit is promised: a second request for it is refused.
-    let problem = assert_problem(
-        s.ask_return(&user, &order, book_line.clone()).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem = ask_return(&s, &user, &order, book_line.clone())
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem_fields(&problem), ["lines[0].quantity"]);
     // Rejecting needs a reason, then frees the unit.
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/reject"),
-            json!({"reason": " "}),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = as_admin(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/reject"),
+        json!({"reason": " "}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(problem_fields(&problem), ["reason"]);
-    let rejected = s
-        .admin_ok(
-            &format!("/api/v1/admin/returns/{id}/reject"),
-            json!({"reason": "the seal is broken"}),
-        )
-        .await;
+    let rejected = admin_ok(
+        &s,
+        &format!("/api/v1/admin/returns/{id}/reject"),
+        json!({"reason": "the seal is broken"}),
+    )
+    .await;
     assert_eq!(rejected["status"], "rejected");
-    let resp = s
-        .as_admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/returns/{id}/approve"),
-            json!({}),
-        )
-        .await;
-    assert_problem(resp, 409, "return_status_conflict").await;
-    let listed: Value = s
-        .as_admin(
-            reqwest::Method::GET,
-            "/api/v1/admin/returns?status=rejected",
-            Value::Null,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/returns/{id}/approve"),
+        json!({}),
+    )
+    .expect_problem(409, "return_status_conflict")
+    .await;
+    let listed: Value = as_admin(
+        &s,
+        reqwest::Method::GET,
+        "/api/v1/admin/returns?status=rejected",
+        Value::Null,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     assert_eq!(
-        s.event_types(id).await,
+        event_types(&s, id).await,
         ["return.requested", "return.rejected"]
     );
-    s.requested(&user, &order, book_line.clone()).await;
+    requested_return(&s, &user, &order, book_line.clone()).await;
 
     // Fifteen days after delivery (the whole history moved back) the window is closed.
     s.app.add_to_cart(&user, &book, 1).await;
-    let late = s.delivered_order(&user, "gopay", None).await;
+    let late = delivered_order(&s, &user, "gopay", None).await;
     sqlx::query(
         "update order_history set created_at = created_at - interval '15 days' where order_id = $1",
     )
@@ -530,27 +454,28 @@ async fn rejected_returns_free_their_units_and_only_delivered_orders_within_the_
     .execute(&s.app.db)
     .await
     .unwrap();
-    let resp = s
-        .ask_return(
-            &user,
-            &late,
-            json!([{"line_id": line(&late, "BOOK")["id"], "quantity": 1, "reason": "other"}]),
-        )
-        .await;
-    assert_problem(resp, 409, "return_window_closed").await;
+    ask_return(
+        &s,
+        &user,
+        &late,
+        json!([{"line_id": line(&late, "BOOK")["id"], "quantity": 1, "reason": "other"}]),
+    )
+    .expect_problem(409, "return_window_closed")
+    .await;
     s.app.assert_consistent().await;
 }
 
 #[tokio::test]
 async fn a_bad_return_request_names_every_field_and_writes_nothing() {
-    let s = Shop::new(TestApp::builder()).await;
-    let book = s.variant("BOOK", 80_000).await;
+    let s = shop(TestApp::builder()).await;
+    let book = variant(&s, "BOOK", 80_000).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &book, 2).await;
-    let order = s.delivered_order(&user, "gopay", None).await;
+    let order = delivered_order(&s, &user, "gopay", None).await;
     let book_id = line(&order, "BOOK")["id"].clone();
-    let resp = s
+    let problem = s
         .app
+        .by(&user)
         .post(
             &format!("/api/v1/orders/{}/returns", order["id"].as_str().unwrap()),
             &json!({"lines": [{"line_id": book_id, "quantity": 0, "reason": "damaged"},
@@ -558,11 +483,8 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
                               {"line_id": book_id, "quantity": 1, "reason": "damaged"}],
                     "note": "x".repeat(1001)}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(
         problem_fields(&problem),
         [
@@ -572,17 +494,18 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
             "lines[2].line_id"
         ]
     );
-    let resp = s.ask_return(&user, &order, json!([])).await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
-    assert_eq!(problem_fields(&problem), ["lines"]);
-    let resp = s
-        .ask_return(
-            &user,
-            &order,
-            json!([{"line_id": book_id, "quantity": 1, "reason": "bored"}]),
-        )
+    let problem = ask_return(&s, &user, &order, json!([]))
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    assert_eq!(problem_fields(&problem), ["lines"]);
+    let problem = ask_return(
+        &s,
+        &user,
+        &order,
+        json!([{"line_id": book_id, "quantity": 1, "reason": "bored"}]),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert!(problem.to_string().contains("reason"), "{problem}");
     let count: i64 = sqlx::query_scalar("select count(*) from returns")
         .fetch_one(&s.app.db)
@@ -593,14 +516,16 @@ async fn a_bad_return_request_names_every_field_and_writes_nothing() {
 
 #[tokio::test]
 async fn concurrent_returns_of_one_line_never_return_more_than_was_delivered() {
-    let s = Shop::new(TestApp::builder().setting("DATABASE_MAX_CONNECTIONS", "20")).await;
-    let cup = s.variant("CUP", 10_000).await;
+    let s = shop(TestApp::builder().setting("DATABASE_MAX_CONNECTIONS", "20")).await;
+    let cup = variant(&s, "CUP", 10_000).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &cup, 3).await;
-    let order = s.delivered_order(&user, "gopay", None).await;
+    let order = delivered_order(&s, &user, "gopay", None).await;
     let cup_line =
         json!([{"line_id": line(&order, "CUP")["id"], "quantity": 1, "reason": "defective"}]);
-    let responses = join_all((0..12).map(|_| s.ask_return(&user, &order, cup_line.clone()))).await;
+    let responses =
+        join_all((0..12).map(|_| ask_return(&s, &user, &order, cup_line.clone()).into_future()))
+            .await;
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),

@@ -9,7 +9,9 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, TestApp, TestAppBuilder, TestUser};
+use toko_testkit::{
+    address, assert_problem, problem_fields, Call, TestApp, TestAppBuilder, TestUser,
+};
 use uuid::Uuid;
 
 struct Shop {
@@ -55,26 +57,21 @@ impl Shop {
     async fn zone(&self, body: Value) -> Value {
         let resp = self
             .app
+            .by(&self.admin)
             .post("/api/v1/admin/shipping-zones", &body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
 
     /// The customer's shipping options to `query`: method → (fee, free).
     async fn options(&self, query: &str) -> Vec<(String, i64, bool)> {
-        let resp = self
+        let body = self
             .app
+            .by(&self.customer)
             .get(&format!("/api/v1/cart/shipping-options?{query}"))
-            .bearer_auth(&self.customer.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        let body: Value = resp.json().await.unwrap();
+            .expect(200)
+            .await;
         body["items"]
             .as_array()
             .unwrap()
@@ -89,17 +86,14 @@ impl Shop {
             .collect()
     }
 
-    async fn checkout(&self, address: Value, method: &str) -> reqwest::Response {
+    fn checkout(&self, address: Value, method: &str) -> Call {
         self.app
+            .by(&self.customer)
             .post(
                 "/api/v1/checkout",
                 &json!({ "shipping_address": address, "shipping_method": method }),
             )
-            .header("idempotency-key", Uuid::new_v4().to_string())
-            .bearer_auth(&self.customer.access_token)
-            .send()
-            .await
-            .unwrap()
+            .idempotency_key(&Uuid::new_v4().to_string())
     }
 
     /// (on hand, reserved)
@@ -144,9 +138,7 @@ async fn without_zones_every_method_ships_everywhere_at_its_flat_fee() {
         shop.options("country_code=SG&postal_code=018989").await,
         owned(&[("standard", 15_000, false), ("express", 35_000, false)])
     );
-    let resp = shop.checkout(address(), "express").await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let order: Value = resp.json().await.unwrap();
+    let order = shop.checkout(address(), "express").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 35_000);
 }
 
@@ -209,17 +201,19 @@ async fn the_most_specific_zone_prices_the_parcel_by_its_weight_bracket() {
     // Checkout charges the quote, and refuses a method that does not serve the address,
     // naming what does, without writing anything.
     let south_jakarta = address_in("DKI Jakarta", "12160", "ID");
-    let refused = shop.checkout(south_jakarta.clone(), "express").await;
-    let body = assert_problem(refused, 422, "validation_failed").await;
+    let body = shop
+        .checkout(south_jakarta.clone(), "express")
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(body["errors"][0]["field"], "shipping_method");
     assert_eq!(
         body["errors"][0]["message"],
         "is not available for this address; available: standard"
     );
-    let singapore = shop
+    let body = shop
         .checkout(address_in("Central", "018989", "SG"), "standard")
+        .expect_problem(422, "validation_failed")
         .await;
-    let body = assert_problem(singapore, 422, "validation_failed").await;
     assert_eq!(
         body["errors"][0]["message"],
         "no shipping method serves this address"
@@ -227,9 +221,7 @@ async fn the_most_specific_zone_prices_the_parcel_by_its_weight_bracket() {
     assert_eq!(shop.orders().await, 0);
     assert_eq!(shop.stock(&variant).await, (50, 0));
 
-    let placed = shop.checkout(south_jakarta, "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(south_jakarta, "standard").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 8_000);
     assert_eq!(order["order"]["grand_total"], 100_000 + 8_000);
 
@@ -254,17 +246,14 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
         ]
     }))
     .await;
-    let promotion = shop
-        .app
+    shop.app
+        .by(&shop.admin)
         .post(
             "/api/v1/admin/promotions",
             &json!({"name": "Ten off", "code": "TENOFF", "effect": "order_percent", "percent": 10}),
         )
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(promotion.status(), 201);
+        .expect(201)
+        .await;
     let variant = shop.variant(100_000, 100).await;
     shop.app.add_to_cart(&shop.customer, &variant, 2).await;
     assert_eq!(
@@ -273,22 +262,17 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
     );
 
     shop.app.add_to_cart(&shop.customer, &variant, 1).await; // 300,000
-    let code = shop
-        .app
+    shop.app
+        .by(&shop.customer)
         .post("/api/v1/cart/promotions", &json!({"code": "TENOFF"}))
-        .bearer_auth(&shop.customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(code.status(), 200);
+        .expect(200)
+        .await;
     assert_eq!(
         shop.options("country_code=ID").await,
         owned(&[("standard", 0, true), ("express", 30_000, false)]),
         "300,000 reaches the threshold although 270,000 is paid for the goods"
     );
-    let placed = shop.checkout(address(), "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(address(), "standard").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 0);
     assert_eq!(order["order"]["grand_total"], 270_000);
 }
@@ -296,11 +280,7 @@ async fn a_free_shipping_threshold_compares_the_subtotal_before_discounts() {
 #[tokio::test]
 async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
     let shop = Shop::open(TestApp::builder()).await;
-    let resp = shop
-        .app
-        .post(
-            "/api/v1/admin/shipping-zones",
-            &json!({
+    let body = shop.app.by(&shop.admin).post("/api/v1/admin/shipping-zones", &json!({
                 "name": " ",
                 "countries": ["id", "IDN"],
                 "postal_prefixes": ["10-1", "#"],
@@ -309,19 +289,8 @@ async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
                     {"method": "standard", "min_weight_grams": 500, "max_weight_grams": 100, "fee": 1,
                      "min_days": 5, "max_days": 2}
                 ]
-            }),
-        )
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+            })).expect_problem(422, "validation_failed").await;
+    let fields = problem_fields(&body);
     assert_eq!(
         fields,
         [
@@ -355,64 +324,37 @@ async fn zones_are_validated_field_by_field_replaced_whole_and_deleted() {
     );
     let replaced = shop
         .app
-        .client
-        .put(shop.app.url(&path))
-        .json(&json!({"name": "Java", "countries": ["ID"],
-                      "rates": [{"method": "express", "fee": 20000}]}))
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
+        .by(&shop.admin)
+        .put(
+            &path,
+            &json!({"name": "Java", "countries": ["ID"],
+                    "rates": [{"method": "express", "fee": 20000}]}),
+        )
+        .await;
     assert_eq!(replaced.status(), 200);
-    let got: Value = shop
-        .app
-        .get(&path)
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = shop.app.by(&shop.admin).get(&path).expect(200).await;
     assert_eq!(got["postal_prefixes"], json!([]));
     assert_eq!(got["rates"].as_array().unwrap().len(), 1);
     assert_eq!(got["rates"][0]["method"], "express");
 
-    let deleted = shop
-        .app
+    shop.app.by(&shop.admin).delete(&path).expect(204).await;
+    shop.app
+        .by(&shop.admin)
         .delete(&path)
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    let again = shop
-        .app
-        .delete(&path)
-        .bearer_auth(&shop.admin.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(again, 404, "not_found").await;
+        .expect_problem(404, "not_found")
+        .await;
 }
 
 #[tokio::test]
 async fn a_quote_needs_a_country_and_names_every_bad_part() {
     let shop = Shop::open(TestApp::builder()).await;
-    let resp = shop
+    let body = shop
         .app
+        .by(&shop.customer)
         .get("/api/v1/cart/shipping-options?postal_code=%23%23")
-        .bearer_auth(&shop.customer.access_token)
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+        .expect_problem(422, "validation_failed")
+        .await;
+    let fields = problem_fields(&body);
     assert_eq!(fields, ["country_code", "postal_code"]);
     // An empty cart has nothing to ship.
     assert!(shop.options("country_code=ID").await.is_empty());
@@ -517,9 +459,7 @@ async fn a_rate_provider_prices_the_shop_methods_and_its_failure_falls_back_to_t
             "methods": ["standard", "express"]
         })
     );
-    let placed = shop.checkout(address(), "express").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(address(), "express").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 41_000);
 
     // Failing or hanging: the table (no zones: the flat fees) answers, within the timeout.
@@ -531,9 +471,7 @@ async fn a_rate_provider_prices_the_shop_methods_and_its_failure_falls_back_to_t
             owned(&[("standard", 15_000, false), ("express", 35_000, false)])
         );
     }
-    let placed = shop.checkout(address(), "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
-    let order: Value = placed.json().await.unwrap();
+    let order = shop.checkout(address(), "standard").expect(201).await;
     assert_eq!(order["order"]["shipping_fee"], 15_000);
 }
 
@@ -565,14 +503,10 @@ async fn a_failing_rate_provider_set_to_refuse_stops_checkout_cleanly() {
     assert_eq!(shop.stock(&variant).await, (50, 0));
     let cart: Value = shop
         .app
+        .by(&shop.customer)
         .get("/api/v1/cart")
-        .bearer_auth(&shop.customer.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(
         cart["items"].as_array().unwrap().len(),
         1,
@@ -580,6 +514,5 @@ async fn a_failing_rate_provider_set_to_refuse_stops_checkout_cleanly() {
     );
 
     *mode.lock().unwrap() = Courier::Answers;
-    let placed = shop.checkout(address(), "standard").await;
-    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
+    shop.checkout(address(), "standard").expect(201).await;
 }

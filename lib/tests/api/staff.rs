@@ -3,7 +3,7 @@
 //! with effect on the next request.
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, problem_fields, TestApp, TestUser};
+use toko_testkit::{problem_fields, Call, TestApp, TestUser};
 
 /// The link token of an invite, derived as the notifier derives it for the email.
 fn invite_token(invite: &Value) -> String {
@@ -11,22 +11,15 @@ fn invite_token(invite: &Value) -> String {
     toko::auth::staff::invite_token(&key, invite["id"].as_str().unwrap().parse().unwrap())
 }
 
-async fn invite(app: &TestApp, by: &TestUser, body: Value) -> reqwest::Response {
-    app.post("/api/v1/admin/staff-invites", &body)
-        .bearer_auth(&by.access_token)
-        .send()
-        .await
-        .unwrap()
+fn invite(app: &TestApp, by: &TestUser, body: Value) -> Call {
+    app.by(by).post("/api/v1/admin/staff-invites", &body)
 }
 
-async fn accept(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post(
+fn accept(app: &TestApp, token: &str) -> Call {
+    app.anonymous().post(
         "/api/v1/auth/accept-invite",
         &json!({"token": token, "new_password": "a fresh staff passphrase"}),
     )
-    .send()
-    .await
-    .unwrap()
 }
 
 fn product(category: &str) -> Value {
@@ -40,39 +33,31 @@ async fn an_invited_person_sets_a_password_and_works_with_the_invited_role_only(
     let owner = app.register_staff("owner").await;
     let category = app.create_category_id(&owner, "Shirts", None).await;
     let email = format!("hire-{}@example.com", uuid::Uuid::new_v4().simple());
-    let resp = invite(
+    let sent = invite(
         &app,
         &owner,
         json!({"email": email.to_uppercase(), "name": " Dewi ", "role": "catalog_manager"}),
     )
+    .expect(201)
     .await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let sent: Value = resp.json().await.unwrap();
     assert_eq!(sent["email"], email);
     assert_eq!(sent["role"], "catalog_manager");
 
-    let resp = accept(&app, &invite_token(&sent)).await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let session: Value = resp.json().await.unwrap();
+    let session = accept(&app, &invite_token(&sent)).expect(201).await;
     assert_eq!(session["user"]["name"], "Dewi");
     assert_eq!(session["user"]["role"], "catalog_manager");
     let token = session["tokens"]["access_token"].as_str().unwrap();
 
     // The catalog is theirs; orders and staff are not.
-    let resp = app
+    app.with_token(token)
         .post("/api/v1/admin/products", &product(&category))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    let resp = app
+        .expect(201)
+        .await;
+    let problem = app
+        .with_token(token)
         .get("/api/v1/admin/orders")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(resp, 403, "forbidden").await;
+        .expect_problem(403, "forbidden")
+        .await;
     assert!(problem["detail"].as_str().unwrap().contains("orders.read"));
 
     // The owner sees pending invites and may withdraw one: its link then stops working.
@@ -84,7 +69,9 @@ async fn an_invited_person_sets_a_password_and_works_with_the_invited_role_only(
     .await;
     let other: Value = other.json().await.unwrap();
     let pending = app
-        .get_ok(&owner.access_token, "/api/v1/admin/staff-invites")
+        .by(&owner)
+        .get("/api/v1/admin/staff-invites")
+        .expect(200)
         .await;
     let emails: Vec<&str> = pending["items"]
         .as_array()
@@ -98,53 +85,45 @@ async fn an_invited_person_sets_a_password_and_works_with_the_invited_role_only(
         "accepted invites are not pending"
     );
     let revoke = || {
-        app.delete(&format!(
+        app.by(&owner).delete(&format!(
             "/api/v1/admin/staff-invites/{}",
             other["id"].as_str().unwrap()
         ))
-        .bearer_auth(&owner.access_token)
-        .send()
     };
-    assert_eq!(revoke().await.unwrap().status(), 204);
-    assert_problem(revoke().await.unwrap(), 404, "not_found").await;
-    let problem = assert_problem(
-        accept(&app, &invite_token(&other)).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    revoke().expect(204).await;
+    revoke().expect_problem(404, "not_found").await;
+    let problem = accept(&app, &invite_token(&other))
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem_fields(&problem), ["token"]);
 
     // The link works once; an address with an account gets no invite; only the owner invites.
-    let problem = assert_problem(
-        accept(&app, &invite_token(&sent)).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem = accept(&app, &invite_token(&sent))
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(problem_fields(&problem), ["token"]);
-    let resp = invite(
+    invite(
         &app,
         &owner,
         json!({"email": email, "name": "Again", "role": "support"}),
     )
+    .expect_problem(409, "email_taken")
     .await;
-    assert_problem(resp, 409, "email_taken").await;
     let admin = app.register_admin().await;
-    let resp = invite(
+    invite(
         &app,
         &admin,
         json!({"email": "someone@example.com", "name": "S", "role": "support"}),
     )
+    .expect_problem(403, "forbidden")
     .await;
-    assert_problem(resp, 403, "forbidden").await;
-    let resp = invite(
+    let problem = invite(
         &app,
         &owner,
         json!({"email": "bad", "name": "", "role": "customer"}),
     )
+    .expect_problem(422, "validation_failed")
     .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem_fields(&problem), ["email", "name", "role"]);
 }
 
@@ -155,58 +134,48 @@ async fn the_owner_changes_roles_and_disables_staff_with_effect_on_the_next_requ
     let support = app.register_staff("support").await;
     let category = app.create_category_id(&owner, "Shirts", None).await;
     let create = || {
-        app.post("/api/v1/admin/products", &product(&category))
-            .bearer_auth(&support.access_token)
-            .send()
+        app.by(&support)
+            .post("/api/v1/admin/products", &product(&category))
     };
-    assert_eq!(create().await.unwrap().status(), 403);
+    create().expect(403).await;
 
     let change = |user: &TestUser, by: &TestUser, role: &str| {
-        app.client
-            .put(app.url(&format!("/api/v1/admin/users/{}/role", user.id)))
-            .json(&json!({"role": role}))
-            .bearer_auth(&by.access_token)
-            .send()
+        app.by(by).put(
+            &format!("/api/v1/admin/users/{}/role", user.id),
+            &json!({"role": role}),
+        )
     };
-    let resp = change(&support, &owner, "catalog_manager").await.unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    change(&support, &owner, "catalog_manager")
+        .expect(200)
+        .await;
     // The same access token, the new role.
-    assert_eq!(create().await.unwrap().status(), 201);
+    create().expect(201).await;
 
-    assert_problem(
-        change(&owner, &owner, "support").await.unwrap(),
-        409,
-        "cannot_change_own_role",
-    )
-    .await;
+    change(&owner, &owner, "support")
+        .expect_problem(409, "cannot_change_own_role")
+        .await;
     let customer = app.register_customer().await;
-    assert_problem(
-        change(&customer, &owner, "support").await.unwrap(),
-        409,
-        "not_staff",
-    )
-    .await;
+    change(&customer, &owner, "support")
+        .expect_problem(409, "not_staff")
+        .await;
     let admin = app.register_admin().await;
-    assert_problem(
-        change(&support, &admin, "owner").await.unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    change(&support, &admin, "owner")
+        .expect_problem(403, "forbidden")
+        .await;
 
     // Administrators disable customers, not staff; the owner disables staff.
     let disable = |user: &TestUser, by: &TestUser| {
-        app.post(
+        app.by(by).post(
             &format!("/api/v1/admin/users/{}/disable", user.id),
             &json!({}),
         )
-        .bearer_auth(&by.access_token)
-        .send()
     };
-    assert_eq!(disable(&customer, &admin).await.unwrap().status(), 200);
-    assert_problem(disable(&support, &admin).await.unwrap(), 403, "forbidden").await;
-    assert_eq!(disable(&support, &owner).await.unwrap().status(), 200);
-    assert_eq!(create().await.unwrap().status(), 401);
+    disable(&customer, &admin).expect(200).await;
+    disable(&support, &admin)
+        .expect_problem(403, "forbidden")
+        .await;
+    disable(&support, &owner).expect(200).await;
+    create().expect(401).await;
 }
 
 #[tokio::test]
@@ -226,47 +195,41 @@ async fn an_order_manager_refunds_up_to_the_limit_and_an_administrator_beyond_it
         json!({"outcome": "settlement", "payment_type": "gopay"}),
     )
     .await;
-    assert_eq!(app.wait_for_order_status(id, "paid").await, "paid");
+    app.wait_for_order_status(id, "paid").await;
     let manager = app.register_staff("order_manager").await;
     let refund = |by: &TestUser, amount: i64| {
-        app.post(
+        app.by(by).post(
             &format!("/api/v1/admin/orders/{id}/refund"),
             &json!({"amount": amount, "reason": "damaged box"}),
         )
-        .bearer_auth(&by.access_token)
-        .send()
     };
 
-    let problem = assert_problem(
-        refund(&manager, 30_001).await.unwrap(),
-        403,
-        "refund_limit_exceeded",
-    )
-    .await;
+    let problem = refund(&manager, 30_001)
+        .expect_problem(403, "refund_limit_exceeded")
+        .await;
     assert!(
         problem["detail"].as_str().unwrap().contains("30000"),
         "{problem}"
     );
     // Cancelling the paid order would refund it all: over the limit too.
-    let resp = app
+    app.by(&manager)
         .post(
             &format!("/api/v1/admin/orders/{id}/transitions"),
             &json!({"to": "cancelled", "reason": "customer asked"}),
         )
-        .bearer_auth(&manager.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(resp, 403, "refund_limit_exceeded").await;
+        .expect_problem(403, "refund_limit_exceeded")
+        .await;
     let unchanged = app
-        .get_ok(&admin.access_token, &format!("/api/v1/admin/orders/{id}"))
+        .by(&admin)
+        .get(&format!("/api/v1/admin/orders/{id}"))
+        .expect(200)
         .await;
     assert_eq!(unchanged["order"]["status"], "paid");
     assert_eq!(unchanged["order"]["refunded_amount"], 0);
 
-    let resp = refund(&manager, 30_000).await.unwrap();
+    let resp = refund(&manager, 30_000).await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let resp = refund(&admin, 40_000).await.unwrap();
+    let resp = refund(&admin, 40_000).await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     let after: Value = resp.json().await.unwrap();
     assert_eq!(after["refunded_amount"], 70_000);

@@ -4,94 +4,52 @@
 //! the tax that was paid.
 
 use serde_json::{json, Value};
-use toko_testkit::{address, assert_problem, order_line as line, TestApp, TestUser};
+use toko_testkit::{order_line as line, problem_fields, Call, Shop, TestApp, TestUser};
 use uuid::Uuid;
 
-struct Shop {
-    app: TestApp,
-    admin: TestUser,
-    category: String,
+/// A goods category to stock per spec, paid through the simulator.
+async fn shop(builder: toko_testkit::TestAppBuilder) -> Shop {
+    Shop::on(builder.with_midtrans())
+        .category("goods", "Goods", None)
+        .open()
+        .await
 }
 
-impl Shop {
-    async fn new(builder: toko_testkit::TestAppBuilder) -> Self {
-        let app = builder.with_midtrans().spawn().await;
-        let admin = app.register_admin().await;
-        let category = app.create_category_id(&admin, "Goods", None).await;
-        Self {
-            app,
-            admin,
-            category,
-        }
-    }
+fn as_admin(s: &Shop, method: reqwest::Method, path: &str, body: Value) -> Call {
+    s.app.by(&s.admin).request(method, path).json(&body)
+}
 
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
-        self.app
-            .client
-            .request(method, self.app.url(path))
-            .json(&body)
-            .bearer_auth(&self.admin.access_token)
-            .send()
-            .await
-            .unwrap()
+/// A product with one variant, in `class` (standard when `None`); returns the variant id.
+async fn variant(s: &Shop, sku: &str, price: i64, class: Option<&str>) -> String {
+    let product = s
+        .app
+        .create_simple_product(
+            &s.admin,
+            &s.categories["goods"],
+            &format!("Item {sku}"),
+            sku,
+            price,
+            100,
+        )
+        .await;
+    if let Some(class) = class {
+        as_admin(
+            s,
+            reqwest::Method::PUT,
+            &format!(
+                "/api/v1/admin/products/{}/tax-class",
+                product["id"].as_str().unwrap()
+            ),
+            json!({ "tax_class": class }),
+        )
+        .expect(200)
+        .await;
     }
+    product["variants"][0]["id"].as_str().unwrap().to_owned()
+}
 
-    /// A product with one variant, in `class` (standard when `None`); returns the variant id.
-    async fn variant(&self, sku: &str, price: i64, class: Option<&str>) -> String {
-        let product = self
-            .app
-            .create_simple_product(
-                &self.admin,
-                &self.category,
-                &format!("Item {sku}"),
-                sku,
-                price,
-                100,
-            )
-            .await;
-        if let Some(class) = class {
-            let resp = self
-                .admin(
-                    reqwest::Method::PUT,
-                    &format!(
-                        "/api/v1/admin/products/{}/tax-class",
-                        product["id"].as_str().unwrap()
-                    ),
-                    json!({ "tax_class": class }),
-                )
-                .await;
-            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        }
-        product["variants"][0]["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn order(&self, user: &TestUser) -> Value {
-        let resp = self
-            .app
-            .post(
-                "/api/v1/checkout",
-                &json!({ "shipping_address": address(), "shipping_method": "standard" }),
-            )
-            .header("idempotency-key", Uuid::new_v4().to_string())
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-        resp.json::<Value>().await.unwrap()["order"].clone()
-    }
-
-    async fn pay(&self, order: &Value, payment_type: &str) {
-        self.app
-            .sim_action(
-                order["number"].as_str().unwrap(),
-                "pay",
-                json!({"outcome": "settlement", "payment_type": payment_type}),
-            )
-            .await;
-        let id = order["id"].as_str().unwrap();
-        assert_eq!(self.app.wait_for_order_status(id, "paid").await, "paid");
-    }
+async fn place_order(s: &Shop, user: &TestUser) -> Value {
+    s.app.place_order(user).await
 }
 
 fn int(v: &Value) -> i64 {
@@ -124,13 +82,13 @@ fn assert_tax_lines_add_up(order: &Value) {
 
 #[tokio::test]
 async fn prices_that_include_tax_show_it_without_changing_what_is_paid() {
-    let s = Shop::new(TestApp::builder()).await;
-    let shirt = s.variant("SHIRT", 111_000, None).await;
-    let rice = s.variant("RICE", 50_000, Some("exempt")).await;
+    let s = shop(TestApp::builder()).await;
+    let shirt = variant(&s, "SHIRT", 111_000, None).await;
+    let rice = variant(&s, "RICE", 50_000, Some("exempt")).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &shirt, 1).await;
     s.app.add_to_cart(&user, &rice, 2).await;
-    let order = s.order(&user).await;
+    let order = place_order(&s, &user).await;
 
     assert_eq!(order["prices_include_tax"], true);
     // 111,000 with 11% in it: 11,000 is tax; exempt rice has none.
@@ -147,51 +105,48 @@ async fn prices_that_include_tax_show_it_without_changing_what_is_paid() {
         "the tax is inside the prices"
     );
     assert_tax_lines_add_up(&order);
-    s.pay(&order, "credit_card").await;
+    s.app.pay_order(&order, Some("credit_card")).await;
     s.app.assert_consistent().await;
 }
 
 #[tokio::test]
 async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discounts() {
-    let s = Shop::new(
+    let s = shop(
         TestApp::builder()
             .setting("TAX_PRICES_INCLUDE_TAX", "false")
             .setting("TAX_STANDARD_RATE", "11"),
     )
     .await;
-    let resp = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "books", "name": "Books", "rate_bp": 1000}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
-    let gadget = s.variant("GADGET", 33_333, None).await;
-    let pamphlet = s.variant("PAMPHLET", 45, Some("books")).await;
-    let rice = s.variant("RICE", 20_000, Some("exempt")).await;
-    let resp = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/promotions",
-            json!({"name": "Five off", "code": "FIVE", "effect": "order_percent", "percent": 5}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "books", "name": "Books", "rate_bp": 1000}),
+    )
+    .expect(201)
+    .await;
+    let gadget = variant(&s, "GADGET", 33_333, None).await;
+    let pamphlet = variant(&s, "PAMPHLET", 45, Some("books")).await;
+    let rice = variant(&s, "RICE", 20_000, Some("exempt")).await;
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/admin/promotions",
+        json!({"name": "Five off", "code": "FIVE", "effect": "order_percent", "percent": 5}),
+    )
+    .expect(201)
+    .await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &gadget, 1).await;
     s.app.add_to_cart(&user, &pamphlet, 1).await;
     s.app.add_to_cart(&user, &rice, 1).await;
-    let resp = s
+    let cart = s
         .app
+        .by(&user)
         .post("/api/v1/cart/promotions", &json!({"code": "FIVE"}))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cart: Value = resp.json().await.unwrap();
-    let order = s.order(&user).await;
+        .expect(200)
+        .await;
+    let order = place_order(&s, &user).await;
 
     assert_eq!(order["prices_include_tax"], false);
     // The cart showed the items' tax checkout charged, and a total with it.
@@ -232,7 +187,7 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
     assert_eq!(classes, ["standard", "books", "exempt", "shipping"]);
 
     // Midtrans accepts it: the items (with a tax item) sum to the gross amount.
-    s.pay(&order, "credit_card").await;
+    s.app.pay_order(&order, Some("credit_card")).await;
     let id = order["id"].as_str().unwrap();
     // Refunding every line by units gives back what was paid for them, tax included.
     let lines: Vec<Value> = order["lines"]
@@ -241,15 +196,14 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
         .iter()
         .map(|l| json!({"line_id": l["id"], "quantity": l["quantity"]}))
         .collect();
-    let resp = s
-        .admin(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/orders/{id}/refund"),
-            json!({"lines": lines, "reason": "all back"}),
-        )
-        .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let after: Value = resp.json().await.unwrap();
+    let after = as_admin(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/orders/{id}/refund"),
+        json!({"lines": lines, "reason": "all back"}),
+    )
+    .expect(200)
+    .await;
     let shipping_paid = int(&order["shipping_fee"]) - int(&order["shipping_discount"])
         + int(&order["shipping_tax"]);
     assert_eq!(
@@ -261,42 +215,39 @@ async fn prices_without_tax_get_it_added_per_line_rounded_half_up_after_discount
 
 #[tokio::test]
 async fn a_return_of_a_taxed_line_refunds_the_tax_that_was_paid_for_it() {
-    let s = Shop::new(TestApp::builder().setting("TAX_PRICES_INCLUDE_TAX", "false")).await;
-    let lamp = s.variant("LAMP", 99_999, None).await;
+    let s = shop(TestApp::builder().setting("TAX_PRICES_INCLUDE_TAX", "false")).await;
+    let lamp = variant(&s, "LAMP", 99_999, None).await;
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &lamp, 3).await;
-    let order = s.order(&user).await;
-    s.pay(&order, "gopay").await;
+    let order = place_order(&s, &user).await;
+    s.app.pay_order(&order, Some("gopay")).await;
     let id = order["id"].as_str().unwrap();
     for (to, tracking) in [
         ("processing", None),
         ("shipped", Some("SICEPAT-1")),
         ("delivered", None),
     ] {
-        let resp = s
-            .admin(
-                reqwest::Method::POST,
-                &format!("/api/v1/admin/orders/{id}/transitions"),
-                json!({"to": to, "tracking_number": tracking}),
-            )
-            .await;
-        assert_eq!(resp.status(), 200);
+        as_admin(
+            &s,
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/orders/{id}/transitions"),
+            json!({"to": to, "tracking_number": tracking}),
+        )
+        .expect(200)
+        .await;
     }
     let lamps = line(&order, "LAMP");
     // 299,997 at 11%: 32,999.67 → 33,000 tax, paid 332,997 for three lamps.
     assert_eq!(lamps["tax"], 33_000);
-    let resp = s
+    let r = s
         .app
+        .by(&user)
         .post(
             &format!("/api/v1/orders/{id}/returns"),
             &json!({"lines": [{"line_id": lamps["id"], "quantity": 1, "reason": "defective"}]}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let r: Value = resp.json().await.unwrap();
+        .expect(201)
+        .await;
     let rid = r["id"].as_str().unwrap();
     for (step, body) in [
         ("approve", json!({})),
@@ -306,25 +257,25 @@ async fn a_return_of_a_taxed_line_refunds_the_tax_that_was_paid_for_it() {
         ),
         ("refund", json!({})),
     ] {
-        let resp = s
-            .admin(
-                reqwest::Method::POST,
-                &format!("/api/v1/admin/returns/{rid}/{step}"),
-                body,
-            )
-            .await;
+        let resp = as_admin(
+            &s,
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/returns/{rid}/{step}"),
+            body,
+        )
+        .await;
         assert_eq!(resp.status(), 200, "{step}: {}", resp.text().await.unwrap());
     }
-    let refunded: Value = s
-        .admin(
-            reqwest::Method::GET,
-            &format!("/api/v1/admin/returns/{rid}"),
-            Value::Null,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let refunded: Value = as_admin(
+        &s,
+        reqwest::Method::GET,
+        &format!("/api/v1/admin/returns/{rid}"),
+        Value::Null,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     // A third of what the lamps cost with their tax, rounded down (the last lamp carries the rest).
     assert_eq!(refunded["refund_amount"], (299_997 + 33_000) / 3);
     s.app.assert_consistent().await;
@@ -332,17 +283,17 @@ async fn a_return_of_a_taxed_line_refunds_the_tax_that_was_paid_for_it() {
 
 #[tokio::test]
 async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
-    let s = Shop::new(TestApp::builder().setting("TAX_STANDARD_RATE", "12")).await;
-    let listed: Value = s
-        .admin(
-            reqwest::Method::GET,
-            "/api/v1/admin/tax-classes",
-            Value::Null,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = shop(TestApp::builder().setting("TAX_STANDARD_RATE", "12")).await;
+    let listed: Value = as_admin(
+        &s,
+        reqwest::Method::GET,
+        "/api/v1/admin/tax-classes",
+        Value::Null,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(listed["classes"][0]["code"], "standard");
     assert_eq!(
         listed["classes"][0]["rate_bp"], 1200,
@@ -350,105 +301,101 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
     );
     assert_eq!(listed["prices_include_tax"], true);
 
-    let resp = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "Bad Code", "name": "", "rate_bp": 10_001}),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let problem = as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "Bad Code", "name": "", "rate_bp": 10_001}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
+    let fields = problem_fields(&problem);
     assert_eq!(fields, ["code", "name", "rate_bp"]);
-    let created = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "luxury", "name": "Luxury goods", "rate_bp": 2000}),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let again = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "luxury", "name": "Again", "rate_bp": 1}),
-        )
-        .await;
-    assert_problem(again, 409, "tax_class_taken").await;
-    let standard = s
-        .admin(
-            reqwest::Method::POST,
-            "/api/v1/admin/tax-classes",
-            json!({"code": "standard", "name": "Again", "rate_bp": 0}),
-        )
-        .await;
-    assert_problem(standard, 409, "tax_class_taken").await;
-    let resp = s
-        .admin(
-            reqwest::Method::PATCH,
-            "/api/v1/admin/tax-classes/standard",
-            json!({"rate_bp": 1000}),
-        )
-        .await;
-    assert_problem(resp, 409, "tax_rate_is_a_setting").await;
-    let resp = s
-        .admin(
-            reqwest::Method::PATCH,
-            "/api/v1/admin/tax-classes/luxury",
-            json!({"rate_bp": 2500}),
-        )
-        .await;
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "luxury", "name": "Luxury goods", "rate_bp": 2000}),
+    )
+    .expect(201)
+    .await;
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "luxury", "name": "Again", "rate_bp": 1}),
+    )
+    .expect_problem(409, "tax_class_taken")
+    .await;
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/admin/tax-classes",
+        json!({"code": "standard", "name": "Again", "rate_bp": 0}),
+    )
+    .expect_problem(409, "tax_class_taken")
+    .await;
+    as_admin(
+        &s,
+        reqwest::Method::PATCH,
+        "/api/v1/admin/tax-classes/standard",
+        json!({"rate_bp": 1000}),
+    )
+    .expect_problem(409, "tax_rate_is_a_setting")
+    .await;
+    let resp = as_admin(
+        &s,
+        reqwest::Method::PATCH,
+        "/api/v1/admin/tax-classes/luxury",
+        json!({"rate_bp": 2500}),
+    )
+    .await;
     assert_eq!(resp.json::<Value>().await.unwrap()["rate_bp"], 2500);
 
-    let watch = s.variant("WATCH", 1_000_000, Some("luxury")).await;
-    let resp = s
-        .admin(
-            reqwest::Method::DELETE,
-            "/api/v1/admin/tax-classes/luxury",
-            Value::Null,
-        )
-        .await;
-    assert_problem(resp, 409, "tax_class_in_use").await;
+    let watch = variant(&s, "WATCH", 1_000_000, Some("luxury")).await;
+    as_admin(
+        &s,
+        reqwest::Method::DELETE,
+        "/api/v1/admin/tax-classes/luxury",
+        Value::Null,
+    )
+    .expect_problem(409, "tax_class_in_use")
+    .await;
     let product: Uuid = sqlx::query_scalar("select product_id from variants where variant_id = $1")
         .bind(Uuid::parse_str(&watch).unwrap())
         .fetch_one(&s.app.db)
         .await
         .unwrap();
-    let resp = s
-        .admin(
-            reqwest::Method::PUT,
-            &format!("/api/v1/admin/products/{product}/tax-class"),
-            json!({"tax_class": "nope"}),
-        )
-        .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
+    let problem = as_admin(
+        &s,
+        reqwest::Method::PUT,
+        &format!("/api/v1/admin/products/{product}/tax-class"),
+        json!({"tax_class": "nope"}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(problem["errors"][0]["field"], "tax_class");
-    let resp = s
-        .admin(
-            reqwest::Method::PUT,
-            &format!("/api/v1/admin/products/{}/tax-class", Uuid::nil()),
-            json!({"tax_class": "exempt"}),
-        )
-        .await;
-    assert_eq!(resp.status(), 404);
+    as_admin(
+        &s,
+        reqwest::Method::PUT,
+        &format!("/api/v1/admin/products/{}/tax-class", Uuid::nil()),
+        json!({"tax_class": "exempt"}),
+    )
+    .expect(404)
+    .await;
 
     // An order taxed at 25% keeps that rate after the class changes.
     let user = s.app.register_customer().await;
     s.app.add_to_cart(&user, &watch, 1).await;
-    let order = s.order(&user).await;
+    let order = place_order(&s, &user).await;
     assert_eq!(line(&order, "WATCH")["tax_rate_bp"], 2500);
     assert_eq!(
         line(&order, "WATCH")["tax"],
         200_000,
         "1,000,000 with 25% in it"
     );
-    s.admin(
+    as_admin(
+        &s,
         reqwest::Method::PATCH,
         "/api/v1/admin/tax-classes/luxury",
         json!({"rate_bp": 1000}),
@@ -456,27 +403,24 @@ async fn staff_manage_tax_classes_and_bad_input_names_every_field() {
     .await;
     let got: Value = s
         .app
+        .by(&user)
         .get(&format!("/api/v1/orders/{}", order["id"].as_str().unwrap()))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200)
+        .await;
     assert_eq!(line(&got, "WATCH")["tax_rate_bp"], 2500);
-    s.admin(
+    as_admin(
+        &s,
         reqwest::Method::PUT,
         &format!("/api/v1/admin/products/{product}/tax-class"),
         json!({"tax_class": "standard"}),
     )
     .await;
-    let resp = s
-        .admin(
-            reqwest::Method::DELETE,
-            "/api/v1/admin/tax-classes/luxury",
-            Value::Null,
-        )
-        .await;
-    assert_eq!(resp.status(), 204);
+    as_admin(
+        &s,
+        reqwest::Method::DELETE,
+        "/api/v1/admin/tax-classes/luxury",
+        Value::Null,
+    )
+    .expect(204)
+    .await;
 }

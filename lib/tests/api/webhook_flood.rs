@@ -3,7 +3,7 @@
 //! a per-IP rate limit.
 
 use serde_json::json;
-use toko_testkit::{assert_problem, TestApp};
+use toko_testkit::TestApp;
 
 const NOTIFICATION: &str = "/api/v1/payments/midtrans/notification";
 
@@ -24,15 +24,20 @@ async fn an_unsigned_notification_is_stored_truncated_and_an_overlong_order_id_i
         "order_id": "ORD-1", "status_code": "200", "gross_amount": "1.00",
         "signature_key": "forged", "padding": "x".repeat(12 * 1024),
     });
-    let resp = app.post(NOTIFICATION, &padded).send().await.unwrap();
-    assert_problem(resp, 401, "invalid_signature").await;
+    app.anonymous()
+        .post(NOTIFICATION, &padded)
+        .expect_problem(401, "invalid_signature")
+        .await;
 
     let long_id = json!({
         "order_id": "A".repeat(6 * 1024), "status_code": "200", "gross_amount": "1.00",
         "signature_key": "forged",
     });
-    let resp = app.post(NOTIFICATION, &long_id).send().await.unwrap();
-    let body = assert_problem(resp, 400, "malformed_notification").await;
+    let body = app
+        .anonymous()
+        .post(NOTIFICATION, &long_id)
+        .expect_problem(400, "malformed_notification")
+        .await;
     assert!(
         body["detail"].as_str().unwrap().contains("order_id"),
         "{body}"
@@ -54,8 +59,10 @@ async fn an_unsigned_notification_is_stored_truncated_and_an_overlong_order_id_i
 async fn notification_bodies_beyond_the_webhook_limit_are_a_413_and_not_stored() {
     let app = TestApp::builder().with_midtrans().spawn().await;
     let huge = json!({"order_id": "ORD-1", "padding": "x".repeat(17 * 1024)});
-    let resp = app.post(NOTIFICATION, &huge).send().await.unwrap();
-    assert_problem(resp, 413, "payload_too_large").await;
+    app.anonymous()
+        .post(NOTIFICATION, &huge)
+        .expect_problem(413, "payload_too_large")
+        .await;
     assert!(stored(&app).await.is_empty());
 }
 
@@ -70,11 +77,15 @@ async fn notifications_are_rate_limited_per_client_ip() {
         .await;
     let forged = json!({"order_id": "ORD-1", "status_code": "200", "gross_amount": "1.00", "signature_key": "forged"});
     for _ in 0..3 {
-        let resp = app.post(NOTIFICATION, &forged).send().await.unwrap();
-        assert_eq!(resp.status(), 401);
+        app.anonymous()
+            .post(NOTIFICATION, &forged)
+            .expect(401)
+            .await;
     }
-    let resp = app.post(NOTIFICATION, &forged).send().await.unwrap();
-    assert_problem(resp, 429, "rate_limited").await;
+    app.anonymous()
+        .post(NOTIFICATION, &forged)
+        .expect_problem(429, "rate_limited")
+        .await;
     assert_eq!(stored(&app).await.len(), 3, "the refused one is not stored");
 }
 

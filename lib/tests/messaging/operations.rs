@@ -288,19 +288,16 @@ async fn a_worker_serves_health_and_metrics_with_counters_and_queue_depths() {
     ];
     // Counters move right after the broker's confirm and depths on the next poll: wait
     // until the page shows all of them.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("every metric", Duration::from_secs(10), || async {
         let body = get("/metrics").await.unwrap().text().await.unwrap();
         let missing: Vec<_> = expected.iter().filter(|l| !body.contains(*l)).collect();
         if missing.is_empty() {
-            break;
+            Ok(())
+        } else {
+            Err(format!("missing {missing:?} in\n{body}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "missing {missing:?} in\n{body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     worker.run_until(async {}).await;
 }
 

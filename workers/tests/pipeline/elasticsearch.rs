@@ -49,15 +49,13 @@ async fn pipeline_on(index: &TestIndex) -> (Pipeline, Search) {
 
 /// The total of a search through the API.
 async fn total(p: &Pipeline, q: &str) -> i64 {
-    let resp = p
+    let body = p
         .app
+        .anonymous()
         .get("/api/v1/search")
         .query(&[("q", q)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "search {q:?}");
-    let body: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     body["total"].as_i64().unwrap()
 }
 
@@ -75,11 +73,9 @@ async fn visible(p: &Pipeline, q: &str, expected: i64) -> Duration {
 
 async fn patch_product(p: &Pipeline, product: Uuid, body: &Value) {
     p.app
-        .patch_ok(
-            &p.admin_token,
-            &format!("/api/v1/admin/products/{product}"),
-            body,
-        )
+        .with_token(&p.admin_token)
+        .patch(&format!("/api/v1/admin/products/{product}"), body)
+        .expect(200)
         .await;
 }
 
@@ -106,6 +102,7 @@ async fn a_product_change_is_searchable_within_seconds() {
             .unwrap();
     let resp = p
         .app
+        .with_token(&p.admin_token)
         .post(
             "/api/v1/admin/products",
             &json!({
@@ -113,10 +110,7 @@ async fn a_product_change_is_searchable_within_seconds() {
                 "variants": [{ "sku": "KAMUS", "price": 120_000, "stock_on_hand": 3 }]
             }),
         )
-        .bearer_auth(&p.admin_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201, "create a product");
     let created = visible(&p, "kamus", 1).await;
 
@@ -171,21 +165,24 @@ fn differences(database: &Names, index: &Names) -> Vec<String> {
 /// writes that product again.
 async fn wait_until_index_matches_database(p: &Pipeline, index: &TestIndex, search: &Search) {
     let database = active_in_database(p).await;
-    let started = Instant::now();
-    loop {
-        search.backend().refresh().await.expect("refresh");
-        let differ = differences(&database, &in_index(index).await);
-        if differ.is_empty() {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{} products differ between the database and the index, e.g. {:?}",
-            differ.len(),
-            &differ[..differ.len().min(5)]
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        "the index to match the database",
+        Duration::from_secs(20),
+        || async {
+            search.backend().refresh().await.expect("refresh");
+            let differ = differences(&database, &in_index(index).await);
+            if differ.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} products differ between the database and the index, e.g. {:?}",
+                    differ.len(),
+                    &differ[..differ.len().min(5)]
+                ))
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use toko_testkit::eventually;
 
 use super::fixture::{wait_until, Pipeline};
 
@@ -18,10 +19,7 @@ async fn checkout_and_payment_deliver_each_email_exactly_once() {
     )
     .await;
     assert_eq!(confirmation, 1);
-    p.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, None).await;
     let paid = wait_until(
         || {
             p.emails_about(&format!("Payment received for order {number}"))
@@ -57,22 +55,12 @@ async fn checkout_and_payment_deliver_each_email_exactly_once() {
 async fn staff_are_emailed_once_when_a_payment_exception_appears() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let (_, order, number) = p.order(1).await;
-    p.app
-        .sim_action(
-            &number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "bank_transfer"}),
-        )
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, Some("bank_transfer")).await;
     // The bank reverses the settlement.
     p.app.sim_action(&number, "deny", json!({})).await;
-    assert_eq!(
-        p.app
-            .wait_for_order_status(&order, "payment_reversed")
-            .await,
-        "payment_reversed"
-    );
+    p.app
+        .wait_for_order_status(&order, "payment_reversed")
+        .await;
     let subject = format!("Payment exception on order {number}: reversal");
     let told = wait_until(
         || p.emails_about(&subject).len(),
@@ -103,14 +91,20 @@ async fn an_email_event_waits_in_its_queue_for_a_notifier_started_later() {
     // A passive declare of a queue the relay has not declared yet closes its channel, so each
     // check asks on a fresh channel and counts a missing queue as empty.
     let connection = p.broker.connect().await;
-    let waiting = wait_until_async(
+    let waiting = eventually(
+        "3 messages for the notifier",
+        Duration::from_secs(20),
         || async {
             let channel = connection.create_channel().await.unwrap();
-            toko::messaging::topology::message_count(&channel, "toko.notifier")
+            let count = toko::messaging::topology::message_count(&channel, "toko.notifier")
                 .await
-                .map_or(0, |count| count as usize)
+                .map_or(0, |count| count as usize);
+            if count >= 3 {
+                Ok(count)
+            } else {
+                Err(count)
+            }
         },
-        3,
     )
     .await;
     assert_eq!(waiting, 3, "published while no notifier had ever run");
@@ -139,18 +133,11 @@ async fn an_email_event_waits_in_its_queue_for_a_notifier_started_later() {
 async fn every_step_of_a_return_emails_the_customer_exactly_once() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let (user, order, number) = p.order(2).await;
-    p.app
-        .sim_action(
-            &number,
-            "pay",
-            json!({"outcome": "settlement", "payment_type": "gopay"}),
-        )
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, Some("gopay")).await;
     let admin = |path: String, body: serde_json::Value| {
-        let request = p.app.post(&path, &body).bearer_auth(&p.admin_token);
+        let request = p.app.with_token(&p.admin_token).post(&path, &body);
         async move {
-            let resp = request.send().await.unwrap();
+            let resp = request.await;
             assert!(resp.status().is_success(), "{path}: {}", resp.status());
             resp.json::<serde_json::Value>().await.unwrap()
         }
@@ -174,14 +161,12 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
             .unwrap();
     let resp = p
         .app
+        .by(&user)
         .post(
             &format!("/api/v1/orders/{order}/returns"),
             &json!({"lines": [{"line_id": line, "quantity": 1, "reason": "damaged"}]}),
         )
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201);
     let r: serde_json::Value = resp.json().await.unwrap();
     let (id, return_number) = (r["id"].as_str().unwrap(), r["number"].as_str().unwrap());
@@ -219,10 +204,7 @@ async fn every_step_of_a_return_emails_the_customer_exactly_once() {
 async fn each_parcel_of_a_split_shipment_emails_its_tracking_number_once() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let (_, order, number) = p.order(3).await;
-    p.app
-        .sim_action(&number, "pay", json!({"outcome": "settlement"}))
-        .await;
-    assert_eq!(p.app.wait_for_order_status(&order, "paid").await, "paid");
+    p.app.pay(&order, &number, None).await;
     let line: uuid::Uuid =
         sqlx::query_scalar("select order_line_id from order_lines where order_id = $1")
             .bind(uuid::Uuid::parse_str(&order).unwrap())
@@ -233,14 +215,11 @@ async fn each_parcel_of_a_split_shipment_emails_its_tracking_number_once() {
         json!({"lines": [{"line_id": line, "quantity": 1}], "carrier": "jne", "tracking_number": "JNE-PART"}),
         json!({"carrier": "sicepat", "tracking_number": "SICEPAT-REST"}),
     ] {
-        let resp = p
-            .app
+        p.app
+            .with_token(&p.admin_token)
             .post(&format!("/api/v1/admin/orders/{order}/shipments"), &body)
-            .bearer_auth(&p.admin_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
+            .expect(201)
+            .await;
     }
     for (subject, tracking) in [
         (format!("Part of order {number} has shipped"), "JNE-PART"),
@@ -274,13 +253,11 @@ async fn each_parcel_of_a_split_shipment_emails_its_tracking_number_once() {
 async fn a_password_reset_link_is_emailed_once_and_its_token_works() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let user = p.app.register_customer().await;
-    let resp = p
-        .app
+    p.app
+        .anonymous()
         .post("/api/v1/auth/password-reset", &json!({"email": user.email}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
+        .expect(202)
+        .await;
     let sent = wait_until(
         || p.emails_about("Reset your toko password").len(),
         1,
@@ -295,21 +272,13 @@ async fn a_password_reset_link_is_emailed_once_and_its_token_works() {
     assert!(mail.contains(&user.email), "{mail}");
     let token = link_token(mail, "reset-password?token=");
     let reset = |password: &'static str| {
-        p.app
-            .post(
-                "/api/v1/auth/password-reset/confirm",
-                &json!({"token": token, "new_password": password}),
-            )
-            .send()
+        p.app.anonymous().post(
+            "/api/v1/auth/password-reset/confirm",
+            &json!({"token": token, "new_password": password}),
+        )
     };
-    assert_eq!(
-        reset("a password from the email 1").await.unwrap().status(),
-        204
-    );
-    assert_eq!(
-        reset("a password from the email 2").await.unwrap().status(),
-        422
-    );
+    reset("a password from the email 1").expect(204).await;
+    reset("a password from the email 2").expect(422).await;
     p.app
         .login(&user.email, "a password from the email 1")
         .await;
@@ -320,17 +289,14 @@ async fn a_staff_invite_is_emailed_once_and_its_link_creates_the_account() {
     let p = Pipeline::start(&[], Duration::ZERO).await;
     let owner = p.app.register_staff("owner").await;
     let email = format!("hire-{}@example.com", uuid::Uuid::new_v4().simple());
-    let resp = p
-        .app
+    p.app
+        .by(&owner)
         .post(
             "/api/v1/admin/staff-invites",
             &json!({"email": email, "name": "Dewi", "role": "order_manager"}),
         )
-        .bearer_auth(&owner.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        .expect(201)
+        .await;
     let subject = "You are invited to run toko";
     let sent = wait_until(|| p.emails_about(subject).len(), 1, Duration::from_secs(20)).await;
     assert_eq!(sent, 1);
@@ -341,13 +307,12 @@ async fn a_staff_invite_is_emailed_once_and_its_link_creates_the_account() {
     let token = link_token(&mails[0], "staff/accept-invite?token=");
     let resp = p
         .app
+        .anonymous()
         .post(
             "/api/v1/auth/accept-invite",
             &json!({"token": token, "new_password": "an invited passphrase 9"}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let session: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(session["user"]["role"], "order_manager");
@@ -370,20 +335,4 @@ fn link_token(mail: &str, prefix: &str) -> String {
         .collect();
     assert_eq!(token.len(), 43, "256 bits, base64url: {token}");
     token
-}
-
-/// Polls `check` until it reaches `expected` (or 20 s pass); returns its last value.
-async fn wait_until_async<F, Fut>(check: F, expected: usize) -> usize
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = usize>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let n = check().await;
-        if n >= expected || tokio::time::Instant::now() > deadline {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

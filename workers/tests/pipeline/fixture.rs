@@ -16,7 +16,9 @@ use toko::{
     notifications::{MailConfig, Mailer, Notifier},
     webhooks::{dispatch, WebhookConfig},
 };
-use toko_testkit::{broker::worker_settings, SmtpCatcher, TestApp, TestBroker, TestUser};
+use toko_testkit::{
+    broker::worker_settings, eventually, SmtpCatcher, TestApp, TestBroker, TestUser,
+};
 
 pub struct Pipeline {
     pub app: TestApp,
@@ -203,14 +205,18 @@ pub fn subject(message: &str) -> String {
         .to_owned()
 }
 
-/// Waits until `check` holds (or `timeout` passes) and returns its last value.
+/// Waits until the count `check` returns reaches `expected`, and returns it; panics with the
+/// last count after `timeout`.
 pub async fn wait_until<F: Fn() -> usize>(check: F, expected: usize, timeout: Duration) -> usize {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
+    eventually(&format!("a count of {expected}"), timeout, || {
         let n = check();
-        if n >= expected || tokio::time::Instant::now() > deadline {
-            return n;
+        async move {
+            if n >= expected {
+                Ok(n)
+            } else {
+                Err(n)
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }

@@ -9,6 +9,8 @@ use toko::{
     search::{indexer::SearchIndexer, Search},
 };
 
+use toko_testkit::eventually;
+
 use super::fixture::Pipeline;
 
 #[tokio::test]
@@ -26,13 +28,10 @@ async fn catalog_events_repair_a_drifted_search_document() {
     let hits = || async {
         let body: Value = p
             .app
+            .anonymous()
             .get("/api/v1/search?q=novel")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .expect(200)
+            .await;
         body["total"].as_i64().unwrap()
     };
     assert_eq!(hits().await, 1);
@@ -44,20 +43,18 @@ async fn catalog_events_repair_a_drifted_search_document() {
     assert_eq!(hits().await, 0);
 
     // Any event about the product brings the document back.
-    let resp = p
-        .app
+    p.app
+        .with_token(&p.admin_token)
         .post(
             "/api/v1/admin/inventory/adjustments",
             &json!({"sku": "NOVEL", "delta": 1, "reason": "recount"}),
         )
-        .bearer_auth(&p.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while hits().await == 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(hits().await, 1, "the indexer re-derived the document");
+        .expect(201)
+        .await;
+    let found = eventually("the document back", Duration::from_secs(20), || async {
+        let found = hits().await;
+        (found > 0).then_some(found)
+    })
+    .await;
+    assert_eq!(found, 1, "the indexer re-derived the document");
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use toko_testkit::{assert_problem, eventually, WebhookReceiver};
+use toko_testkit::{eventually, Call, WebhookReceiver};
 
 use super::fixture::{wait_until, Pipeline};
 
@@ -31,33 +31,23 @@ async fn shop(settings: &[(&str, &str)]) -> Pipeline {
 }
 
 impl Pipeline {
-    async fn admin_call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Value,
-    ) -> reqwest::Response {
+    fn admin_call(&self, method: reqwest::Method, path: &str, body: Value) -> Call {
         self.app
-            .client
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.admin_token)
+            .with_token(&self.admin_token)
+            .request(method, path)
             .json(&body)
-            .send()
-            .await
-            .unwrap()
     }
 
     /// Registers an endpoint; returns (endpoint id, secret).
     async fn register(&self, url: &str, event_types: &[&str]) -> (String, String) {
-        let resp = self
+        let body = self
             .admin_call(
                 reqwest::Method::POST,
                 "/api/v1/admin/webhooks",
                 json!({"url": url, "description": "warehouse", "event_types": event_types}),
             )
+            .expect(201)
             .await;
-        assert_eq!(resp.status(), 201);
-        let body: Value = resp.json().await.unwrap();
         (
             body["endpoint"]["id"].as_str().unwrap().to_owned(),
             body["secret"].as_str().unwrap().to_owned(),
@@ -286,14 +276,13 @@ async fn a_failed_delivery_is_sent_again_on_request_singly_or_by_time_range() {
     assert_eq!(failed["items"].as_array().unwrap().len(), 2);
 
     receiver.behave(204, Duration::ZERO, None).await;
-    let resp = p
-        .admin_call(
-            reqwest::Method::POST,
-            &format!("/api/v1/admin/webhook-deliveries/{first}/redeliver"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(resp.status(), 202);
+    p.admin_call(
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/webhook-deliveries/{first}/redeliver"),
+        json!({}),
+    )
+    .expect(202)
+    .await;
     p.delivery_settles(&first, "succeeded").await;
 
     let resp = p
@@ -394,24 +383,24 @@ async fn private_and_metadata_addresses_are_refused_at_registration_and_at_deliv
         "http://[::1]/hook",
         "ftp://example.com/hook",
     ] {
-        let resp = p
+        let problem = p
             .admin_call(
                 reqwest::Method::POST,
                 "/api/v1/admin/webhooks",
                 json!({"url": url}),
             )
+            .expect_problem(422, "validation_failed")
             .await;
-        let problem = assert_problem(resp, 422, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], "url", "{url}: {problem}");
     }
-    let resp = p
+    let problem = p
         .admin_call(
             reqwest::Method::POST,
             "/api/v1/admin/webhooks",
             json!({"url": "http://x", "event_types": ["order.paid", "order.teleported"]}),
         )
+        .expect_problem(422, "validation_failed")
         .await;
-    let problem = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "event_types[1]", "{problem}");
 
     // A name is checked after DNS, at every attempt: localhost is loopback.

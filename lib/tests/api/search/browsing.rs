@@ -2,7 +2,6 @@
 //! filtered result, sorts, pagination, and 400 problems for bad parameters.
 
 use serde_json::Value;
-use toko_testkit::assert_problem;
 
 use super::{name_set, names, sorted, Shop};
 
@@ -216,7 +215,10 @@ async fn bad_parameters_are_invalid_parameter_problems(s: Shop) {
         (vec![("in_stock", "maybe")], "in_stock"),
         (vec![("q", long.as_str())], "q"),
     ] {
-        let body = assert_problem(s.get(&query).await, 400, "invalid_parameter").await;
+        let body = s
+            .search_request(&query)
+            .expect_problem(400, "invalid_parameter")
+            .await;
         assert_eq!(body["errors"][0]["field"], field, "{query:?}: {body}");
     }
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde_json::json;
 use toko_testkit::eventually;
 
-use super::{name_set, sorted, Engine, Shop};
+use super::{name_set, shop, sorted, Engine, Shop};
 
 async fn cached_shop() -> Shop {
-    Shop::open(Engine::PostgresCached)
+    shop(Engine::PostgresCached)
         .await
         .expect("PostgreSQL is always available")
 }

@@ -11,7 +11,7 @@ macro_rules! search_contract {
         mod on_postgres {
             $(#[tokio::test]
             async fn $case() {
-                if let Some(shop) = super::super::Shop::open(super::super::Engine::Postgres).await {
+                if let Some(shop) = super::super::shop(super::super::Engine::Postgres).await {
                     super::$case(shop).await;
                 }
             })*
@@ -19,7 +19,7 @@ macro_rules! search_contract {
         mod on_elasticsearch {
             $(#[tokio::test]
             async fn $case() {
-                if let Some(shop) = super::super::Shop::open(super::super::Engine::Elasticsearch).await {
+                if let Some(shop) = super::super::shop(super::super::Engine::Elasticsearch).await {
                     super::$case(shop).await;
                 }
             })*
@@ -32,11 +32,8 @@ mod cache;
 mod contract;
 mod postgres;
 
-use std::collections::HashMap;
-
 use serde_json::{json, Value};
-use toko::search::SearchBackend;
-use toko_testkit::{elasticsearch::TestIndex, TestApp, TestUser};
+use toko_testkit::{Shop, TestApp, TestIndex};
 
 #[derive(Clone, Copy)]
 pub enum Engine {
@@ -44,19 +41,6 @@ pub enum Engine {
     /// PostgreSQL behind the API's result cache (off in every other test).
     PostgresCached,
     Elasticsearch,
-}
-
-/// A small shop: Elektronik > {Handphone, Aksesoris}, Fashion > {Kaos, Sepatu}, Dapur, with
-/// nine active products, one draft and one archived (see `PRODUCTS`).
-pub struct Shop {
-    pub app: TestApp,
-    pub admin: TestUser,
-    /// Category slug -> id.
-    pub categories: HashMap<&'static str, String>,
-    /// Product name -> id.
-    pub products: HashMap<&'static str, String>,
-    /// The Elasticsearch index, removed when the shop is dropped.
-    _index: Option<TestIndex>,
 }
 
 /// name, category slug, brand, price, stock, description, status
@@ -172,121 +156,37 @@ pub const PRODUCTS: [Fixture; 11] = [
     ),
 ];
 
-impl Shop {
-    /// The shop on `engine`, indexed; `None` (with a note) when the engine is not available.
-    pub async fn open(engine: Engine) -> Option<Self> {
-        let (app, index) = match engine {
-            Engine::Postgres => (TestApp::spawn().await, None),
-            Engine::PostgresCached => (
-                TestApp::builder()
-                    .setting("CATALOG_CACHE_ENTRIES", "100")
-                    .spawn()
-                    .await,
-                None,
-            ),
-            Engine::Elasticsearch => {
-                let index = TestIndex::from_env()?;
-                let mut builder = TestApp::builder();
-                for (name, value) in index.settings() {
-                    builder = builder.setting(name, &value);
-                }
-                (builder.spawn().await, Some(index))
-            }
-        };
-        let admin = app.register_admin().await;
-        let mut categories: HashMap<&str, String> = HashMap::new();
-        for (slug, name, parent) in [
-            ("elektronik", "Elektronik", None),
-            ("handphone", "Handphone", Some("elektronik")),
-            ("aksesoris", "Aksesoris", Some("elektronik")),
-            ("fashion", "Fashion", None),
-            ("kaos", "Kaos", Some("fashion")),
-            ("sepatu", "Sepatu", Some("fashion")),
-            ("dapur", "Dapur", None),
-        ] {
-            let parent_id = parent.map(|p| categories[p].clone());
-            let created = app
-                .create_category(&admin, name, parent_id.as_deref())
-                .await;
-            categories.insert(slug, created["id"].as_str().unwrap().to_owned());
-        }
-        let mut products = HashMap::new();
-        for (i, (name, category, brand, price, stock, description, status)) in
-            PRODUCTS.into_iter().enumerate()
-        {
-            let created = app
-                .create_product(
-                    &admin,
-                    &json!({
-                        "name": name, "category_id": categories[category], "brand": brand, "description": description,
-                        "status": status, "variants": [{ "sku": format!("SKU-{i}"), "price": price, "stock_on_hand": stock }]
-                    }),
-                )
-                .await;
-            products.insert(name, created["id"].as_str().unwrap().to_owned());
-        }
-        let shop = Self {
-            app,
-            admin,
-            categories,
-            products,
-            _index: index,
-        };
-        shop.reindex().await;
-        Some(shop)
-    }
-
-    pub fn backend(&self) -> &dyn SearchBackend {
-        self.app.state.search.backend()
-    }
-
-    /// Rebuilds the index and makes it visible, as `tokoctl search reindex` would.
-    pub async fn reindex(&self) {
-        self.backend().reindex(&|_| {}).await.expect("reindex");
-        self.backend().refresh().await.expect("refresh");
-    }
-
-    /// What the search-indexer worker does for a product event.
-    pub async fn index(&self, names: &[&str]) {
-        let ids: Vec<uuid::Uuid> = names
-            .iter()
-            .map(|n| self.products[n].parse().unwrap())
-            .collect();
-        self.backend()
-            .index_products(&ids)
-            .await
-            .expect("index products");
-        self.backend().refresh().await.expect("refresh");
-    }
-
-    /// An admin `PATCH`, asserting it succeeded.
-    pub async fn admin_patch(&self, path: &str, body: &Value) {
-        self.app
-            .patch_ok(&self.admin.access_token, path, body)
-            .await;
-    }
-
-    pub async fn get(&self, query: &[(&str, &str)]) -> reqwest::Response {
-        self.app
-            .client
-            .get(self.app.url("/api/v1/search"))
-            .query(query)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// A successful search's body.
-    pub async fn search(&self, query: &[(&str, &str)]) -> Value {
-        let resp = self.get(query).await;
-        assert_eq!(
-            resp.status(),
-            200,
-            "{query:?}: {}",
-            resp.text().await.unwrap_or_default()
+/// A small shop: Elektronik > {Handphone, Aksesoris}, Fashion > {Kaos, Sepatu}, Dapur, with
+/// nine active products, one draft and one archived (see `PRODUCTS`), on `engine` and
+/// indexed; `None` (with a note) when the engine is not available.
+pub async fn shop(engine: Engine) -> Option<Shop> {
+    let app = match engine {
+        Engine::Postgres => TestApp::builder(),
+        Engine::PostgresCached => TestApp::builder().setting("CATALOG_CACHE_ENTRIES", "100"),
+        Engine::Elasticsearch => TestApp::builder().with_search_index(TestIndex::from_env()?),
+    };
+    let mut shop = Shop::on(app)
+        .category("elektronik", "Elektronik", None)
+        .category("handphone", "Handphone", Some("elektronik"))
+        .category("aksesoris", "Aksesoris", Some("elektronik"))
+        .category("fashion", "Fashion", None)
+        .category("kaos", "Kaos", Some("fashion"))
+        .category("sepatu", "Sepatu", Some("fashion"))
+        .category("dapur", "Dapur", None);
+    for (i, (name, category, brand, price, stock, description, status)) in
+        PRODUCTS.into_iter().enumerate()
+    {
+        shop = shop.product_from(
+            category,
+            json!({
+                "name": name, "brand": brand, "description": description, "status": status,
+                "variants": [{ "sku": format!("SKU-{i}"), "price": price, "stock_on_hand": stock }]
+            }),
         );
-        resp.json().await.unwrap()
     }
+    let shop = shop.open().await;
+    shop.reindex().await;
+    Some(shop)
 }
 
 /// The product names of a result, in order.

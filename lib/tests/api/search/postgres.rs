@@ -8,7 +8,7 @@ use toko::search::{postgres::tsquery, syntax};
 use super::{name_set, sorted, Engine, Shop};
 
 async fn shop() -> Shop {
-    Shop::open(Engine::Postgres)
+    super::shop(Engine::Postgres)
         .await
         .expect("PostgreSQL is always available")
 }
@@ -65,7 +65,7 @@ async fn reindex_rebuilds_documents_and_the_typo_vocabulary() {
 
     let progress = std::sync::Mutex::new(Vec::new());
     let summary = s
-        .backend()
+        .search_backend()
         .reindex(&|p| progress.lock().unwrap().push((p.done, p.total)))
         .await
         .unwrap();
@@ -128,14 +128,6 @@ async fn the_syntax_is_websearch_to_tsquery() {
 #[tokio::test]
 async fn readiness_includes_search() {
     let s = shop().await;
-    let ready: Value = s
-        .app
-        .get("/health/ready")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = s.app.anonymous().get("/health/ready").expect(200).await;
     assert_eq!(ready["checks"]["search"]["ok"], true, "{ready}");
 }
