@@ -593,6 +593,18 @@ impl TestApp {
             .expect("simulator call")
     }
 
+    /// The simulator's view of a transaction (`GET /_sim/transactions/{provider_order_id}`).
+    pub async fn sim_transaction(&self, provider_order_id: &str) -> Value {
+        self.sim_call(
+            reqwest::Method::GET,
+            &format!("/_sim/transactions/{provider_order_id}"),
+        )
+        .await
+        .json()
+        .await
+        .expect("the simulator's transaction view")
+    }
+
     /// Waits (up to 10 s) until the order has `status`; panics with the last status seen.
     pub async fn wait_for_order_status(&self, order_id: &str, status: &str) {
         let id: uuid::Uuid = order_id.parse().expect("order id");

@@ -57,18 +57,6 @@ async fn history_of(s: &Shop, order: &str) -> Vec<Value> {
         .clone()
 }
 
-async fn sim_view(s: &Shop, number: &str) -> Value {
-    s.app
-        .sim_call(
-            reqwest::Method::GET,
-            &format!("/_sim/transactions/{number}"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn exceptions(s: &Shop) -> Vec<Value> {
     s.admin_get("/api/v1/admin/payment-exceptions").await["items"]
         .as_array()
@@ -251,7 +239,7 @@ async fn a_va_order_is_refused_a_gateway_refund_and_refunded_manually() {
     );
     // Nothing went to Midtrans.
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&number).await["transaction"]["transaction_status"],
         "settlement"
     );
     audit_passes(&s).await;
@@ -291,7 +279,7 @@ async fn shopeepay_is_refunded_only_in_full() {
     .await;
     assert_eq!(full["status"], "refunded");
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&number).await["transaction"]["transaction_status"],
         "refund"
     );
 }
@@ -349,7 +337,7 @@ async fn a_gateway_refund_names_the_staff_member_and_midtrans_confirms_separatel
         .unwrap();
     assert_eq!(refunded, 15_000);
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["refund_amount"],
+        s.app.sim_transaction(&number).await["transaction"]["refund_amount"],
         "15000.00"
     );
     audit_passes(&s).await;
@@ -379,7 +367,7 @@ async fn a_captured_card_payment_cancelled_the_same_day_is_voided() {
         "voided: no money moved, nothing to refund"
     );
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&number).await["transaction"]["transaction_status"],
         "cancel"
     );
     assert_eq!(s.app.stock_of("PHONE-1").await, (10, 0), "restocked");
@@ -485,7 +473,7 @@ async fn a_customer_cancel_closes_the_snap_session_so_a_later_payment_fails() {
     let order = checkout["order"]["id"].as_str().unwrap();
     let number = checkout["order"]["number"].as_str().unwrap();
     customer_cancel(&s, &user, order).await;
-    assert!(sim_view(&s, number).await["snap_canceled_at"].is_string());
+    assert!(s.app.sim_transaction(number).await["snap_canceled_at"].is_string());
     let resp = s
         .app
         .client
@@ -528,7 +516,7 @@ async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
         .unwrap()
         .contains("refunded automatically"));
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&number).await["transaction"]["transaction_status"],
         "refund"
     );
     s.app.wait_for_order_status(&order, "cancelled").await;
@@ -541,7 +529,7 @@ async fn a_payment_racing_a_cancel_is_refunded_automatically_or_listed() {
         .unwrap()
         .contains("cannot refund bank_transfer"));
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&number).await["transaction"]["transaction_status"],
         "settlement"
     );
     let open: Vec<Value> = s
@@ -597,9 +585,9 @@ async fn expiry_closes_the_payment_and_a_racing_payment_is_handled_the_same_way(
     let expired = s.app.state.orders.expire_overdue(100).await.unwrap();
     assert_eq!(expired.len(), 3);
 
-    assert!(sim_view(&s, &idle_number).await["snap_canceled_at"].is_string());
+    assert!(s.app.sim_transaction(&idle_number).await["snap_canceled_at"].is_string());
     assert_eq!(
-        sim_view(&s, &va_number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&va_number).await["transaction"]["transaction_status"],
         "cancel",
         "the VA number can no longer be paid"
     );
@@ -610,7 +598,7 @@ async fn expiry_closes_the_payment_and_a_racing_payment_is_handled_the_same_way(
         .unwrap()
         .contains("voided automatically"));
     assert_eq!(
-        sim_view(&s, &late_number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&late_number).await["transaction"]["transaction_status"],
         "cancel"
     );
     for order in [&idle_order, &va_order, &late_order] {
@@ -702,11 +690,11 @@ async fn payments_of_orders_expired_elsewhere_are_closed_by_the_sweep() {
     let without_payments =
         toko::orders::Orders::new(s.app.db.clone(), s.app.state.config.orders.clone(), "IDR");
     assert_eq!(without_payments.expire_overdue(10).await.unwrap().len(), 1);
-    assert!(sim_view(&s, &number).await["snap_canceled_at"].is_null());
+    assert!(s.app.sim_transaction(&number).await["snap_canceled_at"].is_null());
 
     // The payment-poller's sweep closes it, once.
     assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 1);
-    assert!(sim_view(&s, &number).await["snap_canceled_at"].is_string());
+    assert!(s.app.sim_transaction(&number).await["snap_canceled_at"].is_string());
     assert_eq!(s.app.state.payments.close_abandoned(10).await.unwrap(), 0);
     let payment: String = sqlx::query_scalar("select status from payments")
         .fetch_one(&s.app.db)
@@ -777,7 +765,7 @@ async fn a_card_payment_held_for_review_is_voided_when_the_order_is_cancelled() 
     s.app.wait_for_payment_status("challenge").await;
     customer_cancel(&s, &user, &order).await;
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["transaction_status"],
+        s.app.sim_transaction(&number).await["transaction"]["transaction_status"],
         "cancel"
     );
     let payment: String = sqlx::query_scalar("select status from payments")
@@ -851,7 +839,7 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
         (&refund["actor"], &refund["reason"]),
         (&json!(staff(&s)), &json!("late delivery"))
     );
-    let view = sim_view(&s, &number).await;
+    let view = s.app.sim_transaction(&number).await;
     assert_eq!(view["transaction"]["refund_amount"], "15000.00");
     // Sending it again is a retry of the same refund at Midtrans, never a second one.
     sqlx::query("update refunds set status = 'requested'")
@@ -869,7 +857,7 @@ async fn a_refund_whose_request_died_is_sent_again_with_the_same_key() {
         "Midtrans answers the retry as the same refund"
     );
     assert_eq!(
-        sim_view(&s, &number).await["transaction"]["refund_amount"],
+        s.app.sim_transaction(&number).await["transaction"]["refund_amount"],
         "15000.00"
     );
     let refunded: i64 = sqlx::query_scalar("select refunded_amount from orders")

@@ -42,16 +42,7 @@ async fn checkout_pays_through_snap_and_the_notification_marks_the_order_paid() 
     let (order, number) = ids(&checkout);
 
     // What Midtrans received: item details summing to the total, shipping as an item.
-    let sim: Value = s
-        .app
-        .sim_call(
-            reqwest::Method::GET,
-            &format!("/_sim/transactions/{number}"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sim = s.app.sim_transaction(&number).await;
     let snap = &sim["snap_request"];
     assert_eq!(snap["transaction_details"]["gross_amount"], 4_015_000);
     assert!(snap["item_details"]
@@ -182,16 +173,7 @@ async fn admins_cancel_an_unpaid_orders_payment() {
         .expect(200)
         .await;
     s.app.wait_for_order_status(&order, "cancelled").await;
-    let sim: Value = s
-        .app
-        .sim_call(
-            reqwest::Method::GET,
-            &format!("/_sim/transactions/{number}"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sim = s.app.sim_transaction(&number).await;
     assert_eq!(sim["transaction"]["transaction_status"], "cancel", "{sim}");
 }
 
@@ -393,16 +375,7 @@ async fn partial_then_full_refunds_go_through_midtrans_with_stable_keys() {
         .await
         .unwrap();
     assert_eq!(refunded, 2_015_000);
-    let sim: Value = s
-        .app
-        .sim_call(
-            reqwest::Method::GET,
-            &format!("/_sim/transactions/{number}"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sim = s.app.sim_transaction(&number).await;
     assert_eq!(sim["transaction"]["refund_amount"], "2015000.00", "{sim}");
     refund(None, "refund-4")
         .expect_problem(409, "order_not_refundable")
