@@ -39,12 +39,6 @@ impl PartialEq<str> for Sku {
     }
 }
 
-impl PartialEq<&str> for Sku {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
